@@ -1,0 +1,47 @@
+# The two commands: `make run` (the product, with the demo brand) and `make test` (everything CI checks).
+SHELL := /bin/bash
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: run test lint bench install lock vendor messages clean
+
+$(STAMP): requirements.lock
+	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -r requirements.lock
+	@touch $(STAMP)
+
+install: $(STAMP) vendor
+
+vendor: $(STAMP)
+	@$(PY) -m scrm.vendor
+
+run: install
+	$(PY) -m scrm.launcher
+
+test: install
+	$(VENV)/bin/ruff check .
+	$(PY) manage.py makemigrations --check --dry-run
+	$(PY) -m pytest
+
+lint: test
+	$(VENV)/bin/mypy scrm contacts channels campaigns analytics
+
+bench: install
+	$(PY) -m bench.run_all
+
+# Re-resolve requirements.in into the pinned lock file.
+lock:
+	rm -rf /tmp/scrm-lock && $(PYTHON) -m venv /tmp/scrm-lock
+	/tmp/scrm-lock/bin/pip install --quiet -r requirements.in
+	( echo "# Pinned versions of everything in requirements.in (regenerate: make lock). Installed by make."; \
+	  /tmp/scrm-lock/bin/pip freeze ) > requirements.lock
+
+messages: install
+	$(PY) manage.py makemessages -l en --ignore=.venv --ignore=staticfiles
+	$(PY) manage.py compilemessages --ignore=.venv
+
+clean:
+	rm -rf $(VENV) staticfiles static/vendor

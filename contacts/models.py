@@ -1,0 +1,512 @@
+"""The customer base: organizations, stores, staff, customers (OneID) and everything about them.
+
+Every domain row carries ``organization``. Scoping is declared once per model with two class
+attributes read by :mod:`contacts.access`:
+
+* ``SCOPE_ORG`` — the lookup path to the organization id (default ``"organization"``);
+* ``SCOPE_STORE`` — the lookup path to the store that limits store staff and managers, or ``None``
+  when the model has no store dimension (tags, tag groups: visible to the whole organization).
+
+Writes go through ``contacts.services``; nothing here has side effects.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from django.conf import settings
+from django.contrib.postgres.fields import ArrayField
+from django.contrib.postgres.indexes import GinIndex, OpClass
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+
+class Scoped(models.Model):
+    SCOPE_ORG: ClassVar[str] = "organization"
+    SCOPE_STORE: ClassVar[str | None] = None
+
+    class Meta:
+        abstract = True
+
+
+class Organization(models.Model):
+    """One enterprise (usually one WeCom corp); a group's brands or an agency's clients are separate."""
+
+    name = models.CharField(_("名称"), max_length=100)
+    slug = models.SlugField(_("标识"), max_length=50, unique=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    SCOPE_ORG: ClassVar[str] = "id"
+    SCOPE_STORE: ClassVar[str | None] = None
+
+    class Meta:
+        verbose_name = _("企业")
+        verbose_name_plural = _("企业")
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Store(Scoped):
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="stores")
+    name = models.CharField(_("门店名称"), max_length=100)
+    code = models.CharField(_("门店编码"), max_length=50)
+    city = models.CharField(_("城市"), max_length=50, blank=True)
+    address = models.CharField(_("地址"), max_length=200, blank=True)
+    is_active = models.BooleanField(_("营业中"), default=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    SCOPE_STORE: ClassVar[str | None] = "id"
+
+    class Meta:
+        verbose_name = _("门店")
+        verbose_name_plural = _("门店")
+        constraints = [models.UniqueConstraint(fields=["organization", "code"], name="store_code_unique_per_org")]
+        ordering = ["code"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Role(models.TextChoices):
+    """Roles are Django groups of these names; a superuser acts as an operator (admin)."""
+
+    OPERATOR = "operator", _("运营")
+    MANAGER = "manager", _("店长/经理")
+    STORE_STAFF = "store_staff", _("店员/导购")
+
+
+class Staff(Scoped):
+    """A member of the brand: a console user and/or a WeCom member (``wecom_userid``)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="staff")
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.SET_NULL, null=True, blank=True, related_name="staff"
+    )
+    name = models.CharField(_("姓名"), max_length=64)
+    store = models.ForeignKey(Store, on_delete=models.SET_NULL, null=True, blank=True, related_name="staff")
+    # Stores a manager reads besides their own; empty for a manager with no store = whole brand.
+    managed_stores = models.ManyToManyField(Store, blank=True, related_name="managers")
+    wecom_userid = models.CharField(_("企业微信账号"), max_length=64, blank=True, default="")
+    is_active = models.BooleanField(_("在职"), default=True)
+    departed_at = models.DateTimeField(_("离职时间"), null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    SCOPE_STORE: ClassVar[str | None] = "store"
+
+    class Meta:
+        verbose_name = _("员工")
+        verbose_name_plural = _("员工")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "wecom_userid"],
+                condition=~Q(wecom_userid=""),
+                name="staff_wecom_userid_unique_per_org",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class SourceChannel(models.TextChoices):
+    WECOM = "wecom", _("企业微信")
+    VIDEO = "video", _("视频号")
+    DOUYIN = "douyin", _("抖音")
+    MEITUAN = "meituan", _("美团")
+    WECHAT_SHOP = "wechat_shop", _("微信小店")
+    FORM = "form", _("表单")
+    IMPORT = "import", _("导入")
+    MANUAL = "manual", _("手动录入")
+    OTHER = "other", _("其他")
+
+
+class Lifecycle(models.TextChoices):
+    LEAD = "lead", _("线索")
+    PROSPECT = "prospect", _("潜客")
+    CUSTOMER = "customer", _("成交客户")
+    REPEAT = "repeat", _("复购客户")
+    CHURNED = "churned", _("流失")
+
+
+class Gender(models.IntegerChoices):
+    UNKNOWN = 0, _("未知")
+    MALE = 1, _("男")
+    FEMALE = 2, _("女")
+
+
+class Customer(Scoped):
+    """One person (OneID), however many platforms they use."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="customers")
+    name = models.CharField(_("姓名"), max_length=100, blank=True, default="")
+    gender = models.PositiveSmallIntegerField(_("性别"), choices=Gender.choices, default=Gender.UNKNOWN)
+    avatar = models.URLField(_("头像"), max_length=500, blank=True, default="")
+    # Phone: Fernet ciphertext for display, HMAC for lookup, never the clear number (contacts.crypto).
+    phone_encrypted = models.TextField(blank=True, default="")
+    phone_hash = models.CharField(max_length=64, blank=True, default="")
+    unionid = models.CharField(max_length=64, blank=True, default="")
+    home_store = models.ForeignKey(
+        Store, on_delete=models.SET_NULL, null=True, blank=True, related_name="customers", verbose_name=_("归属门店")
+    )
+    source_channel = models.CharField(
+        _("来源渠道"), max_length=20, choices=SourceChannel.choices, default=SourceChannel.OTHER
+    )
+    # First touch: where the person first came from (state of the QR code, ad id, form…).
+    first_touch = models.JSONField(_("首次触达"), default=dict, blank=True)
+    first_touch_at = models.DateTimeField(_("首次触达时间"), null=True, blank=True)
+    lifecycle = models.CharField(_("生命周期"), max_length=20, choices=Lifecycle.choices, default=Lifecycle.LEAD)
+    marketing_consent = models.BooleanField(_("同意营销"), default=False)
+    consent_at = models.DateTimeField(null=True, blank=True)
+    consent_source = models.CharField(max_length=50, blank=True, default="")
+    opted_out_at = models.DateTimeField(_("退订时间"), null=True, blank=True)
+    opt_out_source = models.CharField(max_length=50, blank=True, default="")
+    attributes = models.JSONField(_("扩展属性"), default=dict, blank=True)
+    # Denormalized copy of CustomerTag, kept in step by contacts.services in the same transaction;
+    # GIN-indexed together with the organization for segment counts (intarray operators).
+    tag_ids = ArrayField(models.IntegerField(), default=list, blank=True)
+    # Order rollups, kept current by analytics through contacts.services (DESIGN.md layering).
+    ltv = models.DecimalField(_("累计消费"), max_digits=14, decimal_places=2, default=0)
+    order_count = models.PositiveIntegerField(_("订单数"), default=0)
+    first_order_at = models.DateTimeField(_("首单时间"), null=True, blank=True)
+    last_order_at = models.DateTimeField(_("最近下单"), null=True, blank=True)
+    avg_order_value = models.DecimalField(_("客单价"), max_digits=12, decimal_places=2, default=0)
+    rfm_r = models.PositiveSmallIntegerField(default=0)
+    rfm_f = models.PositiveSmallIntegerField(default=0)
+    rfm_m = models.PositiveSmallIntegerField(default=0)
+    rfm_segment = models.CharField(_("RFM 分层"), max_length=30, blank=True, default="")
+    created_at = models.DateTimeField(_("创建时间"), default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    SCOPE_STORE: ClassVar[str | None] = "home_store"
+
+    class Meta:
+        verbose_name = _("客户")
+        verbose_name_plural = _("客户")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "phone_hash"], condition=~Q(phone_hash=""), name="customer_phone_unique_per_org"
+            ),
+            models.UniqueConstraint(
+                fields=["organization", "unionid"], condition=~Q(unionid=""), name="customer_unionid_unique_per_org"
+            ),
+        ]
+        indexes = [
+            # Composite GIN (btree_gin for the organization, intarray's gin__int_ops for the tags).
+            GinIndex("organization", OpClass("tag_ids", name="gin__int_ops"), name="customer_org_tags_gin"),
+            models.Index(fields=["organization", "home_store"], name="customer_org_store"),
+            models.Index(fields=["organization", "-created_at"], name="customer_org_created"),
+            GinIndex(OpClass("name", name="gin_trgm_ops"), name="customer_name_trgm"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or f"#{self.pk}"
+
+    @property
+    def phone(self) -> str:
+        from contacts.crypto import decrypt_phone
+
+        return decrypt_phone(self.phone_encrypted) if self.phone_encrypted else ""
+
+    @property
+    def phone_masked(self) -> str:
+        from contacts.crypto import mask_phone
+
+        phone = self.phone
+        return mask_phone(phone) if phone else ""
+
+    @property
+    def is_opted_out(self) -> bool:
+        return self.opted_out_at is not None
+
+    def can_receive_marketing(self) -> bool:
+        return self.marketing_consent and self.opted_out_at is None
+
+
+class Platform(models.TextChoices):
+    WECOM = "wecom", _("企业微信")
+    WECHAT = "wechat", _("微信 unionid")
+    VIDEO = "video", _("视频号")
+    WECHAT_SHOP = "wechat_shop", _("微信小店")
+    DOUYIN = "douyin", _("抖音")
+    MEITUAN = "meituan", _("美团")
+    FORM = "form", _("表单")
+
+
+class Identity(Scoped):
+    """One platform account of a customer (``external_userid``, Douyin open id, Meituan user…)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="identities")
+    platform = models.CharField(max_length=20, choices=Platform.choices)
+    # The platform account the id is relative to (a WeCom corp id, a Douyin advertiser id…).
+    account = models.CharField(max_length=64, blank=True, default="")
+    external_id = models.CharField(max_length=128)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    SCOPE_STORE: ClassVar[str | None] = "customer__home_store"
+
+    class Meta:
+        verbose_name = _("身份")
+        verbose_name_plural = _("身份")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "platform", "account", "external_id"], name="identity_unique_per_platform"
+            )
+        ]
+
+
+class ChurnedBy(models.TextChoices):
+    CUSTOMER = "customer", _("客户删除了员工")
+    STAFF = "staff", _("员工删除了客户")
+    TRANSFER = "transfer", _("客户转接")
+
+
+class Follow(Scoped):
+    """A staff member holds the customer as a WeCom friend (跟进人)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="follows")
+    staff = models.ForeignKey(Staff, on_delete=models.CASCADE, related_name="follows")
+    added_at = models.DateTimeField(_("添加时间"), default=timezone.now)
+    add_way = models.SmallIntegerField(_("添加方式"), default=0)
+    state = models.CharField(_("渠道参数"), max_length=64, blank=True, default="")
+    remark = models.CharField(_("备注"), max_length=100, blank=True, default="")
+    description = models.CharField(_("描述"), max_length=200, blank=True, default="")
+    last_interaction_at = models.DateTimeField(null=True, blank=True)
+    deleted_at = models.DateTimeField(_("流失时间"), null=True, blank=True)
+    deleted_by = models.CharField(max_length=20, choices=ChurnedBy.choices, blank=True, default="")
+
+    SCOPE_STORE: ClassVar[str | None] = "customer__home_store"
+
+    class Meta:
+        verbose_name = _("跟进关系")
+        verbose_name_plural = _("跟进关系")
+        constraints = [models.UniqueConstraint(fields=["customer", "staff"], name="follow_unique_pair")]
+        indexes = [models.Index(fields=["staff", "deleted_at"], name="follow_staff_active")]
+
+    @property
+    def is_active(self) -> bool:
+        return self.deleted_at is None
+
+
+class TagChoice(models.TextChoices):
+    SINGLE = "single", _("单选")
+    MULTI = "multi", _("多选")
+
+
+class TagOrigin(models.TextChoices):
+    LOCAL = "local", _("本地")
+    WECOM = "wecom", _("企业微信")
+
+
+class TagGroup(Scoped):
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="tag_groups")
+    name = models.CharField(_("标签组"), max_length=50)
+    choice = models.CharField(_("选择方式"), max_length=10, choices=TagChoice.choices, default=TagChoice.MULTI)
+    origin = models.CharField(_("来源"), max_length=10, choices=TagOrigin.choices, default=TagOrigin.LOCAL)
+    wecom_group_id = models.CharField(max_length=64, blank=True, default="")
+    order = models.IntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("标签组")
+        verbose_name_plural = _("标签组")
+        ordering = ["order", "id"]
+        constraints = [models.UniqueConstraint(fields=["organization", "name"], name="taggroup_name_unique_per_org")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Tag(Scoped):
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="tags")
+    group = models.ForeignKey(TagGroup, on_delete=models.CASCADE, related_name="tags")
+    name = models.CharField(_("标签"), max_length=50)
+    wecom_tag_id = models.CharField(max_length=64, blank=True, default="")
+    order = models.IntegerField(default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("标签")
+        verbose_name_plural = _("标签")
+        ordering = ["group__order", "order", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["group", "name"], name="tag_name_unique_per_group"),
+            models.UniqueConstraint(
+                fields=["organization", "wecom_tag_id"], condition=~Q(wecom_tag_id=""), name="tag_wecom_id_unique"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TagSource(models.TextChoices):
+    STAFF = "staff", _("员工")
+    RULE = "rule", _("规则")
+    IMPORT = "import", _("导入")
+    SYNC = "sync", _("企业微信同步")
+    CHANNEL = "channel", _("渠道活码")
+    API = "api", _("API")
+
+
+class CustomerTag(Scoped):
+    """Tag assignment (who, when, how). ``Customer.tag_ids`` mirrors it in the same transaction."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="tag_links")
+    tag = models.ForeignKey(Tag, on_delete=models.CASCADE, related_name="customer_links")
+    assigned_at = models.DateTimeField(default=timezone.now)
+    assigned_by = models.ForeignKey(Staff, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    source = models.CharField(max_length=10, choices=TagSource.choices, default=TagSource.STAFF)
+
+    SCOPE_STORE: ClassVar[str | None] = "customer__home_store"
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["customer", "tag"], name="customertag_unique")]
+        indexes = [models.Index(fields=["tag"], name="customertag_tag")]
+
+
+class CustomerGroup(Scoped):
+    """A WeCom customer group chat (客户群), up to 500 members."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="customer_groups")
+    wecom_chat_id = models.CharField(max_length=64, blank=True, default="")
+    name = models.CharField(_("群名"), max_length=100, blank=True, default="")
+    owner = models.ForeignKey(Staff, on_delete=models.SET_NULL, null=True, blank=True, related_name="owned_groups")
+    store = models.ForeignKey(Store, on_delete=models.SET_NULL, null=True, blank=True, related_name="customer_groups")
+    notice = models.TextField(_("群公告"), blank=True, default="")
+    member_count = models.PositiveIntegerField(_("成员数"), default=0)
+    member_version = models.CharField(max_length=64, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+    dismissed_at = models.DateTimeField(null=True, blank=True)
+
+    SCOPE_STORE: ClassVar[str | None] = "store"
+
+    class Meta:
+        verbose_name = _("客户群")
+        verbose_name_plural = _("客户群")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "wecom_chat_id"], condition=~Q(wecom_chat_id=""), name="group_chat_id_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name or self.wecom_chat_id
+
+
+class MemberType(models.TextChoices):
+    STAFF = "staff", _("员工")
+    EXTERNAL = "external", _("客户")
+
+
+class CustomerGroupMember(Scoped):
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    group = models.ForeignKey(CustomerGroup, on_delete=models.CASCADE, related_name="members")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, null=True, blank=True, related_name="group_links")
+    member_type = models.CharField(max_length=10, choices=MemberType.choices, default=MemberType.EXTERNAL)
+    # The WeCom userid or external_userid of the member, as WeCom lists it.
+    member_id = models.CharField(max_length=128)
+    name = models.CharField(max_length=100, blank=True, default="")
+    join_scene = models.SmallIntegerField(default=0)
+    joined_at = models.DateTimeField(default=timezone.now)
+    left_at = models.DateTimeField(null=True, blank=True)
+
+    SCOPE_STORE: ClassVar[str | None] = "group__store"
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["group", "member_id"], name="group_member_unique")]
+        indexes = [models.Index(fields=["customer"], name="groupmember_customer")]
+
+
+class Note(Scoped):
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="notes")
+    author = models.ForeignKey(Staff, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    body = models.TextField(_("跟进记录"))
+    created_at = models.DateTimeField(default=timezone.now)
+
+    SCOPE_STORE: ClassVar[str | None] = "customer__home_store"
+
+    class Meta:
+        ordering = ["-created_at"]
+
+
+class TimelineKind(models.TextChoices):
+    CREATED = "created", _("建档")
+    LEAD = "lead", _("留资")
+    ADDED = "added", _("添加企微")
+    REMOVED = "removed", _("删除/流失")
+    TAGGED = "tagged", _("打标签")
+    UNTAGGED = "untagged", _("移除标签")
+    NOTE = "note", _("跟进记录")
+    MESSAGED = "messaged", _("收到群发")
+    MOMENT = "moment", _("朋友圈")
+    WELCOMED = "welcomed", _("欢迎语")
+    JOINED_GROUP = "joined_group", _("入群")
+    LEFT_GROUP = "left_group", _("退群")
+    ORDERED = "ordered", _("下单")
+    REFUNDED = "refunded", _("退款")
+    REDEEMED = "redeemed", _("核销")
+    OPTED_OUT = "opted_out", _("退订")
+    OPTED_IN = "opted_in", _("同意营销")
+    MERGED = "merged", _("合并")
+    IMPORTED = "imported", _("导入")
+    TRANSFERRED = "transferred", _("转接")
+
+
+class TimelineEvent(Scoped):
+    """Every touch, newest first on the profile. Higher layers write here through contacts.services."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="timeline")
+    kind = models.CharField(max_length=20, choices=TimelineKind.choices)
+    occurred_at = models.DateTimeField(default=timezone.now)
+    actor = models.ForeignKey(Staff, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    summary = models.CharField(max_length=200)
+    data = models.JSONField(default=dict, blank=True)
+
+    SCOPE_STORE: ClassVar[str | None] = "customer__home_store"
+
+    class Meta:
+        indexes = [models.Index(fields=["customer", "-occurred_at"], name="timeline_customer_time")]
+        ordering = ["-occurred_at", "-id"]
+
+
+class CustomerMerge(Scoped):
+    """Audit record of a merge: the absorbed customer's id and a snapshot of its fields."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    survivor = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="merges")
+    merged_customer_id = models.BigIntegerField()
+    snapshot = models.JSONField(default=dict)
+    reason = models.CharField(max_length=100, blank=True, default="")
+    merged_at = models.DateTimeField(default=timezone.now)
+
+    SCOPE_STORE: ClassVar[str | None] = "survivor__home_store"
+
+
+class Segment(Scoped):
+    """A saved audience: a JSON expression compiled to one SQL query by contacts.segments."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="segments")
+    name = models.CharField(_("分群名称"), max_length=100)
+    description = models.CharField(_("说明"), max_length=300, blank=True, default="")
+    expression = models.JSONField(_("条件"), default=dict)
+    created_by = models.ForeignKey(Staff, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+    last_count = models.PositiveIntegerField(null=True, blank=True)
+    last_counted_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("客户分群")
+        verbose_name_plural = _("客户分群")
+        constraints = [models.UniqueConstraint(fields=["organization", "name"], name="segment_name_unique_per_org")]
+
+    def __str__(self) -> str:
+        return self.name

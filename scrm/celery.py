@@ -1,0 +1,62 @@
+"""The Celery app. Reliability settings live in ``scrm.settings`` (``CELERY_*``)."""
+
+from __future__ import annotations
+
+import os
+from datetime import datetime
+from typing import Any
+
+from celery import Celery
+from celery.contrib.django.task import DjangoTask
+from django.conf import settings
+from django.utils import timezone
+
+os.environ.setdefault("DJANGO_SETTINGS_MODULE", "scrm.settings")
+
+
+class TooLateForBroker(ValueError):
+    """Raised for a countdown/ETA beyond ``CELERY_MAX_COUNTDOWN_SECONDS``.
+
+    A message parked in Redis for hours is lost when Redis restarts and is redelivered after the
+    visibility timeout; work due later is a ``due_at`` row in Postgres that a beat job picks up.
+    """
+
+
+class ScrmTask(DjangoTask):  # type: ignore[misc]
+    """Base task: ``delay_on_commit`` from Celery's Django integration, plus a cap on ETAs."""
+
+    def apply_async(self, args: Any = None, kwargs: Any = None, **options: Any) -> Any:
+        limit = settings.CELERY_MAX_COUNTDOWN_SECONDS
+        countdown = options.get("countdown")
+        eta: datetime | None = options.get("eta")
+        too_late = (countdown is not None and countdown > limit) or (
+            eta is not None and (eta - timezone.now()).total_seconds() > limit
+        )
+        if too_late:
+            raise TooLateForBroker(
+                f"{self.name}: schedule work due in more than {limit}s as a due_at row, not a broker ETA."
+            )
+        return super().apply_async(args, kwargs, **options)
+
+
+app = Celery("scrm", task_cls=ScrmTask)
+app.config_from_object("django.conf:settings", namespace="CELERY")
+app.autodiscover_tasks()
+
+
+@app.task(name="scrm.echo", ignore_result=True)
+def echo(token: str) -> None:
+    """Round-trip probe: writes the token to Redis so a caller can see a worker ran it."""
+    import redis
+
+    client = redis.Redis.from_url(settings.REDIS_CLIENT_URL)
+    client.set(f"scrm:echo:{token}", "done", ex=300)
+
+
+def _load_schedule() -> None:
+    from scrm.schedule import BEAT_SCHEDULE
+
+    app.conf.beat_schedule = BEAT_SCHEDULE
+
+
+_load_schedule()

@@ -1,0 +1,43 @@
+"""Template context for the console shell: navigation filtered by role and by what exists."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest
+from django.urls import NoReverseMatch, reverse
+from django.utils.translation import gettext_lazy as _
+
+from contacts.access import get_actor
+from contacts.models import Role
+
+# (label, url name, roles that see it). Sections whose URL does not exist yet are left out.
+NAV = [
+    (_("概览"), "home", {Role.OPERATOR, Role.MANAGER, Role.STORE_STAFF}),
+    (_("客户"), "contacts:customer_list", {Role.OPERATOR, Role.MANAGER, Role.STORE_STAFF}),
+    (_("标签"), "contacts:tag_list", {Role.OPERATOR, Role.MANAGER}),
+    (_("客户群"), "contacts:group_list", {Role.OPERATOR, Role.MANAGER, Role.STORE_STAFF}),
+    (_("渠道活码"), "channels:contactway_list", {Role.OPERATOR, Role.MANAGER}),
+    (_("群发"), "campaigns:campaign_list", {Role.OPERATOR, Role.MANAGER}),
+    (_("朋友圈"), "campaigns:moment_list", {Role.OPERATOR, Role.MANAGER}),
+    (_("数据"), "analytics:overview", {Role.OPERATOR, Role.MANAGER, Role.STORE_STAFF}),
+    (_("设置"), "settings", {Role.OPERATOR}),
+]
+
+
+def console(request: HttpRequest) -> dict[str, Any]:
+    actor = get_actor(request) if getattr(request, "user", None) is not None else None
+    if actor is None:
+        return {"nav_items": [], "actor": None}
+    current = request.path
+    items = []
+    for label, name, roles in NAV:
+        if actor.role not in roles:
+            continue
+        try:
+            url = reverse(name)
+        except NoReverseMatch:
+            continue
+        active = current == url if url == "/" else current.startswith(url)
+        items.append({"label": label, "url": url, "active": active})
+    return {"nav_items": items, "actor": actor}

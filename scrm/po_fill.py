@@ -1,0 +1,46 @@
+"""Fill empty English translations in ``locale/en`` from a glossary file (developer tool).
+
+``python -m scrm.po_fill`` reads ``locale/en/glossary.tsv`` (``中文<TAB>English`` per line) and writes
+every matching empty ``msgstr`` in ``locale/en/LC_MESSAGES/django.po``; it reports the msgids still
+untranslated, so a new UI string is never silently left Chinese-only. ``make messages`` runs it.
+"""
+
+from __future__ import annotations
+
+import re
+import sys
+from pathlib import Path
+
+BASE = Path(__file__).resolve().parent.parent / "locale" / "en"
+ENTRY = re.compile(r'(msgid "(?P<id>(?:[^"\\]|\\.)*)"\nmsgstr ")(?:[^"\\]|\\.)*(")', re.MULTILINE)
+
+
+def main() -> int:
+    glossary = {}
+    for line in (BASE / "glossary.tsv").read_text(encoding="utf-8").splitlines():
+        if "\t" in line and not line.startswith("#"):
+            zh, en = line.split("\t", 1)
+            glossary[zh] = en
+    po_path = BASE / "LC_MESSAGES" / "django.po"
+    text = po_path.read_text(encoding="utf-8")
+    missing: list[str] = []
+
+    def fill(match: re.Match[str]) -> str:
+        msgid = match.group("id")
+        if not msgid:
+            return match.group(0)
+        english = glossary.get(msgid)
+        if english is None:
+            missing.append(msgid)
+            return match.group(0)
+        escaped = english.replace('"', '\\"')
+        return f"{match.group(1)}{escaped}{match.group(3)}"
+
+    po_path.write_text(ENTRY.sub(fill, text).replace("#, fuzzy\n", ""), encoding="utf-8")
+    if missing:
+        print("untranslated:", *missing, sep="\n  ", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,91 @@
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from typing import Any
+
+from django.conf import settings
+from django.core.paginator import Paginator
+from django.db import connection
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
+
+from contacts.access import OPERATOR_ONLY, console_view
+from contacts.models import Customer, CustomerGroup, Follow, Staff, Store, Tag
+
+logger = logging.getLogger(__name__)
+
+
+def _check_postgres() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1")
+        cursor.fetchone()
+    return "ok"
+
+
+def _check_redis() -> str:
+    import redis
+
+    client = redis.Redis.from_url(settings.REDIS_CLIENT_URL, socket_timeout=2, socket_connect_timeout=2)
+    client.ping()
+    return "ok"
+
+
+def _check_celery() -> str:
+    from scrm.celery import app
+
+    replies = app.control.ping(timeout=1.0)
+    if not replies:
+        raise RuntimeError("no worker answered")
+    return "ok"
+
+
+@never_cache
+def healthz(request: HttpRequest) -> JsonResponse:
+    """Liveness of each dependency; 503 when one fails (load balancers and ``make run`` read it)."""
+    checks: dict[str, str] = {}
+    for name, check in (("postgres", _check_postgres), ("redis", _check_redis), ("celery", _check_celery)):
+        try:
+            checks[name] = check()
+        except Exception as exc:
+            checks[name] = f"error: {type(exc).__name__}"
+            logger.warning("healthz check failed", extra={"check": name, "error": type(exc).__name__})
+    ok = all(value == "ok" for value in checks.values())
+    return JsonResponse({"status": "ok" if ok else "error", "checks": checks}, status=200 if ok else 503)
+
+
+@console_view()
+def home(request: HttpRequest) -> HttpResponse:
+    actor = request.actor_obj  # type: ignore[attr-defined]
+    customers = actor.scope(Customer.objects.all())
+    week_ago = timezone.now() - timedelta(days=7)
+    follows = actor.scope(Follow.objects.all())
+    context: dict[str, Any] = {
+        "customer_total": customers.count(),
+        "customer_new_week": customers.filter(created_at__gte=week_ago).count(),
+        "churned_week": follows.filter(deleted_at__gte=week_ago).count(),
+        "group_total": actor.scope(CustomerGroup.objects.filter(dismissed_at__isnull=True)).count(),
+        "tag_total": actor.scope(Tag.objects.all()).count(),
+        "stores": actor.scope(Store.objects.filter(is_active=True)).count(),
+    }
+    return render(request, "home.html", context)
+
+
+@console_view(OPERATOR_ONLY)
+def settings_page(request: HttpRequest) -> HttpResponse:
+    actor = request.actor_obj  # type: ignore[attr-defined]
+    stores = actor.scope(Store.objects.all()).order_by("code")
+    staff = (
+        actor.scope(Staff.objects.select_related("store", "user"))
+        .prefetch_related("user__groups")
+        .order_by("store__code", "name")
+    )
+    page = Paginator(staff, 25).get_page(request.GET.get("page"))
+    return render(request, "settings.html", {"stores": stores, "staff_page": page})
+
+
+def forbidden(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    message = str(exception) if exception and str(exception) else "你没有权限访问此页面"
+    return render(request, "403.html", {"message": message}, status=403)
