@@ -1,4 +1,6 @@
-from django.urls import path  # noqa: F401
+from django.urls import include, path
 
 app_name = "contacts"
-urlpatterns: list = []
+urlpatterns: list = [
+    path("api/v1/", include("contacts.api_urls")),
+]
