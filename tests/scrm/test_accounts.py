@@ -66,3 +66,10 @@ def test_language_switch_shows_english(world: World) -> None:
     client.post("/i18n/setlang/", {"language": "en", "next": "/"})
     page = client.get("/login/", follow=True).content.decode()
     assert "Total customers" in page or "Overview" in page
+
+
+@pytest.mark.django_db
+def test_chinese_is_the_default_even_for_an_english_browser(world: World) -> None:
+    page = Client(HTTP_ACCEPT_LANGUAGE="en-US,en;q=0.9").get("/login/").content.decode()
+    assert "登录" in page
+    assert 'lang="zh-hans"' in page
