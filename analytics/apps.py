@@ -5,3 +5,18 @@ from django.utils.translation import gettext_lazy as _
 class AnalyticsConfig(AppConfig):
     name = "analytics"
     verbose_name = _("数据")
+
+    def ready(self) -> None:
+        from analytics import rollups
+        from analytics.models import BuyerFact, CustomerMonth
+        from contacts import rollups as contact_rollups
+        from contacts import services as contact_services
+
+        # contacts reads order facts without importing analytics (DESIGN.md layering).
+        contact_rollups.register_order_facts(rollups.ORDER_FACTS_SQL)
+        # Per-customer facts are unique per customer: a merge drops the absorbed customer's and
+        # recomputes the survivor's (orders themselves move with the generic relation move).
+        register = getattr(contact_services, "register_merge_handler", None)
+        if register is not None:
+            register(BuyerFact, rollups.merge_handler)
+            register(CustomerMonth, rollups.merge_bystander)

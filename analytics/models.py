@@ -1,0 +1,228 @@
+"""Orders as facts, and the rollups that reports read instead of raw scans (DESIGN.md "Facts").
+
+* :class:`Order` — one paid order (POS, Meituan redemption, WeChat shop, API…), unique per
+  (organization, source, external_ref) so a repeated import or push is a no-op. Attribution (staff,
+  channel, private domain) is stamped on the row when it is recorded, so it is visible on the order.
+* :class:`DailyRollup` — per day × store × channel × staff: new customers, churned follows, orders,
+  GMV, refunds, private-domain GMV. Orders update it incrementally (additive upserts); customer
+  metrics are refreshed for recent days by a beat task; ``analytics_rebuild`` rebuilds everything.
+* :class:`BuyerFact` and :class:`CustomerMonth` — per-buyer facts (first/second order) and
+  per-customer-month activity, recomputed per affected customer when their orders change; the
+  repurchase and cohort reports read them.
+* :class:`StaffBehaviorDaily` — WeCom ``get_user_behavior_data`` per staff member and day (channels
+  writes it through ``analytics.services.staff_behavior_record``).
+* :class:`OrderImport` — one uploaded POS/mall export and its per-row errors.
+
+The per-customer rollups (LTV, order count, RFM…) live on ``contacts.Customer`` and are kept by
+``contacts.rollups`` (owned by analytics, see interfaces).
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from contacts.models import Customer, Organization, Scoped, Staff, Store
+
+
+class OrderStatus(models.TextChoices):
+    PAID = "paid", _("已支付")
+    PARTIALLY_REFUNDED = "partially_refunded", _("部分退款")
+    REFUNDED = "refunded", _("已退款")
+
+
+class OrderSource(models.TextChoices):
+    MEITUAN = "meituan", _("美团核销")
+    WECHAT_SHOP = "wechat_shop", _("微信小店")
+    DOUYIN = "douyin", _("抖音团购")
+    WECOM_PAY = "wecom_pay", _("企微收款")
+    POS_IMPORT = "pos_import", _("POS/商场导入")
+    API = "api", _("API")
+    MANUAL = "manual", _("手动录入")
+    OTHER = "other", _("其他")
+
+
+class Order(Scoped):
+    """A paid order. Amounts in yuan; ``refunded_amount`` accumulates refunds (≤ amount)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="orders", verbose_name=_("客户"))
+    store = models.ForeignKey(
+        Store, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("门店")
+    )
+    # Attributed staff: the collector/redeemer, else the customer's serving follower at record time.
+    staff = models.ForeignKey(
+        Staff, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("业绩归属")
+    )
+    # The customer's first-touch source channel (contacts.SourceChannel values).
+    channel = models.CharField(_("渠道"), max_length=20, blank=True, default="")
+    # Written by the campaigns app (a higher layer), hence no foreign key.
+    campaign_id = models.BigIntegerField(_("归因活动"), null=True, blank=True, db_index=True)
+    # The customer was a WeCom friend of the brand when paying: counts as private-domain GMV.
+    is_private = models.BooleanField(_("私域订单"), default=False)
+    amount = models.DecimalField(_("金额"), max_digits=12, decimal_places=2)
+    refunded_amount = models.DecimalField(_("退款金额"), max_digits=12, decimal_places=2, default=0)
+    status = models.CharField(_("状态"), max_length=20, choices=OrderStatus.choices, default=OrderStatus.PAID)
+    paid_at = models.DateTimeField(_("支付时间"))
+    refunded_at = models.DateTimeField(_("退款时间"), null=True, blank=True)
+    source = models.CharField(_("来源"), max_length=20, choices=OrderSource.choices, default=OrderSource.API)
+    external_ref = models.CharField(_("外部单号"), max_length=128)
+    items = models.JSONField(_("商品明细"), default=list, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    SCOPE_STORE: ClassVar[str | None] = "store"
+
+    class Meta:
+        verbose_name = _("订单")
+        verbose_name_plural = _("订单")
+        ordering = ["-paid_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "source", "external_ref"], name="order_external_ref_unique_per_source"
+            ),
+            models.CheckConstraint(condition=Q(amount__gte=0), name="order_amount_not_negative"),
+            models.CheckConstraint(
+                condition=Q(refunded_amount__gte=0) & Q(refunded_amount__lte=F("amount")),
+                name="order_refund_within_amount",
+            ),
+        ]
+        indexes = [
+            models.Index(fields=["organization", "paid_at"], name="order_org_paid"),
+            models.Index(fields=["customer", "paid_at"], name="order_customer_paid"),
+            models.Index(fields=["store", "paid_at"], name="order_store_paid"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_source_display()} {self.external_ref}"
+
+    @property
+    def net_amount(self) -> object:
+        return self.amount - self.refunded_amount
+
+
+class DailyRollup(Scoped):
+    """One cell of day (Asia/Shanghai) × store × channel × staff. Money in yuan, gross of refunds.
+
+    * ``new_customers`` — customers created that day (home store, source channel, first follower);
+    * ``churned`` — follows ended that day by the customer or the staff member (not transfers);
+    * ``orders``/``gmv``/``refunds``/``private_*`` — orders paid that day; refunds are counted on
+      the day the order was paid, so a late refund corrects the day it belongs to.
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    # No constraint: a deleted staff member keeps their history; the cell keeps the id.
+    staff = models.ForeignKey(
+        Staff, on_delete=models.DO_NOTHING, db_constraint=False, null=True, blank=True, related_name="+"
+    )
+    channel = models.CharField(max_length=20, blank=True, default="")
+    new_customers = models.IntegerField(default=0)
+    churned = models.IntegerField(default=0)
+    orders = models.IntegerField(default=0)
+    gmv = models.DecimalField(max_digits=16, decimal_places=2, default=0)
+    refunds = models.DecimalField(max_digits=16, decimal_places=2, default=0)
+    private_orders = models.IntegerField(default=0)
+    private_gmv = models.DecimalField(max_digits=16, decimal_places=2, default=0)
+    private_refunds = models.DecimalField(max_digits=16, decimal_places=2, default=0)
+
+    SCOPE_STORE: ClassVar[str | None] = "store"
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "day", "store", "channel", "staff"],
+                name="dailyrollup_cell_unique",
+                nulls_distinct=False,
+            )
+        ]
+        indexes = [models.Index(fields=["organization", "day"], name="dailyrollup_org_day")]
+
+
+class BuyerFact(Scoped):
+    """First and second order of a buyer (repurchase windows); recomputed with the customer's rollups."""
+
+    customer = models.OneToOneField(Customer, on_delete=models.CASCADE, primary_key=True, related_name="+")
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    first_order_at = models.DateTimeField()
+    second_order_at = models.DateTimeField(null=True, blank=True)
+    # Month (Asia/Shanghai, first day) of the first order: the customer's cohort.
+    cohort_month = models.DateField()
+
+    SCOPE_STORE: ClassVar[str | None] = "customer__home_store"
+
+    class Meta:
+        indexes = [models.Index(fields=["organization", "cohort_month"], name="buyerfact_org_cohort")]
+
+
+class CustomerMonth(Scoped):
+    """A customer's orders and net revenue in one calendar month, tagged with their cohort month."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="+")
+    month = models.DateField()
+    cohort_month = models.DateField()
+    orders = models.IntegerField(default=0)
+    revenue = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+
+    SCOPE_STORE: ClassVar[str | None] = "customer__home_store"
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["customer", "month"], name="customermonth_unique")]
+        indexes = [models.Index(fields=["organization", "cohort_month", "month"], name="customermonth_org_cohort")]
+
+
+class StaffBehaviorDaily(Scoped):
+    """WeCom ``get_user_behavior_data`` for one staff member and one day."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    staff = models.ForeignKey(Staff, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField()
+    chat_cnt = models.IntegerField(_("聊天数"), default=0)
+    message_cnt = models.IntegerField(_("发送消息数"), default=0)
+    # Percent (0–100) as WeCom reports it; null when there was nothing to reply to.
+    reply_percentage = models.FloatField(_("回复率"), null=True, blank=True)
+    # Minutes, as WeCom reports it.
+    avg_reply_time = models.FloatField(_("平均首次回复时长"), null=True, blank=True)
+    new_contact_cnt = models.IntegerField(_("新增客户数"), default=0)
+    negative_feedback_cnt = models.IntegerField(_("删除/拉黑数"), default=0)
+
+    SCOPE_STORE: ClassVar[str | None] = "staff__store"
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["staff", "day"], name="staffbehavior_unique_day")]
+        indexes = [models.Index(fields=["organization", "day"], name="staffbehavior_org_day")]
+
+
+class ImportStatus(models.TextChoices):
+    PENDING = "pending", _("排队中")
+    RUNNING = "running", _("导入中")
+    DONE = "done", _("已完成")
+    FAILED = "failed", _("失败")
+
+
+class OrderImport(Scoped):
+    """An uploaded POS/mall export (CSV or .xlsx) and its outcome, row errors with line numbers."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    created_by = models.ForeignKey(Staff, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    file_name = models.CharField(_("文件名"), max_length=200)
+    file_path = models.CharField(max_length=500, blank=True, default="")
+    status = models.CharField(_("状态"), max_length=10, choices=ImportStatus.choices, default=ImportStatus.PENDING)
+    total_rows = models.IntegerField(_("总行数"), default=0)
+    created_rows = models.IntegerField(_("新增订单"), default=0)
+    duplicate_rows = models.IntegerField(_("重复跳过"), default=0)
+    error_rows = models.IntegerField(_("错误行"), default=0)
+    # [{"line": 7, "reason": "…"}], first 500 only.
+    errors = models.JSONField(default=list, blank=True)
+    message = models.CharField(max_length=300, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
