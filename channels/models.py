@@ -1,0 +1,237 @@
+"""Connected platform accounts, the inbound event inbox, channel QR codes (活码) and WeCom jobs.
+
+Credentials never sit in clear text: ``ChannelAccount.credentials_encrypted`` is a Fernet token
+(``contacts.crypto.encrypt_secret``) of a JSON object (``secret``, ``token``, ``aes_key``…); use
+:meth:`ChannelAccount.credentials` / :meth:`ChannelAccount.set_credentials`.
+
+Platform-specific models of the lead sources (Douyin, Meituan, Video Accounts, forms) are appended
+at the END of this module under their own header by the channels-leads engineer.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+from typing import Any, ClassVar
+
+from django.contrib.postgres.fields import ArrayField
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+
+from contacts.models import Organization, Scoped, SourceChannel, Staff, Store, Tag
+
+
+def new_hook_key() -> str:
+    """The unguessable account key in webhook URLs (``/hooks/<platform>/<key>/``)."""
+    return secrets.token_urlsafe(12)
+
+
+class ChannelPlatform(models.TextChoices):
+    WECOM = "wecom", _("企业微信")
+    DOUYIN = "douyin", _("抖音开放平台")
+    OCEAN_ENGINE = "ocean_engine", _("巨量引擎")
+    VIDEO = "video", _("视频号")
+    WECHAT_SHOP = "wechat_shop", _("微信小店")
+    MEITUAN = "meituan", _("美团")
+    FORM = "form", _("表单")
+
+
+class ChannelAccount(Scoped):
+    """One connected platform account (a WeCom corp + self-built app, a Douyin account, a Meituan merchant…)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="channel_accounts")
+    platform = models.CharField(_("平台"), max_length=20, choices=ChannelPlatform.choices)
+    name = models.CharField(_("名称"), max_length=100)
+    # The platform's id of the account: WeCom corp id, Douyin client_key, advertiser id, Meituan appKey…
+    external_id = models.CharField(_("平台账号ID"), max_length=64, blank=True, default="")
+    agent_id = models.CharField(_("应用 AgentId"), max_length=32, blank=True, default="")
+    # Fernet token of a JSON object; see credentials()/set_credentials().
+    credentials_encrypted = models.TextField(blank=True, default="")
+    api_base = models.CharField(_("API 地址"), max_length=200, blank=True, default="")
+    hook_key = models.CharField(max_length=32, unique=True, default=new_hook_key)
+    default_store = models.ForeignKey(
+        Store, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("默认门店")
+    )
+    default_tags = models.ManyToManyField(Tag, blank=True, related_name="+", verbose_name=_("默认标签"))
+    # Per-API pacing overrides: {"default": {"per_minute": 10000, "concurrency": 5}, "<api path>": {...}}.
+    rate_limits = models.JSONField(_("频率限制"), default=dict, blank=True)
+    settings = models.JSONField(_("其他设置"), default=dict, blank=True)
+    is_active = models.BooleanField(_("启用"), default=True)
+    last_tested_at = models.DateTimeField(null=True, blank=True)
+    last_test_ok = models.BooleanField(null=True, blank=True)
+    last_error = models.CharField(max_length=300, blank=True, default="")
+    last_synced_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("渠道账号")
+        verbose_name_plural = _("渠道账号")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["organization", "platform", "external_id"],
+                condition=~Q(external_id=""),
+                name="channelaccount_unique_external_id",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_platform_display()} · {self.name}"
+
+    def credentials(self) -> dict[str, Any]:
+        from contacts.crypto import decrypt_secret
+
+        if not self.credentials_encrypted:
+            return {}
+        return dict(json.loads(decrypt_secret(self.credentials_encrypted)))
+
+    def set_credentials(self, values: dict[str, Any]) -> None:
+        from contacts.crypto import encrypt_secret
+
+        self.credentials_encrypted = encrypt_secret(json.dumps(values, sort_keys=True))
+
+
+class InboxStatus(models.TextChoices):
+    PENDING = "pending", _("待处理")
+    PROCESSING = "processing", _("处理中")
+    DONE = "done", _("已处理")
+    FAILED = "failed", _("失败")
+    IGNORED = "ignored", _("已忽略")
+
+
+class InboxEvent(Scoped):
+    """An inbound platform event, stored before it is acknowledged (DESIGN.md invariant).
+
+    ``event_key`` is the platform's identity of the event; the unique constraint makes a platform
+    retry or a replay a no-op. ``body`` is the verified, decrypted payload as the platform sent it.
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    account = models.ForeignKey(ChannelAccount, on_delete=models.CASCADE, related_name="inbox_events")
+    platform = models.CharField(max_length=20, choices=ChannelPlatform.choices)
+    event_key = models.CharField(max_length=200)
+    event_type = models.CharField(_("事件类型"), max_length=80, blank=True, default="")
+    body = models.TextField()
+    meta = models.JSONField(default=dict, blank=True)
+    status = models.CharField(_("状态"), max_length=12, choices=InboxStatus.choices, default=InboxStatus.PENDING)
+    attempts = models.PositiveIntegerField(_("尝试次数"), default=0)
+    error = models.TextField(_("错误"), blank=True, default="")
+    received_at = models.DateTimeField(_("接收时间"), default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    processed_at = models.DateTimeField(_("处理时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("入站事件")
+        verbose_name_plural = _("入站事件")
+        constraints = [models.UniqueConstraint(fields=["account", "event_key"], name="inbox_event_unique")]
+        indexes = [
+            models.Index(fields=["organization", "-received_at"], name="inbox_org_received"),
+            models.Index(fields=["status", "received_at"], name="inbox_status_received"),
+        ]
+
+
+class ContactWayKind(models.TextChoices):
+    CONTACT = "contact", _("渠道活码")
+    JOIN = "join", _("群活码")
+
+
+class ContactWay(Scoped):
+    """A 渠道活码 (WeCom 联系我) or 群活码 (加入群聊) with the ``state`` that tells where adds come from."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    account = models.ForeignKey(ChannelAccount, on_delete=models.CASCADE, related_name="contact_ways")
+    kind = models.CharField(_("类型"), max_length=10, choices=ContactWayKind.choices, default=ContactWayKind.CONTACT)
+    name = models.CharField(_("名称"), max_length=100)
+    # ≤ 30 characters (WeCom); comes back in add_external_contact and follow_info.state.
+    state = models.CharField(_("渠道参数"), max_length=30)
+    channel = models.CharField(
+        _("来源渠道"), max_length=20, choices=SourceChannel.choices, default=SourceChannel.WECOM
+    )
+    store = models.ForeignKey(
+        Store, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("门店")
+    )
+    staff = models.ManyToManyField(Staff, blank=True, related_name="contact_ways", verbose_name=_("接待员工"))
+    tags = models.ManyToManyField(Tag, blank=True, related_name="+", verbose_name=_("添加后自动打标签"))
+    welcome_text = models.TextField(_("欢迎语"), blank=True, default="")
+    skip_verify = models.BooleanField(_("免验证添加"), default=True)
+    # 群活码: the groups it fills, and the auto-created rooms when they are full.
+    chat_ids = ArrayField(models.CharField(max_length=64), default=list, blank=True)
+    auto_create_room = models.BooleanField(_("群满自动建新群"), default=True)
+    room_base_name = models.CharField(_("新群名称前缀"), max_length=40, blank=True, default="")
+    room_base_id = models.PositiveIntegerField(_("新群起始序号"), default=1)
+    config_id = models.CharField(max_length=64, blank=True, default="")
+    qr_code = models.CharField(_("二维码地址"), max_length=500, blank=True, default="")
+    is_active = models.BooleanField(_("启用"), default=True)
+    sync_error = models.CharField(max_length=300, blank=True, default="")
+    created_by = models.ForeignKey(Staff, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    SCOPE_STORE: ClassVar[str | None] = "store"
+
+    class Meta:
+        verbose_name = _("渠道活码")
+        verbose_name_plural = _("渠道活码")
+        constraints = [models.UniqueConstraint(fields=["account", "state"], name="contactway_state_unique")]
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class TransferKind(models.TextChoices):
+    ON_JOB = "on_job", _("在职继承")
+    RESIGNED = "resigned", _("离职继承")
+
+
+class TransferStatus(models.TextChoices):
+    PENDING = "pending", _("待提交")
+    SUBMITTED = "submitted", _("已提交")
+    DONE = "done", _("已完成")
+    FAILED = "failed", _("失败")
+
+
+class CustomerTransfer(Scoped):
+    """One 在职/离职继承 request: customers of ``handover`` to ``takeover`` (≤ 100 per WeCom call)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    account = models.ForeignKey(ChannelAccount, on_delete=models.CASCADE, related_name="transfers")
+    kind = models.CharField(_("类型"), max_length=10, choices=TransferKind.choices)
+    handover = models.ForeignKey(Staff, on_delete=models.CASCADE, related_name="+", verbose_name=_("原跟进人"))
+    takeover = models.ForeignKey(Staff, on_delete=models.CASCADE, related_name="+", verbose_name=_("接替人"))
+    external_userids = ArrayField(models.CharField(max_length=128), default=list, blank=True)
+    transfer_success_msg = models.CharField(_("转接提示语"), max_length=200, blank=True, default="")
+    status = models.CharField(max_length=10, choices=TransferStatus.choices, default=TransferStatus.PENDING)
+    # external_userid → {"errcode": int, "status": int} as WeCom answered.
+    results = models.JSONField(default=dict, blank=True)
+    error = models.CharField(max_length=300, blank=True, default="")
+    created_by = models.ForeignKey(Staff, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("客户继承")
+        verbose_name_plural = _("客户继承")
+        ordering = ["-created_at"]
+
+
+class SyncStatus(models.TextChoices):
+    RUNNING = "running", _("进行中")
+    DONE = "done", _("完成")
+    FAILED = "failed", _("失败")
+
+
+class SyncRun(Scoped):
+    """One full sync of an account (staff, customers, tags, groups), with what it changed."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    account = models.ForeignKey(ChannelAccount, on_delete=models.CASCADE, related_name="sync_runs")
+    status = models.CharField(max_length=10, choices=SyncStatus.choices, default=SyncStatus.RUNNING)
+    stats = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True, default="")
+    started_at = models.DateTimeField(default=timezone.now)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-started_at"]
