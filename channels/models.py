@@ -146,9 +146,7 @@ class ContactWay(Scoped):
     name = models.CharField(_("名称"), max_length=100)
     # ≤ 30 characters (WeCom); comes back in add_external_contact and follow_info.state.
     state = models.CharField(_("渠道参数"), max_length=30)
-    channel = models.CharField(
-        _("来源渠道"), max_length=20, choices=SourceChannel.choices, default=SourceChannel.WECOM
-    )
+    channel = models.CharField(_("来源渠道"), max_length=20, choices=SourceChannel.choices, default=SourceChannel.WECOM)
     store = models.ForeignKey(
         Store, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("门店")
     )
