@@ -1,0 +1,1 @@
+"""Web form / H5 lead pages (/f/<slug>/) with explicit marketing consent."""

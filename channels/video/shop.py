@@ -1,0 +1,77 @@
+"""WeChat shop (微信小店) message push: signature check, AES decryption, event parsing.
+
+The push uses the standard WeChat message-push scheme (PLATFORMS.md §5.2, §3.1): GET
+``signature/timestamp/nonce/echostr`` for URL verification; POST in safe mode with
+``msg_signature = sha1(sorted([token, timestamp, nonce, Encrypt]))`` and a JSON body
+``{"ToUserName", "Encrypt"}``; the plaintext is ``random16 + len + msg + appid`` (AES-256-CBC,
+IV = key[:16]), the AppID as receive id. Reply ``success`` within 5 s.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from wechatpy.crypto import PrpCrypto
+
+ORDER_EVENTS = {
+    "channels_ec_order_new",
+    "channels_ec_order_cancel",
+    "channels_ec_order_pay",
+    "channels_ec_order_wait_shipping",
+    "channels_ec_order_deliver",
+    "channels_ec_order_confirm",
+    "channels_ec_order_settle",
+    "channels_ec_order_ext_info_update",
+}
+
+
+class ShopPushError(ValueError):
+    """Bad signature or undecryptable body (the view answers 403 / 400)."""
+
+
+def signature(*parts: str) -> str:
+    return hashlib.sha1("".join(sorted(parts)).encode()).hexdigest()  # noqa: S324 — the platform's scheme
+
+
+def _key(aes_key: str) -> bytes:
+    return base64.b64decode(aes_key + "=")
+
+
+@dataclass
+class ShopCrypto:
+    token: str
+    aes_key: str  # EncodingAESKey, 43 chars
+    appid: str
+
+    def check_url(self, *, signature_: str, timestamp: str, nonce: str) -> bool:
+        return hmac.compare_digest(signature(self.token, timestamp, nonce), signature_ or "")
+
+    def encrypt(self, plaintext: str, *, timestamp: str, nonce: str) -> tuple[dict[str, str], str]:
+        """(body, msg_signature) — used by the sandbox emitter, and to prove our decryption."""
+        encrypted = PrpCrypto(_key(self.aes_key)).encrypt(plaintext, self.appid).decode()
+        return {"ToUserName": "gh_sandbox", "Encrypt": encrypted}, signature(self.token, timestamp, nonce, encrypted)
+
+    def decrypt(self, *, raw_body: bytes, msg_signature: str, timestamp: str, nonce: str) -> dict[str, Any]:
+        try:
+            envelope = json.loads(raw_body)
+            encrypted = str(envelope["Encrypt"])
+        except (ValueError, KeyError, TypeError) as exc:
+            raise ShopPushError("请求体缺少 Encrypt 字段") from exc
+        if not hmac.compare_digest(signature(self.token, timestamp, nonce, encrypted), msg_signature or ""):
+            raise ShopPushError("signature")
+        try:
+            plaintext = PrpCrypto(_key(self.aes_key)).decrypt(encrypted, self.appid)
+            return dict(json.loads(plaintext))
+        except Exception as exc:  # the cipher raises several types; all mean "not for us"
+            raise ShopPushError("解密失败：请检查 EncodingAESKey 与 AppID") from exc
+
+
+def event_identity(event: dict[str, Any]) -> str:
+    """Dedupe key: WeChat retries the same event up to 10 times (~3.6 h)."""
+    order_id = (event.get("order_info") or {}).get("order_id", "")
+    return f"{event.get('Event', '')}:{order_id}:{event.get('CreateTime', '')}"[:128]
