@@ -1,0 +1,1 @@
+"""Console pages of the contacts app (customers, tags, groups, segments, imports) and the staff sidebar."""

@@ -1,0 +1,241 @@
+"""Customer list and profile pages, and the small POST endpoints the profile and the sidebar share."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import Prefetch, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from contacts.access import ALL_ROLES, Actor, console_view
+from contacts.forms import CustomerFilterForm, NoteForm
+from contacts.models import (
+    Customer,
+    CustomerGroupMember,
+    Follow,
+    Identity,
+    Note,
+    Tag,
+    TagGroup,
+    TimelineEvent,
+)
+from contacts.views import _ops
+
+PAGE_SIZE = 25
+
+
+def scoped_customer(actor: Actor, pk: int) -> Customer:
+    """The customer if this actor may see it; 404 otherwise (never reveal another store's customer)."""
+    customer = actor.scope(Customer.objects.select_related("home_store")).filter(pk=pk).first()
+    if customer is None:
+        raise Http404(_("客户不存在，或不属于你可查看的门店"))
+    return customer
+
+
+def display_phone(actor: Actor, customer: Customer) -> str:
+    return customer.phone if actor.sees_full_phone else customer.phone_masked
+
+
+def tag_groups(actor: Actor) -> list[TagGroup]:
+    """Tag groups with their tags, in display order (two queries)."""
+    return list(
+        actor.scope(TagGroup.objects.all()).prefetch_related(Prefetch("tags", Tag.objects.order_by("order", "id")))
+    )
+
+
+def tags_by_id(groups: list[TagGroup]) -> dict[int, Tag]:
+    return {t.pk: t for g in groups for t in g.tags.all()}
+
+
+def export_url(query: str) -> str:
+    """The backend's export endpoint (same filters as the list), by URL name when it is mounted."""
+    try:
+        base = reverse("contacts:customer_export")
+    except NoReverseMatch:
+        base = "/api/v1/customers/export/"
+    return f"{base}?{query}" if query else base
+
+
+def filter_customers(actor: Actor, form: CustomerFilterForm) -> QuerySet[Customer]:
+    qs = actor.scope(Customer.objects.all())
+    if not form.is_valid():
+        return qs
+    data = form.cleaned_data
+    if data.get("store"):
+        qs = qs.filter(home_store_id=data["store"])
+    if data.get("tag"):
+        qs = qs.filter(tag_ids__contains=[int(data["tag"])])
+    if data.get("source"):
+        qs = qs.filter(source_channel=data["source"])
+    if data.get("lifecycle"):
+        qs = qs.filter(lifecycle=data["lifecycle"])
+    consent = data.get("consent")
+    if consent == "granted":
+        qs = qs.filter(marketing_consent=True, opted_out_at__isnull=True)
+    elif consent == "not_granted":
+        qs = qs.filter(marketing_consent=False, opted_out_at__isnull=True)
+    elif consent == "opted_out":
+        qs = qs.filter(opted_out_at__isnull=False)
+    if data.get("q"):
+        qs = qs.filter(_ops.search_filter(data["q"].strip()))
+    return qs
+
+
+@console_view(ALL_ROLES)
+def customer_list(request: HttpRequest) -> HttpResponse:
+    actor: Actor = request.actor_obj  # type: ignore[attr-defined]
+    groups = tag_groups(actor)
+    form = CustomerFilterForm(request.GET or None, actor=actor, tag_groups=groups)
+    qs = filter_customers(actor, form).select_related("home_store").order_by("-created_at", "-id")
+    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    by_id = tags_by_id(groups)
+    rows = [
+        {
+            "customer": c,
+            "phone": display_phone(actor, c),
+            "tags": [by_id[t] for t in c.tag_ids if t in by_id],
+        }
+        for c in page
+    ]
+    query = urlencode([(k, v) for k, v in request.GET.items() if k != "page" and v])
+    context: dict[str, Any] = {
+        "form": form,
+        "page": page,
+        "rows": rows,
+        "query": query,
+        "tag_groups": groups,
+        "export_url": export_url(query),
+        "can_bulk_tag": True,
+    }
+    return render(request, "contacts/customer_list.html", context)
+
+
+@require_POST
+@console_view(ALL_ROLES)
+def customer_bulk_tag(request: HttpRequest) -> HttpResponse:
+    """Tag the selected rows (ids limited to the actor's scope before the service sees them)."""
+    actor: Actor = request.actor_obj  # type: ignore[attr-defined]
+    payload = _json_body(request)
+    try:
+        ids = [int(i) for i in payload.get("customer_ids", [])]
+        tag_id = int(payload.get("tag_id", 0))
+    except (TypeError, ValueError):
+        return JsonResponse({"detail": _("请求格式不正确：请选择客户和标签后重试")}, status=400)
+    tag = actor.scope(Tag.objects.select_related("group")).filter(pk=tag_id).first()
+    if tag is None:
+        return JsonResponse({"detail": _("标签不存在，请刷新页面后重新选择")}, status=400)
+    if not ids:
+        return JsonResponse({"detail": _("请先勾选要打标签的客户")}, status=400)
+    allowed = list(actor.scope(Customer.objects.filter(pk__in=ids)).values_list("pk", flat=True))
+    changed = _ops.tag_bulk(organization=actor.organization, tag=tag, customer_ids=allowed, by=actor.staff)
+    return JsonResponse({"changed": changed, "selected": len(allowed)})
+
+
+def _json_body(request: HttpRequest) -> dict[str, Any]:
+    if request.content_type == "application/json":
+        try:
+            data = json.loads(request.body or b"{}")
+        except ValueError:
+            return {}
+        return data if isinstance(data, dict) else {}
+    return {k: request.POST.getlist(k) if k.endswith("_ids") else request.POST.get(k) for k in request.POST}
+
+
+def profile_context(
+    actor: Actor, customer: Customer, *, timeline_page: str | None, timeline_size: int
+) -> dict[str, Any]:
+    groups = tag_groups(actor)
+    current = set(customer.tag_ids)
+    identities = actor.scope(Identity.objects.filter(customer=customer)).order_by("platform", "id")
+    follows = actor.scope(Follow.objects.filter(customer=customer).select_related("staff", "staff__store")).order_by(
+        "deleted_at", "-added_at"
+    )
+    memberships = actor.scope(
+        CustomerGroupMember.objects.filter(customer=customer).select_related("group", "group__owner")
+    ).order_by("left_at", "-joined_at")
+    notes = actor.scope(Note.objects.filter(customer=customer).select_related("author"))[:20]
+    timeline = actor.scope(TimelineEvent.objects.filter(customer=customer).select_related("actor"))
+    return {
+        "customer": customer,
+        "phone": display_phone(actor, customer),
+        "tag_groups": groups,
+        "current_tags": current,
+        "identities": identities,
+        "follows": follows,
+        "memberships": memberships,
+        "notes": notes,
+        "timeline_page": Paginator(timeline, timeline_size).get_page(timeline_page),
+        "note_form": NoteForm(),
+    }
+
+
+@console_view(ALL_ROLES)
+def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    actor: Actor = request.actor_obj  # type: ignore[attr-defined]
+    customer = scoped_customer(actor, pk)
+    context = profile_context(actor, customer, timeline_page=request.GET.get("page"), timeline_size=20)
+    return render(request, "contacts/customer_detail.html", context)
+
+
+@require_POST
+@console_view(ALL_ROLES)
+def customer_tag_toggle(request: HttpRequest, pk: int) -> HttpResponse:
+    """Add or remove one tag (JSON ``{"tag_id": 1, "on": true}``); answers the customer's tags after it."""
+    actor: Actor = request.actor_obj  # type: ignore[attr-defined]
+    customer = scoped_customer(actor, pk)
+    payload = _json_body(request)
+    try:
+        tag_id = int(payload.get("tag_id", 0))
+    except (TypeError, ValueError):
+        tag_id = 0
+    tag = actor.scope(Tag.objects.select_related("group")).filter(pk=tag_id).first()
+    if tag is None:
+        return JsonResponse({"detail": _("标签不存在，请刷新页面后重试")}, status=400)
+    on = payload.get("on")
+    on = on if isinstance(on, bool) else str(on).lower() in ("1", "true", "on")
+    changed = _ops.tag_set(customer=customer, tag=tag, on=on, by=actor.staff)
+    customer.refresh_from_db(fields=["tag_ids"])
+    return JsonResponse({"changed": changed, "tag_ids": sorted(customer.tag_ids)})
+
+
+def _safe_next(request: HttpRequest, fallback: str) -> str:
+    target = request.POST.get("next") or ""
+    if target and url_has_allowed_host_and_scheme(target, allowed_hosts={request.get_host()}):
+        return target
+    return fallback
+
+
+@require_POST
+@console_view(ALL_ROLES)
+def customer_note_add(request: HttpRequest, pk: int) -> HttpResponse:
+    actor: Actor = request.actor_obj  # type: ignore[attr-defined]
+    customer = scoped_customer(actor, pk)
+    form = NoteForm(request.POST)
+    if form.is_valid():
+        _ops.note_add(customer=customer, author=actor.staff, body=form.cleaned_data["body"])
+        messages.success(request, _("跟进记录已保存"))
+    else:
+        messages.error(request, _("跟进记录不能为空，请填写内容后再保存（最多 2000 字）"))
+    return redirect(_safe_next(request, reverse("contacts:customer_detail", args=[customer.pk])))
+
+
+@require_POST
+@console_view(ALL_ROLES)
+def customer_opt_out(request: HttpRequest, pk: int) -> HttpResponse:
+    actor: Actor = request.actor_obj  # type: ignore[attr-defined]
+    customer = scoped_customer(actor, pk)
+    if request.POST.get("confirm") != "yes":
+        messages.error(request, _("请在确认框中确认退订"))
+    else:
+        _ops.opt_out(customer=customer, by=actor.staff)
+        messages.success(request, _("已退订：该客户不会再收到营销消息"))
+    return redirect(reverse("contacts:customer_detail", args=[customer.pk]))

@@ -1,0 +1,128 @@
+"""Segment builder: list, editor with a live count and sample, and the preview endpoint it calls."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db import IntegrityError
+from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from contacts.access import OPERATOR_AND_MANAGER, Actor, console_view
+from contacts.forms import SegmentForm
+from contacts.models import CustomerGroup, Lifecycle, Segment, SourceChannel, Staff, Store
+from contacts.views import _ops
+from contacts.views.customers import display_phone, tag_groups
+
+SAMPLE_SIZE = 10
+
+
+@console_view(OPERATOR_AND_MANAGER)
+def segment_list(request: HttpRequest) -> HttpResponse:
+    actor: Actor = request.actor_obj  # type: ignore[attr-defined]
+    qs = actor.scope(Segment.objects.select_related("created_by")).order_by("-updated_at", "-id")
+    page = Paginator(qs, 25).get_page(request.GET.get("page"))
+    return render(request, "contacts/segment_list.html", {"page": page})
+
+
+def _options(actor: Actor) -> dict[str, Any]:
+    groups = tag_groups(actor)
+    return {
+        "tag_groups": [
+            {"id": g.pk, "name": g.name, "tags": [{"id": t.pk, "name": t.name} for t in g.tags.all()]} for g in groups
+        ],
+        "stores": [{"id": s.pk, "name": s.name} for s in actor.scope(Store.objects.order_by("code"))],
+        "channels": [{"id": v, "name": str(label)} for v, label in SourceChannel.choices],
+        "lifecycle": [{"id": v, "name": str(label)} for v, label in Lifecycle.choices],
+        "staff": [
+            {"id": s.pk, "name": s.name}
+            for s in actor.scope(Staff.objects.filter(is_active=True).exclude(wecom_userid="")).order_by("name")[:500]
+        ],
+        "groups": [
+            {"id": g.pk, "name": g.name or g.wecom_chat_id}
+            for g in actor.scope(CustomerGroup.objects.filter(dismissed_at__isnull=True)).order_by("name")[:500]
+        ],
+    }
+
+
+@console_view(OPERATOR_AND_MANAGER)
+def segment_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    actor: Actor = request.actor_obj  # type: ignore[attr-defined]
+    segment = get_object_or_404(actor.scope(Segment.objects.all()), pk=pk) if pk else None
+    error = ""
+    if request.method == "POST":
+        form = SegmentForm(request.POST)
+        if form.is_valid():
+            data = form.cleaned_data
+            try:
+                saved = _ops.segment_save(
+                    actor=actor,
+                    name=data["name"],
+                    expression=data["expression"] or {},
+                    description=data["description"],
+                    segment=segment,
+                )
+            except _ops.segment_error_types() as exc:
+                error = str(exc)
+            except IntegrityError:
+                error = _("已有同名分群，请换一个名称")
+            else:
+                messages.success(request, _("分群已保存"))
+                return redirect(reverse("contacts:segment_edit", args=[saved.pk]))
+        else:
+            error = _("请填写分群名称，并至少检查一遍条件")
+        initial = {"name": request.POST.get("name", ""), "description": request.POST.get("description", "")}
+        expression_json = request.POST.get("expression") or "{}"
+    else:
+        initial = {"name": segment.name, "description": segment.description} if segment else {}
+        expression_json = json.dumps(segment.expression if segment else {}, ensure_ascii=False)
+    context = {
+        "segment": segment,
+        "initial": initial,
+        "expression_json": expression_json,
+        "options": _options(actor),
+        "error": error,
+    }
+    return render(request, "contacts/segment_edit.html", context, status=400 if error else 200)
+
+
+@require_POST
+@console_view(OPERATOR_AND_MANAGER)
+def segment_preview(request: HttpRequest) -> HttpResponse:
+    """Live count and a small sample for the expression being edited (always within the actor's scope)."""
+    actor: Actor = request.actor_obj  # type: ignore[attr-defined]
+    try:
+        body = json.loads(request.body or b"{}")
+    except ValueError:
+        return JsonResponse({"detail": _("条件不是合法的 JSON，请检查后重试")}, status=400)
+    expression = body.get("expression", {}) if isinstance(body, dict) else None
+    if not isinstance(expression, dict):
+        return JsonResponse({"detail": _("条件必须是一个 JSON 对象")}, status=400)
+    try:
+        count = _ops.segment_count(actor=actor, expression=expression)
+        sample = _ops.segment_sample(actor=actor, expression=expression, limit=SAMPLE_SIZE)
+    except _ops.segment_error_types() as exc:
+        return JsonResponse({"detail": str(exc)}, status=400)
+    return JsonResponse(
+        {
+            "count": count,
+            "sample": [
+                {
+                    "id": c.pk,
+                    "name": c.name or f"#{c.pk}",
+                    "phone": display_phone(actor, c),
+                    "url": reverse("contacts:customer_detail", args=[c.pk]),
+                }
+                for c in sample
+            ],
+        }
+    )
+
+
+__all__ = ["segment_edit", "segment_list", "segment_preview"]

@@ -1,0 +1,55 @@
+"""The staff sidebar: a phone-sized page store staff open from WeCom's chat toolbar (or any browser).
+
+WeCom's JS-SDK (``getCurExternalContact``) gives the page the ``external_userid`` of the person in
+the chat; it is resolved through :class:`~contacts.models.Identity`, scoped to the signed-in actor, so
+store staff never open another store's customer.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils.translation import gettext as _
+
+from contacts.access import ALL_ROLES, Actor, console_view
+from contacts.models import Customer, Identity, Platform
+from contacts.views import _ops
+from contacts.views.customers import display_phone, profile_context, scoped_customer
+
+SEARCH_LIMIT = 20
+
+
+@console_view(ALL_ROLES)
+def sidebar(request: HttpRequest) -> HttpResponse:
+    actor: Actor = request.actor_obj  # type: ignore[attr-defined]
+    external_userid = (request.GET.get("external_userid") or "").strip()
+    customer_id = request.GET.get("customer") or ""
+    q = (request.GET.get("q") or "").strip()
+    context: dict[str, Any] = {"q": q, "external_userid": external_userid}
+    status = 200
+    customer: Customer | None = None
+    if external_userid:
+        identity = (
+            actor.scope(Identity.objects.filter(platform=Platform.WECOM, external_id=external_userid))
+            .select_related("customer")
+            .first()
+        )
+        if identity is None:
+            context["error"] = _("找不到这位客户：他不在你可查看的门店，或尚未同步到系统。可以用姓名或手机号搜索。")
+            status = 404
+        else:
+            customer = scoped_customer(actor, identity.customer_id)
+    elif customer_id.isdigit():
+        customer = scoped_customer(actor, int(customer_id))
+    elif q:
+        results = (
+            actor.scope(Customer.objects.filter(_ops.search_filter(q)))
+            .select_related("home_store")
+            .order_by("-created_at")[:SEARCH_LIMIT]
+        )
+        context["results"] = [{"customer": c, "phone": display_phone(actor, c)} for c in results]
+    if customer is not None:
+        context.update(profile_context(actor, customer, timeline_page="1", timeline_size=5))
+    return render(request, "sidebar/sidebar.html", context, status=status)

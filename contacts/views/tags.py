@@ -1,0 +1,129 @@
+"""Tag management (groups single/multi, tags, customer counts) and customer groups (社群)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db import IntegrityError
+from django.db.models import Count, Q
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+
+from contacts.access import ALL_ROLES, OPERATOR_AND_MANAGER, OPERATOR_ONLY, Actor, console_view
+from contacts.forms import TagForm, TagGroupForm
+from contacts.models import Customer, CustomerGroup, CustomerGroupMember, Tag, TagGroup
+from contacts.views.customers import tag_groups
+
+
+def _tag_counts(actor: Actor) -> dict[int, int]:
+    """Customers per tag within the actor's scope, in one query over the denormalized tag arrays."""
+    from django.db.models import Func, IntegerField
+
+    rows = (
+        actor.scope(Customer.objects.all())
+        .annotate(tid=Func("tag_ids", function="unnest", output_field=IntegerField()))
+        .values("tid")
+        .annotate(n=Count("id"))
+        .values_list("tid", "n")
+    )
+    return dict(rows)
+
+
+@console_view(OPERATOR_AND_MANAGER)
+def tag_list(request: HttpRequest) -> HttpResponse:
+    actor: Actor = request.actor_obj  # type: ignore[attr-defined]
+    if request.method == "POST":
+        actor.require_role(OPERATOR_ONLY)
+        _tag_action(request, actor)
+        return redirect(reverse("contacts:tag_list"))
+    groups = tag_groups(actor)
+    counts = _tag_counts(actor)
+    sections = [{"group": g, "tags": [{"tag": t, "count": counts.get(t.pk, 0)} for t in g.tags.all()]} for g in groups]
+    context: dict[str, Any] = {
+        "sections": sections,
+        "group_form": TagGroupForm(),
+        "can_edit": actor.is_operator,
+    }
+    return render(request, "contacts/tag_list.html", context)
+
+
+def _tag_action(request: HttpRequest, actor: Actor) -> None:
+    from contacts.views import _ops
+
+    action = request.POST.get("action", "")
+    groups = actor.scope(TagGroup.objects.all())
+    tags = actor.scope(Tag.objects.all())
+    try:
+        if action == "group_create":
+            form = TagGroupForm(request.POST)
+            if not form.is_valid():
+                messages.error(request, _("请填写标签组名称（最多 50 字）并选择单选或多选"))
+                return
+            _ops.tag_group_save(organization=actor.organization, **form.cleaned_data)
+            messages.success(request, _("标签组已创建"))
+        elif action == "group_rename":
+            group = get_object_or_404(groups, pk=request.POST.get("group"))
+            form = TagGroupForm(request.POST)
+            if not form.is_valid():
+                messages.error(request, _("请填写标签组名称（最多 50 字）并选择单选或多选"))
+                return
+            _ops.tag_group_save(organization=actor.organization, group=group, **form.cleaned_data)
+            messages.success(request, _("标签组已保存"))
+        elif action == "group_delete":
+            group = get_object_or_404(groups, pk=request.POST.get("group"))
+            _ops.tag_group_delete(group=group)
+            messages.success(request, _("标签组及其标签已删除"))
+        elif action == "tag_create":
+            group = get_object_or_404(groups, pk=request.POST.get("group"))
+            form = TagForm(request.POST)
+            if not form.is_valid():
+                messages.error(request, _("请填写标签名称（最多 50 字）"))
+                return
+            _ops.tag_save(organization=actor.organization, group=group, name=form.cleaned_data["name"])
+            messages.success(request, _("标签已创建"))
+        elif action == "tag_rename":
+            tag = get_object_or_404(tags.select_related("group"), pk=request.POST.get("tag"))
+            form = TagForm(request.POST)
+            if not form.is_valid():
+                messages.error(request, _("请填写标签名称（最多 50 字）"))
+                return
+            _ops.tag_save(organization=actor.organization, group=tag.group, tag=tag, name=form.cleaned_data["name"])
+            messages.success(request, _("标签已重命名"))
+        elif action == "tag_delete":
+            tag = get_object_or_404(tags, pk=request.POST.get("tag"))
+            _ops.tag_delete(tag=tag)
+            messages.success(request, _("标签已删除，已从所有客户身上移除"))
+        else:
+            messages.error(request, _("未知操作，请刷新页面后重试"))
+    except IntegrityError:
+        messages.error(request, _("名称已存在：同一组内的标签、同一企业的标签组不能重名，请换一个名称"))
+
+
+@console_view(ALL_ROLES)
+def group_list(request: HttpRequest) -> HttpResponse:
+    actor: Actor = request.actor_obj  # type: ignore[attr-defined]
+    q = (request.GET.get("q") or "").strip()
+    qs = actor.scope(CustomerGroup.objects.select_related("owner", "store")).order_by(
+        "dismissed_at", "-member_count", "id"
+    )
+    if q:
+        qs = qs.filter(Q(name__icontains=q) | Q(owner__name__icontains=q))
+    page = Paginator(qs, 25).get_page(request.GET.get("page"))
+    return render(request, "contacts/group_list.html", {"page": page, "q": q, "query": f"q={q}" if q else ""})
+
+
+@console_view(ALL_ROLES)
+def group_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    actor: Actor = request.actor_obj  # type: ignore[attr-defined]
+    group = get_object_or_404(actor.scope(CustomerGroup.objects.select_related("owner", "store")), pk=pk)
+    members = (
+        actor.scope(CustomerGroupMember.objects.filter(group=group))
+        .select_related("customer")
+        .order_by("left_at", "member_type", "-joined_at")
+    )
+    page = Paginator(members, 50).get_page(request.GET.get("page"))
+    return render(request, "contacts/group_detail.html", {"group": group, "page": page})
