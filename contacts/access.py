@@ -17,7 +17,7 @@ from django.contrib.auth.mixins import LoginRequiredMixin
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.db.models import Model, QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseBase
 from rest_framework.permissions import BasePermission
 
 from contacts.models import Organization, Role, Staff
@@ -168,11 +168,11 @@ class ConsoleMixin(LoginRequiredMixin):
     allowed_roles: frozenset[Role] = ALL_ROLES
     actor: Actor
 
-    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+    def dispatch(self, request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponseBase:
         if not request.user.is_authenticated:
             return self.handle_no_permission()
         self.actor = require_actor(request, self.allowed_roles)
-        return super().dispatch(request, *args, **kwargs)  # type: ignore[no-any-return]
+        return super().dispatch(request, *args, **kwargs)
 
 
 class HasActor(BasePermission):
@@ -204,4 +204,5 @@ class ScopedQuerysetMixin:
     base_queryset: QuerySet[Any]
 
     def get_queryset(self) -> QuerySet[Any]:
-        return self.request.actor_obj.scope(self.base_queryset.all())
+        actor: Actor = self.request.actor_obj
+        return actor.scope(self.base_queryset.all())

@@ -245,7 +245,7 @@ def load(*, organization: Organization, rng: random.Random, customers: int = 300
         for g in range(rng.randint(1, 3)):
             pool = by_store.get(store.pk, [])
             picked = rng.sample(pool, k=min(len(pool), rng.randint(20, 120)))
-            group = CustomerGroup.objects.create(
+            chat = CustomerGroup.objects.create(
                 organization=organization,
                 wecom_chat_id=f"wr_demo_{store.code}_{g}",
                 name=f"{store.name}会员{g + 1}群",
@@ -257,7 +257,7 @@ def load(*, organization: Organization, rng: random.Random, customers: int = 300
             members += [
                 CustomerGroupMember(
                     organization=organization,
-                    group=group,
+                    group=chat,
                     customer=c,
                     member_type=MemberType.EXTERNAL,
                     member_id=f"wm_demo_{c.pk}",

