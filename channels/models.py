@@ -233,3 +233,178 @@ class SyncRun(Scoped):
 
     class Meta:
         ordering = ["-started_at"]
+
+
+# --- Leads: Douyin / Ocean Engine / Video / WeChat shop / Meituan / forms ---
+# Owned by the channels-leads engineer. Services: channels/leads_services.py, channels/<platform>/services.py.
+
+
+class LeadSource(models.TextChoices):
+    OCEAN_ENGINE = "ocean_engine", _("巨量引擎广告线索")
+    DOUYIN_IM = "douyin_im", _("抖音私信")
+    VIDEO_LIVE = "video_live", _("视频号直播留资")
+    FORM = "form", _("H5 表单")
+
+
+DEFAULT_CONSENT_TEXT = _(
+    "我同意品牌通过企业微信、短信向我发送活动与优惠信息。我可以随时回复“退订”撤回同意，撤回不影响已提供的服务。"
+)
+
+
+class LeadForm(Scoped):
+    """An H5 lead page at ``/f/<slug>/``: name + phone + an explicit marketing-consent checkbox."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    slug = models.SlugField(_("链接标识"), max_length=50, unique=True)
+    title = models.CharField(_("标题"), max_length=100)
+    intro = models.TextField(_("介绍"), blank=True, default="")
+    consent_text = models.TextField(_("营销授权说明"), default=DEFAULT_CONSENT_TEXT)
+    consent_version = models.CharField(_("授权文本版本"), max_length=20, default="v1")
+    success_text = models.CharField(_("提交成功提示"), max_length=200, blank=True, default="")
+    store = models.ForeignKey(
+        Store, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("归属门店")
+    )
+    contact_way = models.ForeignKey(
+        ContactWay, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("展示的渠道活码")
+    )
+    tags = models.ManyToManyField(Tag, blank=True, related_name="+", verbose_name=_("提交后自动打标签"))
+    is_active = models.BooleanField(_("启用"), default=True)
+    created_by = models.ForeignKey(Staff, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    SCOPE_STORE: ClassVar[str | None] = "store"
+
+    class Meta:
+        verbose_name = _("留资表单")
+        verbose_name_plural = _("留资表单")
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self) -> str:
+        return self.title
+
+
+class Lead(Scoped):
+    """One lead from an ad form, a Douyin DM, a 视频号 live form or our H5 form — with the ad that brought it.
+
+    Unique per (organization, source, external_id): a re-pulled or re-delivered lead updates the row.
+    The phone is stored like the customer's (ciphertext + keyed hash), never in clear text.
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    account = models.ForeignKey(ChannelAccount, on_delete=models.SET_NULL, null=True, blank=True, related_name="leads")
+    form = models.ForeignKey(LeadForm, on_delete=models.SET_NULL, null=True, blank=True, related_name="leads")
+    source = models.CharField(_("线索来源"), max_length=20, choices=LeadSource.choices)
+    external_id = models.CharField(max_length=128)
+    customer = models.ForeignKey(
+        "contacts.Customer", on_delete=models.SET_NULL, null=True, blank=True, related_name="leads"
+    )
+    store = models.ForeignKey(Store, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    name = models.CharField(_("姓名"), max_length=100, blank=True, default="")
+    phone_encrypted = models.TextField(blank=True, default="")
+    phone_hash = models.CharField(max_length=64, blank=True, default="")
+    open_id = models.CharField(max_length=128, blank=True, default="")
+    # Advertiser / campaign (promotion) / ad / creative ids and names, as the platform gave them.
+    ad = models.JSONField(_("广告信息"), default=dict, blank=True)
+    ad_id = models.CharField(_("广告ID"), max_length=64, blank=True, default="")
+    ad_name = models.CharField(_("广告名称"), max_length=200, blank=True, default="")
+    campaign_name = models.CharField(_("推广计划"), max_length=200, blank=True, default="")
+    fields = models.JSONField(default=dict, blank=True)
+    marketing_consent = models.BooleanField(_("同意营销"), default=False)
+    consent_at = models.DateTimeField(null=True, blank=True)
+    late_fields_filled = models.BooleanField(default=False)
+    occurred_at = models.DateTimeField(_("留资时间"), default=timezone.now)
+    received_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    SCOPE_STORE: ClassVar[str | None] = "store"
+
+    class Meta:
+        verbose_name = _("线索")
+        verbose_name_plural = _("线索")
+        ordering = ["-occurred_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "source", "external_id"], name="lead_unique_per_source")
+        ]
+        indexes = [
+            models.Index(fields=["organization", "-occurred_at"], name="lead_org_occurred"),
+            models.Index(fields=["organization", "ad_id"], name="lead_org_ad"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_source_display()} {self.external_id}"
+
+    @property
+    def phone_masked(self) -> str:
+        from contacts.crypto import decrypt_phone, mask_phone
+
+        phone = decrypt_phone(self.phone_encrypted) if self.phone_encrypted else ""
+        return mask_phone(phone) if phone else ""
+
+
+class RedemptionStatus(models.TextChoices):
+    PENDING = "pending", _("核销中")
+    CONSUMED = "consumed", _("已核销")
+    FAILED = "failed", _("失败")
+
+
+class RedemptionOrigin(models.TextChoices):
+    STAFF_PAGE = "staff_page", _("店员核销页")
+    HISTORY = "history", _("美团核销记录")
+
+
+class MeituanRedemption(Scoped):
+    """A Meituan voucher redemption, written BEFORE the consume call (DESIGN.md: record, then call out).
+
+    ``request_id`` is Meituan's idempotency key and ours: a double tap or a retry reuses the row and
+    the same key, so a voucher is never consumed twice.
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    account = models.ForeignKey(ChannelAccount, on_delete=models.CASCADE, related_name="redemptions")
+    store = models.ForeignKey(Store, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    staff = models.ForeignKey(Staff, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    request_id = models.CharField(max_length=64, unique=True)
+    origin = models.CharField(max_length=12, choices=RedemptionOrigin.choices, default=RedemptionOrigin.STAFF_PAGE)
+    receipt_code = models.CharField(_("券码"), max_length=32)
+    count = models.PositiveSmallIntegerField(_("数量"), default=1)
+    status = models.CharField(
+        _("状态"), max_length=10, choices=RedemptionStatus.choices, default=RedemptionStatus.PENDING
+    )
+    error = models.CharField(max_length=300, blank=True, default="")
+    attempts = models.PositiveSmallIntegerField(default=0)
+    deal_id = models.CharField(max_length=32, blank=True, default="")
+    deal_title = models.CharField(_("团购项目"), max_length=200, blank=True, default="")
+    amount = models.DecimalField(_("金额"), max_digits=12, decimal_places=2, default=0)
+    mobile_masked = models.CharField(max_length=20, blank=True, default="")
+    meituan_order_id = models.CharField(max_length=64, blank=True, default="")
+    customer = models.ForeignKey(
+        "contacts.Customer", on_delete=models.SET_NULL, null=True, blank=True, related_name="meituan_redemptions"
+    )
+    order_id = models.BigIntegerField(null=True, blank=True)  # analytics Order id once recorded
+    raw = models.JSONField(default=dict, blank=True)
+    consumed_at = models.DateTimeField(_("核销时间"), null=True, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    SCOPE_STORE: ClassVar[str | None] = "store"
+
+    class Meta:
+        verbose_name = _("美团核销")
+        verbose_name_plural = _("美团核销")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["account", "receipt_code"], name="redemption_account_code")]
+
+
+class LeadSyncCursor(Scoped):
+    """Where a pull job got to (the moving window's end, the last day of behaviour data…)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    account = models.ForeignKey(ChannelAccount, on_delete=models.CASCADE, related_name="+")
+    kind = models.CharField(max_length=40)
+    position = models.DateTimeField(null=True, blank=True)
+    state = models.JSONField(default=dict, blank=True)
+    last_error = models.CharField(max_length=300, blank=True, default="")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["account", "kind"], name="leadsynccursor_unique")]
