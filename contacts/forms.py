@@ -59,7 +59,7 @@ class TagForm(forms.Form):
 class SegmentForm(forms.Form):
     name = forms.CharField(max_length=100, label=_("分群名称"))
     description = forms.CharField(max_length=300, required=False, label=_("说明"))
-    expression = forms.JSONField(label=_("条件"))
+    expression = forms.JSONField(required=False, label=_("条件"))
 
 
 class ImportForm(forms.Form):

@@ -136,7 +136,10 @@ def customer_bulk_tag(request: HttpRequest) -> HttpResponse:
     if not ids:
         return JsonResponse({"detail": _("请先勾选要打标签的客户")}, status=400)
     allowed = list(actor.scope(Customer.objects.filter(pk__in=ids)).values_list("pk", flat=True))
-    changed = _ops.tag_bulk(organization=actor.organization, tag=tag, customer_ids=allowed, by=actor.staff)
+    try:
+        changed = _ops.tag_bulk(organization=actor.organization, tag=tag, customer_ids=allowed, by=actor.staff)
+    except ValueError as exc:
+        return JsonResponse({"detail": str(exc)}, status=400)
     return JsonResponse({"changed": changed, "selected": len(allowed)})
 
 
@@ -202,7 +205,10 @@ def customer_tag_toggle(request: HttpRequest, pk: int) -> HttpResponse:
         return JsonResponse({"detail": _("标签不存在，请刷新页面后重试")}, status=400)
     on = payload.get("on")
     on = on if isinstance(on, bool) else str(on).lower() in ("1", "true", "on")
-    changed = _ops.tag_set(customer=customer, tag=tag, on=on, by=actor.staff)
+    try:
+        changed = _ops.tag_set(customer=customer, tag=tag, on=on, by=actor.staff)
+    except ValueError as exc:  # a refusal from the tag service; its message says what to do
+        return JsonResponse({"detail": str(exc)}, status=400)
     customer.refresh_from_db(fields=["tag_ids"])
     return JsonResponse({"changed": changed, "tag_ids": sorted(customer.tag_ids)})
 

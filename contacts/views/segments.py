@@ -64,11 +64,11 @@ def segment_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
                 saved = _ops.segment_save(
                     actor=actor,
                     name=data["name"],
-                    expression=data["expression"] or {},
+                    expression=data.get("expression") or {},
                     description=data["description"],
                     segment=segment,
                 )
-            except _ops.segment_error_types() as exc:
+            except (*_ops.segment_error_types(), ValueError) as exc:
                 error = str(exc)
             except IntegrityError:
                 error = _("已有同名分群，请换一个名称")

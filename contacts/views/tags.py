@@ -83,7 +83,7 @@ def _tag_action(request: HttpRequest, actor: Actor) -> None:
             if not form.is_valid():
                 messages.error(request, _("请填写标签名称（最多 50 字）"))
                 return
-            _ops.tag_save(organization=actor.organization, group=group, name=form.cleaned_data["name"])
+            _ops.tag_save(group=group, name=form.cleaned_data["name"])
             messages.success(request, _("标签已创建"))
         elif action == "tag_rename":
             tag = get_object_or_404(tags.select_related("group"), pk=request.POST.get("tag"))
@@ -91,7 +91,7 @@ def _tag_action(request: HttpRequest, actor: Actor) -> None:
             if not form.is_valid():
                 messages.error(request, _("请填写标签名称（最多 50 字）"))
                 return
-            _ops.tag_save(organization=actor.organization, group=tag.group, tag=tag, name=form.cleaned_data["name"])
+            _ops.tag_save(group=tag.group, tag=tag, name=form.cleaned_data["name"])
             messages.success(request, _("标签已重命名"))
         elif action == "tag_delete":
             tag = get_object_or_404(tags, pk=request.POST.get("tag"))
@@ -99,6 +99,8 @@ def _tag_action(request: HttpRequest, actor: Actor) -> None:
             messages.success(request, _("标签已删除，已从所有客户身上移除"))
         else:
             messages.error(request, _("未知操作，请刷新页面后重试"))
+    except ValueError as exc:  # the services' refusals (duplicate names, single-choice clashes) say what to do
+        messages.error(request, str(exc))
     except IntegrityError:
         messages.error(request, _("名称已存在：同一组内的标签、同一企业的标签组不能重名，请换一个名称"))
 
