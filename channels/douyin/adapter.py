@@ -133,7 +133,7 @@ def webhook_to_event(body: dict[str, Any], *, msg_id: str, now: datetime) -> Lea
         # Amounts are in fen (分) on Douyin's trade APIs.
         amount = (Decimal(int(order.get("pay_amount") or 0)) / 100).quantize(Decimal("0.01"))
         return OrderEvent(
-            source="douyin_life",
+            source="douyin",  # analytics OrderSource.DOUYIN (抖音团购)
             external_ref=str(order["order_id"]),
             amount=amount,
             paid_at=parse_time(order.get("pay_time")) or now,

@@ -1,0 +1,205 @@
+"""Writes for the lead sources: a typed lead/order event in → a Lead row, a customer, a timeline entry,
+an order. Platform folders (``channels/douyin``, ``video``, ``meituan``, ``forms``) call these; they
+never touch contacts or analytics models themselves (DESIGN.md layering).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from channels.leads_events import LeadEvent, OrderEvent
+from channels.models import ChannelAccount, Lead, LeadForm, LeadSource
+from contacts import crypto
+from contacts.models import Customer, SourceChannel, Store, Tag, TagSource, TimelineKind
+
+logger = logging.getLogger(__name__)
+
+# Lead source → (customer identity platform, customer source channel).
+PLATFORM_OF = {
+    LeadSource.OCEAN_ENGINE: ("douyin", SourceChannel.DOUYIN),
+    LeadSource.DOUYIN_IM: ("douyin", SourceChannel.DOUYIN),
+    LeadSource.VIDEO_LIVE: ("video", SourceChannel.VIDEO),
+    LeadSource.FORM: ("form", SourceChannel.FORM),
+}
+# Ad keys that go into the customer's first touch, whatever the platform calls them.
+FIRST_TOUCH_KEYS = {
+    "advertiser_id": "advertiser_id",
+    "adv_id": "advertiser_id",
+    "promotion_id": "campaign_id",
+    "campaign_id": "campaign_id",
+    "promotion_name": "campaign_name",
+    "ad_id": "ad_id",
+    "ad_name": "ad_name",
+    "creative_id": "creative_id",
+    "leads_component_id": "leads_component_id",
+    "anchor_nickname": "anchor_nickname",
+}
+LATE_KEYS = ("intention_estimation", "app_name", "convert_status")
+
+
+def _first_touch(lead: Lead) -> dict[str, Any]:
+    touch: dict[str, Any] = {"channel": PLATFORM_OF[LeadSource(lead.source)][1], "source": lead.source}
+    touch["lead_id"] = lead.pk
+    for key, name in FIRST_TOUCH_KEYS.items():
+        if lead.ad.get(key) not in (None, ""):
+            touch[name] = lead.ad[key]
+    if lead.form_id:
+        touch["form"] = lead.form.slug if lead.form else lead.form_id
+    return touch
+
+
+def _summary(lead: Lead) -> str:
+    where = lead.ad_name or lead.campaign_name or (lead.form.title if lead.form else "")
+    label = str(LeadSource(lead.source).label)
+    return f"留资：{label}" + (f" · {where}" if where else "")
+
+
+def _normalized_phone(raw: str) -> str:
+    if not raw:
+        return ""
+    try:
+        return crypto.normalize_phone(raw)
+    except crypto.InvalidPhone:
+        return ""
+
+
+@transaction.atomic
+def lead_ingest(
+    *,
+    organization: Any,
+    event: LeadEvent,
+    account: ChannelAccount | None = None,
+    form: LeadForm | None = None,
+    store: Store | None = None,
+    marketing_consent: bool = False,
+    consent_source: str = "",
+    tags: Iterable[Tag] = (),
+) -> tuple[Lead, bool]:
+    """Store a lead once per (organization, source, external_id); returns (lead, created).
+
+    1. Upsert the lead: a re-pull fills late fields and a phone that was missing; it never blanks a
+       phone (Ocean Engine drops the plaintext phone after a 团购 refund).
+    2. A lead with a phone (and no customer yet) becomes a customer through ``customer_resolve``,
+       with the ad as first touch, the account's/form's store and tags, and a LEAD timeline entry.
+    3. Marketing consent (forms only) is recorded on the customer with its time and source.
+    """
+    from contacts import services as contacts
+
+    now = timezone.now()
+    phone = _normalized_phone(event.phone)
+    store = store or (form.store if form else None) or (account.default_store if account else None)
+    lead = (
+        Lead.objects.select_for_update()
+        .filter(organization=organization, source=event.source, external_id=event.external_id)
+        .first()
+    )
+    created = lead is None
+    if lead is None:
+        lead = Lead(organization=organization, source=event.source, external_id=event.external_id, received_at=now)
+        lead.account, lead.form, lead.store, lead.occurred_at = account, form, store, event.occurred_at
+    lead.name = event.name or lead.name
+    lead.open_id = event.open_id or lead.open_id
+    if phone and not lead.phone_hash:
+        lead.phone_encrypted, lead.phone_hash = crypto.encrypt_phone(phone), crypto.phone_hash(phone)
+    lead.ad = {**lead.ad, **event.ad}
+    lead.ad_id = str(lead.ad.get("ad_id") or lead.ad.get("leads_component_id") or "")[:64]
+    lead.ad_name = str(lead.ad.get("ad_name") or lead.ad.get("live_description") or "")[:200]
+    lead.campaign_name = str(lead.ad.get("promotion_name") or lead.ad.get("anchor_nickname") or "")[:200]
+    lead.fields = {**lead.fields, **{k: v for k, v in event.fields.items() if v not in (None, "")}}
+    lead.late_fields_filled = event.source != LeadSource.OCEAN_ENGINE or all(
+        lead.fields.get(k) not in (None, "") for k in LATE_KEYS
+    )
+    if marketing_consent and not lead.marketing_consent:
+        lead.marketing_consent, lead.consent_at = True, now
+    lead.save()
+
+    if lead.customer_id is None and lead.phone_hash:
+        platform, channel = PLATFORM_OF[LeadSource(lead.source)]
+        defaults: dict[str, Any] = {
+            "name": lead.name,
+            "gender": event.gender,
+            "home_store": store,
+            "source_channel": channel,
+            "first_touch": _first_touch(lead),
+            "first_touch_at": lead.occurred_at,
+            "attributes": {"city": event.city} if event.city else {},
+        }
+        if marketing_consent:
+            defaults.update(marketing_consent=True, consent_source=consent_source[:50])
+        customer, customer_created = contacts.customer_resolve(
+            organization=organization,
+            platform=platform if event.open_id else "",
+            account=event.platform_account if event.open_id else "",
+            external_id=event.open_id,
+            phone=crypto.decrypt_phone(lead.phone_encrypted),
+            defaults=defaults,
+            source=lead.source,
+        )
+        lead.customer = customer
+        lead.save(update_fields=["customer", "updated_at"])
+        contacts.timeline_add(
+            customer=customer,
+            kind=TimelineKind.LEAD,
+            summary=_summary(lead),
+            data={"lead_id": lead.pk, "source": lead.source, "ad": lead.ad, "form": form.slug if form else ""},
+            occurred_at=lead.occurred_at,
+        )
+        all_tags = [*tags, *(account.default_tags.all() if account else [])]
+        for tag in all_tags:
+            contacts.customer_tag_add(customer=customer, tag=tag, source=TagSource.CHANNEL)
+        if marketing_consent and not customer_created:
+            contacts.customer_opt_in(customer=customer, source=consent_source[:50])
+    elif lead.customer_id and marketing_consent:
+        customer = Customer.objects.get(pk=lead.customer_id)
+        contacts.customer_opt_in(customer=customer, source=consent_source[:50])
+    return lead, created
+
+
+@transaction.atomic
+def platform_order_ingest(
+    *, organization: Any, account: ChannelAccount, event: OrderEvent, platform: str, channel: str
+) -> tuple[Any, bool] | None:
+    """A platform order (WeChat shop, Douyin 团购) → ``analytics.order_record`` for its buyer.
+
+    The buyer is found by the platform user id (and unionid when the platform gives it, which links
+    them to their WeCom self). An order without any buyer id cannot be attributed: returns ``None``.
+    """
+    from analytics import services as analytics
+    from contacts import services as contacts
+
+    unionid = str(event.raw.get("unionid") or "")
+    if not event.open_id and not unionid:
+        return None
+    if event.status == "pending":
+        return None
+    customer, _created = contacts.customer_resolve(
+        organization=organization,
+        platform=platform if event.open_id else "",
+        account=event.platform_account,
+        external_id=event.open_id,
+        unionid=unionid,
+        phone=_normalized_phone(event.phone),
+        defaults={
+            "home_store": account.default_store,
+            "source_channel": channel,
+            "first_touch": {"channel": channel, "source": event.source, "order": event.external_ref},
+            "first_touch_at": event.paid_at,
+        },
+        source=event.source,
+    )
+    return analytics.order_record(
+        organization=organization,
+        customer=customer,
+        store=account.default_store,
+        amount=event.amount,
+        paid_at=event.paid_at,
+        source=event.source,
+        external_ref=event.external_ref,
+        status="refunded" if event.status == "refunded" else "paid",
+        items=event.items,
+    )
