@@ -205,14 +205,19 @@ def merge_handler(survivor_id: int, absorbed_id: int) -> None:
         cursor.execute("UPDATE analytics_order SET customer_id = %s WHERE customer_id = %s", [survivor_id, absorbed_id])
         cursor.execute("DELETE FROM analytics_customermonth WHERE customer_id = %s", [absorbed_id])
         cursor.execute("DELETE FROM analytics_buyerfact WHERE customer_id = %s", [absorbed_id])
-        cursor.execute("SELECT organization_id, created_at FROM contacts_customer WHERE id = %s", [absorbed_id])
-        row = cursor.fetchone()
+        cursor.execute(
+            "SELECT organization_id, created_at FROM contacts_customer WHERE id IN (%s, %s)", [survivor_id, absorbed_id]
+        )
+        rows = cursor.fetchall()
     customers_refresh(customer_ids=[survivor_id])
-    if row is not None:
-        org_id, created_at = row
-        day = local_day(created_at)
-        # The absorbed customer no longer counts as a new customer of its day, once it is gone.
-        transaction.on_commit(lambda: daily_customer_metrics_refresh(organization_id=org_id, start=day, end=day))
+    if rows:
+        org_id = rows[0][0]
+        days = [local_day(created_at) for _org, created_at in rows]
+        # Merging changes who counts as a new customer on both creation days (the survivor keeps
+        # the earlier one); recount them once the merge is committed.
+        transaction.on_commit(
+            lambda: daily_customer_metrics_refresh(organization_id=org_id, start=min(days), end=max(days))
+        )
 
 
 def merge_bystander(survivor_id: int, absorbed_id: int) -> None:

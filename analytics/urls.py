@@ -1,4 +1,15 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from analytics import api, views
 
 app_name = "analytics"
-urlpatterns: list = []
+urlpatterns = [
+    path("reports/", views.report, name="overview"),
+    path("reports/orders/", views.order_list, name="order_list"),
+    path("reports/orders/import/", views.order_import, name="order_import"),
+    path("reports/rfm/save/", views.rfm_save, name="rfm_save"),
+    path("reports/<slug:name>/", views.report, name="report"),
+    path("reports/<slug:name>/export.<str:fmt>", views.export, name="export"),
+    path("api/v1/orders/", api.OrderListCreate.as_view(), name="api_orders"),
+    path("api/v1/orders/<int:pk>/refund/", api.OrderRefund.as_view(), name="api_order_refund"),
+]

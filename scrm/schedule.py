@@ -9,3 +9,7 @@ from __future__ import annotations
 from typing import Any
 
 BEAT_SCHEDULE: dict[str, dict[str, Any]] = {}
+
+# analytics: new customers / churned follows of today and yesterday; nightly RFM rescoring.
+BEAT_SCHEDULE["analytics-refresh-recent"] = {"task": "analytics.rollups.refresh_recent", "schedule": 600.0}
+BEAT_SCHEDULE["analytics-rfm-nightly"] = {"task": "analytics.rollups.rfm_nightly", "schedule": 24 * 3600.0}

@@ -1,0 +1,161 @@
+"""REST API of analytics: orders (list/filter, idempotent create by external_ref, refund)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django.shortcuts import get_object_or_404
+from django.utils import timezone
+from django_filters import rest_framework as filters
+from rest_framework import generics, serializers, status
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from analytics import services
+from analytics.models import Order, OrderSource, OrderStatus
+from contacts import crypto
+from contacts.access import ALL_ROLES, OPERATOR_AND_MANAGER, ScopedQuerysetMixin
+from contacts.models import Customer, Staff, Store
+
+
+class OrderOut(serializers.ModelSerializer):
+    store_name = serializers.CharField(source="store.name", default="", read_only=True)
+    staff_name = serializers.CharField(source="staff.name", default="", read_only=True)
+
+    class Meta:
+        model = Order
+        fields = [
+            "id",
+            "customer",
+            "store",
+            "store_name",
+            "staff",
+            "staff_name",
+            "channel",
+            "campaign_id",
+            "is_private",
+            "amount",
+            "refunded_amount",
+            "status",
+            "paid_at",
+            "refunded_at",
+            "source",
+            "external_ref",
+            "items",
+            "created_at",
+        ]
+
+
+class OrderIn(serializers.Serializer):
+    external_ref = serializers.CharField(max_length=128)
+    source = serializers.ChoiceField(choices=OrderSource.choices, default=OrderSource.API)
+    customer_id = serializers.IntegerField(required=False)
+    phone = serializers.CharField(required=False, allow_blank=True)
+    store_id = serializers.IntegerField(required=False, allow_null=True)
+    staff_id = serializers.IntegerField(required=False, allow_null=True)
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0)
+    refunded_amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, default=0)
+    status = serializers.ChoiceField(choices=OrderStatus.choices, default=OrderStatus.PAID)
+    paid_at = serializers.DateTimeField()
+    items = serializers.ListField(child=serializers.JSONField(), required=False, default=list)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if not attrs.get("customer_id") and not attrs.get("phone"):
+            raise serializers.ValidationError("请提供 customer_id 或 phone 以确定下单客户")
+        return attrs
+
+
+class RefundIn(serializers.Serializer):
+    amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0)
+    at = serializers.DateTimeField(required=False)
+
+
+class OrderFilter(filters.FilterSet):
+    paid_after = filters.IsoDateTimeFilter(field_name="paid_at", lookup_expr="gte")
+    paid_before = filters.IsoDateTimeFilter(field_name="paid_at", lookup_expr="lt")
+
+    class Meta:
+        model = Order
+        fields = ["customer", "store", "staff", "source", "status", "channel", "campaign_id", "external_ref"]
+
+
+class OrderListCreate(ScopedQuerysetMixin, generics.ListAPIView):
+    """GET: orders in your scope (filters: customer, store, staff, source, status, channel, campaign_id,
+    external_ref, paid_after, paid_before). POST: record an order — idempotent per (source, external_ref):
+    201 when created, 200 with the existing order on a repeat."""
+
+    allowed_roles = ALL_ROLES
+    write_roles = OPERATOR_AND_MANAGER
+    base_queryset = Order.objects.select_related("store", "staff").order_by("-paid_at", "-id")
+    serializer_class = OrderOut
+    filterset_class = OrderFilter
+
+    def get_serializer_class(self) -> Any:
+        return OrderIn if self.request.method == "POST" else OrderOut
+
+    def post(self, request: Request) -> Response:
+        actor = request.actor_obj  # type: ignore[attr-defined]
+        data_in = OrderIn(data=request.data)
+        data_in.is_valid(raise_exception=True)
+        data = data_in.validated_data
+        customers: QuerySet[Customer] = actor.scope(Customer.objects.all())
+        if data.get("customer_id"):
+            customer = customers.filter(pk=data["customer_id"]).first()
+        else:
+            try:
+                customer = customers.filter(phone_hash=crypto.phone_hash(data["phone"])).first()
+            except crypto.InvalidPhone as exc:
+                return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+        if customer is None:
+            return Response({"detail": "找不到该客户（或不在你的门店范围内），请先创建客户"}, status=404)
+        store = None
+        if data.get("store_id"):
+            store = actor.scope(Store.objects.filter(pk=data["store_id"])).first()
+            if store is None:
+                return Response({"detail": "找不到该门店或无权操作"}, status=status.HTTP_400_BAD_REQUEST)
+        staff = None
+        if data.get("staff_id"):
+            staff = Staff.objects.filter(organization_id=actor.organization_id, pk=data["staff_id"]).first()
+            if staff is None:
+                return Response({"detail": "找不到该员工"}, status=status.HTTP_400_BAD_REQUEST)
+        try:
+            order, created = services.order_record(
+                organization=actor.organization,
+                customer=customer,
+                store=store,
+                amount=data["amount"],
+                paid_at=data["paid_at"],
+                source=data["source"],
+                external_ref=data["external_ref"],
+                staff=staff,
+                status=data["status"],
+                items=data["items"],
+                refunded_amount=data["refunded_amount"],
+            )
+        except services.OrderError as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+        return Response(OrderOut(order).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)
+
+
+class OrderRefund(APIView):
+    """POST {amount, at?}: refund part or all of an order in your scope."""
+
+    allowed_roles = OPERATOR_AND_MANAGER
+    serializer_class = RefundIn
+
+    def post(self, request: Request, pk: int) -> Response:
+        actor = request.actor_obj  # type: ignore[attr-defined]
+        order = get_object_or_404(actor.scope(Order.objects.all()), pk=pk)
+        data_in = RefundIn(data=request.data)
+        data_in.is_valid(raise_exception=True)
+        try:
+            order = services.order_refund(
+                order=order,
+                amount=data_in.validated_data["amount"],
+                at=data_in.validated_data.get("at") or timezone.now(),
+            )
+        except services.OrderError as exc:
+            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+        return Response(OrderOut(order).data)

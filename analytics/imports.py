@@ -1,0 +1,333 @@
+"""Order import from POS / mall exports (CSV or .xlsx with Chinese headers).
+
+Each row becomes ``order_record`` (idempotent per 外部单号, so re-importing a file is safe). Bad rows
+are reported with their line number and the reason, never silently skipped; good rows still import.
+Small files import in the request; larger ones go to the ``analytics.imports.orders`` task.
+"""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import io
+import logging
+import uuid
+from collections.abc import Iterator
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from django.conf import settings
+from django.core.files.uploadedfile import UploadedFile
+from django.db import transaction
+from django.utils import timezone
+
+from analytics import services
+from analytics.models import ImportStatus, OrderImport, OrderSource
+from analytics.rollups import SHANGHAI
+from contacts import crypto
+from contacts.access import Actor
+from contacts.models import Customer, Organization, Staff, Store
+
+logger = logging.getLogger(__name__)
+SYNC_MAX_ROWS = 300
+MAX_ERRORS = 500
+MAX_BYTES = 50 * 1024 * 1024
+
+# Accepted header spellings → field.
+HEADERS = {
+    "external_ref": ["外部单号", "订单号", "单号", "小票号", "流水号", "external_ref"],
+    "amount": ["金额", "实付金额", "订单金额", "支付金额", "实收金额", "amount"],
+    "paid_at": ["支付时间", "下单时间", "交易时间", "付款时间", "paid_at"],
+    "phone": ["手机号", "会员手机号", "手机", "电话", "phone"],
+    "customer_id": ["客户ID", "客户编号", "customer_id"],
+    "name": ["姓名", "会员姓名", "客户姓名", "name"],
+    "store": ["门店编码", "门店代码", "门店", "store"],
+    "staff": ["导购", "导购工号", "员工", "收银员", "staff"],
+    "refunded": ["退款金额", "refunded_amount"],
+    "source": ["来源", "source"],
+    "items": ["商品", "商品明细", "items"],
+}
+REQUIRED = ["external_ref", "amount", "paid_at"]
+TEMPLATE_HEADERS = ["外部单号", "手机号", "姓名", "门店编码", "导购", "金额", "退款金额", "支付时间", "商品"]
+SOURCE_NAMES = {str(label): value for value, label in OrderSource.choices} | {v: v for v in OrderSource.values}
+DATE_FORMATS = ["%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M", "%Y/%m/%d %H:%M:%S", "%Y/%m/%d %H:%M", "%Y-%m-%d", "%Y/%m/%d"]
+
+
+class ImportFileError(ValueError):
+    """The file as a whole cannot be read; the message says what to do."""
+
+
+class RowError(ValueError):
+    pass
+
+
+def _rows_csv(data: bytes) -> Iterator[list[str]]:
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            text = data.decode(encoding)
+            break
+        except UnicodeDecodeError:
+            continue
+    else:
+        raise ImportFileError("无法识别文件编码，请另存为 UTF-8 或 GBK 编码的 CSV")
+    yield from csv.reader(io.StringIO(text))
+
+
+def _rows_xlsx(data: bytes) -> Iterator[list[Any]]:
+    from openpyxl import load_workbook
+
+    try:
+        wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except Exception as exc:
+        raise ImportFileError("无法打开 .xlsx 文件，请确认文件未损坏、不是旧版 .xls") from exc
+    ws = wb.worksheets[0]
+    for row in ws.iter_rows(values_only=True):
+        yield ["" if v is None else v for v in row]
+
+
+def read_rows(file_name: str, data: bytes) -> Iterator[list[Any]]:
+    name = file_name.lower()
+    if name.endswith(".xlsx"):
+        return _rows_xlsx(data)
+    if name.endswith((".csv", ".txt")):
+        return _rows_csv(data)
+    raise ImportFileError("只支持 .csv 或 .xlsx 文件，请另存为这两种格式之一再上传")
+
+
+def _header_map(header: list[Any]) -> dict[str, int]:
+    cleaned = [str(h).strip() for h in header]
+    mapping: dict[str, int] = {}
+    for field, names in HEADERS.items():
+        for i, h in enumerate(cleaned):
+            if h in names:
+                mapping[field] = i
+                break
+    missing = [HEADERS[f][0] for f in REQUIRED if f not in mapping]
+    if missing:
+        raise ImportFileError(
+            f"缺少必填列：{'、'.join(missing)}。第一行须为表头，可参照模板：{'，'.join(TEMPLATE_HEADERS)}"
+        )
+    if "phone" not in mapping and "customer_id" not in mapping:
+        raise ImportFileError("缺少客户列：请提供“手机号”或“客户ID”列，用来找到下单客户")
+    return mapping
+
+
+def _parse_time(value: Any) -> dt.datetime:
+    if isinstance(value, dt.datetime):
+        parsed = value
+    elif isinstance(value, dt.date):
+        parsed = dt.datetime.combine(value, dt.time(12), tzinfo=SHANGHAI)
+    else:
+        text = str(value).strip()
+        for fmt in DATE_FORMATS:
+            try:
+                parsed = dt.datetime.strptime(text, fmt).replace(tzinfo=SHANGHAI)
+                break
+            except ValueError:
+                continue
+        else:
+            raise RowError(f"支付时间“{text}”格式不对，请用 2026-03-01 14:30 这样的格式")
+    if timezone.is_naive(parsed):
+        parsed = timezone.make_aware(parsed)  # platform time (Asia/Shanghai)
+    if parsed > timezone.now() + dt.timedelta(days=1):
+        raise RowError("支付时间晚于今天，请检查日期")
+    return parsed
+
+
+def _parse_amount(value: Any, label: str) -> Decimal:
+    text = str(value).replace("¥", "").replace("￥", "").replace(",", "").strip()
+    if not text:
+        raise RowError(f"{label}为空")
+    try:
+        amount = Decimal(text).quantize(Decimal("0.01"))
+    except InvalidOperation as exc:
+        raise RowError(f"{label}“{value}”不是数字") from exc
+    if amount < 0:
+        raise RowError(f"{label}不能为负数")
+    return amount
+
+
+class _Lookups:
+    """Per-import caches so a 100k-row file does not look up the same store/staff 100k times."""
+
+    def __init__(self, organization: Organization, store_ids: frozenset[int] | None) -> None:
+        self.organization = organization
+        stores = Store.objects.filter(organization=organization)
+        self.stores = {s.code: s for s in stores} | {s.name: s for s in stores}
+        self.store_ids = store_ids
+        self.staff: dict[str, Staff | None] = {}
+
+    def store(self, value: str) -> Store | None:
+        if not value:
+            return None
+        store = self.stores.get(value)
+        if store is None:
+            raise RowError(f"找不到门店“{value}”，请填写系统里的门店编码")
+        if self.store_ids is not None and store.pk not in self.store_ids:
+            raise RowError(f"门店“{value}”不在你的管理范围内")
+        return store
+
+    def staff_member(self, value: str) -> Staff | None:
+        if not value:
+            return None
+        if value not in self.staff:
+            self.staff[value] = (
+                Staff.objects.filter(organization=self.organization, wecom_userid=value).first()
+                or Staff.objects.filter(organization=self.organization, name=value).first()
+            )
+        if self.staff[value] is None:
+            raise RowError(f"找不到员工“{value}”，请填写员工的企业微信账号或姓名")
+        return self.staff[value]
+
+
+def _customer(lookups: _Lookups, cells: dict[str, str], store: Store | None) -> Customer:
+    org = lookups.organization
+    if cells.get("customer_id"):
+        try:
+            return Customer.objects.get(organization=org, pk=int(cells["customer_id"]))
+        except (ValueError, Customer.DoesNotExist) as exc:
+            raise RowError(f"找不到客户ID {cells['customer_id']}") from exc
+    phone = cells.get("phone", "").replace(" ", "").replace("-", "")
+    if not phone:
+        raise RowError("手机号和客户ID都为空，无法确定下单客户")
+    try:
+        phone_key = crypto.phone_hash(phone)
+    except Exception as exc:
+        raise RowError("手机号格式不对，请填写 11 位手机号") from exc
+    found = Customer.objects.filter(organization=org, phone_hash=phone_key).first()
+    if found is not None:
+        return found
+    from contacts import services as contact_services
+
+    resolve = getattr(contact_services, "customer_resolve", None)
+    if resolve is None:
+        raise RowError("系统中没有该手机号的客户，请先导入客户")
+    try:
+        customer, _created = resolve(
+            organization=org,
+            phone=phone,
+            defaults={"name": cells.get("name", ""), "home_store": store, "source_channel": "import"},
+            source="order_import",
+        )
+    except ValueError as exc:
+        raise RowError("手机号格式不对，请填写 11 位手机号") from exc
+    return customer
+
+
+def import_rows(job: OrderImport, rows: Iterator[list[Any]], store_ids: frozenset[int] | None) -> OrderImport:
+    """Import every row; one savepoint per row so a bad row never undoes the good ones."""
+    try:
+        header = next(rows)
+    except StopIteration as exc:
+        raise ImportFileError("文件是空的，请检查") from exc
+    mapping = _header_map(header)
+    lookups = _Lookups(job.organization, store_ids)
+    errors: list[dict[str, Any]] = []
+    total = created = dupes = bad = 0
+    for line, row in enumerate(rows, start=2):
+        if not any(str(v).strip() for v in row):
+            continue
+        total += 1
+        cells = {f: (row[i] if i < len(row) else "") for f, i in mapping.items()}
+        text = {f: str(v).strip() for f, v in cells.items()}
+        try:
+            ref = text.get("external_ref", "")
+            if not ref:
+                raise RowError("外部单号为空（重复导入靠它去重）")
+            amount = _parse_amount(cells["amount"], "金额")
+            refunded = _parse_amount(cells["refunded"], "退款金额") if text.get("refunded") else Decimal(0)
+            if refunded > amount:
+                raise RowError("退款金额大于订单金额")
+            paid_at = _parse_time(cells["paid_at"])
+            source = (
+                SOURCE_NAMES.get(text.get("source", ""), OrderSource.POS_IMPORT)
+                if text.get("source")
+                else OrderSource.POS_IMPORT
+            )
+            with transaction.atomic():
+                store = lookups.store(text.get("store", ""))
+                staff = lookups.staff_member(text.get("staff", ""))
+                customer = _customer(lookups, text, store)
+                if store is None and store_ids is not None and customer.home_store_id not in store_ids:
+                    raise RowError("该客户不属于你管理的门店，请填写门店编码")
+                items = [{"name": text["items"]}] if text.get("items") else []
+                _order, was_created = services.order_record(
+                    organization=job.organization,
+                    customer=customer,
+                    store=store,
+                    amount=amount,
+                    paid_at=paid_at,
+                    source=source,
+                    external_ref=ref,
+                    staff=staff,
+                    items=items,
+                    refunded_amount=refunded,
+                )
+            if was_created:
+                created += 1
+            else:
+                dupes += 1
+        except (RowError, services.OrderError) as exc:
+            bad += 1
+            if len(errors) < MAX_ERRORS:
+                errors.append({"line": line, "reason": str(exc)})
+    job.total_rows, job.created_rows, job.duplicate_rows, job.error_rows = total, created, dupes, bad
+    job.errors = errors
+    job.status = ImportStatus.DONE
+    job.finished_at = timezone.now()
+    job.save()
+    return job
+
+
+def _count_rows(file_name: str, data: bytes) -> int:
+    if file_name.lower().endswith(".xlsx"):
+        return len(data) // 40  # rough; only decides sync vs. background
+    return data.count(b"\n")
+
+
+def order_import_start(*, actor: Actor, upload: UploadedFile) -> OrderImport:
+    """Read an upload: import now when small, else store it and hand it to the worker."""
+    if upload.size and upload.size > MAX_BYTES:
+        raise ImportFileError("文件超过 50 MB，请拆分后分批导入")
+    data = upload.read()
+    name = upload.name or "orders.csv"
+    rows = read_rows(name, data)  # validates the extension early
+    job = OrderImport.objects.create(organization=actor.organization, created_by=actor.staff, file_name=name[:200])
+    if _count_rows(name, data) <= SYNC_MAX_ROWS:
+        try:
+            return import_rows(job, rows, actor.store_ids)
+        except ImportFileError as exc:
+            job.status, job.message, job.finished_at = ImportStatus.FAILED, str(exc)[:300], timezone.now()
+            job.save()
+            raise
+    folder = Path(settings.MEDIA_ROOT) / "order_imports"
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / f"{job.pk}-{uuid.uuid4().hex}{Path(name).suffix.lower()}"
+    path.write_bytes(data)
+    job.file_path = str(path)
+    job.save(update_fields=["file_path"])
+    from analytics.tasks import import_orders
+
+    store_ids = sorted(actor.store_ids) if actor.store_ids is not None else None
+    import_orders.delay_on_commit(job.pk, store_ids)
+    return job
+
+
+def order_import_run(*, job_id: int, store_ids: list[int] | None) -> None:
+    """Worker side of a large import (claims the job with a conditional UPDATE: safe to run twice)."""
+    claimed = OrderImport.objects.filter(pk=job_id, status=ImportStatus.PENDING).update(status=ImportStatus.RUNNING)
+    if not claimed:
+        logger.info("order import %s already claimed or gone", job_id)
+        return
+    job = OrderImport.objects.select_related("organization").get(pk=job_id)
+    path = Path(job.file_path)
+    try:
+        import_rows(
+            job, read_rows(job.file_name, path.read_bytes()), frozenset(store_ids) if store_ids is not None else None
+        )
+    except (ImportFileError, OSError) as exc:
+        job.status, job.message, job.finished_at = ImportStatus.FAILED, str(exc)[:300], timezone.now()
+        job.save()
+    finally:
+        path.unlink(missing_ok=True)

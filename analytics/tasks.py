@@ -1,0 +1,43 @@
+"""Celery tasks of analytics: thin (ids in, one service call), queue "reports" by name prefix."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from celery import shared_task
+from django.utils import timezone
+
+from contacts.models import Organization
+
+
+@shared_task(name="analytics.imports.orders", ignore_result=True)
+def import_orders(job_id: int, store_ids: list[int] | None = None) -> None:
+    from analytics.imports import order_import_run
+
+    order_import_run(job_id=job_id, store_ids=store_ids)
+
+
+@shared_task(name="analytics.rollups.refresh_recent", ignore_result=True)
+def refresh_recent() -> None:
+    """New customers and churned follows of today and yesterday, for every organization (beat)."""
+    from analytics.rollups import daily_customer_metrics_refresh
+
+    today = timezone.localdate()
+    for org_id in Organization.objects.values_list("pk", flat=True):
+        daily_customer_metrics_refresh(organization_id=org_id, start=today - timedelta(days=1), end=today)
+
+
+@shared_task(name="analytics.rollups.rfm_nightly", ignore_result=True)
+def rfm_nightly() -> None:
+    """Recency moves with the calendar: rescore every customer once a day (beat)."""
+    from contacts.rollups import customer_rfm_refresh
+
+    for org_id in Organization.objects.values_list("pk", flat=True):
+        customer_rfm_refresh(organization_id=org_id)
+
+
+@shared_task(name="analytics.rollups.rebuild", ignore_result=True)
+def rebuild(organization_id: int) -> None:
+    from analytics.services import analytics_rebuild
+
+    analytics_rebuild(organization_id=organization_id)

@@ -1,0 +1,201 @@
+"""Report pages under /reports/ (charts + tables + CSV/.xlsx export) and the order import page."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from django.contrib import messages
+from django.core.exceptions import PermissionDenied
+from django.core.paginator import Paginator
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.http import require_POST
+
+from analytics import exports, imports, selectors
+from analytics.models import Order, OrderImport, OrderSource, OrderStatus
+from contacts.access import ALL_ROLES, OPERATOR_AND_MANAGER, Actor, console_view
+from contacts.models import SourceChannel, Staff, Store
+from contacts.rollups import RFM_BY_CODE, rfm_segment_expression
+
+# (name, label, roles)
+TABS = [
+    ("overview", gettext_lazy("概览"), ALL_ROLES),
+    ("ltv", gettext_lazy("LTV"), OPERATOR_AND_MANAGER),
+    ("repurchase", gettext_lazy("复购"), OPERATOR_AND_MANAGER),
+    ("cohorts", gettext_lazy("同期群"), OPERATOR_AND_MANAGER),
+    ("rfm", gettext_lazy("RFM 分层"), OPERATOR_AND_MANAGER),
+    ("funnel", gettext_lazy("转化漏斗"), OPERATOR_AND_MANAGER),
+    ("staff", gettext_lazy("员工"), ALL_ROLES),
+]
+ROLES = {name: roles for name, _label, roles in TABS}
+DEFAULT_DAYS = {"overview": 90, "ltv": 365, "repurchase": 365, "cohorts": 365, "rfm": 365, "funnel": 180, "staff": 30}
+
+
+def _tabs(actor: Actor, current: str) -> list[dict[str, Any]]:
+    url = {"overview": reverse("analytics:overview")}
+    return [
+        {
+            "name": name,
+            "label": label,
+            "url": url.get(name) or reverse("analytics:report", args=[name]),
+            "active": name == current,
+        }
+        for name, label, roles in TABS
+        if actor.role in roles
+    ]
+
+
+def _filter_labels(actor: Actor, f: selectors.ReportFilter) -> list[tuple[str, str]]:
+    labels = [(_("日期"), f"{f.start.isoformat()} ~ {f.end.isoformat()}")]
+    if f.store_ids is not None:
+        names = actor.scope(Store.objects.filter(pk__in=f.store_ids)).values_list("name", flat=True)
+        labels.append((_("门店"), "、".join(names) or "—"))
+    if f.channel:
+        labels.append((_("渠道"), selectors.channel_label(f.channel)))
+    if f.staff_id:
+        labels.append(
+            (_("员工"), actor.scope(Staff.objects.filter(pk=f.staff_id)).values_list("name", flat=True).first() or "")
+        )
+    return labels
+
+
+def _load(request: HttpRequest, name: str) -> tuple[Actor, selectors.ReportFilter, selectors.Report]:
+    if name not in selectors.REPORTS:
+        raise Http404(_("没有这个报表"))
+    actor: Actor = request.actor_obj  # type: ignore[attr-defined]
+    actor.require_role(ROLES[name])
+    f = selectors.report_filter(actor=actor, params=request.GET, default_days=DEFAULT_DAYS[name])
+    return actor, f, selectors.REPORTS[name](f)
+
+
+@console_view(ALL_ROLES)
+def report(request: HttpRequest, name: str = "overview") -> HttpResponse:
+    actor, f, rep = _load(request, name)
+    query = request.GET.urlencode()
+    context = {
+        "report": rep,
+        "filter": f,
+        "tabs": _tabs(actor, name),
+        "stores": actor.scope(Store.objects.filter(is_active=True)).order_by("code"),
+        "staff_options": []
+        if actor.is_store_staff
+        else actor.scope(Staff.objects.filter(is_active=True)).order_by("store__code", "name")[:500],
+        "channels": SourceChannel.choices,
+        "selected_store": request.GET.get("store", ""),
+        "charts": [c.as_dict() for c in rep.charts],
+        "export_csv": reverse("analytics:export", args=[name, "csv"]) + (f"?{query}" if query else ""),
+        "export_xlsx": reverse("analytics:export", args=[name, "xlsx"]) + (f"?{query}" if query else ""),
+        "rfm_codes": rep.extra.get("codes", []),
+        "can_import": actor.role in OPERATOR_AND_MANAGER,
+    }
+    return render(request, "analytics/report.html", context)
+
+
+@console_view(ALL_ROLES)
+def export(request: HttpRequest, name: str, fmt: str) -> HttpResponse:
+    if fmt not in exports.FORMATS:
+        raise Http404(_("只支持 CSV 和 xlsx 导出"))
+    actor, f, rep = _load(request, name)
+    labels = _filter_labels(actor, f)
+    return exports.to_csv(rep, labels) if fmt == "csv" else exports.to_xlsx(rep, labels)
+
+
+@require_POST
+@console_view(OPERATOR_AND_MANAGER)
+def rfm_save(request: HttpRequest) -> HttpResponse:
+    """One click from an RFM segment to a saved segment (contacts.segments) for campaigns."""
+    actor: Actor = request.actor_obj  # type: ignore[attr-defined]
+    code = request.POST.get("code", "")
+    seg = RFM_BY_CODE.get(code)
+    if seg is None:
+        raise Http404(_("没有这个 RFM 分层"))
+    expression: dict[str, Any] = rfm_segment_expression(code)
+    store = request.POST.get("store", "")
+    if store:
+        if not actor.can_access_store(int(store) if store.isdigit() else -1):
+            raise PermissionDenied(_("无权查看该门店的数据"))
+        expression["stores"] = [int(store)]
+    elif actor.store_ids is not None:
+        expression["stores"] = sorted(actor.store_ids)
+    if request.POST.get("channel") in SourceChannel.values:
+        expression["source_channels"] = [request.POST["channel"]]
+    name = f"RFM·{seg.label}·{timezone.localdate().isoformat()}"
+    from contacts import services as contact_services
+
+    segment_save = getattr(contact_services, "segment_save", None)
+    if segment_save is None:
+        messages.error(request, _("客户分群功能尚未启用，请稍后再试或联系管理员"))
+        return redirect(reverse("analytics:report", args=["rfm"]))
+    try:
+        segment = segment_save(actor=actor, name=name, expression=expression, description=str(seg.advice))
+    except ValueError as exc:  # contacts.segments.SegmentError and name clashes explain themselves
+        messages.error(request, str(exc))
+        return redirect(reverse("analytics:report", args=["rfm"]))
+    messages.success(request, _("已保存分群“%(name)s”，可在群发中选择") % {"name": segment.name})
+    for url_name, args in (("contacts:segment_edit", [segment.pk]), ("contacts:segment_list", [])):
+        try:
+            return redirect(reverse(url_name, args=args))
+        except NoReverseMatch:
+            continue
+    return redirect(reverse("analytics:report", args=["rfm"]))
+
+
+@console_view(OPERATOR_AND_MANAGER)
+def order_list(request: HttpRequest) -> HttpResponse:
+    """Orders (scoped to the actor's stores), with filters, and the POS/mall export import."""
+    actor: Actor = request.actor_obj  # type: ignore[attr-defined]
+    qs = actor.scope(Order.objects.select_related("customer", "store", "staff"))
+    source = request.GET.get("source", "")
+    status = request.GET.get("status", "")
+    q = request.GET.get("q", "").strip()
+    if source in OrderSource.values:
+        qs = qs.filter(source=source)
+    if status in OrderStatus.values:
+        qs = qs.filter(status=status)
+    if q:
+        qs = qs.filter(external_ref__icontains=q)
+    page = Paginator(qs.order_by("-paid_at", "-id"), 50).get_page(request.GET.get("page"))
+    imports_qs = actor.scope(OrderImport.objects.all())[:10]
+    return render(
+        request,
+        "analytics/orders.html",
+        {
+            "page_obj": page,
+            "orders": page.object_list,
+            "imports": imports_qs,
+            "sources": OrderSource.choices,
+            "statuses": OrderStatus.choices,
+            "tabs": _tabs(actor, ""),
+            "template_headers": imports.TEMPLATE_HEADERS,
+            "zero": Decimal(0),
+        },
+    )
+
+
+@require_POST
+@console_view(OPERATOR_AND_MANAGER)
+def order_import(request: HttpRequest) -> HttpResponse:
+    actor: Actor = request.actor_obj  # type: ignore[attr-defined]
+    upload = request.FILES.get("file")
+    if upload is None:
+        messages.error(request, _("请选择要导入的 CSV 或 .xlsx 文件"))
+        return redirect("analytics:order_list")
+    try:
+        job = imports.order_import_start(actor=actor, upload=upload)
+    except imports.ImportFileError as exc:
+        messages.error(request, str(exc))
+        return redirect("analytics:order_list")
+    if job.status == "done":
+        messages.success(
+            request,
+            _("导入完成：新增 %(c)s 单，重复跳过 %(d)s 单，错误 %(e)s 行")
+            % {"c": job.created_rows, "d": job.duplicate_rows, "e": job.error_rows},
+        )
+    else:
+        messages.info(request, _("文件较大，已在后台导入，稍后刷新查看结果"))
+    return redirect("analytics:order_list")
