@@ -2,6 +2,12 @@
 (function () {
   "use strict";
   const T = window.scrmText || {};
+  // On a phone the filters fold under "更多筛选" unless one is in use (CSS shows them all on a laptop).
+  const toggle = document.querySelector(".more-toggle");
+  if (toggle) toggle.addEventListener("click", () => {
+    const open = document.getElementById("more-filters").classList.toggle("open");
+    toggle.setAttribute("aria-expanded", open ? "true" : "false");
+  });
   const boxes = () => Array.from(document.querySelectorAll(".row-select"));
   const bar = document.getElementById("bulkbar");
   const all = document.getElementById("select-all");

@@ -1,0 +1,82 @@
+"""Browser tests of the contacts pages (issue 3): the sidebar tag reaches the operator's list."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from contacts.models import CustomerTag
+from tests.contacts import views_fixtures
+from tests.contacts.views_fixtures import People
+from tests.e2e.conftest import screenshot
+
+people = views_fixtures.people
+
+pytestmark = pytest.mark.e2e
+
+PHONE = {"width": 390, "height": 844}
+
+
+def test_store_staff_tag_from_the_sidebar_and_the_operator_sees_it(people: People, login_page: Any) -> None:
+    w = people.world
+    # 1. The store staff member opens the chat sidebar (WeCom hands the page the external_userid).
+    sidebar = login_page(w.store_staff, **PHONE)
+    sidebar.goto("/sidebar/?external_userid=wm_alice")
+    assert sidebar.get_by_test_id("sidebar-customer").inner_text().count("王小丽") == 1
+    chip = sidebar.locator(f'.tag-picker .chip-btn[data-tag="{people.skincare.pk}"]')
+    assert "on" not in (chip.get_attribute("class") or "")
+    # 2. One tap tags (and saves); the single-choice group swaps on a second chip.
+    chip.tap()
+    sidebar.wait_for_function(
+        "sel => document.querySelector(sel).classList.contains('on')",
+        arg=f'.tag-picker .chip-btn[data-tag="{people.skincare.pk}"]',
+    )
+    sidebar.get_by_text("已保存").wait_for()
+    assert CustomerTag.objects.filter(customer=people.alice, tag=people.skincare).exists()
+    silver = sidebar.locator(f'.tag-picker .chip-btn[data-tag="{people.silver.pk}"]')
+    silver.tap()
+    sidebar.wait_for_function(
+        "sel => !document.querySelector(sel).classList.contains('on')",
+        arg=f'.tag-picker .chip-btn[data-tag="{people.gold.pk}"]',
+    )
+    # 3. A note from the sidebar.
+    sidebar.locator("textarea[name=body]").fill("在侧边栏记一笔：想要小样")
+    sidebar.get_by_role("button", name="保存跟进记录").click()
+    sidebar.get_by_text("在侧边栏记一笔：想要小样").first.wait_for()
+    screenshot(sidebar, "sidebar-390")
+
+    # 4. The operator's customer list shows the new tag on that row.
+    console = login_page(w.operator)
+    console.goto("/customers/")
+    row = console.locator(f'tr[data-customer="{people.alice.pk}"]')
+    row.locator(".tag-cell").get_by_text("护肤").wait_for()
+    assert "银卡" in row.locator(".tag-cell").inner_text()
+    assert "金卡" not in row.locator(".tag-cell").inner_text()
+    screenshot(console, "customer-list-1280")
+
+
+def test_customer_list_and_bulk_tag_on_a_phone(people: People, login_page: Any) -> None:
+    page = login_page(people.world.operator, **PHONE)
+    page.goto("/customers/")
+    screenshot(page, "customer-list-390")
+    page.locator(f'.row-select[value="{people.bob.pk}"]').check()
+    page.locator("#bulk-tag").select_option(str(people.skincare.pk))
+    page.locator("#bulk-apply").click()
+    page.locator(f'tr[data-customer="{people.bob.pk}"] .tag-cell').get_by_text("护肤").wait_for()
+    people.bob.refresh_from_db()
+    assert people.skincare.pk in people.bob.tag_ids
+
+
+def test_segment_builder_counts_live(people: People, login_page: Any) -> None:
+    page = login_page(people.world.operator)
+    page.goto("/segments/new/")
+    count = page.get_by_test_id("segment-count")
+    page.wait_for_function("() => document.querySelector('#seg-count').textContent.trim() === '2'")
+    page.locator("#tag-conds .chip-btn", has_text="金卡").click()
+    page.wait_for_function("() => document.querySelector('#seg-count').textContent.trim() === '1'")
+    assert count.inner_text().strip() == "1"
+    page.locator("input[name=name]").fill("金卡客户")
+    page.get_by_role("button", name="保存分群").click()
+    page.get_by_text("分群已保存").wait_for()
+    screenshot(page, "segment-builder-1280")
