@@ -5,3 +5,14 @@ from django.utils.translation import gettext_lazy as _
 class ChannelsConfig(AppConfig):
     name = "channels"
     verbose_name = _("渠道")
+
+    def ready(self) -> None:
+        from channels.registry import Plugin, register
+        from channels.wecom import handlers, webhook
+
+        register(Plugin(platform="wecom", receive=webhook.receive, process=handlers.process_event))
+        handlers.connect_tag_listener()
+        # Lead sources (Douyin, WeChat shop webhooks; beat tasks) — channels-leads engineer; keep these lines.
+        from channels import leads_plugins, leads_tasks  # noqa: F401
+
+        leads_plugins.register_all()

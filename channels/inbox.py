@@ -1,0 +1,164 @@
+"""The inbound event inbox: store raw before acknowledging, process in Celery, replay on failure.
+
+1. ``inbox_store`` inserts the verified events with ``ON CONFLICT DO NOTHING`` on
+   (account, event_key): a platform retry or a replayed request adds nothing and enqueues nothing.
+2. New rows are enqueued on commit (``channels.inbox.process``). If the broker is down the rows stay
+   ``pending`` and ``inbox_sweep`` (beat) enqueues them later, so the webhook still answers fast.
+3. ``inbox_process`` claims the row with a conditional UPDATE (pending/failed, or processing for
+   longer than the stale limit — a worker killed mid-event), runs the platform's ``process`` inside a
+   transaction and records done/ignored, or failed with the error and the attempt count.
+"""
+
+from __future__ import annotations
+
+import logging
+import traceback
+from datetime import timedelta
+
+from django.db import connection, transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from channels.errors import RateLimited, TransientError
+from channels.models import ChannelAccount, InboxEvent, InboxStatus
+from channels.registry import IGNORED_PREFIX, IncomingEvent, plugin_for
+
+log = logging.getLogger(__name__)
+
+# A row "processing" for longer than this was abandoned by a dead worker and may be claimed again.
+STALE_AFTER = timedelta(minutes=5)
+PENDING_GRACE = timedelta(seconds=30)
+
+
+class Retry(Exception):
+    """Processing hit a transient error; the task should retry after ``countdown`` seconds."""
+
+    def __init__(self, countdown: float) -> None:
+        super().__init__(countdown)
+        self.countdown = countdown
+
+
+def inbox_store(*, account: ChannelAccount, events: list[IncomingEvent]) -> list[int]:
+    """Insert events (duplicates ignored) and enqueue the new ones on commit. Returns the new ids."""
+    if not events:
+        return []
+    now = timezone.now()
+    rows: list[object] = []
+    for event in events:
+        rows += [
+            account.organization_id,
+            account.pk,
+            account.platform,
+            event.event_key[:200],
+            event.event_type[:80],
+            event.body,
+            _json(event.meta),
+            InboxStatus.PENDING,
+            0,
+            "",
+            now,
+        ]
+    placeholders = ",".join(["(%s,%s,%s,%s,%s,%s,%s::jsonb,%s,%s,%s,%s)"] * len(events))
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            INSERT INTO channels_inboxevent
+                (organization_id, account_id, platform, event_key, event_type, body, meta, status, attempts,
+                 error, received_at)
+            VALUES {placeholders}
+            ON CONFLICT (account_id, event_key) DO NOTHING
+            RETURNING id
+            """,
+            rows,
+        )
+        new_ids = [row[0] for row in cursor.fetchall()]
+        if new_ids:
+            transaction.on_commit(lambda: _enqueue(new_ids), robust=True)
+    return new_ids
+
+
+def _json(value: object) -> str:
+    import json
+
+    return json.dumps(value or {}, ensure_ascii=False)
+
+
+def _enqueue(ids: list[int]) -> None:
+    from channels.tasks import inbox_process_task
+
+    for event_id in ids:
+        inbox_process_task.delay(event_id)
+
+
+def _claim(event_id: int) -> InboxEvent | None:
+    now = timezone.now()
+    claimable = Q(status__in=[InboxStatus.PENDING, InboxStatus.FAILED]) | Q(
+        status=InboxStatus.PROCESSING, started_at__lt=now - STALE_AFTER
+    )
+    updated = (
+        InboxEvent.objects.filter(claimable, pk=event_id)
+        .exclude(status=InboxStatus.DONE)
+        .update(status=InboxStatus.PROCESSING, started_at=now, attempts=F("attempts") + 1)
+    )
+    if not updated:
+        return None
+    return InboxEvent.objects.select_related("account", "organization").get(pk=event_id)
+
+
+def inbox_process(*, event_id: int) -> str:
+    """Process one stored event. Returns its final status. Raises :class:`Retry` for transient errors."""
+    event = _claim(event_id)
+    if event is None:
+        log.info("inbox event %s not claimable (done, gone or being processed)", event_id)
+        return "skipped"
+    plugin = plugin_for(event.platform)
+    try:
+        if plugin is None or plugin.process is None:
+            raise LookupError(f"no processor registered for platform {event.platform}")
+        with transaction.atomic():
+            note = plugin.process(event) or ""
+            status = InboxStatus.IGNORED if note.startswith(IGNORED_PREFIX) else InboxStatus.DONE
+            InboxEvent.objects.filter(pk=event.pk).update(status=status, processed_at=timezone.now(), error=note[:2000])
+        return status
+    except (RateLimited, TransientError) as exc:
+        _fail(event, exc)
+        countdown = getattr(exc, "retry_after", None) or min(300, 2 ** min(event.attempts, 8))
+        raise Retry(min(float(countdown), 300.0)) from exc
+    except Exception as exc:
+        _fail(event, exc)
+        log.warning("inbox event %s failed: %s", event.pk, type(exc).__name__)
+        return InboxStatus.FAILED
+
+
+def _fail(event: InboxEvent, exc: BaseException) -> None:
+    detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
+    tail = "".join(traceback.format_tb(exc.__traceback__)[-3:])
+    InboxEvent.objects.filter(pk=event.pk).update(status=InboxStatus.FAILED, error=f"{detail}\n{tail}"[:4000])
+
+
+def inbox_replay(*, event: InboxEvent) -> bool:
+    """Operator replay: put a failed (or abandoned) event back in the queue. Returns False if not replayable."""
+    now = timezone.now()
+    replayable = Q(status__in=[InboxStatus.FAILED, InboxStatus.PENDING]) | Q(
+        status=InboxStatus.PROCESSING, started_at__lt=now - STALE_AFTER
+    )
+    with transaction.atomic():
+        updated = InboxEvent.objects.filter(replayable, pk=event.pk).update(status=InboxStatus.PENDING)
+        if updated:
+            transaction.on_commit(lambda: _enqueue([event.pk]), robust=True)
+    return bool(updated)
+
+
+def inbox_sweep(*, limit: int = 1000) -> int:
+    """Beat job: enqueue pending events the webhook could not enqueue and events abandoned mid-way."""
+    now = timezone.now()
+    ids = list(
+        InboxEvent.objects.filter(
+            Q(status=InboxStatus.PENDING, received_at__lt=now - PENDING_GRACE)
+            | Q(status=InboxStatus.PROCESSING, started_at__lt=now - STALE_AFTER)
+        )
+        .order_by("received_at")
+        .values_list("id", flat=True)[:limit]
+    )
+    _enqueue(ids)
+    return len(ids)

@@ -1,0 +1,62 @@
+"""``python -m channels.sandbox --port 8001``: serve every platform fake on one loopback port.
+
+Mounted by path: ``/cgi-bin/`` and ``/sandbox/wecom/`` → the WeCom fake; the lead-source fakes
+(Ocean Engine, Meituan) are mounted too when their modules are present. The WeCom corp of the demo
+is created from the environment (``SANDBOX_WECOM_CORP_ID`` …, defaults in ``channels.sandbox.defaults``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import signal
+import sys
+import threading
+
+from channels.sandbox import defaults
+from channels.sandbox.server import Router, serve
+from channels.sandbox.wecom import WeComFake
+
+
+def build(base_url: str) -> tuple[Router, WeComFake]:
+    router = Router()
+    fake = WeComFake(base_url=base_url)
+    defaults.seed_demo_corp(fake)
+    router.mount("/cgi-bin/", fake)
+    router.mount("/sandbox/wecom/", fake)
+    # The lead-source fakes belong to their own modules; mount them when they exist.
+    for module_name, class_name, prefixes in (
+        ("channels.sandbox.douyin", "OceanEngineFake", ["/open_api/"]),
+        ("channels.sandbox.meituan", "MeituanFake", ["/ddzh/", "/router/", "/tuangou/"]),
+    ):
+        try:
+            cls = getattr(importlib.import_module(module_name), class_name)
+            app = cls()
+        except Exception:
+            logging.getLogger(__name__).warning("sandbox: %s.%s not mounted", module_name, class_name)
+            continue
+        for prefix in prefixes:
+            router.mount(prefix, app)
+    return router, fake
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description="Serve the platform fakes on loopback.")
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8001)
+    args = parser.parse_args(argv)
+    base_url = f"http://{args.host}:{args.port}"
+    router, _fake = build(base_url)
+    running = serve(router, host=args.host, port=args.port)
+    print(f"sandbox serving on {running.base_url}", flush=True)
+    stop = threading.Event()
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    stop.wait()
+    running.stop()
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()

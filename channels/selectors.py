@@ -1,0 +1,35 @@
+"""Reads of channel data (other apps use these, never the models' managers directly)."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.urls import reverse
+
+from channels.models import ChannelAccount, ChannelPlatform, ContactWay
+from contacts.models import Organization
+
+
+def wecom_account_for(*, organization: Organization) -> ChannelAccount | None:
+    """The organization's active WeCom account (the oldest one when several are connected)."""
+    return (
+        ChannelAccount.objects.filter(organization=organization, platform=ChannelPlatform.WECOM, is_active=True)
+        .order_by("id")
+        .first()
+    )
+
+
+def callback_url(account: ChannelAccount) -> str:
+    """The URL to paste into the platform's console (WeCom 接收事件服务器 URL)."""
+    path = reverse("channels:webhook", kwargs={"platform": account.platform, "key": account.hook_key})
+    return f"{settings.PUBLIC_BASE_URL}{path}"
+
+
+def contact_way_for_state(*, account: ChannelAccount, state: str) -> ContactWay | None:
+    if not state:
+        return None
+    return (
+        ContactWay.objects.filter(account=account, state=state)
+        .select_related("store")
+        .prefetch_related("tags", "staff")
+        .first()
+    )

@@ -1,0 +1,111 @@
+"""WeCom callback reception: GET URL verification and POST events (PLATFORMS.md §3.1).
+
+Verification and decryption only; the decrypted XML is stored in the inbox and processed later.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from xml.etree import ElementTree
+
+from django.http import HttpRequest, HttpResponse
+
+from channels.models import ChannelAccount
+from channels.registry import IncomingEvent, Received, WebhookRejected
+from channels.wecom.crypto import CryptoError, SignatureError, WXBizMsgCrypt
+
+# Fields that together identify one WeCom event (PLATFORMS.md §3.1: FromUserName + CreateTime, plus
+# what distinguishes two events of the same second).
+KEY_FIELDS = (
+    "CreateTime",
+    "Event",
+    "ChangeType",
+    "UserID",
+    "ExternalUserID",
+    "ChatId",
+    "UpdateDetail",
+    "Id",
+    "TagType",
+    "Source",
+    "FailReason",
+    "MemChangeCnt",
+)
+
+_CRYPTS: dict[int, tuple[float, object, WXBizMsgCrypt]] = {}
+
+
+def crypt_for(account: ChannelAccount) -> WXBizMsgCrypt:
+    """The account's WXBizMsgCrypt, cached per process (credentials are decrypted once per change)."""
+    cached = _CRYPTS.get(account.pk)
+    if cached and cached[1] == account.updated_at and cached[0] > time.monotonic():
+        return cached[2]
+    creds = account.credentials()
+    token, aes_key = creds.get("token", ""), creds.get("aes_key", "")
+    if not token or not aes_key:
+        raise WebhookRejected(403, "该账号未配置回调 Token / EncodingAESKey")
+    try:
+        crypt = WXBizMsgCrypt(token, aes_key, account.external_id)
+    except CryptoError as exc:
+        raise WebhookRejected(403, f"该账号的 EncodingAESKey 无效：{exc}") from exc
+    _CRYPTS[account.pk] = (time.monotonic() + 60, account.updated_at, crypt)
+    return crypt
+
+
+def parse_event(xml: bytes | str) -> dict[str, str]:
+    """Flat dict of the event's child elements (WeCom events are one level deep)."""
+    root = ElementTree.fromstring(xml)  # noqa: S314 - signature verified before parsing; trusted sender
+    return {child.tag: (child.text or "").strip() for child in root}
+
+
+def event_key(fields: dict[str, str]) -> str:
+    key = ":".join(fields.get(name, "") for name in KEY_FIELDS)
+    if len(key) > 200:
+        key = hashlib.sha256(key.encode()).hexdigest()
+    return key
+
+
+def receive(request: HttpRequest, account: ChannelAccount) -> Received:
+    params = request.GET
+    msg_signature, timestamp, nonce = (
+        params.get("msg_signature", ""),
+        params.get("timestamp", ""),
+        params.get("nonce", ""),
+    )
+    if not (msg_signature and timestamp and nonce):
+        raise WebhookRejected(400, "缺少 msg_signature / timestamp / nonce 参数")
+    crypt = crypt_for(account)
+    if request.method == "GET":
+        echostr = params.get("echostr", "")
+        if not echostr:
+            raise WebhookRejected(400, "缺少 echostr 参数")
+        try:
+            plain = crypt.verify_url(msg_signature, timestamp, nonce, echostr)
+        except SignatureError as exc:
+            raise WebhookRejected(403, "签名校验失败：请核对回调 Token") from exc
+        except CryptoError as exc:
+            raise WebhookRejected(400, f"echostr 解密失败：{exc}") from exc
+        # Plain text, no quotes, no BOM, no newline (WeCom checks it byte for byte).
+        return Received(response=HttpResponse(plain, content_type="text/plain"))
+    if request.method != "POST":
+        raise WebhookRejected(405, "只接受 GET（验证）和 POST（事件）")
+    body = request.body
+    if not body:
+        raise WebhookRejected(400, "请求体为空")
+    try:
+        xml = crypt.decrypt_message(body, msg_signature, timestamp, nonce)
+    except SignatureError as exc:
+        raise WebhookRejected(403, "签名校验失败：请核对回调 Token") from exc
+    except CryptoError as exc:
+        raise WebhookRejected(400, f"消息格式错误：{exc}") from exc
+    try:
+        fields = parse_event(xml)
+    except ElementTree.ParseError as exc:
+        raise WebhookRejected(400, "解密后的内容不是合法 XML") from exc
+    event_type = ":".join(
+        x for x in (fields.get("Event", "") or fields.get("MsgType", ""), fields.get("ChangeType", "")) if x
+    )
+    return Received(
+        response=HttpResponse("success", content_type="text/plain"),
+        events=[IncomingEvent(event_key=event_key(fields), body=xml.decode(), event_type=event_type)],
+    )
