@@ -246,7 +246,8 @@ class LeadSource(models.TextChoices):
     FORM = "form", _("H5 表单")
 
 
-DEFAULT_CONSENT_TEXT = _(
+# A plain string, not a lazy translation: the text a customer agreed to is recorded as shown (versioned).
+DEFAULT_CONSENT_TEXT = (
     "我同意品牌通过企业微信、短信向我发送活动与优惠信息。我可以随时回复“退订”撤回同意，撤回不影响已提供的服务。"
 )
 

@@ -106,7 +106,7 @@ def douyin_event_process(*, account: ChannelAccount, body: dict[str, Any] | str,
         body = json.loads(body)
     event = webhook_to_event(body, msg_id=event_key, now=timezone.now())
     if isinstance(event, IgnoredEvent):
-        return event.reason
+        return f"ignored: {event.reason}"
     if isinstance(event, LeadEvent):
         lead, created = lead_ingest(organization=account.organization, account=account, event=event)
         return f"lead {lead.pk} {'created' if created else 'updated'}"
@@ -115,7 +115,7 @@ def douyin_event_process(*, account: ChannelAccount, body: dict[str, Any] | str,
             organization=account.organization, account=account, event=event, platform="douyin", channel="douyin"
         )
         if result is None:
-            return "订单无买家标识，未记入客户"
+            return "ignored: 订单无买家标识，未记入客户"
         order, created = result
         return f"order {order.pk} {'created' if created else 'exists'}"
     return "unhandled"

@@ -1,0 +1,219 @@
+"""Pages of the lead sources: the leads list (which ad brought whom), the lead-form admin, and the
+public H5 form ``/f/<slug>/``."""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+from typing import Any
+from urllib.parse import urlencode
+
+from django import forms
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import Count, Q, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
+from django.views.decorators.cache import never_cache
+from django.views.decorators.csrf import csrf_protect, ensure_csrf_cookie
+
+from channels.forms.services import FormRefused, form_contact_way, form_rate_check, form_submit, lead_form_save
+from channels.models import ContactWay, ContactWayKind, Lead, LeadForm, LeadSource
+from contacts.access import OPERATOR_AND_MANAGER, Actor, console_view
+from contacts.models import Store, Tag
+
+PAGE_SIZE = 30
+
+
+# ---- leads list ---------------------------------------------------------------------------------
+
+
+class LeadFilterForm(forms.Form):
+    q = forms.CharField(
+        label=gettext_lazy("搜索"),
+        required=False,
+        widget=forms.TextInput(attrs={"placeholder": gettext_lazy("姓名 / 广告名称 / 广告ID / 计划")}),
+    )
+    source = forms.ChoiceField(
+        label=gettext_lazy("来源"), required=False, choices=[("", gettext_lazy("全部来源")), *LeadSource.choices]
+    )
+    converted = forms.ChoiceField(
+        label=gettext_lazy("是否建档"),
+        required=False,
+        choices=[
+            ("", gettext_lazy("全部")),
+            ("yes", gettext_lazy("已建档客户")),
+            ("no", gettext_lazy("未建档（无手机号）")),
+        ],
+    )
+    date_from = forms.DateField(
+        label=gettext_lazy("开始日期"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(
+        label=gettext_lazy("结束日期"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+
+def leads_filter(actor: Actor, form: LeadFilterForm) -> QuerySet[Lead]:
+    qs = actor.scope(Lead.objects.select_related("customer", "form", "store", "account"))
+    if not form.is_valid():
+        return qs
+    data = form.cleaned_data
+    if data.get("q"):
+        q = data["q"].strip()
+        qs = qs.filter(Q(name__icontains=q) | Q(ad_name__icontains=q) | Q(ad_id=q) | Q(campaign_name__icontains=q))
+    if data.get("source"):
+        qs = qs.filter(source=data["source"])
+    if data.get("converted") == "yes":
+        qs = qs.filter(customer__isnull=False)
+    elif data.get("converted") == "no":
+        qs = qs.filter(customer__isnull=True)
+    tz = timezone.get_current_timezone()
+    if data.get("date_from"):
+        qs = qs.filter(occurred_at__gte=datetime.combine(data["date_from"], time.min, tzinfo=tz))
+    if data.get("date_to"):
+        qs = qs.filter(occurred_at__lte=datetime.combine(data["date_to"], time.max, tzinfo=tz))
+    return qs
+
+
+@console_view(OPERATOR_AND_MANAGER)
+def lead_list(request: HttpRequest) -> HttpResponse:
+    actor: Actor = request.actor_obj  # type: ignore[attr-defined]
+    form = LeadFilterForm(request.GET or None)
+    qs = leads_filter(actor, form).order_by("-occurred_at", "-id")
+    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    by_ad = (
+        leads_filter(actor, form)
+        .exclude(ad_id="")
+        .values("ad_id", "ad_name", "campaign_name")
+        .annotate(n=Count("id"), customers=Count("customer"))
+        .order_by("-n")[:8]
+    )
+    query = urlencode({k: v for k, v in request.GET.items() if k != "page" and v})
+    return render(
+        request,
+        "channels/leads/lead_list.html",
+        {"form": form, "page": page, "rows": page.object_list, "query": query, "by_ad": list(by_ad)},
+    )
+
+
+# ---- lead forms admin ---------------------------------------------------------------------------
+
+
+class LeadFormForm(forms.ModelForm):  # type: ignore[type-arg]
+    class Meta:
+        model = LeadForm
+        fields = [
+            "title",
+            "slug",
+            "intro",
+            "store",
+            "contact_way",
+            "tags",
+            "consent_text",
+            "consent_version",
+            "success_text",
+            "is_active",
+        ]
+        widgets = {
+            "intro": forms.Textarea(attrs={"rows": 3}),
+            "consent_text": forms.Textarea(attrs={"rows": 3}),
+            "tags": forms.SelectMultiple(attrs={"size": 6}),
+        }
+        help_texts = {"slug": gettext_lazy("小写字母、数字和短横线，组成公开链接 /f/<标识>/，创建后请勿随意修改")}
+
+    def __init__(self, *args: Any, actor: Actor, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["store"].queryset = actor.scope(Store.objects.all())  # type: ignore[attr-defined]
+        self.fields["contact_way"].queryset = actor.scope(  # type: ignore[attr-defined]
+            ContactWay.objects.filter(kind=ContactWayKind.CONTACT, is_active=True)
+        )
+        self.fields["tags"].queryset = actor.scope(Tag.objects.select_related("group"))  # type: ignore[attr-defined]
+        self.fields["contact_way"].help_text = _("提交成功后展示此渠道活码；不选则展示门店的活码")
+
+
+def _scoped_form(actor: Actor, pk: int) -> LeadForm:
+    form = actor.scope(LeadForm.objects.all()).filter(pk=pk).first()
+    if form is None:
+        raise Http404(_("表单不存在，或不属于你可管理的门店"))
+    return form
+
+
+@console_view(OPERATOR_AND_MANAGER)
+def leadform_list(request: HttpRequest) -> HttpResponse:
+    actor: Actor = request.actor_obj  # type: ignore[attr-defined]
+    qs = actor.scope(LeadForm.objects.select_related("store", "contact_way")).annotate(
+        lead_count=Count("leads"), customer_count=Count("leads__customer")
+    )
+    q = request.GET.get("q", "").strip()
+    if q:
+        qs = qs.filter(Q(title__icontains=q) | Q(slug__icontains=q))
+    page = Paginator(qs.order_by("-created_at", "-id"), PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "channels/forms/form_list.html",
+        {
+            "page": page,
+            "rows": page.object_list,
+            "q": q,
+            "query": urlencode({"q": q} if q else {}),
+            "base_url": request.build_absolute_uri("/f/"),
+        },
+    )
+
+
+@console_view(OPERATOR_AND_MANAGER)
+def leadform_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    actor: Actor = request.actor_obj  # type: ignore[attr-defined]
+    instance = _scoped_form(actor, pk) if pk else LeadForm(organization=actor.organization)
+    form = LeadFormForm(request.POST or None, instance=instance, actor=actor)
+    if request.method == "POST" and form.is_valid():
+        obj = form.save(commit=False)
+        if not actor.can_access_store(obj.store_id):
+            form.add_error("store", _("只能为你管理的门店创建表单"))
+        else:
+            lead_form_save(form=obj, by=actor.staff, tags=list(form.cleaned_data["tags"]))
+            messages.success(request, _("表单已保存，公开链接：/f/%(slug)s/") % {"slug": obj.slug})
+            return redirect("channels:leadform_list")
+    return render(request, "channels/forms/form_edit.html", {"form": form, "instance": instance})
+
+
+# ---- public H5 form -----------------------------------------------------------------------------
+
+
+def _client_ip(request: HttpRequest) -> str:
+    return str(request.META.get("REMOTE_ADDR") or "unknown")
+
+
+@never_cache
+@ensure_csrf_cookie
+@csrf_protect
+def form_public(request: HttpRequest, slug: str) -> HttpResponse:
+    """The public lead page: explicit consent, rate limited per IP, ends with the channel QR code."""
+    lead_form = LeadForm.objects.select_related("organization", "store", "contact_way").filter(slug=slug).first()
+    if lead_form is None or not lead_form.is_active:
+        return render(request, "channels/forms/public_gone.html", status=404)
+    context: dict[str, Any] = {"lead_form": lead_form, "values": {}, "error": ""}
+    if request.method == "POST":
+        values = {
+            "name": request.POST.get("name", ""),
+            "phone": request.POST.get("phone", ""),
+            "consent": request.POST.get("consent") == "on",
+        }
+        context["values"] = values
+        decision = form_rate_check(form=lead_form, ip=_client_ip(request))
+        if not decision.allowed:
+            context["error"] = _("提交过于频繁，请 %(n)s 秒后再试") % {"n": decision.retry_after}
+            response = render(request, "channels/forms/public_form.html", context, status=429)
+            response["Retry-After"] = str(decision.retry_after)
+            return response
+        try:
+            form_submit(form=lead_form, name=values["name"], phone=values["phone"], consent=values["consent"])
+        except FormRefused as exc:
+            context["error"] = str(exc)
+            return render(request, "channels/forms/public_form.html", context, status=400)
+        context["contact_way"] = form_contact_way(lead_form)
+        return render(request, "channels/forms/public_done.html", context)
+    return render(request, "channels/forms/public_form.html", context)
