@@ -13,3 +13,10 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {}
 # analytics: new customers / churned follows of today and yesterday; nightly RFM rescoring.
 BEAT_SCHEDULE["analytics-refresh-recent"] = {"task": "analytics.rollups.refresh_recent", "schedule": 600.0}
 BEAT_SCHEDULE["analytics-rfm-nightly"] = {"task": "analytics.rollups.rfm_nightly", "schedule": 24 * 3600.0}
+
+# channels (lead sources): Ocean Engine leads on a moving window (late fields re-pulled by the
+# overlap), 视频号 live-room lead forms, Meituan redemptions made elsewhere, WeCom staff behaviour.
+BEAT_SCHEDULE["channels-douyin-leads"] = {"task": "channels.sync.douyin_leads", "schedule": 120.0}
+BEAT_SCHEDULE["channels-video-leads"] = {"task": "channels.sync.video_leads", "schedule": 300.0}
+BEAT_SCHEDULE["channels-meituan-redemptions"] = {"task": "channels.sync.meituan_redemptions", "schedule": 600.0}
+BEAT_SCHEDULE["channels-wecom-behavior"] = {"task": "channels.sync.wecom_behavior", "schedule": 6 * 3600.0}
