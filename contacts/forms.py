@@ -22,7 +22,7 @@ class CustomerFilterForm(forms.Form):
     q = forms.CharField(required=False, max_length=100, label=_("搜索"))
     store = forms.TypedChoiceField(required=False, coerce=int, empty_value=None, label=_("门店"))
     tag = forms.TypedChoiceField(required=False, coerce=int, empty_value=None, label=_("标签"))
-    source = forms.ChoiceField(required=False, label=_("来源渠道"))
+    source_channel = forms.ChoiceField(required=False, label=_("来源渠道"))
     lifecycle = forms.ChoiceField(required=False, label=_("生命周期"))
     consent = forms.ChoiceField(required=False, choices=CONSENT_CHOICES, label=_("营销授权"))
 
@@ -35,7 +35,7 @@ class CustomerFilterForm(forms.Form):
             ("", _("全部标签")),
             *[(g.name, [(t.pk, t.name) for t in g.tags.all()]) for g in tag_groups],
         ]
-        self.fields["source"].choices = [("", _("全部来源")), *SourceChannel.choices]
+        self.fields["source_channel"].choices = [("", _("全部来源")), *SourceChannel.choices]
         self.fields["lifecycle"].choices = [("", _("全部阶段")), *Lifecycle.choices]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 from typing import Any
 from urllib.parse import urlencode
@@ -29,6 +30,11 @@ from contacts.models import (
     TimelineEvent,
 )
 from contacts.views import _ops
+
+try:
+    _selectors: Any = importlib.import_module("contacts.selectors")
+except ImportError:
+    _selectors = None
 
 PAGE_SIZE = 25
 
@@ -66,16 +72,20 @@ def export_url(query: str) -> str:
 
 
 def filter_customers(actor: Actor, form: CustomerFilterForm) -> QuerySet[Customer]:
+    """The list filters; the same parameters (and the backend's shared filter) drive the API and export."""
     qs = actor.scope(Customer.objects.all())
     if not form.is_valid():
         return qs
-    data = form.cleaned_data
+    data = {k: v for k, v in form.cleaned_data.items() if v not in (None, "")}
+    shared = getattr(_selectors, "customer_filter", None) if _selectors else None
+    if shared is not None:
+        return shared(qs, **data)  # type: ignore[no-any-return]
     if data.get("store"):
         qs = qs.filter(home_store_id=data["store"])
     if data.get("tag"):
         qs = qs.filter(tag_ids__contains=[int(data["tag"])])
-    if data.get("source"):
-        qs = qs.filter(source_channel=data["source"])
+    if data.get("source_channel"):
+        qs = qs.filter(source_channel=data["source_channel"])
     if data.get("lifecycle"):
         qs = qs.filter(lifecycle=data["lifecycle"])
     consent = data.get("consent")
