@@ -65,7 +65,7 @@ def tags_by_id(groups: list[TagGroup]) -> dict[int, Tag]:
 def export_url(query: str) -> str:
     """The backend's export endpoint (same filters as the list), by URL name when it is mounted."""
     try:
-        base = reverse("contacts:customer_export")
+        base = reverse("contacts:api-customer-export")
     except NoReverseMatch:
         base = "/api/v1/customers/export/"
     return f"{base}?{query}" if query else base

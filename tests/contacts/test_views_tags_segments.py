@@ -173,3 +173,26 @@ def test_import_rejects_files_that_are_not_csv_or_xlsx(people: People) -> None:
     response = client.post("/customers/import/", {"file": SimpleUploadedFile("a.txt", b"x")})
     assert response.status_code == 400
     assert Customer.objects.filter(organization=people.world.org).count() == 2
+
+
+def test_operator_imports_a_csv_and_sees_the_rejected_rows(people: People) -> None:
+    pytest.importorskip("contacts.imports")
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    client = people.world.client_for(people.world.operator)
+    csv_bytes = "姓名,手机号,门店编码\n新客甲,13711112222,A\n坏号码,123,A\n".encode()
+    response = client.post("/customers/import/", {"file": SimpleUploadedFile("客户.csv", csv_bytes)})
+    assert response.status_code == 302
+    job_url = response["Location"]
+    page = html(client.get(job_url))
+    assert "导入进度" in page and "客户.csv" in page
+    job_id = int(job_url.rsplit("=", 1)[1])
+    status = client.get(f"/customers/import/{job_id}/").json()
+    assert status["finished"] is True
+    assert status["created"] == 1
+    assert [r["line"] for r in status["rejected"]] == [3]
+    assert status["rejected"][0]["reason"]
+    assert Customer.objects.filter(organization=people.world.org, name="新客甲").exists()
+    # Another brand's operator cannot read the job.
+    assert people.world.client_for(people.world.outsider).get(f"/customers/import/{job_id}/").status_code == 404
+    assert people.world.client_for(people.world.store_staff).get(f"/customers/import/{job_id}/").status_code == 403

@@ -6,6 +6,9 @@
   if (!box) return;
   function render(job) {
     document.getElementById("import-bar").style.width = job.percent + "%";
+    document.getElementById("import-status").textContent = job.status_label;
+    const msg = document.getElementById("import-message");
+    msg.hidden = !job.message; msg.textContent = job.message || "";
     document.getElementById("import-summary").textContent = T.summary
       .replace("{processed}", job.processed).replace("{total}", job.total).replace("{created}", job.created)
       .replace("{updated}", job.updated).replace("{rejected}", job.rejected_count);
