@@ -1,5 +1,27 @@
-"""REST API routes of the contacts app, mounted at /api/v1/ by contacts/urls.py."""
+"""REST API routes of the contacts app, mounted at /api/v1/ by contacts/urls.py (namespace ``contacts``)."""
 
-from django.urls import path  # noqa: F401
+from django.urls import path
 
-urlpatterns: list = []
+from contacts import api
+
+urlpatterns: list = [
+    path("customers/", api.CustomerListView.as_view(), name="api-customer-list"),
+    path("customers/export/", api.CustomerExportView.as_view(), name="api-customer-export"),
+    path("customers/bulk-tag/", api.CustomerBulkTagView.as_view(), name="api-customer-bulk-tag"),
+    path("customers/<int:pk>/", api.CustomerDetailView.as_view(), name="api-customer-detail"),
+    path("customers/<int:pk>/tags/", api.CustomerTagAddView.as_view(), name="api-customer-tag-add"),
+    path("customers/<int:pk>/tags/<int:tag_id>/", api.CustomerTagRemoveView.as_view(), name="api-customer-tag-remove"),
+    path("customers/<int:pk>/notes/", api.CustomerNotesView.as_view(), name="api-customer-notes"),
+    path("customers/<int:pk>/opt-out/", api.CustomerOptOutView.as_view(), name="api-customer-opt-out"),
+    path("tag-groups/", api.TagGroupListView.as_view(), name="api-tag-group-list"),
+    path("tag-groups/<int:pk>/", api.TagGroupDetailView.as_view(), name="api-tag-group-detail"),
+    path("tags/", api.TagListView.as_view(), name="api-tag-list"),
+    path("tags/<int:pk>/", api.TagDetailView.as_view(), name="api-tag-detail"),
+    path("customer-groups/", api.CustomerGroupListView.as_view(), name="api-customer-group-list"),
+    path("customer-groups/<int:pk>/", api.CustomerGroupDetailView.as_view(), name="api-customer-group-detail"),
+    path("segments/", api.SegmentListView.as_view(), name="api-segment-list"),
+    path("segments/preview/", api.SegmentPreviewView.as_view(), name="api-segment-preview"),
+    path("segments/<int:pk>/", api.SegmentDetailView.as_view(), name="api-segment-detail"),
+    path("imports/", api.ImportCreateView.as_view(), name="api-import-create"),
+    path("imports/<int:pk>/", api.ImportDetailView.as_view(), name="api-import-detail"),
+]

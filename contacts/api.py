@@ -1,0 +1,457 @@
+"""REST API of the contacts app (``/api/v1/``): thin views — parse, call one service/selector, render.
+
+Permissions: ``contacts.access.HasActor`` (default) with ``allowed_roles`` / ``write_roles`` per view;
+every object is fetched through the actor's scope, so another store's or organization's row is a 404,
+never a 403 that would confirm it exists. Refused writes change nothing (services are atomic).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import django_filters
+from django.db.models import Prefetch, QuerySet
+from django.http import Http404, HttpResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import generics, serializers, status
+from rest_framework.exceptions import ValidationError
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from contacts import crypto, imports, selectors, services
+from contacts.access import ALL_ROLES, OPERATOR_AND_MANAGER, OPERATOR_ONLY, Actor
+from contacts.models import (
+    Customer,
+    CustomerGroup,
+    ImportJob,
+    Lifecycle,
+    Note,
+    Segment,
+    SourceChannel,
+    Tag,
+    TagGroup,
+)
+from contacts.segments import SegmentError, segment_count, segment_queryset, segment_sample
+from contacts.serializers import (
+    BulkTagInputSerializer,
+    CustomerDetailSerializer,
+    CustomerGroupDetailSerializer,
+    CustomerGroupSerializer,
+    CustomerSerializer,
+    ImportInputSerializer,
+    ImportJobSerializer,
+    NoteInputSerializer,
+    NoteSerializer,
+    OptOutInputSerializer,
+    SegmentInputSerializer,
+    SegmentPreviewInputSerializer,
+    SegmentPreviewSerializer,
+    SegmentSerializer,
+    TagGroupInputSerializer,
+    TagGroupSerializer,
+    TagInputCreateSerializer,
+    TagInputSerializer,
+    TagSerializer,
+    TagUpdateSerializer,
+)
+
+CONSENT_FILTER = [("granted", "同意营销"), ("not_granted", "未授权"), ("opted_out", "已退订")]
+REFUSALS = (services.ContactsError, SegmentError, crypto.InvalidPhone)
+
+
+class ContactsAPIView(APIView):
+    # Base: ``self.actor``, scoped querysets, refused writes (Chinese message) as 400. (A comment, not a
+    # docstring: drf-spectacular would show it as the description of every endpoint.)
+
+    @property
+    def actor(self) -> Actor:
+        return self.request.actor_obj  # type: ignore[attr-defined,no-any-return]
+
+    def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, REFUSALS):
+            return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
+        return super().handle_exception(exc)
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        return {"request": self.request, "actor": self.actor, "view": self}
+
+    def get_queryset(self) -> QuerySet[Any]:
+        if getattr(self, "swagger_fake_view", False):  # schema generation: no request, no actor
+            return self.serializer_class.Meta.model.objects.none()  # type: ignore[attr-defined,no-any-return]
+        return self.scoped_queryset()
+
+    def scoped_queryset(self) -> QuerySet[Any]:
+        raise NotImplementedError
+
+    def scoped_customer(self, pk: int) -> Customer:
+        customer = selectors.customer_get(actor=self.actor, pk=pk)
+        if customer is None:
+            raise Http404("客户不存在，或不属于你可查看的门店")
+        return customer
+
+    def scoped_tag(self, pk: int) -> Tag:
+        tag = self.actor.scope(Tag.objects.select_related("group")).filter(pk=pk).first()
+        if tag is None:
+            raise ValidationError({"tag": "标签不存在，请刷新标签列表后重试"})
+        return tag
+
+
+# --- customers -----------------------------------------------------------------------------------
+
+
+class CustomerFilterSet(django_filters.FilterSet):
+    store = django_filters.NumberFilter(method="apply", label="门店 ID")
+    tag = django_filters.NumberFilter(method="apply", label="标签 ID")
+    source_channel = django_filters.ChoiceFilter(choices=SourceChannel.choices, method="apply", label="来源渠道")
+    lifecycle = django_filters.ChoiceFilter(choices=Lifecycle.choices, method="apply", label="生命周期")
+    consent = django_filters.ChoiceFilter(choices=CONSENT_FILTER, method="apply", label="营销授权")
+    q = django_filters.CharFilter(method="apply", label="搜索：姓名 / 完整手机号 / 跟进备注")
+
+    class Meta:
+        model = Customer
+        fields: list[str] = []
+
+    def apply(self, queryset: QuerySet[Customer], name: str, value: Any) -> QuerySet[Customer]:
+        return selectors.customer_filter(queryset, **{name: value})
+
+
+class CustomerListView(ContactsAPIView, generics.ListAPIView):
+    """Customers the caller may see, newest first; filter by store, tag, source, lifecycle, consent, q."""
+
+    allowed_roles = ALL_ROLES
+    serializer_class = CustomerSerializer
+    filterset_class = CustomerFilterSet
+
+    def scoped_queryset(self) -> QuerySet[Customer]:
+        return selectors.customer_list(actor=self.actor)
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        context = super().get_serializer_context()
+        context["tags"] = selectors.tag_map(organization_id=self.actor.organization_id)
+        return context
+
+
+class CustomerDetailView(ContactsAPIView, generics.RetrieveAPIView):
+    allowed_roles = ALL_ROLES
+    serializer_class = CustomerDetailSerializer
+
+    def get_object(self) -> Customer:
+        customer = selectors.customer_detail(actor=self.actor, pk=self.kwargs["pk"])
+        if customer is None:
+            raise Http404("客户不存在，或不属于你可查看的门店")
+        return customer
+
+    def get_serializer_context(self) -> dict[str, Any]:
+        context = super().get_serializer_context()
+        context["tags"] = selectors.tag_map(organization_id=self.actor.organization_id)
+        return context
+
+
+TagChange = inline_serializer("TagChange", {"changed": serializers.BooleanField(), "tag_ids": serializers.ListField()})
+
+
+class CustomerTagAddView(ContactsAPIView):
+    allowed_roles = ALL_ROLES
+
+    @extend_schema(request=TagInputSerializer, responses=TagChange, summary="给客户打标签（单选组自动替换）")
+    def post(self, request: Request, pk: int) -> Response:
+        customer = self.scoped_customer(pk)
+        data = TagInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        tag = self.scoped_tag(data.validated_data["tag"])
+        changed = services.customer_tag_add(customer=customer, tag=tag, by=self.actor.staff)
+        return Response({"changed": changed, "tag_ids": customer.tag_ids})
+
+
+class CustomerTagRemoveView(ContactsAPIView):
+    allowed_roles = ALL_ROLES
+
+    @extend_schema(request=None, responses=TagChange, summary="移除客户标签")
+    def delete(self, request: Request, pk: int, tag_id: int) -> Response:
+        customer = self.scoped_customer(pk)
+        tag = self.scoped_tag(tag_id)
+        changed = services.customer_tag_remove(customer=customer, tag=tag, by=self.actor.staff)
+        return Response({"changed": changed, "tag_ids": customer.tag_ids})
+
+
+class CustomerBulkTagView(ContactsAPIView):
+    allowed_roles = OPERATOR_AND_MANAGER
+
+    @extend_schema(
+        request=BulkTagInputSerializer,
+        responses=inline_serializer("BulkTagged", {"tagged": serializers.IntegerField()}),
+        summary="批量打标签（客户 ID 列表或分群条件，仅限可见客户）",
+    )
+    def post(self, request: Request) -> Response:
+        data = BulkTagInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        tag = self.scoped_tag(data.validated_data["tag"])
+        if "expression" in data.validated_data:
+            targets = segment_queryset(actor=self.actor, expression=data.validated_data["expression"])
+        else:
+            targets = self.actor.scope(Customer.objects.filter(pk__in=data.validated_data["customer_ids"]))
+        tagged = services.customers_tag_bulk(
+            organization=self.actor.organization, tag=tag, customer_ids=targets, by=self.actor.staff
+        )
+        return Response({"tagged": tagged})
+
+
+class CustomerNotesView(ContactsAPIView, generics.ListAPIView):
+    allowed_roles = ALL_ROLES
+    serializer_class = NoteSerializer
+
+    def scoped_queryset(self) -> QuerySet[Note]:
+        customer = self.scoped_customer(self.kwargs["pk"])
+        return self.actor.scope(Note.objects.filter(customer=customer).select_related("author"))
+
+    @extend_schema(request=NoteInputSerializer, responses={201: NoteSerializer}, summary="添加跟进记录")
+    def post(self, request: Request, pk: int) -> Response:
+        customer = self.scoped_customer(pk)
+        data = NoteInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        note = services.note_add(customer=customer, author=self.actor.staff, body=data.validated_data["body"])
+        return Response(NoteSerializer(note).data, status=status.HTTP_201_CREATED)
+
+
+class CustomerOptOutView(ContactsAPIView):
+    allowed_roles = ALL_ROLES
+
+    @extend_schema(request=OptOutInputSerializer, responses=CustomerSerializer, summary="退订营销消息")
+    def post(self, request: Request, pk: int) -> Response:
+        customer = self.scoped_customer(pk)
+        data = OptOutInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        services.customer_opt_out(customer=customer, source=data.validated_data["source"], by=self.actor.staff)
+        return Response(CustomerSerializer(customer, context=self.get_serializer_context()).data)
+
+
+class CustomerExportView(ContactsAPIView):
+    """The same list as ``/customers/`` (same filters, same scope, masked phones for store staff)."""
+
+    allowed_roles = ALL_ROLES
+
+    @extend_schema(
+        parameters=[
+            OpenApiParameter("export_format", str, enum=["csv", "xlsx"], description="文件格式，默认 csv"),
+            OpenApiParameter("store", int),
+            OpenApiParameter("tag", int),
+            OpenApiParameter("source_channel", str),
+            OpenApiParameter("lifecycle", str),
+            OpenApiParameter("consent", str),
+            OpenApiParameter("q", str),
+        ],
+        responses={(200, "text/csv"): OpenApiTypes.BINARY},
+        summary="导出客户（CSV / Excel）",
+    )
+    def get(self, request: Request) -> HttpResponse:
+        export_format = request.query_params.get("export_format", "csv")
+        if export_format not in ("csv", "xlsx"):
+            raise ValidationError({"export_format": "只支持 csv 或 xlsx"})
+        filterset = CustomerFilterSet(request.query_params, queryset=selectors.customer_list(actor=self.actor))
+        if not filterset.is_valid():
+            raise ValidationError(filterset.errors)
+        return imports.export_response(actor=self.actor, queryset=filterset.qs, export_format=export_format)
+
+
+# --- tags ----------------------------------------------------------------------------------------
+
+
+class TagGroupListView(ContactsAPIView, generics.ListAPIView):
+    allowed_roles = ALL_ROLES
+    write_roles = OPERATOR_AND_MANAGER
+    serializer_class = TagGroupSerializer
+    pagination_class = None
+
+    def scoped_queryset(self) -> QuerySet[TagGroup]:
+        return self.actor.scope(
+            TagGroup.objects.prefetch_related(Prefetch("tags", Tag.objects.order_by("order", "id")))
+        )
+
+    @extend_schema(request=TagGroupInputSerializer, responses={201: TagGroupSerializer}, summary="新建标签组")
+    def post(self, request: Request) -> Response:
+        data = TagGroupInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        if "name" not in data.validated_data:
+            raise ValidationError({"name": "请填写标签组名称"})
+        group = services.tag_group_create(organization=self.actor.organization, **data.validated_data)
+        return Response(TagGroupSerializer(group).data, status=status.HTTP_201_CREATED)
+
+
+class TagGroupDetailView(ContactsAPIView, generics.RetrieveAPIView):
+    allowed_roles = ALL_ROLES
+    write_roles = OPERATOR_AND_MANAGER
+    serializer_class = TagGroupSerializer
+
+    def scoped_queryset(self) -> QuerySet[TagGroup]:
+        return self.actor.scope(TagGroup.objects.prefetch_related("tags"))
+
+    @extend_schema(request=TagGroupInputSerializer, responses=TagGroupSerializer, summary="修改标签组")
+    def patch(self, request: Request, pk: int) -> Response:
+        group = self.get_object()
+        data = TagGroupInputSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        group = services.tag_group_update(group=group, **data.validated_data)
+        return Response(TagGroupSerializer(group).data)
+
+    @extend_schema(responses={204: None}, summary="删除标签组（及其标签）")
+    def delete(self, request: Request, pk: int) -> Response:
+        services.tag_group_delete(group=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class TagListView(ContactsAPIView, generics.ListAPIView):
+    allowed_roles = ALL_ROLES
+    write_roles = OPERATOR_AND_MANAGER
+    serializer_class = TagSerializer
+    pagination_class = None
+
+    def scoped_queryset(self) -> QuerySet[Tag]:
+        return self.actor.scope(Tag.objects.all())
+
+    @extend_schema(request=TagInputCreateSerializer, responses={201: TagSerializer}, summary="新建标签")
+    def post(self, request: Request) -> Response:
+        data = TagInputCreateSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        group = self.actor.scope(TagGroup.objects.all()).filter(pk=data.validated_data["group"]).first()
+        if group is None:
+            raise ValidationError({"group": "标签组不存在，请刷新后重试"})
+        tag = services.tag_create(group=group, name=data.validated_data["name"], order=data.validated_data["order"])
+        return Response(TagSerializer(tag).data, status=status.HTTP_201_CREATED)
+
+
+class TagDetailView(ContactsAPIView, generics.RetrieveAPIView):
+    allowed_roles = ALL_ROLES
+    write_roles = OPERATOR_AND_MANAGER
+    serializer_class = TagSerializer
+
+    def scoped_queryset(self) -> QuerySet[Tag]:
+        return self.actor.scope(Tag.objects.all())
+
+    @extend_schema(request=TagUpdateSerializer, responses=TagSerializer, summary="重命名 / 排序标签")
+    def patch(self, request: Request, pk: int) -> Response:
+        tag = self.get_object()
+        data = TagUpdateSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        return Response(TagSerializer(services.tag_update(tag=tag, **data.validated_data)).data)
+
+    @extend_schema(responses={204: None}, summary="删除标签（从所有客户身上移除）")
+    def delete(self, request: Request, pk: int) -> Response:
+        services.tag_delete(tag=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+# --- customer groups -----------------------------------------------------------------------------
+
+
+class CustomerGroupListView(ContactsAPIView, generics.ListAPIView):
+    allowed_roles = ALL_ROLES
+    serializer_class = CustomerGroupSerializer
+
+    def scoped_queryset(self) -> QuerySet[CustomerGroup]:
+        return selectors.customer_group_list(actor=self.actor)
+
+
+class CustomerGroupDetailView(ContactsAPIView, generics.RetrieveAPIView):
+    allowed_roles = ALL_ROLES
+    serializer_class = CustomerGroupDetailSerializer
+
+    def scoped_queryset(self) -> QuerySet[CustomerGroup]:
+        return selectors.customer_group_list(actor=self.actor)
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        group = self.get_object()
+        members = selectors.customer_group_members(actor=self.actor, group=group)[:500]
+        context = {**self.get_serializer_context(), "members": list(members)}
+        return Response(CustomerGroupDetailSerializer(group, context=context).data)
+
+
+# --- segments ------------------------------------------------------------------------------------
+
+
+class SegmentListView(ContactsAPIView, generics.ListAPIView):
+    allowed_roles = OPERATOR_AND_MANAGER
+    serializer_class = SegmentSerializer
+
+    def scoped_queryset(self) -> QuerySet[Segment]:
+        return self.actor.scope(Segment.objects.order_by("-updated_at", "-id"))
+
+    @extend_schema(request=SegmentInputSerializer, responses={201: SegmentSerializer}, summary="保存分群")
+    def post(self, request: Request) -> Response:
+        data = SegmentInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        segment = services.segment_save(actor=self.actor, **data.validated_data)
+        return Response(SegmentSerializer(segment).data, status=status.HTTP_201_CREATED)
+
+
+class SegmentDetailView(ContactsAPIView, generics.RetrieveAPIView):
+    allowed_roles = OPERATOR_AND_MANAGER
+    serializer_class = SegmentSerializer
+
+    def scoped_queryset(self) -> QuerySet[Segment]:
+        return self.actor.scope(Segment.objects.all())
+
+    @extend_schema(request=SegmentInputSerializer, responses=SegmentSerializer, summary="修改分群")
+    def patch(self, request: Request, pk: int) -> Response:
+        segment = self.get_object()
+        data = SegmentInputSerializer(data=request.data, partial=True)
+        data.is_valid(raise_exception=True)
+        values = {"name": segment.name, "description": segment.description, "expression": segment.expression}
+        values.update(data.validated_data)
+        segment = services.segment_save(actor=self.actor, segment=segment, **values)
+        return Response(SegmentSerializer(segment).data)
+
+    @extend_schema(responses={204: None}, summary="删除分群")
+    def delete(self, request: Request, pk: int) -> Response:
+        services.segment_delete(segment=self.get_object())
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class SegmentPreviewView(ContactsAPIView):
+    """Live count and sample of an unsaved expression, within the caller's scope."""
+
+    allowed_roles = ALL_ROLES
+
+    @extend_schema(request=SegmentPreviewInputSerializer, responses=SegmentPreviewSerializer, summary="分群预览")
+    def post(self, request: Request) -> Response:
+        data = SegmentPreviewInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        expression, limit = data.validated_data["expression"], data.validated_data["limit"]
+        count = segment_count(actor=self.actor, expression=expression)
+        sample = segment_sample(actor=self.actor, expression=expression, limit=limit) if limit else []
+        context = {
+            **self.get_serializer_context(),
+            "tags": selectors.tag_map(organization_id=self.actor.organization_id),
+        }
+        return Response({"count": count, "sample": CustomerSerializer(sample, many=True, context=context).data})
+
+
+# --- import --------------------------------------------------------------------------------------
+
+
+class ImportCreateView(ContactsAPIView):
+    allowed_roles = OPERATOR_ONLY
+
+    @extend_schema(
+        request={"multipart/form-data": ImportInputSerializer},
+        responses={202: ImportJobSerializer},
+        summary="导入客户（CSV / Excel .xlsx）",
+    )
+    def post(self, request: Request) -> Response:
+        data = ImportInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        upload = data.validated_data["file"]
+        job = imports.import_start(
+            organization=self.actor.organization, by=self.actor.staff, filename=upload.name, content=upload.read()
+        )
+        job.refresh_from_db()
+        return Response(ImportJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+
+
+class ImportDetailView(ContactsAPIView, generics.RetrieveAPIView):
+    allowed_roles = OPERATOR_ONLY
+    serializer_class = ImportJobSerializer
+
+    def scoped_queryset(self) -> QuerySet[ImportJob]:
+        return self.actor.scope(ImportJob.objects.defer("content"))

@@ -1,0 +1,105 @@
+"""Reads of the customer base, always through the actor's scope (organization and stores)."""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any
+
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+
+from contacts import crypto
+from contacts.access import Actor
+from contacts.models import Customer, CustomerGroup, CustomerGroupMember, Follow, Identity, Tag, TagGroup
+
+
+def customer_search_q(q: str) -> Q:
+    """Name (trigram-indexed ``icontains``), any follower's remark, or the exact phone number (keyed
+    hash: numbers are stored encrypted, so only a whole number can match)."""
+    q = q.strip()
+    cond = Q(name__icontains=q) | Q(Exists(Follow.objects.filter(customer=OuterRef("pk"), remark__icontains=q)))
+    with contextlib.suppress(crypto.InvalidPhone):
+        cond |= Q(phone_hash=crypto.phone_hash(q))
+    return cond
+
+
+def customer_filter(
+    qs: QuerySet[Customer],
+    *,
+    store: int | None = None,
+    tag: int | None = None,
+    source_channel: str = "",
+    lifecycle: str = "",
+    consent: str = "",
+    q: str = "",
+) -> QuerySet[Customer]:
+    """The list filters shared by the API, the export and the console list."""
+    if store:
+        qs = qs.filter(home_store_id=store)
+    if tag:
+        qs = qs.filter(tag_ids__contains=[int(tag)])
+    if source_channel:
+        qs = qs.filter(source_channel=source_channel)
+    if lifecycle:
+        qs = qs.filter(lifecycle=lifecycle)
+    if consent == "granted":
+        qs = qs.filter(marketing_consent=True, opted_out_at__isnull=True)
+    elif consent == "not_granted":
+        qs = qs.filter(marketing_consent=False, opted_out_at__isnull=True)
+    elif consent == "opted_out":
+        qs = qs.filter(opted_out_at__isnull=False)
+    if q:
+        qs = qs.filter(customer_search_q(q))
+    return qs
+
+
+def customer_list(*, actor: Actor, **filters: Any) -> QuerySet[Customer]:
+    qs = actor.scope(Customer.objects.select_related("home_store"))
+    return customer_filter(qs, **filters).order_by("-created_at", "-id")
+
+
+def customer_get(*, actor: Actor, pk: int) -> Customer | None:
+    """The customer if the actor may see it, else ``None`` (callers answer 404, never 403: a store's
+    customers are not even confirmed to exist for another store)."""
+    return actor.scope(Customer.objects.select_related("home_store")).filter(pk=pk).first()
+
+
+def customer_detail(*, actor: Actor, pk: int) -> Customer | None:
+    return (
+        actor.scope(Customer.objects.select_related("home_store"))
+        .prefetch_related(
+            Prefetch("identities", Identity.objects.order_by("platform", "id")),
+            Prefetch("follows", Follow.objects.select_related("staff").order_by("deleted_at", "-added_at")),
+        )
+        .filter(pk=pk)
+        .first()
+    )
+
+
+def customer_by_identity(
+    *, actor: Actor, platform: str, external_id: str, account: str | None = None
+) -> Customer | None:
+    """Open a customer by a platform id (the sidebar gets WeCom's external_userid from the JS-SDK)."""
+    identities = Identity.objects.filter(platform=platform, external_id=external_id)
+    if account is not None:
+        identities = identities.filter(account=account)
+    return (
+        actor.scope(Customer.objects.select_related("home_store"))
+        .filter(pk__in=identities.values("customer_id"))
+        .first()
+    )
+
+
+def tag_map(*, organization_id: int) -> dict[int, Tag]:
+    return {t.pk: t for t in Tag.objects.filter(organization_id=organization_id).select_related("group")}
+
+
+def tag_groups_with_tags(*, actor: Actor) -> QuerySet[TagGroup]:
+    return actor.scope(TagGroup.objects.all()).prefetch_related(Prefetch("tags", Tag.objects.order_by("order", "id")))
+
+
+def customer_group_list(*, actor: Actor) -> QuerySet[CustomerGroup]:
+    return actor.scope(CustomerGroup.objects.select_related("owner", "store")).order_by("-created_at", "-id")
+
+
+def customer_group_members(*, actor: Actor, group: CustomerGroup) -> QuerySet[CustomerGroupMember]:
+    return actor.scope(CustomerGroupMember.objects.filter(group=group)).order_by("left_at", "-joined_at", "id")

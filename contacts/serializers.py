@@ -1,0 +1,273 @@
+"""DRF serializers of the contacts API. Output only: writes go through input serializers + services.
+
+Phone numbers: every serializer that shows one asks the actor in ``context["actor"]``; store staff
+get the masked number (``138****8000``), everyone else the full one.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from contacts.models import (
+    Customer,
+    CustomerGroup,
+    CustomerGroupMember,
+    Follow,
+    Identity,
+    ImportJob,
+    Note,
+    Segment,
+    Tag,
+    TagChoice,
+    TagGroup,
+)
+
+
+def phone_for(context: dict[str, Any], customer: Customer) -> str:
+    actor = context.get("actor")
+    if actor is not None and actor.sees_full_phone:
+        return customer.phone
+    return customer.phone_masked
+
+
+class StoreRefSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class CustomerSerializer(serializers.ModelSerializer):
+    phone = serializers.SerializerMethodField()
+    home_store = StoreRefSerializer(allow_null=True, read_only=True)
+    tags = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Customer
+        fields = [
+            "id",
+            "name",
+            "gender",
+            "avatar",
+            "phone",
+            "unionid",
+            "home_store",
+            "source_channel",
+            "lifecycle",
+            "marketing_consent",
+            "opted_out_at",
+            "tag_ids",
+            "tags",
+            "ltv",
+            "order_count",
+            "last_order_at",
+            "rfm_segment",
+            "first_touch_at",
+            "created_at",
+        ]
+
+    @extend_schema_field(serializers.CharField())
+    def get_phone(self, obj: Customer) -> str:
+        return phone_for(self.context, obj)
+
+    @extend_schema_field(serializers.ListField(child=serializers.DictField()))
+    def get_tags(self, obj: Customer) -> list[dict[str, Any]]:
+        tags = self.context.get("tags") or {}
+        return [
+            {"id": t.pk, "name": t.name, "group_id": t.group_id}
+            for t in (tags.get(tag_id) for tag_id in obj.tag_ids)
+            if t is not None
+        ]
+
+
+class IdentitySerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Identity
+        fields = ["platform", "account", "external_id", "created_at"]
+
+
+class FollowSerializer(serializers.ModelSerializer):
+    staff_name = serializers.CharField(source="staff.name", read_only=True)
+
+    class Meta:
+        model = Follow
+        fields = ["staff", "staff_name", "added_at", "add_way", "state", "remark", "description", "deleted_at"]
+
+
+class CustomerDetailSerializer(CustomerSerializer):
+    identities = IdentitySerializer(many=True, read_only=True)
+    follows = FollowSerializer(many=True, read_only=True)
+
+    class Meta(CustomerSerializer.Meta):
+        fields = [
+            *CustomerSerializer.Meta.fields,
+            "first_touch",
+            "attributes",
+            "consent_at",
+            "consent_source",
+            "opt_out_source",
+            "first_order_at",
+            "avg_order_value",
+            "identities",
+            "follows",
+        ]
+
+
+class TagInputSerializer(serializers.Serializer):
+    tag = serializers.IntegerField(min_value=1)
+
+
+class BulkTagInputSerializer(serializers.Serializer):
+    tag = serializers.IntegerField(min_value=1)
+    customer_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, max_length=100000)
+    expression = serializers.JSONField(required=False)
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if ("customer_ids" in attrs) == ("expression" in attrs):
+            raise serializers.ValidationError("请提供 customer_ids（客户 ID 列表）或 expression（分群条件）二者之一")
+        return attrs
+
+
+class NoteSerializer(serializers.ModelSerializer):
+    author_name = serializers.CharField(source="author.name", read_only=True, default="")
+
+    class Meta:
+        model = Note
+        fields = ["id", "body", "author", "author_name", "created_at"]
+        read_only_fields = ["id", "author", "author_name", "created_at"]
+
+
+class NoteInputSerializer(serializers.Serializer):
+    body = serializers.CharField(max_length=2000)
+
+
+class OptOutInputSerializer(serializers.Serializer):
+    source = serializers.CharField(max_length=50, required=False, default="api")
+
+
+class TagSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Tag
+        fields = ["id", "group", "name", "wecom_tag_id", "order", "created_at"]
+        read_only_fields = ["id", "wecom_tag_id", "created_at"]
+
+
+class TagGroupSerializer(serializers.ModelSerializer):
+    tags = TagSerializer(many=True, read_only=True)
+
+    class Meta:
+        model = TagGroup
+        fields = ["id", "name", "choice", "origin", "order", "tags", "created_at"]
+        read_only_fields = ["id", "origin", "tags", "created_at"]
+
+
+class TagGroupInputSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=50, required=False)
+    choice = serializers.ChoiceField(choices=TagChoice.choices, required=False)
+    order = serializers.IntegerField(required=False)
+
+
+class TagInputCreateSerializer(serializers.Serializer):
+    group = serializers.IntegerField(min_value=1)
+    name = serializers.CharField(max_length=50)
+    order = serializers.IntegerField(required=False, default=0)
+
+
+class TagUpdateSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=50, required=False)
+    order = serializers.IntegerField(required=False)
+
+
+class CustomerGroupSerializer(serializers.ModelSerializer):
+    owner_name = serializers.CharField(source="owner.name", read_only=True, default="")
+    store_name = serializers.CharField(source="store.name", read_only=True, default="")
+
+    class Meta:
+        model = CustomerGroup
+        fields = [
+            "id",
+            "wecom_chat_id",
+            "name",
+            "owner",
+            "owner_name",
+            "store",
+            "store_name",
+            "notice",
+            "member_count",
+            "created_at",
+            "dismissed_at",
+        ]
+
+
+class GroupMemberSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = CustomerGroupMember
+        fields = ["member_id", "member_type", "name", "customer", "join_scene", "joined_at", "left_at"]
+
+
+class CustomerGroupDetailSerializer(CustomerGroupSerializer):
+    members = serializers.SerializerMethodField()
+
+    class Meta(CustomerGroupSerializer.Meta):
+        fields = [*CustomerGroupSerializer.Meta.fields, "members"]
+
+    @extend_schema_field(GroupMemberSerializer(many=True))
+    def get_members(self, obj: CustomerGroup) -> list[dict[str, Any]]:
+        return GroupMemberSerializer(self.context.get("members", []), many=True).data  # type: ignore[return-value]
+
+
+class SegmentSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = Segment
+        fields = [
+            "id",
+            "name",
+            "description",
+            "expression",
+            "last_count",
+            "last_counted_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = ["id", "last_count", "last_counted_at", "created_at", "updated_at"]
+
+
+class SegmentInputSerializer(serializers.Serializer):
+    name = serializers.CharField(max_length=100)
+    description = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
+    expression = serializers.JSONField()
+
+
+class SegmentPreviewInputSerializer(serializers.Serializer):
+    expression = serializers.JSONField()
+    limit = serializers.IntegerField(min_value=0, max_value=100, required=False, default=20)
+
+
+class SegmentPreviewSerializer(serializers.Serializer):
+    count = serializers.IntegerField()
+    sample = CustomerSerializer(many=True)
+
+
+class ImportJobSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = ImportJob
+        fields = [
+            "id",
+            "filename",
+            "status",
+            "total_rows",
+            "processed_rows",
+            "created_count",
+            "updated_count",
+            "rejected_count",
+            "errors",
+            "message",
+            "created_at",
+            "started_at",
+            "finished_at",
+        ]
+
+
+class ImportInputSerializer(serializers.Serializer):
+    file = serializers.FileField()
