@@ -129,7 +129,7 @@ class WeChatShopFake:
             rows = [
                 r
                 for r in self.components.get(str(data.get("leads_component_id")), [])
-                if int(data.get("start_time") or 0) <= r["_created"] <= int(data.get("end_time") or 0)
+                if int(data.get("start_time") or 0) <= int(r["_created"]) <= int(data.get("end_time") or 0)
             ]
             offset = int(data.get("last_buffer") or 0)
             chunk = rows[offset : offset + self.page_size]
