@@ -10,7 +10,7 @@ class ChannelsConfig(AppConfig):
         from channels.registry import Plugin, register
         from channels.wecom import handlers, webhook
 
-        register(Plugin(platform="wecom", receive=webhook.receive, process=handlers.process_event))
+        register(Plugin(platform="wecom", receive=webhook.receive, process=handlers.process_event, atomic=False))
         handlers.connect_tag_listener()
         # Lead sources (Douyin, WeChat shop webhooks; beat tasks) — channels-leads engineer; keep these lines.
         from channels import leads_plugins, leads_tasks  # noqa: F401

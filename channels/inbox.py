@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import traceback
 from datetime import timedelta
@@ -115,7 +116,9 @@ def inbox_process(*, event_id: int) -> str:
     try:
         if plugin is None or plugin.process is None:
             raise LookupError(f"no processor registered for platform {event.platform}")
-        with transaction.atomic():
+        # ``atomic=False`` processors open their own transactions, because they call the platform
+        # between writes (a transaction is never held across a network call).
+        with transaction.atomic() if plugin.atomic else contextlib.nullcontext():
             note = plugin.process(event) or ""
             status = InboxStatus.IGNORED if note.startswith(IGNORED_PREFIX) else InboxStatus.DONE
             InboxEvent.objects.filter(pk=event.pk).update(status=status, processed_at=timezone.now(), error=note[:2000])

@@ -6,7 +6,8 @@ A platform registers two functions (in its ``AppConfig.ready()`` or on import of
   into events, WITHOUT touching the database. Raise :class:`WebhookRejected` to refuse it (403 bad
   signature, 400 malformed, 413 too large). ``Received.response`` is what the platform expects back.
 * ``process(event: InboxEvent) -> str``: apply one stored event through the domain services. Runs in
-  a Celery task inside a transaction; raising marks the event failed (kept with its error, replayable).
+  a Celery task inside a transaction (unless ``atomic=False``); raising marks the event failed (kept
+  with its error, replayable).
   Return a short note ("", or e.g. "ignored: …" to mark it ignored).
 
     from channels.registry import Plugin, register
@@ -58,6 +59,9 @@ class Plugin:
     process: Callable[[InboxEvent], str] | None = None
     # Largest request body accepted before reading it (413 above).
     max_body_bytes: int = 256 * 1024
+    # Run ``process`` inside one transaction (default). False: the processor manages its own
+    # transactions, e.g. because it calls the platform between writes; its writes must be idempotent.
+    atomic: bool = True
 
 
 _PLUGINS: dict[str, Plugin] = {}

@@ -1,13 +1,415 @@
-"""Apply stored WeCom events through the contacts services (filled in below)."""
+"""Apply WeCom facts to the customer base, through the contacts services only.
+
+Used by both the inbox (one callback at a time) and the full sync: every write is an upsert from
+the platform's current truth, so replays, duplicates and reordering converge to the same state.
+Network calls happen outside database transactions; each block of writes is its own transaction.
+
+Lookups of contacts rows (staff by WeCom userid, tags by WeCom id, a customer by identity) read the
+contacts models directly: background jobs have no actor to scope by, and the models are the
+contract (contacts/models.py). Every write goes through ``contacts.services``.
+"""
 
 from __future__ import annotations
 
-from channels.models import InboxEvent
+import logging
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from channels.errors import PlatformError
+from channels.models import ChannelAccount, InboxEvent
+from channels.selectors import contact_way_for_state
+from channels.wecom import adapter
+from channels.wecom.client import WeComClient
+from channels.wecom.webhook import parse_event
+from contacts import services as contacts
+from contacts.models import (
+    ChurnedBy,
+    Customer,
+    CustomerGroup,
+    Follow,
+    Identity,
+    MemberType,
+    Platform,
+    Role,
+    Staff,
+    Tag,
+    TagGroup,
+    TagSource,
+    TimelineKind,
+)
+
+log = logging.getLogger(__name__)
+
+NOT_A_CONTACT = {84061, 40096}
+GROUP_GONE = {40050, 90500}
 
 
+# -- lookups ----------------------------------------------------------------------------------------
+def staff_for(account: ChannelAccount, userid: str, name: str = "") -> Staff:
+    """The Staff of a WeCom member, created (without a console login) when first seen."""
+    staff = Staff.objects.filter(organization_id=account.organization_id, wecom_userid=userid).first()
+    if staff is None:
+        staff = contacts.staff_create(
+            organization=account.organization, name=name or userid, role=Role.STORE_STAFF, wecom_userid=userid
+        )
+    return staff
+
+
+def customer_for(account: ChannelAccount, external_userid: str) -> Customer | None:
+    identity = (
+        Identity.objects.filter(
+            organization_id=account.organization_id,
+            platform=Platform.WECOM,
+            account=account.external_id,
+            external_id=external_userid,
+        )
+        .select_related("customer")
+        .first()
+    )
+    return identity.customer if identity else None
+
+
+def tags_by_wecom_id(account: ChannelAccount, wecom_ids: list[str]) -> dict[str, Tag]:
+    if not wecom_ids:
+        return {}
+    tags = Tag.objects.filter(organization_id=account.organization_id, wecom_tag_id__in=wecom_ids)
+    return {t.wecom_tag_id: t for t in tags}
+
+
+# -- customers --------------------------------------------------------------------------------------
+def apply_contact(
+    account: ChannelAccount, data: adapter.ContactData, *, complete: bool = True
+) -> tuple[Customer, list[str]]:
+    """Create/refresh the customer, their follows and WeCom tags from the platform's view.
+
+    ``complete``: ``data.follows`` lists every follow user (``externalcontact/get``), so local follows
+    missing from it have ended. Returns the customer and the userids whose follow was new (or revived).
+    """
+    first = data.first_follow()
+    way = contact_way_for_state(account=account, state=first.state) if first else None
+    defaults: dict[str, Any] = {"name": data.name, "gender": data.gender, "avatar": data.avatar}
+    if first is not None:
+        channel = adapter.source_channel(first, way.channel if way else None)
+        first_staff = Staff.objects.filter(organization_id=account.organization_id, wecom_userid=first.userid).first()
+        store = (way.store if way else None) or (first_staff.store if first_staff else None) or account.default_store
+        defaults.update(
+            source_channel=channel,
+            first_touch=adapter.first_touch(first, channel=channel, contact_way_id=way.pk if way else None),
+            first_touch_at=first.added_at,
+            home_store=store,
+        )
+    with transaction.atomic():
+        customer, _created = contacts.customer_resolve(
+            organization=account.organization,
+            platform=Platform.WECOM,
+            account=account.external_id,
+            external_id=data.external_userid,
+            unionid=data.unionid,
+            defaults=defaults,
+            source="wecom",
+        )
+        active = {
+            f.staff.wecom_userid: f
+            for f in Follow.objects.filter(customer=customer, deleted_at__isnull=True).select_related("staff")
+        }
+        new_follows: list[str] = []
+        for follow in data.follows:
+            staff = staff_for(account, follow.userid)
+            if follow.userid not in active:
+                new_follows.append(follow.userid)
+            contacts.follow_upsert(
+                customer=customer,
+                staff=staff,
+                added_at=follow.added_at,
+                add_way=follow.add_way,
+                state=follow.state,
+                remark=follow.remark,
+                description=follow.description,
+            )
+        if complete:
+            listed = {f.userid for f in data.follows}
+            for userid, follow_row in active.items():
+                if userid not in listed and userid:
+                    # Gone on the platform while we missed the event: we cannot tell who deleted whom.
+                    contacts.follow_end(customer=customer, staff=follow_row.staff, by=ChurnedBy.CUSTOMER)
+        _sync_customer_wecom_tags(account, customer, data)
+        for userid in new_follows:
+            follow = next(f for f in data.follows if f.userid == userid)
+            _apply_contact_way_tags(account, customer, follow)
+    return customer, new_follows
+
+
+def _sync_customer_wecom_tags(account: ChannelAccount, customer: Customer, data: adapter.ContactData) -> None:
+    """WeCom corp tags on any follow → local tags (source "sync"); WeCom tags no follow has any more → removed."""
+    wanted_ids = sorted({t for f in data.follows for t in f.wecom_tag_ids})
+    wanted = tags_by_wecom_id(account, wanted_ids)
+    held = set(customer.tag_ids or [])
+    for tag in wanted.values():
+        if tag.pk not in held:
+            contacts.customer_tag_add(customer=customer, tag=tag, source=TagSource.SYNC)
+    stale = Tag.objects.filter(pk__in=held, organization_id=account.organization_id).exclude(wecom_tag_id="")
+    for tag in stale:
+        if tag.wecom_tag_id not in wanted:
+            contacts.customer_tag_remove(customer=customer, tag=tag, source=TagSource.SYNC)
+
+
+def _apply_contact_way_tags(account: ChannelAccount, customer: Customer, follow: adapter.FollowData) -> None:
+    way = contact_way_for_state(account=account, state=follow.state)
+    tags = list(way.tags.all()) if way else []
+    tags += [t for t in account.default_tags.all() if t not in tags]
+    for tag in tags:
+        contacts.customer_tag_add(customer=customer, tag=tag, source=TagSource.CHANNEL)
+
+
+def refresh_contact(
+    account: ChannelAccount, client: WeComClient, external_userid: str
+) -> tuple[Customer | None, list[str]]:
+    """Re-read one customer from WeCom and apply it; ends local follows when WeCom no longer knows them."""
+    try:
+        raw = client.external_contact_get(external_userid)
+    except PlatformError as exc:
+        if exc.code not in NOT_A_CONTACT:
+            raise
+        customer = customer_for(account, external_userid)
+        if customer is not None:
+            with transaction.atomic():
+                for follow in Follow.objects.filter(customer=customer, deleted_at__isnull=True).select_related("staff"):
+                    contacts.follow_end(customer=customer, staff=follow.staff, by=ChurnedBy.CUSTOMER)
+        return customer, []
+    data = adapter.ContactData.from_api(raw["external_contact"], raw["follow_user"])
+    return apply_contact(account, data, complete=True)
+
+
+def send_welcome(
+    account: ChannelAccount, client: WeComClient, event: adapter.ContactEvent, occurred_at: datetime | None
+) -> str:
+    """Send the 活码's welcome text with the 20-second WelcomeCode. Returns a note for the inbox."""
+    if not event.welcome_code:
+        return ""
+    way = contact_way_for_state(account=account, state=event.state)
+    text = (way.welcome_text if way else "") or (account.settings or {}).get("welcome_text", "")
+    if not text:
+        return "no welcome text"
+    if occurred_at and (timezone.now() - occurred_at).total_seconds() > 25:
+        return "welcome skipped: the 20 s WelcomeCode window has passed"
+    try:
+        client.post("externalcontact/send_welcome_msg", {"welcome_code": event.welcome_code, "text": {"content": text}})
+    except PlatformError as exc:
+        if exc.code == 41051:
+            return "welcome skipped: already sent or the customer started chatting (41051)"
+        return f"welcome failed: {exc.code} {exc.message}"
+    return "welcome sent"
+
+
+# -- groups -----------------------------------------------------------------------------------------
+def apply_group(account: ChannelAccount, chat: dict[str, Any]) -> CustomerGroup:
+    owner = staff_for(account, str(chat.get("owner", ""))) if chat.get("owner") else None
+    members = []
+    for member in chat.get("member_list") or []:
+        external = int(member.get("type") or 1) == 2
+        member_id = str(member.get("userid", ""))
+        members.append(
+            {
+                "member_id": member_id,
+                "member_type": MemberType.EXTERNAL if external else MemberType.STAFF,
+                "name": member.get("name") or member.get("group_nickname") or "",
+                "join_scene": int(member.get("join_scene") or 0),
+                "joined_at": adapter.ts(member.get("join_time")),
+                "customer": customer_for(account, member_id) if external else None,
+            }
+        )
+    return contacts.group_upsert(
+        organization=account.organization,
+        wecom_chat_id=str(chat["chat_id"]),
+        name=str(chat.get("name") or ""),
+        owner=owner,
+        store=owner.store if owner else None,
+        notice=str(chat.get("notice") or ""),
+        members=members,
+    )
+
+
+def group_gone(account: ChannelAccount, chat_id: str) -> None:
+    """The group was dismissed: everyone left. (contacts has no dismiss service yet; see report.)"""
+    group = CustomerGroup.objects.filter(organization_id=account.organization_id, wecom_chat_id=chat_id).first()
+    if group is None:
+        return
+    contacts.group_upsert(
+        organization=account.organization,
+        wecom_chat_id=chat_id,
+        name=group.name,
+        owner=group.owner,
+        store=group.store,
+        notice=group.notice,
+        members=[],
+    )
+
+
+def refresh_group(account: ChannelAccount, client: WeComClient, chat_id: str) -> None:
+    try:
+        chat = client.groupchat_get(chat_id)
+    except PlatformError as exc:
+        if exc.code not in GROUP_GONE:
+            raise
+        with transaction.atomic():
+            group_gone(account, chat_id)
+        return
+    with transaction.atomic():
+        apply_group(account, chat)
+
+
+# -- corp tags --------------------------------------------------------------------------------------
+def sync_corp_tags(account: ChannelAccount, client: WeComClient) -> dict[str, int]:
+    """Mirror WeCom corp tags into local tag groups/tags (matched by WeCom id, then by name)."""
+    stats = {"tag_groups": 0, "tags_created": 0, "tags_renamed": 0, "tags_deleted": 0}
+    groups = client.corp_tag_list()
+    seen: set[str] = set()
+    with transaction.atomic():
+        for group in groups:
+            if group.get("deleted"):
+                continue
+            local_group = TagGroup.objects.filter(
+                organization_id=account.organization_id, name=group["group_name"]
+            ).first() or contacts.tag_group_create(organization=account.organization, name=group["group_name"])
+            stats["tag_groups"] += 1
+            for item in group.get("tag") or []:
+                if item.get("deleted"):
+                    continue
+                wecom_id = str(item["id"])
+                seen.add(wecom_id)
+                tag = Tag.objects.filter(organization_id=account.organization_id, wecom_tag_id=wecom_id).first()
+                if tag is None:
+                    if Tag.objects.filter(group=local_group, name=item["name"]).exists():
+                        # A local tag of that name exists; contacts has no service to link it (see report).
+                        continue
+                    contacts.tag_create(group=local_group, name=item["name"], wecom_tag_id=wecom_id)
+                    stats["tags_created"] += 1
+                elif tag.name != item["name"]:
+                    contacts.tag_update(tag=tag, name=item["name"])
+                    stats["tags_renamed"] += 1
+        gone = Tag.objects.filter(organization_id=account.organization_id).exclude(wecom_tag_id="")
+        for tag in gone.exclude(wecom_tag_id__in=seen):
+            contacts.tag_delete(tag=tag)
+            stats["tags_deleted"] += 1
+    return stats
+
+
+# -- the inbox processor ----------------------------------------------------------------------------
 def process_event(event: InboxEvent) -> str:
-    return "ignored: WeCom event processing not wired yet"
+    fields = parse_event(event.body)
+    typed = adapter.to_event(fields)
+    account = event.account
+    if isinstance(typed, adapter.Ignored):
+        return f"ignored: {typed.reason}"
+    client = WeComClient.for_account(account, max_wait=10.0)
+    if isinstance(typed, adapter.ContactEvent):
+        return _process_contact(account, client, typed)
+    if isinstance(typed, adapter.ChatEvent):
+        if typed.change_type == "dismiss":
+            with transaction.atomic():
+                group_gone(account, typed.chat_id)
+            return "group dismissed"
+        refresh_group(account, client, typed.chat_id)
+        return f"group {typed.change_type}"
+    stats = sync_corp_tags(account, client)
+    return f"tags synced: {stats}"
+
+
+def _process_contact(account: ChannelAccount, client: WeComClient, event: adapter.ContactEvent) -> str:
+    kind = event.change_type
+    if kind in adapter.CONTACT_ADDS:
+        # The WelcomeCode lives 20 s: send first, then write (a replay gets 41051 and changes nothing).
+        note = send_welcome(account, client, event, event.occurred_at)
+        customer, _new = refresh_contact(account, client, event.external_userid)
+        if customer is not None and note == "welcome sent":
+            way = contact_way_for_state(account=account, state=event.state)
+            contacts.timeline_add(
+                customer=customer,
+                kind=TimelineKind.WELCOMED,
+                summary="发送欢迎语",
+                data={"state": event.state, "contact_way_id": way.pk if way else None, "staff": event.userid},
+                actor=Staff.objects.filter(organization_id=account.organization_id, wecom_userid=event.userid).first(),
+            )
+        return note or "contact added"
+    if kind in ("edit_external_contact", "msg_audit_approved"):
+        refresh_contact(account, client, event.external_userid)
+        return "contact refreshed"
+    if kind in ("del_external_contact", "del_follow_user"):
+        customer = customer_for(account, event.external_userid)
+        staff = Staff.objects.filter(organization_id=account.organization_id, wecom_userid=event.userid).first()
+        if customer is None or staff is None:
+            return "ignored: unknown customer or member"
+        follow = Follow.objects.filter(customer=customer, staff=staff).first()
+        if follow and event.occurred_at and follow.added_at and follow.added_at > event.occurred_at:
+            return "ignored: the customer was re-added after this deletion"
+        contacts.follow_end(customer=customer, staff=staff, by=event.churned_by, at=event.occurred_at)
+        return f"follow ended ({event.churned_by})"
+    if kind == "transfer_fail":
+        customer = customer_for(account, event.external_userid)
+        if customer is not None:
+            reason = {"customer_refused": "客户拒绝", "customer_limit_exceed": "接替成员客户已达上限"}.get(
+                event.fail_reason, event.fail_reason
+            )
+            contacts.timeline_add(
+                customer=customer,
+                kind=TimelineKind.TRANSFERRED,
+                summary=f"转接失败：{reason}",
+                data={"takeover": event.userid, "reason": event.fail_reason},
+                occurred_at=event.occurred_at,
+            )
+        return "transfer failed"
+    return f"ignored: change type {kind}"
+
+
+# -- tag changes pushed back to WeCom -------------------------------------------------------------------
+def on_tags_changed(customer_id: int, added: list[int], removed: list[int], source: str) -> None:
+    """contacts tag listener (after commit): push WeCom corp tags with mark_tag, in the background."""
+    if source == TagSource.SYNC:
+        return
+    ids = [*added, *removed]
+    if not Tag.objects.filter(pk__in=ids).exclude(wecom_tag_id="").exists():
+        return
+    from channels.tasks import tag_push_task
+
+    tag_push_task.delay(customer_id, added, removed)
+
+
+def tag_push(*, customer_id: int, added: list[int], removed: list[int]) -> int:
+    """mark_tag for each active WeCom follow of the customer. Returns the number of calls made."""
+    customer = Customer.objects.filter(pk=customer_id).first()
+    if customer is None:
+        return 0
+    tags = {t.pk: t.wecom_tag_id for t in Tag.objects.filter(pk__in=[*added, *removed]).exclude(wecom_tag_id="")}
+    add = [tags[t] for t in added if t in tags]
+    remove = [tags[t] for t in removed if t in tags]
+    if not add and not remove:
+        return 0
+    calls = 0
+    identities = Identity.objects.filter(customer=customer, platform=Platform.WECOM)
+    follows = list(Follow.objects.filter(customer=customer, deleted_at__isnull=True).select_related("staff"))
+    for identity in identities:
+        account = ChannelAccount.objects.filter(
+            organization_id=customer.organization_id, platform="wecom", external_id=identity.account, is_active=True
+        ).first()
+        if account is None:
+            continue
+        client = WeComClient.for_account(account, max_wait=10.0)
+        for follow in follows:
+            if not follow.staff.wecom_userid:
+                continue
+            try:
+                client.mark_tag(
+                    userid=follow.staff.wecom_userid, external_userid=identity.external_id, add=add, remove=remove
+                )
+                calls += 1
+            except PlatformError as exc:
+                if exc.code not in NOT_A_CONTACT:
+                    raise
+    return calls
 
 
 def connect_tag_listener() -> None:
-    return None
+    contacts.register_tag_listener(on_tags_changed)
