@@ -69,3 +69,11 @@ def test_tag_and_note_from_the_sidebar(people: People) -> None:
 def test_sidebar_without_a_customer_offers_search(people: People) -> None:
     page = html(people.world.client_for(people.world.store_staff).get("/sidebar/"))
     assert "搜索" in page and "sidebar-page" in page
+
+
+def test_sidebar_query_count_is_pinned(people: People, django_assert_num_queries: object) -> None:
+    client = people.world.client_for(people.world.store_staff)
+    client.get("/sidebar/?external_userid=wm_alice")
+    # session, user, staff, groups, identity, customer, tag groups, tags, timeline count, notes, timeline page
+    with django_assert_num_queries(11):  # type: ignore[operator]
+        assert client.get("/sidebar/?external_userid=wm_alice").status_code == 200

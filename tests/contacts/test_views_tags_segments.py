@@ -196,3 +196,21 @@ def test_operator_imports_a_csv_and_sees_the_rejected_rows(people: People) -> No
     # Another brand's operator cannot read the job.
     assert people.world.client_for(people.world.outsider).get(f"/customers/import/{job_id}/").status_code == 404
     assert people.world.client_for(people.world.store_staff).get(f"/customers/import/{job_id}/").status_code == 403
+
+
+def test_tag_and_segment_pages_query_counts_are_pinned(people: People, django_assert_num_queries: object) -> None:
+    from tests.factories import TagFactory
+
+    for i in range(10):
+        TagFactory(group=people.interest, name=f"兴趣{i}")
+    client = people.world.client_for(people.world.operator)
+    client.get("/tags/")
+    # session, user, staff, groups, tag groups, tags, counts per tag
+    with django_assert_num_queries(7):  # type: ignore[operator]
+        assert client.get("/tags/").status_code == 200
+    for i in range(5):
+        Segment.objects.create(organization=people.world.org, name=f"分群{i}", created_by=people.world.operator)
+    client.get("/segments/")
+    # session, user, staff, groups, count, page (with creator)
+    with django_assert_num_queries(6):  # type: ignore[operator]
+        assert client.get("/segments/").status_code == 200

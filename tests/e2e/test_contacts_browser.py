@@ -80,3 +80,31 @@ def test_segment_builder_counts_live(people: People, login_page: Any) -> None:
     page.get_by_role("button", name="保存分群").click()
     page.get_by_text("分群已保存").wait_for()
     screenshot(page, "segment-builder-1280")
+
+
+def test_opt_out_asks_for_confirmation_first(people: People, login_page: Any) -> None:
+    page = login_page(people.world.operator, **PHONE)
+    page.goto(f"/customers/{people.alice.pk}/")
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    page.get_by_role("button", name="退订营销").click()
+    people.alice.refresh_from_db()
+    assert people.alice.opted_out_at is None
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="退订营销").click()
+    page.get_by_text("已退订：该客户不会再收到营销消息").wait_for()
+    people.alice.refresh_from_db()
+    assert people.alice.opted_out_at is not None
+    screenshot(page, "profile-390")
+
+
+def test_import_shows_progress_and_rejected_rows(people: People, login_page: Any, tmp_path: Any) -> None:
+    pytest.importorskip("contacts.imports")
+    upload = tmp_path / "客户名单.csv"
+    upload.write_text("姓名,手机号,门店编码\n新客甲,13711112222,A\n坏号码,123,A\n", encoding="utf-8")
+    page = login_page(people.world.operator)
+    page.goto("/customers/import/")
+    page.locator("input[type=file]").set_input_files(str(upload))
+    page.get_by_role("button", name="开始导入").click()
+    page.locator("#import-rejected td", has_text="3").first.wait_for()
+    assert page.locator("#import-bar").evaluate("el => el.style.width") == "100%"
+    screenshot(page, "import-1280")
