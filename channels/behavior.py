@@ -49,11 +49,13 @@ def wecom_behavior_sync(*, account_id: int, day: date | None = None) -> int:
     userids = sorted(staff_by_userid)
     written = 0
     for one_day in days:
+        # The whole local day; rows are kept only when their stat_time falls on that Shanghai date
+        # (WeCom stamps a day at 00:00 Beijing time; a fake aligned to UTC midnight also matches).
         start = _day_start(one_day)
         for i in range(0, len(userids), BATCH):
             data = client.post(
                 "externalcontact/get_user_behavior_data",
-                {"userid": userids[i : i + BATCH], "start_time": start, "end_time": start},
+                {"userid": userids[i : i + BATCH], "start_time": start, "end_time": start + 86399},
             )
             for row in data.get("behavior_data") or []:
                 staff = staff_by_userid.get(str(row.get("userid") or ""))
