@@ -216,11 +216,11 @@ def note_add(*, customer: Customer, author: Staff | None, body: str) -> Note:
 def opt_out(*, customer: Customer, by: Staff | None) -> None:
     fn = _service("customer_opt_out")
     if fn is not None:
-        fn(customer=customer, source="console", by=by)
+        fn(customer=customer, source="控制台", by=by)
         return
     with transaction.atomic():
         updated = Customer.objects.filter(pk=customer.pk, opted_out_at__isnull=True).update(
-            opted_out_at=timezone.now(), opt_out_source="console"
+            opted_out_at=timezone.now(), opt_out_source="控制台"
         )
         if updated:
             TimelineEvent.objects.create(

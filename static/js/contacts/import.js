@@ -6,7 +6,9 @@
   if (!box) return;
   function render(job) {
     document.getElementById("import-bar").style.width = job.percent + "%";
-    document.getElementById("import-status").textContent = job.status_label;
+    const badge = document.getElementById("import-status");
+    badge.textContent = job.status_label;
+    badge.className = "badge " + (job.status === "done" ? "ok" : job.status === "failed" ? "err" : "warn");
     const msg = document.getElementById("import-message");
     msg.hidden = !job.message; msg.textContent = job.message || "";
     document.getElementById("import-summary").textContent = T.summary
