@@ -38,3 +38,25 @@ def tag_push_task(self: Any, customer_id: int, added: list[int], removed: list[i
         countdown = min(300.0, getattr(exc, "retry_after", 0) or 2.0 ** (self.request.retries + 1))
         raise self.retry(countdown=countdown) from None
 
+
+@shared_task(name="channels.sync.wecom_full", ignore_result=True)
+def wecom_full_sync_task(account_id: int) -> None:
+    from channels.models import ChannelAccount
+    from channels.wecom.sync import full_sync
+
+    account = ChannelAccount.objects.filter(pk=account_id, is_active=True).first()
+    if account is None:
+        log.info("wecom sync: account %s gone or disabled", account_id)
+        return
+    full_sync(account=account)
+
+
+@shared_task(name="channels.sync.wecom_all", ignore_result=True)
+def wecom_sync_all_task() -> None:
+    """Beat: one full sync per active WeCom account (each its own task)."""
+    from channels.models import ChannelAccount, ChannelPlatform
+
+    for account_id in ChannelAccount.objects.filter(platform=ChannelPlatform.WECOM, is_active=True).values_list(
+        "id", flat=True
+    ):
+        wecom_full_sync_task.delay(account_id)

@@ -20,3 +20,8 @@ BEAT_SCHEDULE["channels-douyin-leads"] = {"task": "channels.sync.douyin_leads", 
 BEAT_SCHEDULE["channels-video-leads"] = {"task": "channels.sync.video_leads", "schedule": 300.0}
 BEAT_SCHEDULE["channels-meituan-redemptions"] = {"task": "channels.sync.meituan_redemptions", "schedule": 600.0}
 BEAT_SCHEDULE["channels-wecom-behavior"] = {"task": "channels.sync.wecom_behavior", "schedule": 6 * 3600.0}
+
+# channels (WeCom + inbox): re-enqueue inbox events whose enqueue was lost or whose worker died;
+# a full WeCom sync heals dropped/out-of-order callbacks.
+BEAT_SCHEDULE["channels-inbox-sweep"] = {"task": "channels.inbox.sweep", "schedule": 60.0}
+BEAT_SCHEDULE["channels-wecom-full-sync"] = {"task": "channels.sync.wecom_all", "schedule": 6 * 3600.0}

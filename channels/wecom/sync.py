@@ -1,0 +1,106 @@
+"""Full sync of a WeCom account: staff, corp tags, customers (by cursor) and groups with members.
+
+It heals lost or out-of-order callbacks (PLATFORMS.md §1.5: "可能乱序可能丢失"): after it runs, our
+follows, WeCom tags and groups equal the platform's. Each customer/group is applied in its own
+transaction with the same idempotent upserts the event handlers use; no transaction spans a call.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+
+from channels.models import ChannelAccount, SyncRun, SyncStatus
+from channels.wecom import adapter, handlers
+from channels.wecom.client import WeComClient
+from contacts import services as contacts
+from contacts.models import ChurnedBy, CustomerGroup, Follow, Identity, Platform
+
+log = logging.getLogger(__name__)
+
+
+def full_sync(*, account: ChannelAccount) -> SyncRun:
+    run = SyncRun.objects.create(organization_id=account.organization_id, account=account)
+    stats: dict[str, Any] = {}
+    try:
+        client = WeComClient.for_account(account, max_wait=30.0)
+        userids = _sync_staff(account, client, stats)
+        stats.update(handlers.sync_corp_tags(account, client))
+        _sync_customers(account, client, userids, stats)
+        _sync_groups(account, client, stats)
+    except Exception as exc:
+        SyncRun.objects.filter(pk=run.pk).update(
+            status=SyncStatus.FAILED,
+            stats=stats,
+            error=f"{type(exc).__name__}: {exc}"[:2000],
+            finished_at=timezone.now(),
+        )
+        raise
+    now = timezone.now()
+    SyncRun.objects.filter(pk=run.pk).update(status=SyncStatus.DONE, stats=stats, finished_at=now)
+    ChannelAccount.objects.filter(pk=account.pk).update(last_synced_at=now)
+    run.refresh_from_db()
+    return run
+
+
+def _sync_staff(account: ChannelAccount, client: WeComClient, stats: dict[str, Any]) -> list[str]:
+    userids = client.follow_user_list()
+    created = 0
+    for userid in userids:
+        if not handlers.Staff.objects.filter(organization_id=account.organization_id, wecom_userid=userid).exists():
+            name = client.user_get(userid).get("name") or userid
+            handlers.staff_for(account, userid, name)
+            created += 1
+    stats["staff"] = len(userids)
+    stats["staff_created"] = created
+    return userids
+
+
+def _sync_customers(account: ChannelAccount, client: WeComClient, userids: list[str], stats: dict[str, Any]) -> None:
+    contacts_by_ext: dict[str, dict[str, Any]] = {}
+    follows_by_ext: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for row in client.batch_get_by_user(userids):
+        ext = row["external_contact"]["external_userid"]
+        contacts_by_ext[ext] = row["external_contact"]
+        follows_by_ext[ext].append(row["follow_info"])
+    for ext, contact in contacts_by_ext.items():
+        data = adapter.ContactData.from_api(contact, follows_by_ext[ext])
+        # Only members with 客户联系 are listed, so a follow of anyone else is not "missing" here.
+        handlers.apply_contact(account, data, complete=True)
+    # Customers WeCom no longer knows at all: end their remaining follows.
+    ended = 0
+    known = set(contacts_by_ext)
+    identities = Identity.objects.filter(
+        organization_id=account.organization_id, platform=Platform.WECOM, account=account.external_id
+    ).select_related("customer")
+    for identity in identities.iterator():
+        if identity.external_id in known:
+            continue
+        follows = Follow.objects.filter(customer=identity.customer, deleted_at__isnull=True).select_related("staff")
+        with transaction.atomic():
+            for follow in follows:
+                contacts.follow_end(customer=identity.customer, staff=follow.staff, by=ChurnedBy.CUSTOMER)
+                ended += 1
+    stats["customers"] = len(contacts_by_ext)
+    stats["follows"] = sum(len(v) for v in follows_by_ext.values())
+    stats["follows_ended_for_unknown_customers"] = ended
+
+
+def _sync_groups(account: ChannelAccount, client: WeComClient, stats: dict[str, Any]) -> None:
+    chat_ids = list(client.groupchat_ids())
+    for chat_id in chat_ids:
+        handlers.refresh_group(account, client, chat_id)
+    gone = (
+        CustomerGroup.objects.filter(organization_id=account.organization_id, dismissed_at__isnull=True)
+        .exclude(wecom_chat_id="")
+        .exclude(wecom_chat_id__in=chat_ids)
+        .values_list("wecom_chat_id", flat=True)
+    )
+    for chat_id in list(gone):
+        with transaction.atomic():
+            handlers.group_gone(account, chat_id)
+    stats["groups"] = len(chat_ids)
