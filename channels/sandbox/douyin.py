@@ -30,6 +30,25 @@ import requests
 from channels.douyin.webhook import sign
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+# The demo's well-known sandbox credentials (never real ones); channels/leads_demo.py uses the same.
+DEMO_ACCESS_TOKEN = "oe-demo-access-token"  # noqa: S105
+DEMO_ADVERTISER_ID = 1760000000001
+DEMO_CLIENT_SECRET = "douyin-demo-client-secret"  # noqa: S105
+DEMO_ADS = [
+    {
+        "ad_id": 7100000000011,
+        "ad_name": "秋冬新品 到店试用",
+        "promotion_id": 7300000000011,
+        "campaign_name": "秋冬上新",
+    },
+    {
+        "ad_id": 7100000000012,
+        "ad_name": "9.9 元体验券 表单",
+        "promotion_id": 7300000000012,
+        "campaign_name": "低价引流",
+    },
+    {"ad_id": 7100000000013, "ad_name": "会员日 直播预约", "promotion_id": 7300000000013, "campaign_name": "会员日"},
+]
 WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
@@ -102,9 +121,46 @@ class OceanEngineFake:
     max_page_size: int = 100
     throttle_code: int = 40100  # configurable: the real throttle code is unverified (PLATFORMS §7.2)
     throttled: int = 0  # answer this many next requests with ``throttle_code``
+    ambient_minutes: int = 0  # demo: one synthetic lead per slot of this many minutes (0 = off)
     clues: dict[str, FakeClue] = field(default_factory=dict)
     requests_seen: list[dict[str, Any]] = field(default_factory=list)
     _seq: int = 0
+
+    @classmethod
+    def for_demo(cls) -> OceanEngineFake:
+        """The demo's Ocean Engine: a few leads of the last hours, and a new one every ~10 minutes."""
+        fake = cls(access_token=DEMO_ACCESS_TOKEN, ambient_minutes=10)
+        now = fake.clock()
+        for i, ad in enumerate(DEMO_ADS * 2):
+            fake.add_clue(
+                advertiser_id=DEMO_ADVERTISER_ID,
+                created_at=now - timedelta(minutes=25 * (i + 1)),
+                telephone=f"1770000{i:04d}",
+                name=f"抖音用户{i:02d}",
+                **ad,
+            )
+        return fake
+
+    def _ambient(self, start: datetime, end: datetime) -> None:
+        """Materialise the deterministic "live" leads of each ``ambient_minutes`` slot in the window."""
+        if not self.ambient_minutes:
+            return
+        step = self.ambient_minutes * 60
+        first = max(int(start.timestamp()), int(self.clock().timestamp()) - 3 * 86400) // step
+        last = min(int(end.timestamp()), int(self.clock().timestamp())) // step
+        for slot in range(first, last + 1):
+            clue_id = f"69{slot:012d}"
+            if clue_id in self.clues:
+                continue
+            ad = DEMO_ADS[slot % len(DEMO_ADS)]
+            self.add_clue(
+                clue_id=clue_id,
+                advertiser_id=DEMO_ADVERTISER_ID,
+                created_at=datetime.fromtimestamp(slot * step, tz=SHANGHAI),
+                telephone="" if slot % 4 == 0 else f"177{slot % 10**8:08d}",
+                name=f"抖音用户{slot % 1000:03d}",
+                **ad,
+            )
 
     # ---- test helpers -------------------------------------------------------------------------
     def add_clue(
@@ -203,6 +259,7 @@ class OceanEngineFake:
             return json_response(
                 start_response, {"code": 40002, "message": "page_size 最大 100", "request_id": request_id}
             )
+        self._ambient(start, end)
         rows = sorted(
             (
                 c

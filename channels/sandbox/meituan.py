@@ -25,6 +25,17 @@ from channels.meituan.client import sign_params
 from channels.sandbox.douyin import json_response
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
+# The demo's sandbox shops: one Meituan authorisation per demo store (channels/leads_demo.py connects them).
+DEMO_SHOPS = ["SH001", "SH002", "BJ001"]
+
+
+def demo_token(shop: str) -> str:
+    return f"mt-demo-token-{shop}"
+
+
+def demo_voucher_code(shop: str, n: int) -> str:
+    """Well-known demo codes: ``8`` + shop number (3 digits) + sequence (8 digits), e.g. 800100000001."""
+    return f"8{DEMO_SHOPS.index(shop) + 1:03d}{n:08d}"
 
 
 @dataclass
@@ -57,6 +68,29 @@ class MeituanFake:
     calls: list[dict[str, Any]] = field(default_factory=list)
     fail_next: int = 0  # answer this many next calls with HTTP 503 (a transient outage)
     _seq: int = 0
+
+    @classmethod
+    def for_demo(cls) -> MeituanFake:
+        """Demo shops with unused vouchers (codes from :func:`demo_voucher_code`), one expired, and a few
+        redeemed in 开店宝 today so the history poll finds something."""
+        fake = cls()
+        deals = [("双人下午茶套餐", "88.00"), ("单人精致午餐", "58.00"), ("周末亲子套餐", "168.00")]
+        for shop in DEMO_SHOPS:
+            fake.authorize(shop=shop, token=demo_token(shop))
+            for n in range(1, 41):
+                title, price = deals[n % len(deals)]
+                fake.add_voucher(
+                    shop=shop,
+                    code=demo_voucher_code(shop, n),
+                    deal_title=title,
+                    price=price,
+                    count=2 if n % 5 == 0 else 1,
+                    mobile=f"1{n % 9 + 3}{n % 10}****{1000 + n}",
+                )
+            fake.vouchers[demo_voucher_code(shop, 40)].expires = date(2024, 12, 31)
+            for n in (37, 38, 39):
+                fake.consume_out_of_band(demo_voucher_code(shop, n))
+        return fake
 
     # ---- test helpers -------------------------------------------------------------------------
     def authorize(self, *, shop: str, token: str | None = None) -> str:

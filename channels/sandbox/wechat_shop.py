@@ -26,6 +26,8 @@ from channels.sandbox.douyin import json_response
 from channels.video.shop import ShopCrypto
 
 RETRY_SCHEDULE = (0, 0, 10, 60, 300, 1800, 3600, 3600, 3600)
+DEMO_APPID = "wx5hopdemo000001"
+DEMO_SECRET = "shop-demo-secret"  # noqa: S105 — the sandbox's well-known demo secret
 
 
 @dataclass
@@ -38,6 +40,13 @@ class WeChatShopFake:
     orders: dict[str, dict[str, Any]] = field(default_factory=dict)
     calls: list[dict[str, Any]] = field(default_factory=list)
     clock: Callable[[], float] = time.time
+
+    @classmethod
+    def for_demo(cls) -> WeChatShopFake:
+        fake = cls(appid=DEMO_APPID, secret=DEMO_SECRET, page_size=20)
+        for i in range(6):
+            fake.add_live_lead(name=f"直播观众{i}", phone=f"1860000{i:04d}", extra={"意向门店": "上海静安嘉里店"})
+        return fake
 
     # ---- test helpers -------------------------------------------------------------------------
     def add_live_lead(

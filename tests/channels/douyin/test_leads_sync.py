@@ -111,3 +111,24 @@ def test_a_throttled_pull_keeps_the_cursor(world, ocean, account) -> None:
     fake.add_clue(created_at=T0 - timedelta(hours=3))
     ocean_engine_leads_sync(account_id=account.pk, now=T0 + timedelta(minutes=1))
     assert Lead.objects.count() == 1  # the first (failed) window was read again from the same start
+
+
+def test_the_demo_fake_keeps_producing_leads(world) -> None:
+    from django.utils import timezone
+
+    fake = OceanEngineFake.for_demo()
+    served = serve(fake)
+    try:
+        account = make_account(
+            world.org,
+            ChannelPlatform.OCEAN_ENGINE,
+            credentials={"access_token": fake.access_token},
+            api_base=served.base_url,
+            settings={"advertiser_ids": [ADV]},
+        )
+        first = ocean_engine_leads_sync(account_id=account.pk, now=timezone.now())
+        assert first["created"] >= 6 + 24 * 6  # the seeded leads and a day of ambient ones
+        again = ocean_engine_leads_sync(account_id=account.pk, now=timezone.now())
+        assert again["created"] == 0
+    finally:
+        served.stop()

@@ -1,0 +1,197 @@
+"""Demo data of the lead sources (called from ``channels/demo.py``: ``leads_demo.load(context=…, rng=…)``).
+
+Connects the demo brand to the sandbox's Ocean Engine, Douyin, 视频号/微信小店 and Meituan fakes
+(well-known sandbox credentials from ``channels/sandbox/*``, API base ``SCRM_SANDBOX_URL``), creates
+two H5 lead forms, and fills a month of history through the real services: ad leads (most with a
+phone → customers with the ad as first touch), form leads with consent, and Meituan redemptions
+that became orders. Seeded by ``rng``: the same seed gives the same demo.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import uuid
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.utils import timezone
+
+from channels.forms.services import form_submit
+from channels.leads_events import LeadEvent
+from channels.leads_services import lead_ingest
+from channels.meituan.adapter import ConsumedVoucher
+from channels.meituan.services import redemption_finish
+from channels.models import (
+    ChannelAccount,
+    ChannelPlatform,
+    LeadForm,
+    LeadSource,
+    MeituanRedemption,
+    RedemptionOrigin,
+)
+from channels.sandbox.douyin import DEMO_ACCESS_TOKEN, DEMO_ADS, DEMO_ADVERTISER_ID, DEMO_CLIENT_SECRET
+from channels.sandbox.meituan import DEMO_SHOPS, MeituanFake, demo_token
+from channels.sandbox.wechat_shop import DEMO_APPID, DEMO_SECRET
+
+SANDBOX_URL = os.environ.get("SCRM_SANDBOX_URL", "http://127.0.0.1:8001").rstrip("/")
+DEMO_SHOP_AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+DEALS = [("双人下午茶套餐", "88.00"), ("单人精致午餐", "58.00"), ("周末亲子套餐", "168.00")]
+
+
+def _account(org: Any, platform: str, name: str, external_id: str, credentials: dict[str, Any], **extra: Any) -> Any:
+    account = ChannelAccount(
+        organization=org, platform=platform, name=name, external_id=external_id, api_base=SANDBOX_URL, **extra
+    )
+    account.set_credentials(credentials)
+    account.save()
+    return account
+
+
+def _phone(rng: random.Random) -> str:
+    return f"1{rng.choice('3578')}{rng.randint(0, 9)}{rng.randint(10**7, 10**8 - 1)}"
+
+
+def load(*, context: dict[str, Any], rng: random.Random) -> dict[str, Any]:
+    org = context["organization"]
+    stores = list(context["stores"])
+    by_code = {s.code: s for s in stores}
+    now = timezone.now()
+
+    ocean = _account(
+        org,
+        ChannelPlatform.OCEAN_ENGINE,
+        "巨量引擎（沙箱）",
+        str(DEMO_ADVERTISER_ID),
+        {"access_token": DEMO_ACCESS_TOKEN},
+        settings={"advertiser_ids": [DEMO_ADVERTISER_ID]},
+        default_store=stores[0],
+    )
+    _account(
+        org,
+        ChannelPlatform.DOUYIN,
+        "抖音企业号（沙箱）",
+        "awsandboxclientkey",
+        {"client_secret": DEMO_CLIENT_SECRET},
+        default_store=stores[0],
+    )
+    _account(org, ChannelPlatform.VIDEO, "视频号（沙箱）", DEMO_APPID, {"secret": DEMO_SECRET}, default_store=stores[0])
+    _account(
+        org,
+        ChannelPlatform.WECHAT_SHOP,
+        "微信小店（沙箱）",
+        DEMO_APPID,
+        {"secret": DEMO_SECRET, "token": "shopDemoToken", "aes_key": DEMO_SHOP_AES_KEY},
+    )
+    meituan = {
+        code: _account(
+            org,
+            ChannelPlatform.MEITUAN,
+            f"美团 · {by_code[code].name}（沙箱）",
+            code,
+            {
+                "developer_id": MeituanFake.developer_id,
+                "sign_key": MeituanFake.sign_key,
+                "app_auth_token": demo_token(code),
+            },
+            default_store=by_code[code],
+        )
+        for code in DEMO_SHOPS
+        if code in by_code
+    }
+
+    forms = [
+        LeadForm.objects.create(
+            organization=org,
+            slug="demo-try",
+            title="到店体验礼 · 免费领取",
+            store=stores[0],
+            intro="留下手机号，领取门店体验礼一份，顾问将与您预约到店时间。",
+            success_text="领取成功！添加顾问企业微信，到店出示即可。",
+        ),
+        LeadForm.objects.create(
+            organization=org,
+            slug="demo-vip",
+            title="会员日预约",
+            store=stores[1],
+            intro="会员日专属折扣，预约后到店享受。",
+        ),
+    ]
+
+    # A month of Ocean Engine ad leads, deduped and attributed exactly as the live pull does it.
+    ad_leads = 0
+    for i in range(140):
+        ad = DEMO_ADS[rng.randrange(len(DEMO_ADS))]
+        at = now - timedelta(days=rng.uniform(0.2, 30))
+        has_phone = rng.random() < 0.75
+        lead_ingest(
+            organization=org,
+            account=ocean,
+            event=LeadEvent(
+                source=LeadSource.OCEAN_ENGINE,
+                external_id=f"demo-{7_000_000_000_000 + i}",
+                occurred_at=at,
+                name=rng.choice(["王女士", "李先生", "张女士", "刘先生", "陈小姐", "杨女士"]),
+                phone=_phone(rng) if has_phone else "",
+                platform_account=str(DEMO_ADVERTISER_ID),
+                ad={
+                    "advertiser_id": DEMO_ADVERTISER_ID,
+                    "ad_id": ad["ad_id"],
+                    "ad_name": ad["ad_name"],
+                    "promotion_id": ad["promotion_id"],
+                    "promotion_name": ad["campaign_name"],
+                },
+                fields={
+                    "intention_estimation": rng.choice(["高意向", "中意向", "低意向"]),
+                    "app_name": "抖音",
+                    "convert_status": "待跟进",
+                    "remark_dict": {"意向门店": rng.choice(stores).name},
+                },
+            ),
+            store=rng.choice(stores[:4]),
+        )
+        ad_leads += 1
+
+    for i in range(30):
+        form = forms[i % len(forms)]
+        form_submit(form=form, name=rng.choice(["周女士", "吴先生", "郑小姐"]), phone=_phone(rng), consent=True)
+
+    # Meituan redemptions of the last weeks (their vouchers live only in our history, not in the fake).
+    redemptions = 0
+    staff_by_store: dict[int, list[Any]] = {}
+    for member in context.get("staff", []):
+        if member.store_id:
+            staff_by_store.setdefault(member.store_id, []).append(member)
+    for code, account in meituan.items():
+        store = by_code[code]
+        for n in range(rng.randint(12, 20)):
+            title, price = DEALS[rng.randrange(len(DEALS))]
+            count = 2 if rng.random() < 0.15 else 1
+            staff = rng.choice(staff_by_store.get(store.pk) or [None])
+            receipt = f"9{rng.randint(10**10, 10**11 - 1)}"
+            redemption = MeituanRedemption.objects.create(
+                organization=org,
+                account=account,
+                store=store,
+                staff=staff,
+                request_id=uuid.uuid4().hex,
+                origin=RedemptionOrigin.STAFF_PAGE if staff else RedemptionOrigin.HISTORY,
+                receipt_code=receipt,
+                count=count,
+            )
+            redemption_finish(
+                redemption_id=redemption.pk,
+                consumed=ConsumedVoucher(
+                    receipt_code=receipt,
+                    order_id=f"demo-{code}-{n}",
+                    deal_id=f"60{n:04d}",
+                    deal_title=title,
+                    amount=Decimal(price) * count,
+                    count=count,
+                    mobile_masked=f"1{rng.randint(30, 99)}****{rng.randint(1000, 9999)}",
+                    consumed_at=now - timedelta(days=rng.uniform(0.5, 28)),
+                ),
+            )
+            redemptions += 1
+    return {"lead_forms": forms, "ad_leads": ad_leads, "redemptions": redemptions}

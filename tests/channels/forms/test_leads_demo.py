@@ -1,0 +1,35 @@
+"""The lead-source demo loads through the real services and is deterministic."""
+
+from __future__ import annotations
+
+import random
+
+from analytics.models import Order
+from channels import leads_demo
+from channels.models import ChannelAccount, Lead, LeadForm, MeituanRedemption, RedemptionStatus
+from channels.sandbox.douyin import OceanEngineFake
+from channels.sandbox.meituan import MeituanFake, demo_voucher_code
+from channels.sandbox.wechat_shop import WeChatShopFake
+from tests.factories import StoreFactory
+
+
+def test_demo_loads_leads_forms_and_redemptions(world) -> None:
+    stores = [StoreFactory(organization=world.org, code=c, name=c) for c in ("SH001", "SH002", "BJ001")]
+    context = {"organization": world.org, "stores": stores, "staff": [world.store_staff], "customers": []}
+    result = leads_demo.load(context=context, rng=random.Random(7))
+    assert result["ad_leads"] == 140
+    assert Lead.objects.filter(organization=world.org).count() >= 150
+    assert Lead.objects.filter(customer__isnull=False).exists()
+    assert LeadForm.objects.filter(slug="demo-try").exists()
+    assert MeituanRedemption.objects.filter(status=RedemptionStatus.CONSUMED).count() == result["redemptions"]
+    assert Order.objects.filter(source="meituan").count() == result["redemptions"]
+    assert ChannelAccount.objects.filter(organization=world.org, platform="meituan").count() == 3
+
+
+def test_demo_fakes_are_seeded() -> None:
+    ocean = OceanEngineFake.for_demo()
+    assert len(ocean.clues) == 6 and ocean.ambient_minutes == 10
+    meituan = MeituanFake.for_demo()
+    assert meituan.vouchers[demo_voucher_code("SH001", 1)].status == "unused"
+    assert meituan.vouchers[demo_voucher_code("SH001", 39)].status == "consumed"
+    assert WeChatShopFake.for_demo().components
