@@ -14,20 +14,18 @@ Both run over real HTTP on loopback (:func:`serve`). Time comes from an injectab
 from __future__ import annotations
 
 import json
-import threading
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qs
-from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
 from zoneinfo import ZoneInfo
 
 import requests
 
 from channels.douyin.webhook import sign
+from channels.sandbox import server
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 # The demo's well-known sandbox credentials (never real ones); channels/leads_demo.py uses the same.
@@ -49,55 +47,12 @@ DEMO_ADS = [
     },
     {"ad_id": 7100000000013, "ad_name": "会员日 直播预约", "promotion_id": 7300000000013, "campaign_name": "会员日"},
 ]
-WSGIApp = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 
 
-class _QuietHandler(WSGIRequestHandler):
-    def log_message(self, format: str, *args: Any) -> None:
-        return
-
-
-class _ThreadingServer(WSGIServer):
-    daemon_threads = True
-
-    def process_request(self, request: Any, client_address: Any) -> None:
-        thread = threading.Thread(target=self._handle, args=(request, client_address), daemon=True)
-        thread.start()
-
-    def _handle(self, request: Any, client_address: Any) -> None:
-        try:
-            self.finish_request(request, client_address)
-        except Exception:  # a broken client must not kill the fake
-            self.handle_error(request, client_address)
-        finally:
-            self.shutdown_request(request)
-
-
-@dataclass
-class Served:
-    server: WSGIServer
-    thread: threading.Thread
-    base_url: str
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
-        self.thread.join(timeout=5)
-
-
-def serve(app: WSGIApp, host: str = "127.0.0.1", port: int = 0) -> Served:
-    """Serve a WSGI fake on loopback in a background thread (port 0 = a free port)."""
-    server = make_server(host, port, app, server_class=_ThreadingServer, handler_class=_QuietHandler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    return Served(server=server, thread=thread, base_url=f"http://{host}:{server.server_address[1]}")
-
-
-def json_response(start_response: Callable[..., Any], body: Any, status: int = 200) -> list[bytes]:
-    data = json.dumps(body, ensure_ascii=False).encode()
-    phrase = HTTPStatus(status).phrase
-    start_response(f"{status} {phrase}", [("Content-Type", "application/json; charset=utf-8")])
-    return [data]
+# One loopback server for every fake (channels.sandbox.server); kept importable from here.
+serve = server.serve
+json_response = server.json_response
+Served = server.Running
 
 
 def _now_shanghai() -> datetime:
