@@ -128,6 +128,8 @@ class WeComFake:
         self.group_capacity = group_capacity
         self.clock_offset = 0.0
         self.latency = 0.0
+        # Extra seconds per api path (e.g. {"externalcontact/get": 8}) to hold a caller mid-call.
+        self.slow_apis: dict[str, float] = {}
         # Rate limits per api path: {"per_minute": n, "per_hour": n, "concurrency": n}; "*" = every api.
         self.limits: dict[str, dict[str, int]] = {}
         self.hits: dict[tuple[str, str], deque[float]] = defaultdict(deque)
@@ -823,8 +825,9 @@ class WeComFake:
                 self._check_limits(key)
                 self.in_flight[key] += 1
             try:
-                if self.latency:
-                    time.sleep(self.latency)
+                delay = self.latency + float(self.slow_apis.get(api, 0))
+                if delay:
+                    time.sleep(delay)
                 with self.lock:
                     forced = self.fail_next.get(api)
                     if forced:
@@ -1139,6 +1142,21 @@ class WeComFake:
         if way is None:
             raise ApiError(41044, "invalid config_id")
         return {"join_way": {k: v for k, v in way.items() if not k.startswith("_")}}
+
+    def api_externalcontact__groupchat__update_join_way(self, corp: Corp, p: dict[str, Any]) -> dict[str, Any]:
+        way = corp.join_ways.get(p.get("config_id", ""))
+        if way is None:
+            raise ApiError(41044, "invalid config_id")
+        chats = list(p.get("chat_id_list") or way["chat_id_list"])
+        if not chats or len(chats) > 5 or any(c not in corp.groups for c in chats):
+            raise ApiError(40058, "chat_id_list must have 1..5 existing groups")
+        if len(p.get("state") or "") > 30:
+            raise ApiError(40058, "state longer than 30 characters")
+        for key in ("scene", "remark", "auto_create_room", "room_base_name", "room_base_id", "state"):
+            if key in p:
+                way[key] = p[key]
+        way["chat_id_list"] = chats
+        return {}
 
     def api_externalcontact__groupchat__del_join_way(self, corp: Corp, p: dict[str, Any]) -> dict[str, Any]:
         corp.join_ways.pop(p.get("config_id", ""), None)

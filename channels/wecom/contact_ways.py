@@ -1,0 +1,195 @@
+"""渠道活码 (联系我) and 群活码 (加入群聊): our rows first, then WeCom, never inside one transaction.
+
+The row is saved (so ``state`` is reserved and the ``config_id`` can never be lost — WeCom does not
+list API-created codes anywhere, PLATFORMS.md §1.4), then WeCom is called, then the row records
+``config_id``/``qr_code`` or the error to show the operator.
+"""
+
+from __future__ import annotations
+
+import re
+import secrets
+from typing import Any
+
+import requests
+from django.db import transaction
+
+from channels.errors import PlatformError, TransientError
+from channels.models import ChannelAccount, ContactWay, ContactWayKind
+from channels.wecom.client import WeComClient
+from contacts.models import SourceChannel, Staff, Store, Tag
+
+STATE_MAX = 30
+_STATE_RE = re.compile(r"^[A-Za-z0-9_\-:.]{1,30}$")
+
+
+class ContactWayError(ValueError):
+    """Refused input; the message (Chinese) says what to fix."""
+
+
+def new_state(prefix: str = "cw") -> str:
+    return f"{prefix}_{secrets.token_hex(6)}"
+
+
+@transaction.atomic
+def _save_row(
+    *,
+    account: ChannelAccount,
+    way: ContactWay | None,
+    kind: str,
+    name: str,
+    state: str,
+    channel: str,
+    store: Store | None,
+    staff: list[Staff],
+    tags: list[Tag],
+    welcome_text: str,
+    skip_verify: bool,
+    chat_ids: list[str],
+    auto_create_room: bool,
+    room_base_name: str,
+    room_base_id: int,
+    by: Staff | None,
+) -> ContactWay:
+    if way is None:
+        way = ContactWay(organization_id=account.organization_id, account=account, kind=kind, created_by=by)
+    clash = ContactWay.objects.filter(account=account, state=state).exclude(pk=way.pk).exists()
+    if clash:
+        raise ContactWayError(f"渠道参数“{state}”已被其他活码使用，请换一个")
+    way.name, way.state, way.channel, way.store = name, state, channel, store
+    way.welcome_text, way.skip_verify = welcome_text, skip_verify
+    way.chat_ids, way.auto_create_room = chat_ids, auto_create_room
+    way.room_base_name, way.room_base_id = room_base_name, room_base_id
+    way.save()
+    way.staff.set(staff)
+    way.tags.set(tags)
+    return way
+
+
+def contact_way_save(
+    *,
+    account: ChannelAccount,
+    name: str,
+    state: str = "",
+    kind: str = ContactWayKind.CONTACT,
+    channel: str = SourceChannel.WECOM,
+    store: Store | None = None,
+    staff: list[Staff] | None = None,
+    tags: list[Tag] | None = None,
+    welcome_text: str = "",
+    skip_verify: bool = True,
+    chat_ids: list[str] | None = None,
+    auto_create_room: bool = True,
+    room_base_name: str = "",
+    room_base_id: int = 1,
+    by: Staff | None = None,
+    way: ContactWay | None = None,
+) -> ContactWay:
+    """Create or edit a 渠道活码/群活码 and mirror it to WeCom (add_/update_contact_way, add_join_way).
+
+    Raises :class:`ContactWayError` for invalid input; platform errors are kept on ``sync_error``.
+    """
+    name = name.strip()
+    if not name:
+        raise ContactWayError("请填写活码名称")
+    state = (state or (way.state if way else "") or new_state("jw" if kind == ContactWayKind.JOIN else "cw")).strip()
+    if not _STATE_RE.match(state):
+        raise ContactWayError(f"渠道参数最多 {STATE_MAX} 个字符，只能用字母、数字和 _ - : .")
+    staff = list(staff or [])
+    tags = list(tags or [])
+    chat_ids = [c.strip() for c in chat_ids or [] if c.strip()]
+    if any(t.organization_id != account.organization_id for t in tags):
+        raise ContactWayError("标签不属于该企业")
+    if kind == ContactWayKind.CONTACT:
+        if not staff:
+            raise ContactWayError("请至少选择一位接待员工")
+        missing = [s.name for s in staff if not s.wecom_userid or s.organization_id != account.organization_id]
+        if missing:
+            raise ContactWayError(f"这些员工没有企业微信账号，不能接待：{'、'.join(missing)}")
+    else:
+        if not 1 <= len(chat_ids) <= 5:
+            raise ContactWayError("群活码需要 1 到 5 个客户群")
+        if len(room_base_name) > 40:
+            raise ContactWayError("新群名称前缀最多 40 个字符")
+    way = _save_row(
+        account=account, way=way, kind=kind, name=name, state=state, channel=channel, store=store, staff=staff,
+        tags=tags, welcome_text=welcome_text, skip_verify=skip_verify, chat_ids=chat_ids,
+        auto_create_room=auto_create_room, room_base_name=room_base_name, room_base_id=room_base_id, by=by,
+    )  # fmt: skip
+    contact_way_push(way=way)
+    way.refresh_from_db()
+    return way
+
+
+def contact_way_push(*, way: ContactWay) -> None:
+    """Create or update the code on WeCom; record config_id/qr_code, or the error for the operator."""
+    client = WeComClient.for_account(way.account, max_wait=10.0)
+    updates: dict[str, Any] = {"sync_error": ""}
+    try:
+        if way.kind == ContactWayKind.CONTACT:
+            users = [s.wecom_userid for s in way.staff.all().order_by("id")]
+            body: dict[str, Any] = {
+                "style": 1,
+                "remark": way.name[:30],
+                "skip_verify": way.skip_verify,
+                "state": way.state,
+                "user": users,
+            }
+            if way.config_id:
+                client.post("externalcontact/update_contact_way", {"config_id": way.config_id, **body})
+            else:
+                data = client.post(
+                    "externalcontact/add_contact_way", {"type": 1 if len(users) == 1 else 2, "scene": 2, **body}
+                )
+                updates.update(config_id=data["config_id"], qr_code=data.get("qr_code", ""))
+        else:
+            body = {
+                "scene": 2,
+                "remark": way.name[:30],
+                "auto_create_room": 1 if way.auto_create_room else 0,
+                "room_base_name": way.room_base_name,
+                "room_base_id": way.room_base_id,
+                "chat_id_list": way.chat_ids,
+                "state": way.state,
+            }
+            if way.config_id:
+                client.post("externalcontact/groupchat/update_join_way", {"config_id": way.config_id, **body})
+            else:
+                config_id = client.post("externalcontact/groupchat/add_join_way", body)["config_id"]
+                joined = client.post("externalcontact/groupchat/get_join_way", {"config_id": config_id})
+                updates.update(config_id=config_id, qr_code=joined["join_way"].get("qr_code", ""))
+    except PlatformError as exc:
+        updates["sync_error"] = f"企业微信返回错误 {exc.code}：{exc.message}"[:300]
+    except TransientError as exc:
+        updates["sync_error"] = f"暂时无法连接企业微信（{exc}），请稍后点“重新同步”"[:300]
+    ContactWay.objects.filter(pk=way.pk).update(**updates)
+
+
+def contact_way_disable(*, way: ContactWay) -> None:
+    """Stop a code: delete it on WeCom (adds through it stop) and keep our row for attribution."""
+    if way.config_id:
+        client = WeComClient.for_account(way.account, max_wait=10.0)
+        path = (
+            "externalcontact/del_contact_way"
+            if way.kind == ContactWayKind.CONTACT
+            else "externalcontact/groupchat/del_join_way"
+        )
+        try:
+            client.post(path, {"config_id": way.config_id})
+        except PlatformError as exc:
+            if exc.code not in (41044,):  # already gone on WeCom
+                raise
+    ContactWay.objects.filter(pk=way.pk).update(is_active=False, config_id="", qr_code="")
+
+
+def contact_way_qr_image(*, way: ContactWay) -> bytes:
+    """The QR image WeCom generated (``qr_code`` is an image URL), for download and printing."""
+    if not way.qr_code:
+        raise ContactWayError("该活码还没有二维码：请先在企业微信同步成功（查看同步错误后点“重新同步”）")
+    try:
+        response = requests.get(way.qr_code, timeout=(3.05, 10))
+    except requests.RequestException as exc:
+        raise ContactWayError("下载二维码失败，请稍后重试") from exc
+    if response.status_code != 200 or not response.headers.get("Content-Type", "").startswith("image/"):
+        raise ContactWayError("下载二维码失败：企业微信没有返回图片，请点“重新同步”后再试")
+    return response.content
