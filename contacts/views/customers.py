@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import json
 from typing import Any
@@ -9,7 +10,7 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Prefetch, QuerySet
+from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
@@ -17,6 +18,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from contacts import crypto, services
 from contacts.access import ALL_ROLES, Actor, console_view
 from contacts.forms import CustomerFilterForm, NoteForm
 from contacts.models import (
@@ -27,9 +29,9 @@ from contacts.models import (
     Note,
     Tag,
     TagGroup,
+    TagSource,
     TimelineEvent,
 )
-from contacts.views import _ops
 
 try:
     _selectors: Any = importlib.import_module("contacts.selectors")
@@ -37,6 +39,20 @@ except ImportError:
     _selectors = None
 
 PAGE_SIZE = 25
+# Recorded as the opt-out's source (and shown in the timeline): a staff member did it in the console.
+OPT_OUT_SOURCE = "控制台"
+
+
+def search_q(q: str) -> Q:
+    """Name, any follower's remark, or the whole phone number (numbers are encrypted; matched by keyed hash)."""
+    shared = getattr(_selectors, "customer_search_q", None) if _selectors else None
+    if shared is not None:
+        return shared(q)  # type: ignore[no-any-return]
+    q = q.strip()
+    cond = Q(name__icontains=q) | Q(Exists(Follow.objects.filter(customer=OuterRef("pk"), remark__icontains=q)))
+    with contextlib.suppress(crypto.InvalidPhone):
+        cond |= Q(phone_hash=crypto.phone_hash(q))
+    return cond
 
 
 def scoped_customer(actor: Actor, pk: int) -> Customer:
@@ -96,7 +112,7 @@ def filter_customers(actor: Actor, form: CustomerFilterForm) -> QuerySet[Custome
     elif consent == "opted_out":
         qs = qs.filter(opted_out_at__isnull=False)
     if data.get("q"):
-        qs = qs.filter(_ops.search_filter(data["q"].strip()))
+        qs = qs.filter(search_q(data["q"]))
     return qs
 
 
@@ -147,7 +163,9 @@ def customer_bulk_tag(request: HttpRequest) -> HttpResponse:
         return JsonResponse({"detail": _("请先勾选要打标签的客户")}, status=400)
     allowed = list(actor.scope(Customer.objects.filter(pk__in=ids)).values_list("pk", flat=True))
     try:
-        changed = _ops.tag_bulk(organization=actor.organization, tag=tag, customer_ids=allowed, by=actor.staff)
+        changed = services.customers_tag_bulk(
+            organization=actor.organization, tag=tag, customer_ids=allowed, by=actor.staff, source=TagSource.STAFF
+        )
     except ValueError as exc:
         return JsonResponse({"detail": str(exc)}, status=400)
     return JsonResponse({"changed": changed, "selected": len(allowed)})
@@ -216,7 +234,8 @@ def customer_tag_toggle(request: HttpRequest, pk: int) -> HttpResponse:
     on = payload.get("on")
     on = on if isinstance(on, bool) else str(on).lower() in ("1", "true", "on")
     try:
-        changed = _ops.tag_set(customer=customer, tag=tag, on=on, by=actor.staff)
+        change = services.customer_tag_add if on else services.customer_tag_remove
+        changed = change(customer=customer, tag=tag, by=actor.staff, source=TagSource.STAFF)
     except ValueError as exc:  # a refusal from the tag service; its message says what to do
         return JsonResponse({"detail": str(exc)}, status=400)
     customer.refresh_from_db(fields=["tag_ids"])
@@ -237,7 +256,7 @@ def customer_note_add(request: HttpRequest, pk: int) -> HttpResponse:
     customer = scoped_customer(actor, pk)
     form = NoteForm(request.POST)
     if form.is_valid():
-        _ops.note_add(customer=customer, author=actor.staff, body=form.cleaned_data["body"])
+        services.note_add(customer=customer, author=actor.staff, body=form.cleaned_data["body"])
         messages.success(request, _("跟进记录已保存"))
     else:
         messages.error(request, _("跟进记录不能为空，请填写内容后再保存（最多 2000 字）"))
@@ -252,6 +271,6 @@ def customer_opt_out(request: HttpRequest, pk: int) -> HttpResponse:
     if request.POST.get("confirm") != "yes":
         messages.error(request, _("请在确认框中确认退订"))
     else:
-        _ops.opt_out(customer=customer, by=actor.staff)
+        services.customer_opt_out(customer=customer, source=OPT_OUT_SOURCE, by=actor.staff)
         messages.success(request, _("已退订：该客户不会再收到营销消息"))
     return redirect(reverse("contacts:customer_detail", args=[customer.pk]))

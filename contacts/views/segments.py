@@ -14,10 +14,10 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from contacts import segments, services
 from contacts.access import OPERATOR_AND_MANAGER, Actor, console_view
 from contacts.forms import SegmentForm
 from contacts.models import CustomerGroup, Lifecycle, Segment, SourceChannel, Staff, Store
-from contacts.views import _ops
 from contacts.views.customers import display_phone, tag_groups
 
 SAMPLE_SIZE = 10
@@ -61,14 +61,14 @@ def segment_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
         if form.is_valid():
             data = form.cleaned_data
             try:
-                saved = _ops.segment_save(
+                saved = services.segment_save(
                     actor=actor,
                     name=data["name"],
                     expression=data.get("expression") or {},
                     description=data["description"],
                     segment=segment,
                 )
-            except (*_ops.segment_error_types(), ValueError) as exc:
+            except ValueError as exc:  # SegmentError and the services' refusals say what to fix
                 error = str(exc)
             except IntegrityError:
                 error = _("已有同名分群，请换一个名称")
@@ -105,9 +105,9 @@ def segment_preview(request: HttpRequest) -> HttpResponse:
     if not isinstance(expression, dict):
         return JsonResponse({"detail": _("条件必须是一个 JSON 对象")}, status=400)
     try:
-        count = _ops.segment_count(actor=actor, expression=expression)
-        sample = _ops.segment_sample(actor=actor, expression=expression, limit=SAMPLE_SIZE)
-    except _ops.segment_error_types() as exc:
+        count = segments.segment_count(actor=actor, expression=expression)
+        sample = segments.segment_sample(actor=actor, expression=expression, limit=SAMPLE_SIZE)
+    except segments.SegmentError as exc:
         return JsonResponse({"detail": str(exc)}, status=400)
     return JsonResponse(
         {

@@ -15,8 +15,7 @@ from django.utils.translation import gettext as _
 
 from contacts.access import ALL_ROLES, Actor, console_view
 from contacts.models import Customer, Identity, Platform
-from contacts.views import _ops
-from contacts.views.customers import display_phone, profile_context, scoped_customer
+from contacts.views.customers import display_phone, profile_context, scoped_customer, search_q
 
 SEARCH_LIMIT = 20
 
@@ -45,7 +44,7 @@ def sidebar(request: HttpRequest) -> HttpResponse:
         customer = scoped_customer(actor, int(customer_id))
     elif q:
         results = (
-            actor.scope(Customer.objects.filter(_ops.search_filter(q)))
+            actor.scope(Customer.objects.filter(search_q(q)))
             .select_related("home_store")
             .order_by("-created_at")[:SEARCH_LIMIT]
         )

@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
+from contacts import services
 from contacts.access import ALL_ROLES, OPERATOR_AND_MANAGER, OPERATOR_ONLY, Actor, console_view
 from contacts.forms import TagForm, TagGroupForm
 from contacts.models import Customer, CustomerGroup, CustomerGroupMember, Tag, TagGroup
@@ -52,8 +53,6 @@ def tag_list(request: HttpRequest) -> HttpResponse:
 
 
 def _tag_action(request: HttpRequest, actor: Actor) -> None:
-    from contacts.views import _ops
-
     action = request.POST.get("action", "")
     groups = actor.scope(TagGroup.objects.all())
     tags = actor.scope(Tag.objects.all())
@@ -63,7 +62,7 @@ def _tag_action(request: HttpRequest, actor: Actor) -> None:
             if not form.is_valid():
                 messages.error(request, _("请填写标签组名称（最多 50 字）并选择单选或多选"))
                 return
-            _ops.tag_group_save(organization=actor.organization, **form.cleaned_data)
+            services.tag_group_create(organization=actor.organization, **form.cleaned_data)
             messages.success(request, _("标签组已创建"))
         elif action == "group_rename":
             group = get_object_or_404(groups, pk=request.POST.get("group"))
@@ -71,11 +70,11 @@ def _tag_action(request: HttpRequest, actor: Actor) -> None:
             if not form.is_valid():
                 messages.error(request, _("请填写标签组名称（最多 50 字）并选择单选或多选"))
                 return
-            _ops.tag_group_save(organization=actor.organization, group=group, **form.cleaned_data)
+            services.tag_group_update(group=group, **form.cleaned_data)
             messages.success(request, _("标签组已保存"))
         elif action == "group_delete":
             group = get_object_or_404(groups, pk=request.POST.get("group"))
-            _ops.tag_group_delete(group=group)
+            services.tag_group_delete(group=group)
             messages.success(request, _("标签组及其标签已删除"))
         elif action == "tag_create":
             group = get_object_or_404(groups, pk=request.POST.get("group"))
@@ -83,7 +82,7 @@ def _tag_action(request: HttpRequest, actor: Actor) -> None:
             if not form.is_valid():
                 messages.error(request, _("请填写标签名称（最多 50 字）"))
                 return
-            _ops.tag_save(group=group, name=form.cleaned_data["name"])
+            services.tag_create(group=group, name=form.cleaned_data["name"])
             messages.success(request, _("标签已创建"))
         elif action == "tag_rename":
             tag = get_object_or_404(tags.select_related("group"), pk=request.POST.get("tag"))
@@ -91,11 +90,11 @@ def _tag_action(request: HttpRequest, actor: Actor) -> None:
             if not form.is_valid():
                 messages.error(request, _("请填写标签名称（最多 50 字）"))
                 return
-            _ops.tag_save(group=tag.group, tag=tag, name=form.cleaned_data["name"])
+            services.tag_update(tag=tag, name=form.cleaned_data["name"])
             messages.success(request, _("标签已重命名"))
         elif action == "tag_delete":
             tag = get_object_or_404(tags, pk=request.POST.get("tag"))
-            _ops.tag_delete(tag=tag)
+            services.tag_delete(tag=tag)
             messages.success(request, _("标签已删除，已从所有客户身上移除"))
         else:
             messages.error(request, _("未知操作，请刷新页面后重试"))
