@@ -118,3 +118,16 @@ def test_the_sandbox_emitter_over_real_http(live_server, transactional_db, world
     assert emitter.post(body, msg_id="e-1").status == 200  # replay
     assert emitter.post(body, msg_id="e-2", forge=True).status == 403
     assert list(InboxEvent.objects.values_list("event_key", flat=True)) == ["e-1"]
+
+
+@pytest.mark.slow
+def test_a_dm_lead_goes_through_the_real_webhook_and_celery(live_server, celery_worker, world, account) -> None:
+    emitter = DouyinWebhookEmitter(url=live_server.url + url(account), client_secret=SECRET)
+    open_id = "open-e2e"
+    assert emitter.post(emitter.enter_direct_msg(open_id=open_id, nick_name="直播间小刘"), msg_id="e2e-1").status == 200
+    assert emitter.post(emitter.receive_msg(open_id=open_id, text="电话13800138777"), msg_id="e2e-2").status == 200
+    # The two events may be processed in either order; the lead ends the same.
+    celery_worker.wait_for(lambda: InboxEvent.objects.filter(status=InboxStatus.DONE).count() == 2, timeout=60)
+    lead = Lead.objects.get(source=LeadSource.DOUYIN_IM)
+    assert lead.ad["ad_id"] == 7100000000001
+    assert lead.customer.phone == "13800138777"
