@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import contextlib
-import importlib
 import json
 from typing import Any
 from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Q, QuerySet
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
@@ -18,7 +16,7 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from contacts import crypto, services
+from contacts import selectors, services
 from contacts.access import ALL_ROLES, Actor, console_view
 from contacts.forms import CustomerFilterForm, NoteForm
 from contacts.models import (
@@ -33,11 +31,6 @@ from contacts.models import (
     TimelineEvent,
 )
 
-try:
-    _selectors: Any = importlib.import_module("contacts.selectors")
-except ImportError:
-    _selectors = None
-
 PAGE_SIZE = 25
 # Recorded as the opt-out's source (and shown in the timeline): a staff member did it in the console.
 OPT_OUT_SOURCE = "控制台"
@@ -45,14 +38,7 @@ OPT_OUT_SOURCE = "控制台"
 
 def search_q(q: str) -> Q:
     """Name, any follower's remark, or the whole phone number (numbers are encrypted; matched by keyed hash)."""
-    shared = getattr(_selectors, "customer_search_q", None) if _selectors else None
-    if shared is not None:
-        return shared(q)  # type: ignore[no-any-return]
-    q = q.strip()
-    cond = Q(name__icontains=q) | Q(Exists(Follow.objects.filter(customer=OuterRef("pk"), remark__icontains=q)))
-    with contextlib.suppress(crypto.InvalidPhone):
-        cond |= Q(phone_hash=crypto.phone_hash(q))
-    return cond
+    return selectors.customer_search_q(q)
 
 
 def scoped_customer(actor: Actor, pk: int) -> Customer:
@@ -69,9 +55,7 @@ def display_phone(actor: Actor, customer: Customer) -> str:
 
 def tag_groups(actor: Actor) -> list[TagGroup]:
     """Tag groups with their tags, in display order (two queries)."""
-    return list(
-        actor.scope(TagGroup.objects.all()).prefetch_related(Prefetch("tags", Tag.objects.order_by("order", "id")))
-    )
+    return list(selectors.tag_groups_with_tags(actor=actor))
 
 
 def tags_by_id(groups: list[TagGroup]) -> dict[int, Tag]:
@@ -88,32 +72,11 @@ def export_url(query: str) -> str:
 
 
 def filter_customers(actor: Actor, form: CustomerFilterForm) -> QuerySet[Customer]:
-    """The list filters; the same parameters (and the backend's shared filter) drive the API and export."""
+    """The list filters; the same parameters (and the same selector) drive the API and the export."""
     qs = actor.scope(Customer.objects.all())
     if not form.is_valid():
         return qs
-    data = {k: v for k, v in form.cleaned_data.items() if v not in (None, "")}
-    shared = getattr(_selectors, "customer_filter", None) if _selectors else None
-    if shared is not None:
-        return shared(qs, **data)  # type: ignore[no-any-return]
-    if data.get("store"):
-        qs = qs.filter(home_store_id=data["store"])
-    if data.get("tag"):
-        qs = qs.filter(tag_ids__contains=[int(data["tag"])])
-    if data.get("source_channel"):
-        qs = qs.filter(source_channel=data["source_channel"])
-    if data.get("lifecycle"):
-        qs = qs.filter(lifecycle=data["lifecycle"])
-    consent = data.get("consent")
-    if consent == "granted":
-        qs = qs.filter(marketing_consent=True, opted_out_at__isnull=True)
-    elif consent == "not_granted":
-        qs = qs.filter(marketing_consent=False, opted_out_at__isnull=True)
-    elif consent == "opted_out":
-        qs = qs.filter(opted_out_at__isnull=False)
-    if data.get("q"):
-        qs = qs.filter(search_q(data["q"]))
-    return qs
+    return selectors.customer_filter(qs, **{k: v for k, v in form.cleaned_data.items() if v not in (None, "")})
 
 
 @console_view(ALL_ROLES)

@@ -6,7 +6,6 @@ The import itself (parsing, OneID dedupe, the Celery job for large files) is the
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
 from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
@@ -16,16 +15,8 @@ from django.utils.translation import gettext as _
 
 from contacts.access import OPERATOR_ONLY, Actor, console_view
 from contacts.forms import ImportForm
+from contacts.imports import import_start
 from contacts.models import ImportJob, ImportStatus
-
-
-def _import_start() -> Any:
-    """The backend's ``contacts.imports.import_start`` (``None`` on a tree where it is not deployed)."""
-    try:
-        module = importlib.import_module("contacts.imports")
-    except ImportError:
-        return None
-    return getattr(module, "import_start", None)
 
 
 def _job_payload(job: ImportJob) -> dict[str, Any]:
@@ -54,22 +45,18 @@ def _job_payload(job: ImportJob) -> dict[str, Any]:
 @console_view(OPERATOR_ONLY)
 def import_page(request: HttpRequest) -> HttpResponse:
     actor: Actor = request.actor_obj  # type: ignore[attr-defined]
-    start = _import_start()
     form = ImportForm(request.POST or None, request.FILES or None)
     error = ""
-    if request.method == "POST":
-        if start is None:
-            error = _("导入服务尚未启用，请联系管理员部署后再试")
-        elif form.is_valid():
-            upload = form.cleaned_data["file"]
-            try:
-                job = start(
-                    organization=actor.organization, by=actor.staff, filename=upload.name, content=upload.read()
-                )
-            except ValueError as exc:  # an unreadable file; the message says what to fix
-                error = str(exc)
-            else:
-                return redirect(f"{reverse('contacts:customer_import')}?job={job.pk}")
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        try:
+            job = import_start(
+                organization=actor.organization, by=actor.staff, filename=upload.name, content=upload.read()
+            )
+        except ValueError as exc:  # an unreadable file; the message says what to fix
+            error = str(exc)
+        else:
+            return redirect(f"{reverse('contacts:customer_import')}?job={job.pk}")
     jobs = actor.scope(ImportJob.objects.defer("content").select_related("created_by"))
     job_id = request.GET.get("job") or ""
     job = jobs.filter(pk=job_id).first() if job_id.isdigit() else None
@@ -78,7 +65,6 @@ def import_page(request: HttpRequest) -> HttpResponse:
         "error": error,
         "job": _job_payload(job) if job else None,
         "recent": jobs[:10],
-        "enabled": start is not None,
     }
     return render(request, "contacts/import.html", context, status=400 if error or form.errors else 200)
 

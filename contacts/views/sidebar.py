@@ -13,8 +13,9 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
+from contacts import selectors
 from contacts.access import ALL_ROLES, Actor, console_view
-from contacts.models import Customer, Identity, Platform
+from contacts.models import Customer, Platform
 from contacts.views.customers import display_phone, profile_context, scoped_customer, search_q
 
 SEARCH_LIMIT = 20
@@ -30,16 +31,10 @@ def sidebar(request: HttpRequest) -> HttpResponse:
     status = 200
     customer: Customer | None = None
     if external_userid:
-        identity = (
-            actor.scope(Identity.objects.filter(platform=Platform.WECOM, external_id=external_userid))
-            .select_related("customer")
-            .first()
-        )
-        if identity is None:
+        customer = selectors.customer_by_identity(actor=actor, platform=Platform.WECOM, external_id=external_userid)
+        if customer is None:
             context["error"] = _("找不到这位客户：他不在你可查看的门店，或尚未同步到系统。可以用姓名或手机号搜索。")
             status = 404
-        else:
-            customer = scoped_customer(actor, identity.customer_id)
     elif customer_id.isdigit():
         customer = scoped_customer(actor, int(customer_id))
     elif q:

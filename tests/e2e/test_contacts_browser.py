@@ -98,7 +98,6 @@ def test_opt_out_asks_for_confirmation_first(people: People, login_page: Any) ->
 
 
 def test_import_shows_progress_and_rejected_rows(people: People, login_page: Any, tmp_path: Any) -> None:
-    pytest.importorskip("contacts.imports")
     upload = tmp_path / "客户名单.csv"
     upload.write_text("姓名,手机号,门店编码\n新客甲,13711112222,A\n坏号码,123,A\n", encoding="utf-8")
     page = login_page(people.world.operator)
