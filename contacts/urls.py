@@ -20,5 +20,6 @@ urlpatterns: list = [
     path("segments/new/", segments.segment_edit, name="segment_new"),
     path("segments/preview/", segments.segment_preview, name="segment_preview"),
     path("segments/<int:pk>/", segments.segment_edit, name="segment_edit"),
+    path("segments/<int:pk>/delete/", segments.segment_delete, name="segment_delete"),
     path("sidebar/", sidebar.sidebar, name="sidebar"),
 ]

@@ -94,6 +94,16 @@ def segment_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
 
 @require_POST
 @console_view(OPERATOR_AND_MANAGER)
+def segment_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    actor: Actor = request.actor_obj  # type: ignore[attr-defined]
+    segment = get_object_or_404(actor.scope(Segment.objects.all()), pk=pk)
+    services.segment_delete(segment=segment)
+    messages.success(request, _("分群已删除"))
+    return redirect(reverse("contacts:segment_list"))
+
+
+@require_POST
+@console_view(OPERATOR_AND_MANAGER)
 def segment_preview(request: HttpRequest) -> HttpResponse:
     """Live count and a small sample for the expression being edited (always within the actor's scope)."""
     actor: Actor = request.actor_obj  # type: ignore[attr-defined]
@@ -125,4 +135,4 @@ def segment_preview(request: HttpRequest) -> HttpResponse:
     )
 
 
-__all__ = ["segment_edit", "segment_list", "segment_preview"]
+__all__ = ["segment_delete", "segment_edit", "segment_list", "segment_preview"]

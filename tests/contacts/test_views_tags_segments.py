@@ -213,3 +213,13 @@ def test_tag_and_segment_pages_query_counts_are_pinned(people: People, django_as
     # session, user, staff, groups, count, page (with creator)
     with django_assert_num_queries(6):  # type: ignore[operator]
         assert client.get("/segments/").status_code == 200
+
+
+def test_segments_are_deleted_only_inside_the_brand(people: People) -> None:
+    segment = Segment.objects.create(organization=people.world.org, name="待删除", created_by=people.world.operator)
+    assert people.world.client_for(people.world.outsider).post(f"/segments/{segment.pk}/delete/").status_code == 404
+    assert people.world.client_for(people.world.store_staff).post(f"/segments/{segment.pk}/delete/").status_code == 403
+    assert Segment.objects.filter(pk=segment.pk).exists()
+    response = people.world.client_for(people.world.manager).post(f"/segments/{segment.pk}/delete/")
+    assert response.status_code == 302
+    assert not Segment.objects.filter(pk=segment.pk).exists()
