@@ -2,8 +2,9 @@
 
 Usable by every app's browser tests (mark them ``@pytest.mark.e2e``):
 
-* ``browser`` (session): makes sure ``/usr/bin/chromium`` and a CJK font exist — installing the Debian
-  packages with apt when missing (never a Playwright browser download) — and launches it headless.
+* ``chromium_executable`` (session): makes sure ``/usr/bin/chromium`` and a CJK font exist, installing
+  the Debian packages with apt when missing (never a Playwright browser download).
+* ``browser`` (package): Playwright launching that chromium headless.
 * ``login_page(staff, width=1280, height=800)``: a new browser page already signed in as that staff
   member's user (session cookie from ``force_login``), with ``base_url`` = ``live_server.url``; so
   ``page.goto("/customers/")`` works. Pages are closed after the test; when the test fails each open
@@ -27,10 +28,6 @@ from django.conf import settings
 from django.test import Client
 
 from contacts.models import Staff
-
-# Playwright's sync API keeps an event loop in the test thread; Django's ORM (used by fixtures and
-# assertions in the same thread) must be allowed to run there.
-os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 
 BASE_DIR = Path(__file__).resolve().parents[2]
 ARTIFACTS = BASE_DIR / "test-artifacts"
@@ -73,14 +70,35 @@ def ensure_chromium() -> Path:
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
+def chromium_executable() -> Path:
+    """Debian's chromium, installed (with a CJK font) on first use in the session."""
+    return ensure_chromium()
+
+
+@pytest.fixture(scope="package")
+def browser(chromium_executable: Path) -> Iterator[Any]:
+    """Headless chromium for the browser tests of this package; stopped when the package is done.
+
+    Playwright's sync API leaves its event loop registered as the thread's running loop, so while it
+    lives Django's ORM (fixtures and assertions run in the same thread) must be told that is fine;
+    the flag is restored afterwards so no other test runs with the async-safety check off.
+    """
     from playwright.sync_api import sync_playwright
 
-    executable = ensure_chromium()
-    with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=str(executable), headless=True, args=CHROMIUM_ARGS)
-        yield instance
-        instance.close()
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
+    try:
+        with sync_playwright() as playwright:
+            instance = playwright.chromium.launch(
+                executable_path=str(chromium_executable), headless=True, args=CHROMIUM_ARGS
+            )
+            yield instance
+            instance.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
 
 
 @pytest.hookimpl(tryfirst=True, hookwrapper=True)
