@@ -197,12 +197,9 @@ def form_public(request: HttpRequest, slug: str) -> HttpResponse:
         return render(request, "channels/forms/public_gone.html", status=404)
     context: dict[str, Any] = {"lead_form": lead_form, "values": {}, "error": ""}
     if request.method == "POST":
-        values = {
-            "name": request.POST.get("name", ""),
-            "phone": request.POST.get("phone", ""),
-            "consent": request.POST.get("consent") == "on",
-        }
-        context["values"] = values
+        name, phone = request.POST.get("name", ""), request.POST.get("phone", "")
+        consent = request.POST.get("consent") == "on"
+        context["values"] = {"name": name, "phone": phone, "consent": consent}
         decision = form_rate_check(form=lead_form, ip=_client_ip(request))
         if not decision.allowed:
             context["error"] = _("提交过于频繁，请 %(n)s 秒后再试") % {"n": decision.retry_after}
@@ -210,7 +207,7 @@ def form_public(request: HttpRequest, slug: str) -> HttpResponse:
             response["Retry-After"] = str(decision.retry_after)
             return response
         try:
-            form_submit(form=lead_form, name=values["name"], phone=values["phone"], consent=values["consent"])
+            form_submit(form=lead_form, name=name, phone=phone, consent=consent)
         except FormRefused as exc:
             context["error"] = str(exc)
             return render(request, "channels/forms/public_form.html", context, status=400)

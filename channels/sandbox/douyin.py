@@ -32,7 +32,7 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 DEMO_ACCESS_TOKEN = "oe-demo-access-token"  # noqa: S105
 DEMO_ADVERTISER_ID = 1760000000001
 DEMO_CLIENT_SECRET = "douyin-demo-client-secret"  # noqa: S105
-DEMO_ADS = [
+DEMO_ADS: list[dict[str, Any]] = [
     {
         "ad_id": 7100000000011,
         "ad_name": "秋冬新品 到店试用",

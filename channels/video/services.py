@@ -77,8 +77,8 @@ def video_accounts() -> list[int]:
 
 def shop_event_process(*, account: ChannelAccount, body: dict[str, Any] | str) -> str:
     """A stored, decrypted 微信小店 push: fetch the order (the push has ids only) and record it."""
-    if isinstance(body, str):
-        body = json.loads(body)
+    body = json.loads(body) if isinstance(body, str) else body
+    assert isinstance(body, dict)  # noqa: S101 — narrows the type; json.loads of a webhook body is an object
     event = body.get("Event", "")
     order_id = str((body.get("order_info") or {}).get("order_id") or "")
     if event not in ORDER_EVENTS or not order_id:
