@@ -1,0 +1,1 @@
+"""Benchmarks (BENCHMARKS.md): `python -m bench.<name>`; `make bench` runs them all at a quick scale."""
