@@ -29,10 +29,11 @@ def build(base_url: str) -> tuple[Router, WeComFake]:
     for module_name, class_name, prefixes in (
         ("channels.sandbox.douyin", "OceanEngineFake", ["/open_api/"]),
         ("channels.sandbox.meituan", "MeituanFake", ["/ddzh/", "/router/", "/tuangou/"]),
+        ("channels.sandbox.wechat_shop", "WeChatShopFake", ["/channels/", "/cgi-bin/token"]),
     ):
         try:
             cls = getattr(importlib.import_module(module_name), class_name)
-            app = cls()
+            app = getattr(cls, "for_demo", cls)()  # lead-source fakes seed their demo state
         except Exception:
             logging.getLogger(__name__).warning("sandbox: %s.%s not mounted", module_name, class_name)
             continue
