@@ -1,12 +1,27 @@
 from django.conf import settings
 from django.urls import path
 
-from channels import webhooks
+from channels import views, webhooks
 from channels.leads_urls import urlpatterns as leads_urlpatterns
 
 app_name = "channels"
 urlpatterns: list = [
     path("hooks/<slug:platform>/<str:key>/", webhooks.webhook, name="webhook"),
+    path("channels/accounts/", views.account_list, name="account_list"),
+    path("channels/accounts/connect/", views.account_connect, name="account_connect"),
+    path("channels/accounts/<int:pk>/edit/", views.account_connect, name="account_edit"),
+    path("channels/accounts/<int:pk>/action/", views.account_action, name="account_action"),
+    path("channels/qrcodes/", views.contactway_list, name="contactway_list"),
+    path("channels/qrcodes/new/", views.contactway_edit, name="contactway_new"),
+    path("channels/qrcodes/<int:pk>/", views.contactway_edit, name="contactway_edit"),
+    path("channels/qrcodes/<int:pk>/action/", views.contactway_action, name="contactway_action"),
+    path("channels/qrcodes/<int:pk>/qr.png", views.contactway_qr, name="contactway_qr"),
+    path("channels/qrcodes/<int:pk>/print/", views.contactway_print, name="contactway_print"),
+    path("channels/inbox/", views.inbox_list, name="inbox_list"),
+    path("channels/inbox/replay/", views.inbox_replay, name="inbox_replay"),
+    path("channels/inbox/<int:pk>/", views.inbox_detail, name="inbox_detail"),
+    path("channels/transfers/", views.transfer_list, name="transfer_list"),
+    path("channels/transfers/<int:pk>/refresh/", views.transfer_refresh, name="transfer_refresh"),
 ]
 if settings.SANDBOX_ENABLED:
     # Baseline for bench/ingest.py: the same server answering without verification or storage.

@@ -1,0 +1,370 @@
+"""Console pages of channels: connected accounts, 渠道活码/群活码, the inbox, 客户继承."""
+
+from __future__ import annotations
+
+from typing import Any
+from urllib.parse import urlencode
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import Count, Q
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.utils.translation import gettext as _
+from django.views.decorators.http import require_POST
+
+from channels import inbox, selectors, services
+from channels.console_forms import ContactWayForm, InboxFilterForm, TransferForm, WeComAccountForm
+from channels.errors import PlatformError, TransientError
+from channels.models import (
+    ChannelAccount,
+    ChannelPlatform,
+    ContactWay,
+    ContactWayKind,
+    CustomerTransfer,
+    InboxEvent,
+    InboxStatus,
+)
+from channels.wecom import contact_ways, transfers
+from contacts.access import OPERATOR_AND_MANAGER, OPERATOR_ONLY, Actor, console_view
+from contacts.models import Follow
+
+PAGE_SIZE = 30
+
+
+def _actor(request: HttpRequest) -> Actor:
+    return request.actor_obj  # type: ignore[attr-defined,no-any-return]
+
+
+def _page(request: HttpRequest, queryset: Any) -> Any:
+    return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
+
+
+def _query_without_page(request: HttpRequest) -> str:
+    return urlencode([(k, v) for k, v in request.GET.items() if k != "page" and v])
+
+
+# -- accounts ---------------------------------------------------------------------------------------
+@console_view(OPERATOR_ONLY)
+def account_list(request: HttpRequest) -> HttpResponse:
+    actor = _actor(request)
+    accounts = actor.scope(ChannelAccount.objects.select_related("default_store")).order_by("platform", "id")
+    rows = [{"account": a, "callback_url": selectors.callback_url(a)} for a in accounts]
+    return render(request, "channels/wecom/account_list.html", {"rows": rows})
+
+
+@console_view(OPERATOR_ONLY)
+def account_connect(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    """Connect a WeCom corp (or edit one): credentials are encrypted; blank secrets keep the stored ones."""
+    actor = _actor(request)
+    account = get_object_or_404(actor.scope(ChannelAccount.objects.all()), pk=pk) if pk else None
+    if account is not None and account.platform != ChannelPlatform.WECOM:
+        raise Http404
+    initial: dict[str, Any] = {}
+    if account is not None:
+        initial = {
+            "name": account.name,
+            "corp_id": account.external_id,
+            "agent_id": account.agent_id,
+            "api_base": account.api_base,
+            "default_store": account.default_store,
+            "default_tags": list(account.default_tags.all()),
+            "welcome_text": (account.settings or {}).get("welcome_text", ""),
+        }
+    form = WeComAccountForm(
+        request.POST or None, organization=actor.organization, editing=account is not None, initial=initial
+    )
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        account = services.channel_account_connect(
+            organization=actor.organization,
+            platform=ChannelPlatform.WECOM,
+            name=data["name"],
+            external_id=data["corp_id"].strip(),
+            credentials={"secret": data["secret"], "token": data["token"], "aes_key": data["aes_key"]},
+            agent_id=data["agent_id"],
+            api_base=data["api_base"],
+            default_store=data["default_store"],
+            default_tags=list(data["default_tags"]),
+            settings={**((account.settings if account else None) or {}), "welcome_text": data["welcome_text"]},
+            account=account,
+        )
+        messages.success(
+            request,
+            _("已保存。请把回调地址 %(url)s 填入企业微信后台，然后点“测试连接”。")
+            % {"url": selectors.callback_url(account)},
+        )
+        return redirect("channels:account_list")
+    return render(request, "channels/wecom/account_form.html", {"form": form, "account": account})
+
+
+@require_POST
+@console_view(OPERATOR_ONLY)
+def account_action(request: HttpRequest, pk: int) -> HttpResponse:
+    actor = _actor(request)
+    account = get_object_or_404(actor.scope(ChannelAccount.objects.all()), pk=pk)
+    action = request.POST.get("action")
+    if action == "test":
+        ok, message = services.channel_account_test(account=account)
+        (messages.success if ok else messages.error)(request, message)
+    elif action == "disable":
+        services.channel_account_disable(account=account)
+        messages.success(request, _("账号已停用：不再接收回调，也不会再调用该平台"))
+    elif action == "enable":
+        services.channel_account_enable(account=account)
+        messages.success(request, _("账号已启用"))
+    elif action == "sync" and account.platform == ChannelPlatform.WECOM:
+        from channels.tasks import wecom_full_sync_task
+
+        wecom_full_sync_task.delay(account.pk)
+        messages.success(request, _("已开始全量同步（员工、客户、标签、客户群），稍后刷新查看结果"))
+    else:
+        messages.error(request, _("未知操作"))
+    return redirect("channels:account_list")
+
+
+# -- 渠道活码 / 群活码 ------------------------------------------------------------------------------------
+@console_view(OPERATOR_AND_MANAGER)
+def contactway_list(request: HttpRequest) -> HttpResponse:
+    actor = _actor(request)
+    ways = actor.scope(ContactWay.objects.select_related("store", "account")).prefetch_related("tags", "staff")
+    kind = request.GET.get("kind", "")
+    if kind in ContactWayKind.values:
+        ways = ways.filter(kind=kind)
+    q = request.GET.get("q", "").strip()
+    if q:
+        ways = ways.filter(Q(name__icontains=q) | Q(state__icontains=q))
+    store = request.GET.get("store", "")
+    if store.isdigit():
+        ways = ways.filter(store_id=int(store))
+    ways = ways.filter(is_active=request.GET.get("active") != "0")
+    page = _page(request, ways.order_by("-created_at", "-id"))
+    # Adds per code (every follow that carried its state), one grouped query for the page.
+    states = [w.state for w in page]
+    adds = dict(
+        actor.scope(Follow.objects.filter(state__in=states))
+        .values("state")
+        .annotate(n=Count("id"))
+        .values_list("state", "n")
+    )
+    from contacts.models import Store
+
+    context = {
+        "page": page,
+        "rows": [{"way": w, "adds": adds.get(w.state, 0)} for w in page],
+        "query": _query_without_page(request),
+        "q": q,
+        "kind": kind,
+        "store": store,
+        "stores": actor.scope(Store.objects.all()),
+        "kinds": ContactWayKind.choices,
+        "can_edit": actor.is_operator,
+        "has_account": selectors.wecom_account_for(organization=actor.organization) is not None,
+    }
+    return render(request, "channels/wecom/contactway_list.html", context)
+
+
+@console_view(OPERATOR_ONLY)
+def contactway_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    actor = _actor(request)
+    way = get_object_or_404(actor.scope(ContactWay.objects.all()), pk=pk) if pk else None
+    account = way.account if way else selectors.wecom_account_for(organization=actor.organization)
+    if account is None:
+        messages.error(request, _("还没有连接企业微信：请先在“渠道账号”页连接，再创建活码"))
+        return redirect("channels:account_list")
+    initial: dict[str, Any] = {"kind": request.GET.get("kind", ContactWayKind.CONTACT)}
+    if way is not None:
+        initial = {
+            "kind": way.kind,
+            "name": way.name,
+            "state": way.state,
+            "channel": way.channel,
+            "store": way.store,
+            "staff": list(way.staff.all()),
+            "tags": list(way.tags.all()),
+            "welcome_text": way.welcome_text,
+            "skip_verify": way.skip_verify,
+            "chat_ids": "\n".join(way.chat_ids),
+            "auto_create_room": way.auto_create_room,
+            "room_base_name": way.room_base_name,
+            "room_base_id": way.room_base_id,
+        }
+    form = ContactWayForm(request.POST or None, actor=actor, initial=initial)
+    if request.method == "POST" and form.is_valid():
+        data = form.cleaned_data
+        try:
+            way = contact_ways.contact_way_save(
+                account=account,
+                way=way,
+                kind=way.kind if way else (data["kind"] or ContactWayKind.CONTACT),
+                name=data["name"],
+                state=data["state"],
+                channel=data["channel"],
+                store=data["store"],
+                staff=list(data["staff"]),
+                tags=list(data["tags"]),
+                welcome_text=data["welcome_text"],
+                skip_verify=data["skip_verify"],
+                chat_ids=data["chat_ids"],
+                auto_create_room=data["auto_create_room"],
+                room_base_name=data["room_base_name"],
+                room_base_id=data["room_base_id"] or 1,
+                by=actor.staff,
+            )
+        except contact_ways.ContactWayError as exc:
+            form.add_error(None, str(exc))
+        else:
+            if way.sync_error:
+                messages.warning(request, _("活码已保存，但同步到企业微信失败：%(e)s") % {"e": way.sync_error})
+            else:
+                messages.success(request, _("活码已保存并同步到企业微信"))
+            return redirect("channels:contactway_list")
+    return render(request, "channels/wecom/contactway_form.html", {"form": form, "way": way})
+
+
+@require_POST
+@console_view(OPERATOR_ONLY)
+def contactway_action(request: HttpRequest, pk: int) -> HttpResponse:
+    way = get_object_or_404(_actor(request).scope(ContactWay.objects.select_related("account")), pk=pk)
+    action = request.POST.get("action")
+    try:
+        if action == "resync":
+            contact_ways.contact_way_push(way=way)
+            way.refresh_from_db()
+            if way.sync_error:
+                messages.error(request, way.sync_error)
+            else:
+                messages.success(request, _("已同步到企业微信"))
+        elif action == "disable":
+            contact_ways.contact_way_disable(way=way)
+            messages.success(request, _("活码已停用：扫码将不再添加员工，已有客户的来源记录保留"))
+        else:
+            messages.error(request, _("未知操作"))
+    except (PlatformError, TransientError) as exc:
+        messages.error(request, _("企业微信调用失败：%(e)s，请稍后重试") % {"e": exc})
+    return redirect("channels:contactway_list")
+
+
+@console_view(OPERATOR_AND_MANAGER)
+def contactway_qr(request: HttpRequest, pk: int) -> HttpResponse:
+    way = get_object_or_404(_actor(request).scope(ContactWay.objects.all()), pk=pk)
+    try:
+        image = contact_ways.contact_way_qr_image(way=way)
+    except contact_ways.ContactWayError as exc:
+        messages.error(request, str(exc))
+        return redirect("channels:contactway_list")
+    response = HttpResponse(image, content_type="image/png")
+    if request.GET.get("download"):
+        response["Content-Disposition"] = f'attachment; filename="qrcode-{way.state}.png"'
+    return response
+
+
+@console_view(OPERATOR_AND_MANAGER)
+def contactway_print(request: HttpRequest, pk: int) -> HttpResponse:
+    way = get_object_or_404(_actor(request).scope(ContactWay.objects.select_related("store")), pk=pk)
+    return render(request, "channels/wecom/contactway_print.html", {"way": way})
+
+
+# -- inbox ------------------------------------------------------------------------------------------
+@console_view(OPERATOR_ONLY)
+def inbox_list(request: HttpRequest) -> HttpResponse:
+    actor = _actor(request)
+    form = InboxFilterForm(request.GET or None)
+    events = actor.scope(InboxEvent.objects.select_related("account")).defer("body")
+    if form.is_valid():
+        if form.cleaned_data["status"]:
+            events = events.filter(status=form.cleaned_data["status"])
+        if form.cleaned_data["platform"]:
+            events = events.filter(platform=form.cleaned_data["platform"])
+        if form.cleaned_data["event_type"]:
+            events = events.filter(event_type__icontains=form.cleaned_data["event_type"])
+    counts = dict(
+        actor.scope(InboxEvent.objects.all()).values("status").annotate(n=Count("id")).values_list("status", "n")
+    )
+    page = _page(request, events.order_by("-received_at", "-id"))
+    context = {
+        "form": form,
+        "page": page,
+        "query": _query_without_page(request),
+        "counts": [(value, label, counts.get(value, 0)) for value, label in InboxStatus.choices],
+    }
+    return render(request, "channels/wecom/inbox_list.html", context)
+
+
+@console_view(OPERATOR_ONLY)
+def inbox_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    event = get_object_or_404(_actor(request).scope(InboxEvent.objects.select_related("account")), pk=pk)
+    return render(request, "channels/wecom/inbox_detail.html", {"event": event})
+
+
+@require_POST
+@console_view(OPERATOR_ONLY)
+def inbox_replay(request: HttpRequest) -> HttpResponse:
+    actor = _actor(request)
+    events = actor.scope(InboxEvent.objects.all())
+    if request.POST.get("all_failed"):
+        targets = list(events.filter(status=InboxStatus.FAILED).order_by("received_at")[:1000])
+    else:
+        targets = list(events.filter(pk__in=request.POST.getlist("event")))
+    replayed = sum(1 for event in targets if inbox.inbox_replay(event=event))
+    if replayed:
+        messages.success(request, _("已重新排队 %(n)s 个事件") % {"n": replayed})
+    else:
+        messages.error(request, _("没有可重放的事件：只有失败的、或处理中超过 5 分钟的事件可以重放"))
+    return redirect(request.POST.get("next") or "channels:inbox_list")
+
+
+# -- 客户继承 ---------------------------------------------------------------------------------------
+@console_view(OPERATOR_ONLY)
+def transfer_list(request: HttpRequest) -> HttpResponse:
+    actor = _actor(request)
+    account = selectors.wecom_account_for(organization=actor.organization)
+    form = TransferForm(request.POST or None, actor=actor)
+    if request.method == "POST":
+        if account is None:
+            messages.error(request, _("还没有连接企业微信：请先在“渠道账号”页连接"))
+        elif form.is_valid():
+            data = form.cleaned_data
+            try:
+                transfer = transfers.transfer_start(
+                    account=account,
+                    kind=data["kind"],
+                    handover=data["handover"],
+                    takeover=data["takeover"],
+                    message=data["message"],
+                    by=actor.staff,
+                )
+            except transfers.TransferError as exc:
+                form.add_error(None, str(exc))
+            except (PlatformError, TransientError) as exc:
+                form.add_error(None, _("企业微信调用失败：%(e)s，请稍后重试") % {"e": exc})
+            else:
+                if transfer.error:
+                    messages.error(request, transfer.error)
+                else:
+                    messages.success(
+                        request,
+                        _("已提交 %(n)s 位客户的转接，客户 24 小时内未拒绝即自动完成") % {"n": len(transfer.results)},
+                    )
+                return redirect("channels:transfer_list")
+    rows = actor.scope(CustomerTransfer.objects.select_related("handover", "takeover")).order_by("-created_at")
+    page = _page(request, rows)
+    context = {
+        "form": form,
+        "page": page,
+        "rows": [{"transfer": t, "summary": transfers.summary(t)} for t in page],
+        "query": _query_without_page(request),
+    }
+    return render(request, "channels/wecom/transfer_list.html", context)
+
+
+@require_POST
+@console_view(OPERATOR_ONLY)
+def transfer_refresh(request: HttpRequest, pk: int) -> HttpResponse:
+    transfer = get_object_or_404(_actor(request).scope(CustomerTransfer.objects.all()), pk=pk)
+    try:
+        transfers.transfer_refresh(transfer=transfer)
+        messages.success(request, _("已刷新转接结果"))
+    except (PlatformError, TransientError) as exc:
+        messages.error(request, _("企业微信调用失败：%(e)s，请稍后重试") % {"e": exc})
+    return redirect("channels:transfer_list")
