@@ -571,7 +571,9 @@ def customers_tag_bulk(
     if tag.organization_id != organization.pk:
         raise ContactsError("标签与客户不属于同一企业")
     if isinstance(customer_ids, QuerySet):
-        sub_sql, sub_params = customer_ids.values("pk").query.sql_with_params()
+        # A queryset of customers, or of ids (``values("pk")`` / ``values_list("id", flat=True)``).
+        ids_qs = customer_ids if customer_ids._fields else customer_ids.values("pk")  # type: ignore[attr-defined]
+        sub_sql, sub_params = ids_qs.query.sql_with_params()
         target = f"SELECT id FROM contacts_customer WHERE organization_id = %s AND id IN ({sub_sql})"
         target_params: list[Any] = [organization.pk, *sub_params]
     else:

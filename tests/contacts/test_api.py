@@ -234,3 +234,41 @@ def test_export_defuses_formulas(world: Any) -> None:
     )
     assert "'=HYPERLINK" in text
     assert Customer.objects.filter(organization=world.org).count() == 1
+
+
+@pytest.mark.parametrize(
+    ("name", "make"),
+    [
+        ("api-tag-group-list", lambda w: TagFactory(group__organization=w.org)),
+        ("api-tag-list", lambda w: TagFactory(group__organization=w.org)),
+        ("api-customer-group-list", lambda w: GroupMemberFactory(group__organization=w.org).group),
+        ("api-segment-list", lambda w: Segment.objects.create(organization=w.org, name=f"s{Segment.objects.count()}")),
+    ],
+)
+def test_list_endpoints_run_a_fixed_number_of_queries(
+    world: Any, name: str, make: Any, django_assert_num_queries: Any
+) -> None:
+    client = world.client_for(world.operator)
+    make(world)
+    client.get(url(name))
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as first:
+        assert client.get(url(name)).status_code == 200
+    for _ in range(5):
+        make(world)
+    with django_assert_num_queries(len(first)):
+        assert client.get(url(name)).status_code == 200
+
+
+def test_notes_list_query_count_is_fixed(world: Any, data: dict[str, Any], django_assert_num_queries: Any) -> None:
+    client = world.client_for(world.store_staff)
+    customer = data["mine"]
+    services.note_add(customer=customer, author=world.store_staff, body="一")
+    client.get(url("api-customer-notes", customer.pk))
+    for i in range(5):
+        services.note_add(customer=customer, author=world.manager, body=f"记录{i}")
+    with django_assert_num_queries(7):
+        response = client.get(url("api-customer-notes", customer.pk))
+    assert response.json()["count"] == 6

@@ -421,3 +421,24 @@ def test_tag_ids_update_uses_sorted_unique_arrays() -> None:
     with connection.cursor() as cursor:
         cursor.execute("SELECT tag_ids FROM contacts_customer WHERE id = %s", [customer.pk])
         assert cursor.fetchone()[0] == sorted(t.pk for t in tags)
+
+
+def test_bulk_tag_by_segment_queryset_and_by_id_values(world: Any) -> None:
+    from contacts.access import actor_for_user
+    from contacts.segments import segment_queryset
+
+    skin, gift = TagFactory(group__organization=world.org), TagFactory(group__organization=world.org)
+    a = CustomerFactory(organization=world.org, home_store=world.store_a)
+    b = CustomerFactory(organization=world.org, home_store=world.store_b)
+    for c in (a, b):
+        services.customer_tag_add(customer=c, tag=skin)
+    clerk = actor_for_user(world.store_staff.user)
+    targets = segment_queryset(actor=clerk, expression={"tags": {"all": [skin.pk]}})
+    assert services.customers_tag_bulk(organization=world.org, tag=gift, customer_ids=targets) == 1
+    a.refresh_from_db()
+    b.refresh_from_db()
+    assert a.tag_ids == sorted([skin.pk, gift.pk]) and b.tag_ids == [skin.pk]  # the other store is untouched
+    ids_only = Customer.objects.filter(pk=b.pk).values_list("id", flat=True)
+    assert services.customers_tag_bulk(organization=world.org, tag=gift, customer_ids=ids_only) == 1
+    b.refresh_from_db()
+    assert b.tag_ids == sorted([skin.pk, gift.pk]) == assignment_ids(b)
