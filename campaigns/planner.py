@@ -1,0 +1,361 @@
+"""The planner: who receives a campaign, through which staff member, in which batch — set-based SQL.
+
+``campaign_plan`` runs a handful of statements, none of them a loop over recipients:
+
+1. **Audience → deliveries** (one ``INSERT … SELECT``): the segment (``contacts.segments.compile_sql``)
+   or the chosen groups; each member gets a delivery row, either ``planned`` or ``excluded`` with the
+   first reason that applies: opted out → no consent → exclusion segment → holdout (a deterministic
+   hash of campaign and customer) → no WeCom identity → no sender. The sender is the active follower
+   who last served the customer (``last_interaction_at``, else ``added_at``), else the home store's
+   primary staff member (its earliest active staff member with a WeCom account); for groups, the owner.
+2. **Quota** (one statement per ledger kind): reserve ledger slots for the planned deliveries in
+   customer order with ``INSERT … ON CONFLICT``. A slot held by a lower-priority campaign whose send
+   has not started is taken over (``DO UPDATE … WHERE priority < ours AND state = 'reserved'``) and
+   that delivery becomes ``excluded/preempted``; any other conflict leaves our delivery
+   ``excluded/quota`` (or ``brand_cap``). The unique constraint, not Python, guarantees the cap.
+3. **Batches**: one batch per sender and 10,000 customers (2,000 groups), ``not_before`` = the end of
+   quiet hours if the send time falls inside them (the quota is charged to that platform day).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import OperationalError, connection, transaction
+from django.utils import timezone
+
+from campaigns.models import (
+    MAX_CUSTOMERS_PER_CALL,
+    MAX_GROUPS_PER_CALL,
+    Campaign,
+    CampaignKind,
+    DeliveryStatus,
+    ExclusionReason,
+    LedgerState,
+)
+from campaigns.quota import Window, next_allowed, platform_day, policy_for, windows_for
+
+logger = logging.getLogger(__name__)
+
+
+class PlanError(ValueError):
+    """The campaign cannot be planned; the message (Chinese) says what to fix."""
+
+
+@dataclass
+class PlanResult:
+    planned: int
+    excluded: dict[str, int]
+    preempted_others: int
+    batches: int
+    send_after: datetime
+
+
+def audience_sql(campaign: Campaign) -> tuple[str, list[Any]]:
+    """SQL selecting ``id`` of the campaign's audience (customers, or groups for a group broadcast)."""
+    store_ids = frozenset({campaign.store_id}) if campaign.store_id else None
+    if campaign.kind == CampaignKind.BROADCAST_GROUP:
+        sql = (
+            "SELECT g.id FROM contacts_customergroup g WHERE g.organization_id = %s AND g.dismissed_at IS NULL"
+            " AND g.id = ANY(%s::bigint[])"
+        )
+        params: list[Any] = [campaign.organization_id, list(campaign.group_ids or [])]
+        if store_ids is not None:
+            sql += " AND g.store_id = ANY(%s::bigint[])"
+            params.append(sorted(store_ids))
+        return sql, params
+    from contacts.segments import compile_sql
+
+    expression = campaign.segment.expression if campaign.segment_id and campaign.segment else campaign.expression
+    if campaign.group_ids and not campaign.segment_id:
+        expression = {**(expression or {}), "groups": list(campaign.group_ids)}
+    return compile_sql(organization_id=campaign.organization_id, expression=expression or {}, store_ids=store_ids)
+
+
+def exclusion_sql(campaign: Campaign) -> tuple[str, list[Any]] | None:
+    from contacts.segments import compile_sql
+
+    parts: list[str] = []
+    params: list[Any] = []
+    for segment in campaign.exclusion_segments.all():
+        sql, p = compile_sql(organization_id=campaign.organization_id, expression=segment.expression)
+        parts.append(sql)
+        params.extend(p)
+    if not parts:
+        return None
+    return " UNION ".join(f"({p})" for p in parts), params
+
+
+HOLDOUT_SQL = "(('x' || substr(md5(%s || ':' || {col}::text), 1, 8))::bit(32)::bigint %% 100) < %s"
+
+
+def _insert_customer_deliveries(cursor: Any, campaign: Campaign, require_consent: bool) -> None:
+    aud_sql, aud_params = audience_sql(campaign)
+    excl = exclusion_sql(campaign)
+    excl_case = f"WHEN c.id IN ({excl[0]}) THEN '{ExclusionReason.EXCLUDED_SEGMENT.value}'" if excl else ""
+    needs_wecom = campaign.kind in (CampaignKind.BROADCAST_SINGLE, CampaignKind.MOMENT)
+    holdout = HOLDOUT_SQL.format(col="c.id")
+    sql = f"""
+        WITH aud AS ({aud_sql}),
+        fs AS (
+            SELECT DISTINCT ON (f.customer_id) f.customer_id, f.staff_id
+              FROM contacts_follow f
+              JOIN aud ON aud.id = f.customer_id
+              JOIN contacts_staff st ON st.id = f.staff_id AND st.is_active AND st.wecom_userid <> ''
+             WHERE f.deleted_at IS NULL
+          ORDER BY f.customer_id, COALESCE(f.last_interaction_at, f.added_at) DESC, f.id DESC
+        ),
+        ps AS (
+            SELECT DISTINCT ON (st.store_id) st.store_id, st.id AS staff_id
+              FROM contacts_staff st
+             WHERE st.organization_id = %s AND st.is_active AND st.wecom_userid <> '' AND st.store_id IS NOT NULL
+          ORDER BY st.store_id, st.id
+        ),
+        wi AS (
+            SELECT DISTINCT i.customer_id FROM contacts_identity i JOIN aud ON aud.id = i.customer_id
+             WHERE i.platform = 'wecom'
+        ),
+        rows AS (
+            SELECT c.id AS customer_id, COALESCE(fs.staff_id, ps.staff_id) AS sender_id,
+                   CASE
+                     WHEN c.opted_out_at IS NOT NULL THEN '{ExclusionReason.OPTED_OUT.value}'
+                     WHEN %s AND NOT c.marketing_consent THEN '{ExclusionReason.NO_CONSENT.value}'
+                     {excl_case}
+                     WHEN {holdout} THEN '{ExclusionReason.HOLDOUT.value}'
+                     WHEN %s AND wi.customer_id IS NULL THEN '{ExclusionReason.NO_WECOM.value}'
+                     WHEN COALESCE(fs.staff_id, ps.staff_id) IS NULL THEN '{ExclusionReason.NO_SENDER.value}'
+                     ELSE ''
+                   END AS reason
+              FROM contacts_customer c
+              JOIN aud ON aud.id = c.id
+              LEFT JOIN fs ON fs.customer_id = c.id
+              LEFT JOIN ps ON ps.store_id = c.home_store_id
+              LEFT JOIN wi ON wi.customer_id = c.id
+        )
+        INSERT INTO campaigns_delivery (organization_id, campaign_id, customer_id, sender_id, status, reason)
+        SELECT %s, %s, customer_id, sender_id,
+               CASE WHEN reason = '' THEN '{DeliveryStatus.PLANNED.value}' ELSE '{DeliveryStatus.EXCLUDED.value}' END,
+               reason
+          FROM rows
+      ORDER BY customer_id
+    """
+    params: list[Any] = [*aud_params, campaign.organization_id, require_consent]
+    if excl:
+        params.extend(excl[1])
+    params.extend([str(campaign.pk), campaign.holdout_percent, needs_wecom, campaign.organization_id, campaign.pk])
+    cursor.execute(sql, params)
+
+
+def _insert_group_deliveries(cursor: Any, campaign: Campaign) -> None:
+    aud_sql, aud_params = audience_sql(campaign)
+    holdout = HOLDOUT_SQL.format(col="g.id")
+    sql = f"""
+        INSERT INTO campaigns_delivery (organization_id, campaign_id, group_id, sender_id, status, reason)
+        SELECT %s, %s, g.id, st.id,
+               CASE WHEN {holdout} OR st.id IS NULL THEN '{DeliveryStatus.EXCLUDED.value}'
+                    ELSE '{DeliveryStatus.PLANNED.value}' END,
+               CASE WHEN {holdout} THEN '{ExclusionReason.HOLDOUT.value}'
+                    WHEN st.id IS NULL THEN '{ExclusionReason.NO_SENDER.value}' ELSE '' END
+          FROM contacts_customergroup g
+          JOIN ({aud_sql}) aud ON aud.id = g.id
+          LEFT JOIN contacts_staff st ON st.id = g.owner_id AND st.is_active AND st.wecom_userid <> ''
+      ORDER BY g.id
+    """
+    params = [
+        campaign.organization_id,
+        campaign.pk,
+        str(campaign.pk),
+        campaign.holdout_percent,
+        str(campaign.pk),
+        campaign.holdout_percent,
+        *aud_params,
+    ]
+    cursor.execute(sql, params)
+
+
+def _reserve(cursor: Any, campaign: Campaign, window: Window) -> tuple[int, list[int]]:
+    """Reserve one slot of ``window`` per planned delivery; returns (lost, preempted delivery ids)."""
+    subject = "group_id" if campaign.kind == CampaignKind.BROADCAST_GROUP else "customer_id"
+    key = f"(organization_id, {subject}, kind, window_start, slot_no) WHERE {subject} IS NOT NULL"
+    match = f"l.organization_id = %s AND l.{subject} = d.{subject} AND l.kind = %s AND l.window_start = %s"
+    if window.limit <= 0:
+        cursor.execute(
+            "UPDATE campaigns_delivery SET status = %s, reason = %s WHERE campaign_id = %s AND status = %s",
+            [DeliveryStatus.EXCLUDED, window.reason, campaign.pk, DeliveryStatus.PLANNED],
+        )
+        return cursor.rowcount, []
+    base = [campaign.organization_id, window.kind, window.start]
+    if window.limit == 1:
+        # The common case (daily 1): slot 0, no per-row lookup at all.
+        slot_sql, slot_params = "0", []
+    else:
+        # The first free slot, else the slot of the lowest-priority reservation we may take over.
+        slot_sql = f"""COALESCE(
+            (SELECT s FROM generate_series(0, %s) s
+              WHERE NOT EXISTS (SELECT 1 FROM campaigns_quotaledger l WHERE {match} AND l.slot_no = s)
+              ORDER BY s LIMIT 1),
+            (SELECT l.slot_no FROM campaigns_quotaledger l WHERE {match} AND l.state = %s AND l.priority < %s
+              ORDER BY l.priority, l.slot_no LIMIT 1))"""
+        slot_params = [window.limit - 1, *base, *base, LedgerState.RESERVED, campaign.priority]
+    sql = f"""
+        WITH cand AS (
+            SELECT d.id AS delivery_id, d.{subject} AS subject_id, {slot_sql} AS slot_no
+              FROM campaigns_delivery d
+             WHERE d.campaign_id = %s AND d.status = %s
+        ),
+        ins AS (
+            INSERT INTO campaigns_quotaledger AS q
+                   (organization_id, kind, {subject}, window_start, slot_no, state, campaign_id, delivery_id,
+                    priority, created_at)
+            SELECT %s, %s, subject_id, %s, slot_no, %s, %s, delivery_id, %s, now()
+              FROM cand WHERE slot_no IS NOT NULL
+          ORDER BY subject_id
+            ON CONFLICT {key}
+            DO UPDATE SET prev_delivery_id = q.delivery_id, delivery_id = EXCLUDED.delivery_id,
+                          campaign_id = EXCLUDED.campaign_id, priority = EXCLUDED.priority,
+                          created_at = EXCLUDED.created_at
+             WHERE q.state = %s AND q.priority < EXCLUDED.priority
+         RETURNING q.delivery_id, q.prev_delivery_id
+        ),
+        lost AS (
+            UPDATE campaigns_delivery d SET status = %s, reason = %s
+             WHERE d.campaign_id = %s AND d.status = %s
+               AND NOT EXISTS (SELECT 1 FROM ins WHERE ins.delivery_id = d.id)
+         RETURNING d.id
+        ),
+        pre AS (
+            UPDATE campaigns_delivery d SET status = %s, reason = %s, batch_id = NULL
+              FROM ins
+             WHERE d.id = ins.prev_delivery_id AND d.status = %s
+         RETURNING d.id
+        )
+        SELECT (SELECT count(*) FROM lost), COALESCE((SELECT array_agg(id) FROM pre), '{{}}')
+    """
+    params = [
+        *slot_params,
+        campaign.pk,
+        DeliveryStatus.PLANNED,
+        campaign.organization_id,
+        window.kind,
+        window.start,
+        LedgerState.RESERVED,
+        campaign.pk,
+        campaign.priority,
+        LedgerState.RESERVED,
+        DeliveryStatus.EXCLUDED,
+        window.reason,
+        campaign.pk,
+        DeliveryStatus.PLANNED,
+        DeliveryStatus.EXCLUDED,
+        ExclusionReason.PREEMPTED,
+        DeliveryStatus.PLANNED,
+    ]
+    cursor.execute(sql, params)
+    lost, preempted = cursor.fetchone()
+    return lost, list(preempted or [])
+
+
+def _release_excluded(cursor: Any, campaign_id: int, preempted: list[int]) -> None:
+    """Give back slots still held by deliveries that ended up excluded (ours, and preempted ones)."""
+    cursor.execute(
+        """
+        DELETE FROM campaigns_quotaledger l
+         USING campaigns_delivery d
+         WHERE l.delivery_id = d.id AND d.status = %s AND l.state = %s
+           AND (d.campaign_id = %s OR d.id = ANY(%s::bigint[]))
+        """,
+        [DeliveryStatus.EXCLUDED, LedgerState.RESERVED, campaign_id, preempted],
+    )
+
+
+def _make_batches(cursor: Any, campaign: Campaign, not_before: datetime) -> int:
+    subject = "group_id" if campaign.kind == CampaignKind.BROADCAST_GROUP else "customer_id"
+    per_call = MAX_GROUPS_PER_CALL if campaign.kind == CampaignKind.BROADCAST_GROUP else MAX_CUSTOMERS_PER_CALL
+    cursor.execute(
+        f"""
+        WITH numbered AS (
+            SELECT id, sender_id, (row_number() OVER (PARTITION BY sender_id ORDER BY {subject}) - 1) / %s AS seq
+              FROM campaigns_delivery WHERE campaign_id = %s AND status = %s
+        ),
+        b AS (
+            INSERT INTO campaigns_batch (organization_id, campaign_id, sender_id, seq, size, status, not_before,
+                                         attempts, msgid, reminders, last_error, created_at, updated_at)
+            SELECT %s, %s, sender_id, seq, count(*), 'pending', %s, 0, '', '{{}}', '', now(), now()
+              FROM numbered GROUP BY sender_id, seq
+         RETURNING id, sender_id, seq
+        )
+        UPDATE campaigns_delivery d SET batch_id = b.id
+          FROM numbered n JOIN b ON b.sender_id = n.sender_id AND b.seq = n.seq
+         WHERE d.id = n.id
+        """,
+        [per_call, campaign.pk, DeliveryStatus.PLANNED, campaign.organization_id, campaign.pk, not_before],
+    )
+    cursor.execute("SELECT count(*) FROM campaigns_batch WHERE campaign_id = %s", [campaign.pk])
+    return int(cursor.fetchone()[0])
+
+
+def exclusion_counts(campaign_id: int) -> dict[str, int]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT reason, count(*) FROM campaigns_delivery WHERE campaign_id = %s AND reason <> '' GROUP BY reason",
+            [campaign_id],
+        )
+        return {reason: int(n) for reason, n in cursor.fetchall()}
+
+
+def campaign_plan(*, campaign_id: int, now: datetime | None = None, retries: int = 3) -> PlanResult:
+    """Plan a campaign (idempotent: a campaign already planned is left as it is)."""
+    for attempt in range(retries):
+        try:
+            return _plan(campaign_id, now or timezone.now())
+        except OperationalError as exc:  # deadlock between two planners: retry the whole plan
+            if "deadlock" not in str(exc) or attempt == retries - 1:
+                raise
+            logger.warning("planner deadlock on campaign %s, retrying", campaign_id)
+            time.sleep(0.05 * (attempt + 1))
+    raise AssertionError("unreachable")
+
+
+@transaction.atomic
+def _plan(campaign_id: int, now: datetime) -> PlanResult:
+    campaign = Campaign.objects.select_for_update(of=("self",)).select_related("segment").get(pk=campaign_id)
+    if campaign.planned_at is not None:
+        return PlanResult(
+            planned=campaign.deliveries.filter(status=DeliveryStatus.PLANNED).count(),
+            excluded=exclusion_counts(campaign.pk),
+            preempted_others=0,
+            batches=campaign.batches.count(),
+            send_after=campaign.send_after or now,
+        )
+    if campaign.kind == CampaignKind.WELCOME_TEMPLATE:
+        raise PlanError("欢迎语模板无需排期发送：它会在客户通过渠道活码添加员工时自动发送")
+    if campaign.kind == CampaignKind.BROADCAST_GROUP and not campaign.group_ids:
+        raise PlanError("请至少选择一个客户群")
+    policy = policy_for(organization_id=campaign.organization_id, channel_account_id=campaign.channel_account_id)
+    start = max(now, campaign.due_at) if campaign.due_at else now
+    send_after = next_allowed(policy=policy, at=start)
+    day = platform_day(send_after)
+    preempted_all: list[int] = []
+    with connection.cursor() as cursor:
+        if campaign.kind == CampaignKind.BROADCAST_GROUP:
+            _insert_group_deliveries(cursor, campaign)
+        else:
+            _insert_customer_deliveries(cursor, campaign, policy.require_consent)
+        for window in windows_for(policy=policy, kind=campaign.kind, day=day):
+            _, preempted = _reserve(cursor, campaign, window)
+            preempted_all.extend(preempted)
+        _release_excluded(cursor, campaign.pk, preempted_all)
+        batches = _make_batches(cursor, campaign, send_after)
+    campaign.planned_at = now
+    campaign.send_after = send_after
+    counts = exclusion_counts(campaign.pk)
+    planned = campaign.deliveries.filter(status=DeliveryStatus.PLANNED).count()
+    campaign.stats = {**(campaign.stats or {}), "planned": planned, "excluded": counts}
+    campaign.save(update_fields=["planned_at", "send_after", "stats", "updated_at"])
+    return PlanResult(
+        planned=planned, excluded=counts, preempted_others=len(preempted_all), batches=batches, send_after=send_after
+    )

@@ -1,0 +1,370 @@
+"""Campaign lifecycle: create → submit (→ approval above the brand's size) → scheduled → sending → done.
+
+Scheduled times are ``due_at`` rows polled by beat (``campaigns_due_tick``), never broker ETAs.
+Pause stops new batches from being claimed; cancel releases every slot not yet used and cancels
+WeCom tasks that members have not confirmed.
+"""
+
+from __future__ import annotations
+
+import calendar
+import logging
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import connection, transaction
+from django.utils import timezone
+
+from campaigns.content import validate_content
+from campaigns.models import (
+    Batch,
+    BatchStatus,
+    Campaign,
+    CampaignKind,
+    CampaignStatus,
+    DeliveryStatus,
+    LedgerState,
+    QuotaLedger,
+    QuotaPolicy,
+    Recurrence,
+)
+from campaigns.planner import audience_sql, campaign_plan
+from campaigns.quota import policy_for
+from contacts.models import Organization, Segment, Staff, Store
+
+logger = logging.getLogger(__name__)
+
+
+class CampaignError(ValueError):
+    """A refused lifecycle step; the message (Chinese) says what to do."""
+
+
+EDITABLE = (CampaignStatus.DRAFT,)
+ACTIVE = (CampaignStatus.PENDING_APPROVAL, CampaignStatus.SCHEDULED, CampaignStatus.SENDING, CampaignStatus.PAUSED)
+
+
+def audience_count(*, campaign: Campaign) -> int:
+    sql, params = audience_sql(campaign)
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM ({sql}) a", params)
+        return int(cursor.fetchone()[0])
+
+
+@transaction.atomic
+def campaign_create(
+    *,
+    organization: Organization,
+    name: str,
+    kind: str = CampaignKind.BROADCAST_SINGLE,
+    text: str = "",
+    attachments: list[dict[str, Any]] | None = None,
+    segment: Segment | None = None,
+    expression: dict[str, Any] | None = None,
+    group_ids: list[int] | None = None,
+    exclusion_segments: list[Segment] | None = None,
+    holdout_percent: int = 0,
+    priority: int = 0,
+    due_at: datetime | None = None,
+    recurrence: str = Recurrence.NONE,
+    recurrence_until: datetime | None = None,
+    store: Store | None = None,
+    created_by: Staff | None = None,
+    channel_account_id: int | None = None,
+) -> Campaign:
+    if not name.strip():
+        raise ValidationError(["请填写活动名称"])
+    if not 0 <= holdout_percent <= 50:
+        raise ValidationError(["对照组比例须在 0–50% 之间"])
+    if kind == CampaignKind.BROADCAST_GROUP and not group_ids:
+        raise ValidationError(["客户群群发请至少选择一个客户群"])
+    if expression:
+        from contacts.segments import validate
+
+        expression = validate(expression)
+    normalized = validate_content(kind=kind, text=text, attachments=attachments)
+    if channel_account_id is None:
+        try:
+            from channels.selectors import wecom_account_for
+
+            account = wecom_account_for(organization=organization)
+            channel_account_id = account.pk if account else None
+        except ImportError:  # channels not ready: the organization policy applies
+            channel_account_id = None
+    campaign = Campaign.objects.create(
+        organization=organization,
+        store=store,
+        channel_account_id=channel_account_id,
+        name=name.strip()[:100],
+        kind=kind,
+        text=text,
+        attachments=normalized,
+        segment=segment,
+        expression=expression or {},
+        group_ids=list(group_ids or []),
+        holdout_percent=holdout_percent,
+        priority=priority,
+        due_at=due_at,
+        recurrence=recurrence,
+        recurrence_until=recurrence_until,
+        created_by=created_by,
+    )
+    if exclusion_segments:
+        campaign.exclusion_segments.set(exclusion_segments)
+    return campaign
+
+
+def _locked(campaign: Campaign) -> Campaign:
+    return Campaign.objects.select_for_update().get(pk=campaign.pk)
+
+
+@transaction.atomic
+def campaign_submit(*, campaign: Campaign, by: Staff | None = None, now: datetime | None = None) -> Campaign:
+    """Draft → scheduled, or → pending approval when the audience is above the brand's threshold."""
+    campaign = _locked(campaign)
+    if campaign.status not in EDITABLE:
+        raise CampaignError("只有草稿可以提交")
+    if campaign.kind == CampaignKind.WELCOME_TEMPLATE:
+        campaign.status = CampaignStatus.SCHEDULED
+        campaign.save(update_fields=["status", "updated_at"])
+        return campaign
+    now = now or timezone.now()
+    if campaign.due_at is None:
+        campaign.due_at = now
+    policy = policy_for(organization_id=campaign.organization_id, channel_account_id=campaign.channel_account_id)
+    size = audience_count(campaign=campaign)
+    campaign.stats = {**(campaign.stats or {}), "audience": size}
+    campaign.status = CampaignStatus.PENDING_APPROVAL if size > policy.approval_threshold else CampaignStatus.SCHEDULED
+    campaign.save(update_fields=["status", "due_at", "stats", "updated_at"])
+    return campaign
+
+
+@transaction.atomic
+def campaign_approve(*, campaign: Campaign, by: Staff) -> Campaign:
+    campaign = _locked(campaign)
+    if campaign.status != CampaignStatus.PENDING_APPROVAL:
+        raise CampaignError("该活动不在待审批状态")
+    campaign.status = CampaignStatus.SCHEDULED
+    campaign.approved_by = by
+    campaign.approved_at = timezone.now()
+    campaign.save(update_fields=["status", "approved_by", "approved_at", "updated_at"])
+    return campaign
+
+
+@transaction.atomic
+def campaign_reject(*, campaign: Campaign, by: Staff) -> Campaign:
+    campaign = _locked(campaign)
+    if campaign.status != CampaignStatus.PENDING_APPROVAL:
+        raise CampaignError("该活动不在待审批状态")
+    campaign.status = CampaignStatus.DRAFT
+    campaign.save(update_fields=["status", "updated_at"])
+    return campaign
+
+
+@transaction.atomic
+def campaign_pause(*, campaign: Campaign, by: Staff | None = None) -> Campaign:
+    campaign = _locked(campaign)
+    if campaign.status not in (CampaignStatus.SCHEDULED, CampaignStatus.SENDING):
+        raise CampaignError("只有已排期或发送中的活动可以暂停")
+    campaign.stats = {**(campaign.stats or {}), "paused_from": campaign.status}
+    campaign.status = CampaignStatus.PAUSED
+    campaign.save(update_fields=["status", "stats", "updated_at"])
+    return campaign
+
+
+@transaction.atomic
+def campaign_resume(*, campaign: Campaign, by: Staff | None = None) -> Campaign:
+    campaign = _locked(campaign)
+    if campaign.status != CampaignStatus.PAUSED:
+        raise CampaignError("只有已暂停的活动可以恢复")
+    campaign.status = CampaignStatus.SENDING if campaign.planned_at else CampaignStatus.SCHEDULED
+    campaign.save(update_fields=["status", "updated_at"])
+    if campaign.status == CampaignStatus.SENDING:
+        from campaigns.tasks import dispatch_campaign
+
+        dispatch_campaign.delay_on_commit(campaign.pk)
+    return campaign
+
+
+@transaction.atomic
+def campaign_cancel(*, campaign: Campaign, by: Staff | None = None) -> Campaign:
+    """Cancel: planned deliveries cancelled, unused slots released, unconfirmed WeCom tasks cancelled."""
+    campaign = _locked(campaign)
+    if campaign.status not in (*ACTIVE, CampaignStatus.DRAFT):
+        raise CampaignError("该活动已结束，无法取消")
+    campaign.status = CampaignStatus.CANCELLED
+    campaign.finished_at = timezone.now()
+    campaign.save(update_fields=["status", "finished_at", "updated_at"])
+    QuotaLedger.objects.filter(campaign_id=campaign.pk, state=LedgerState.RESERVED).delete()
+    campaign.deliveries.filter(status=DeliveryStatus.PLANNED).update(status=DeliveryStatus.CANCELLED)
+    campaign.batches.filter(status=BatchStatus.PENDING).update(status=BatchStatus.CANCELLED)
+    to_cancel = list(
+        campaign.batches.filter(status=BatchStatus.CREATED, confirmed_at__isnull=True).values_list("pk", flat=True)
+    )
+    if to_cancel:
+        from campaigns.tasks import cancel_batch
+
+        for batch_id in to_cancel:
+            cancel_batch.delay_on_commit(batch_id)
+    return campaign
+
+
+def _advance(at: datetime, recurrence: str) -> datetime:
+    if recurrence == Recurrence.DAILY:
+        return at + timedelta(days=1)
+    if recurrence == Recurrence.WEEKLY:
+        return at + timedelta(days=7)
+    year, month = (at.year + 1, 1) if at.month == 12 else (at.year, at.month + 1)
+    return at.replace(year=year, month=month, day=min(at.day, calendar.monthrange(year, month)[1]))
+
+
+def _spawn_run(parent: Campaign, due_at: datetime) -> Campaign:
+    run = Campaign.objects.create(
+        organization_id=parent.organization_id,
+        store_id=parent.store_id,
+        channel_account_id=parent.channel_account_id,
+        name=f"{parent.name} · {timezone.localtime(due_at):%m-%d}"[:100],
+        kind=parent.kind,
+        text=parent.text,
+        attachments=parent.attachments,
+        segment_id=parent.segment_id,
+        expression=parent.expression,
+        group_ids=parent.group_ids,
+        holdout_percent=parent.holdout_percent,
+        priority=parent.priority,
+        status=CampaignStatus.SCHEDULED,
+        due_at=due_at,
+        parent=parent,
+        created_by_id=parent.created_by_id,
+        approved_by_id=parent.approved_by_id,
+        approved_at=parent.approved_at,
+    )
+    run.exclusion_segments.set(parent.exclusion_segments.all())
+    return run
+
+
+def campaigns_due_tick(*, now: datetime | None = None, limit: int = 20) -> list[int]:
+    """Beat: start every scheduled campaign whose ``due_at`` has come, highest priority first.
+
+    Recurring campaigns spawn one run per occurrence and move their own ``due_at`` forward.
+    Returns the ids of the campaigns that started sending.
+    """
+    now = now or timezone.now()
+    started: list[int] = []
+    with transaction.atomic():
+        due = list(
+            Campaign.objects.select_for_update(skip_locked=True)
+            .filter(status=CampaignStatus.SCHEDULED, due_at__lte=now)
+            .exclude(kind=CampaignKind.WELCOME_TEMPLATE)
+            .order_by("-priority", "due_at", "id")[:limit]
+        )
+        runs: list[Campaign] = []
+        for campaign in due:
+            if not campaign.recurrence:
+                runs.append(campaign)
+                continue
+            runs.append(_spawn_run(campaign, campaign.due_at or now))
+            nxt = _advance(campaign.due_at or now, campaign.recurrence)
+            while nxt <= now:
+                nxt = _advance(nxt, campaign.recurrence)
+            if campaign.recurrence_until and nxt > campaign.recurrence_until:
+                campaign.status, campaign.finished_at, campaign.due_at = CampaignStatus.DONE, now, None
+            else:
+                campaign.due_at = nxt
+            campaign.save(update_fields=["status", "finished_at", "due_at", "updated_at"])
+    # Plan outside the claim transaction, highest priority first, one transaction per campaign.
+    for campaign in sorted(runs, key=lambda c: (-c.priority, c.pk)):
+        try:
+            campaign_start(campaign=campaign, now=now)
+            started.append(campaign.pk)
+        except Exception:
+            logger.exception("campaign %s could not start", campaign.pk)
+    return started
+
+
+@transaction.atomic
+def campaign_start(*, campaign: Campaign, now: datetime | None = None) -> Campaign:
+    """Plan (idempotent) and move to sending; batches are then claimed by the dispatcher."""
+    campaign_plan(campaign_id=campaign.pk, now=now)
+    campaign = _locked(campaign)
+    if campaign.status == CampaignStatus.SCHEDULED:
+        campaign.status = CampaignStatus.SENDING
+        campaign.save(update_fields=["status", "updated_at"])
+    from campaigns.tasks import dispatch_campaign
+
+    dispatch_campaign.delay_on_commit(campaign.pk)
+    return campaign
+
+
+def campaign_refresh_stats(*, campaign: Campaign) -> dict[str, Any]:
+    """Counts for the progress page: deliveries by status and reason, batches by status."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT status, reason, count(*) FROM campaigns_delivery WHERE campaign_id = %s GROUP BY status, reason",
+            [campaign.pk],
+        )
+        rows = cursor.fetchall()
+        cursor.execute(
+            "SELECT status, count(*), count(confirmed_at) FROM campaigns_batch WHERE campaign_id = %s GROUP BY status",
+            [campaign.pk],
+        )
+        batch_rows = cursor.fetchall()
+    by_status: dict[str, int] = {}
+    excluded: dict[str, int] = {}
+    failed: dict[str, int] = {}
+    for status, reason, n in rows:
+        by_status[status] = by_status.get(status, 0) + n
+        if status == DeliveryStatus.EXCLUDED:
+            excluded[reason] = excluded.get(reason, 0) + n
+        elif status == DeliveryStatus.FAILED:
+            failed[reason] = failed.get(reason, 0) + n
+    sent_states = (DeliveryStatus.TASK_CREATED, DeliveryStatus.DELIVERED, DeliveryStatus.FAILED)
+    planned_total = sum(by_status.get(s, 0) for s in (DeliveryStatus.PLANNED, *sent_states))
+    stats = {
+        **(campaign.stats or {}),
+        "planned": planned_total,
+        "task_created": sum(by_status.get(s, 0) for s in sent_states),
+        "delivered": by_status.get(DeliveryStatus.DELIVERED, 0),
+        "failed": by_status.get(DeliveryStatus.FAILED, 0),
+        "cancelled": by_status.get(DeliveryStatus.CANCELLED, 0),
+        "excluded": excluded,
+        "failed_reasons": failed,
+        "batches": {status: n for status, n, _ in batch_rows},
+        "confirmed_batches": sum(c for _, _, c in batch_rows),
+        "total_batches": sum(n for _, n, _ in batch_rows),
+    }
+    Campaign.objects.filter(pk=campaign.pk).update(stats=stats)
+    campaign.stats = stats
+    return stats
+
+
+@transaction.atomic
+def campaign_finish_if_complete(*, campaign_id: int) -> bool:
+    campaign = Campaign.objects.select_for_update().get(pk=campaign_id)
+    if campaign.status != CampaignStatus.SENDING:
+        return False
+    open_batches = campaign.batches.filter(
+        status__in=[BatchStatus.PENDING, BatchStatus.ATTEMPTING, BatchStatus.CREATED]
+    ).exists()
+    if open_batches:
+        return False
+    campaign.status = CampaignStatus.DONE
+    campaign.finished_at = timezone.now()
+    campaign.save(update_fields=["status", "finished_at", "updated_at"])
+    return True
+
+
+@transaction.atomic
+def quota_policy_save(
+    *, organization: Organization, channel_account_id: int | None = None, **values: Any
+) -> QuotaPolicy:
+    policy, _ = QuotaPolicy.objects.get_or_create(organization=organization, channel_account_id=channel_account_id)
+    for key, value in values.items():
+        setattr(policy, key, value)
+    policy.full_clean()
+    policy.save()
+    return policy
+
+
+def batch_pending_for(*, campaign: Campaign) -> list[Batch]:
+    return list(campaign.batches.filter(status=BatchStatus.PENDING).order_by("id"))
