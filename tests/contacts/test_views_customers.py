@@ -38,6 +38,12 @@ def test_store_staff_see_only_their_store_with_masked_phones(people: People) -> 
     assert "13812345678" not in page
 
 
+def test_managers_see_their_stores_with_full_phones(people: People) -> None:
+    page = html(people.world.client_for(people.world.manager).get("/customers/"))
+    assert "王小丽" in page and "13812345678" in page
+    assert "李大明" not in page
+
+
 def test_outsider_sees_none_of_the_brands_customers(people: People) -> None:
     page = html(people.world.client_for(people.world.outsider).get("/customers/"))
     assert "赵对手" in page
