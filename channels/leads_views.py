@@ -114,6 +114,7 @@ class LeadFormForm(forms.ModelForm):  # type: ignore[type-arg]
             "tags",
             "consent_text",
             "consent_version",
+            "consent_required",
             "success_text",
             "is_active",
         ]

@@ -261,6 +261,13 @@ class LeadForm(Scoped):
     intro = models.TextField(_("介绍"), blank=True, default="")
     consent_text = models.TextField(_("营销授权说明"), default=DEFAULT_CONSENT_TEXT)
     consent_version = models.CharField(_("授权文本版本"), max_length=20, default="v1")
+    # On: the form is a marketing sign-up, so it is refused without the ticked box. Off: the visitor
+    # may submit without agreeing (PIPL Art. 16: no refusal of service) and gets no marketing.
+    consent_required = models.BooleanField(
+        _("必须同意营销才能提交"),
+        default=True,
+        help_text=_("关闭后，不勾选也可提交，但不会记录营销同意，也不会收到营销消息"),
+    )
     success_text = models.CharField(_("提交成功提示"), max_length=200, blank=True, default="")
     store = models.ForeignKey(
         Store, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("归属门店")

@@ -64,14 +64,14 @@ def form_contact_way(form: LeadForm) -> ContactWay | None:
 def form_submit(*, form: LeadForm, name: str, phone: str, consent: bool, answers: dict[str, Any] | None = None) -> Lead:
     """A visitor's submission → a lead and (by phone) one customer, with the consent recorded.
 
-    Marketing consent is explicit: without the ticked box the form is refused (the form exists to
-    be contacted for marketing; PIPL Art. 14 wants that consent informed, voluntary and explicit).
+    Marketing consent is explicit (PIPL Art. 14: informed, voluntary, explicit): without the ticked
+    box a form with ``consent_required`` is refused; any other form stores the lead with no consent.
     The consent's time, source (``form:<slug>``) and text version are recorded on the lead and the
     customer.
     """
     if not form.is_active:
         raise FormRefused("该表单已停用：请联系商家获取新的链接")
-    if not consent:
+    if not consent and form.consent_required:
         raise FormRefused("请先勾选同意接收活动与优惠信息，我们才能联系您；如不同意，可直接关闭页面")
     try:
         digits = crypto.normalize_phone(phone)
@@ -85,13 +85,17 @@ def form_submit(*, form: LeadForm, name: str, phone: str, consent: bool, answers
         occurred_at=timezone.now(),
         name=name.strip()[:100],
         phone=digits,
-        fields={"answers": answers or {}, "consent_version": form.consent_version, "consent_source": source},
+        fields={
+            "answers": answers or {},
+            "consent_version": form.consent_version if consent else "",
+            "consent_source": source if consent else "",
+        },
     )
     lead, _created = lead_ingest(
         organization=form.organization,
         event=event,
         form=form,
-        marketing_consent=True,
+        marketing_consent=consent,
         consent_source=source,
         tags=list(form.tags.all()),
     )

@@ -124,3 +124,19 @@ def test_an_inactive_or_unknown_form_is_gone(lead_form) -> None:
     assert Client().get("/f/nope/").status_code == 404
     LeadForm.objects.filter(pk=lead_form.pk).update(is_active=False)
     assert Client().get("/f/autumn/").status_code == 404
+
+
+def test_a_form_not_requiring_consent_accepts_without_it_and_records_none(world, lead_form) -> None:
+    LeadForm.objects.filter(pk=lead_form.pk).update(consent_required=False)
+    assert 'name="consent" required' not in Client().get("/f/autumn/").content.decode()
+    response = post(Client(), consent=False, ip="10.0.0.20")
+    assert response.status_code == 200
+    customer = Customer.objects.get(organization=world.org)
+    assert customer.marketing_consent is False and customer.consent_at is None
+    lead = Lead.objects.get()
+    assert lead.marketing_consent is False and not lead.fields.get("consent_source")
+    # Ticking the box later records the consent on the same customer.
+    post(Client(), consent=True, ip="10.0.0.21")
+    customer.refresh_from_db()
+    assert customer.marketing_consent is True and customer.consent_source == "form:autumn"
+    assert Customer.objects.count() == 1
