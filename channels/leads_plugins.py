@@ -97,3 +97,39 @@ def shop_process(event: InboxEvent) -> str:
 def register_all() -> None:
     register(Plugin(platform="douyin", receive=douyin_receive, process=douyin_process, max_body_bytes=MAX_BODY))
     register(Plugin(platform="wechat_shop", receive=shop_receive, process=shop_process, max_body_bytes=MAX_BODY))
+
+
+def connection_test(account: ChannelAccount) -> tuple[bool, str] | None:
+    """Online check of a lead-source account for ``channel_account_test`` (``None``: no test API)."""
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from channels.douyin.client import OceanEngineError
+    from channels.douyin.services import advertiser_ids, ocean_engine_client
+    from channels.meituan.client import MeituanError
+    from channels.meituan.services import meituan_client
+    from channels.models import ChannelPlatform
+    from channels.video.client import WeChatApiError
+    from channels.video.services import channels_client
+
+    now = timezone.localtime()
+    try:
+        if account.platform == ChannelPlatform.OCEAN_ENGINE:
+            ocean_engine_client(account).clue_page(
+                advertiser_ids=advertiser_ids(account), start=now - timedelta(minutes=1), end=now, page_size=1
+            )
+            return True, "连接成功：巨量引擎线索接口可用"
+        if account.platform == ChannelPlatform.MEITUAN:
+            meituan_client(account).query_list_by_date(date=now.date().isoformat(), limit=1)
+            return True, "连接成功：美团验券记录接口可用"
+        if account.platform in (ChannelPlatform.VIDEO, ChannelPlatform.WECHAT_SHOP):
+            channels_client(account).access_token(refresh=True)
+            return True, "连接成功：已获取 access_token"
+    except OceanEngineError as exc:
+        return False, f"巨量引擎返回错误 {exc.code}：{exc.message}。请核对 Access-Token 和广告主 ID"
+    except MeituanError as exc:
+        return False, exc.hint
+    except WeChatApiError as exc:
+        return False, f"微信返回错误 {exc.code}：{exc.message}。请核对 AppID 和 AppSecret"
+    return None

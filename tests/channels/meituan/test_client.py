@@ -111,3 +111,23 @@ def test_history_returns_out_of_band_redemptions(meituan) -> None:
     today = vouchers[0].consumed_at.date().isoformat()
     rows = client.consumed_on(date=today, limit=2)
     assert sorted(r["receiptCode"] for r in rows) == sorted(v.code for v in vouchers)
+
+
+@pytest.mark.django_db
+def test_connection_test_of_lead_accounts(meituan) -> None:
+    from channels.leads_plugins import connection_test
+    from channels.models import ChannelAccount
+    from contacts.models import Organization
+
+    fake, client, served = meituan
+    org = Organization.objects.create(name="t", slug="t-conn")
+    good = ChannelAccount(organization=org, platform="meituan", name="m", api_base=served.base_url)
+    good.set_credentials(
+        {"developer_id": fake.developer_id, "sign_key": fake.sign_key, "app_auth_token": client.app_auth_token}
+    )
+    assert connection_test(good) == (True, "连接成功：美团验券记录接口可用")
+    bad = ChannelAccount(organization=org, platform="meituan", name="m", api_base=served.base_url)
+    bad.set_credentials({"developer_id": fake.developer_id, "sign_key": fake.sign_key, "app_auth_token": "nope"})
+    ok, message = connection_test(bad)
+    assert not ok and "重新授权" in message
+    assert connection_test(ChannelAccount(organization=org, platform="douyin", name="d")) is None
