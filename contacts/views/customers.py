@@ -103,7 +103,6 @@ def customer_list(request: HttpRequest) -> HttpResponse:
         "query": query,
         "tag_groups": groups,
         "export_url": export_url(query),
-        "can_bulk_tag": True,
     }
     return render(request, "contacts/customer_list.html", context)
 
