@@ -21,5 +21,6 @@ urlpatterns: list = [
     path("segments/preview/", segments.segment_preview, name="segment_preview"),
     path("segments/<int:pk>/", segments.segment_edit, name="segment_edit"),
     path("segments/<int:pk>/delete/", segments.segment_delete, name="segment_delete"),
+    path("segments/<int:pk>/tag/", segments.segment_tag, name="segment_tag"),
     path("sidebar/", sidebar.sidebar, name="sidebar"),
 ]

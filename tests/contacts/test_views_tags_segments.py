@@ -223,3 +223,22 @@ def test_segments_are_deleted_only_inside_the_brand(people: People) -> None:
     response = people.world.client_for(people.world.manager).post(f"/segments/{segment.pk}/delete/")
     assert response.status_code == 302
     assert not Segment.objects.filter(pk=segment.pk).exists()
+
+
+def test_tagging_a_whole_segment_stays_inside_the_actors_scope(people: People) -> None:
+    w = people.world
+    segment = Segment.objects.create(organization=w.org, name="全部客户", expression={}, created_by=w.operator)
+    url = f"/segments/{segment.pk}/tag/"
+    response = w.client_for(w.manager).post(url, {"tag": people.skincare.pk}, follow=True)
+    assert "已为 1 位客户打上标签" in html(response)
+    people.alice.refresh_from_db()
+    people.bob.refresh_from_db()
+    assert people.skincare.pk in people.alice.tag_ids
+    assert people.skincare.pk not in people.bob.tag_ids  # store B is outside the manager's scope
+    w.client_for(w.operator).post(url, {"tag": people.skincare.pk})
+    people.bob.refresh_from_db()
+    assert people.skincare.pk in people.bob.tag_ids
+    assert w.client_for(w.outsider).post(url, {"tag": people.rival_tag.pk}).status_code == 404
+    assert w.client_for(w.store_staff).post(url, {"tag": people.skincare.pk}).status_code == 403
+    response = w.client_for(w.operator).post(url, {"tag": people.rival_tag.pk}, follow=True)
+    assert "请选择要打的标签" in html(response)
