@@ -2,11 +2,13 @@
 
 from django.urls import path
 
-from channels import leads_views
+from channels import leads_accounts, leads_views
 from channels.meituan import views as meituan_views
 
 urlpatterns = [
     path("channels/leads/", leads_views.lead_list, name="lead_list"),
+    path("channels/leads/accounts/connect/", leads_accounts.lead_account_connect, name="lead_account_connect"),
+    path("channels/leads/accounts/<int:pk>/", leads_accounts.lead_account_connect, name="lead_account_edit"),
     path("channels/forms/", leads_views.leadform_list, name="leadform_list"),
     path("channels/forms/new/", leads_views.leadform_edit, name="leadform_new"),
     path("channels/forms/<int:pk>/", leads_views.leadform_edit, name="leadform_edit"),
