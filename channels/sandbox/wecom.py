@@ -232,6 +232,71 @@ class WeComFake:
             corp.customers[ext] = contact
             return ext
 
+    def seed_bulk(
+        self,
+        corp_id: str = "",
+        members: list[dict[str, Any]] | None = None,
+        customers: list[dict[str, Any]] | None = None,
+        groups: list[dict[str, Any]] | None = None,
+    ) -> dict[str, int]:
+        """Load existing data without callbacks (the demo mirrors its database into a fresh sandbox).
+
+        members: {userid, name, status?}; customers: {external_userid, name, unionid?, follows: [{userid,
+        createtime, state, add_way, remark, tags}]}; groups: {chat_id, name, owner, members: [ids]}.
+        """
+        with self.lock:
+            corp = self.corp(corp_id)
+            for m in members or []:
+                corp.members[m["userid"]] = {
+                    "userid": m["userid"],
+                    "name": m.get("name") or m["userid"],
+                    "status": int(m.get("status", 1)),
+                }
+            for c in customers or []:
+                contact = corp.customers.get(c["external_userid"]) or ExternalContact(
+                    external_userid=c["external_userid"], name=c.get("name", ""), unionid=c.get("unionid", "")
+                )
+                for f in c.get("follows") or []:
+                    contact.follows[f["userid"]] = FollowInfo(
+                        userid=f["userid"],
+                        createtime=int(f.get("createtime") or self.now()),
+                        state=f.get("state", ""),
+                        add_way=int(f.get("add_way", 1)),
+                        remark=f.get("remark", ""),
+                        tags=set(f.get("tags") or []),
+                        oper_userid=c["external_userid"],
+                    )
+                if contact.follows:
+                    corp.customers[contact.external_userid] = contact
+            for g in groups or []:
+                now = int(self.now())
+                member_list = [{"userid": g["owner"], "type": 1, "join_time": now, "join_scene": 1, "name": g["owner"]}]
+                member_list += [
+                    {
+                        "userid": ext,
+                        "type": 2,
+                        "join_time": now,
+                        "join_scene": 3,
+                        "name": ext,
+                        "unionid": "",
+                        "state": "",
+                    }
+                    for ext in g.get("members") or []
+                    if ext != g["owner"]
+                ]
+                corp.groups[g["chat_id"]] = {
+                    "chat_id": g["chat_id"],
+                    "name": g.get("name", ""),
+                    "owner": g["owner"],
+                    "create_time": now,
+                    "notice": "",
+                    "member_list": member_list,
+                    "admin_list": [],
+                    "member_version": "1",
+                    "status": 0,
+                }
+            return {"members": len(corp.members), "customers": len(corp.customers), "groups": len(corp.groups)}
+
     def scan(
         self,
         state: str = "",
@@ -792,6 +857,7 @@ class WeComFake:
         "emit_tag_change",
         "verify_callback_url",
         "wait_idle",
+        "seed_bulk",
     }
 
     def _control(self, method: str, body: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
