@@ -8,6 +8,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from django import forms
+from django.conf import settings
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Count, Q, QuerySet
@@ -185,6 +186,13 @@ def leadform_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
 
 
 def _client_ip(request: HttpRequest) -> str:
+    """The visitor's IP. Behind N trusted reverse proxies (``TRUSTED_PROXY_HOPS``) it is the N-th
+    address from the right of X-Forwarded-For; otherwise every visitor would share the proxy's bucket."""
+    hops = int(getattr(settings, "TRUSTED_PROXY_HOPS", 0) or 0)
+    if hops > 0:
+        forwarded = [p.strip() for p in str(request.META.get("HTTP_X_FORWARDED_FOR", "")).split(",") if p.strip()]
+        if len(forwarded) >= hops:
+            return forwarded[-hops]
     return str(request.META.get("REMOTE_ADDR") or "unknown")
 
 

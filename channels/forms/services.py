@@ -19,7 +19,8 @@ from contacts import crypto
 from contacts.models import Staff
 
 # Submissions per IP per form per window (PIPL-friendly: no IP is stored, only a hashed Redis key).
-RATE_LIMIT = int(getattr(settings, "LEAD_FORM_RATE_LIMIT", 5))
+# 10 per 10 minutes: generous for people sharing a carrier NAT or store Wi-Fi, tight for scripts.
+RATE_LIMIT = int(getattr(settings, "LEAD_FORM_RATE_LIMIT", 10))
 RATE_WINDOW = int(getattr(settings, "LEAD_FORM_RATE_WINDOW", 600))
 
 

@@ -140,3 +140,19 @@ def test_a_form_not_requiring_consent_accepts_without_it_and_records_none(world,
     customer.refresh_from_db()
     assert customer.marketing_consent is True and customer.consent_source == "form:autumn"
     assert Customer.objects.count() == 1
+
+
+def test_behind_a_trusted_proxy_the_forwarded_ip_is_limited(world, lead_form, settings) -> None:
+    from channels.forms import services
+
+    settings.TRUSTED_PROXY_HOPS = 1  # nginx appends the visitor's address: the right-most entry
+
+    def send(phone: str, forwarded: str):
+        return Client().post(
+            "/f/autumn/", {"phone": phone, "consent": "on"}, REMOTE_ADDR="10.9.9.9", HTTP_X_FORWARDED_FOR=forwarded
+        )
+
+    for i in range(services.RATE_LIMIT):
+        assert send(f"1380013802{i % 10}", "spoofed, 1.2.3.4").status_code == 200
+    assert send("13800138110", "another-spoof, 1.2.3.4").status_code == 429  # a spoofed left part changes nothing
+    assert send("13800138111", "5.6.7.8").status_code == 200  # another visitor behind the same proxy
