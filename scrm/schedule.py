@@ -25,3 +25,9 @@ BEAT_SCHEDULE["channels-wecom-behavior"] = {"task": "channels.sync.wecom_behavio
 # a full WeCom sync heals dropped/out-of-order callbacks.
 BEAT_SCHEDULE["channels-inbox-sweep"] = {"task": "channels.inbox.sweep", "schedule": 60.0}
 BEAT_SCHEDULE["channels-wecom-full-sync"] = {"task": "channels.sync.wecom_all", "schedule": 6 * 3600.0}
+
+# campaigns: start due scheduled/recurring campaigns and (re)enqueue due or orphaned batches; follow
+# member confirmations, reminders and per-recipient results; recompute attribution and lift.
+BEAT_SCHEDULE["campaigns-due"] = {"task": "campaigns.dispatch.due_tick", "schedule": 30.0}
+BEAT_SCHEDULE["campaigns-track"] = {"task": "campaigns.dispatch.track_tick", "schedule": 120.0}
+BEAT_SCHEDULE["campaigns-results"] = {"task": "campaigns.results.compute_all", "schedule": 3600.0}

@@ -1,0 +1,179 @@
+"""The dispatcher against the WeCom sandbox over real HTTP (no mocks of our own code)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from campaigns import dispatcher
+from campaigns.models import (
+    AttemptOutcome,
+    Batch,
+    BatchStatus,
+    Campaign,
+    CampaignStatus,
+    Delivery,
+    DeliveryStatus,
+    DispatchAttempt,
+    LedgerState,
+    QuotaLedger,
+)
+from campaigns.planner import campaign_plan
+from campaigns.quota import PLATFORM_TZ
+from channels import outbound
+from channels.errors import TransientError
+from contacts.models import TimelineEvent
+from tests.campaigns.conftest import sandbox_brand
+from tests.campaigns.factories import campaign
+
+pytestmark = pytest.mark.django_db
+
+
+def daytime():
+    """Now, or the next 10:00 platform time if now is in the default quiet hours."""
+    now = timezone.now().astimezone(PLATFORM_TZ)
+    if 9 <= now.hour < 21:
+        return now
+    day = now.date() + timedelta(days=1 if now.hour >= 21 else 0)
+    return now.replace(year=day.year, month=day.month, day=day.day, hour=10, minute=0)
+
+
+def planned_campaign(org, **kw):
+    c = campaign(org, **kw)
+    campaign_plan(campaign_id=c.pk, now=daytime())
+    Campaign.objects.filter(pk=c.pk).update(status=CampaignStatus.SENDING)
+    Batch.objects.filter(campaign=c).update(not_before=None)
+    return c
+
+
+def sent_recipients(sandbox):
+    out = []
+    for msg in sandbox.group_sends().values():
+        for task in msg.tasks.values():
+            out += list(task["recipients"])
+    return out
+
+
+def test_it_creates_one_task_per_batch_and_syncs_results(
+    world, wecom_sandbox, enqueued, django_capture_on_commit_callbacks
+):
+    brand = sandbox_brand(wecom_sandbox, world.org)
+    c = planned_campaign(world.org)
+    for batch in Batch.objects.filter(campaign=c):
+        assert dispatcher.batch_dispatch(batch_id=batch.pk) == "created"
+        assert dispatcher.batch_dispatch(batch_id=batch.pk) == "created"  # redelivered task: no-op
+    assert sorted(sent_recipients(wecom_sandbox)) == sorted(brand.ext(x) for x in brand.customers)
+    assert set(DispatchAttempt.objects.values_list("outcome", flat=True)) == {AttemptOutcome.OK}
+    assert set(QuotaLedger.objects.values_list("state", flat=True)) == {LedgerState.USED}
+
+    first = Batch.objects.filter(campaign=c).first()
+    assert dispatcher.batch_track(batch_id=first.pk) == "waiting"
+    wecom_sandbox.manual_send([brand.ext(brand.customers[0])])  # a member's own send took one slot
+    for batch in Batch.objects.filter(campaign=c):
+        wecom_sandbox.confirm(batch.sender.wecom_userid, batch.msgid)
+        with django_capture_on_commit_callbacks(execute=True):
+            assert dispatcher.batch_track(batch_id=batch.pk) == "synced"
+    d0 = Delivery.objects.get(campaign=c, customer=brand.customers[0])
+    assert (d0.status, d0.reason) == (DeliveryStatus.FAILED, "quota_elsewhere")
+    assert QuotaLedger.objects.get(delivery=d0).state == LedgerState.USED_ELSEWHERE
+    assert Delivery.objects.filter(campaign=c, status=DeliveryStatus.DELIVERED).count() == len(brand.customers) - 1
+    assert TimelineEvent.objects.filter(kind="messaged").count() == len(brand.customers) - 1
+    c.refresh_from_db()
+    assert c.status == CampaignStatus.DONE
+
+
+def test_a_crash_after_wecom_created_the_task_is_adopted_not_sent_again(world, wecom_sandbox, enqueued, monkeypatch):
+    sandbox_brand(wecom_sandbox, world.org, n_staff=1)
+    c = planned_campaign(world.org)
+    batch = Batch.objects.get(campaign=c)
+    real = outbound.broadcast_create
+
+    def created_then_timeout(**kw):
+        real(**kw)
+        raise TransientError("read timeout")
+
+    monkeypatch.setattr(outbound, "broadcast_create", created_then_timeout)
+    assert dispatcher.batch_dispatch(batch_id=batch.pk) == "unknown"
+    batch.refresh_from_db()
+    assert batch.status == BatchStatus.ATTEMPTING and enqueued
+    monkeypatch.setattr(outbound, "broadcast_create", real)
+    assert dispatcher.batch_dispatch(batch_id=batch.pk) == "adopted"
+    assert len(wecom_sandbox.group_sends()) == 1
+    batch.refresh_from_db()
+    assert batch.msgid == next(iter(wecom_sandbox.group_sends()))
+    assert batch.status == BatchStatus.CREATED
+
+
+def test_a_crash_before_the_call_reached_wecom_sends_once(world, wecom_sandbox, enqueued, monkeypatch):
+    sandbox_brand(wecom_sandbox, world.org, n_staff=1)
+    c = planned_campaign(world.org)
+    batch = Batch.objects.get(campaign=c)
+    monkeypatch.setattr(outbound, "broadcast_create", lambda **kw: (_ for _ in ()).throw(TransientError("refused")))
+    assert dispatcher.batch_dispatch(batch_id=batch.pk) == "unknown"
+    monkeypatch.undo()
+    assert dispatcher.batch_dispatch(batch_id=batch.pk) == "created"
+    assert len(wecom_sandbox.group_sends()) == 1
+
+
+def test_ambiguous_tasks_go_to_an_operator(world, wecom_sandbox, enqueued, monkeypatch):
+    brand = sandbox_brand(wecom_sandbox, world.org, n_staff=1)
+    c = planned_campaign(world.org)
+    batch = Batch.objects.get(campaign=c)
+    real = outbound.broadcast_create
+
+    def twice_then_timeout(**kw):
+        real(**kw)
+        real(**kw)  # e.g. a proxy retried the POST: WeCom now has two identical tasks
+        raise TransientError("read timeout")
+
+    monkeypatch.setattr(outbound, "broadcast_create", twice_then_timeout)
+    dispatcher.batch_dispatch(batch_id=batch.pk)
+    monkeypatch.undo()
+    assert dispatcher.batch_dispatch(batch_id=batch.pk) == "needs_operator"
+    assert Batch.objects.get(pk=batch.pk).status == BatchStatus.NEEDS_OPERATOR
+    assert len(brand.customers) == len(sent_recipients(wecom_sandbox)) // 2
+
+
+def test_rate_limits_put_the_batch_back_with_a_delay(
+    world, wecom_sandbox, enqueued, django_capture_on_commit_callbacks
+):
+    sandbox_brand(wecom_sandbox, world.org, n_staff=1)
+    c = planned_campaign(world.org)
+    batch = Batch.objects.get(campaign=c)
+    wecom_sandbox.inject_error("externalcontact/add_msg_template", 45009)
+    with django_capture_on_commit_callbacks(execute=True):
+        assert dispatcher.batch_dispatch(batch_id=batch.pk) == "rate_limited"
+    batch.refresh_from_db()
+    assert batch.status == BatchStatus.PENDING and batch.not_before > timezone.now()
+    assert enqueued and enqueued[-1][1] >= 0.5
+    assert dispatcher.batch_dispatch(batch_id=batch.pk) == "not_yet"
+    Batch.objects.filter(pk=batch.pk).update(not_before=None)
+    assert dispatcher.batch_dispatch(batch_id=batch.pk) == "created"
+
+
+def test_nothing_is_sent_in_quiet_hours_or_while_paused(world, wecom_sandbox, enqueued):
+    sandbox_brand(wecom_sandbox, world.org, n_staff=1)
+    c = planned_campaign(world.org)
+    batch = Batch.objects.get(campaign=c)
+    night = timezone.now().astimezone(PLATFORM_TZ).replace(hour=23, minute=30)
+    assert dispatcher.batch_dispatch(batch_id=batch.pk, now=night) == "quiet_hours"
+    batch.refresh_from_db()
+    assert batch.not_before.astimezone(PLATFORM_TZ).hour == 9
+    Campaign.objects.filter(pk=c.pk).update(status=CampaignStatus.PAUSED)
+    Batch.objects.filter(pk=batch.pk).update(not_before=None)
+    assert dispatcher.batch_dispatch(batch_id=batch.pk) == "campaign_paused"
+    assert wecom_sandbox.group_sends() == {}
+
+
+def test_reminders_are_capped_at_three_a_day(world, wecom_sandbox, enqueued):
+    sandbox_brand(wecom_sandbox, world.org, n_staff=1)
+    c = planned_campaign(world.org)
+    batch = Batch.objects.get(campaign=c)
+    dispatcher.batch_dispatch(batch_id=batch.pk)
+    t0 = timezone.now()
+    outcomes = [dispatcher.batch_track(batch_id=batch.pk, now=t0 + timedelta(hours=h)) for h in range(1, 20)]
+    assert outcomes.count("reminded") == 3
+    batch.refresh_from_db()
+    assert len(batch.reminders) == 3
