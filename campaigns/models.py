@@ -203,7 +203,9 @@ class Campaign(Scoped):
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 
-    SCOPE_STORE: ClassVar[str | None] = "store"
+    # Campaigns are visible brand-wide (managers approve them); a manager's own campaign only
+    # reaches their store's customers (``store`` limits the audience, see campaigns.planner).
+    SCOPE_STORE: ClassVar[str | None] = None
 
     class Meta:
         verbose_name = _("营销活动")

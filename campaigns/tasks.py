@@ -59,3 +59,10 @@ def compute_results(campaign_id: int) -> None:
     from campaigns import results
 
     results.campaign_results_compute(campaign_id=campaign_id)
+
+
+@shared_task(name="campaigns.results.compute_all", ignore_result=True)
+def compute_all_results() -> None:
+    from campaigns import results
+
+    results.campaigns_results_compute_all()

@@ -1,0 +1,167 @@
+from __future__ import annotations
+
+from datetime import timedelta
+from decimal import Decimal
+
+import pytest
+from django.core.exceptions import ValidationError
+from django.utils import timezone
+
+from analytics.models import Order
+from campaigns import services
+from campaigns.content import validate_content
+from campaigns.models import (
+    Batch,
+    BatchStatus,
+    Campaign,
+    CampaignKind,
+    CampaignStatus,
+    Delivery,
+    DeliveryStatus,
+    QuotaLedger,
+    Recurrence,
+)
+from campaigns.results import campaign_results_compute, lift_interval
+from tests.campaigns.factories import at, campaign, policy, reachable_customers
+from tests.factories import StaffFactory
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def no_enqueue(monkeypatch):
+    from campaigns import tasks
+
+    sent = []
+    for name in ("dispatch_campaign", "cancel_batch"):
+        monkeypatch.setattr(getattr(tasks, name), "delay_on_commit", lambda *a, _n=name: sent.append((_n, a)))
+    return sent
+
+
+def test_content_limits_have_clear_messages():
+    with pytest.raises(ValidationError) as err:
+        validate_content(
+            kind=CampaignKind.BROADCAST_SINGLE, text="字" * 1400, attachments=[{"msgtype": "image", "image": {}}] * 10
+        )
+    text = " ".join(err.value.messages)
+    assert "4000 字节" in text and "附件最多 9 个" in text and "缺少图片" in text
+    with pytest.raises(ValidationError, match="标题超过 64 字节"):
+        validate_content(
+            kind=CampaignKind.BROADCAST_SINGLE,
+            text="",
+            attachments=[
+                {
+                    "msgtype": "miniprogram",
+                    "miniprogram": {"title": "长" * 30, "appid": "wx1", "page": "p", "pic_media_id": "m"},
+                }
+            ],
+        )
+    ok = validate_content(
+        kind=CampaignKind.BROADCAST_SINGLE,
+        text="hi",
+        attachments=[{"msgtype": "link", "link": {"title": "t", "url": "https://x.cn"}}],
+    )
+    assert ok[0]["msgtype"] == "link"
+
+
+def test_large_audiences_need_a_managers_approval(world):
+    staff = [StaffFactory(organization=world.org)]
+    reachable_customers(world.org, 5, staff=staff)
+    policy(world.org, approval_threshold=3)
+    c = services.campaign_create(organization=world.org, name="大促", text="hi", created_by=world.operator)
+    c = services.campaign_submit(campaign=c, by=world.operator)
+    assert c.status == CampaignStatus.PENDING_APPROVAL
+    c = services.campaign_approve(campaign=c, by=world.manager)
+    assert c.status == CampaignStatus.SCHEDULED and c.approved_by == world.manager
+    small = services.campaign_create(
+        organization=world.org, name="小", text="hi", expression={"stores": [world.store_b.pk]}
+    )
+    assert services.campaign_submit(campaign=small).status == CampaignStatus.SCHEDULED
+
+
+def test_due_tick_starts_by_priority_and_pause_resume_cancel(world, no_enqueue):
+    staff = [StaffFactory(organization=world.org)]
+    reachable_customers(world.org, 3, staff=staff)
+    low = campaign(world.org, priority=1, status=CampaignStatus.SCHEDULED, due_at=at(10))
+    high = campaign(world.org, priority=7, status=CampaignStatus.SCHEDULED, due_at=at(10))
+    later = campaign(world.org, status=CampaignStatus.SCHEDULED, due_at=at(12))
+    started = services.campaigns_due_tick(now=at(10, 30))
+    assert started == [high.pk, low.pk]
+    assert Delivery.objects.filter(campaign=high, status=DeliveryStatus.PLANNED).count() == 3
+    assert Delivery.objects.filter(campaign=low, reason="quota").count() == 3
+    later.refresh_from_db()
+    assert later.status == CampaignStatus.SCHEDULED
+    high.refresh_from_db()
+    assert high.status == CampaignStatus.SENDING
+    services.campaign_pause(campaign=high)
+    assert Campaign.objects.get(pk=high.pk).status == CampaignStatus.PAUSED
+    services.campaign_resume(campaign=high)
+    assert Campaign.objects.get(pk=high.pk).status == CampaignStatus.SENDING
+    services.campaign_cancel(campaign=high)
+    assert not QuotaLedger.objects.filter(campaign=high).exists()
+    assert set(Batch.objects.filter(campaign=high).values_list("status", flat=True)) == {BatchStatus.CANCELLED}
+    assert set(Delivery.objects.filter(campaign=high).values_list("status", flat=True)) == {DeliveryStatus.CANCELLED}
+
+
+def test_recurring_campaigns_spawn_one_run_per_occurrence(world):
+    staff = [StaffFactory(organization=world.org)]
+    reachable_customers(world.org, 2, staff=staff)
+    parent = campaign(
+        world.org,
+        status=CampaignStatus.SCHEDULED,
+        due_at=at(10),
+        recurrence=Recurrence.DAILY,
+        recurrence_until=at(11, day=25),
+    )
+    services.campaigns_due_tick(now=at(10, 1))
+    services.campaigns_due_tick(now=at(10, 2))  # a doubled beat tick changes nothing
+    parent.refresh_from_db()
+    assert parent.runs.count() == 1 and parent.due_at == at(10, day=24)
+    services.campaigns_due_tick(now=at(10, 1, day=24))
+    services.campaigns_due_tick(now=at(10, 1, day=25))
+    parent.refresh_from_db()
+    assert parent.runs.count() == 3 and parent.status == CampaignStatus.DONE
+    assert Delivery.objects.filter(campaign__parent=parent, status=DeliveryStatus.PLANNED).count() == 6
+
+
+def test_lift_interval():
+    r = lift_interval(300, 1000, 200, 1000)
+    assert r["lift"] == pytest.approx(0.1)
+    assert r["ci"][0] > 0 and r["significant"]
+    assert lift_interval(5, 10, 0, 0)["lift"] is None
+
+
+def test_orders_are_attributed_to_the_last_delivered_campaign_within_the_window(world):
+    staff = [StaffFactory(organization=world.org)]
+    customers = reachable_customers(world.org, 2, staff=staff)
+    first, second = campaign(world.org), campaign(world.org)
+    now = timezone.now()
+    for c, when in ((first, now - timedelta(days=3)), (second, now - timedelta(days=1))):
+        Campaign.objects.filter(pk=c.pk).update(planned_at=when, send_after=when)
+        for cu in customers:
+            Delivery.objects.create(
+                organization=world.org, campaign=c, customer=cu, status=DeliveryStatus.DELIVERED, delivered_at=when
+            )
+    o1 = Order.objects.create(
+        organization=world.org, customer=customers[0], amount=Decimal("99"), paid_at=now, external_ref="a"
+    )
+    o2 = Order.objects.create(
+        organization=world.org,
+        customer=customers[1],
+        amount=Decimal("50"),
+        paid_at=now - timedelta(days=2),
+        external_ref="b",
+    )
+    Order.objects.create(
+        organization=world.org,
+        customer=customers[1],
+        amount=Decimal("70"),
+        paid_at=now - timedelta(days=20),
+        external_ref="c",
+    )
+    r2 = campaign_results_compute(campaign_id=second.pk)
+    r1 = campaign_results_compute(campaign_id=first.pk)
+    assert Order.objects.get(pk=o1.pk).campaign_id == second.pk
+    assert Order.objects.get(pk=o2.pk).campaign_id == first.pk
+    assert r2["gmv"] == "99.00" and r1["gmv"] == "50.00"
+    assert Order.objects.filter(campaign_id__isnull=True).count() == 1
