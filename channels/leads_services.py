@@ -192,6 +192,8 @@ def platform_order_ingest(
         },
         source=event.source,
     )
+    for tag in account.default_tags.all():  # auto-tags of the source
+        contacts.customer_tag_add(customer=customer, tag=tag, source=TagSource.CHANNEL)
     return analytics.order_record(
         organization=organization,
         customer=customer,

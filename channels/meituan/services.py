@@ -34,7 +34,7 @@ from channels.models import (
     RedemptionStatus,
 )
 from contacts import crypto
-from contacts.models import Organization, SourceChannel, Staff, Store, TimelineKind
+from contacts.models import Organization, SourceChannel, Staff, Store, TagSource, TimelineKind
 
 logger = logging.getLogger(__name__)
 SHANGHAI_DAYS_POLLED = 2  # today and yesterday: a redemption just before midnight is still found
@@ -209,6 +209,8 @@ def redemption_finish(*, redemption_id: int, consumed: ConsumedVoucher, phone: s
         staff=redemption.staff,
         items=[{"sku": consumed.deal_id, "name": consumed.deal_title, "quantity": consumed.count}],
     )
+    for tag in account.default_tags.all():  # auto-tags of the source (e.g. 美团客户)
+        contacts.customer_tag_add(customer=customer, tag=tag, source=TagSource.CHANNEL)
     contacts.timeline_add(
         customer=customer,
         kind=TimelineKind.REDEEMED,

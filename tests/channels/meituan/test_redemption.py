@@ -20,6 +20,7 @@ from channels.sandbox.douyin import serve
 from channels.sandbox.meituan import MeituanFake
 from contacts.models import TimelineEvent, TimelineKind
 from tests.channels.leads_helpers import make_account
+from tests.factories import TagFactory
 
 
 @pytest.fixture
@@ -41,6 +42,8 @@ def meituan(world) -> Iterator[tuple[MeituanFake, object]]:
 
 def test_a_redemption_ends_in_an_order_for_the_redeemer(world, meituan) -> None:
     fake, account = meituan
+    tag = TagFactory(group__organization=world.org, name="美团客户")
+    account.default_tags.add(tag)
     voucher = fake.add_voucher(shop="shop-a", price="88.00", count=2)
     info = redemption_prepare(account=account, receipt_code=voucher.code)
     assert (info.deal_title, info.available_count, info.mobile_masked) == ("双人下午茶套餐", 2, "185****1212")
@@ -62,6 +65,7 @@ def test_a_redemption_ends_in_an_order_for_the_redeemer(world, meituan) -> None:
     assert order.customer.phone == "13800138123"
     assert order.customer.source_channel == "meituan"
     assert TimelineEvent.objects.filter(customer=order.customer, kind=TimelineKind.REDEEMED).count() == 1
+    assert order.customer.tag_links.filter(tag=tag).exists()
 
 
 def test_a_double_submit_consumes_once(world, meituan) -> None:
