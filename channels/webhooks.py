@@ -65,6 +65,7 @@ def webhook(request: HttpRequest, platform: str, key: str) -> HttpResponse:
     return received.response
 
 
+@csrf_exempt
 def bare_view(request: HttpRequest, **kwargs: Any) -> HttpResponse:
     """The benchmark's baseline: the same server, no verification, no storage."""
     return HttpResponse("success", content_type="text/plain")
