@@ -24,6 +24,7 @@ OVERLAP = timedelta(minutes=20)
 FIRST_LOOKBACK = timedelta(days=1)
 # Leads still missing late fields are re-pulled for this long, however far the cursor moved.
 LATE_FIELDS_HORIZON = timedelta(hours=2)
+MAX_RETRY_WINDOW = timedelta(days=1)
 
 
 def ocean_engine_client(account: ChannelAccount) -> OceanEngineClient:
@@ -65,16 +66,22 @@ def ocean_engine_leads_sync(*, account_id: int, now: datetime | None = None) -> 
     )
     if unfilled is not None and unfilled < start:
         start = unfilled
-    stats = {"seen": 0, "created": 0, "updated": 0}
+    stats: dict[str, Any] = {"seen": 0, "created": 0, "updated": 0}
+    failed: list[str] = []
     client = ocean_engine_client(account)
     try:
         for clue in client.clues(
             advertiser_ids=advertiser_ids(account), start=start.astimezone(SHANGHAI), end=now.astimezone(SHANGHAI)
         ):
             stats["seen"] += 1
-            _lead, created = lead_ingest(
-                organization=account.organization, account=account, event=clue_to_lead(clue, now=now)
-            )
+            try:
+                _lead, created = lead_ingest(
+                    organization=account.organization, account=account, event=clue_to_lead(clue, now=now)
+                )
+            except Exception:  # one bad lead must not hold back the others; it is retried below
+                logger.exception("ocean engine lead failed", extra={"account": account.pk})
+                failed.append(str(clue.get("clue_id")))
+                continue
             stats["created" if created else "updated"] += 1
     except OceanEngineError as exc:
         LeadSyncCursor.objects.filter(pk=cursor.pk).update(last_error=str(exc)[:300])
@@ -82,6 +89,17 @@ def ocean_engine_leads_sync(*, account_id: int, now: datetime | None = None) -> 
             logger.warning("ocean engine pull deferred", extra={"account": account.pk, "code": exc.code})
             return {**stats, "error": exc.code}
         raise
+    if failed:
+        stats["failed"] = failed[:50]
+        error = f"{len(failed)} 条线索处理失败（clue_id {', '.join(failed[:5])}…），将在下次同步重试"
+        # Keep the window start so the failed leads are read again, but not for ever: after
+        # MAX_RETRY_WINDOW the cursor moves on and the error stays visible on the account.
+        if now - start < MAX_RETRY_WINDOW:
+            LeadSyncCursor.objects.filter(pk=cursor.pk).update(last_error=error[:300], state=stats)
+            return stats
+        LeadSyncCursor.objects.filter(pk=cursor.pk).update(position=now, last_error=error[:300], state=stats)
+        ChannelAccount.objects.filter(pk=account.pk).update(last_synced_at=now, last_error=error[:300])
+        return stats
     LeadSyncCursor.objects.filter(pk=cursor.pk).update(position=now, last_error="", state=stats)
     ChannelAccount.objects.filter(pk=account.pk).update(last_synced_at=now)
     return stats

@@ -219,7 +219,7 @@ class OceanEngineFake:
             (
                 c
                 for c in self.clues.values()
-                if int(c.data["advertiser_id"]) in advertisers and start <= c.created_at <= end
+                if int(c.data["advertiser_id"]) in advertisers and start <= c.created_at.replace(microsecond=0) <= end
             ),
             key=lambda c: c.created_at,
             reverse=True,

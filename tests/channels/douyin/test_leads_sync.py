@@ -132,3 +132,26 @@ def test_the_demo_fake_keeps_producing_leads(world) -> None:
         assert again["created"] == 0
     finally:
         served.stop()
+
+
+def test_a_failing_lead_does_not_block_the_others_and_is_retried(world, ocean, account, monkeypatch) -> None:
+    from channels.douyin import services
+
+    fake, _, _ = ocean
+    good = fake.add_clue(created_at=T0 - timedelta(minutes=2), telephone="13800138201")
+    bad = fake.add_clue(created_at=T0 - timedelta(minutes=1), telephone="13800138202")
+    real = services.lead_ingest
+
+    def flaky(**kwargs):
+        if kwargs["event"].external_id == bad["clue_id"]:
+            raise RuntimeError("boom")
+        return real(**kwargs)
+
+    monkeypatch.setattr(services, "lead_ingest", flaky)
+    stats = ocean_engine_leads_sync(account_id=account.pk, now=T0)
+    assert stats["failed"] == [bad["clue_id"]]
+    assert Lead.objects.filter(external_id=good["clue_id"]).exists()
+    monkeypatch.setattr(services, "lead_ingest", real)
+    # Hours later (beyond the overlap) the failed lead is still read again: the window start was kept.
+    ocean_engine_leads_sync(account_id=account.pk, now=T0 + timedelta(hours=3))
+    assert Lead.objects.filter(external_id=bad["clue_id"]).exists()
