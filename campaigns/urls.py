@@ -1,4 +1,20 @@
-from django.urls import path  # noqa: F401
+from django.urls import path
+
+from campaigns import api, views
 
 app_name = "campaigns"
-urlpatterns: list = []
+urlpatterns = [
+    path("campaigns/", views.campaign_list, name="campaign_list"),
+    path("campaigns/moments/", views.moment_list, name="moment_list"),
+    path("campaigns/new/", views.campaign_new, name="campaign_new"),
+    path("campaigns/my-pending/", views.my_pending, name="my_pending"),
+    path("campaigns/<int:pk>/", views.campaign_detail, name="campaign_detail"),
+    path("campaigns/<int:pk>/progress.json", views.campaign_progress, name="campaign_progress"),
+    path("campaigns/<int:pk>/<str:action>/", views.campaign_action, name="campaign_action"),
+    # /reports/campaigns/ is the agreed address; analytics' reports/<slug>/ pattern is included first
+    # in scrm/urls.py and shadows it, so the page also lives under /campaigns/report/ (see report).
+    path("campaigns/report/", views.campaigns_report, name="report"),
+    path("reports/campaigns/", views.campaigns_report, name="report_under_reports"),
+    path("api/v1/campaigns/preview/", api.CampaignPreviewView.as_view(), name="api_preview"),
+    path("api/v1/campaigns/", api.CampaignCreateView.as_view(), name="api_create"),
+]
