@@ -126,9 +126,10 @@ def test_the_demo_fake_keeps_producing_leads(world) -> None:
             api_base=served.base_url,
             settings={"advertiser_ids": [ADV]},
         )
-        first = ocean_engine_leads_sync(account_id=account.pk, now=timezone.now())
+        now = timezone.now()
+        first = ocean_engine_leads_sync(account_id=account.pk, now=now)
         assert first["created"] >= 6 + 24 * 6  # the seeded leads and a day of ambient ones
-        again = ocean_engine_leads_sync(account_id=account.pk, now=timezone.now())
+        again = ocean_engine_leads_sync(account_id=account.pk, now=now)  # same end: no new ambient slot
         assert again["created"] == 0
     finally:
         served.stop()
