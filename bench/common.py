@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import statistics
 import sys
 import time
@@ -142,8 +143,14 @@ def measure_interleaved(
         for fn in fns.values():
             fn()
     samples: dict[str, list[float]] = {name: [] for name in fns}
+    names = list(fns)
+    order = random.Random(len(names) * 7919 + repeat)
     for _ in range(repeat):
-        for name, fn in fns.items():
+        # Shuffle each round (seeded): a query that runs right after a big scan pays for what that scan
+        # evicted from the cache, so a fixed (or merely rotated) order would always bill the same one.
+        order.shuffle(names)
+        for name in list(names):
+            fn = fns[name]
             start = time.perf_counter()
             fn()
             samples[name].append((time.perf_counter() - start) * 1000)
