@@ -1,0 +1,610 @@
+"""The ``/cgi-bin`` endpoints of the WeCom fake: one ``api_<path>`` method per WeCom API."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from channels.sandbox.wecom.scenarios import Scenarios
+from channels.sandbox.wecom.state import (
+    ApiError,
+    Corp,
+    ExternalContact,
+    FollowInfo,
+    GroupSend,
+)
+
+
+class WeComFake(Scenarios):
+    """The WeCom fake: state, scenarios, and the 客户联系 API."""
+
+    def api_externalcontact__get_follow_user_list(self, corp: Corp, p: dict[str, Any]) -> dict[str, Any]:
+        return {"follow_user": [u for u, m in corp.members.items() if m["status"] == 1]}
+
+    def api_user__get(self, corp: Corp, p: dict[str, Any]) -> dict[str, Any]:
+        member = corp.members.get(p.get("userid", ""))
+        if member is None:
+            raise ApiError(60111, "userid not found")
+        return {"userid": member["userid"], "name": member["name"], "status": member["status"]}
+
+    # customers
+    def _contact_json(self, contact: ExternalContact) -> dict[str, Any]:
+        return {
+            "external_userid": contact.external_userid,
+            "name": contact.name,
+            "avatar": contact.avatar,
+            "type": contact.type,
+            "gender": contact.gender,
+            "unionid": contact.unionid,
+        }
+
+    def _follow_json(self, corp: Corp, follow: FollowInfo, *, batch: bool) -> dict[str, Any]:
+        data: dict[str, Any] = {
+            "userid": follow.userid,
+            "remark": follow.remark,
+            "description": follow.description,
+            "createtime": follow.createtime,
+            "state": follow.state,
+            "add_way": follow.add_way,
+            "oper_userid": follow.oper_userid,
+            "remark_mobiles": [],
+        }
+        if follow.wechat_channels:
+            data["wechat_channels"] = follow.wechat_channels
+        if batch:
+            data["tag_id"] = sorted(follow.tags)
+        else:
+            data["tags"] = [
+                {"group_name": g["group_name"], "tag_name": t["name"], "tag_id": t["id"], "type": 1}
+                for g in corp.tag_groups.values()
+                for t in g["tag"]
+                if t["id"] in follow.tags
+            ]
+        return data
+
+    def api_externalcontact__list(self, corp: Corp, p: dict[str, Any]) -> dict[str, Any]:
+        userid = p.get("userid", "")
+        return {"external_userid": sorted(e for e, c in corp.customers.items() if userid in c.follows)}
+
+    def api_externalcontact__get(self, corp: Corp, p: dict[str, Any]) -> dict[str, Any]:
+        contact = corp.customers.get(p.get("external_userid", ""))
+        if contact is None:
+            raise ApiError(84061, "not external contact")
+        return {
+            "external_contact": self._contact_json(contact),
+            "follow_user": [self._follow_json(corp, f, batch=False) for f in contact.follows.values()],
+            "next_cursor": "",
+        }
+
+    def api_externalcontact__batch__get_by_user(self, corp: Corp, p: dict[str, Any]) -> dict[str, Any]:
+        userids = list(p.get("userid_list") or ([p["userid"]] if p.get("userid") else []))
+        if not userids or len(userids) > 100:
+            raise ApiError(40058, "userid_list must have 1..100 members")
+        limit = int(p.get("limit") or 50)
+        if limit > 100:
+            raise ApiError(40058, "limit > 100")
+        rows = sorted((ext, u) for ext, c in corp.customers.items() for u in c.follows if u in set(userids))
+        start = int(p.get("cursor") or 0)
+        page = rows[start : start + limit]
+        return {
+            "external_contact_list": [
+                {
+                    "external_contact": self._contact_json(corp.customers[ext]),
+                    "follow_info": self._follow_json(corp, corp.customers[ext].follows[u], batch=True),
+                }
+                for ext, u in page
+            ],
+            "next_cursor": str(start + limit) if start + limit < len(rows) else "",
+        }
+
+    def api_externalcontact__remark(self, corp: Corp, p: dict[str, Any]) -> dict[str, Any]:
+        follow = self._follow(corp, p.get("userid", ""), p.get("external_userid", ""))
+        if "remark" in p:
+            follow.remark = p["remark"]
+        if "description" in p:
+            follow.description = p["description"]
+        return {}
+
+    def _follow(self, corp: Corp, userid: str, ext: str) -> FollowInfo:
+        contact = corp.customers.get(ext)
+        if contact is None or userid not in contact.follows:
+            raise ApiError(84061, "not external contact")
+        return contact.follows[userid]
+
+    # tags
+    def _add_corp_tag(self, corp: Corp, p: dict[str, Any]) -> dict[str, Any]:
+        group_id = p.get("group_id")
+        if group_id:
+            group = corp.tag_groups.get(group_id)
+            if group is None:
+                raise ApiError(40068, "invalid tagid")
+        else:
+            name = p.get("group_name") or "未分组"
+            group = next((g for g in corp.tag_groups.values() if g["group_name"] == name), None)
+            if group is None:
+                group_id = self._id("et")
+                group = {
+                    "group_id": group_id,
+                    "group_name": name,
+                    "create_time": int(self.now()),
+                    "order": 0,
+                    "deleted": False,
+                    "tag": [],
+                }
+                corp.tag_groups[group_id] = group
+        total = sum(len(g["tag"]) for g in corp.tag_groups.values())
+        new_tags = []
+        for item in p.get("tag") or []:
+            if total >= 3000:
+                raise ApiError(40071, "too many tags")
+            existing = next((t for t in group["tag"] if t["name"] == item["name"]), None)
+            if existing is None:
+                existing = {
+                    "id": self._id("et"),
+                    "name": item["name"],
+                    "create_time": int(self.now()),
+                    "order": item.get("order", 0),
+                    "deleted": False,
+                }
+                group["tag"].append(existing)
+                total += 1
+            new_tags.append(existing)
+        return {"tag_group": {**{k: v for k, v in group.items() if k != "tag"}, "tag": new_tags}}
+
+    def api_externalcontact__get_corp_tag_list(self, corp: Corp, p: dict[str, Any]) -> dict[str, Any]:
+        return {"tag_group": json.loads(json.dumps(list(corp.tag_groups.values())))}
+
+    def api_externalcontact__add_corp_tag(self, corp: Corp, p: dict[str, Any]) -> dict[str, Any]:
+        return self._add_corp_tag(corp, p)
+
+    def api_externalcontact__edit_corp_tag(self, corp: Corp, p: dict[str, Any]) -> dict[str, Any]:
+        for group in corp.tag_groups.values():
+            if group["group_id"] == p.get("id"):
+                group["group_name"] = p.get("name", group["group_name"])
+                return {}
+            for tag in group["tag"]:
+                if tag["id"] == p.get("id"):
+                    tag["name"] = p.get("name", tag["name"])
+                    return {}
+        raise ApiError(40068, "invalid tagid")
+
+    def api_externalcontact__del_corp_tag(self, corp: Corp, p: dict[str, Any]) -> dict[str, Any]:
+        for gid in p.get("group_id") or []:
+            corp.tag_groups.pop(gid, None)
+        ids = set(p.get("tag_id") or [])
+        for group in corp.tag_groups.values():
+            group["tag"] = [t for t in group["tag"] if t["id"] not in ids]
+        return {}
+
+    def api_externalcontact__mark_tag(self, corp: Corp, p: dict[str, Any]) -> dict[str, Any]:
+        add, remove = list(p.get("add_tag") or []), list(p.get("remove_tag") or [])
+        if not add and not remove:
+            raise ApiError(40058, "add_tag and remove_tag are both empty")
+        known = {t["id"] for g in corp.tag_groups.values() for t in g["tag"]}
+        if any(t not in known for t in add + remove):
+            raise ApiError(40068, "invalid tagid")
+        follow = self._follow(corp, p.get("userid", ""), p.get("external_userid", ""))
+        follow.tags |= set(add)
+        follow.tags -= set(remove)
+        return {}
+
+    # contact ways (渠道活码) and join ways (群活码)
+    def api_externalcontact__add_contact_way(self, corp: Corp, p: dict[str, Any]) -> dict[str, Any]:
+        if p.get("type") not in (1, 2) or p.get("scene") not in (1, 2):
+            raise ApiError(40058, "invalid type/scene")
+        if len(p.get("state") or "") > 30:
+            raise ApiError(40058, "state longer than 30 characters")
+        users = list(p.get("user") or [])
+        if p["type"] == 1 and len(users) != 1:
+            raise ApiError(40058, "type 1 needs exactly one user")
+        if not users and not p.get("party"):
+            raise ApiError(40058, "user or party required")
+        for u in users:
+            if u not in corp.members:
+                raise ApiError(60111, f"userid {u} not found")
+        if len(corp.contact_ways) + len(corp.join_ways) >= 500_000:
+            raise ApiError(41054, "contact way quota exhausted")
+        config_id = self._id("cw")
+        way = {key: p.get(key) for key in ("type", "scene", "style", "remark", "skip_verify", "state", "user", "party")}
+        way.update({"config_id": config_id, "qr_code": f"{self.base_url}/sandbox/wecom/qr/{config_id}"})
+        corp.contact_ways[config_id] = way
+        return {"config_id": config_id, "qr_code": way["qr_code"] if p["scene"] == 2 else ""}
+
+    def api_externalcontact__get_contact_way(self, corp: Corp, p: dict[str, Any]) -> dict[str, Any]:
+        way = corp.contact_ways.get(p.get("config_id", ""))
+        if way is None:
+            raise ApiError(41044, "invalid config_id")
+        return {"contact_way": {k: v for k, v in way.items() if not k.startswith("_")}}
+
+    def api_externalcontact__update_contact_way(self, corp: Corp, p: dict[str, Any]) -> dict[str, Any]:
+        way = corp.contact_ways.get(p.get("config_id", ""))
+        if way is None:
+            raise ApiError(41044, "invalid config_id")
+        if len(p.get("state") or "") > 30:
+            raise ApiError(40058, "state longer than 30 characters")
+        for key in ("style", "remark", "skip_verify", "state", "user", "party"):
+            if key in p:
+                way[key] = p[key]
+        return {}
+
+    def api_externalcontact__del_contact_way(self, corp: Corp, p: dict[str, Any]) -> dict[str, Any]:
+        if corp.contact_ways.pop(p.get("config_id", ""), None) is None:
+            raise ApiError(41044, "invalid config_id")
+        return {}
+
+    def api_externalcontact__groupchat__add_join_way(self, corp: Corp, p: dict[str, Any]) -> dict[str, Any]:
+        chats = list(p.get("chat_id_list") or [])
+        if not chats or len(chats) > 5:
+            raise ApiError(40058, "chat_id_list must have 1..5 groups")
+        if len(p.get("state") or "") > 30:
+            raise ApiError(40058, "state longer than 30 characters")
+        if len(p.get("room_base_name") or "") > 40:
+            raise ApiError(40058, "room_base_name too long")
+        for chat in chats:
+            if chat not in corp.groups:
+                raise ApiError(40050, f"chat {chat} not found")
+        config_id = self._id("jw")
+        corp.join_ways[config_id] = {
+            "config_id": config_id,
+            "scene": p.get("scene", 2),
+            "remark": p.get("remark", ""),
+            "auto_create_room": p.get("auto_create_room", 1),
+            "room_base_name": p.get("room_base_name", ""),
+            "room_base_id": p.get("room_base_id", 1),
+            "chat_id_list": chats,
+            "state": p.get("state", ""),
+            "qr_code": f"{self.base_url}/sandbox/wecom/qr/{config_id}",
+        }
+        return {"config_id": config_id}
+
+    def api_externalcontact__groupchat__get_join_way(self, corp: Corp, p: dict[str, Any]) -> dict[str, Any]:
+        way = corp.join_ways.get(p.get("config_id", ""))
+        if way is None:
+            raise ApiError(41044, "invalid config_id")
+        return {"join_way": {k: v for k, v in way.items() if not k.startswith("_")}}
+
+    def api_externalcontact__groupchat__update_join_way(self, corp: Corp, p: dict[str, Any]) -> dict[str, Any]:
+        way = corp.join_ways.get(p.get("config_id", ""))
+        if way is None:
+            raise ApiError(41044, "invalid config_id")
+        chats = list(p.get("chat_id_list") or way["chat_id_list"])
+        if not chats or len(chats) > 5 or any(c not in corp.groups for c in chats):
+            raise ApiError(40058, "chat_id_list must have 1..5 existing groups")
+        if len(p.get("state") or "") > 30:
+            raise ApiError(40058, "state longer than 30 characters")
+        for key in ("scene", "remark", "auto_create_room", "room_base_name", "room_base_id", "state"):
+            if key in p:
+                way[key] = p[key]
+        way["chat_id_list"] = chats
+        return {}
+
+    def api_externalcontact__groupchat__del_join_way(self, corp: Corp, p: dict[str, Any]) -> dict[str, Any]:
+        corp.join_ways.pop(p.get("config_id", ""), None)
+        return {}
+
+    # groups
+    def api_externalcontact__groupchat__list(self, corp: Corp, p: dict[str, Any]) -> dict[str, Any]:
+        limit = int(p.get("limit") or 100)
+        if not 1 <= limit <= 1000:
+            raise ApiError(40058, "limit must be 1..1000")
+        owners = set((p.get("owner_filter") or {}).get("userid_list") or [])
+        chats = sorted(c for c, g in corp.groups.items() if not owners or g["owner"] in owners)
+        start = int(p.get("cursor") or 0)
+        page = chats[start : start + limit]
+        return {
+            "group_chat_list": [{"chat_id": c, "status": corp.groups[c]["status"]} for c in page],
+            "next_cursor": str(start + limit) if start + limit < len(chats) else "",
+        }
+
+    def api_externalcontact__groupchat__get(self, corp: Corp, p: dict[str, Any]) -> dict[str, Any]:
+        group = corp.groups.get(p.get("chat_id", ""))
+        if group is None:
+            raise ApiError(40050, "chat not found")
+        return {"group_chat": json.loads(json.dumps({k: v for k, v in group.items() if k != "status"}))}
+
+    # welcome
+    def api_externalcontact__send_welcome_msg(self, corp: Corp, p: dict[str, Any]) -> dict[str, Any]:
+        code = corp.welcome_codes.get(p.get("welcome_code", ""))
+        if code is None or code["expires"] < self.now():
+            raise ApiError(40058, "invalid welcome_code (unknown or older than 20 s)")
+        if code["used"]:
+            raise ApiError(41051, "externaluser has started chatting")
+        if not p.get("text") and not p.get("attachments"):
+            raise ApiError(40058, "text or attachments required")
+        if len(p.get("attachments") or []) > 9:
+            raise ApiError(40058, "at most 9 attachments")
+        code["used"] = True
+        corp.welcomes.append(
+            {
+                "external_userid": code["external_userid"],
+                "userid": code["userid"],
+                "text": (p.get("text") or {}).get("content", ""),
+                "attachments": p.get("attachments") or [],
+                "at": self.now(),
+            }
+        )
+        return {}
+
+    # group sends
+    def api_externalcontact__add_msg_template(self, corp: Corp, p: dict[str, Any]) -> dict[str, Any]:
+        chat_type = p.get("chat_type", "single")
+        sender = p.get("sender", "")
+        text = p.get("text")
+        attachments = list(p.get("attachments") or [])
+        if text and len(str(text.get("content", "")).encode()) > 4000:
+            raise ApiError(40058, "text longer than 4000 bytes")
+        if len(attachments) > 9:
+            raise ApiError(40058, "at most 9 attachments")
+        if not text and not attachments:
+            raise ApiError(40058, "text or attachments required")
+        msgid = self._id("msg")
+        msg = GroupSend(
+            msgid=msgid,
+            chat_type=chat_type,
+            creator=sender,
+            create_time=int(self.now()),
+            text=text,
+            attachments=attachments,
+        )
+        fail_list: list[str] = []
+        if chat_type == "single":
+            ids = list(p.get("external_userid") or [])
+            if len(ids) > 10000:
+                raise ApiError(40058, "external_userid over 10000")
+            if not ids and not sender:
+                raise ApiError(40058, "external_userid and sender both empty")
+            if not ids:
+                ids = sorted(e for e, c in corp.customers.items() if sender in c.follows)
+            for ext in ids:
+                contact = corp.customers.get(ext)
+                if contact is None or (sender and sender not in contact.follows):
+                    fail_list.append(ext)
+                    continue
+                owner = sender or sorted(contact.follows)[0]
+                msg.tasks.setdefault(owner, {"userid": owner, "status": 0, "send_time": 0, "recipients": {}})
+                msg.tasks[owner]["recipients"][ext] = {"status": 0, "send_time": 0}
+        elif chat_type == "group":
+            if not sender:
+                raise ApiError(40058, "sender required for group send")
+            chats = list(p.get("chat_id_list") or [])
+            if len(chats) > 2000:
+                raise ApiError(40058, "chat_id_list over 2000")
+            if not chats:
+                chats = sorted(c for c, g in corp.groups.items() if g["owner"] == sender)
+            task = {"userid": sender, "status": 0, "send_time": 0, "recipients": {}}
+            for chat in chats:
+                if chat not in corp.groups or corp.groups[chat]["owner"] != sender:
+                    fail_list.append(chat)
+                else:
+                    task["recipients"][chat] = {"status": 0, "send_time": 0}
+            msg.tasks[sender] = task
+        else:
+            raise ApiError(40058, "chat_type must be single or group")
+        corp.group_sends[msgid] = msg
+        return {"msgid": msgid, "fail_list": fail_list}
+
+    def api_externalcontact__get_groupmsg_list_v2(self, corp: Corp, p: dict[str, Any]) -> dict[str, Any]:
+        start, end = int(p.get("start_time", 0)), int(p.get("end_time", 0))
+        if end - start > 31 * 86400 or end < start:
+            raise ApiError(40058, "time range over one month")
+        limit = min(int(p.get("limit") or 50), 100)
+        rows = [
+            m
+            for m in corp.group_sends.values()
+            if m.chat_type == p.get("chat_type", "single")
+            and start <= m.create_time <= end
+            and (not p.get("creator") or m.creator == p["creator"])
+        ]
+        offset = int(p.get("cursor") or 0)
+        page = rows[offset : offset + limit]
+        return {
+            "group_msg_list": [
+                {
+                    "msgid": m.msgid,
+                    "creator": m.creator,
+                    "create_time": str(m.create_time),
+                    "create_type": m.create_type,
+                    "text": m.text,
+                    "attachments": m.attachments,
+                }
+                for m in page
+            ],
+            "next_cursor": str(offset + limit) if offset + limit < len(rows) else "",
+        }
+
+    def _msg(self, corp: Corp, p: dict[str, Any]) -> GroupSend:
+        msg = corp.group_sends.get(p.get("msgid", ""))
+        if msg is None:
+            raise ApiError(41065, "invalid msgid")
+        return msg
+
+    def api_externalcontact__get_groupmsg_task(self, corp: Corp, p: dict[str, Any]) -> dict[str, Any]:
+        msg = self._msg(corp, p)
+        rows = [{"userid": t["userid"], "status": t["status"], "send_time": t["send_time"]} for t in msg.tasks.values()]
+        limit = min(int(p.get("limit") or 500), 1000)
+        offset = int(p.get("cursor") or 0)
+        return {
+            "task_list": rows[offset : offset + limit],
+            "next_cursor": str(offset + limit) if offset + limit < len(rows) else "",
+        }
+
+    def api_externalcontact__get_groupmsg_send_result(self, corp: Corp, p: dict[str, Any]) -> dict[str, Any]:
+        msg = self._msg(corp, p)
+        task = msg.tasks.get(p.get("userid", ""))
+        rows = []
+        if task:
+            key = "external_userid" if msg.chat_type == "single" else "chat_id"
+            for rid, row in task["recipients"].items():
+                if msg.chat_type == "group" and row["status"] != 1:
+                    continue  # group sends list only what was sent
+                rows.append(
+                    {key: rid, "userid": task["userid"], "status": row["status"], "send_time": row["send_time"]}
+                )
+        limit = min(int(p.get("limit") or 500), 1000)
+        offset = int(p.get("cursor") or 0)
+        return {
+            "send_list": rows[offset : offset + limit],
+            "next_cursor": str(offset + limit) if offset + limit < len(rows) else "",
+        }
+
+    def api_externalcontact__remind_groupmsg_send(self, corp: Corp, p: dict[str, Any]) -> dict[str, Any]:
+        msg = self._msg(corp, p)
+        now = self.now()
+        msg.reminds = [t for t in msg.reminds if now - t < 86400]
+        if len(msg.reminds) >= 3:
+            raise ApiError(41063, "remind at most 3 times in 24 hours")
+        msg.reminds.append(now)
+        return {}
+
+    def api_externalcontact__cancel_groupmsg_send(self, corp: Corp, p: dict[str, Any]) -> dict[str, Any]:
+        self._msg(corp, p).cancelled = True
+        return {}
+
+    # moments
+    def api_externalcontact__add_moment_task(self, corp: Corp, p: dict[str, Any]) -> dict[str, Any]:
+        text = (p.get("text") or {}).get("content", "")
+        if len(text) > 2000:
+            raise ApiError(40058, "text longer than 2000 characters")
+        attachments = p.get("attachments") or []
+        if len(attachments) > 9:
+            raise ApiError(40058, "at most 9 attachments")
+        if not text and not attachments:
+            raise ApiError(40058, "text or attachments required")
+        senders = list(((p.get("visible_range") or {}).get("sender_list") or {}).get("user_list") or [])
+        jobid = self._id("job")
+        corp.moments[jobid] = {
+            "jobid": jobid,
+            "senders": senders,
+            "polls": 0,
+            "moment_id": self._id("mom"),
+            "text": text,
+            "attachments": attachments,
+            "create_time": int(self.now()),
+        }
+        return {"jobid": jobid}
+
+    def api_externalcontact__get_moment_task_result(self, corp: Corp, p: dict[str, Any]) -> dict[str, Any]:
+        job = corp.moments.get(p.get("jobid", ""))
+        if job is None:
+            raise ApiError(40058, "invalid jobid")
+        job["polls"] += 1
+        if job["polls"] <= self.moment_polls:
+            return {"status": 2, "type": "add_moment_task", "result": {}}
+        invalid = [u for u in job["senders"] if u not in corp.members]
+        return {
+            "status": 3,
+            "type": "add_moment_task",
+            "result": {
+                "errcode": 0,
+                "errmsg": "ok",
+                "moment_id": job["moment_id"],
+                "invalid_sender_list": {"user_list": invalid},
+                "invalid_external_contact_list": {},
+            },
+        }
+
+    def api_externalcontact__get_moment_customer_list(self, corp: Corp, p: dict[str, Any]) -> dict[str, Any]:
+        job = next((j for j in corp.moments.values() if j["moment_id"] == p.get("moment_id")), None)
+        if job is None:
+            raise ApiError(40058, "invalid moment_id")
+        userid = p.get("userid", "")
+        rows = [
+            {"userid": userid, "external_userid": e} for e, c in sorted(corp.customers.items()) if userid in c.follows
+        ]
+        return {"customer_list": rows, "next_cursor": ""}
+
+    # transfers
+    def _transfer(self, corp: Corp, p: dict[str, Any], *, resigned: bool) -> dict[str, Any]:
+        ids = list(p.get("external_userid") or [])
+        if not ids or len(ids) > 100:
+            raise ApiError(40058, "external_userid must have 1..100 customers")
+        if len(p.get("transfer_success_msg") or "") > 200:
+            raise ApiError(40058, "transfer_success_msg over 200 characters")
+        old, new = p.get("handover_userid", ""), p.get("takeover_userid", "")
+        if new not in corp.members:
+            raise ApiError(60111, "takeover userid not found")
+        if resigned and corp.members.get(old, {}).get("status") != 5:
+            raise ApiError(40098, "handover member has not resigned")
+        now = self.now()
+        out = []
+        for ext in ids:
+            contact = corp.customers.get(ext)
+            recent = [t for t in corp.transfer_counts[ext] if now - t < 90 * 86400]
+            if contact is None or old not in contact.follows:
+                out.append({"external_userid": ext, "errcode": 84061})
+            elif len(recent) >= 2:
+                out.append({"external_userid": ext, "errcode": 40129})
+            else:
+                corp.transfer_counts[ext] = [*recent, now]
+                corp.transfers.append(
+                    {
+                        "external_userid": ext,
+                        "handover_userid": old,
+                        "takeover_userid": new,
+                        "status": 2,
+                        "takeover_time": 0,
+                        "resigned": resigned,
+                    }
+                )
+                out.append({"external_userid": ext, "errcode": 0})
+        return {"customer": out}
+
+    def api_externalcontact__transfer_customer(self, corp: Corp, p: dict[str, Any]) -> dict[str, Any]:
+        return self._transfer(corp, p, resigned=False)
+
+    def api_externalcontact__resigned__transfer_customer(self, corp: Corp, p: dict[str, Any]) -> dict[str, Any]:
+        return self._transfer(corp, p, resigned=True)
+
+    def _transfer_result(self, corp: Corp, p: dict[str, Any], *, resigned: bool) -> dict[str, Any]:
+        rows = [
+            {"external_userid": t["external_userid"], "status": t["status"], "takeover_time": t["takeover_time"]}
+            for t in corp.transfers
+            if t["handover_userid"] == p.get("handover_userid")
+            and t["takeover_userid"] == p.get("takeover_userid")
+            and t["resigned"] == resigned
+        ]
+        return {"customer": rows, "next_cursor": ""}
+
+    def api_externalcontact__transfer_result(self, corp: Corp, p: dict[str, Any]) -> dict[str, Any]:
+        return self._transfer_result(corp, p, resigned=False)
+
+    def api_externalcontact__resigned__transfer_result(self, corp: Corp, p: dict[str, Any]) -> dict[str, Any]:
+        return self._transfer_result(corp, p, resigned=True)
+
+    def api_externalcontact__get_unassigned_list(self, corp: Corp, p: dict[str, Any]) -> dict[str, Any]:
+        resigned = {u for u, m in corp.members.items() if m["status"] == 5}
+        info = [
+            {"handover_userid": u, "external_userid": e, "dimission_time": int(self.now())}
+            for e, c in sorted(corp.customers.items())
+            for u in c.follows
+            if u in resigned
+        ]
+        return {"info": info, "is_last": True, "next_cursor": ""}
+
+    # statistics
+    def api_externalcontact__get_user_behavior_data(self, corp: Corp, p: dict[str, Any]) -> dict[str, Any]:
+        start, end = int(p.get("start_time", 0)), int(p.get("end_time", 0))
+        if end - start > 30 * 86400 or end < start:
+            raise ApiError(40058, "range over 30 days")
+        users = list(p.get("userid") or [])
+        rows = []
+        day = start - start % 86400
+        while day <= end:
+            for u in users:
+                seed = int(hashlib.sha256(f"{u}:{day}".encode()).hexdigest()[:8], 16)
+                rows.append(
+                    {
+                        "stat_time": day,
+                        "userid": u,
+                        "chat_cnt": seed % 40,
+                        "message_cnt": seed % 200,
+                        "reply_percentage": float(60 + seed % 40),
+                        "avg_reply_time": seed % 30,
+                        "negative_feedback_cnt": seed % 3,
+                        "new_apply_cnt": seed % 10,
+                        "new_contact_cnt": seed % 8,
+                    }
+                )
+            day += 86400
+        return {"behavior_data": rows}
