@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
@@ -204,4 +205,17 @@ def platform_order_ingest(
         external_ref=event.external_ref,
         status="refunded" if event.status == "refunded" else "paid",
         items=event.items,
+    )
+
+
+def leads_retention_purge(*, older_than_days: int = 180) -> int:
+    """PIPL minimisation (Art. 6, 19): forget the name and phone of leads that never became customers.
+
+    One set-based UPDATE; the lead row (source, ad, time) stays for attribution reports.
+    """
+    cutoff = timezone.now() - timedelta(days=older_than_days)
+    return (
+        Lead.objects.filter(customer__isnull=True, occurred_at__lt=cutoff)
+        .exclude(phone_hash="", name="")
+        .update(name="", phone_encrypted="", phone_hash="", open_id="", fields={}, updated_at=timezone.now())
     )

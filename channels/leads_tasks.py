@@ -83,3 +83,13 @@ def wecom_behavior_account_task(account_id: int, day: str | None = None) -> None
     from channels.behavior import wecom_behavior_sync
 
     wecom_behavior_sync(account_id=account_id, day=date.fromisoformat(day) if day else None)
+
+
+@shared_task(name="channels.leads.retention", ignore_result=True)
+def leads_retention_task() -> None:
+    from django.conf import settings
+
+    from channels.leads_services import leads_retention_purge
+
+    purged = leads_retention_purge(older_than_days=int(getattr(settings, "LEAD_RETENTION_DAYS", 180)))
+    log.info("lead retention purged %s unconverted leads", purged)

@@ -31,3 +31,4 @@ BEAT_SCHEDULE["channels-wecom-full-sync"] = {"task": "channels.sync.wecom_all", 
 BEAT_SCHEDULE["campaigns-due"] = {"task": "campaigns.dispatch.due_tick", "schedule": 30.0}
 BEAT_SCHEDULE["campaigns-track"] = {"task": "campaigns.dispatch.track_tick", "schedule": 120.0}
 BEAT_SCHEDULE["campaigns-results"] = {"task": "campaigns.results.compute_all", "schedule": 3600.0}
+BEAT_SCHEDULE["channels-leads-retention"] = {"task": "channels.leads.retention", "schedule": 24 * 3600.0}

@@ -92,3 +92,18 @@ def test_manager_cannot_create_a_form_for_another_store(world) -> None:
     )
     assert response.status_code == 200  # re-rendered with the error: store B is not in the choices
     assert not LeadForm.objects.filter(slug="b-store").exists()
+
+
+def test_retention_forgets_unconverted_leads_only(world) -> None:
+    from channels.leads_services import leads_retention_purge
+    from channels.models import Lead
+
+    _lead(world.org, world.store_a, ext="old-no-phone")
+    _lead(world.org, world.store_a, ext="old-customer", phone="13800138301")
+    Lead.objects.update(occurred_at=timezone.now() - timedelta(days=200))
+    _lead(world.org, world.store_a, ext="recent")
+    assert leads_retention_purge(older_than_days=180) == 1
+    forgotten = Lead.objects.get(external_id="old-no-phone")
+    assert forgotten.name == "" and forgotten.ad_id  # attribution kept, the person forgotten
+    assert Lead.objects.get(external_id="old-customer").name
+    assert Lead.objects.get(external_id="recent").name
