@@ -1,0 +1,113 @@
+"""Inbox retries and sweeping; pacing keeps us under the platform's concurrency limit."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from unittest import mock
+
+import pytest
+from django.utils import timezone
+
+from channels.errors import RateLimited
+from channels.inbox import Retry, inbox_process, inbox_store, inbox_sweep
+from channels.models import InboxEvent, InboxStatus
+from channels.registry import IncomingEvent
+from channels.wecom.client import WeComClient
+from channels.wecom.handlers import on_tags_changed
+from contacts.models import TagSource
+from tests.factories import TagFactory
+
+ADD = (
+    "<xml><ToUserName><![CDATA[c]]></ToUserName><FromUserName><![CDATA[sys]]></FromUserName><CreateTime>1700000000</CreateTime>"
+    "<MsgType><![CDATA[event]]></MsgType><Event><![CDATA[change_external_contact]]></Event>"
+    "<ChangeType><![CDATA[edit_external_contact]]></ChangeType><UserID><![CDATA[g]]></UserID>"
+    "<ExternalUserID><![CDATA[{ext}]]></ExternalUserID></xml>"
+)
+
+
+@pytest.fixture
+def account(db, wecom_sandbox, world):
+    wecom_sandbox.add_member("g", "导购")
+    return wecom_sandbox.connect(world.org)
+
+
+def store(account, ext: str) -> InboxEvent:
+    inbox_store(account=account, events=[IncomingEvent(event_key=ext, body=ADD.format(ext=ext), event_type="edit")])
+    return InboxEvent.objects.get(event_key=ext)
+
+
+def test_a_platform_rate_limit_fails_the_event_and_asks_for_a_retry(account, wecom_sandbox):
+    ext = wecom_sandbox.seed_customer("g", name="限流")
+    event = store(account, ext)
+    wecom_sandbox.inject_error("externalcontact/get", 45009)
+    with pytest.raises(Retry) as retry:
+        inbox_process(event_id=event.pk)
+    assert 1 <= retry.value.countdown <= 60
+    event.refresh_from_db()
+    assert event.status == InboxStatus.FAILED and "45009" in event.error
+    assert inbox_process(event_id=event.pk) == InboxStatus.DONE  # the retry succeeds
+
+
+def test_the_sweeper_requeues_lost_and_abandoned_events(account):
+    fresh, lost, stuck, done = (store(account, k) for k in ("fresh", "lost", "stuck", "done"))
+    old = timezone.now() - timedelta(minutes=10)
+    InboxEvent.objects.filter(pk=lost.pk).update(received_at=old)
+    InboxEvent.objects.filter(pk=stuck.pk).update(status=InboxStatus.PROCESSING, started_at=old)
+    InboxEvent.objects.filter(pk=done.pk).update(status=InboxStatus.DONE, received_at=old)
+    with mock.patch("channels.tasks.inbox_process_task.delay") as delay:
+        assert inbox_sweep() == 2
+    assert sorted(c.args[0] for c in delay.call_args_list) == sorted([lost.pk, stuck.pk])
+    assert fresh.pk not in [c.args[0] for c in delay.call_args_list]
+
+
+def test_our_concurrency_cap_keeps_the_platform_from_answering_45033(account, wecom_sandbox):
+    wecom_sandbox.set_limits("externalcontact/get_follow_user_list", concurrency=2)
+    wecom_sandbox.set_options(slow_apis={"externalcontact/get_follow_user_list": 0.2})
+    account.rate_limits = {"externalcontact/get_follow_user_list": {"concurrency": 2}}
+    WeComClient.for_account(account).access_token()
+    errors: list[Exception] = []
+
+    def call():
+        try:
+            WeComClient.for_account(account, max_wait=10).follow_user_list()
+        except RateLimited as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=call) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+
+
+def test_without_our_cap_the_platform_refuses_with_45033(account, wecom_sandbox):
+    wecom_sandbox.set_limits("externalcontact/get_follow_user_list", concurrency=2)
+    wecom_sandbox.set_options(slow_apis={"externalcontact/get_follow_user_list": 0.5})
+    account.rate_limits = {"externalcontact/get_follow_user_list": {"concurrency": 50}}
+    WeComClient.for_account(account).access_token()
+    codes: list[int] = []
+
+    def call():
+        try:
+            WeComClient.for_account(account).follow_user_list()
+        except RateLimited as exc:
+            codes.append(exc.code)
+
+    threads = [threading.Thread(target=call) for _ in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert 45033 in codes
+
+
+def test_console_tag_changes_are_pushed_but_sync_changes_are_not(world):
+    wecom_tag = TagFactory(group__organization=world.org, wecom_tag_id="et1")
+    local_tag = TagFactory(group__organization=world.org)
+    with mock.patch("channels.tasks.tag_push_task.delay") as delay:
+        on_tags_changed(1, [wecom_tag.pk], [], TagSource.STAFF)
+        on_tags_changed(1, [wecom_tag.pk], [], TagSource.SYNC)
+        on_tags_changed(1, [local_tag.pk], [], TagSource.STAFF)
+    assert [c.args for c in delay.call_args_list] == [(1, [wecom_tag.pk], [])]
