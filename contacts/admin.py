@@ -8,25 +8,25 @@ from contacts.models import Customer, CustomerMerge, ImportJob, Organization, Se
 
 
 @admin.register(Organization)
-class OrganizationAdmin(admin.ModelAdmin):
+class OrganizationAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ["name", "slug", "created_at"]
 
 
 @admin.register(Store)
-class StoreAdmin(admin.ModelAdmin):
+class StoreAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ["code", "name", "city", "organization", "is_active"]
     list_filter = ["organization", "is_active"]
 
 
 @admin.register(Staff)
-class StaffAdmin(admin.ModelAdmin):
+class StaffAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ["name", "organization", "store", "wecom_userid", "is_active"]
     list_filter = ["organization", "is_active"]
     search_fields = ["name", "wecom_userid"]
 
 
 @admin.register(Customer)
-class CustomerAdmin(admin.ModelAdmin):
+class CustomerAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ["id", "name", "organization", "home_store", "source_channel", "lifecycle", "created_at"]
     list_filter = ["organization", "source_channel", "lifecycle"]
     search_fields = ["name"]
@@ -37,26 +37,26 @@ class CustomerAdmin(admin.ModelAdmin):
 
 
 @admin.register(TagGroup)
-class TagGroupAdmin(admin.ModelAdmin):
+class TagGroupAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ["name", "organization", "choice", "origin"]
 
 
 @admin.register(Tag)
-class TagAdmin(admin.ModelAdmin):
+class TagAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ["name", "group", "organization", "wecom_tag_id"]
 
 
 @admin.register(Segment)
-class SegmentAdmin(admin.ModelAdmin):
+class SegmentAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ["name", "organization", "last_count", "updated_at"]
 
 
 @admin.register(CustomerMerge)
-class CustomerMergeAdmin(admin.ModelAdmin):
+class CustomerMergeAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ["survivor", "merged_customer_id", "reason", "merged_at"]
 
 
 @admin.register(ImportJob)
-class ImportJobAdmin(admin.ModelAdmin):
+class ImportJobAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ["filename", "organization", "status", "processed_rows", "rejected_count", "created_at"]
     exclude = ["content"]

@@ -11,7 +11,8 @@ from typing import Any
 
 import django_filters
 from django.db.models import Prefetch, QuerySet
-from django.http import Http404, HttpResponse
+from django.http import Http404
+from django.http.response import HttpResponseBase
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
@@ -101,7 +102,7 @@ class ContactsAPIView(APIView):
 # --- customers -----------------------------------------------------------------------------------
 
 
-class CustomerFilterSet(django_filters.FilterSet):
+class CustomerFilterSet(django_filters.FilterSet):  # type: ignore[misc]
     store = django_filters.NumberFilter(method="apply", label="门店 ID")
     tag = django_filters.NumberFilter(method="apply", label="标签 ID")
     source_channel = django_filters.ChoiceFilter(choices=SourceChannel.choices, method="apply", label="来源渠道")
@@ -117,7 +118,7 @@ class CustomerFilterSet(django_filters.FilterSet):
         return selectors.customer_filter(queryset, **{name: value})
 
 
-class CustomerListView(ContactsAPIView, generics.ListAPIView):
+class CustomerListView(ContactsAPIView, generics.ListAPIView):  # type: ignore[type-arg]
     """Customers the caller may see, newest first; filter by store, tag, source, lifecycle, consent, q."""
 
     allowed_roles = ALL_ROLES
@@ -133,7 +134,7 @@ class CustomerListView(ContactsAPIView, generics.ListAPIView):
         return context
 
 
-class CustomerDetailView(ContactsAPIView, generics.RetrieveAPIView):
+class CustomerDetailView(ContactsAPIView, generics.RetrieveAPIView):  # type: ignore[type-arg]
     allowed_roles = ALL_ROLES
     serializer_class = CustomerDetailSerializer
 
@@ -198,7 +199,7 @@ class CustomerBulkTagView(ContactsAPIView):
         return Response({"tagged": tagged})
 
 
-class CustomerNotesView(ContactsAPIView, generics.ListAPIView):
+class CustomerNotesView(ContactsAPIView, generics.ListAPIView):  # type: ignore[type-arg]
     allowed_roles = ALL_ROLES
     serializer_class = NoteSerializer
 
@@ -245,7 +246,7 @@ class CustomerExportView(ContactsAPIView):
         responses={(200, "text/csv"): OpenApiTypes.BINARY},
         summary="导出客户（CSV / Excel）",
     )
-    def get(self, request: Request) -> HttpResponse:
+    def get(self, request: Request) -> HttpResponseBase:
         export_format = request.query_params.get("export_format", "csv")
         if export_format not in ("csv", "xlsx"):
             raise ValidationError({"export_format": "只支持 csv 或 xlsx"})
@@ -258,7 +259,7 @@ class CustomerExportView(ContactsAPIView):
 # --- tags ----------------------------------------------------------------------------------------
 
 
-class TagGroupListView(ContactsAPIView, generics.ListAPIView):
+class TagGroupListView(ContactsAPIView, generics.ListAPIView):  # type: ignore[type-arg]
     allowed_roles = ALL_ROLES
     write_roles = OPERATOR_AND_MANAGER
     serializer_class = TagGroupSerializer
@@ -279,7 +280,7 @@ class TagGroupListView(ContactsAPIView, generics.ListAPIView):
         return Response(TagGroupSerializer(group).data, status=status.HTTP_201_CREATED)
 
 
-class TagGroupDetailView(ContactsAPIView, generics.RetrieveAPIView):
+class TagGroupDetailView(ContactsAPIView, generics.RetrieveAPIView):  # type: ignore[type-arg]
     allowed_roles = ALL_ROLES
     write_roles = OPERATOR_AND_MANAGER
     serializer_class = TagGroupSerializer
@@ -301,7 +302,7 @@ class TagGroupDetailView(ContactsAPIView, generics.RetrieveAPIView):
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
-class TagListView(ContactsAPIView, generics.ListAPIView):
+class TagListView(ContactsAPIView, generics.ListAPIView):  # type: ignore[type-arg]
     allowed_roles = ALL_ROLES
     write_roles = OPERATOR_AND_MANAGER
     serializer_class = TagSerializer
@@ -321,7 +322,7 @@ class TagListView(ContactsAPIView, generics.ListAPIView):
         return Response(TagSerializer(tag).data, status=status.HTTP_201_CREATED)
 
 
-class TagDetailView(ContactsAPIView, generics.RetrieveAPIView):
+class TagDetailView(ContactsAPIView, generics.RetrieveAPIView):  # type: ignore[type-arg]
     allowed_roles = ALL_ROLES
     write_roles = OPERATOR_AND_MANAGER
     serializer_class = TagSerializer
@@ -345,7 +346,7 @@ class TagDetailView(ContactsAPIView, generics.RetrieveAPIView):
 # --- customer groups -----------------------------------------------------------------------------
 
 
-class CustomerGroupListView(ContactsAPIView, generics.ListAPIView):
+class CustomerGroupListView(ContactsAPIView, generics.ListAPIView):  # type: ignore[type-arg]
     allowed_roles = ALL_ROLES
     serializer_class = CustomerGroupSerializer
 
@@ -353,7 +354,7 @@ class CustomerGroupListView(ContactsAPIView, generics.ListAPIView):
         return selectors.customer_group_list(actor=self.actor)
 
 
-class CustomerGroupDetailView(ContactsAPIView, generics.RetrieveAPIView):
+class CustomerGroupDetailView(ContactsAPIView, generics.RetrieveAPIView):  # type: ignore[type-arg]
     allowed_roles = ALL_ROLES
     serializer_class = CustomerGroupDetailSerializer
 
@@ -370,7 +371,7 @@ class CustomerGroupDetailView(ContactsAPIView, generics.RetrieveAPIView):
 # --- segments ------------------------------------------------------------------------------------
 
 
-class SegmentListView(ContactsAPIView, generics.ListAPIView):
+class SegmentListView(ContactsAPIView, generics.ListAPIView):  # type: ignore[type-arg]
     allowed_roles = OPERATOR_AND_MANAGER
     serializer_class = SegmentSerializer
 
@@ -385,7 +386,7 @@ class SegmentListView(ContactsAPIView, generics.ListAPIView):
         return Response(SegmentSerializer(segment).data, status=status.HTTP_201_CREATED)
 
 
-class SegmentDetailView(ContactsAPIView, generics.RetrieveAPIView):
+class SegmentDetailView(ContactsAPIView, generics.RetrieveAPIView):  # type: ignore[type-arg]
     allowed_roles = OPERATOR_AND_MANAGER
     serializer_class = SegmentSerializer
 
@@ -449,7 +450,7 @@ class ImportCreateView(ContactsAPIView):
         return Response(ImportJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
 
-class ImportDetailView(ContactsAPIView, generics.RetrieveAPIView):
+class ImportDetailView(ContactsAPIView, generics.RetrieveAPIView):  # type: ignore[type-arg]
     allowed_roles = OPERATOR_ONLY
     serializer_class = ImportJobSerializer
 

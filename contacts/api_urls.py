@@ -1,10 +1,10 @@
 """REST API routes of the contacts app, mounted at /api/v1/ by contacts/urls.py (namespace ``contacts``)."""
 
-from django.urls import path
+from django.urls import URLPattern, path
 
 from contacts import api
 
-urlpatterns: list = [
+urlpatterns: list[URLPattern] = [
     path("customers/", api.CustomerListView.as_view(), name="api-customer-list"),
     path("customers/export/", api.CustomerExportView.as_view(), name="api-customer-export"),
     path("customers/bulk-tag/", api.CustomerBulkTagView.as_view(), name="api-customer-bulk-tag"),

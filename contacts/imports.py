@@ -27,7 +27,8 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import QuerySet
-from django.http import FileResponse, HttpResponse, StreamingHttpResponse
+from django.http import FileResponse, StreamingHttpResponse
+from django.http.response import HttpResponseBase
 from django.utils import timezone
 
 from contacts import crypto, services
@@ -190,7 +191,7 @@ def _choice(value: str, choices: Any, label: str) -> str:
     if value in choices.values:
         return value
     if value in by_label:
-        return by_label[value]
+        return str(by_label[value])
     raise ValueError(f"{label}“{value}”无法识别，可填：{'、'.join(str(lbl) for _, lbl in choices.choices)}")
 
 
@@ -333,7 +334,7 @@ def import_start(*, organization: Organization, by: Staff | None, filename: str,
     else:
         from contacts.tasks import import_run_task
 
-        import_run_task.delay_on_commit(job.pk)
+        import_run_task.delay_on_commit(job.pk)  # type: ignore[attr-defined]  # celery-types lacks it
     return job
 
 
@@ -408,7 +409,7 @@ def _csv_stream(rows: Iterable[list[Any]]) -> Iterator[str]:
         yield writer.writerow(row)
 
 
-def export_response(*, actor: Actor, queryset: QuerySet[Customer], export_format: str = "csv") -> HttpResponse:
+def export_response(*, actor: Actor, queryset: QuerySet[Customer], export_format: str = "csv") -> HttpResponseBase:
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     rows = export_rows(actor=actor, queryset=queryset)
     if export_format == "xlsx":

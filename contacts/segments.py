@@ -144,9 +144,9 @@ def validate(expression: Any, *, organization_id: int | None = None) -> dict[str
         high = _number(span.get("max"), f"{label}（最大）", integer=integer)
         if low is not None and high is not None and low > high:
             raise SegmentError(f"“{label}”的最小值大于最大值，请调换")
-        normalized = {k: v for k, v in (("min", low), ("max", high)) if v is not None}
-        if normalized:
-            out[key] = normalized
+        bounds = {k: v for k, v in (("min", low), ("max", high)) if v is not None}
+        if bounds:
+            out[key] = bounds
     consent = expression.get("consent") or "any"
     if consent not in CONSENT_VALUES:
         raise SegmentError(f"“营销授权”只能是 {' / '.join(CONSENT_VALUES)}，收到 {consent!r}")
@@ -265,7 +265,7 @@ def count_sql(
 def segment_queryset(*, actor: Any, expression: dict[str, Any]) -> QuerySet[Customer]:
     """The actor's customers matching the expression, as a queryset (filters stay on the base table)."""
     normalized = validate(expression)
-    qs = actor.scope(Customer.objects.all())
+    qs: QuerySet[Customer] = actor.scope(Customer.objects.all())
     conds, params = _where(Customer._meta.db_table, normalized, None)
     if conds:
         # Vetted fragments from _where with bound parameters only; no user text reaches the SQL.

@@ -6,6 +6,7 @@ get the masked number (``138****8000``), everyone else the full one.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from drf_spectacular.utils import extend_schema_field
@@ -26,19 +27,19 @@ from contacts.models import (
 )
 
 
-def phone_for(context: dict[str, Any], customer: Customer) -> str:
+def phone_for(context: Mapping[str, Any], customer: Customer) -> str:
     actor = context.get("actor")
     if actor is not None and actor.sees_full_phone:
         return customer.phone
     return customer.phone_masked
 
 
-class StoreRefSerializer(serializers.Serializer):
+class StoreRefSerializer(serializers.Serializer):  # type: ignore[type-arg]
     id = serializers.IntegerField()
     name = serializers.CharField()
 
 
-class CustomerSerializer(serializers.ModelSerializer):
+class CustomerSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
     phone = serializers.SerializerMethodField()
     home_store = StoreRefSerializer(allow_null=True, read_only=True)
     tags = serializers.SerializerMethodField()
@@ -81,13 +82,13 @@ class CustomerSerializer(serializers.ModelSerializer):
         ]
 
 
-class IdentitySerializer(serializers.ModelSerializer):
+class IdentitySerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
     class Meta:
         model = Identity
         fields = ["platform", "account", "external_id", "created_at"]
 
 
-class FollowSerializer(serializers.ModelSerializer):
+class FollowSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
     staff_name = serializers.CharField(source="staff.name", read_only=True)
 
     class Meta:
@@ -114,11 +115,11 @@ class CustomerDetailSerializer(CustomerSerializer):
         ]
 
 
-class TagInputSerializer(serializers.Serializer):
+class TagInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
     tag = serializers.IntegerField(min_value=1)
 
 
-class BulkTagInputSerializer(serializers.Serializer):
+class BulkTagInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
     tag = serializers.IntegerField(min_value=1)
     customer_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, max_length=100000)
     expression = serializers.JSONField(required=False)
@@ -129,7 +130,7 @@ class BulkTagInputSerializer(serializers.Serializer):
         return attrs
 
 
-class NoteSerializer(serializers.ModelSerializer):
+class NoteSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
     author_name = serializers.CharField(source="author.name", read_only=True, default="")
 
     class Meta:
@@ -138,22 +139,22 @@ class NoteSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "author", "author_name", "created_at"]
 
 
-class NoteInputSerializer(serializers.Serializer):
+class NoteInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
     body = serializers.CharField(max_length=2000)
 
 
-class OptOutInputSerializer(serializers.Serializer):
-    source = serializers.CharField(max_length=50, required=False, default="api")
+class OptOutInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    source = serializers.CharField(max_length=50, required=False, default="api")  # type: ignore[assignment]  # the metaclass pops declared fields
 
 
-class TagSerializer(serializers.ModelSerializer):
+class TagSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
     class Meta:
         model = Tag
         fields = ["id", "group", "name", "wecom_tag_id", "order", "created_at"]
         read_only_fields = ["id", "wecom_tag_id", "created_at"]
 
 
-class TagGroupSerializer(serializers.ModelSerializer):
+class TagGroupSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
     tags = TagSerializer(many=True, read_only=True)
 
     class Meta:
@@ -162,24 +163,24 @@ class TagGroupSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "origin", "tags", "created_at"]
 
 
-class TagGroupInputSerializer(serializers.Serializer):
+class TagGroupInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
     name = serializers.CharField(max_length=50, required=False)
     choice = serializers.ChoiceField(choices=TagChoice.choices, required=False)
     order = serializers.IntegerField(required=False)
 
 
-class TagInputCreateSerializer(serializers.Serializer):
+class TagInputCreateSerializer(serializers.Serializer):  # type: ignore[type-arg]
     group = serializers.IntegerField(min_value=1)
     name = serializers.CharField(max_length=50)
     order = serializers.IntegerField(required=False, default=0)
 
 
-class TagUpdateSerializer(serializers.Serializer):
+class TagUpdateSerializer(serializers.Serializer):  # type: ignore[type-arg]
     name = serializers.CharField(max_length=50, required=False)
     order = serializers.IntegerField(required=False)
 
 
-class CustomerGroupSerializer(serializers.ModelSerializer):
+class CustomerGroupSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
     owner_name = serializers.CharField(source="owner.name", read_only=True, default="")
     store_name = serializers.CharField(source="store.name", read_only=True, default="")
 
@@ -200,7 +201,7 @@ class CustomerGroupSerializer(serializers.ModelSerializer):
         ]
 
 
-class GroupMemberSerializer(serializers.ModelSerializer):
+class GroupMemberSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
     class Meta:
         model = CustomerGroupMember
         fields = ["member_id", "member_type", "name", "customer", "join_scene", "joined_at", "left_at"]
@@ -217,7 +218,7 @@ class CustomerGroupDetailSerializer(CustomerGroupSerializer):
         return GroupMemberSerializer(self.context.get("members", []), many=True).data  # type: ignore[return-value]
 
 
-class SegmentSerializer(serializers.ModelSerializer):
+class SegmentSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
     class Meta:
         model = Segment
         fields = [
@@ -233,23 +234,23 @@ class SegmentSerializer(serializers.ModelSerializer):
         read_only_fields = ["id", "last_count", "last_counted_at", "created_at", "updated_at"]
 
 
-class SegmentInputSerializer(serializers.Serializer):
+class SegmentInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
     name = serializers.CharField(max_length=100)
     description = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
     expression = serializers.JSONField()
 
 
-class SegmentPreviewInputSerializer(serializers.Serializer):
+class SegmentPreviewInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
     expression = serializers.JSONField()
     limit = serializers.IntegerField(min_value=0, max_value=100, required=False, default=20)
 
 
-class SegmentPreviewSerializer(serializers.Serializer):
+class SegmentPreviewSerializer(serializers.Serializer):  # type: ignore[type-arg]
     count = serializers.IntegerField()
     sample = CustomerSerializer(many=True)
 
 
-class ImportJobSerializer(serializers.ModelSerializer):
+class ImportJobSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
     class Meta:
         model = ImportJob
         fields = [
@@ -269,5 +270,5 @@ class ImportJobSerializer(serializers.ModelSerializer):
         ]
 
 
-class ImportInputSerializer(serializers.Serializer):
+class ImportInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
     file = serializers.FileField()

@@ -664,7 +664,7 @@ def customer_tag_ids_rebuild(*, organization_id: int) -> int:
             """,
             [organization_id, organization_id],
         )
-        return cursor.rowcount
+        return int(cursor.rowcount)
 
 
 # --- tag catalogue -------------------------------------------------------------------------------
