@@ -76,8 +76,10 @@ def store_contact_way(*, organization: Organization, store: Store | None) -> Con
         return None
     ways = ContactWay.objects.filter(
         organization=organization, store=store, kind=ContactWayKind.CONTACT, is_active=True
-    ).exclude(qr_code="")
-    return ways.filter(channel=SourceChannel.MEITUAN).first() or ways.first()
+    )
+    # Prefer one whose QR image exists (WeCom generated it), then a Meituan-channel one.
+    ordered = sorted(ways, key=lambda w: (not w.qr_code, w.channel != SourceChannel.MEITUAN, -w.pk))
+    return ordered[0] if ordered else None
 
 
 def redemption_prepare(*, account: ChannelAccount, receipt_code: str) -> VoucherInfo:

@@ -101,3 +101,17 @@ def test_a_store_without_meituan_and_other_users(world, shop) -> None:
         "/channels/meituan/redeem/", {"action": "prepare", "code": voucher.code}
     )
     assert "双人下午茶套餐" not in refused.content.decode()
+
+
+def test_a_store_code_without_its_image_yet_says_to_sync(world, shop) -> None:
+    wecom = make_account(world.org, ChannelPlatform.WECOM, external_id="wwcorp2")
+    ContactWay.objects.create(
+        organization=world.org, account=wecom, name="A店 海报", state="poster_a", store=world.store_a, qr_code=""
+    )
+    voucher = shop.add_voucher(shop="shop-a")
+    client = world.client_for(world.store_staff)
+    request_id = _confirm(client, voucher.code)
+    body = client.post(
+        "/channels/meituan/redeem/", {"action": "consume", "code": voucher.code, "request_id": request_id}
+    ).content.decode()
+    assert "重新同步" in body and "A店 海报" in body
