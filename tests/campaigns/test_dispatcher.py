@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import time, timedelta
 
 import pytest
 from django.utils import timezone
@@ -19,6 +19,7 @@ from campaigns.models import (
     DispatchAttempt,
     LedgerState,
     QuotaLedger,
+    QuotaPolicy,
 )
 from campaigns.planner import campaign_plan
 from campaigns.quota import PLATFORM_TZ
@@ -26,7 +27,7 @@ from channels import outbound
 from channels.errors import TransientError
 from contacts.models import TimelineEvent
 from tests.campaigns.conftest import sandbox_brand
-from tests.campaigns.factories import campaign
+from tests.campaigns.factories import campaign, policy
 
 pytestmark = pytest.mark.django_db
 
@@ -40,7 +41,9 @@ def daytime():
     return now.replace(year=day.year, month=day.month, day=day.day, hour=10, minute=0)
 
 
-def planned_campaign(org, **kw):
+def planned_campaign(org, *, quiet_hours=False, **kw):
+    if not quiet_hours and not QuotaPolicy.objects.filter(organization=org).exists():
+        policy(org, quiet_start=time(0), quiet_end=time(0))  # tests run at any hour
     c = campaign(org, **kw)
     campaign_plan(campaign_id=c.pk, now=daytime())
     Campaign.objects.filter(pk=c.pk).update(status=CampaignStatus.SENDING)
@@ -155,7 +158,7 @@ def test_rate_limits_put_the_batch_back_with_a_delay(
 
 def test_nothing_is_sent_in_quiet_hours_or_while_paused(world, wecom_sandbox, enqueued):
     sandbox_brand(wecom_sandbox, world.org, n_staff=1)
-    c = planned_campaign(world.org)
+    c = planned_campaign(world.org, quiet_hours=True)
     batch = Batch.objects.get(campaign=c)
     night = timezone.now().astimezone(PLATFORM_TZ).replace(hour=23, minute=30)
     assert dispatcher.batch_dispatch(batch_id=batch.pk, now=night) == "quiet_hours"
