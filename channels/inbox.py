@@ -15,6 +15,7 @@ import contextlib
 import logging
 import traceback
 from datetime import timedelta
+from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import F, Q
@@ -44,7 +45,7 @@ def inbox_store(*, account: ChannelAccount, events: list[IncomingEvent]) -> list
     if not events:
         return []
     now = timezone.now()
-    rows: list[object] = []
+    rows: list[Any] = []
     for event in events:
         rows += [
             account.organization_id,

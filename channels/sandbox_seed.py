@@ -73,7 +73,7 @@ def seed_sandbox(*, account: ChannelAccount, timeout: float = 30.0) -> dict[str,
         if group.owner is None or not group.owner.wecom_userid:
             continue
         member_ids = [
-            ext_by_customer.get(m.customer_id, m.member_id) for m in group.members.filter(left_at__isnull=True)
+            ext_by_customer.get(m.customer_id or 0, m.member_id) for m in group.members.filter(left_at__isnull=True)
         ]
         groups.append({"chat_id": group.wecom_chat_id, "name": group.name, "owner": group.owner.wecom_userid,
                        "members": member_ids})  # fmt: skip

@@ -39,6 +39,10 @@ return 0
 """
 
 
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value
+
+
 @cache
 def _session() -> requests.Session:
     session = requests.Session()
@@ -82,14 +86,14 @@ class WeComClient:
         r = ratelimit.redis_client()
         token = r.get(self._token_key)
         if token:
-            return token.decode()
+            return _text(token)
         lock = r.lock(self._token_key + ":lock", timeout=20, blocking_timeout=20)
         if not lock.acquire():
             raise TransientError("等待 access_token 锁超时")
         try:
             token = r.get(self._token_key)  # another worker fetched it while we waited
             if token:
-                return token.decode()
+                return _text(token)
             data = self._request(
                 "GET", "/cgi-bin/gettoken", params={"corpid": self.corp_id, "corpsecret": self.secret}, api="gettoken"
             )

@@ -18,7 +18,7 @@ from channels.models import ChannelAccount, SyncRun, SyncStatus
 from channels.wecom import adapter, handlers
 from channels.wecom.client import WeComClient
 from contacts import services as contacts
-from contacts.models import ChurnedBy, CustomerGroup, Follow, Identity, Platform
+from contacts.models import ChurnedBy, CustomerGroup, Follow, Identity, Platform, Staff
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,7 @@ def _sync_staff(account: ChannelAccount, client: WeComClient, stats: dict[str, A
     userids = client.follow_user_list()
     created = 0
     for userid in userids:
-        if not handlers.Staff.objects.filter(organization_id=account.organization_id, wecom_userid=userid).exists():
+        if not Staff.objects.filter(organization_id=account.organization_id, wecom_userid=userid).exists():
             name = client.user_get(userid).get("name") or userid
             handlers.staff_for(account, userid, name)
             created += 1

@@ -113,45 +113,6 @@ class WeComFake(Scenarios):
         return contact.follows[userid]
 
     # tags
-    def _add_corp_tag(self, corp: Corp, p: dict[str, Any]) -> dict[str, Any]:
-        group_id = p.get("group_id")
-        if group_id:
-            group = corp.tag_groups.get(group_id)
-            if group is None:
-                raise ApiError(40068, "invalid tagid")
-        else:
-            name = p.get("group_name") or "未分组"
-            group = next((g for g in corp.tag_groups.values() if g["group_name"] == name), None)
-            if group is None:
-                group_id = self._id("et")
-                group = {
-                    "group_id": group_id,
-                    "group_name": name,
-                    "create_time": int(self.now()),
-                    "order": 0,
-                    "deleted": False,
-                    "tag": [],
-                }
-                corp.tag_groups[group_id] = group
-        total = sum(len(g["tag"]) for g in corp.tag_groups.values())
-        new_tags = []
-        for item in p.get("tag") or []:
-            if total >= 3000:
-                raise ApiError(40071, "too many tags")
-            existing = next((t for t in group["tag"] if t["name"] == item["name"]), None)
-            if existing is None:
-                existing = {
-                    "id": self._id("et"),
-                    "name": item["name"],
-                    "create_time": int(self.now()),
-                    "order": item.get("order", 0),
-                    "deleted": False,
-                }
-                group["tag"].append(existing)
-                total += 1
-            new_tags.append(existing)
-        return {"tag_group": {**{k: v for k, v in group.items() if k != "tag"}, "tag": new_tags}}
-
     def api_externalcontact__get_corp_tag_list(self, corp: Corp, p: dict[str, Any]) -> dict[str, Any]:
         return {"tag_group": json.loads(json.dumps(list(corp.tag_groups.values())))}
 

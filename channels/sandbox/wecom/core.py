@@ -48,7 +48,7 @@ class FakeCore:
         self.blocked_until: dict[tuple[str, str], float] = {}
         self.in_flight: dict[tuple[str, str], int] = defaultdict(int)
         self.fail_next: dict[str, list[int]] = defaultdict(list)
-        self.receive_cap = {"mode": "daily", "limit": 1}
+        self.receive_cap: dict[str, Any] = {"mode": "daily", "limit": 1}
         self.moment_polls = 1
         self.hold_callbacks = False
         self.callback_timeout = 5.0

@@ -49,6 +49,45 @@ class Scenarios(FakeCore):
                 self.corp(corp_id), {"group_name": group_name, "tag": [{"name": t} for t in tags]}
             )
 
+    def _add_corp_tag(self, corp: Corp, p: dict[str, Any]) -> dict[str, Any]:
+        group_id = p.get("group_id")
+        if group_id:
+            group = corp.tag_groups.get(group_id)
+            if group is None:
+                raise ApiError(40068, "invalid tagid")
+        else:
+            name = p.get("group_name") or "未分组"
+            group = next((g for g in corp.tag_groups.values() if g["group_name"] == name), None)
+            if group is None:
+                group_id = self._id("et")
+                group = {
+                    "group_id": group_id,
+                    "group_name": name,
+                    "create_time": int(self.now()),
+                    "order": 0,
+                    "deleted": False,
+                    "tag": [],
+                }
+                corp.tag_groups[group_id] = group
+        total = sum(len(g["tag"]) for g in corp.tag_groups.values())
+        new_tags = []
+        for item in p.get("tag") or []:
+            if total >= 3000:
+                raise ApiError(40071, "too many tags")
+            existing = next((t for t in group["tag"] if t["name"] == item["name"]), None)
+            if existing is None:
+                existing = {
+                    "id": self._id("et"),
+                    "name": item["name"],
+                    "create_time": int(self.now()),
+                    "order": item.get("order", 0),
+                    "deleted": False,
+                }
+                group["tag"].append(existing)
+                total += 1
+            new_tags.append(existing)
+        return {"tag_group": {**{k: v for k, v in group.items() if k != "tag"}, "tag": new_tags}}
+
     def tag_id(self, tag_name: str, corp_id: str = "") -> str:
         for group in self.corp(corp_id).tag_groups.values():
             for tag in group["tag"]:
@@ -365,7 +404,7 @@ class Scenarios(FakeCore):
             self._join(corp, chat, external_userid, scene=3, state=way.get("state", ""))
             return chat
 
-    def confirm(self, userid: str, msgid: str, corp_id: str = "") -> dict[str, int]:
+    def confirm(self, userid: str, msgid: str, corp_id: str = "") -> dict[int, int]:
         """The member taps 发送 on a group-send task: apply receive caps and write send results."""
         with self.lock:
             corp = self.corp(corp_id)
