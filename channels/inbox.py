@@ -88,8 +88,10 @@ def _json(value: object) -> str:
 def _enqueue(ids: list[int]) -> None:
     from channels.tasks import inbox_process_task
 
+    # No publish retries: if the broker is down the rows stay pending and the sweeper enqueues them,
+    # so a webhook never waits on Redis.
     for event_id in ids:
-        inbox_process_task.delay(event_id)
+        inbox_process_task.apply_async((event_id,), retry=False)
 
 
 def _claim(event_id: int) -> InboxEvent | None:

@@ -35,6 +35,14 @@ def _control(account: ChannelAccount, method: str, timeout: float, **kwargs: Any
     return response.json().get("result")
 
 
+def sandbox_scan(*, way: ContactWay) -> dict[str, Any]:
+    """Demo: a WeChat user scans ``way`` in the sandbox; the add arrives through the real callback."""
+    import random
+
+    name = random.choice("王李张刘陈杨黄赵吴周") + random.choice(["小雨", "晓明", "佳怡", "子涵", "一诺"])  # noqa: S311
+    return dict(_control(way.account, "scan", 5.0, corp_id=way.account.external_id, state=way.state, name=name))
+
+
 def seed_sandbox(*, account: ChannelAccount, timeout: float = 30.0) -> dict[str, Any]:
     """Load the account's corp into the sandbox and re-create its 活码 there. Idempotent."""
     creds = account.credentials()

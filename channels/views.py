@@ -159,6 +159,7 @@ def contactway_list(request: HttpRequest) -> HttpResponse:
         "stores": actor.scope(Store.objects.all()),
         "kinds": ContactWayKind.choices,
         "can_edit": actor.is_operator,
+        "sandbox": any(_is_sandbox(w.account) for w in page),
         "has_account": selectors.wecom_account_for(organization=actor.organization) is not None,
     }
     return render(request, "channels/wecom/contactway_list.html", context)
@@ -235,6 +236,15 @@ def contactway_action(request: HttpRequest, pk: int) -> HttpResponse:
                 messages.error(request, way.sync_error)
             else:
                 messages.success(request, _("已同步到企业微信"))
+        elif action == "simulate_scan" and _is_sandbox(way.account):
+            # Demo only: a WeChat user scans this code in the local sandbox (the full callback path follows).
+            from channels.sandbox_seed import SandboxUnavailable, sandbox_scan
+
+            try:
+                sandbox_scan(way=way)
+                messages.success(request, _("沙箱已模拟一位顾客扫码添加，几秒后刷新客户列表即可看到"))
+            except SandboxUnavailable as exc:
+                messages.error(request, _("沙箱未运行：%(e)s") % {"e": exc})
         elif action == "disable":
             contact_ways.contact_way_disable(way=way)
             messages.success(request, _("活码已停用：扫码将不再添加员工，已有客户的来源记录保留"))
@@ -243,6 +253,12 @@ def contactway_action(request: HttpRequest, pk: int) -> HttpResponse:
     except (PlatformError, TransientError) as exc:
         messages.error(request, _("企业微信调用失败：%(e)s，请稍后重试") % {"e": exc})
     return redirect("channels:contactway_list")
+
+
+def _is_sandbox(account: ChannelAccount) -> bool:
+    from django.conf import settings
+
+    return bool(settings.SANDBOX_ENABLED) and account.api_base.startswith(("http://127.0.0.1", "http://localhost"))
 
 
 @console_view(OPERATOR_AND_MANAGER)

@@ -55,10 +55,10 @@ def test_the_sweeper_requeues_lost_and_abandoned_events(account):
     InboxEvent.objects.filter(pk=lost.pk).update(received_at=old)
     InboxEvent.objects.filter(pk=stuck.pk).update(status=InboxStatus.PROCESSING, started_at=old)
     InboxEvent.objects.filter(pk=done.pk).update(status=InboxStatus.DONE, received_at=old)
-    with mock.patch("channels.tasks.inbox_process_task.delay") as delay:
+    with mock.patch("channels.tasks.inbox_process_task.apply_async") as delay:
         assert inbox_sweep() == 2
-    assert sorted(c.args[0] for c in delay.call_args_list) == sorted([lost.pk, stuck.pk])
-    assert fresh.pk not in [c.args[0] for c in delay.call_args_list]
+    assert sorted(c.args[0][0] for c in delay.call_args_list) == sorted([lost.pk, stuck.pk])
+    assert fresh.pk not in [c.args[0][0] for c in delay.call_args_list]
 
 
 def test_our_concurrency_cap_keeps_the_platform_from_answering_45033(account, wecom_sandbox):

@@ -198,3 +198,30 @@ def test_reassigning_a_departing_members_customers(account, guide, world, wecom_
     assert transfer.status == "done" and transfer.results[ext]["status"] == 1
     assert "guide_b" in wecom_sandbox.snapshot()["customers"][ext]["follows"]
     assert world.client_for(world.manager).get(reverse("channels:transfer_list")).status_code == 403
+
+
+def test_in_the_sandbox_an_operator_can_simulate_a_scan(account, guide, world, wecom_sandbox, settings):
+    settings.SANDBOX_ENABLED = True
+    wecom_sandbox.set_options(hold_callbacks=True)
+    way = contact_way_save(account=account, name="演示码", state="demo_scan", staff=[guide])
+    client = world.client_for(world.operator)
+    assert "模拟扫码" in client.get(reverse("channels:contactway_list")).content.decode()
+    client.post(reverse("channels:contactway_action", args=[way.pk]), {"action": "simulate_scan"})
+    customers = wecom_sandbox.snapshot()["customers"]
+    assert [c["follows"]["guide_a"]["state"] for c in customers.values()] == ["demo_scan"]
+
+
+def test_list_pages_do_not_query_per_row(
+    account, guide, world, django_assert_max_num_queries, django_capture_on_commit_callbacks
+):
+    client = world.client_for(world.operator)
+    tag = TagFactory(group__organization=world.org)
+    for i in range(8):
+        way = contact_way_save(account=account, name=f"码{i}", staff=[guide])
+        way.tags.set([tag])
+    with django_capture_on_commit_callbacks():
+        inbox_store(account=account, events=[IncomingEvent(event_key=f"k{i}", body="<xml/>") for i in range(8)])
+    with django_assert_max_num_queries(16):
+        assert client.get(reverse("channels:contactway_list")).status_code == 200
+    with django_assert_max_num_queries(12):
+        assert client.get(reverse("channels:inbox_list")).status_code == 200
