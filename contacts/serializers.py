@@ -251,6 +251,11 @@ class SegmentPreviewSerializer(serializers.Serializer):  # type: ignore[type-arg
 
 
 class ImportJobSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    # Plain text, not an enum: another app's "status" choices would collide in the OpenAPI enum names.
+    status = serializers.CharField(
+        read_only=True, help_text="pending 排队中 / running 导入中 / done 已完成 / failed 失败"
+    )
+
     class Meta:
         model = ImportJob
         fields = [
