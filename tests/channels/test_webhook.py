@@ -151,3 +151,21 @@ def test_a_failed_event_keeps_its_error_and_can_be_replayed(account, wecom_sandb
     assert inbox_process(event_id=event.pk) == InboxStatus.DONE
     event.refresh_from_db()
     assert event.attempts == 2 and Customer.objects.filter(name="赵六").exists()
+
+
+def test_the_endpoint_answers_the_official_vectors(world):
+    """Doc 90968's sample (token QDG6eK, corp wx5823bf96d3bd56c7) through /hooks/wecom/<key>/."""
+    from channels.services import channel_account_connect
+    from tests.channels.test_wecom_crypto import AES_KEY, CORP_ID, POST, POST_BODY, TOKEN, VERIFY
+
+    account = channel_account_connect(
+        organization=world.org, platform="wecom", name="官方样例", external_id=CORP_ID,
+        credentials={"secret": "x", "token": TOKEN, "aes_key": AES_KEY},
+    )  # fmt: skip
+    response = Client().get(hook_path(account), VERIFY)
+    assert response.status_code == 200 and response.content == b"1616140317555161061"
+    url = hook_path(account) + "?" + "&".join(f"{k}={v}" for k, v in POST.items())
+    assert Client().post(url, data=POST_BODY, content_type="text/xml").content == b"success"
+    event = InboxEvent.objects.get()
+    assert "<Content><![CDATA[hello]]></Content>" in event.body
+    assert inbox_process(event_id=event.pk) == InboxStatus.IGNORED  # a text message, not a 客户联系 event
