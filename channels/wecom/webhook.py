@@ -76,7 +76,8 @@ def receive(request: HttpRequest, account: ChannelAccount) -> Received:
         raise WebhookRejected(400, "缺少 msg_signature / timestamp / nonce 参数")
     crypt = crypt_for(account)
     if request.method == "GET":
-        echostr = params.get("echostr", "")
+        # Base64 "+" arrives as a space when a proxy or the sender did not URL-encode it.
+        echostr = params.get("echostr", "").replace(" ", "+")
         if not echostr:
             raise WebhookRejected(400, "缺少 echostr 参数")
         try:

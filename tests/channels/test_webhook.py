@@ -164,6 +164,9 @@ def test_the_endpoint_answers_the_official_vectors(world):
     )  # fmt: skip
     response = Client().get(hook_path(account), VERIFY)
     assert response.status_code == 200 and response.content == b"1616140317555161061"
+    # The same echostr sent without URL-encoding its "+" signs still verifies.
+    raw = "&".join(f"{k}={v}" for k, v in VERIFY.items())
+    assert Client().get(hook_path(account) + "?" + raw).content == b"1616140317555161061"
     url = hook_path(account) + "?" + "&".join(f"{k}={v}" for k, v in POST.items())
     assert Client().post(url, data=POST_BODY, content_type="text/xml").content == b"success"
     event = InboxEvent.objects.get()
