@@ -19,7 +19,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from channels.errors import PlatformError
-from channels.models import ChannelAccount, InboxEvent
+from channels.models import ChannelAccount, ContactWayKind, InboxEvent
 from channels.selectors import contact_way_for_state
 from channels.wecom import adapter
 from channels.wecom.client import WeComClient
@@ -29,6 +29,7 @@ from contacts.models import (
     ChurnedBy,
     Customer,
     CustomerGroup,
+    CustomerGroupMember,
     Follow,
     Identity,
     MemberType,
@@ -206,7 +207,16 @@ def send_welcome(
 
 # -- groups -----------------------------------------------------------------------------------------
 def apply_group(account: ChannelAccount, chat: dict[str, Any]) -> CustomerGroup:
+    """Upsert the group and its members; customers who just joined through a 群活码 get its tags."""
     owner = staff_for(account, str(chat.get("owner", ""))) if chat.get("owner") else None
+    present = set(
+        CustomerGroupMember.objects.filter(
+            group__organization_id=account.organization_id,
+            group__wecom_chat_id=str(chat["chat_id"]),
+            left_at__isnull=True,
+        ).values_list("member_id", flat=True)
+    )
+    joined_with_state: list[tuple[Customer, str]] = []
     members = []
     for member in chat.get("member_list") or []:
         external = int(member.get("type") or 1) == 2
@@ -221,7 +231,10 @@ def apply_group(account: ChannelAccount, chat: dict[str, Any]) -> CustomerGroup:
                 "customer": customer_for(account, member_id) if external else None,
             }
         )
-    return contacts.group_upsert(
+        customer = members[-1]["customer"]
+        if customer is not None and member.get("state") and member_id not in present:
+            joined_with_state.append((customer, str(member["state"])))
+    group = contacts.group_upsert(
         organization=account.organization,
         wecom_chat_id=str(chat["chat_id"]),
         name=str(chat.get("name") or ""),
@@ -230,6 +243,12 @@ def apply_group(account: ChannelAccount, chat: dict[str, Any]) -> CustomerGroup:
         notice=str(chat.get("notice") or ""),
         members=members,
     )
+    for customer, state in joined_with_state:
+        way = contact_way_for_state(account=account, state=state)
+        if way is not None and way.kind == ContactWayKind.JOIN:
+            for tag in way.tags.all():
+                contacts.customer_tag_add(customer=customer, tag=tag, source=TagSource.CHANNEL)
+    return group
 
 
 def group_gone(account: ChannelAccount, chat_id: str) -> None:

@@ -148,3 +148,21 @@ def test_unknown_events_are_kept_as_ignored(relay, wecom_sandbox):
         "<xml><ToUserName>x</ToUserName><CreateTime>1</CreateTime><MsgType>text</MsgType><Content>hi</Content></xml>"
     )
     assert relay() == [InboxStatus.IGNORED]
+
+
+def test_joining_through_a_group_code_applies_its_tags(relay, wecom_sandbox, world):
+    from channels.wecom.contact_ways import contact_way_save
+    from tests.factories import TagFactory
+
+    tag = TagFactory(group__organization=world.org, name="福利群")
+    ext = wecom_sandbox.scan(userid="guide_a", name="戊")["external_userid"]
+    chat = wecom_sandbox.create_group("guide_a", name="福利1群")
+    relay()
+    way = contact_way_save(
+        account=relay.account, name="福利群码", kind="join", state="join_fl", chat_ids=[chat], tags=[tag]
+    )
+    wecom_sandbox.join_via(way.config_id, ext)
+    relay()
+    customer = Customer.objects.get()
+    assert tag.pk in customer.tag_ids
+    assert CustomerGroup.objects.get(wecom_chat_id=chat).members.get(member_id=ext).left_at is None
