@@ -3,9 +3,11 @@
 Import:
 1. ``import_start`` stores the file on an ``ImportJob`` row; small files run inline, larger ones as the
    Celery task ``contacts.imports.run`` (enqueued on commit).
-2. ``import_run`` claims the job with a conditional UPDATE (safe to run twice), parses every row and
-   resolves each through ``customer_resolve`` (OneID dedupe: phone / unionid / WeCom external_userid),
-   one savepoint per row, so a bad row never spoils its neighbours.
+2. ``import_run`` claims the job with a conditional UPDATE (safe to run twice), imports the next
+   ``CHUNK_ROWS`` rows (the task re-enqueues itself for the rest; a beat sweep re-enqueues jobs whose
+   message was lost or whose worker died) and resolves each row through ``customer_resolve`` (OneID
+   dedupe: phone / unionid / WeCom external_userid), one savepoint per row, so a bad row never spoils
+   its neighbours.
 3. Every row not imported is in ``job.errors`` as ``{"line": n, "reason": "..."}`` (line 1 = header);
    progress (processed/created/updated/rejected) is written every ``PROGRESS_EVERY`` rows.
 
@@ -53,7 +55,11 @@ logger = logging.getLogger(__name__)
 INLINE_MAX_ROWS = 300
 MAX_ROWS = 200_000
 PROGRESS_EVERY = 200
-STALE_RUNNING = timedelta(minutes=30)
+# One task run imports at most this many rows (~20–40 s), far below the Celery time limit; the task
+# re-enqueues itself for the rest.
+CHUNK_ROWS = 2000
+STALE_RUNNING = timedelta(minutes=10)
+LOST_MESSAGE = timedelta(minutes=5)
 
 # Header (as users write it) → field. Several spellings are accepted for the common ones.
 HEADERS = {
@@ -273,24 +279,34 @@ def _save_progress(job_id: int, total: int, progress: Progress) -> None:
         updated_count=progress.updated,
         rejected_count=len(progress.errors),
         errors=progress.errors,
+        heartbeat_at=timezone.now(),
     )
 
 
 def _claim(job_id: int) -> bool:
+    """pending → running, or take over a running job whose worker stopped beating (conditional UPDATE)."""
     now = timezone.now()
     claimable = ImportJob.objects.filter(pk=job_id, status=ImportStatus.PENDING) | ImportJob.objects.filter(
-        pk=job_id, status=ImportStatus.RUNNING, started_at__lt=now - STALE_RUNNING
+        pk=job_id, status=ImportStatus.RUNNING, heartbeat_at__lt=now - STALE_RUNNING
     )
-    return bool(
-        ImportJob.objects.filter(pk__in=claimable.values("pk")).update(status=ImportStatus.RUNNING, started_at=now)
+    claimed = ImportJob.objects.filter(pk__in=claimable.values("pk")).update(
+        status=ImportStatus.RUNNING, heartbeat_at=now
     )
+    if claimed:
+        ImportJob.objects.filter(pk=job_id, started_at__isnull=True).update(started_at=now)
+    return bool(claimed)
 
 
-def import_run(*, job_id: int) -> ImportJob | None:
-    """Run one import job (idempotent: a job already running or finished is left alone)."""
+def import_run(*, job_id: int, max_rows: int | None = None) -> bool:
+    """Run (a chunk of) one import job; returns whether rows remain (the job is pending again).
+
+    Resumable: it starts after ``processed_rows`` with the counters and errors saved so far, so a
+    chunk that was killed resumes from its last progress save (``PROGRESS_EVERY`` rows). A job that
+    is already running elsewhere or finished is left alone.
+    """
     if not _claim(job_id):
         logger.info("import job %s is not pending; nothing to do", job_id)
-        return ImportJob.objects.filter(pk=job_id).first()
+        return False
     job = ImportJob.objects.select_related("organization", "created_by").get(pk=job_id)
     try:
         rows, unknown = parse(job.filename, bytes(job.content))
@@ -298,12 +314,19 @@ def import_run(*, job_id: int) -> ImportJob | None:
         ImportJob.objects.filter(pk=job_id).update(
             status=ImportStatus.FAILED, message=str(exc)[:300], finished_at=timezone.now()
         )
-        return ImportJob.objects.get(pk=job_id)
-    message = f"已忽略无法识别的列：{'、'.join(unknown)}" if unknown else ""
-    ImportJob.objects.filter(pk=job_id).update(total_rows=len(rows), message=message[:300])
+        return False
+    if job.processed_rows == 0:
+        message = f"已忽略无法识别的列：{'、'.join(unknown)}" if unknown else ""
+        ImportJob.objects.filter(pk=job_id).update(total_rows=len(rows), message=message[:300])
     lookups = Lookups.load(job.organization_id)
-    progress = Progress()
-    for row in rows:
+    progress = Progress(
+        processed=job.processed_rows,
+        created=job.created_count,
+        updated=job.updated_count,
+        errors=list(job.errors or []),
+    )
+    stop = len(rows) if max_rows is None else min(len(rows), progress.processed + max_rows)
+    for row in rows[progress.processed : stop]:
         try:
             prepared = _prepare(row, lookups)
             _customer, created = _import_row(organization=job.organization, prepared=prepared, by=job.created_by)
@@ -321,8 +344,21 @@ def import_run(*, job_id: int) -> ImportJob | None:
         if progress.processed % PROGRESS_EVERY == 0:
             _save_progress(job_id, len(rows), progress)
     _save_progress(job_id, len(rows), progress)
+    if progress.processed < len(rows):
+        ImportJob.objects.filter(pk=job_id).update(status=ImportStatus.PENDING)
+        return True
     ImportJob.objects.filter(pk=job_id).update(status=ImportStatus.DONE, finished_at=timezone.now())
-    return ImportJob.objects.get(pk=job_id)
+    return False
+
+
+def import_jobs_stalled() -> list[int]:
+    """Jobs to (re-)enqueue: pending for a while (lost message) or running without a heartbeat."""
+    now = timezone.now()
+    pending = ImportJob.objects.filter(status=ImportStatus.PENDING, created_at__lt=now - LOST_MESSAGE).exclude(
+        heartbeat_at__gte=now - LOST_MESSAGE
+    )
+    running = ImportJob.objects.filter(status=ImportStatus.RUNNING, heartbeat_at__lt=now - STALE_RUNNING)
+    return sorted(set(pending.values_list("pk", flat=True)) | set(running.values_list("pk", flat=True)))
 
 
 def import_start(*, organization: Organization, by: Staff | None, filename: str, content: bytes) -> ImportJob:
@@ -331,6 +367,7 @@ def import_start(*, organization: Organization, by: Staff | None, filename: str,
     inline = len(content) < 64 * 1024 and content.count(b"\n") <= INLINE_MAX_ROWS
     if inline:
         import_run(job_id=job.pk)
+        job.refresh_from_db()
     else:
         from contacts.tasks import import_run_task
 

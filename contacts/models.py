@@ -540,6 +540,8 @@ class ImportJob(Scoped):
     message = models.CharField(max_length=300, blank=True, default="")
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
+    # Touched while a worker makes progress; a running job whose heartbeat stopped is taken over.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

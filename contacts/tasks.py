@@ -9,5 +9,13 @@ from contacts import imports
 
 @shared_task(name="contacts.imports.run", ignore_result=True)
 def import_run_task(job_id: int) -> None:
-    """Run an import job; a redelivered or duplicate message finds the job claimed and does nothing."""
-    imports.import_run(job_id=job_id)
+    """Import the next chunk of a job, then queue the rest; a duplicate message finds the job claimed."""
+    if imports.import_run(job_id=job_id, max_rows=imports.CHUNK_ROWS):
+        import_run_task.delay(job_id)
+
+
+@shared_task(name="contacts.imports.sweep", ignore_result=True)
+def import_sweep_task() -> None:
+    """Beat: re-enqueue import jobs whose message was lost or whose worker died mid-chunk."""
+    for job_id in imports.import_jobs_stalled():
+        import_run_task.delay(job_id)

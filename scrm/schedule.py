@@ -32,3 +32,6 @@ BEAT_SCHEDULE["campaigns-due"] = {"task": "campaigns.dispatch.due_tick", "schedu
 BEAT_SCHEDULE["campaigns-track"] = {"task": "campaigns.dispatch.track_tick", "schedule": 120.0}
 BEAT_SCHEDULE["campaigns-results"] = {"task": "campaigns.results.compute_all", "schedule": 3600.0}
 BEAT_SCHEDULE["channels-leads-retention"] = {"task": "channels.leads.retention", "schedule": 24 * 3600.0}
+
+# contacts: re-enqueue customer imports whose message was lost or whose worker died mid-chunk.
+BEAT_SCHEDULE["contacts-imports-sweep"] = {"task": "contacts.imports.sweep", "schedule": 300.0}

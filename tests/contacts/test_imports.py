@@ -149,3 +149,60 @@ def test_celery_worker_runs_a_large_import_with_progress(world: Any, celery_work
     )
     assert (done.total_rows, done.processed_rows, done.created_count, done.rejected_count) == (351, 351, 350, 1)
     assert done.errors == [{"line": 352, "reason": done.errors[0]["reason"]}]
+
+
+def queued_job(world: Any, body: str) -> ImportJob:
+    return ImportJob.objects.create(
+        organization=world.org, created_by=world.operator, filename="big.csv", content=csv_bytes(body)
+    )
+
+
+def test_a_job_runs_in_chunks_and_resumes_where_it_stopped(world: Any, monkeypatch: Any) -> None:
+    from contacts import tasks
+
+    job = queued_job(
+        world, "甲,13800138001,,A,,,,\n坏,1,,,,,,\n乙,13800138002,,A,,,,\n丙,13800138003,,B,,,,\n丁,2,,,,,,\n"
+    )
+    assert imports.import_run(job_id=job.pk, max_rows=2) is True
+    job.refresh_from_db()
+    assert (job.status, job.processed_rows, job.created_count, job.rejected_count) == (ImportStatus.PENDING, 2, 1, 1)
+
+    sent: list[int] = []
+    monkeypatch.setattr(tasks.import_run_task, "delay", lambda job_id: sent.append(job_id))
+    monkeypatch.setattr(imports, "CHUNK_ROWS", 2)
+    tasks.import_run_task(job.pk)  # rows 3-4, then queues the rest
+    assert sent == [job.pk]
+    tasks.import_run_task(job.pk)  # row 5: done, queues nothing more
+    assert sent == [job.pk]
+    job.refresh_from_db()
+    assert job.status == ImportStatus.DONE
+    assert (job.processed_rows, job.created_count, job.rejected_count) == (5, 3, 2)
+    assert [e["line"] for e in job.errors] == [3, 6]
+    assert set(Customer.objects.filter(organization=world.org).values_list("name", flat=True)) == {"甲", "乙", "丙"}
+
+
+def test_sweep_requeues_lost_and_abandoned_jobs_only(world: Any, monkeypatch: Any) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from contacts import tasks
+
+    old = timezone.now() - timedelta(hours=1)
+    lost = queued_job(world, "甲,13800138001,,A,,,,\n")
+    ImportJob.objects.filter(pk=lost.pk).update(created_at=old)
+    abandoned = queued_job(world, "甲,13800138001,,A,,,,\n")
+    ImportJob.objects.filter(pk=abandoned.pk).update(status=ImportStatus.RUNNING, heartbeat_at=old, created_at=old)
+    busy = queued_job(world, "甲,13800138001,,A,,,,\n")
+    ImportJob.objects.filter(pk=busy.pk).update(
+        status=ImportStatus.RUNNING, heartbeat_at=timezone.now(), created_at=old
+    )
+    fresh = queued_job(world, "甲,13800138001,,A,,,,\n")  # its message is probably still in the queue
+    sent: list[int] = []
+    monkeypatch.setattr(tasks.import_run_task, "delay", lambda job_id: sent.append(job_id))
+    tasks.import_sweep_task()
+    assert sorted(sent) == sorted([lost.pk, abandoned.pk])
+    assert fresh.pk not in sent and busy.pk not in sent
+    assert imports.import_run(job_id=busy.pk) is False  # a live worker's job is not taken over
+    busy.refresh_from_db()
+    assert busy.processed_rows == 0
