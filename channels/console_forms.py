@@ -33,6 +33,12 @@ class WeComAccountForm(forms.Form):
     )
     default_store = forms.ModelChoiceField(label=_("默认门店"), queryset=Store.objects.none(), required=False)
     default_tags = forms.ModelMultipleChoiceField(label=_("默认标签"), queryset=Tag.objects.none(), required=False)
+    per_minute = forms.IntegerField(
+        label=_("每个接口每分钟调用上限"), min_value=1, required=False, help_text=_("留空为企业微信的 10000 次/分钟")
+    )
+    concurrency = forms.IntegerField(
+        label=_("每个接口并发上限"), min_value=1, max_value=50, required=False, help_text=_("留空为 5")
+    )
     welcome_text = forms.CharField(
         label=_("默认欢迎语"), required=False, widget=forms.Textarea(attrs={"rows": 2}), max_length=1000
     )

@@ -70,6 +70,8 @@ def account_connect(request: HttpRequest, pk: int | None = None) -> HttpResponse
             "default_store": account.default_store,
             "default_tags": list(account.default_tags.all()),
             "welcome_text": (account.settings or {}).get("welcome_text", ""),
+            "per_minute": (account.rate_limits or {}).get("default", {}).get("per_minute"),
+            "concurrency": (account.rate_limits or {}).get("default", {}).get("concurrency"),
         }
     form = WeComAccountForm(
         request.POST or None, organization=actor.organization, editing=account is not None, initial=initial
@@ -87,6 +89,7 @@ def account_connect(request: HttpRequest, pk: int | None = None) -> HttpResponse
             default_store=data["default_store"],
             default_tags=list(data["default_tags"]),
             settings={**((account.settings if account else None) or {}), "welcome_text": data["welcome_text"]},
+            rate_limits=_rate_limits(account, data),
             account=account,
         )
         messages.success(
@@ -96,6 +99,18 @@ def account_connect(request: HttpRequest, pk: int | None = None) -> HttpResponse
         )
         return redirect("channels:account_list")
     return render(request, "channels/wecom/account_form.html", {"form": form, "account": account})
+
+
+def _rate_limits(account: ChannelAccount | None, data: dict[str, Any]) -> dict[str, Any]:
+    """The account's per-API pacing with the form's defaults applied (other per-API overrides kept)."""
+    limits = dict((account.rate_limits if account else None) or {})
+    default = {k: v for k, v in (limits.get("default") or {}).items() if k not in ("per_minute", "concurrency")}
+    if data.get("per_minute"):
+        default["per_minute"] = data["per_minute"]
+    if data.get("concurrency"):
+        default["concurrency"] = data["concurrency"]
+    limits["default"] = default
+    return limits
 
 
 @require_POST

@@ -126,10 +126,17 @@ def test_accounts_connect_test_and_disable(world, wecom_sandbox):
     # Editing with blank secrets keeps them.
     client.post(
         reverse("channels:account_edit", args=[account.pk]),
-        {"name": "企微2", "corp_id": wecom_sandbox.corp_id, "api_base": wecom_sandbox.base_url},
+        {
+            "name": "企微2",
+            "corp_id": wecom_sandbox.corp_id,
+            "api_base": wecom_sandbox.base_url,
+            "per_minute": 600,
+            "concurrency": 3,
+        },
     )
     account.refresh_from_db()
     assert account.name == "企微2" and account.credentials()["aes_key"] == wecom_sandbox.aes_key
+    assert account.rate_limits == {"default": {"per_minute": 600, "concurrency": 3}}
     client.post(reverse("channels:account_action", args=[account.pk]), {"action": "disable"})
     account.refresh_from_db()
     assert not account.is_active
