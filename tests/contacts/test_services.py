@@ -442,3 +442,29 @@ def test_bulk_tag_by_segment_queryset_and_by_id_values(world: Any) -> None:
     assert services.customers_tag_bulk(organization=world.org, tag=gift, customer_ids=ids_only) == 1
     b.refresh_from_db()
     assert b.tag_ids == sorted([skin.pk, gift.pk]) == assignment_ids(b)
+
+
+def test_merge_moves_higher_layer_rows_and_refreshes_rollups() -> None:
+    from decimal import Decimal
+
+    analytics_services = pytest.importorskip("analytics.services")
+    org = OrganizationFactory()
+    store = StoreFactory(organization=org)
+    survivor, absorbed = CustomerFactory(organization=org), CustomerFactory(organization=org)
+    paid = timezone.now() - dt.timedelta(days=3)
+    for customer, ref, amount in ((survivor, "o-1", "100.00"), (absorbed, "o-2", "250.00")):
+        analytics_services.order_record(
+            organization=org,
+            customer=customer,
+            store=store,
+            amount=Decimal(amount),
+            paid_at=paid,
+            source="pos",
+            external_ref=ref,
+        )
+
+    services.customer_merge(survivor=survivor, absorbed=absorbed, reason="t")
+
+    assert rows_pointing_at(absorbed.pk) == {}
+    survivor.refresh_from_db()
+    assert survivor.order_count == 2 and survivor.ltv == Decimal("350.00")
