@@ -13,6 +13,8 @@ import django_filters
 from django.db.models import Prefetch, QuerySet
 from django.http import Http404
 from django.http.response import HttpResponseBase
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _l
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
@@ -58,7 +60,7 @@ from contacts.serializers import (
     TagUpdateSerializer,
 )
 
-CONSENT_FILTER = [("granted", "同意营销"), ("not_granted", "未授权"), ("opted_out", "已退订")]
+CONSENT_FILTER = [("granted", _l("同意营销")), ("not_granted", _l("未授权")), ("opted_out", _l("已退订"))]
 REFUSALS = (services.ContactsError, SegmentError, crypto.InvalidPhone)
 
 
@@ -89,13 +91,13 @@ class ContactsAPIView(APIView):
     def scoped_customer(self, pk: int) -> Customer:
         customer = selectors.customer_get(actor=self.actor, pk=pk)
         if customer is None:
-            raise Http404("客户不存在，或不属于你可查看的门店")
+            raise Http404(_("客户不存在，或不属于你可查看的门店"))
         return customer
 
     def scoped_tag(self, pk: int) -> Tag:
         tag = self.actor.scope(Tag.objects.select_related("group")).filter(pk=pk).first()
         if tag is None:
-            raise ValidationError({"tag": "标签不存在，请刷新标签列表后重试"})
+            raise ValidationError({"tag": _("标签不存在，请刷新标签列表后重试")})
         return tag
 
 
@@ -103,12 +105,12 @@ class ContactsAPIView(APIView):
 
 
 class CustomerFilterSet(django_filters.FilterSet):  # type: ignore[misc]
-    store = django_filters.NumberFilter(method="apply", label="门店 ID")
-    tag = django_filters.NumberFilter(method="apply", label="标签 ID")
-    source_channel = django_filters.ChoiceFilter(choices=SourceChannel.choices, method="apply", label="来源渠道")
-    lifecycle = django_filters.ChoiceFilter(choices=Lifecycle.choices, method="apply", label="生命周期")
-    consent = django_filters.ChoiceFilter(choices=CONSENT_FILTER, method="apply", label="营销授权")
-    q = django_filters.CharFilter(method="apply", label="搜索：姓名 / 完整手机号 / 跟进备注")
+    store = django_filters.NumberFilter(method="apply", label=_l("门店 ID"))
+    tag = django_filters.NumberFilter(method="apply", label=_l("标签 ID"))
+    source_channel = django_filters.ChoiceFilter(choices=SourceChannel.choices, method="apply", label=_l("来源渠道"))
+    lifecycle = django_filters.ChoiceFilter(choices=Lifecycle.choices, method="apply", label=_l("生命周期"))
+    consent = django_filters.ChoiceFilter(choices=CONSENT_FILTER, method="apply", label=_l("营销授权"))
+    q = django_filters.CharFilter(method="apply", label=_l("搜索：姓名 / 完整手机号 / 跟进备注"))
 
     class Meta:
         model = Customer
@@ -141,7 +143,7 @@ class CustomerDetailView(ContactsAPIView, generics.RetrieveAPIView):  # type: ig
     def get_object(self) -> Customer:
         customer = selectors.customer_detail(actor=self.actor, pk=self.kwargs["pk"])
         if customer is None:
-            raise Http404("客户不存在，或不属于你可查看的门店")
+            raise Http404(_("客户不存在，或不属于你可查看的门店"))
         return customer
 
     def get_serializer_context(self) -> dict[str, Any]:
@@ -249,7 +251,7 @@ class CustomerExportView(ContactsAPIView):
     def get(self, request: Request) -> HttpResponseBase:
         export_format = request.query_params.get("export_format", "csv")
         if export_format not in ("csv", "xlsx"):
-            raise ValidationError({"export_format": "只支持 csv 或 xlsx"})
+            raise ValidationError({"export_format": _("只支持 csv 或 xlsx")})
         filterset = CustomerFilterSet(request.query_params, queryset=selectors.customer_list(actor=self.actor))
         if not filterset.is_valid():
             raise ValidationError(filterset.errors)
@@ -275,7 +277,7 @@ class TagGroupListView(ContactsAPIView, generics.ListAPIView):  # type: ignore[t
         data = TagGroupInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         if "name" not in data.validated_data:
-            raise ValidationError({"name": "请填写标签组名称"})
+            raise ValidationError({"name": _("请填写标签组名称")})
         group = services.tag_group_create(organization=self.actor.organization, **data.validated_data)
         return Response(TagGroupSerializer(group).data, status=status.HTTP_201_CREATED)
 
@@ -317,7 +319,7 @@ class TagListView(ContactsAPIView, generics.ListAPIView):  # type: ignore[type-a
         data.is_valid(raise_exception=True)
         group = self.actor.scope(TagGroup.objects.all()).filter(pk=data.validated_data["group"]).first()
         if group is None:
-            raise ValidationError({"group": "标签组不存在，请刷新后重试"})
+            raise ValidationError({"group": _("标签组不存在，请刷新后重试")})
         tag = services.tag_create(group=group, name=data.validated_data["name"], order=data.validated_data["order"])
         return Response(TagSerializer(tag).data, status=status.HTTP_201_CREATED)
 

@@ -32,6 +32,7 @@ from django.db.models import QuerySet
 from django.http import FileResponse, StreamingHttpResponse
 from django.http.response import HttpResponseBase
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from contacts import crypto, services
 from contacts.access import Actor
@@ -126,14 +127,14 @@ def _table(filename: str, content: bytes) -> Iterator[list[str]]:
         try:
             workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
         except Exception as exc:
-            raise ImportFileError("无法读取 Excel 文件，请确认是 .xlsx 格式（不是 .xls），另存后重新上传") from exc
+            raise ImportFileError(_("无法读取 Excel 文件，请确认是 .xlsx 格式（不是 .xls），另存后重新上传")) from exc
         sheet = workbook.worksheets[0]
         for values in sheet.iter_rows(values_only=True):
             yield [_cell(v) for v in values]
         workbook.close()
         return
     if not name.endswith(".csv"):
-        raise ImportFileError("只支持 .csv 或 .xlsx 文件，请另存为其中一种格式后重新上传")
+        raise ImportFileError(_("只支持 .csv 或 .xlsx 文件，请另存为其中一种格式后重新上传"))
     for encoding in ("utf-8-sig", "gb18030"):
         try:
             text = content.decode(encoding)
@@ -141,7 +142,7 @@ def _table(filename: str, content: bytes) -> Iterator[list[str]]:
         except UnicodeDecodeError:
             continue
     else:  # pragma: no cover - gb18030 decodes any byte string
-        raise ImportFileError("无法识别文件编码，请另存为 UTF-8 编码的 CSV")
+        raise ImportFileError(_("无法识别文件编码，请另存为 UTF-8 编码的 CSV"))
     for values in csv.reader(io.StringIO(text)):
         yield [_cell(v) for v in values]
 
@@ -151,7 +152,7 @@ def parse(filename: str, content: bytes) -> tuple[list[Row], list[str]]:
     table = _table(filename, content)
     header = next(table, None)
     if not header or not any(header):
-        raise ImportFileError("文件是空的：第 1 行应为表头，例如 姓名,手机号,门店编码,标签")
+        raise ImportFileError(_("文件是空的：第 1 行应为表头，例如 姓名,手机号,门店编码,标签"))
     columns: list[str | None] = []
     unknown = []
     for raw in header:
@@ -160,7 +161,7 @@ def parse(filename: str, content: bytes) -> tuple[list[Row], list[str]]:
         if raw and key is None:
             unknown.append(raw)
     if not any(c in KEY_FIELDS for c in columns):
-        raise ImportFileError("表头缺少用于识别客户的列：至少需要“手机号”“unionid”或“external_userid”之一")
+        raise ImportFileError(_("表头缺少用于识别客户的列：至少需要“手机号”“unionid”或“external_userid”之一"))
     rows = []
     for line, values in enumerate(table, start=2):
         if not any(values):
@@ -168,7 +169,7 @@ def parse(filename: str, content: bytes) -> tuple[list[Row], list[str]]:
         record = {key: values[i] if i < len(values) else "" for i, key in enumerate(columns) if key}
         rows.append(Row(line=line, values=record))
         if len(rows) > MAX_ROWS:
-            raise ImportFileError(f"一次最多导入 {MAX_ROWS} 行，请拆分文件后分批导入")
+            raise ImportFileError(_("一次最多导入 %(n)s 行，请拆分文件后分批导入") % {"n": MAX_ROWS})
     return rows, unknown
 
 
@@ -198,38 +199,41 @@ def _choice(value: str, choices: Any, label: str) -> str:
         return value
     if value in by_label:
         return str(by_label[value])
-    raise ValueError(f"{label}“{value}”无法识别，可填：{'、'.join(str(lbl) for _, lbl in choices.choices)}")
+    allowed = "、".join(str(lbl) for _value, lbl in choices.choices)
+    raise ValueError(
+        _("%(field)s“%(value)s”无法识别，可填：%(allowed)s") % {"field": label, "value": value, "allowed": allowed}
+    )
 
 
 def _prepare(row: Row, lookups: Lookups) -> dict[str, Any]:
     """Check one row and turn it into resolve arguments; raises ValueError with the reason."""
     v = row.values
     if not any(v.get(k) for k in KEY_FIELDS):
-        raise ValueError("缺少手机号、unionid 或 external_userid，无法识别客户")
+        raise ValueError(_("缺少手机号、unionid 或 external_userid，无法识别客户"))
     phone = v.get("phone", "")
     if phone:
         if "*" in phone:
-            raise ValueError("手机号是打码的（如 138****8000），请填写完整号码")
+            raise ValueError(_("手机号是打码的（如 138****8000），请填写完整号码"))
         crypto.normalize_phone(phone)  # raises InvalidPhone with the reason
     defaults: dict[str, Any] = {"source_channel": SourceChannel.IMPORT}
     if v.get("name"):
         defaults["name"] = v["name"][:100]
     gender = v.get("gender", "")
     if gender not in GENDERS:
-        raise ValueError(f"性别“{gender}”无法识别，可填：男、女、未知")
+        raise ValueError(_("性别“%(value)s”无法识别，可填：男、女、未知") % {"value": gender})
     if gender:
         defaults["gender"] = GENDERS[gender]
     code = v.get("store_code", "")
     if code:
         if code not in lookups.stores:
-            raise ValueError(f"门店编码“{code}”不存在，请先在系统中创建该门店或改正编码")
+            raise ValueError(_("门店编码“%(code)s”不存在，请先在系统中创建该门店或改正编码") % {"code": code})
         defaults["home_store"] = lookups.stores[code]
     if v.get("source_channel"):
-        defaults["source_channel"] = _choice(v["source_channel"], SourceChannel, "来源渠道")
-    lifecycle = _choice(v["lifecycle"], Lifecycle, "生命周期") if v.get("lifecycle") else ""
+        defaults["source_channel"] = _choice(v["source_channel"], SourceChannel, _("来源渠道"))
+    lifecycle = _choice(v["lifecycle"], Lifecycle, _("生命周期")) if v.get("lifecycle") else ""
     consent = v.get("consent", "").lower()
     if consent not in YES | NO:
-        raise ValueError(f"同意营销“{v['consent']}”无法识别，可填：是、否")
+        raise ValueError(_("同意营销“%(value)s”无法识别，可填：是、否") % {"value": v["consent"]})
     if consent in YES:
         defaults["marketing_consent"], defaults["consent_source"] = True, "import"
     tags = []
@@ -239,10 +243,10 @@ def _prepare(row: Row, lookups: Lookups) -> dict[str, Any]:
         else:
             matches = lookups.tags_by_name.get(name, [])
             if len(matches) > 1:
-                raise ValueError(f"标签“{name}”在多个标签组中都有，请写成“标签组/标签”")
+                raise ValueError(_("标签“%(name)s”在多个标签组中都有，请写成“标签组/标签”") % {"name": name})
             tag = matches[0] if matches else None
         if tag is None:
-            raise ValueError(f"标签“{name}”不存在，请先在标签管理中创建")
+            raise ValueError(_("标签“%(name)s”不存在，请先在标签管理中创建") % {"name": name})
         tags.append(tag)
     return {
         "resolve": {
@@ -316,7 +320,7 @@ def import_run(*, job_id: int, max_rows: int | None = None) -> bool:
         )
         return False
     if job.processed_rows == 0:
-        message = f"已忽略无法识别的列：{'、'.join(unknown)}" if unknown else ""
+        message = _("已忽略无法识别的列：%(columns)s") % {"columns": "、".join(unknown)} if unknown else ""
         ImportJob.objects.filter(pk=job_id).update(total_rows=len(rows), message=message[:300])
     lookups = Lookups.load(job.organization_id)
     progress = Progress(
@@ -334,7 +338,7 @@ def import_run(*, job_id: int, max_rows: int | None = None) -> bool:
             progress.errors.append({"line": row.line, "reason": str(exc)})
         except Exception:
             logger.exception("import job %s: line %s failed", job_id, row.line)
-            progress.errors.append({"line": row.line, "reason": "系统错误，该行未导入；请稍后重试或联系管理员"})
+            progress.errors.append({"line": row.line, "reason": _("系统错误，该行未导入；请稍后重试或联系管理员")})
         else:
             if created:
                 progress.created += 1

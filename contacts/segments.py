@@ -17,21 +17,27 @@ from zoneinfo import ZoneInfo
 from django.db import connection
 from django.db.models import BooleanField, QuerySet
 from django.db.models.expressions import RawSQL
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _l
 
 from contacts.models import Customer, CustomerGroup, Lifecycle, SourceChannel, Staff, Store, Tag
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 CONSENT_VALUES = ("any", "granted", "not_granted", "opted_out")
-ID_LISTS = {"stores": "门店", "follower_staff": "跟进员工", "groups": "客户群"}
-CHOICE_LISTS = {"source_channels": ("来源渠道", SourceChannel), "lifecycle": ("生命周期", Lifecycle)}
-DATE_RANGES = {"created": ("建档日期", "created_at"), "last_order": ("最近下单日期", "last_order_at")}
-NUMBER_RANGES = {"ltv": ("累计消费", "ltv"), "order_count": ("订单数", "order_count")}
+ID_LISTS = {"stores": _l("门店"), "follower_staff": _l("跟进员工"), "groups": _l("客户群")}
+CHOICE_LISTS = {"source_channels": (_l("来源渠道"), SourceChannel), "lifecycle": (_l("生命周期"), Lifecycle)}
+DATE_RANGES = {"created": (_l("建档日期"), "created_at"), "last_order": (_l("最近下单日期"), "last_order_at")}
+NUMBER_RANGES = {"ltv": (_l("累计消费"), "ltv"), "order_count": (_l("订单数"), "order_count")}
 KNOWN_KEYS = {"tags", "consent", *ID_LISTS, *CHOICE_LISTS, *DATE_RANGES, *NUMBER_RANGES}
-TAG_KEYS = {"all": "全部包含", "any": "包含任一", "none": "都不包含"}
+TAG_KEYS = {"all": _l("全部包含"), "any": _l("包含任一"), "none": _l("都不包含")}
 
 
 class SegmentError(ValueError):
     """The expression cannot be used; the message (Chinese) names the field and says what to fix."""
+
+
+def _bad_id(label: Any, item: Any) -> str:
+    return _("“%(field)s”里的 %(value)r 不是有效的 ID，请填写正整数") % {"field": label, "value": item}
 
 
 # --- validation ----------------------------------------------------------------------------------
@@ -39,17 +45,17 @@ class SegmentError(ValueError):
 
 def _id_list(value: Any, label: str) -> list[int]:
     if not isinstance(value, list):
-        raise SegmentError(f"“{label}”必须是 ID 列表，例如 [1, 2]")
+        raise SegmentError(_("“%(field)s”必须是 ID 列表，例如 [1, 2]") % {"field": label})
     ids = []
     for item in value:
         if isinstance(item, bool) or not isinstance(item, int | str):
-            raise SegmentError(f"“{label}”里的 {item!r} 不是有效的 ID，请填写正整数")
+            raise SegmentError(_bad_id(label, item))
         try:
             number = int(item)
         except ValueError as exc:
-            raise SegmentError(f"“{label}”里的 {item!r} 不是有效的 ID，请填写正整数") from exc
+            raise SegmentError(_bad_id(label, item)) from exc
         if number <= 0 or number > 2**31 - 1:
-            raise SegmentError(f"“{label}”里的 {item!r} 不是有效的 ID，请填写正整数")
+            raise SegmentError(_bad_id(label, item))
         ids.append(number)
     return sorted(set(ids))
 
@@ -60,23 +66,25 @@ def _day(value: Any, label: str) -> str | None:
     try:
         return dt.date.fromisoformat(str(value)).isoformat()
     except ValueError as exc:
-        raise SegmentError(f"“{label}”的日期 {value!r} 格式不正确，请用 YYYY-MM-DD") from exc
+        raise SegmentError(
+            _("“%(field)s”的日期 %(value)r 格式不正确，请用 YYYY-MM-DD") % {"field": label, "value": value}
+        ) from exc
 
 
 def _number(value: Any, label: str, *, integer: bool) -> int | float | None:
     if value in (None, ""):
         return None
     if isinstance(value, bool):
-        raise SegmentError(f"“{label}”必须是数字")
+        raise SegmentError(_("“%(field)s”必须是数字") % {"field": label})
     try:
         number = Decimal(str(value))
     except InvalidOperation as exc:
-        raise SegmentError(f"“{label}”必须是数字，收到 {value!r}") from exc
+        raise SegmentError(_("“%(field)s”必须是数字，收到 %(value)r") % {"field": label, "value": value}) from exc
     if not number.is_finite() or number < 0:
-        raise SegmentError(f"“{label}”必须是不小于 0 的数字")
+        raise SegmentError(_("“%(field)s”必须是不小于 0 的数字") % {"field": label})
     if integer:
         if number != number.to_integral_value():
-            raise SegmentError(f"“{label}”必须是整数")
+            raise SegmentError(_("“%(field)s”必须是整数") % {"field": label})
         return int(number)
     return int(number) if number == number.to_integral_value() else float(number)
 
@@ -90,22 +98,25 @@ def validate(expression: Any, *, organization_id: int | None = None) -> dict[str
     if expression is None:
         return {}
     if not isinstance(expression, dict):
-        raise SegmentError('分群条件必须是一个 JSON 对象，例如 {"tags": {"all": [1]}}')
+        raise SegmentError(_('分群条件必须是一个 JSON 对象，例如 {"tags": {"all": [1]}}'))
     unknown = sorted(set(expression) - KNOWN_KEYS)
     if unknown:
-        raise SegmentError(f"不认识的条件：{', '.join(unknown)}；可用的条件有 {', '.join(sorted(KNOWN_KEYS))}")
+        raise SegmentError(
+            _("不认识的条件：%(unknown)s；可用的条件有 %(known)s")
+            % {"unknown": ", ".join(unknown), "known": ", ".join(sorted(KNOWN_KEYS))}
+        )
     out: dict[str, Any] = {}
     tags = expression.get("tags")
     if tags not in (None, {}):
         if not isinstance(tags, dict):
-            raise SegmentError('“标签”条件必须是对象，例如 {"all": [1], "any": [], "none": []}')
+            raise SegmentError(_('“标签”条件必须是对象，例如 {"all": [1], "any": [], "none": []}'))
         bad = sorted(set(tags) - set(TAG_KEYS))
         if bad:
-            raise SegmentError(f"“标签”条件只支持 all / any / none，不认识：{', '.join(bad)}")
-        parts = {k: _id_list(tags.get(k) or [], f"标签（{TAG_KEYS[k]}）") for k in TAG_KEYS}
+            raise SegmentError(_("“标签”条件只支持 all / any / none，不认识：%(bad)s") % {"bad": ", ".join(bad)})
+        parts = {k: _id_list(tags.get(k) or [], _("标签（%(part)s）") % {"part": TAG_KEYS[k]}) for k in TAG_KEYS}
         both = set(parts["none"]) & (set(parts["all"]) | set(parts["any"]))
         if both:
-            raise SegmentError(f"标签 {sorted(both)} 同时出现在“包含”和“都不包含”里，请去掉其中一处")
+            raise SegmentError(_("标签 %(ids)s 同时出现在“包含”和“都不包含”里，请去掉其中一处") % {"ids": sorted(both)})
         parts = {k: v for k, v in parts.items() if v}
         if parts:
             out["tags"] = parts
@@ -116,20 +127,26 @@ def validate(expression: Any, *, organization_id: int | None = None) -> dict[str
         values = expression.get(key)
         if values:
             if not isinstance(values, list) or not all(isinstance(v, str) for v in values):
-                raise SegmentError(f'“{label}”必须是列表，例如 ["{choices.values[0]}"]')
+                raise SegmentError(
+                    _('“%(field)s”必须是列表，例如 ["%(example)s"]') % {"field": label, "example": choices.values[0]}
+                )
             bad = sorted(set(values) - set(choices.values))
             if bad:
-                raise SegmentError(f"“{label}”不支持 {', '.join(bad)}；可选：{', '.join(choices.values)}")
+                raise SegmentError(
+                    _("“%(field)s”不支持 %(bad)s；可选：%(choices)s")
+                    % {"field": label, "bad": ", ".join(bad), "choices": ", ".join(choices.values)}
+                )
             out[key] = sorted(set(values))
     for key, (label, _field) in DATE_RANGES.items():
         span = expression.get(key)
         if span in (None, {}):
             continue
         if not isinstance(span, dict) or set(span) - {"from", "to"}:
-            raise SegmentError(f'“{label}”必须是 {{"from": "YYYY-MM-DD", "to": "YYYY-MM-DD"}}')
-        start, end = _day(span.get("from"), f"{label}（起）"), _day(span.get("to"), f"{label}（止）")
+            raise SegmentError(_('“%(field)s”必须是 {"from": "YYYY-MM-DD", "to": "YYYY-MM-DD"}') % {"field": label})
+        start = _day(span.get("from"), _("%(field)s（起）") % {"field": label})
+        end = _day(span.get("to"), _("%(field)s（止）") % {"field": label})
         if start and end and start > end:
-            raise SegmentError(f"“{label}”的开始日期晚于结束日期，请调换")
+            raise SegmentError(_("“%(field)s”的开始日期晚于结束日期，请调换") % {"field": label})
         normalized = {k: v for k, v in (("from", start), ("to", end)) if v}
         if normalized:
             out[key] = normalized
@@ -138,18 +155,20 @@ def validate(expression: Any, *, organization_id: int | None = None) -> dict[str
         if span in (None, {}):
             continue
         if not isinstance(span, dict) or set(span) - {"min", "max"}:
-            raise SegmentError(f'“{label}”必须是 {{"min": 数字或 null, "max": 数字或 null}}')
+            raise SegmentError(_('“%(field)s”必须是 {"min": 数字或 null, "max": 数字或 null}') % {"field": label})
         integer = key == "order_count"
-        low = _number(span.get("min"), f"{label}（最小）", integer=integer)
-        high = _number(span.get("max"), f"{label}（最大）", integer=integer)
+        low = _number(span.get("min"), _("%(field)s（最小）") % {"field": label}, integer=integer)
+        high = _number(span.get("max"), _("%(field)s（最大）") % {"field": label}, integer=integer)
         if low is not None and high is not None and low > high:
-            raise SegmentError(f"“{label}”的最小值大于最大值，请调换")
+            raise SegmentError(_("“%(field)s”的最小值大于最大值，请调换") % {"field": label})
         bounds = {k: v for k, v in (("min", low), ("max", high)) if v is not None}
         if bounds:
             out[key] = bounds
     consent = expression.get("consent") or "any"
     if consent not in CONSENT_VALUES:
-        raise SegmentError(f"“营销授权”只能是 {' / '.join(CONSENT_VALUES)}，收到 {consent!r}")
+        raise SegmentError(
+            _("“营销授权”只能是 %(values)s，收到 %(value)r") % {"values": " / ".join(CONSENT_VALUES), "value": consent}
+        )
     if consent != "any":
         out["consent"] = consent
     if organization_id is not None:
@@ -160,16 +179,18 @@ def validate(expression: Any, *, organization_id: int | None = None) -> dict[str
 def _check_references(expression: dict[str, Any], organization_id: int) -> None:
     tag_ids = {i for ids in expression.get("tags", {}).values() for i in ids}
     for ids, model, label in (
-        (tag_ids, Tag, "标签"),
-        (set(expression.get("stores", [])), Store, "门店"),
-        (set(expression.get("follower_staff", [])), Staff, "跟进员工"),
-        (set(expression.get("groups", [])), CustomerGroup, "客户群"),
+        (tag_ids, Tag, _("标签")),
+        (set(expression.get("stores", [])), Store, _("门店")),
+        (set(expression.get("follower_staff", [])), Staff, _("跟进员工")),
+        (set(expression.get("groups", [])), CustomerGroup, _("客户群")),
     ):
         if ids:
             known = set(model.objects.filter(organization_id=organization_id, pk__in=ids).values_list("pk", flat=True))
             missing = sorted(ids - known)
             if missing:
-                raise SegmentError(f"{label} {missing} 不存在或已删除，请从条件中移除")
+                raise SegmentError(
+                    _("%(what)s %(ids)s 不存在或已删除，请从条件中移除") % {"what": label, "ids": missing}
+                )
 
 
 # --- compilation ---------------------------------------------------------------------------------

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -126,7 +127,7 @@ class BulkTagInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if ("customer_ids" in attrs) == ("expression" in attrs):
-            raise serializers.ValidationError("请提供 customer_ids（客户 ID 列表）或 expression（分群条件）二者之一")
+            raise serializers.ValidationError(_("请提供 customer_ids（客户 ID 列表）或 expression（分群条件）二者之一"))
         return attrs
 
 

@@ -20,6 +20,7 @@ from django.contrib.auth.models import Group
 from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from contacts import crypto
 from contacts.models import (
@@ -112,7 +113,7 @@ def staff_create(
     user = None
     if username:
         user = get_user_model().objects.create_user(username=username, password=password)
-        group, _ = Group.objects.get_or_create(name=role.value)
+        group, _created = Group.objects.get_or_create(name=role.value)
         user.groups.add(group)
     staff = Staff.objects.create(
         organization=organization, name=name, store=store, user=user, wecom_userid=wecom_userid
@@ -125,9 +126,9 @@ def staff_create(
 @transaction.atomic
 def staff_set_role(*, staff: Staff, role: Role) -> None:
     if staff.user is None:
-        raise ValueError("该员工没有登录账号，无法设置角色")
+        raise ValueError(_("该员工没有登录账号，无法设置角色"))
     staff.user.groups.remove(*Group.objects.filter(name__in=[r.value for r in Role]))
-    group, _ = Group.objects.get_or_create(name=role.value)
+    group, _created = Group.objects.get_or_create(name=role.value)
     staff.user.groups.add(group)
 
 
@@ -367,7 +368,7 @@ def customer_merge(*, survivor: Customer, absorbed: Customer, reason: str) -> Cu
     if survivor.pk == absorbed.pk:
         return survivor
     if survivor.organization_id != absorbed.organization_id:
-        raise ContactsError("不能合并不同企业的客户")
+        raise ContactsError(_("不能合并不同企业的客户"))
     ids = sorted([survivor.pk, absorbed.pk])
     locked = {c.pk: c for c in Customer.objects.select_for_update().filter(pk__in=ids).order_by("pk")}
     survivor, absorbed = locked[survivor.pk], locked[absorbed.pk]
@@ -475,7 +476,7 @@ _SET_TAG_IDS = """
 
 def _check_same_org(customer: Customer, tag: Tag) -> None:
     if customer.organization_id != tag.organization_id:
-        raise ContactsError("标签与客户不属于同一企业")
+        raise ContactsError(_("标签与客户不属于同一企业"))
 
 
 @transaction.atomic
@@ -539,7 +540,7 @@ def customer_tag_remove(
 ) -> bool:
     """Remove a tag from a customer. Returns whether it was there."""
     _check_same_org(customer, tag)
-    deleted, _ = CustomerTag.objects.filter(customer_id=customer.pk, tag_id=tag.pk).delete()
+    deleted, _rows = CustomerTag.objects.filter(customer_id=customer.pk, tag_id=tag.pk).delete()
     if not deleted:
         return False
     with connection.cursor() as cursor:
@@ -569,7 +570,7 @@ def customers_tag_bulk(
     ``UPDATE`` of ``tag_ids``). ``customer_ids`` is a list or a queryset of customers / ids; rows of
     other organizations are ignored. Returns how many customers newly got the tag."""
     if tag.organization_id != organization.pk:
-        raise ContactsError("标签与客户不属于同一企业")
+        raise ContactsError(_("标签与客户不属于同一企业"))
     if isinstance(customer_ids, QuerySet):
         # A queryset of customers, or of ids (``values("pk")`` / ``values_list("id", flat=True)``).
         ids_qs = customer_ids if customer_ids._fields else customer_ids.values("pk")  # type: ignore[attr-defined]
@@ -638,7 +639,7 @@ def customers_tag_bulk(
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     _notify_tags([(cid, [tag.pk] if is_added else [], list(removed)) for cid, is_added, removed in rows], source)
-    return sum(1 for _, is_added, _ in rows if is_added)
+    return sum(1 for _cid, is_added, _removed in rows if is_added)
 
 
 def customer_tag_ids_rebuild(*, organization_id: int) -> int:
@@ -680,9 +681,9 @@ def tag_group_create(
 ) -> TagGroup:
     name = name.strip()
     if not name:
-        raise ContactsError("请填写标签组名称")
+        raise ContactsError(_("请填写标签组名称"))
     if TagGroup.objects.filter(organization=organization, name=name).exists():
-        raise ContactsError(f"标签组“{name}”已存在，请换一个名称")
+        raise ContactsError(_("标签组“%(name)s”已存在，请换一个名称") % {"name": name})
     return TagGroup.objects.create(organization=organization, name=name, choice=choice, order=order)
 
 
@@ -695,9 +696,9 @@ def tag_group_update(
     if name is not None:
         name = name.strip()
         if not name:
-            raise ContactsError("请填写标签组名称")
+            raise ContactsError(_("请填写标签组名称"))
         if TagGroup.objects.filter(organization_id=group.organization_id, name=name).exclude(pk=group.pk).exists():
-            raise ContactsError(f"标签组“{name}”已存在，请换一个名称")
+            raise ContactsError(_("标签组“%(name)s”已存在，请换一个名称") % {"name": name})
         group.name = name
     if choice is not None and choice != group.choice:
         if choice == TagChoice.SINGLE:
@@ -709,7 +710,7 @@ def tag_group_update(
                 .count()
             )
             if clash:
-                raise ContactsError(f"有 {clash} 位客户在该组有多个标签，请先处理后再改为单选")
+                raise ContactsError(_("有 %(n)s 位客户在该组有多个标签，请先处理后再改为单选") % {"n": clash})
         group.choice = choice
     if order is not None:
         group.order = order
@@ -729,9 +730,9 @@ def tag_group_delete(*, group: TagGroup) -> None:
 def tag_create(*, group: TagGroup, name: str, order: int = 0, wecom_tag_id: str = "") -> Tag:
     name = name.strip()
     if not name:
-        raise ContactsError("请填写标签名称")
+        raise ContactsError(_("请填写标签名称"))
     if Tag.objects.filter(group=group, name=name).exists():
-        raise ContactsError(f"标签组“{group.name}”里已有标签“{name}”")
+        raise ContactsError(_("标签组“%(group)s”里已有标签“%(name)s”") % {"group": group.name, "name": name})
     return Tag.objects.create(
         organization_id=group.organization_id, group=group, name=name, order=order, wecom_tag_id=wecom_tag_id
     )
@@ -742,9 +743,9 @@ def tag_update(*, tag: Tag, name: str | None = None, order: int | None = None) -
     if name is not None:
         name = name.strip()
         if not name:
-            raise ContactsError("请填写标签名称")
+            raise ContactsError(_("请填写标签名称"))
         if Tag.objects.filter(group_id=tag.group_id, name=name).exclude(pk=tag.pk).exists():
-            raise ContactsError(f"该标签组里已有标签“{name}”")
+            raise ContactsError(_("该标签组里已有标签“%(name)s”") % {"name": name})
         tag.name = name
     if order is not None:
         tag.order = order
@@ -773,7 +774,7 @@ def tag_delete(*, tag: Tag) -> None:
 def note_add(*, customer: Customer, author: Staff | None, body: str) -> Note:
     body = body.strip()
     if not body:
-        raise ContactsError("跟进记录不能为空")
+        raise ContactsError(_("跟进记录不能为空"))
     note = Note.objects.create(organization_id=customer.organization_id, customer=customer, author=author, body=body)
     timeline_add(customer=customer, kind=TimelineKind.NOTE, summary=body, actor=author, data={"note_id": note.pk})
     return note
@@ -829,7 +830,7 @@ def follow_upsert(
 ) -> Follow:
     """Create or refresh the staff ↔ customer friendship (a re-add revives a churned one)."""
     if customer.organization_id != staff.organization_id:
-        raise ContactsError("员工与客户不属于同一企业")
+        raise ContactsError(_("员工与客户不属于同一企业"))
     follow, created = Follow.objects.select_for_update().get_or_create(
         customer=customer,
         staff=staff,
@@ -896,7 +897,7 @@ def group_upsert(
 
     ``members``: dicts with member_id, member_type, name, join_scene, joined_at, customer (or None).
     """
-    group, _ = CustomerGroup.objects.select_for_update().update_or_create(
+    group, _created = CustomerGroup.objects.select_for_update().update_or_create(
         organization=organization,
         wecom_chat_id=wecom_chat_id,
         defaults={"name": name, "owner": owner, "store": store, "notice": notice, "dismissed_at": None},
@@ -962,15 +963,15 @@ def segment_save(
 
     name = name.strip()
     if not name:
-        raise segments.SegmentError("请填写分群名称")
+        raise segments.SegmentError(_("请填写分群名称"))
     normalized = segments.validate(expression, organization_id=actor.organization_id)
     if segment is not None and segment.organization_id != actor.organization_id:
-        raise segments.SegmentError("分群不存在")
+        raise segments.SegmentError(_("分群不存在"))
     clash = Segment.objects.filter(organization_id=actor.organization_id, name=name)
     if segment is not None:
         clash = clash.exclude(pk=segment.pk)
     if clash.exists():
-        raise segments.SegmentError(f"分群名称“{name}”已存在，请换一个名称")
+        raise segments.SegmentError(_("分群名称“%(name)s”已存在，请换一个名称") % {"name": name})
     if segment is None:
         segment = Segment(organization_id=actor.organization_id, created_by=actor.staff)
     segment.name, segment.description, segment.expression = name, description, normalized
