@@ -112,5 +112,5 @@ def wecom_sandbox() -> Iterator[WeComSandbox]:
     try:
         yield handle
     finally:
-        fake.hold_callbacks = True
+        fake.close()
         running.stop()

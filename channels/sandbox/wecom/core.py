@@ -104,11 +104,20 @@ class FakeCore:
     def _send_loop(self) -> None:
         while True:
             corp_id, xml = self._sendq.get()
+            if not corp_id:  # close()
+                return
             try:
                 self.deliver(self.corps[corp_id], xml)
             finally:
                 with self.lock:
                     self._pending -= 1
+
+    def close(self) -> None:
+        """Stop the callback sender thread (callbacks emitted afterwards are held)."""
+        self.hold_callbacks = True
+        if self._sender is not None and self._sender.is_alive():
+            self._sendq.put(("", ""))
+            self._sender.join(timeout=5)
 
     def wait_idle(self, timeout: float = 10.0) -> bool:
         """Wait until every auto-delivered callback has been posted (in order, one at a time)."""
