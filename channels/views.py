@@ -49,7 +49,15 @@ def _query_without_page(request: HttpRequest) -> str:
 def account_list(request: HttpRequest) -> HttpResponse:
     actor = _actor(request)
     accounts = actor.scope(ChannelAccount.objects.select_related("default_store")).order_by("platform", "id")
-    rows = [{"account": a, "callback_url": selectors.callback_url(a)} for a in accounts]
+    # An organization has a handful of accounts: one small query each for the latest sync is fine.
+    rows = [
+        {
+            "account": a,
+            "callback_url": selectors.callback_url(a),
+            "last_run": a.sync_runs.order_by("-started_at").first(),
+        }
+        for a in accounts
+    ]
     return render(request, "channels/wecom/account_list.html", {"rows": rows})
 
 

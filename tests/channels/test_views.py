@@ -232,3 +232,12 @@ def test_list_pages_do_not_query_per_row(
         assert client.get(reverse("channels:contactway_list")).status_code == 200
     with django_assert_max_num_queries(12):
         assert client.get(reverse("channels:inbox_list")).status_code == 200
+
+
+def test_the_account_list_shows_the_last_sync(account, world, wecom_sandbox):
+    from channels.wecom.sync import full_sync
+
+    wecom_sandbox.seed_customer("guide_a", name="己")
+    full_sync(account=account)
+    page = world.client_for(world.operator).get(reverse("channels:account_list")).content.decode()
+    assert "1 位客户，0 个群" in page
