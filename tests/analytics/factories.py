@@ -14,6 +14,7 @@ from contacts.models import Customer, Follow, Organization, Staff, Store
 from tests.factories import CustomerFactory
 
 SH = ZoneInfo("Asia/Shanghai")
+LAST = dt.datetime(2026, 11, 20, 20, tzinfo=SH)
 
 
 def at(y: int, m: int, d: int, h: int = 12) -> dt.datetime:
@@ -65,7 +66,7 @@ def generate(
     for c in out:
         for _ in range(rng.choice([0, 0, 1, 1, 1, 2, 3, 5])):
             refs += 1
-            paid = c.created_at + dt.timedelta(days=rng.randint(0, 200), hours=rng.randint(0, 12))
+            paid = min(c.created_at + dt.timedelta(days=rng.randint(0, 200), hours=rng.randint(0, 12)), LAST)
             amount = Decimal(rng.choice([59, 99, 199.5, 299, 680, 1280, 2999]))
             o = record(c, amount, paid, f"G{seed}-{refs}", source=rng.choice(["pos_import", "meituan", "api"]))
             roll = rng.random()
