@@ -361,8 +361,10 @@ def overview(f: ReportFilter) -> Report:
                         _money(by_day[d][4]) if d in by_day else Decimal("0.00"),
                         _money(by_day[d][5]) if d in by_day else Decimal("0.00"),
                     ]
-                    for i, d in enumerate(days)
+                    for i, d in reversed(list(enumerate(days)))
+                    if d in by_day
                 ],
+                note=_("仅列出有数据的日期，最新在前。"),
             )
         ],
     )
