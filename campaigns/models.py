@@ -120,17 +120,28 @@ class LedgerState(models.TextChoices):
 
 
 class QuotaLedger(models.Model):
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    # No database FK constraints on this planner-written table: the planner inserts up to millions
+    # of rows it has just read in the same transaction, and a per-row FK trigger would dominate the
+    # plan (bench/planner.py). Deletion cascades are still done by Django's collector.
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_constraint=False)
     kind = models.CharField(max_length=20, choices=LedgerKind.choices)
     # Exactly one subject: a customer or a customer group (the WeCom cap counts both).
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
-    group = models.ForeignKey(CustomerGroup, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, null=True, blank=True, related_name="+", db_constraint=False
+    )
+    group = models.ForeignKey(
+        CustomerGroup, on_delete=models.CASCADE, null=True, blank=True, related_name="+", db_constraint=False
+    )
     # First platform day (Asia/Shanghai) of the window: the day, the Monday, or the 1st of the month.
     window_start = models.DateField()
     slot_no = models.PositiveSmallIntegerField(default=0)
     state = models.CharField(max_length=20, choices=LedgerState.choices, default=LedgerState.RESERVED)
-    campaign = models.ForeignKey("Campaign", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    delivery = models.ForeignKey("Delivery", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    campaign = models.ForeignKey(
+        "Campaign", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_constraint=False
+    )
+    delivery = models.ForeignKey(
+        "Delivery", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_constraint=False
+    )
     # The delivery that held the slot before a higher-priority campaign took it (planner bookkeeping).
     prev_delivery_id = models.BigIntegerField(null=True, blank=True)
     priority = models.IntegerField(default=0)
@@ -255,20 +266,33 @@ class ExclusionReason(models.TextChoices):
 
 
 class Delivery(models.Model):
-    """One audience member of a campaign: planned, or excluded with the reason."""
+    """One audience member of a campaign: planned, or excluded with the reason.
 
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="deliveries")
-    customer = models.ForeignKey(Customer, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
-    group = models.ForeignKey(CustomerGroup, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
-    sender = models.ForeignKey(Staff, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
-    batch = models.ForeignKey("Batch", on_delete=models.SET_NULL, null=True, blank=True, related_name="deliveries")
+    Like the ledger, no database FK constraints (see :class:`QuotaLedger`): the planner writes one row
+    per audience member in one statement; Django's collector still cascades deletions.
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_constraint=False)
+    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="deliveries", db_constraint=False)
+    customer = models.ForeignKey(
+        Customer, on_delete=models.CASCADE, null=True, blank=True, related_name="+", db_constraint=False
+    )
+    group = models.ForeignKey(
+        CustomerGroup, on_delete=models.CASCADE, null=True, blank=True, related_name="+", db_constraint=False
+    )
+    sender = models.ForeignKey(
+        Staff, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_constraint=False
+    )
+    batch = models.ForeignKey(
+        "Batch", on_delete=models.SET_NULL, null=True, blank=True, related_name="deliveries", db_constraint=False
+    )
     status = models.CharField(max_length=20, choices=DeliveryStatus.choices, default=DeliveryStatus.PLANNED)
     reason = models.CharField(max_length=20, choices=ExclusionReason.choices, blank=True, default="")
     delivered_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         constraints = [
+            # Also the index for "deliveries of a campaign" (its leading column).
             models.UniqueConstraint(
                 fields=["campaign", "customer"], condition=Q(customer__isnull=False), name="delivery_customer_once"
             ),
@@ -277,9 +301,13 @@ class Delivery(models.Model):
             ),
         ]
         indexes = [
-            models.Index(fields=["campaign", "status"], name="delivery_campaign_status"),
-            models.Index(fields=["customer", "delivered_at"], name="delivery_customer_time"),
-            models.Index(fields=["batch"], name="delivery_batch"),
+            # Partial: most rows are never delivered (excluded, holdout), and they cost nothing here.
+            models.Index(
+                fields=["customer", "delivered_at"],
+                condition=Q(delivered_at__isnull=False),
+                name="delivery_customer_time",
+            ),
+            models.Index(fields=["batch"], condition=Q(batch__isnull=False), name="delivery_batch"),
         ]
 
 

@@ -91,15 +91,18 @@ def exclusion_sql(campaign: Campaign) -> tuple[str, list[Any]] | None:
 
 
 HOLDOUT_SQL = "(('x' || substr(md5(%s || ':' || {col}::text), 1, 8))::bit(32)::bigint %% 100) < %s"
+STAGE = "_campaign_plan_rows"
 
 
-def _insert_customer_deliveries(cursor: Any, campaign: Campaign, require_consent: bool) -> None:
+def _stage_customers(cursor: Any, campaign: Campaign, require_consent: bool, seq: str) -> None:
+    """Stage every audience member (delivery id from the sequence, sender, exclusion reason)."""
     aud_sql, aud_params = audience_sql(campaign)
     excl = exclusion_sql(campaign)
     excl_case = f"WHEN c.id IN ({excl[0]}) THEN '{ExclusionReason.EXCLUDED_SEGMENT.value}'" if excl else ""
     needs_wecom = campaign.kind in (CampaignKind.BROADCAST_SINGLE, CampaignKind.MOMENT)
     holdout = HOLDOUT_SQL.format(col="c.id")
     sql = f"""
+        CREATE TEMP TABLE {STAGE} ON COMMIT DROP AS
         WITH aud AS ({aud_sql}),
         fs AS (
             SELECT DISTINCT ON (f.customer_id) f.customer_id, f.staff_id
@@ -118,75 +121,53 @@ def _insert_customer_deliveries(cursor: Any, campaign: Campaign, require_consent
         wi AS (
             SELECT DISTINCT i.customer_id FROM contacts_identity i JOIN aud ON aud.id = i.customer_id
              WHERE i.platform = 'wecom'
-        ),
-        rows AS (
-            SELECT c.id AS customer_id, COALESCE(fs.staff_id, ps.staff_id) AS sender_id,
-                   CASE
-                     WHEN c.opted_out_at IS NOT NULL THEN '{ExclusionReason.OPTED_OUT.value}'
-                     WHEN %s AND NOT c.marketing_consent THEN '{ExclusionReason.NO_CONSENT.value}'
-                     {excl_case}
-                     WHEN {holdout} THEN '{ExclusionReason.HOLDOUT.value}'
-                     WHEN %s AND wi.customer_id IS NULL THEN '{ExclusionReason.NO_WECOM.value}'
-                     WHEN COALESCE(fs.staff_id, ps.staff_id) IS NULL THEN '{ExclusionReason.NO_SENDER.value}'
-                     ELSE ''
-                   END AS reason
-              FROM contacts_customer c
-              JOIN aud ON aud.id = c.id
-              LEFT JOIN fs ON fs.customer_id = c.id
-              LEFT JOIN ps ON ps.store_id = c.home_store_id
-              LEFT JOIN wi ON wi.customer_id = c.id
         )
-        INSERT INTO campaigns_delivery (organization_id, campaign_id, customer_id, sender_id, status, reason)
-        SELECT %s, %s, customer_id, sender_id,
-               CASE WHEN reason = '' THEN '{DeliveryStatus.PLANNED.value}' ELSE '{DeliveryStatus.EXCLUDED.value}' END,
-               reason
-          FROM rows
-      ORDER BY customer_id
+        SELECT nextval('{seq}') AS delivery_id, c.id AS subject_id,
+               COALESCE(fs.staff_id, ps.staff_id) AS sender_id,
+               CASE
+                 WHEN c.opted_out_at IS NOT NULL THEN '{ExclusionReason.OPTED_OUT.value}'
+                 WHEN %s AND NOT c.marketing_consent THEN '{ExclusionReason.NO_CONSENT.value}'
+                 {excl_case}
+                 WHEN {holdout} THEN '{ExclusionReason.HOLDOUT.value}'
+                 WHEN %s AND wi.customer_id IS NULL THEN '{ExclusionReason.NO_WECOM.value}'
+                 WHEN COALESCE(fs.staff_id, ps.staff_id) IS NULL THEN '{ExclusionReason.NO_SENDER.value}'
+                 ELSE ''
+               END::varchar(20) AS reason
+          FROM contacts_customer c
+          JOIN aud ON aud.id = c.id
+          LEFT JOIN fs ON fs.customer_id = c.id
+          LEFT JOIN ps ON ps.store_id = c.home_store_id
+          LEFT JOIN wi ON wi.customer_id = c.id
     """
     params: list[Any] = [*aud_params, campaign.organization_id, require_consent]
     if excl:
         params.extend(excl[1])
-    params.extend([str(campaign.pk), campaign.holdout_percent, needs_wecom, campaign.organization_id, campaign.pk])
+    params.extend([str(campaign.pk), campaign.holdout_percent, needs_wecom])
     cursor.execute(sql, params)
 
 
-def _insert_group_deliveries(cursor: Any, campaign: Campaign) -> None:
+def _stage_groups(cursor: Any, campaign: Campaign, seq: str) -> None:
     aud_sql, aud_params = audience_sql(campaign)
     holdout = HOLDOUT_SQL.format(col="g.id")
     sql = f"""
-        INSERT INTO campaigns_delivery (organization_id, campaign_id, group_id, sender_id, status, reason)
-        SELECT %s, %s, g.id, st.id,
-               CASE WHEN {holdout} OR st.id IS NULL THEN '{DeliveryStatus.EXCLUDED.value}'
-                    ELSE '{DeliveryStatus.PLANNED.value}' END,
+        CREATE TEMP TABLE {STAGE} ON COMMIT DROP AS
+        SELECT nextval('{seq}') AS delivery_id, g.id AS subject_id, st.id AS sender_id,
                CASE WHEN {holdout} THEN '{ExclusionReason.HOLDOUT.value}'
-                    WHEN st.id IS NULL THEN '{ExclusionReason.NO_SENDER.value}' ELSE '' END
+                    WHEN st.id IS NULL THEN '{ExclusionReason.NO_SENDER.value}' ELSE '' END::varchar(20) AS reason
           FROM contacts_customergroup g
           JOIN ({aud_sql}) aud ON aud.id = g.id
           LEFT JOIN contacts_staff st ON st.id = g.owner_id AND st.is_active AND st.wecom_userid <> ''
-      ORDER BY g.id
     """
-    params = [
-        campaign.organization_id,
-        campaign.pk,
-        str(campaign.pk),
-        campaign.holdout_percent,
-        str(campaign.pk),
-        campaign.holdout_percent,
-        *aud_params,
-    ]
-    cursor.execute(sql, params)
+    cursor.execute(sql, [str(campaign.pk), campaign.holdout_percent, *aud_params])
 
 
 def _reserve(cursor: Any, campaign: Campaign, window: Window) -> tuple[int, list[int]]:
-    """Reserve one slot of ``window`` per planned delivery; returns (lost, preempted delivery ids)."""
+    """Reserve one slot of ``window`` per staged recipient; returns (lost, preempted delivery ids)."""
     subject = "group_id" if campaign.kind == CampaignKind.BROADCAST_GROUP else "customer_id"
     key = f"(organization_id, {subject}, kind, window_start, slot_no) WHERE {subject} IS NOT NULL"
-    match = f"l.organization_id = %s AND l.{subject} = d.{subject} AND l.kind = %s AND l.window_start = %s"
+    match = f"l.organization_id = %s AND l.{subject} = p.subject_id AND l.kind = %s AND l.window_start = %s"
     if window.limit <= 0:
-        cursor.execute(
-            "UPDATE campaigns_delivery SET status = %s, reason = %s WHERE campaign_id = %s AND status = %s",
-            [DeliveryStatus.EXCLUDED, window.reason, campaign.pk, DeliveryStatus.PLANNED],
-        )
+        cursor.execute(f"UPDATE {STAGE} SET reason = %s WHERE reason = ''", [window.reason])
         return cursor.rowcount, []
     base = [campaign.organization_id, window.kind, window.start]
     if window.limit == 1:
@@ -203,9 +184,7 @@ def _reserve(cursor: Any, campaign: Campaign, window: Window) -> tuple[int, list
         slot_params = [window.limit - 1, *base, *base, LedgerState.RESERVED, campaign.priority]
     sql = f"""
         WITH cand AS (
-            SELECT d.id AS delivery_id, d.{subject} AS subject_id, {slot_sql} AS slot_no
-              FROM campaigns_delivery d
-             WHERE d.campaign_id = %s AND d.status = %s
+            SELECT p.delivery_id, p.subject_id, {slot_sql} AS slot_no FROM {STAGE} p WHERE p.reason = ''
         ),
         ins AS (
             INSERT INTO campaigns_quotaledger AS q
@@ -222,10 +201,9 @@ def _reserve(cursor: Any, campaign: Campaign, window: Window) -> tuple[int, list
          RETURNING q.delivery_id, q.prev_delivery_id
         ),
         lost AS (
-            UPDATE campaigns_delivery d SET status = %s, reason = %s
-             WHERE d.campaign_id = %s AND d.status = %s
-               AND NOT EXISTS (SELECT 1 FROM ins WHERE ins.delivery_id = d.id)
-         RETURNING d.id
+            UPDATE {STAGE} p SET reason = %s
+             WHERE p.reason = '' AND NOT EXISTS (SELECT 1 FROM ins WHERE ins.delivery_id = p.delivery_id)
+         RETURNING 1
         ),
         pre AS (
             UPDATE campaigns_delivery d SET status = %s, reason = %s, batch_id = NULL
@@ -237,8 +215,6 @@ def _reserve(cursor: Any, campaign: Campaign, window: Window) -> tuple[int, list
     """
     params = [
         *slot_params,
-        campaign.pk,
-        DeliveryStatus.PLANNED,
         campaign.organization_id,
         window.kind,
         window.start,
@@ -246,10 +222,7 @@ def _reserve(cursor: Any, campaign: Campaign, window: Window) -> tuple[int, list
         campaign.pk,
         campaign.priority,
         LedgerState.RESERVED,
-        DeliveryStatus.EXCLUDED,
         window.reason,
-        campaign.pk,
-        DeliveryStatus.PLANNED,
         DeliveryStatus.EXCLUDED,
         ExclusionReason.PREEMPTED,
         DeliveryStatus.PLANNED,
@@ -259,41 +232,63 @@ def _reserve(cursor: Any, campaign: Campaign, window: Window) -> tuple[int, list
     return lost, list(preempted or [])
 
 
-def _release_excluded(cursor: Any, campaign_id: int, preempted: list[int]) -> None:
-    """Give back slots still held by deliveries that ended up excluded (ours, and preempted ones)."""
-    cursor.execute(
-        """
-        DELETE FROM campaigns_quotaledger l
-         USING campaigns_delivery d
-         WHERE l.delivery_id = d.id AND d.status = %s AND l.state = %s
-           AND (d.campaign_id = %s OR d.id = ANY(%s::bigint[]))
-        """,
-        [DeliveryStatus.EXCLUDED, LedgerState.RESERVED, campaign_id, preempted],
-    )
+def _release(cursor: Any, campaign_id: int, preempted: list[int], several_windows: bool) -> None:
+    """Give back slots held by recipients that ended up excluded (ours, and preempted deliveries)."""
+    if several_windows:
+        cursor.execute(
+            f"""DELETE FROM campaigns_quotaledger l USING {STAGE} p
+                 WHERE l.delivery_id = p.delivery_id AND p.reason <> '' AND l.campaign_id = %s""",
+            [campaign_id],
+        )
+    if preempted:
+        cursor.execute(
+            "DELETE FROM campaigns_quotaledger WHERE delivery_id = ANY(%s::bigint[]) AND state = %s",
+            [preempted, LedgerState.RESERVED],
+        )
 
 
-def _make_batches(cursor: Any, campaign: Campaign, not_before: datetime) -> int:
+def _write_deliveries(cursor: Any, campaign: Campaign, not_before: datetime) -> int:
+    """Batches per sender (≤ 10,000 customers / 2,000 groups), then every delivery row in one INSERT."""
     subject = "group_id" if campaign.kind == CampaignKind.BROADCAST_GROUP else "customer_id"
     per_call = MAX_GROUPS_PER_CALL if campaign.kind == CampaignKind.BROADCAST_GROUP else MAX_CUSTOMERS_PER_CALL
     cursor.execute(
         f"""
-        WITH numbered AS (
-            SELECT id, sender_id, (row_number() OVER (PARTITION BY sender_id ORDER BY {subject}) - 1) / %s AS seq
-              FROM campaigns_delivery WHERE campaign_id = %s AND status = %s
-        ),
-        b AS (
+        CREATE TEMP TABLE {STAGE}_n ON COMMIT DROP AS
+        SELECT delivery_id, sender_id,
+               ((row_number() OVER (PARTITION BY sender_id ORDER BY subject_id) - 1) / %s)::int AS seq
+          FROM {STAGE} WHERE reason = ''
+        """,
+        [per_call],
+    )
+    cursor.execute(
+        f"""
+        WITH b AS (
             INSERT INTO campaigns_batch (organization_id, campaign_id, sender_id, seq, size, status, not_before,
                                          attempts, msgid, reminders, last_error, created_at, updated_at)
             SELECT %s, %s, sender_id, seq, count(*), 'pending', %s, 0, '', '{{}}', '', now(), now()
-              FROM numbered GROUP BY sender_id, seq
+              FROM {STAGE}_n GROUP BY sender_id, seq
          RETURNING id, sender_id, seq
         )
-        UPDATE campaigns_delivery d SET batch_id = b.id
-          FROM numbered n JOIN b ON b.sender_id = n.sender_id AND b.seq = n.seq
-         WHERE d.id = n.id
+        INSERT INTO campaigns_delivery (id, organization_id, campaign_id, {subject}, sender_id, batch_id, status, reason)
+        SELECT p.delivery_id, %s, %s, p.subject_id, p.sender_id, b.id,
+               CASE WHEN p.reason = '' THEN %s ELSE %s END, p.reason
+          FROM {STAGE} p
+          LEFT JOIN {STAGE}_n n ON n.delivery_id = p.delivery_id
+          LEFT JOIN b ON b.sender_id = n.sender_id AND b.seq = n.seq
+      ORDER BY p.subject_id
         """,
-        [per_call, campaign.pk, DeliveryStatus.PLANNED, campaign.organization_id, campaign.pk, not_before],
+        [
+            campaign.organization_id,
+            campaign.pk,
+            not_before,
+            campaign.organization_id,
+            campaign.pk,
+            DeliveryStatus.PLANNED,
+            DeliveryStatus.EXCLUDED,
+        ],
     )
+    cursor.execute(f"DROP TABLE {STAGE}_n")
+    cursor.execute(f"DROP TABLE {STAGE}")
     cursor.execute("SELECT count(*) FROM campaigns_batch WHERE campaign_id = %s", [campaign.pk])
     return int(cursor.fetchone()[0])
 
@@ -340,16 +335,21 @@ def _plan(campaign_id: int, now: datetime) -> PlanResult:
     send_after = next_allowed(policy=policy, at=start)
     day = platform_day(send_after)
     preempted_all: list[int] = []
+    windows = windows_for(policy=policy, kind=campaign.kind, day=day)
     with connection.cursor() as cursor:
+        cursor.execute(f"DROP TABLE IF EXISTS {STAGE}_n, {STAGE}")
+        cursor.execute("SELECT pg_get_serial_sequence('campaigns_delivery', 'id')")
+        seq = cursor.fetchone()[0]
         if campaign.kind == CampaignKind.BROADCAST_GROUP:
-            _insert_group_deliveries(cursor, campaign)
+            _stage_groups(cursor, campaign, seq)
         else:
-            _insert_customer_deliveries(cursor, campaign, policy.require_consent)
-        for window in windows_for(policy=policy, kind=campaign.kind, day=day):
+            _stage_customers(cursor, campaign, policy.require_consent, seq)
+        cursor.execute(f"ANALYZE {STAGE}")  # a temp table has no statistics otherwise
+        for window in windows:
             _, preempted = _reserve(cursor, campaign, window)
             preempted_all.extend(preempted)
-        _release_excluded(cursor, campaign.pk, preempted_all)
-        batches = _make_batches(cursor, campaign, send_after)
+        _release(cursor, campaign.pk, preempted_all, len(windows) > 1)
+        batches = _write_deliveries(cursor, campaign, send_after)
     campaign.planned_at = now
     campaign.send_after = send_after
     counts = exclusion_counts(campaign.pk)

@@ -12,7 +12,16 @@ import pytest
 from django.db import connection
 
 from campaigns import dispatcher
-from campaigns.models import Batch, BatchStatus, Campaign, CampaignStatus, Delivery, DeliveryStatus
+from campaigns.models import (
+    AttemptOutcome,
+    Batch,
+    BatchStatus,
+    Campaign,
+    CampaignStatus,
+    Delivery,
+    DeliveryStatus,
+    DispatchAttempt,
+)
 from campaigns.services import campaign_start
 from tests.campaigns.conftest import sandbox_brand
 from tests.campaigns.factories import campaign, policy
@@ -127,4 +136,6 @@ def test_a_worker_killed_mid_dispatch_never_sends_twice(transactional_db, world,
     assert len(planned) == 16
     assert sorted(task_recipients(wecom_sandbox)) == planned  # each planned recipient in exactly one task
     assert not Batch.objects.filter(campaign=c, status=BatchStatus.NEEDS_OPERATOR).exists()
+    # The killed calls were found on WeCom's side and adopted rather than sent again.
+    assert DispatchAttempt.objects.filter(batch__campaign=c, outcome=AttemptOutcome.RECONCILED).exists()
     assert Campaign.objects.get(pk=c.pk).status == CampaignStatus.SENDING

@@ -1,0 +1,156 @@
+"""Planner throughput (issue 5): recipients planned per second vs a raw ``INSERT … SELECT``.
+
+On the generated brand (bench/datagen.py, plus one WeCom identity per customer):
+
+* **plan** — ``campaigns.planner.campaign_plan`` for a campaign to everyone (``{}``): audience →
+  opt-outs, consent, holdout 10%, sender per customer (last-serving follower, else store primary),
+  quota ledger reservation (``INSERT … ON CONFLICT``), batches per sender — one delivery row per
+  audience member, each planned or excluded with its reason;
+* **raw insert** — the same-run baseline: ``INSERT INTO campaigns_delivery … SELECT`` of one row per
+  customer of the organization, no logic at all.
+
+Between repetitions every campaigns table is truncated. Targets: ≥ 200,000 recipients/s and the plan
+within 3× of the raw statement. Writes bench/results/planner.json.
+
+    python -m bench.planner [--customers 1000000] [--repeat 3] [--json PATH]
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import time
+from typing import Any
+
+from bench import common, datagen
+
+TARGETS = {"plan_per_s": 200_000, "plan_ms_vs_raw_insert": 3.0}
+IDENT_KEY = "campaigns:identities"
+TRUNCATE = (
+    "TRUNCATE campaigns_dispatchattempt, campaigns_quotaledger, campaigns_delivery, campaigns_batch,"
+    " campaigns_campaign_exclusion_segments, campaigns_campaign RESTART IDENTITY CASCADE"
+)
+
+
+def ensure_identities(ds: datagen.Dataset) -> None:
+    from django.db import connection
+
+    if common.get_meta(IDENT_KEY) == ds.customers:
+        return
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO contacts_identity (organization_id, customer_id, platform, account, external_id, created_at)
+            SELECT organization_id, id, 'wecom', 'bench-corp', 'wmb' || id, now()
+              FROM contacts_customer WHERE organization_id = %s
+            ON CONFLICT DO NOTHING
+            """,
+            [ds.organization_id],
+        )
+        cursor.execute("ANALYZE contacts_identity")
+    common.set_meta(IDENT_KEY, ds.customers)
+    print(f"planner: WeCom identities ready in {time.perf_counter() - started:.1f}s", flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--customers", type=int, default=1_000_000)
+    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--json", default=None)
+    args = parser.parse_args(argv)
+
+    ds = datagen.generate(customers=args.customers)
+    ensure_identities(ds)
+    from django.db import connection
+    from django.utils import timezone
+
+    from campaigns.models import Campaign, CampaignKind
+    from campaigns.planner import campaign_plan
+
+    def truncate() -> None:
+        with connection.cursor() as cursor:
+            cursor.execute(TRUNCATE)
+
+    results: dict[str, Any] = {}
+
+    def plan() -> None:
+        campaign = Campaign.objects.create(
+            organization_id=ds.organization_id,
+            name="bench",
+            kind=CampaignKind.BROADCAST_SINGLE,
+            text="bench",
+            expression={},
+            holdout_percent=10,
+        )
+        # A fixed daytime clock: the default quiet hours never defer the bench run.
+        now = timezone.now().replace(hour=4, minute=0)  # 12:00 Asia/Shanghai
+        result = campaign_plan(campaign_id=campaign.pk, now=now)
+        results["planned"] = result.planned
+        results["excluded"] = result.excluded
+        results["batches"] = result.batches
+
+    def raw_insert() -> None:
+        campaign = Campaign.objects.create(
+            organization_id=ds.organization_id, name="raw", kind=CampaignKind.BROADCAST_SINGLE, text="raw"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(
+                """
+                INSERT INTO campaigns_delivery (organization_id, campaign_id, customer_id, sender_id, status, reason)
+                SELECT organization_id, %s, id, NULL, 'planned', '' FROM contacts_customer WHERE organization_id = %s
+                """,
+                [campaign.pk, ds.organization_id],
+            )
+
+    samples: dict[str, list[float]] = {"plan": [], "raw_insert": []}
+    truncate()
+    for i in range(args.repeat + 1):  # the first round warms the cache and is not counted
+        for name, fn in (
+            (("plan", plan), ("raw_insert", raw_insert))
+            if i % 2 == 0
+            else (
+                ("raw_insert", raw_insert),
+                ("plan", plan),
+            )
+        ):
+            truncate()
+            started = time.perf_counter()
+            fn()
+            elapsed = (time.perf_counter() - started) * 1000
+            if i:
+                samples[name].append(elapsed)
+    truncate()
+
+    plan_ms = statistics.median(samples["plan"])
+    raw_ms = statistics.median(samples["raw_insert"])
+    rows = ds.customers
+    metrics = {
+        "plan_ms_p50": round(plan_ms, 1),
+        "plan_per_s": round(rows / (plan_ms / 1000)),
+        "planned_recipients": results.get("planned"),
+        "batches": results.get("batches"),
+        "repeat": args.repeat,
+    }
+    baseline = {"raw_insert_ms_p50": round(raw_ms, 1), "raw_insert_per_s": round(rows / (raw_ms / 1000))}
+    ratios = {"plan_ms_vs_raw_insert": common.ratio(plan_ms, raw_ms)}
+    path = common.write_result(
+        name="planner",
+        scale={"customers": rows},
+        metrics=metrics,
+        baseline=baseline,
+        ratios=ratios,
+        targets=TARGETS,
+        details={"excluded": results.get("excluded"), "samples_ms": samples},
+        path=args.json,
+    )
+    print(f"\nplanner at {rows:,} customers ({args.repeat} runs each, p50)")
+    print(f"  plan        {plan_ms:9.0f} ms   {metrics['plan_per_s']:>10,} recipients/s")
+    print(f"  raw insert  {raw_ms:9.0f} ms   {baseline['raw_insert_per_s']:>10,} rows/s")
+    print(f"  plan / raw  {ratios['plan_ms_vs_raw_insert']:9.2f}×   (target ≤ {TARGETS['plan_ms_vs_raw_insert']}×)")
+    print(f"  planned {results.get('planned'):,}, excluded {results.get('excluded')}; wrote {path}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
