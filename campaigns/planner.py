@@ -269,7 +269,8 @@ def _write_deliveries(cursor: Any, campaign: Campaign, not_before: datetime) -> 
               FROM {STAGE}_n GROUP BY sender_id, seq
          RETURNING id, sender_id, seq
         )
-        INSERT INTO campaigns_delivery (id, organization_id, campaign_id, {subject}, sender_id, batch_id, status, reason)
+        INSERT INTO campaigns_delivery
+               (id, organization_id, campaign_id, {subject}, sender_id, batch_id, status, reason)
         SELECT p.delivery_id, %s, %s, p.subject_id, p.sender_id, b.id,
                CASE WHEN p.reason = '' THEN %s ELSE %s END, p.reason
           FROM {STAGE} p

@@ -32,7 +32,7 @@ def quota_picture(*, organization_id: int, channel_account_id: int | None, kind:
         "moments_per_day": p.moments_per_day,
         "brand_cap": p.brand_cap,
         "brand_cap_period": str(p.get_brand_cap_period_display()),
-        "quiet_hours": f"{p.quiet_start:%H:%M}–{p.quiet_end:%H:%M}",
+        "quiet_hours": f"{p.quiet_start:%H:%M}–{p.quiet_end:%H:%M}" if p.quiet_start != p.quiet_end else "未设置",
         "require_consent": p.require_consent,
         "approval_threshold": p.approval_threshold,
     }
