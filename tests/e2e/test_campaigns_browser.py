@@ -18,7 +18,10 @@ pytestmark = pytest.mark.e2e
 
 
 def test_operator_creates_a_broadcast_and_watches_progress_reach_done(
-    world: Any, wecom_sandbox: Any, login_page: Any, monkeypatch: pytest.MonkeyPatch
+    world: Any,
+    wecom_sandbox: Any,  # noqa: F811 - the fixture imported above
+    login_page: Any,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(tasks.dispatch_campaign, "delay_on_commit", lambda *a: None)
     monkeypatch.setattr(dispatcher, "_enqueue", lambda ids, countdown=None: None)
