@@ -19,6 +19,8 @@ from bench import common
 QUICK_CUSTOMERS = 100_000
 BENCHES: list[tuple[str, list[str]]] = [
     ("segments", ["--customers", str(QUICK_CUSTOMERS), "--repeat", "7"]),
+    # 10 orders per customer by default (1M orders at the quick scale); its own scratch database.
+    ("reports", ["--customers", str(QUICK_CUSTOMERS), "--repeat", "5"]),
 ]
 
 
