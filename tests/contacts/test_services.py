@@ -25,6 +25,7 @@ from contacts.models import (
     TimelineEvent,
     TimelineKind,
 )
+from contacts.services import registry
 from tests.contacts.factories import GroupMemberFactory, SingleTagGroupFactory
 from tests.factories import (
     CustomerFactory,
@@ -193,7 +194,7 @@ def test_merge_calls_registered_handlers_instead_of_the_generic_move(monkeypatch
         calls.append((survivor_id, absorbed_id))
         Note.objects.filter(customer_id=absorbed_id).update(customer_id=survivor_id, body="moved by handler")
 
-    monkeypatch.setattr(services, "_merge_handlers", {Note: handler})
+    monkeypatch.setattr(registry, "_merge_handlers", {Note: handler})
     services.customer_merge(survivor=survivor, absorbed=absorbed, reason="t")
     assert calls == [(survivor.pk, absorbed.pk)]
     assert list(Note.objects.filter(customer=survivor).values_list("body", flat=True)) == ["moved by handler"]
@@ -244,7 +245,7 @@ def test_tag_listeners_run_on_commit_only(
     monkeypatch: pytest.MonkeyPatch, django_capture_on_commit_callbacks: Any
 ) -> None:
     seen: list[tuple[int, list[int], list[int], str]] = []
-    monkeypatch.setattr(services, "_tag_listeners", [])
+    monkeypatch.setattr(registry, "_tag_listeners", [])
     services.register_tag_listener(lambda *args: seen.append(args))
     org = OrganizationFactory()
     customer = CustomerFactory(organization=org)

@@ -1,0 +1,71 @@
+"""Writes to the customer base. The only way to change contacts models (STYLE.md "services").
+
+Conventions: keyword-only, typed, ``<entity>_<action>``; top-level services are atomic; side effects
+(tag listeners, tasks) run on commit. ``Customer.tag_ids`` mirrors ``CustomerTag`` and every function
+here that changes one changes the other in the same transaction, with SQL array operations (intarray's
+``-``/``|`` and ``uniq(sort(…))``, so the array stays sorted and without duplicates).
+"""
+
+from contacts.services.customers import (
+    _customer_foreign_keys,
+    customer_merge,
+    customer_opt_in,
+    customer_opt_out,
+    customer_resolve,
+    note_add,
+    timeline_add,
+)
+from contacts.services.registry import (
+    ContactsError,
+    MergeHandler,
+    TagListener,
+    register_merge_handler,
+    register_tag_listener,
+)
+from contacts.services.relations import follow_end, follow_upsert, group_upsert
+from contacts.services.saved_segments import segment_delete, segment_save
+from contacts.services.staff import staff_create, staff_set_role
+from contacts.services.tags import (
+    customer_tag_add,
+    customer_tag_ids_rebuild,
+    customer_tag_remove,
+    customers_tag_bulk,
+    tag_create,
+    tag_delete,
+    tag_group_create,
+    tag_group_delete,
+    tag_group_update,
+    tag_update,
+)
+
+__all__ = [
+    "ContactsError",
+    "MergeHandler",
+    "TagListener",
+    "_customer_foreign_keys",
+    "customer_merge",
+    "customer_opt_in",
+    "customer_opt_out",
+    "customer_resolve",
+    "customer_tag_add",
+    "customer_tag_ids_rebuild",
+    "customer_tag_remove",
+    "customers_tag_bulk",
+    "follow_end",
+    "follow_upsert",
+    "group_upsert",
+    "note_add",
+    "register_merge_handler",
+    "register_tag_listener",
+    "segment_delete",
+    "segment_save",
+    "staff_create",
+    "staff_set_role",
+    "tag_create",
+    "tag_delete",
+    "tag_group_create",
+    "tag_group_delete",
+    "tag_group_update",
+    "tag_update",
+    "timeline_add",
+]

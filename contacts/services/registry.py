@@ -1,0 +1,55 @@
+"""Hooks for higher layers (registered in their AppConfig.ready()) and the refusal error."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+
+from django.db import models, transaction
+
+logger = logging.getLogger(__name__)
+
+
+TagListener = Callable[[int, list[int], list[int], str], None]
+MergeHandler = Callable[[int, int], None]
+
+_tag_listeners: list[TagListener] = []
+_merge_handlers: dict[type[models.Model], MergeHandler] = {}
+
+
+class ContactsError(ValueError):
+    """A refused write; the message (Chinese) says what to do."""
+
+
+# --- registries (higher layers plug in from AppConfig.ready()) -----------------------------------
+
+
+def register_tag_listener(fn: TagListener) -> None:
+    """``fn(customer_id, added_tag_ids, removed_tag_ids, source)`` runs after commit of every tag change."""
+    if fn not in _tag_listeners:
+        _tag_listeners.append(fn)
+
+
+def register_merge_handler(model: type[models.Model], fn: MergeHandler) -> None:
+    """``fn(survivor_id, absorbed_id)`` moves ``model``'s rows during a merge, instead of the generic move.
+
+    For tables whose unique constraints involving the customer need more than "drop the absorbed
+    duplicate" (e.g. sum two counters). The handler must leave no row pointing at the absorbed customer.
+    """
+    _merge_handlers[model] = fn
+
+
+def _notify_tags(changes: Iterable[tuple[int, list[int], list[int]]], source: str) -> None:
+    changes = [c for c in changes if c[1] or c[2]]
+    if not changes or not _tag_listeners:
+        return
+
+    def run() -> None:
+        for customer_id, added, removed in changes:
+            for fn in _tag_listeners:
+                try:
+                    fn(customer_id, added, removed, source)
+                except Exception:  # a broken listener must not hide the change from the others
+                    logger.exception("tag listener %r failed for customer %s", fn, customer_id)
+
+    transaction.on_commit(run)

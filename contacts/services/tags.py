@@ -1,0 +1,321 @@
+"""Tags on customers (``tag_ids`` kept in step with ``CustomerTag``) and the tag catalogue."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import connection, models, transaction
+from django.db.models import QuerySet
+from django.utils.translation import gettext as _
+
+from contacts.models import (
+    Customer,
+    CustomerTag,
+    Organization,
+    Staff,
+    Tag,
+    TagChoice,
+    TagGroup,
+    TagSource,
+    TimelineKind,
+)
+from contacts.services.customers import timeline_add
+from contacts.services.registry import ContactsError, _notify_tags
+
+# --- tags ----------------------------------------------------------------------------------------
+
+_SET_TAG_IDS = """
+    UPDATE contacts_customer
+       SET tag_ids = uniq(sort((tag_ids - %s::int[]) | %s::int[])), updated_at = now()
+     WHERE id = %s
+ RETURNING tag_ids
+"""
+
+
+def _check_same_org(customer: Customer, tag: Tag) -> None:
+    if customer.organization_id != tag.organization_id:
+        raise ContactsError(_("标签与客户不属于同一企业"))
+
+
+@transaction.atomic
+def customer_tag_add(*, customer: Customer, tag: Tag, by: Staff | None = None, source: str = TagSource.STAFF) -> bool:
+    """Tag a customer; in a single-choice group the customer's other tag of that group is removed.
+
+    Returns whether the tag was newly added.
+    """
+    _check_same_org(customer, tag)
+    group = TagGroup.objects.only("choice").get(pk=tag.group_id)
+    with connection.cursor() as cursor:
+        removed: list[int] = []
+        if group.choice == TagChoice.SINGLE:
+            cursor.execute(
+                """
+                DELETE FROM contacts_customertag ct USING contacts_tag t
+                 WHERE ct.customer_id = %s AND ct.tag_id = t.id AND t.group_id = %s AND t.id <> %s
+             RETURNING ct.tag_id
+                """,
+                [customer.pk, tag.group_id, tag.pk],
+            )
+            removed = sorted(row[0] for row in cursor.fetchall())
+        cursor.execute(
+            """
+            INSERT INTO contacts_customertag (organization_id, customer_id, tag_id, assigned_at, assigned_by_id, source)
+            VALUES (%s, %s, %s, now(), %s, %s)
+            ON CONFLICT (customer_id, tag_id) DO NOTHING
+            RETURNING id
+            """,
+            [customer.organization_id, customer.pk, tag.pk, by.pk if by else None, source],
+        )
+        added = cursor.fetchone() is not None
+        if not added and not removed:
+            return False
+        cursor.execute(_SET_TAG_IDS, [removed, [tag.pk], customer.pk])
+        customer.tag_ids = list(cursor.fetchone()[0])
+    names = dict(Tag.objects.filter(pk__in=removed).values_list("pk", "name"))
+    for tag_id in removed:
+        timeline_add(
+            customer=customer,
+            kind=TimelineKind.UNTAGGED,
+            summary=f"移除标签：{names.get(tag_id, tag_id)}（单选组切换）",
+            data={"tag_id": tag_id, "source": source},
+            actor=by,
+        )
+    if added:
+        timeline_add(
+            customer=customer,
+            kind=TimelineKind.TAGGED,
+            summary=f"打标签：{tag.name}",
+            data={"tag_id": tag.pk, "source": source},
+            actor=by,
+        )
+    _notify_tags([(customer.pk, [tag.pk] if added else [], removed)], source)
+    return added
+
+
+@transaction.atomic
+def customer_tag_remove(
+    *, customer: Customer, tag: Tag, by: Staff | None = None, source: str = TagSource.STAFF
+) -> bool:
+    """Remove a tag from a customer. Returns whether it was there."""
+    _check_same_org(customer, tag)
+    deleted, _rows = CustomerTag.objects.filter(customer_id=customer.pk, tag_id=tag.pk).delete()
+    if not deleted:
+        return False
+    with connection.cursor() as cursor:
+        cursor.execute(_SET_TAG_IDS, [[tag.pk], [], customer.pk])
+        customer.tag_ids = list(cursor.fetchone()[0])
+    timeline_add(
+        customer=customer,
+        kind=TimelineKind.UNTAGGED,
+        summary=f"移除标签：{tag.name}",
+        data={"tag_id": tag.pk, "source": source},
+        actor=by,
+    )
+    _notify_tags([(customer.pk, [], [tag.pk])], source)
+    return True
+
+
+@transaction.atomic
+def customers_tag_bulk(
+    *,
+    organization: Organization,
+    tag: Tag,
+    customer_ids: QuerySet[Any] | list[int],
+    by: Staff | None = None,
+    source: str = TagSource.STAFF,
+) -> int:
+    """Tag many customers in one statement (``INSERT … SELECT … ON CONFLICT DO NOTHING`` + one
+    ``UPDATE`` of ``tag_ids``). ``customer_ids`` is a list or a queryset of customers / ids; rows of
+    other organizations are ignored. Returns how many customers newly got the tag."""
+    if tag.organization_id != organization.pk:
+        raise ContactsError(_("标签与客户不属于同一企业"))
+    if isinstance(customer_ids, QuerySet):
+        # A queryset of customers, or of ids (``values("pk")`` / ``values_list("id", flat=True)``).
+        ids_qs = customer_ids if customer_ids._fields else customer_ids.values("pk")  # type: ignore[attr-defined]
+        sub_sql, sub_params = ids_qs.query.sql_with_params()
+        target = f"SELECT id FROM contacts_customer WHERE organization_id = %s AND id IN ({sub_sql})"
+        target_params: list[Any] = [organization.pk, *sub_params]
+    else:
+        target = "SELECT id FROM contacts_customer WHERE organization_id = %s AND id = ANY(%s)"
+        target_params = [organization.pk, [int(i) for i in customer_ids]]
+    single = TagGroup.objects.filter(pk=tag.group_id, choice=TagChoice.SINGLE).exists()
+    removed_cte = (
+        """
+        removed AS (
+            DELETE FROM contacts_customertag ct USING contacts_tag t
+             WHERE ct.tag_id = t.id AND t.group_id = %s AND t.id <> %s AND ct.customer_id IN (SELECT id FROM target)
+         RETURNING ct.customer_id, ct.tag_id::int AS tag_id
+        ),"""
+        if single
+        else "removed AS (SELECT NULL::bigint AS customer_id, NULL::int AS tag_id WHERE false),"
+    )
+    removed_params = [tag.group_id, tag.pk] if single else []
+    sql = f"""
+        WITH target AS ({target}),
+        {removed_cte}
+        added AS (
+            INSERT INTO contacts_customertag (organization_id, customer_id, tag_id, assigned_at, assigned_by_id, source)
+            SELECT %s, id, %s, now(), %s, %s FROM target
+            ON CONFLICT (customer_id, tag_id) DO NOTHING
+            RETURNING customer_id
+        ),
+        gone AS (SELECT customer_id, array_agg(tag_id ORDER BY tag_id) AS ids FROM removed GROUP BY customer_id),
+        changed AS (
+            SELECT COALESCE(a.customer_id, g.customer_id) AS customer_id, a.customer_id IS NOT NULL AS is_added,
+                   COALESCE(g.ids, '{{}}'::int[]) AS removed_ids
+              FROM added a FULL JOIN gone g ON g.customer_id = a.customer_id
+        ),
+        upd AS (
+            UPDATE contacts_customer c
+               SET tag_ids = uniq(sort((c.tag_ids - ch.removed_ids) | %s::int)), updated_at = now()
+              FROM changed ch
+             WHERE c.id = ch.customer_id
+         RETURNING c.id
+        ),
+        tl AS (
+            INSERT INTO contacts_timelineevent
+                   (organization_id, customer_id, kind, occurred_at, actor_id, summary, data)
+            SELECT %s, customer_id, %s, now(), %s, %s, %s::jsonb FROM added
+        )
+        SELECT ch.customer_id, ch.is_added, ch.removed_ids FROM changed ch
+    """
+    params = [
+        *target_params,
+        *removed_params,
+        organization.pk,
+        tag.pk,
+        by.pk if by else None,
+        source,
+        tag.pk,
+        organization.pk,
+        TimelineKind.TAGGED,
+        by.pk if by else None,
+        f"打标签：{tag.name}"[:200],
+        f'{{"tag_id": {int(tag.pk)}, "source": "{source}", "bulk": true}}',
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    _notify_tags([(cid, [tag.pk] if is_added else [], list(removed)) for cid, is_added, removed in rows], source)
+    return sum(1 for _cid, is_added, _removed in rows if is_added)
+
+
+def customer_tag_ids_rebuild(*, organization_id: int) -> int:
+    """Recompute ``Customer.tag_ids`` from the assignment table for a whole organization.
+
+    Set-based; used after bulk loads and by the consistency check. Returns the rows changed.
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            UPDATE contacts_customer c
+               SET tag_ids = COALESCE(sub.ids, '{}')
+              FROM contacts_customer c2
+              LEFT JOIN (
+                    SELECT customer_id, array_agg(tag_id::int ORDER BY tag_id) AS ids
+                      FROM contacts_customertag
+                     WHERE organization_id = %s
+                  GROUP BY customer_id
+              ) sub ON sub.customer_id = c2.id
+             WHERE c.id = c2.id
+               AND c2.organization_id = %s
+               AND c.tag_ids IS DISTINCT FROM COALESCE(sub.ids, '{}')
+            """,
+            [organization_id, organization_id],
+        )
+        return int(cursor.rowcount)
+
+
+# --- tag catalogue -------------------------------------------------------------------------------
+
+
+@transaction.atomic
+def tag_group_create(
+    *, organization: Organization, name: str, choice: str = TagChoice.MULTI, order: int = 0
+) -> TagGroup:
+    name = name.strip()
+    if not name:
+        raise ContactsError(_("请填写标签组名称"))
+    if TagGroup.objects.filter(organization=organization, name=name).exists():
+        raise ContactsError(_("标签组“%(name)s”已存在，请换一个名称") % {"name": name})
+    return TagGroup.objects.create(organization=organization, name=name, choice=choice, order=order)
+
+
+@transaction.atomic
+def tag_group_update(
+    *, group: TagGroup, name: str | None = None, choice: str | None = None, order: int | None = None
+) -> TagGroup:
+    """Rename / reorder a group or change its choice; turning multi into single is refused while
+    some customer holds two tags of the group."""
+    if name is not None:
+        name = name.strip()
+        if not name:
+            raise ContactsError(_("请填写标签组名称"))
+        if TagGroup.objects.filter(organization_id=group.organization_id, name=name).exclude(pk=group.pk).exists():
+            raise ContactsError(_("标签组“%(name)s”已存在，请换一个名称") % {"name": name})
+        group.name = name
+    if choice is not None and choice != group.choice:
+        if choice == TagChoice.SINGLE:
+            clash = (
+                CustomerTag.objects.filter(tag__group=group)
+                .values("customer_id")
+                .annotate(n=models.Count("id"))
+                .filter(n__gt=1)
+                .count()
+            )
+            if clash:
+                raise ContactsError(_("有 %(n)s 位客户在该组有多个标签，请先处理后再改为单选") % {"n": clash})
+        group.choice = choice
+    if order is not None:
+        group.order = order
+    group.save()
+    return group
+
+
+@transaction.atomic
+def tag_group_delete(*, group: TagGroup) -> None:
+    """Delete a group and its tags (removing them from every customer's ``tag_ids``)."""
+    for tag in list(group.tags.all()):
+        tag_delete(tag=tag)
+    group.delete()
+
+
+@transaction.atomic
+def tag_create(*, group: TagGroup, name: str, order: int = 0, wecom_tag_id: str = "") -> Tag:
+    name = name.strip()
+    if not name:
+        raise ContactsError(_("请填写标签名称"))
+    if Tag.objects.filter(group=group, name=name).exists():
+        raise ContactsError(_("标签组“%(group)s”里已有标签“%(name)s”") % {"group": group.name, "name": name})
+    return Tag.objects.create(
+        organization_id=group.organization_id, group=group, name=name, order=order, wecom_tag_id=wecom_tag_id
+    )
+
+
+@transaction.atomic
+def tag_update(*, tag: Tag, name: str | None = None, order: int | None = None) -> Tag:
+    if name is not None:
+        name = name.strip()
+        if not name:
+            raise ContactsError(_("请填写标签名称"))
+        if Tag.objects.filter(group_id=tag.group_id, name=name).exclude(pk=tag.pk).exists():
+            raise ContactsError(_("该标签组里已有标签“%(name)s”") % {"name": name})
+        tag.name = name
+    if order is not None:
+        tag.order = order
+    tag.save()
+    return tag
+
+
+@transaction.atomic
+def tag_delete(*, tag: Tag) -> None:
+    """Delete a tag: its assignments go by cascade and ``tag_ids`` loses it in one indexed UPDATE."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            UPDATE contacts_customer SET tag_ids = tag_ids - %s::int, updated_at = now()
+             WHERE organization_id = %s AND tag_ids @> ARRAY[%s]::int[]
+            """,
+            [tag.pk, tag.organization_id, tag.pk],
+        )
+    tag.delete()
