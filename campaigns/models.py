@@ -326,7 +326,7 @@ class Batch(models.Model):
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
     campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="batches")
-    sender = models.ForeignKey(Staff, on_delete=models.PROTECT, related_name="+")
+    sender = models.ForeignKey(Staff, on_delete=models.CASCADE, related_name="+")
     seq = models.PositiveIntegerField(default=0)
     size = models.PositiveIntegerField(default=0)
     status = models.CharField(max_length=20, choices=BatchStatus.choices, default=BatchStatus.PENDING)
