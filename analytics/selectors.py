@@ -227,6 +227,13 @@ def _customer_where(f: ReportFilter, alias: str = "c") -> str:
     return " AND ".join(conds)
 
 
+def _customer_join(f: ReportFilter, alias: str) -> str:
+    """Join the customers only when a store/channel/staff filter needs them (facts carry the org)."""
+    if f.store_ids is None and not f.channel and not f.staff_id:
+        return ""
+    return f"JOIN contacts_customer c ON c.id = {alias}.customer_id AND {_customer_where(f)}"
+
+
 def _pct(num: Any, den: Any) -> float | None:
     return round(100.0 * float(num) / float(den), 1) if den else None
 
@@ -528,9 +535,8 @@ def repurchase(f: ReportFilter) -> Report:
     rows = _rows(
         f"""
         SELECT b.cohort_month, COUNT(*), COUNT(b.second_order_at), {window_cols}
-          FROM analytics_buyerfact b JOIN contacts_customer c ON c.id = b.customer_id
+          FROM analytics_buyerfact b {_customer_join(f, "b")}
          WHERE b.organization_id = %(org)s AND b.cohort_month BETWEEN %(mstart)s AND %(end)s
-           AND {_customer_where(f)}
       GROUP BY ROLLUP (b.cohort_month)
       ORDER BY b.cohort_month NULLS LAST
         """,
@@ -607,9 +613,8 @@ def cohorts(f: ReportFilter) -> Report:
                ((EXTRACT(YEAR FROM m.month) - EXTRACT(YEAR FROM m.cohort_month)) * 12
                  + EXTRACT(MONTH FROM m.month) - EXTRACT(MONTH FROM m.cohort_month))::int AS k,
                COUNT(*), SUM(m.revenue)
-          FROM analytics_customermonth m JOIN contacts_customer c ON c.id = m.customer_id
+          FROM analytics_customermonth m {_customer_join(f, "m")}
          WHERE m.organization_id = %(org)s AND m.cohort_month BETWEEN %(mstart)s AND %(end)s
-           AND {_customer_where(f)}
       GROUP BY 1, 2
         """,
         p,
@@ -871,7 +876,7 @@ def staff(f: ReportFilter) -> Report:
         roll AS (SELECT d.staff_id, SUM(d.new_customers) AS new, SUM(d.churned) AS churned, SUM(d.orders) AS orders,
                         SUM(d.gmv - d.refunds) AS gmv, SUM(d.private_gmv - d.private_refunds) AS private
                    FROM analytics_dailyrollup d
-                  WHERE {_daily_where(f)} AND d.staff_id IN (SELECT id FROM st) GROUP BY d.staff_id),
+                  WHERE {_daily_where(f)} GROUP BY d.staff_id),
         beh AS (SELECT b.staff_id, SUM(b.chat_cnt) AS chats, SUM(b.message_cnt) AS messages,
                        AVG(b.reply_percentage) AS reply, AVG(b.avg_reply_time) AS reply_time,
                        SUM(b.new_contact_cnt) AS new_contacts, SUM(b.negative_feedback_cnt) AS negative

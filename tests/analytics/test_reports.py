@@ -287,3 +287,18 @@ def test_other_organization_never_leaks(data):
         Decimal(0),
     )
     assert rep.extra["gmv"] == expected
+
+
+def test_cohorts_and_repurchase_with_a_store_filter_count_only_that_store(data):
+    world = data
+    _orders, by_cust, customers, _ltv = truth(world)
+    fa = f_for(world, store_ids=frozenset({world.store_a.pk}), channel="wecom")
+    expected = sum(
+        1
+        for cid, lst in by_cust.items()
+        if lst and customers[cid].home_store_id == world.store_a.pk and customers[cid].source_channel == "wecom"
+    )
+    sizes = sum(row[1] for row in selectors.cohorts(fa).tables[0].rows)
+    total = next(r for r in selectors.repurchase(fa).tables[0].rows if r[0] == "合计")
+    assert sizes == expected == total[1]
+    assert expected > 0
