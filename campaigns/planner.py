@@ -2,19 +2,23 @@
 
 ``campaign_plan`` runs a handful of statements, none of them a loop over recipients:
 
-1. **Audience → deliveries** (one ``INSERT … SELECT``): the segment (``contacts.segments.compile_sql``)
-   or the chosen groups; each member gets a delivery row, either ``planned`` or ``excluded`` with the
-   first reason that applies: opted out → no consent → exclusion segment → holdout (a deterministic
-   hash of campaign and customer) → no WeCom identity → no sender. The sender is the active follower
-   who last served the customer (``last_interaction_at``, else ``added_at``), else the home store's
-   primary staff member (its earliest active staff member with a WeCom account); for groups, the owner.
-2. **Quota** (one statement per ledger kind): reserve ledger slots for the planned deliveries in
+1. **Stage the audience** (one ``CREATE TEMP TABLE … AS SELECT``): the segment
+   (``contacts.segments.compile_sql``) or the chosen groups, each member with a delivery id drawn
+   from the deliveries' sequence, its sender and the first exclusion reason that applies: opted out
+   → no consent → exclusion segment → holdout (a deterministic md5 of campaign and customer) → no
+   WeCom identity → no sender. The sender is the active follower who last served the customer
+   (``last_interaction_at``, else ``added_at``), else the home store's primary staff member (its
+   earliest active staff member with a WeCom account); for groups, the owner.
+2. **Quota** (one statement per ledger kind): reserve ledger slots for the staged recipients in
    customer order with ``INSERT … ON CONFLICT``. A slot held by a lower-priority campaign whose send
    has not started is taken over (``DO UPDATE … WHERE priority < ours AND state = 'reserved'``) and
-   that delivery becomes ``excluded/preempted``; any other conflict leaves our delivery
-   ``excluded/quota`` (or ``brand_cap``). The unique constraint, not Python, guarantees the cap.
-3. **Batches**: one batch per sender and 10,000 customers (2,000 groups), ``not_before`` = the end of
-   quiet hours if the send time falls inside them (the quota is charged to that platform day).
+   that delivery becomes ``excluded/preempted``; any other conflict excludes our recipient
+   (``quota`` / ``brand_cap``). The unique constraint, not Python, guarantees the cap.
+3. **Write**: batches per sender (≤ 10,000 customers / 2,000 groups, ``not_before`` = the end of quiet
+   hours when the send time falls inside them; the quota is charged to that platform day), then every
+   delivery row — planned or excluded with its reason — in one ``INSERT … SELECT``.
+
+Staging keeps the expensive table (deliveries, with its indexes) written exactly once per row.
 """
 
 from __future__ import annotations

@@ -5,16 +5,15 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('campaigns', '0002_deliveries_ledger_without_fk_triggers'),
-        ('contacts', '0004_import_job_heartbeat'),
+        ("campaigns", "0002_deliveries_ledger_without_fk_triggers"),
+        ("contacts", "0004_import_job_heartbeat"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='batch',
-            name='sender',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='contacts.staff'),
+            model_name="batch",
+            name="sender",
+            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name="+", to="contacts.staff"),
         ),
     ]

@@ -180,3 +180,34 @@ def test_reminders_are_capped_at_three_a_day(world, wecom_sandbox, enqueued):
     assert outcomes.count("reminded") == 3
     batch.refresh_from_db()
     assert len(batch.reminders) == 3
+
+
+def test_group_broadcast_goes_to_the_owner_and_syncs_sent_groups(world, wecom_sandbox, enqueued):
+    from tests.factories import CustomerGroupFactory
+
+    brand = sandbox_brand(wecom_sandbox, world.org, n_customers=2, n_staff=1)
+    owner = brand.staff[0]
+    chats = [wecom_sandbox.create_group(owner.wecom_userid, name=f"群{i}") for i in range(2)]
+    groups = [CustomerGroupFactory(organization=world.org, owner=owner, wecom_chat_id=c) for c in chats]
+    c = planned_campaign(world.org, kind="broadcast_group", group_ids=[g.pk for g in groups])
+    batch = Batch.objects.get(campaign=c)
+    assert dispatcher.batch_dispatch(batch_id=batch.pk) == "created"
+    msg = wecom_sandbox.group_sends()[Batch.objects.get(pk=batch.pk).msgid]
+    assert msg.chat_type == "group" and sorted(msg.tasks[owner.wecom_userid]["recipients"]) == sorted(chats)
+    wecom_sandbox.confirm(owner.wecom_userid, msg.msgid)
+    assert dispatcher.batch_track(batch_id=batch.pk) == "synced"
+    assert Delivery.objects.filter(campaign=c, status=DeliveryStatus.DELIVERED).count() == 2
+
+
+def test_moments_post_once_for_all_senders_and_sync_visibility(world, wecom_sandbox, enqueued):
+    brand = sandbox_brand(wecom_sandbox, world.org, n_customers=4, n_staff=2)
+    c = planned_campaign(world.org, kind="moment", text="冬季护肤小课堂")
+    assert dispatcher.moment_dispatch(campaign_id=c.pk) == "created"
+    assert dispatcher.moment_dispatch(campaign_id=c.pk) == "skip"  # redelivered: never a second post
+    corp = wecom_sandbox.fake.corp(wecom_sandbox.corp_id)
+    assert len(corp.moments) == 1
+    assert sorted(next(iter(corp.moments.values()))["senders"]) == sorted(s.wecom_userid for s in brand.staff)
+    assert dispatcher.moment_track(campaign_id=c.pk) in ("waiting", "synced")
+    dispatcher.moment_track(campaign_id=c.pk)
+    assert Delivery.objects.filter(campaign=c, status=DeliveryStatus.DELIVERED).count() == 4
+    assert QuotaLedger.objects.filter(campaign=c, kind="moment").count() == 4
