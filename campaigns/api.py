@@ -6,6 +6,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.urls import reverse
+from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -72,6 +73,10 @@ def _errors(exc: Exception) -> Response:
 class CampaignPreviewView(APIView):
     allowed_roles = OPERATOR_AND_MANAGER
 
+    @extend_schema(
+        request=CampaignInput,
+        responses={200: OpenApiResponse(description="recipients, audience, exclusions by reason, batches, quota")},
+    )
     def post(self, request: Request) -> Response:
         ser = CampaignInput(data=request.data)
         ser.is_valid(raise_exception=True)
@@ -91,6 +96,7 @@ class CampaignPreviewView(APIView):
 class CampaignCreateView(APIView):
     allowed_roles = OPERATOR_AND_MANAGER
 
+    @extend_schema(request=CampaignInput, responses={201: OpenApiResponse(description="id, status, url")})
     def post(self, request: Request) -> Response:
         ser = CampaignInput(data=request.data)
         ser.is_valid(raise_exception=True)
