@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
@@ -171,6 +172,7 @@ def order_list(request: HttpRequest) -> HttpResponse:
             "sources": OrderSource.choices,
             "statuses": OrderStatus.choices,
             "tabs": _tabs(actor, ""),
+            "query": urlencode({k: v for k, v in (("q", q), ("source", source), ("status", status)) if v}),
             "template_headers": imports.TEMPLATE_HEADERS,
             "zero": Decimal(0),
         },

@@ -142,3 +142,35 @@ def test_incremental_rollups_equal_full_rebuild(world):
     after = _snapshot(world.org)
     assert before == after
     assert any(c[6] for c in after[0])
+
+
+def test_merge_moves_orders_and_refreshes_the_survivors_rollups(world, django_capture_on_commit_callbacks):
+    from analytics.models import BuyerFact, CustomerMonth
+    from contacts.services import customer_merge
+    from tests.factories import CustomerFactory as CF
+
+    a = CF(organization=world.org, home_store=world.store_a, created_at=at(2026, 2, 1))
+    b = CF(organization=world.org, home_store=world.store_a, created_at=at(2026, 1, 10))
+    record(a, 100, at(2026, 3, 1), "M-A1")
+    record(b, 300, at(2026, 3, 9), "M-B1")
+    record(b, 50, at(2026, 2, 1), "M-B2")
+    rollups.daily_customer_metrics_refresh(
+        organization_id=world.org.pk, start=dt.date(2026, 1, 1), end=dt.date(2026, 2, 28)
+    )
+    assert sum(DailyRollup.objects.values_list("new_customers", flat=True)) == 2
+    with django_capture_on_commit_callbacks(execute=True):
+        customer_merge(survivor=a, absorbed=b, reason="same phone")
+    a.refresh_from_db()
+    assert (a.order_count, a.ltv) == (3, Decimal("450.00"))
+    assert a.first_order_at == at(2026, 2, 1)
+    fact = BuyerFact.objects.get()
+    assert (fact.customer_id, fact.first_order_at, fact.second_order_at) == (a.pk, at(2026, 2, 1), at(2026, 3, 1))
+    assert sorted(CustomerMonth.objects.values_list("customer_id", "month", "orders")) == [
+        (a.pk, dt.date(2026, 2, 1), 1),
+        (a.pk, dt.date(2026, 3, 1), 2),
+    ]
+    # One person now: one new customer, on the survivor's (earlier) creation day.
+    assert sum(DailyRollup.objects.values_list("new_customers", flat=True)) == 1
+    before = _snapshot(world.org)
+    services.analytics_rebuild(organization_id=world.org.pk)
+    assert _snapshot(world.org) == before

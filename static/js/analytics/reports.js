@@ -34,10 +34,12 @@
       });
     }
     if (spec.kind === "heatmap") {
-      const values = spec.series[0].data.map((d) => d[2]).filter((v) => v !== null);
+      // Month 0 is 100 % by definition: scale the colours on the later months so they stay readable.
+      const later = spec.series[0].data.filter((d) => d[0] > 0 && d[2] !== null).map((d) => d[2]);
+      const values = later.length ? later : spec.series[0].data.map((d) => d[2]).filter((v) => v !== null);
       return Object.assign(base, {
         tooltip: { formatter: (p) => `${spec.y[p.value[1]]} · ${spec.x[p.value[0]]}<br>${f(p.value[2])}` },
-        grid: { left: 70, right: 16, top: 10, bottom: 60 },
+        grid: { left: 70, right: 16, top: 10, bottom: 90 },
         xAxis: { type: "category", data: spec.x, splitArea: { show: true } },
         yAxis: { type: "category", data: spec.y, inverse: true, splitArea: { show: true } },
         visualMap: { min: 0, max: Math.max(1, ...values), calculable: true, orient: "horizontal", left: "center", bottom: 0,
