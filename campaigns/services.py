@@ -368,3 +368,41 @@ def quota_policy_save(
 
 def batch_pending_for(*, campaign: Campaign) -> list[Batch]:
     return list(campaign.batches.filter(status=BatchStatus.PENDING).order_by("id"))
+
+
+@transaction.atomic
+def batch_resolve(*, batch: Batch, action: str, by: Staff | None = None, msgid: str = "") -> Batch:
+    """An operator settles a batch the dispatcher could not (``needs_operator``).
+
+    * ``adopt``: the operator found the task in WeCom's console — record its ``msgid`` (tracking
+      resumes; recipients count as sent);
+    * ``resend``: the operator checked that WeCom has no such task — the batch goes back to pending;
+    * ``drop``: give up the batch; its recipients fail and their slots are released.
+    """
+    from campaigns.models import AttemptOutcome, DispatchAttempt, ExclusionReason
+
+    batch = Batch.objects.select_for_update().get(pk=batch.pk)
+    if batch.status != BatchStatus.NEEDS_OPERATOR:
+        raise CampaignError("该批次不需要人工处理")
+    now = timezone.now()
+    if action == "adopt":
+        if not msgid:
+            raise CampaignError("请填写企业微信后台中该群发任务的 msgid")
+        batch.status, batch.msgid, batch.task_created_at = BatchStatus.CREATED, msgid, now
+        batch.deliveries.filter(status=DeliveryStatus.PLANNED).update(status=DeliveryStatus.TASK_CREATED)
+        QuotaLedger.objects.filter(delivery__batch=batch).update(state=LedgerState.USED)
+    elif action == "resend":
+        batch.status, batch.not_before = BatchStatus.PENDING, now
+    elif action == "drop":
+        ids = list(batch.deliveries.filter(status=DeliveryStatus.PLANNED).values_list("pk", flat=True))
+        batch.deliveries.filter(pk__in=ids).update(status=DeliveryStatus.FAILED, reason=ExclusionReason.PLATFORM_ERROR)
+        QuotaLedger.objects.filter(delivery_id__in=ids).delete()
+        batch.status = BatchStatus.FAILED
+    else:
+        raise CampaignError("未知的处理方式")
+    batch.last_error = f"人工处理：{action}" + (f"（{by.name}）" if by else "")
+    batch.save()
+    DispatchAttempt.objects.create(
+        batch=batch, outcome=AttemptOutcome.RECONCILED, finished_at=now, msgid=msgid, error=batch.last_error[:300]
+    )
+    return batch

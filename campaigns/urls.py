@@ -10,6 +10,7 @@ urlpatterns = [
     path("campaigns/my-pending/", views.my_pending, name="my_pending"),
     path("campaigns/<int:pk>/", views.campaign_detail, name="campaign_detail"),
     path("campaigns/<int:pk>/progress.json", views.campaign_progress, name="campaign_progress"),
+    path("campaigns/<int:pk>/batches/<int:batch_id>/resolve/", views.batch_resolve, name="batch_resolve"),
     path("campaigns/<int:pk>/<str:action>/", views.campaign_action, name="campaign_action"),
     # /reports/campaigns/ is the agreed address; analytics' reports/<slug>/ pattern is included first
     # in scrm/urls.py and shadows it, so the page also lives under /campaigns/report/ (see report).

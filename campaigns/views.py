@@ -15,7 +15,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from campaigns import selectors, services
-from campaigns.models import Campaign, CampaignKind, CampaignStatus, Recurrence
+from campaigns.models import Batch, BatchStatus, Campaign, CampaignKind, CampaignStatus, Recurrence
 from contacts.access import ALL_ROLES, OPERATOR_AND_MANAGER, Actor, console_view
 from contacts.models import CustomerGroup, Role, Segment
 
@@ -99,6 +99,9 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "results": campaign.results or {},
             "can_approve": actor.role in (Role.MANAGER, Role.OPERATOR),
             "active": campaign.status in (CampaignStatus.SCHEDULED, CampaignStatus.SENDING),
+            "stuck": list(campaign.batches.filter(status=BatchStatus.NEEDS_OPERATOR).select_related("sender")[:50])
+            if actor.role == Role.OPERATOR
+            else [],
         },
     )
 
@@ -136,6 +139,29 @@ def campaign_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
         messages.error(request, str(exc.messages[0] if isinstance(exc, ValidationError) else exc))
     else:
         messages.success(request, _("操作成功"))
+    return redirect("campaigns:campaign_detail", pk=pk)
+
+
+@require_POST
+@console_view(OPERATOR_AND_MANAGER)
+def batch_resolve(request: HttpRequest, pk: int, batch_id: int) -> HttpResponse:
+    """Operator settles a batch marked ``needs_operator`` (adopt a msgid found in WeCom, resend, drop)."""
+    actor: Actor = request.actor_obj  # type: ignore[attr-defined]
+    campaign = _campaign_for(actor, pk)
+    if actor.role != Role.OPERATOR:
+        raise PermissionDenied(_("只有运营可以处理异常批次"))
+    batch = get_object_or_404(Batch.objects.filter(campaign=campaign), pk=batch_id)
+    try:
+        services.batch_resolve(
+            batch=batch,
+            action=request.POST.get("action", ""),
+            msgid=request.POST.get("msgid", "").strip(),
+            by=actor.staff,
+        )
+    except services.CampaignError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("已处理"))
     return redirect("campaigns:campaign_detail", pk=pk)
 
 

@@ -165,3 +165,25 @@ def test_orders_are_attributed_to_the_last_delivered_campaign_within_the_window(
     assert Order.objects.get(pk=o2.pk).campaign_id == first.pk
     assert r2["gmv"] == "99.00" and r1["gmv"] == "50.00"
     assert Order.objects.filter(campaign_id__isnull=True).count() == 1
+
+
+def test_an_operator_settles_a_batch_the_dispatcher_could_not(world):
+    from campaigns.models import BatchStatus, DispatchAttempt, LedgerState
+
+    staff = [StaffFactory(organization=world.org)]
+    reachable_customers(world.org, 2, staff=staff)
+    c = campaign(world.org)
+    from campaigns.planner import campaign_plan
+
+    campaign_plan(campaign_id=c.pk, now=at(10))
+    batch = Batch.objects.get(campaign=c)
+    Batch.objects.filter(pk=batch.pk).update(status=BatchStatus.NEEDS_OPERATOR)
+    with pytest.raises(services.CampaignError, match="msgid"):
+        services.batch_resolve(batch=batch, action="adopt")
+    services.batch_resolve(batch=batch, action="adopt", msgid="msgFOUND", by=world.operator)
+    batch.refresh_from_db()
+    assert batch.status == BatchStatus.CREATED and batch.msgid == "msgFOUND"
+    assert set(QuotaLedger.objects.filter(campaign=c).values_list("state", flat=True)) == {LedgerState.USED}
+    assert DispatchAttempt.objects.filter(batch=batch, outcome="reconciled").exists()
+    with pytest.raises(services.CampaignError):
+        services.batch_resolve(batch=batch, action="drop")

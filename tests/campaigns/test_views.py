@@ -114,3 +114,17 @@ def test_staff_see_their_pending_confirmations(world):
     body = world.client_for(world.store_staff).get(reverse("campaigns:my_pending"), {"partial": 1}).content.decode()
     assert "待确认活动" in body and "5 位客户" in body and "2 位客户" not in body
     assert world.client_for(world.no_role).get(reverse("campaigns:my_pending")).status_code == 403
+
+
+def test_operators_resolve_stuck_batches_from_the_campaign_page(world):
+    c = campaign(world.org, status=CampaignStatus.SENDING)
+    b = Batch.objects.create(
+        organization=world.org, campaign=c, sender=world.store_staff, size=3, status="needs_operator"
+    )
+    url = reverse("campaigns:batch_resolve", args=[c.pk, b.pk])
+    page = world.client_for(world.operator).get(reverse("campaigns:campaign_detail", args=[c.pk])).content.decode()
+    assert "需人工确认的批次" in page
+    assert world.client_for(world.manager).post(url, {"action": "resend"}).status_code == 403
+    assert world.client_for(world.outsider).post(url, {"action": "resend"}).status_code == 404
+    world.client_for(world.operator).post(url, {"action": "resend"})
+    assert Batch.objects.get(pk=b.pk).status == BatchStatus.PENDING
