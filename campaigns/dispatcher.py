@@ -50,7 +50,7 @@ from campaigns.models import (
     LedgerState,
     QuotaLedger,
 )
-from campaigns.quota import in_quiet_hours, next_allowed, policy_for
+from campaigns.quota import in_quiet_hours, next_allowed, platform_day, policy_for, windows_for
 
 logger = logging.getLogger(__name__)
 
@@ -208,6 +208,11 @@ def _claim(batch_id: int, now: datetime) -> str:
         batch.not_before = next_allowed(policy=policy, at=now)
         batch.save(update_fields=["not_before", "updated_at"])
         return "quiet_hours"
+    day = platform_day(now)
+    if campaign.send_after and platform_day(campaign.send_after) != day:
+        # Sent on another platform day than planned (paused overnight, long backoff): the slots must
+        # be those of today's windows, or a customer could exceed today's cap.
+        _rewindow(batch, campaign, policy, day)
     # From here on no other campaign may take these slots.
     QuotaLedger.objects.filter(
         delivery__batch_id=batch.pk, delivery__status=DeliveryStatus.PLANNED, state=LedgerState.RESERVED
@@ -221,6 +226,57 @@ def _claim(batch_id: int, now: datetime) -> str:
     batch.attempts += 1
     batch.save(update_fields=["status", "attempts", "updated_at"])
     return "claimed"
+
+
+def _rewindow(batch: Batch, campaign: Campaign, policy: Any, day: Any) -> None:
+    """Move the batch's reservations to the windows of ``day``; recipients without a free slot there
+    are excluded (``quota``) and give their other slots back."""
+    subject = "group_id" if campaign.kind == CampaignKind.BROADCAST_GROUP else "customer_id"
+    with connection.cursor() as cursor:
+        for window in windows_for(policy=policy, kind=campaign.kind, day=day):
+            free = f"""(SELECT s FROM generate_series(0, %s) s WHERE NOT EXISTS (
+                          SELECT 1 FROM campaigns_quotaledger x WHERE x.organization_id = old.organization_id
+                             AND x.{subject} = old.{subject} AND x.kind = old.kind AND x.window_start = %s
+                             AND x.slot_no = s) ORDER BY s LIMIT 1)"""
+            cursor.execute(
+                f"""
+                WITH old AS (
+                    DELETE FROM campaigns_quotaledger l USING campaigns_delivery d
+                     WHERE l.delivery_id = d.id AND d.batch_id = %s AND d.status = %s
+                       AND l.kind = %s AND l.window_start <> %s
+                 RETURNING l.*
+                ),
+                ins AS (
+                    INSERT INTO campaigns_quotaledger (organization_id, kind, customer_id, group_id, window_start,
+                                                       slot_no, state, campaign_id, delivery_id, priority, created_at)
+                    SELECT old.organization_id, old.kind, old.customer_id, old.group_id, %s, {free},
+                           old.state, old.campaign_id, old.delivery_id, old.priority, now()
+                      FROM old WHERE {free} IS NOT NULL
+                    ON CONFLICT DO NOTHING
+                 RETURNING delivery_id
+                )
+                UPDATE campaigns_delivery d SET status = %s, reason = %s
+                  FROM old WHERE d.id = old.delivery_id AND NOT EXISTS (SELECT 1 FROM ins WHERE ins.delivery_id = d.id)
+                """,
+                [
+                    batch.pk,
+                    DeliveryStatus.PLANNED,
+                    window.kind,
+                    window.start,
+                    window.start,
+                    window.limit - 1,
+                    window.start,
+                    window.limit - 1,
+                    window.start,
+                    DeliveryStatus.EXCLUDED,
+                    window.reason,
+                ],
+            )
+        cursor.execute(
+            """DELETE FROM campaigns_quotaledger l USING campaigns_delivery d
+                WHERE l.delivery_id = d.id AND d.batch_id = %s AND d.status = %s""",
+            [batch.pk, DeliveryStatus.EXCLUDED],
+        )
 
 
 def _call(batch_id: int) -> str:

@@ -187,3 +187,29 @@ def test_an_operator_settles_a_batch_the_dispatcher_could_not(world):
     assert DispatchAttempt.objects.filter(batch=batch, outcome="reconciled").exists()
     with pytest.raises(services.CampaignError):
         services.batch_resolve(batch=batch, action="drop")
+
+
+def test_a_batch_sent_on_a_later_day_moves_its_slots_to_that_day(world):
+    from datetime import time as dtime
+
+    from campaigns import dispatcher
+    from campaigns.models import ExclusionReason, QuotaPolicy
+    from campaigns.planner import campaign_plan
+
+    QuotaPolicy.objects.create(organization=world.org, quiet_start=dtime(0), quiet_end=dtime(0))
+    staff = [StaffFactory(organization=world.org)]
+    customers = reachable_customers(world.org, 3, staff=staff)
+    paused = campaign(world.org, status=CampaignStatus.SENDING)
+    campaign_plan(campaign_id=paused.pk, now=at(10, day=23))
+    # The next day another campaign already took customer 0's slot.
+    other = campaign(world.org, expression={}, status=CampaignStatus.SENDING)
+    campaign_plan(campaign_id=other.pk, now=at(8, day=24))
+    QuotaLedger.objects.filter(campaign=other).exclude(customer=customers[0]).delete()
+    Delivery.objects.filter(campaign=other).exclude(customer=customers[0]).update(status="excluded", reason="quota")
+    batch = Batch.objects.get(campaign=paused)
+    assert dispatcher._claim(batch.pk, at(11, day=24)) == "claimed"
+    moved = QuotaLedger.objects.filter(campaign=paused)
+    assert set(moved.values_list("window_start", flat=True)) == {at(11, day=24).date()}
+    assert moved.count() == 2
+    d0 = Delivery.objects.get(campaign=paused, customer=customers[0])
+    assert (d0.status, d0.reason) == (DeliveryStatus.EXCLUDED, ExclusionReason.QUOTA)
