@@ -174,3 +174,26 @@ def test_merge_moves_orders_and_refreshes_the_survivors_rollups(world, django_ca
     before = _snapshot(world.org)
     services.analytics_rebuild(organization_id=world.org.pk)
     assert _snapshot(world.org) == before
+
+
+def test_beat_tasks_count_todays_new_customers_and_rescore_rfm(world):
+    from django.utils import timezone
+
+    from analytics import tasks
+    from scrm.schedule import BEAT_SCHEDULE
+    from tests.factories import CustomerFactory as CF
+
+    assert {e["task"] for e in BEAT_SCHEDULE.values()} >= {
+        "analytics.rollups.refresh_recent",
+        "analytics.rollups.rfm_nightly",
+    }
+    c = CF(organization=world.org, home_store=world.store_a, created_at=timezone.now())
+    record(c, 100, timezone.now() - dt.timedelta(days=100), "OLD")
+    # Stale score, as if the last order had been yesterday.
+    type(c).objects.filter(pk=c.pk).update(rfm_r=5, rfm_segment="general_develop")
+    tasks.refresh_recent()
+    tasks.rfm_nightly()
+    today = timezone.localdate()
+    assert DailyRollup.objects.get(day=today, store=world.store_a).new_customers == 1
+    c.refresh_from_db()
+    assert (c.rfm_r, c.rfm_segment) == (3, "general_retain")
