@@ -103,7 +103,7 @@ class CampaignCreateView(APIView):
         actor: Actor = request.actor_obj  # type: ignore[attr-defined]
         try:
             campaign = services.campaign_create(organization=actor.organization, **_values(actor, ser.validated_data))
-            if request.data.get("submit", True):
+            if not isinstance(request.data, dict) or request.data.get("submit", True):
                 campaign = services.campaign_submit(campaign=campaign, by=actor.staff)
         except (ValidationError, ValueError) as exc:
             return _errors(exc)

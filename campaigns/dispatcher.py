@@ -24,6 +24,7 @@ customer timeline through ``contacts.services.timeline_add``.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import socket
@@ -595,6 +596,8 @@ def _timeline(delivery_ids: list[int], campaign: Campaign) -> None:
 
     kind = TimelineKind.MOMENT if campaign.kind == CampaignKind.MOMENT else TimelineKind.MESSAGED
     for d in Delivery.objects.filter(pk__in=delivery_ids, customer__isnull=False).select_related("customer", "sender"):
+        if d.customer is None:
+            continue
         timeline_add(
             customer=d.customer,
             kind=kind,
@@ -716,7 +719,7 @@ def moment_track(*, campaign_id: int) -> str:
                 Batch.objects.filter(pk=batch.pk).update(
                     status=BatchStatus.DONE, confirmed_at=now, results_synced_at=now
                 )
-            transaction.on_commit(lambda ids=ids: _timeline(ids, campaign))
+            transaction.on_commit(functools.partial(_timeline, ids, campaign))
     _finish(campaign.pk)
     return "synced"
 

@@ -54,6 +54,14 @@ def campaign_results_compute(*, campaign_id: int) -> dict[str, Any]:
     window = timedelta(days=policy.attribution_days)
     start = campaign.send_after or campaign.planned_at
     with connection.cursor() as cursor:
+        params: list[Any] = [
+            DeliveryStatus.DELIVERED,
+            window,
+            campaign.organization_id,
+            campaign.pk,
+            campaign.pk,
+            DeliveryStatus.DELIVERED,
+        ]
         cursor.execute(
             """
             SELECT o.id FROM analytics_order o
@@ -66,14 +74,7 @@ def campaign_results_compute(*, campaign_id: int) -> dict[str, Any]:
              WHERE o.organization_id = %s AND lt.campaign_id = %s
                AND o.customer_id IN (SELECT customer_id FROM campaigns_delivery WHERE campaign_id = %s AND status = %s)
             """,
-            [
-                DeliveryStatus.DELIVERED,
-                window,
-                campaign.organization_id,
-                campaign.pk,
-                campaign.pk,
-                DeliveryStatus.DELIVERED,
-            ],
+            params,
         )
         order_ids = [r[0] for r in cursor.fetchall()]
         if order_ids:

@@ -3,6 +3,7 @@ the staff member's pending confirmations and the campaigns report."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from django.contrib import messages
@@ -112,7 +113,7 @@ def campaign_progress(request: HttpRequest, pk: int) -> JsonResponse:
     return JsonResponse(selectors.campaign_progress(campaign=_campaign_for(actor, pk)))
 
 
-ACTIONS = {
+ACTIONS: dict[str, Callable[..., Campaign]] = {
     "submit": services.campaign_submit,
     "approve": services.campaign_approve,
     "reject": services.campaign_reject,
