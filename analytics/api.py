@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from django.db.models import QuerySet
@@ -20,7 +21,7 @@ from contacts.access import ALL_ROLES, OPERATOR_AND_MANAGER, ScopedQuerysetMixin
 from contacts.models import Customer, Staff, Store
 
 
-class OrderOut(serializers.ModelSerializer):
+class OrderOut(serializers.ModelSerializer[Order]):
     store_name = serializers.CharField(source="store.name", default="", read_only=True)
     staff_name = serializers.CharField(source="staff.name", default="", read_only=True)
 
@@ -48,15 +49,16 @@ class OrderOut(serializers.ModelSerializer):
         ]
 
 
-class OrderIn(serializers.Serializer):
+class OrderIn(serializers.Serializer[Any]):
     external_ref = serializers.CharField(max_length=128)
-    source = serializers.ChoiceField(choices=OrderSource.choices, default=OrderSource.API)
+    # A declared field named like Field.source: DRF's metaclass collects it, mypy sees an attribute.
+    source = serializers.ChoiceField(choices=OrderSource.choices, default=OrderSource.API)  # type: ignore[assignment]
     customer_id = serializers.IntegerField(required=False)
     phone = serializers.CharField(required=False, allow_blank=True)
     store_id = serializers.IntegerField(required=False, allow_null=True)
     staff_id = serializers.IntegerField(required=False, allow_null=True)
     amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0)
-    refunded_amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, default=0)
+    refunded_amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, default=Decimal(0))
     status = serializers.ChoiceField(choices=OrderStatus.choices, default=OrderStatus.PAID)
     paid_at = serializers.DateTimeField()
     items = serializers.ListField(child=serializers.JSONField(), required=False, default=list)
@@ -67,12 +69,12 @@ class OrderIn(serializers.Serializer):
         return attrs
 
 
-class RefundIn(serializers.Serializer):
+class RefundIn(serializers.Serializer[Any]):
     amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0)
     at = serializers.DateTimeField(required=False)
 
 
-class OrderFilter(filters.FilterSet):
+class OrderFilter(filters.FilterSet):  # type: ignore[misc]  # django-filter ships no stubs
     paid_after = filters.IsoDateTimeFilter(field_name="paid_at", lookup_expr="gte")
     paid_before = filters.IsoDateTimeFilter(field_name="paid_at", lookup_expr="lt")
 
@@ -81,7 +83,7 @@ class OrderFilter(filters.FilterSet):
         fields = ["customer", "store", "staff", "source", "status", "channel", "campaign_id", "external_ref"]
 
 
-class OrderListCreate(ScopedQuerysetMixin, generics.ListAPIView):
+class OrderListCreate(ScopedQuerysetMixin, generics.ListAPIView[Order]):
     """GET: orders in your scope (filters: customer, store, staff, source, status, channel, campaign_id,
     external_ref, paid_after, paid_before). POST: record an order — idempotent per (source, external_ref):
     201 when created, 200 with the existing order on a repeat."""

@@ -212,6 +212,8 @@ def _customer(lookups: _Lookups, cells: dict[str, str], store: Store | None) -> 
         )
     except ValueError as exc:
         raise RowError("手机号格式不对，请填写 11 位手机号") from exc
+    if not isinstance(customer, Customer):
+        raise RowError("无法确定下单客户，请填写手机号或客户ID")
     return customer
 
 
@@ -286,7 +288,7 @@ def _count_rows(file_name: str, data: bytes) -> int:
     return data.count(b"\n")
 
 
-def order_import_start(*, actor: Actor, upload: UploadedFile) -> OrderImport:
+def order_import_start(*, actor: Actor, upload: UploadedFile[Any]) -> OrderImport:
     """Read an upload: import now when small, else store it and hand it to the worker."""
     if upload.size and upload.size > MAX_BYTES:
         raise ImportFileError("文件超过 50 MB，请拆分后分批导入")
@@ -310,7 +312,7 @@ def order_import_start(*, actor: Actor, upload: UploadedFile) -> OrderImport:
     from analytics.tasks import import_orders
 
     store_ids = sorted(actor.store_ids) if actor.store_ids is not None else None
-    import_orders.delay_on_commit(job.pk, store_ids)
+    import_orders.delay_on_commit(job.pk, store_ids)  # type: ignore[attr-defined]  # celery-types predates it
     return job
 
 

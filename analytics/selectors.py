@@ -542,7 +542,8 @@ def repurchase(f: ReportFilter) -> Report:
         """,
         p,
     )
-    table_rows, chart_series = [], {n: [] for n in REPURCHASE_WINDOWS}
+    table_rows: list[list[Any]] = []
+    chart_series: dict[int, list[float | None]] = {n: [] for n in REPURCHASE_WINDOWS}
     x = []
     total_row: list[Any] = []
     for r in rows:
@@ -709,7 +710,7 @@ def rfm(f: ReportFilter) -> Report:
     )
     by_code = {r[0]: r for r in rows}
     total = sum(int(r[1]) for r in rows)
-    table_rows = []
+    table_rows: list[list[Any]] = []
     for seg in RFM_SEGMENTS:
         r = by_code.get(seg.code)
         n = int(r[1]) if r else 0
@@ -788,7 +789,7 @@ def funnel(f: ReportFilter) -> Report:
         """,
         p,
     )
-    table_rows = []
+    table_rows: list[list[Any]] = []
     total = [0, 0, 0, 0]
     for ch, leads, added, first, repeat in rows:
         row = [
@@ -894,7 +895,7 @@ def staff(f: ReportFilter) -> Report:
         p,
     )
     store_names = dict(Store.objects.filter(organization_id=f.organization_id).values_list("pk", "name"))
-    table_rows = [
+    table_rows: list[list[Any]] = [
         [
             r[1],
             store_names.get(r[2], "—"),

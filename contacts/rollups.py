@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 from django.db import connection
 from django.utils import timezone
+from django.utils.functional import Promise
 from django.utils.translation import gettext_lazy as _
 
 _ORDER_FACTS: list[str] = []
@@ -40,11 +41,11 @@ M_HIGH_MIN_LTV = 1000  # M high: LTV ≥ ¥1,000 (m ≥ 4)
 @dataclass(frozen=True)
 class RfmSegment:
     code: str
-    label: str
+    label: str | Promise
     r_high: bool
     f_high: bool
     m_high: bool
-    advice: str
+    advice: str | Promise
 
 
 RFM_SEGMENTS = [
@@ -150,7 +151,7 @@ def customer_rollups_rebuild(*, organization_id: int, today: dt.date | None = No
             _rollup_sql("c0.organization_id = %(org)s"),
             {"org": organization_id, "today": today or timezone.localdate()},
         )
-        return cursor.rowcount
+        return int(cursor.rowcount)
 
 
 def customer_rfm_refresh(*, organization_id: int, today: dt.date | None = None) -> int:
