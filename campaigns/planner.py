@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -57,6 +57,7 @@ class PlanResult:
     preempted_others: int
     batches: int
     send_after: datetime
+    timings_ms: dict[str, float] = field(default_factory=dict)
 
 
 def audience_sql(campaign: Campaign) -> tuple[str, list[Any]]:
@@ -208,14 +209,9 @@ def _reserve(cursor: Any, campaign: Campaign, window: Window) -> tuple[int, list
             UPDATE {STAGE} p SET reason = %s
              WHERE p.reason = '' AND NOT EXISTS (SELECT 1 FROM ins WHERE ins.delivery_id = p.delivery_id)
          RETURNING 1
-        ),
-        pre AS (
-            UPDATE campaigns_delivery d SET status = %s, reason = %s, batch_id = NULL
-              FROM ins
-             WHERE d.id = ins.prev_delivery_id AND d.status = %s
-         RETURNING d.id
         )
-        SELECT (SELECT count(*) FROM lost), COALESCE((SELECT array_agg(id) FROM pre), '{{}}')
+        SELECT (SELECT count(*) FROM lost),
+               COALESCE((SELECT array_agg(prev_delivery_id) FROM ins WHERE prev_delivery_id IS NOT NULL), '{{}}')
     """
     params = [
         *slot_params,
@@ -227,13 +223,20 @@ def _reserve(cursor: Any, campaign: Campaign, window: Window) -> tuple[int, list
         campaign.priority,
         LedgerState.RESERVED,
         window.reason,
-        DeliveryStatus.EXCLUDED,
-        ExclusionReason.PREEMPTED,
-        DeliveryStatus.PLANNED,
     ]
     cursor.execute(sql, params)
-    lost, preempted = cursor.fetchone()
-    return lost, list(preempted or [])
+    lost, taken = cursor.fetchone()
+    preempted: list[int] = []
+    if taken:
+        # A separate statement: the taken deliveries may have been committed by their planner while
+        # ours waited on the slot, after our statement's snapshot was taken.
+        cursor.execute(
+            """UPDATE campaigns_delivery SET status = %s, reason = %s, batch_id = NULL
+                WHERE id = ANY(%s::bigint[]) AND status = %s RETURNING id""",
+            [DeliveryStatus.EXCLUDED, ExclusionReason.PREEMPTED, list(taken), DeliveryStatus.PLANNED],
+        )
+        preempted = [r[0] for r in cursor.fetchall()]
+    return lost, preempted
 
 
 def _release(cursor: Any, campaign_id: int, preempted: list[int], several_windows: bool) -> None:
@@ -252,17 +255,27 @@ def _release(cursor: Any, campaign_id: int, preempted: list[int], several_window
 
 
 def _write_deliveries(cursor: Any, campaign: Campaign, not_before: datetime) -> int:
-    """Batches per sender (≤ 10,000 customers / 2,000 groups), then every delivery row in one INSERT."""
+    """Batches per sender (≤ 10,000 customers / 2,000 groups), then every delivery row in one INSERT.
+
+    Most senders have fewer recipients than one call takes, so their batch is ``seq`` 0 without any
+    sort; only the rare larger senders are numbered with a window function.
+    """
     subject = "group_id" if campaign.kind == CampaignKind.BROADCAST_GROUP else "customer_id"
     per_call = MAX_GROUPS_PER_CALL if campaign.kind == CampaignKind.BROADCAST_GROUP else MAX_CUSTOMERS_PER_CALL
+    cursor.execute(f"ALTER TABLE {STAGE} ADD COLUMN seq int NOT NULL DEFAULT 0")
     cursor.execute(
         f"""
-        CREATE TEMP TABLE {STAGE}_n ON COMMIT DROP AS
-        SELECT delivery_id, sender_id,
-               ((row_number() OVER (PARTITION BY sender_id ORDER BY subject_id) - 1) / %s)::int AS seq
-          FROM {STAGE} WHERE reason = ''
+        WITH big AS (
+            SELECT sender_id FROM {STAGE} WHERE reason = '' GROUP BY sender_id HAVING count(*) > %s
+        ),
+        numbered AS (
+            SELECT p.delivery_id,
+                   ((row_number() OVER (PARTITION BY p.sender_id ORDER BY p.subject_id) - 1) / %s)::int AS seq
+              FROM {STAGE} p JOIN big ON big.sender_id = p.sender_id WHERE p.reason = ''
+        )
+        UPDATE {STAGE} p SET seq = numbered.seq FROM numbered WHERE numbered.delivery_id = p.delivery_id
         """,
-        [per_call],
+        [per_call, per_call],
     )
     cursor.execute(
         f"""
@@ -270,7 +283,7 @@ def _write_deliveries(cursor: Any, campaign: Campaign, not_before: datetime) -> 
             INSERT INTO campaigns_batch (organization_id, campaign_id, sender_id, seq, size, status, not_before,
                                          attempts, msgid, reminders, last_error, created_at, updated_at)
             SELECT %s, %s, sender_id, seq, count(*), 'pending', %s, 0, '', '{{}}', '', now(), now()
-              FROM {STAGE}_n GROUP BY sender_id, seq
+              FROM {STAGE} WHERE reason = '' GROUP BY sender_id, seq
          RETURNING id, sender_id, seq
         )
         INSERT INTO campaigns_delivery
@@ -278,9 +291,7 @@ def _write_deliveries(cursor: Any, campaign: Campaign, not_before: datetime) -> 
         SELECT p.delivery_id, %s, %s, p.subject_id, p.sender_id, b.id,
                CASE WHEN p.reason = '' THEN %s ELSE %s END, p.reason
           FROM {STAGE} p
-          LEFT JOIN {STAGE}_n n ON n.delivery_id = p.delivery_id
-          LEFT JOIN b ON b.sender_id = n.sender_id AND b.seq = n.seq
-      ORDER BY p.subject_id
+          LEFT JOIN b ON p.reason = '' AND b.sender_id = p.sender_id AND b.seq = p.seq
         """,
         [
             campaign.organization_id,
@@ -292,7 +303,6 @@ def _write_deliveries(cursor: Any, campaign: Campaign, not_before: datetime) -> 
             DeliveryStatus.EXCLUDED,
         ],
     )
-    cursor.execute(f"DROP TABLE {STAGE}_n")
     cursor.execute(f"DROP TABLE {STAGE}")
     cursor.execute("SELECT count(*) FROM campaigns_batch WHERE campaign_id = %s", [campaign.pk])
     return int(cursor.fetchone()[0])
@@ -341,8 +351,17 @@ def _plan(campaign_id: int, now: datetime) -> PlanResult:
     day = platform_day(send_after)
     preempted_all: list[int] = []
     windows = windows_for(policy=policy, kind=campaign.kind, day=day)
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now_ = time.perf_counter()
+        timings[name] = round((now_ - clock) * 1000, 1)
+        clock = now_
+
     with connection.cursor() as cursor:
-        cursor.execute(f"DROP TABLE IF EXISTS {STAGE}_n, {STAGE}")
+        cursor.execute(f"DROP TABLE IF EXISTS {STAGE}")
         cursor.execute("SELECT pg_get_serial_sequence('campaigns_delivery', 'id')")
         seq = cursor.fetchone()[0]
         if campaign.kind == CampaignKind.BROADCAST_GROUP:
@@ -350,17 +369,26 @@ def _plan(campaign_id: int, now: datetime) -> PlanResult:
         else:
             _stage_customers(cursor, campaign, policy.require_consent, seq)
         cursor.execute(f"ANALYZE {STAGE}")  # a temp table has no statistics otherwise
+        lap("stage")
         for window in windows:
             _, preempted = _reserve(cursor, campaign, window)
             preempted_all.extend(preempted)
         _release(cursor, campaign.pk, preempted_all, len(windows) > 1)
+        lap("reserve")
         batches = _write_deliveries(cursor, campaign, send_after)
+        lap("write")
     campaign.planned_at = now
     campaign.send_after = send_after
     counts = exclusion_counts(campaign.pk)
     planned = campaign.deliveries.filter(status=DeliveryStatus.PLANNED).count()
     campaign.stats = {**(campaign.stats or {}), "planned": planned, "excluded": counts}
     campaign.save(update_fields=["planned_at", "send_after", "stats", "updated_at"])
+    lap("count")
     return PlanResult(
-        planned=planned, excluded=counts, preempted_others=len(preempted_all), batches=batches, send_after=send_after
+        planned=planned,
+        excluded=counts,
+        preempted_others=len(preempted_all),
+        batches=batches,
+        send_after=send_after,
+        timings_ms=timings,
     )

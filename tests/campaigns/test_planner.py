@@ -150,3 +150,16 @@ def test_planning_twice_changes_nothing(world, senders):
     again = campaign_plan(campaign_id=c.pk, now=at(10))
     assert again.planned == 3
     assert Delivery.objects.filter(campaign=c).count() == 3
+
+
+def test_a_sender_with_more_than_one_calls_worth_gets_several_batches(world, senders, monkeypatch):
+    from campaigns import planner
+
+    monkeypatch.setattr(planner, "MAX_CUSTOMERS_PER_CALL", 3)
+    reachable_customers(world.org, 7, staff=[senders[0]])
+    reachable_customers(world.org, 2, staff=[senders[1]], prefix="s")
+    c = campaign(world.org)
+    campaign_plan(campaign_id=c.pk, now=at(10))
+    sizes = sorted(Batch.objects.filter(campaign=c).values_list("sender_id", "seq", "size"))
+    assert sizes == sorted([(senders[0].pk, 0, 3), (senders[0].pk, 1, 3), (senders[0].pk, 2, 1), (senders[1].pk, 0, 2)])
+    assert not Delivery.objects.filter(campaign=c, status=DeliveryStatus.PLANNED, batch__isnull=True).exists()
