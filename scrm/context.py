@@ -16,11 +16,17 @@ NAV = [
     (_("概览"), "home", {Role.OPERATOR, Role.MANAGER, Role.STORE_STAFF}),
     (_("客户"), "contacts:customer_list", {Role.OPERATOR, Role.MANAGER, Role.STORE_STAFF}),
     (_("标签"), "contacts:tag_list", {Role.OPERATOR, Role.MANAGER}),
+    (_("客户分群"), "contacts:segment_list", {Role.OPERATOR, Role.MANAGER}),
     (_("客户群"), "contacts:group_list", {Role.OPERATOR, Role.MANAGER, Role.STORE_STAFF}),
     (_("渠道活码"), "channels:contactway_list", {Role.OPERATOR, Role.MANAGER}),
+    (_("线索"), "channels:lead_list", {Role.OPERATOR, Role.MANAGER}),
     (_("群发"), "campaigns:campaign_list", {Role.OPERATOR, Role.MANAGER}),
     (_("朋友圈"), "campaigns:moment_list", {Role.OPERATOR, Role.MANAGER}),
     (_("数据"), "analytics:overview", {Role.OPERATOR, Role.MANAGER, Role.STORE_STAFF}),
+    (_("导购工作台"), "contacts:sidebar", {Role.STORE_STAFF, Role.MANAGER}),
+    (_("美团核销"), "channels:meituan_redeem", {Role.OPERATOR, Role.MANAGER, Role.STORE_STAFF}),
+    (_("渠道账号"), "channels:account_list", {Role.OPERATOR}),
+    (_("事件收件箱"), "channels:inbox_list", {Role.OPERATOR}),
     (_("设置"), "settings", {Role.OPERATOR}),
 ]
 

@@ -63,6 +63,11 @@ def main() -> int:
     port = env.get("PORT", "8000")
     url = f"http://{'127.0.0.1' if host in ('0.0.0.0', '::') else host}:{port}"  # noqa: S104 - display only
     env.setdefault("PUBLIC_BASE_URL", url)
+    # The platform fakes (WeCom, Ocean Engine, Meituan, WeChat shop) for the demo, on their own port.
+    sandbox_port = env.get("SANDBOX_PORT") or str(int(port) + 1)
+    sandbox = env.get("SCRM_SANDBOX", "1") not in ("0", "false", "no", "off")
+    if sandbox:
+        env.setdefault("SCRM_SANDBOX_URL", f"http://127.0.0.1:{sandbox_port}")
     children: list[subprocess.Popen[bytes]] = []
 
     def stop(signum: int | None = None, frame: FrameType | None = None) -> None:
@@ -79,6 +84,14 @@ def main() -> int:
             _say("embedded services stopped")
 
     try:
+        if sandbox:
+            children.append(
+                subprocess.Popen(
+                    [PYTHON, "-m", "channels.sandbox", "--port", sandbox_port],
+                    cwd=BASE_DIR,
+                    env=env,
+                )
+            )
         _say("applying migrations…")
         _run(["migrate", "--noinput"], env)
         _run(["demo_load"], env)
@@ -145,11 +158,17 @@ def main() -> int:
             )
         )
         _wait_healthy(url, children)
+        if sandbox:
+            # The sandbox keeps its state in memory: mirror the demo brand into it on every start, so
+            # a sync does not see every demo customer as gone.
+            _run(["channels_sandbox_seed"], env)
         _say("")
         _say(f"私域 SCRM is running: {url}/")
         _say("demo logins (password demo1234):")
         for label, username in DEMO_LOGINS:
             _say(f"  {label:<14} {username}")
+        if sandbox:
+            _say(f"platform sandbox (WeCom, Ocean Engine, Meituan): {env['SCRM_SANDBOX_URL']}")
         _say(f"API docs: {url}/api/v1/docs/  ·  health: {url}/healthz  ·  Ctrl-C to stop")
         signal.signal(signal.SIGTERM, lambda s, f: (_ for _ in ()).throw(KeyboardInterrupt()))
         while all(child.poll() is None for child in children):

@@ -17,9 +17,10 @@ urlpatterns = [
     path("api/v1/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("api/v1/redoc/", SpectacularRedocView.as_view(url_name="api-schema"), name="api-redoc"),
     path("", include("contacts.urls")),
+    # campaigns first: its /reports/campaigns/ must win over analytics' /reports/<name>/.
+    path("", include("campaigns.urls")),
     path("", include("analytics.urls")),
     path("", include("channels.urls")),
-    path("", include("campaigns.urls")),
 ]
 
 handler403 = "scrm.views.forbidden"

@@ -26,10 +26,16 @@ def _free_port() -> int:
 
 @pytest.mark.slow
 def test_run_command_serves_the_console_with_demo_logins_and_ctrl_c_stops_everything(tmp_path: Path) -> None:
-    port = _free_port()
+    port, sandbox_port = _free_port(), _free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "REDIS_URL", "DJANGO_SETTINGS_MODULE")}
     env.update(
-        {"SCRM_DATA_DIR": str(tmp_path / "data"), "PORT": str(port), "WEB_WORKERS": "1", "WORKER_CONCURRENCY": "1"}
+        {
+            "SCRM_DATA_DIR": str(tmp_path / "data"),
+            "PORT": str(port),
+            "SANDBOX_PORT": str(sandbox_port),
+            "WEB_WORKERS": "1",
+            "WORKER_CONCURRENCY": "1",
+        }
     )
     log_path = tmp_path / "run.log"
     with log_path.open("wb") as log:
@@ -58,6 +64,7 @@ def test_run_command_serves_the_console_with_demo_logins_and_ctrl_c_stops_everyt
 
         base = f"http://127.0.0.1:{port}"
         assert requests.get(f"{base}/healthz", timeout=10).json()["status"] == "ok"
+        assert requests.get(f"http://127.0.0.1:{sandbox_port}/cgi-bin/gettoken", timeout=10).status_code == 200
         for username in ("operator", "manager", "staff"):
             session = requests.Session()
             session.get(f"{base}/login/", timeout=10)
