@@ -40,7 +40,7 @@ lock:
 	  /tmp/scrm-lock/bin/pip freeze ) > requirements.lock
 
 messages: install
-	$(PY) manage.py makemessages -l en --ignore=.venv --ignore=staticfiles
+	$(PY) manage.py makemessages -l en --no-wrap --ignore=.venv --ignore=staticfiles --ignore=static --ignore=bench --ignore=tests
 	$(PY) manage.py compilemessages --ignore=.venv
 
 clean:

@@ -21,6 +21,9 @@ BENCHES: list[tuple[str, list[str]]] = [
     ("segments", ["--customers", str(QUICK_CUSTOMERS), "--repeat", "7"]),
     # 10 orders per customer by default (1M orders at the quick scale); its own scratch database.
     ("reports", ["--customers", str(QUICK_CUSTOMERS), "--repeat", "5"]),
+    ("planner", ["--customers", str(QUICK_CUSTOMERS), "--repeat", "2"]),
+    ("dispatch", []),
+    ("ingest", ["--events", "2000", "--rounds", "3", "--process", "300"]),
 ]
 
 

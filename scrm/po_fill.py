@@ -29,7 +29,7 @@ def main() -> int:
         msgid = match.group("id")
         if not msgid:
             return match.group(0)
-        english = glossary.get(msgid)
+        english = glossary.get(msgid.replace('\\"', '"'))
         if english is None:
             missing.append(msgid)
             return match.group(0)
