@@ -1,11 +1,11 @@
 from django.conf import settings
-from django.urls import path
+from django.urls import URLPattern, URLResolver, path
 
 from channels import views, webhooks
 from channels.leads_urls import urlpatterns as leads_urlpatterns
 
 app_name = "channels"
-urlpatterns: list = [
+urlpatterns: list[URLPattern | URLResolver] = [
     path("hooks/<slug:platform>/<str:key>/", webhooks.webhook, name="webhook"),
     path("channels/accounts/", views.account_list, name="account_list"),
     path("channels/accounts/connect/", views.account_connect, name="account_connect"),

@@ -30,13 +30,13 @@ class CustomerFilterForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["q"].widget.attrs.update({"placeholder": _("姓名 / 手机号 / 备注"), "type": "search"})
         stores = actor.scope(Store.objects.all()).order_by("code").values_list("id", "name")
-        self.fields["store"].choices = [("", _("全部门店")), *stores]
-        self.fields["tag"].choices = [
+        self.fields["store"].choices = [("", _("全部门店")), *stores]  # type: ignore[attr-defined]
+        self.fields["tag"].choices = [  # type: ignore[attr-defined]
             ("", _("全部标签")),
             *[(g.name, [(t.pk, t.name) for t in g.tags.all()]) for g in tag_groups],
         ]
-        self.fields["source_channel"].choices = [("", _("全部来源")), *SourceChannel.choices]
-        self.fields["lifecycle"].choices = [("", _("全部阶段")), *Lifecycle.choices]
+        self.fields["source_channel"].choices = [("", _("全部来源")), *SourceChannel.choices]  # type: ignore[attr-defined]
+        self.fields["lifecycle"].choices = [("", _("全部阶段")), *Lifecycle.choices]  # type: ignore[attr-defined]
 
 
 class NoteForm(forms.Form):

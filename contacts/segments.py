@@ -122,7 +122,7 @@ def validate(expression: Any, *, organization_id: int | None = None) -> dict[str
             out["tags"] = parts
     for key, label in ID_LISTS.items():
         if expression.get(key):
-            out[key] = _id_list(expression[key], label)
+            out[key] = _id_list(expression[key], str(label))
     for key, (label, choices) in CHOICE_LISTS.items():
         values = expression.get(key)
         if values:

@@ -1,9 +1,9 @@
-from django.urls import include, path
+from django.urls import URLPattern, URLResolver, include, path
 
 from contacts.views import customers, imports, segments, sidebar, tags
 
 app_name = "contacts"
-urlpatterns: list = [
+urlpatterns: list[URLPattern | URLResolver] = [
     path("api/v1/", include("contacts.api_urls")),
     path("customers/", customers.customer_list, name="customer_list"),
     path("customers/bulk-tag/", customers.customer_bulk_tag, name="customer_bulk_tag"),

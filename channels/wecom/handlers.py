@@ -233,7 +233,7 @@ def apply_group(account: ChannelAccount, chat: dict[str, Any]) -> CustomerGroup:
         )
         customer = members[-1]["customer"]
         if customer is not None and member.get("state") and member_id not in present:
-            joined_with_state.append((customer, str(member["state"])))
+            joined_with_state.append((customer, str(member["state"])))  # type: ignore[arg-type]
     group = contacts.group_upsert(
         organization=account.organization,
         wecom_chat_id=str(chat["chat_id"]),

@@ -59,7 +59,7 @@ def import_page(request: HttpRequest) -> HttpResponse:
             return redirect(f"{reverse('contacts:customer_import')}?job={job.pk}")
     jobs = actor.scope(ImportJob.objects.defer("content").select_related("created_by"))
     job_id = request.GET.get("job") or ""
-    job = jobs.filter(pk=job_id).first() if job_id.isdigit() else None
+    job = jobs.filter(pk=job_id).first() if job_id.isdigit() else None  # type: ignore[assignment]
     context = {
         "form": form,
         "error": error,

@@ -78,7 +78,7 @@ def _tag_action(request: HttpRequest, actor: Actor) -> None:
             messages.success(request, _("标签组及其标签已删除"))
         elif action == "tag_create":
             group = get_object_or_404(groups, pk=request.POST.get("group"))
-            form = TagForm(request.POST)
+            form = TagForm(request.POST)  # type: ignore[assignment]
             if not form.is_valid():
                 messages.error(request, _("请填写标签名称（最多 50 字）"))
                 return
@@ -86,7 +86,7 @@ def _tag_action(request: HttpRequest, actor: Actor) -> None:
             messages.success(request, _("标签已创建"))
         elif action == "tag_rename":
             tag = get_object_or_404(tags.select_related("group"), pk=request.POST.get("tag"))
-            form = TagForm(request.POST)
+            form = TagForm(request.POST)  # type: ignore[assignment]
             if not form.is_valid():
                 messages.error(request, _("请填写标签名称（最多 50 字）"))
                 return
