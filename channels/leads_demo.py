@@ -163,6 +163,11 @@ def load(*, context: dict[str, Any], rng: random.Random) -> dict[str, Any]:
     for member in context.get("staff", []):
         if member.store_id:
             staff_by_store.setdefault(member.store_id, []).append(member)
+    # Most clerks ask for the phone at redemption, which links the voucher to the known customer.
+    phones_by_store: dict[int, list[str]] = {}
+    for customer in context.get("customers", []):
+        if customer.home_store_id and customer.phone_encrypted:
+            phones_by_store.setdefault(customer.home_store_id, []).append(customer.phone)
     for code, account in meituan.items():
         store = by_code[code]
         for n in range(rng.randint(12, 20)):
@@ -192,6 +197,9 @@ def load(*, context: dict[str, Any], rng: random.Random) -> dict[str, Any]:
                     mobile_masked=f"1{rng.randint(30, 99)}****{rng.randint(1000, 9999)}",
                     consumed_at=now - timedelta(days=rng.uniform(0.5, 28)),
                 ),
+                phone=rng.choice(phones_by_store[store.pk])
+                if phones_by_store.get(store.pk) and rng.random() < 0.7
+                else "",
             )
             redemptions += 1
     return {"lead_forms": forms, "ad_leads": ad_leads, "redemptions": redemptions}

@@ -192,6 +192,8 @@ def redemption_finish(*, redemption_id: int, consumed: ConsumedVoucher, phone: s
         external_id=f"order:{consumed.order_id or redemption.request_id}",
         phone=phone,
         defaults={
+            # Only fills a blank name: a buyer known by the voucher alone is still findable in the list.
+            "name": f"美团顾客 {consumed.mobile_masked}".strip(),
             "home_store": store,
             "source_channel": SourceChannel.MEITUAN,
             "first_touch": {"channel": "meituan", "deal_id": consumed.deal_id, "deal_title": consumed.deal_title},
