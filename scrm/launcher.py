@@ -7,6 +7,7 @@ so it starts them first and hands their URLs to the children through the environ
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
@@ -71,6 +72,10 @@ def main() -> int:
     children: list[subprocess.Popen[bytes]] = []
 
     def stop(signum: int | None = None, frame: FrameType | None = None) -> None:
+        import psutil
+
+        # Grandchildren too (gunicorn and Celery workers): none may outlive the launcher.
+        descendants = psutil.Process().children(recursive=True)
         for child in children:
             if child.poll() is None:
                 child.send_signal(signal.SIGTERM)
@@ -79,6 +84,10 @@ def main() -> int:
                 child.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 child.kill()
+        _gone, alive = psutil.wait_procs(descendants, timeout=10)
+        for proc in alive:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                proc.kill()
         if services is not None:
             services.stop()
             _say("embedded services stopped")
