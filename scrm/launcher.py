@@ -179,9 +179,22 @@ def main() -> int:
         if sandbox:
             _say(f"platform sandbox (WeCom, Ocean Engine, Meituan): {env['SCRM_SANDBOX_URL']}")
         _say(f"API docs: {url}/api/v1/docs/  ·  health: {url}/healthz  ·  Ctrl-C to stop")
-        signal.signal(signal.SIGTERM, lambda s, f: (_ for _ in ()).throw(KeyboardInterrupt()))
-        while all(child.poll() is None for child in children):
-            time.sleep(1)
+        stopping: list[int] = []
+
+        def request_stop(signum: int, frame: FrameType | None) -> None:
+            stopping.append(signum)
+
+        # Ctrl-C reaches every process of the group at once; a child may exit before we notice the
+        # signal, so record it instead of racing a KeyboardInterrupt against the children's exit.
+        signal.signal(signal.SIGINT, request_stop)
+        signal.signal(signal.SIGTERM, request_stop)
+        while not stopping and all(child.poll() is None for child in children):
+            time.sleep(0.5)
+        if not stopping:
+            time.sleep(1)  # a Ctrl-C that a child saw first arrives here within moments
+        if stopping:
+            _say("stopping…")
+            return 0
         _say("a process exited; stopping the rest")
         return 1
     except KeyboardInterrupt:
