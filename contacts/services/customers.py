@@ -98,29 +98,22 @@ def customer_resolve(
     Raises ``crypto.InvalidPhone`` for a malformed phone. A concurrent create of the same person
     (unique phone/unionid/identity) is retried once inside a savepoint.
     """
+    keys: dict[str, Any] = {
+        "organization": organization,
+        "platform": platform,
+        "account": account,
+        "external_id": external_id,
+        "unionid": unionid,
+        "phone": phone,
+        "defaults": defaults or {},
+        "source": source,
+    }
     try:
         with transaction.atomic():
-            return _customer_resolve(
-                organization=organization,
-                platform=platform,
-                account=account,
-                external_id=external_id,
-                unionid=unionid,
-                phone=phone,
-                defaults=defaults or {},
-                source=source,
-            )
+            return _customer_resolve(**keys)
     except IntegrityError:
-        return _customer_resolve(
-            organization=organization,
-            platform=platform,
-            account=account,
-            external_id=external_id,
-            unionid=unionid,
-            phone=phone,
-            defaults=defaults or {},
-            source=source,
-        )
+        # Another process created the same person between our lookup and insert: look again.
+        return _customer_resolve(**keys)
 
 
 def _customer_resolve(
