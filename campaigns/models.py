@@ -187,6 +187,16 @@ class Campaign(Scoped):
     segment = models.ForeignKey(
         Segment, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("客户分群")
     )
+    # Welcome templates only: the 渠道活码 it answers; empty = the default for every 活码 without its own.
+    # CASCADE, not SET_NULL: a template written for one 活码 must never silently become the default.
+    contact_way = models.ForeignKey(
+        "channels.ContactWay",
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("渠道活码"),
+    )
     expression = models.JSONField(_("受众条件"), default=dict, blank=True)
     group_ids = ArrayField(models.BigIntegerField(), default=list, blank=True, verbose_name=_("客户群"))
     exclusion_segments = models.ManyToManyField(Segment, blank=True, related_name="+", verbose_name=_("排除分群"))
@@ -225,6 +235,10 @@ class Campaign(Scoped):
         constraints = [
             models.CheckConstraint(
                 condition=Q(holdout_percent__gte=0, holdout_percent__lte=50), name="campaign_holdout_range"
+            ),
+            models.CheckConstraint(
+                condition=Q(contact_way__isnull=True) | Q(kind="welcome_template"),
+                name="campaign_contact_way_only_welcome",
             ),
         ]
         indexes = [
