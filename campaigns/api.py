@@ -14,6 +14,7 @@ from rest_framework.views import APIView
 
 from campaigns import selectors, services
 from campaigns.models import CampaignKind, Recurrence
+from channels.models import ContactWay, ContactWayKind
 from contacts.access import OPERATOR_AND_MANAGER, Actor
 from contacts.models import Segment
 
@@ -32,6 +33,8 @@ class CampaignInput(serializers.Serializer):  # type: ignore[type-arg]
     due_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
     recurrence = serializers.ChoiceField(choices=Recurrence.choices, required=False, default="")
     recurrence_until = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    # Welcome templates: the 渠道活码 it answers; empty = the default for every 活码.
+    contact_way_id = serializers.IntegerField(required=False, allow_null=True, default=None)
 
 
 def _values(actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
@@ -45,6 +48,16 @@ def _values(actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
         from contacts.models import CustomerGroup
 
         group_ids = list(actor.scope(CustomerGroup.objects.filter(pk__in=group_ids)).values_list("pk", flat=True))
+    contact_way = None
+    if data["kind"] == CampaignKind.WELCOME_TEMPLATE:
+        if data.get("contact_way_id"):
+            ways = actor.scope(ContactWay.objects.filter(kind=ContactWayKind.CONTACT))
+            contact_way = ways.filter(pk=data["contact_way_id"]).first()
+            if contact_way is None:
+                raise ValidationError(["所选渠道活码不存在或无权使用，请重新选择"])
+        elif not actor.is_operator:
+            # The default answers every 活码 of the brand, beyond a manager's stores.
+            raise ValidationError(["只有运营可以设置默认欢迎语模板，请选择一个渠道活码"])
     return {
         "name": data.get("name") or "未命名活动",
         "kind": data["kind"],
@@ -62,6 +75,7 @@ def _values(actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
         # A manager's campaign only reaches the customers of their store(s).
         "store": actor.staff.store if actor.store_ids is not None else None,
         "created_by": actor.staff,
+        "contact_way": contact_way,
     }
 
 
@@ -81,13 +95,14 @@ class CampaignPreviewView(APIView):
         ser = CampaignInput(data=request.data)
         ser.is_valid(raise_exception=True)
         actor: Actor = request.actor_obj  # type: ignore[attr-defined]
-        values = _values(actor, ser.validated_data)
-        if values["kind"] == CampaignKind.WELCOME_TEMPLATE:
+        if ser.validated_data["kind"] == CampaignKind.WELCOME_TEMPLATE:
+            # No audience: a welcome template answers whoever adds a staff member.
             return Response({"recipients": 0, "exclusions": [], "audience": 0})
-        # The count must not fail on content still being typed: preview with a placeholder text.
-        values["text"] = values["text"] or "预览"
-        values["attachments"] = []
         try:
+            values = _values(actor, ser.validated_data)
+            # The count must not fail on content still being typed: preview with a placeholder text.
+            values["text"] = values["text"] or "预览"
+            values["attachments"] = []
             return Response(selectors.campaign_preview(actor=actor, values=values))
         except (ValidationError, ValueError) as exc:
             return _errors(exc)

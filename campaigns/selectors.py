@@ -6,8 +6,17 @@ from typing import Any
 
 from django.db import connection, transaction
 from django.db.models import Count, Q, QuerySet
+from django.utils.translation import gettext as _
 
-from campaigns.models import Batch, BatchStatus, Campaign, CampaignKind, DeliveryStatus, ExclusionReason
+from campaigns.models import (
+    Batch,
+    BatchStatus,
+    Campaign,
+    CampaignKind,
+    CampaignStatus,
+    DeliveryStatus,
+    ExclusionReason,
+)
 from campaigns.quota import policy_for
 from contacts.access import Actor
 
@@ -32,7 +41,7 @@ def quota_picture(*, organization_id: int, channel_account_id: int | None, kind:
         "moments_per_day": p.moments_per_day,
         "brand_cap": p.brand_cap,
         "brand_cap_period": str(p.get_brand_cap_period_display()),
-        "quiet_hours": f"{p.quiet_start:%H:%M}–{p.quiet_end:%H:%M}" if p.quiet_start != p.quiet_end else "未设置",
+        "quiet_hours": f"{p.quiet_start:%H:%M}–{p.quiet_end:%H:%M}" if p.quiet_start != p.quiet_end else _("未设置"),
         "require_consent": p.require_consent,
         "approval_threshold": p.approval_threshold,
     }
@@ -151,3 +160,26 @@ def live_count(*, sql: str, params: list[Any]) -> int:
     with connection.cursor() as cursor:
         cursor.execute(f"SELECT count(*) FROM ({sql}) a", params)
         return int(cursor.fetchone()[0])
+
+
+# Welcome templates that answer new contacts: scheduled (submitted) ones. Draft, paused and
+# cancelled ones do not; welcome templates never go through sending, but count it if one ever does.
+WELCOME_LIVE_STATUSES = (CampaignStatus.SCHEDULED, CampaignStatus.SENDING)
+
+
+def welcome_template_for(*, organization_id: int, account_id: int, contact_way_id: int | None) -> Campaign | None:
+    """The live welcome template for one 渠道活码 (``contact_way_id``) or the default one (``None``).
+
+    The default is the organization's template with no 活码, for this WeCom account or for any
+    account. When several match, the newest wins.
+    """
+    qs = Campaign.objects.filter(
+        organization_id=organization_id, kind=CampaignKind.WELCOME_TEMPLATE, status__in=WELCOME_LIVE_STATUSES
+    )
+    if contact_way_id is not None:
+        qs = qs.filter(contact_way_id=contact_way_id)
+    else:
+        qs = qs.filter(contact_way__isnull=True).filter(
+            Q(channel_account_id=account_id) | Q(channel_account__isnull=True)
+        )
+    return qs.order_by("-created_at", "-id").first()

@@ -31,6 +31,7 @@ from campaigns.models import (
 )
 from campaigns.planner import audience_sql, campaign_plan
 from campaigns.quota import policy_for
+from channels.models import ContactWay
 from contacts.models import Organization, Segment, Staff, Store
 
 logger = logging.getLogger(__name__)
@@ -71,9 +72,20 @@ def campaign_create(
     store: Store | None = None,
     created_by: Staff | None = None,
     channel_account_id: int | None = None,
+    contact_way: ContactWay | None = None,
 ) -> Campaign:
     if not name.strip():
         raise ValidationError(["请填写活动名称"])
+    if contact_way is not None and kind != CampaignKind.WELCOME_TEMPLATE:
+        raise ValidationError(["只有欢迎语模板可以指定渠道活码"])
+    if contact_way is not None and contact_way.organization_id != organization.pk:
+        raise ValidationError(["所选渠道活码不存在或无权使用，请重新选择"])
+    if kind == CampaignKind.WELCOME_TEMPLATE:
+        # A welcome answers whoever adds us: no audience, no schedule (see campaigns.welcome).
+        segment, expression, group_ids, exclusion_segments = None, None, None, None
+        holdout_percent, due_at, recurrence, recurrence_until = 0, None, Recurrence.NONE, None
+        if contact_way is not None:
+            channel_account_id = contact_way.account_id
     if not 0 <= holdout_percent <= 50:
         raise ValidationError(["对照组比例须在 0–50% 之间"])
     if kind == CampaignKind.BROADCAST_GROUP and not group_ids:
@@ -108,6 +120,7 @@ def campaign_create(
         recurrence=recurrence,
         recurrence_until=recurrence_until,
         created_by=created_by,
+        contact_way=contact_way,
     )
     if exclusion_segments:
         campaign.exclusion_segments.set(exclusion_segments)

@@ -17,6 +17,7 @@ from django.views.decorators.http import require_POST
 
 from campaigns import selectors, services
 from campaigns.models import Batch, BatchStatus, Campaign, CampaignKind, CampaignStatus, Recurrence
+from channels.models import ContactWay, ContactWayKind
 from contacts.access import ALL_ROLES, OPERATOR_AND_MANAGER, Actor, console_view
 from contacts.models import CustomerGroup, Role, Segment
 
@@ -25,7 +26,7 @@ PAGE_SIZE = 20
 
 def _list(request: HttpRequest, *, moments: bool) -> HttpResponse:
     actor: Actor = request.actor_obj  # type: ignore[attr-defined]
-    qs = actor.scope(Campaign.objects.select_related("created_by"))
+    qs = actor.scope(Campaign.objects.select_related("created_by", "contact_way"))
     qs = qs.filter(kind=CampaignKind.MOMENT) if moments else qs.exclude(kind=CampaignKind.MOMENT)
     status = request.GET.get("status", "")
     kind = request.GET.get("kind", "")
@@ -61,6 +62,53 @@ def moment_list(request: HttpRequest) -> HttpResponse:
     return _list(request, moments=True)
 
 
+def wizard_strings() -> dict[str, str]:
+    """Every string the wizard's JavaScript shows, translated for the request's language.
+
+    Rendered into the page as JSON (``json_script``); ``%(name)s`` placeholders are filled in by the script.
+    """
+    return {
+        "untitled": _("未命名活动"),
+        "max_attachments": _("最多 9 个附件"),
+        "link_title": _("链接标题"),
+        "image_url": _("图片地址 https://"),
+        "miniprogram_title": _("小程序标题"),
+        "page_path": _("页面路径"),
+        "cover_media_id": _("封面 media_id"),
+        "remove_attachment": _("移除附件"),
+        "phone_placeholder": _("在此预览群发内容"),
+        "welcome_phone_placeholder": _("在此预览欢迎语"),
+        "link": _("链接"),
+        "image": _("图片"),
+        "miniprogram": _("小程序"),
+        "no_exclusions": _("无排除"),
+        "counting": _("计算中…"),
+        "audience_note": _("受众 %(audience)s 人，排除 %(excluded)s 人"),
+        "review_customers": _("将发送给 %(count)s 位客户，分 %(batches)s 个批次，由 %(senders)s 位员工确认发送。"),
+        "review_groups": _("将发送给 %(count)s 个客户群，分 %(batches)s 个批次，由 %(senders)s 位员工确认发送。"),
+        "exclusion_reasons": _("排除原因"),
+        "quota": _("配额"),
+        "customer_cap": _("客户接收上限：%(value)s"),
+        "group_cap": _("客户群接收上限：%(value)s"),
+        "moments_cap": _("朋友圈每人每天：%(value)s"),
+        "brand_cap": _("品牌营销上限：%(value)s"),
+        "brand_cap_value": _("%(period)s %(n)s 条"),
+        "not_set": _("未设置"),
+        "quiet_hours": _("免打扰：%(value)s"),
+        "approval": _("超过 %(n)s 人需店长审批"),
+        "earliest": _("最早发送时间：%(at)s"),
+        "welcome_count": _("无需受众"),
+        "welcome_note": _("客户扫码添加员工时自动发送"),
+        "welcome_default": _("默认（所有活码）"),
+        "welcome_review": _("欢迎语模板，适用于：%(way)s"),
+        "welcome_review_note": _(
+            "提交后立即生效：客户通过该活码添加员工时，自动发送以上文字和附件。"
+            "欢迎语是服务消息，不受营销退订限制。同一活码有多个生效模板时，使用最新创建的一个；"
+            "暂停或取消后不再使用。"
+        ),
+    }
+
+
 @console_view(OPERATOR_AND_MANAGER)
 def campaign_new(request: HttpRequest) -> HttpResponse:
     actor: Actor = request.actor_obj  # type: ignore[attr-defined]
@@ -69,6 +117,9 @@ def campaign_new(request: HttpRequest) -> HttpResponse:
         kind = CampaignKind.BROADCAST_SINGLE
     segments = actor.scope(Segment.objects.order_by("name"))[:300]
     groups = actor.scope(CustomerGroup.objects.filter(dismissed_at__isnull=True).order_by("name"))[:500]
+    contact_ways = actor.scope(
+        ContactWay.objects.filter(kind=ContactWayKind.CONTACT, is_active=True).order_by("name", "id")
+    )[:500]
     return render(
         request,
         "campaigns/campaign_wizard.html",
@@ -77,19 +128,27 @@ def campaign_new(request: HttpRequest) -> HttpResponse:
             "kinds": CampaignKind.choices,
             "segments": segments,
             "groups": groups,
+            "contact_ways": contact_ways,
+            # Only operators may set the default welcome (it answers every 活码 of the brand).
+            "can_default_welcome": actor.is_operator,
             "recurrences": Recurrence.choices,
+            "strings": wizard_strings(),
         },
     )
 
 
 def _campaign_for(actor: Actor, pk: int) -> Campaign:
-    return get_object_or_404(actor.scope(Campaign.objects.select_related("created_by", "approved_by")), pk=pk)
+    return get_object_or_404(
+        actor.scope(Campaign.objects.select_related("created_by", "approved_by", "contact_way")), pk=pk
+    )
 
 
 @console_view(OPERATOR_AND_MANAGER)
 def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
     actor: Actor = request.actor_obj  # type: ignore[attr-defined]
     campaign = _campaign_for(actor, pk)
+    if campaign.kind == CampaignKind.WELCOME_TEMPLATE:
+        return _welcome_detail(request, actor, campaign)
     progress = selectors.campaign_progress(campaign=campaign)
     return render(
         request,
@@ -103,6 +162,27 @@ def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
             "stuck": list(campaign.batches.filter(status=BatchStatus.NEEDS_OPERATOR).select_related("sender")[:50])
             if actor.role == Role.OPERATOR
             else [],
+        },
+    )
+
+
+def _welcome_detail(request: HttpRequest, actor: Actor, campaign: Campaign) -> HttpResponse:
+    """A welcome template has no audience or progress: show what it answers and whether it is the one in use."""
+    live = campaign.status in selectors.WELCOME_LIVE_STATUSES
+    # The template the WeCom handler would pick right now for the same 活码 (or the default).
+    in_use = selectors.welcome_template_for(
+        organization_id=campaign.organization_id,
+        account_id=campaign.channel_account_id or 0,
+        contact_way_id=campaign.contact_way_id,
+    )
+    return render(
+        request,
+        "campaigns/welcome_detail.html",
+        {
+            "campaign": campaign,
+            "live": live,
+            "in_use": in_use,
+            "active": campaign.status in (CampaignStatus.SCHEDULED, CampaignStatus.SENDING),
         },
     )
 

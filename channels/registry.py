@@ -12,18 +12,24 @@ A platform registers two functions (in its ``AppConfig.ready()`` or on import of
 
     from channels.registry import Plugin, register
     register(Plugin(platform="douyin", receive=douyin_receive, process=douyin_process))
+
+Higher layers that choose what a welcome message (欢迎语) says register a provider instead of being
+imported here (DESIGN.md: channels never imports campaigns); see :func:`register_welcome_provider`.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 from django.http import HttpRequest, HttpResponse
 
 if TYPE_CHECKING:
-    from channels.models import ChannelAccount, InboxEvent
+    from channels.models import ChannelAccount, ContactWay, InboxEvent
+
+log = logging.getLogger(__name__)
 
 
 class WebhookRejected(Exception):
@@ -77,3 +83,57 @@ def plugin_for(platform: str) -> Plugin | None:
 
 def registered() -> dict[str, Plugin]:
     return dict(_PLUGINS)
+
+
+# -- welcome messages -------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class WelcomeContent:
+    """What to send with a WelcomeCode: text and WeCom attachments (validated by whoever built them)."""
+
+    text: str = ""
+    attachments: list[dict[str, Any]] = field(default_factory=list)
+    # Who chose it (e.g. "welcome template 12"), for logs.
+    source: str = ""
+
+    def __bool__(self) -> bool:
+        return bool(self.text.strip() or self.attachments)
+
+
+class WelcomeProvider(Protocol):
+    """``contact_way`` given: the content meant for that 渠道活码 only; ``None``: the default content.
+
+    Return ``None`` when there is nothing for that case; the next source then applies.
+    """
+
+    def __call__(self, *, account: ChannelAccount, contact_way: ContactWay | None) -> WelcomeContent | None: ...
+
+
+_WELCOME_PROVIDERS: list[WelcomeProvider] = []
+
+
+def register_welcome_provider(provider: WelcomeProvider) -> None:
+    """Called from a higher layer's ``AppConfig.ready()``; registering the same function twice is a no-op."""
+    if provider not in _WELCOME_PROVIDERS:
+        _WELCOME_PROVIDERS.append(provider)
+
+
+def unregister_welcome_provider(provider: WelcomeProvider) -> None:
+    if provider in _WELCOME_PROVIDERS:
+        _WELCOME_PROVIDERS.remove(provider)
+
+
+def welcome_from_providers(*, account: ChannelAccount, contact_way: ContactWay | None) -> WelcomeContent | None:
+    """The first non-empty content a registered provider offers, in registration order.
+
+    A provider that fails is logged and skipped: the WelcomeCode lives 20 s and works once, so a
+    broken template lookup must not cost the new customer their welcome (the next source applies).
+    """
+    for provider in _WELCOME_PROVIDERS:
+        try:
+            content = provider(account=account, contact_way=contact_way)
+        except Exception:
+            log.exception("welcome provider %r failed for account %s", provider, account.pk)
+            continue
+        if content:
+            return content
+    return None

@@ -18,6 +18,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from channels import registry
 from channels.errors import PlatformError
 from channels.models import ChannelAccount, ContactWayKind, InboxEvent
 from channels.selectors import contact_way_for_state
@@ -187,21 +188,45 @@ def refresh_contact(
 def send_welcome(
     account: ChannelAccount, client: WeComClient, event: adapter.ContactEvent, occurred_at: datetime | None
 ) -> str:
-    """Send the 活码's welcome text with the 20-second WelcomeCode. Returns a note for the inbox."""
+    """Send the welcome message with the 20-second WelcomeCode. Returns a note for the inbox.
+
+    What is sent, first match wins:
+      1. a welcome template for this 渠道活码 (offered by a registered provider: campaigns);
+      2. the 活码's own ``welcome_text``;
+      3. the default welcome template (a provider, asked with no 活码);
+      4. the account's ``settings["welcome_text"]``.
+
+    Consent and opt-out are deliberately not checked: a welcome is the service reply to a customer
+    who has just added the staff member themselves, not marketing (and a brand-new contact has no
+    consent record yet). Marketing sends go through the campaigns planner, which does check them.
+    """
     if not event.welcome_code:
         return ""
     way = contact_way_for_state(account=account, state=event.state)
-    text = (way.welcome_text if way else "") or (account.settings or {}).get("welcome_text", "")
-    if not text:
+    content = registry.welcome_from_providers(account=account, contact_way=way) if way else None
+    if not content and way and way.welcome_text.strip():
+        content = registry.WelcomeContent(text=way.welcome_text, source=f"contact way {way.pk}")
+    if not content:
+        content = registry.welcome_from_providers(account=account, contact_way=None)
+    if not content:
+        default_text = str((account.settings or {}).get("welcome_text", ""))
+        content = registry.WelcomeContent(text=default_text, source="account settings")
+    if not content:
         return "no welcome text"
     if occurred_at and (timezone.now() - occurred_at).total_seconds() > 25:
         return "welcome skipped: the 20 s WelcomeCode window has passed"
+    body: dict[str, Any] = {"welcome_code": event.welcome_code}
+    if content.text.strip():
+        body["text"] = {"content": content.text}
+    if content.attachments:
+        body["attachments"] = content.attachments
     try:
-        client.post("externalcontact/send_welcome_msg", {"welcome_code": event.welcome_code, "text": {"content": text}})
+        client.post("externalcontact/send_welcome_msg", body)
     except PlatformError as exc:
         if exc.code == 41051:
             return "welcome skipped: already sent or the customer started chatting (41051)"
         return f"welcome failed: {exc.code} {exc.message}"
+    log.info("welcome sent on account %s from %s", account.pk, content.source)
     return "welcome sent"
 
 

@@ -1,50 +1,67 @@
 // Campaign wizard: audience (live count) → content (phone preview) → schedule → review → submit.
+// A welcome template picks its 渠道活码 instead of an audience and has no schedule step.
+// Every string shown here comes translated from the page (#wizard-strings, see campaigns.views.wizard_strings).
 (function () {
   "use strict";
   const root = document.getElementById("wizard");
   if (!root) return;
   const $ = (sel) => root.querySelector(sel);
   const field = (name) => root.querySelector(`[name="${name}"]`);
+  const stringsEl = document.getElementById("wizard-strings");
+  const S = stringsEl ? JSON.parse(stringsEl.textContent) : {};
   const atts = [];
   let timer = null;
 
   function esc(s) { const d = document.createElement("div"); d.textContent = s == null ? "" : String(s); return d.innerHTML; }
+  // A translated string with %(name)s placeholders filled in (values are plain text).
+  function t(key, params) {
+    return String(S[key] == null ? key : S[key]).replace(/%\((\w+)\)s/g, (m, k) => (params && k in params ? String(params[k]) : m));
+  }
+  // The same, as HTML: the string is escaped, the values are inserted as given (already HTML).
+  function tHtml(key, params) {
+    return esc(S[key] == null ? key : S[key]).replace(/%\((\w+)\)s/g, (m, k) => (params && k in params ? String(params[k]) : m));
+  }
   function multi(name) { return Array.from(field(name).selectedOptions).map((o) => Number(o.value)); }
   function isGroup() { return field("kind").value === "broadcast_group"; }
+  function isWelcome() { return field("kind").value === "welcome_template"; }
 
   function payload() {
     const when = root.querySelector('[name="when"]:checked').value;
     const toIso = (v) => (v ? new Date(v).toISOString() : null);
+    const welcome = isWelcome();
+    const way = field("contact_way_id");
     return {
-      name: field("name").value || "未命名活动",
+      name: field("name").value || t("untitled"),
       kind: field("kind").value,
       text: field("text").value,
       attachments: atts.map(readAtt),
-      segment_id: !isGroup() && field("segment_id").value ? Number(field("segment_id").value) : null,
-      group_ids: isGroup() ? multi("group_ids") : [],
-      exclusion_segment_ids: multi("exclusion_segment_ids"),
-      holdout_percent: Number(field("holdout_percent").value || 0),
+      segment_id: !welcome && !isGroup() && field("segment_id").value ? Number(field("segment_id").value) : null,
+      group_ids: !welcome && isGroup() ? multi("group_ids") : [],
+      exclusion_segment_ids: welcome ? [] : multi("exclusion_segment_ids"),
+      holdout_percent: welcome ? 0 : Number(field("holdout_percent").value || 0),
       priority: Number(field("priority").value || 0),
-      due_at: when === "at" ? toIso(field("due_at").value) : null,
-      recurrence: field("recurrence").value,
-      recurrence_until: toIso(field("recurrence_until").value),
+      due_at: !welcome && when === "at" ? toIso(field("due_at").value) : null,
+      recurrence: welcome ? "" : field("recurrence").value,
+      recurrence_until: welcome ? null : toIso(field("recurrence_until").value),
+      contact_way_id: welcome && way && way.value ? Number(way.value) : null,
     };
   }
 
   function readAtt(row) {
-    const t = row.dataset.type, v = (n) => row.querySelector(`[data-k="${n}"]`).value;
-    if (t === "link") return { msgtype: "link", link: { title: v("title"), url: v("url") } };
-    if (t === "image") return { msgtype: "image", image: { pic_url: v("pic_url") } };
+    const type = row.dataset.type, v = (n) => row.querySelector(`[data-k="${n}"]`).value;
+    if (type === "link") return { msgtype: "link", link: { title: v("title"), url: v("url") } };
+    if (type === "image") return { msgtype: "image", image: { pic_url: v("pic_url") } };
     return { msgtype: "miniprogram", miniprogram: { title: v("title"), appid: v("appid"), page: v("page"), pic_media_id: v("pic_media_id") } };
   }
 
   function addAtt(type) {
-    if (atts.length >= 9) { alert("最多 9 个附件"); return; }
+    if (atts.length >= 9) { alert(t("max_attachments")); return; }
     const row = document.createElement("div");
     row.className = "att-row"; row.dataset.type = type;
-    const inputs = { link: [["title", "链接标题"], ["url", "https://"]], image: [["pic_url", "图片地址 https://"]],
-      miniprogram: [["title", "小程序标题"], ["appid", "AppID"], ["page", "页面路径"], ["pic_media_id", "封面 media_id"]] }[type];
-    row.innerHTML = inputs.map(([k, p]) => `<input data-k="${k}" placeholder="${p}">`).join("") + '<button type="button">✕</button>';
+    const inputs = { link: [["title", t("link_title")], ["url", "https://"]], image: [["pic_url", t("image_url")]],
+      miniprogram: [["title", t("miniprogram_title")], ["appid", "AppID"], ["page", t("page_path")], ["pic_media_id", t("cover_media_id")]] }[type];
+    row.innerHTML = inputs.map(([k, p]) => `<input data-k="${k}" placeholder="${esc(p)}">`).join("") +
+      `<button type="button" title="${esc(t("remove_attachment"))}" aria-label="${esc(t("remove_attachment"))}">✕</button>`;
     row.querySelector("button").onclick = () => { atts.splice(atts.indexOf(row), 1); row.remove(); phone(); };
     row.addEventListener("input", phone);
     atts.push(row); $("#atts").appendChild(row); phone();
@@ -53,33 +70,56 @@
   function phone() {
     const p = document.getElementById("phone");
     const text = field("text").value;
-    let html = `<div class="bubble">${esc(text || "在此预览群发内容").replace(/\n/g, "<br>")}</div>`;
+    const placeholder = isWelcome() ? t("welcome_phone_placeholder") : t("phone_placeholder");
+    let html = `<div class="bubble">${esc(text || placeholder).replace(/\n/g, "<br>")}</div>`;
     for (const a of atts.map(readAtt)) {
       const b = a[a.msgtype];
-      html += `<div class="bubble att">${a.msgtype === "link" ? "🔗 " + esc(b.title || "链接") : a.msgtype === "image" ? "🖼 图片" : "▣ " + esc(b.title || "小程序")}</div>`;
+      html += `<div class="bubble att">${a.msgtype === "link" ? "🔗 " + esc(b.title || t("link")) : a.msgtype === "image" ? "🖼 " + esc(t("image")) : "▣ " + esc(b.title || t("miniprogram"))}</div>`;
     }
     p.innerHTML = html;
   }
 
   function reasons(list) {
-    return list.length ? "<ul class='plain'>" + list.map((e) => `<li>${esc(e.label)}：<strong>${e.count}</strong></li>`).join("") + "</ul>" : "<p class='muted'>无排除</p>";
+    return list.length ? "<ul class='plain'>" + list.map((e) => `<li>${esc(e.label)}：<strong>${e.count}</strong></li>`).join("") + "</ul>" : `<p class='muted'>${esc(t("no_exclusions"))}</p>`;
+  }
+
+  function welcomeReview() {
+    const way = field("contact_way_id");
+    const name = way && way.selectedOptions.length ? way.selectedOptions[0].textContent : t("welcome_default");
+    document.getElementById("review").innerHTML =
+      `<p id="review-welcome">${tHtml("welcome_review", { way: `<strong>${esc(name)}</strong>` })}</p>` +
+      `<p class="muted">${esc(t("welcome_review_note"))}</p>`;
   }
 
   async function preview() {
     const count = document.getElementById("live-count"), note = document.getElementById("live-note");
-    note.textContent = "计算中…";
+    if (isWelcome()) {
+      count.textContent = t("welcome_count");
+      note.textContent = t("welcome_note");
+      welcomeReview();
+      return;
+    }
+    note.textContent = t("counting");
     try {
       const r = await window.scrm.api(root.dataset.preview, { method: "POST", body: payload() });
+      if (isWelcome()) return; // the kind changed while counting
       count.textContent = r.recipients;
-      note.textContent = `受众 ${r.audience} 人，排除 ${r.audience - r.recipients} 人`;
+      note.textContent = t("audience_note", { audience: r.audience, excluded: r.audience - r.recipients });
       const q = r.quota || {};
+      const li = (key, value) => `<li>${tHtml(key, { value: esc(value) })}</li>`;
+      const brand = q.brand_cap ? t("brand_cap_value", { period: q.brand_cap_period, n: q.brand_cap }) : t("not_set");
       document.getElementById("review").innerHTML =
-        `<p>将发送给 <strong id="review-count">${r.recipients}</strong> 位${isGroup() ? "客户群" : "客户"}，分 ${r.batches} 个批次，由 ${(r.senders || []).length} 位员工确认发送。</p>` +
-        `<h4>排除原因</h4>${reasons(r.exclusions || [])}` +
-        `<h4>配额</h4><ul class="plain"><li>客户接收上限：${esc(q.customer_mode)}</li><li>客户群接收上限：${esc(q.group_mode)}</li>` +
-        `<li>朋友圈每人每天：${q.moments_per_day}</li><li>品牌营销上限：${q.brand_cap ? esc(q.brand_cap_period) + " " + q.brand_cap + " 条" : "未设置"}</li>` +
-        `<li>免打扰：${esc(q.quiet_hours)}</li><li>超过 ${q.approval_threshold} 人需店长审批</li></ul>` +
-        `<p class="muted">最早发送时间：${new Date(r.send_after).toLocaleString("zh-CN")}</p>`;
+        `<p>${tHtml(isGroup() ? "review_groups" : "review_customers", {
+          count: `<strong id="review-count">${esc(r.recipients)}</strong>`,
+          batches: esc(r.batches),
+          senders: esc((r.senders || []).length),
+        })}</p>` +
+        `<h4>${esc(t("exclusion_reasons"))}</h4>${reasons(r.exclusions || [])}` +
+        `<h4>${esc(t("quota"))}</h4><ul class="plain">` +
+        li("customer_cap", q.customer_mode) + li("group_cap", q.group_mode) + li("moments_cap", q.moments_per_day) +
+        li("brand_cap", brand) + li("quiet_hours", q.quiet_hours) +
+        `<li>${tHtml("approval", { n: esc(q.approval_threshold) })}</li></ul>` +
+        `<p class="muted">${tHtml("earliest", { at: esc(new Date(r.send_after).toLocaleString(document.documentElement.lang || undefined)) })}</p>`;
     } catch (e) {
       note.textContent = e.message;
     }
@@ -89,22 +129,31 @@
 
   function show(step) {
     root.querySelectorAll("section[data-step]").forEach((s) => { s.hidden = s.dataset.step !== String(step); });
-    document.querySelectorAll("#steps span").forEach((s) => s.classList.toggle("on", s.dataset.step === String(step)));
+    document.querySelectorAll("#steps > span").forEach((s) => s.classList.toggle("on", s.dataset.step === String(step)));
     if (step === 4) preview();
   }
 
   function kindChanged() {
-    root.querySelector('[data-for="groups"]').hidden = !isGroup();
-    root.querySelector('[data-for="customers"]').hidden = isGroup();
+    const welcome = isWelcome();
+    const toggle = (name, visible) => document.querySelectorAll(`[data-for="${name}"]`).forEach((el) => { el.hidden = !visible; });
+    toggle("welcome", welcome);
+    toggle("schedule", !welcome);
+    toggle("audience", !welcome);
+    toggle("groups", !welcome && isGroup());
+    toggle("customers", !welcome && !isGroup());
+    document.querySelectorAll("[data-label-for]").forEach((el) => {
+      el.hidden = (el.dataset.labelFor === "welcome") !== welcome;
+    });
+    phone();
     schedulePreview();
   }
 
   root.addEventListener("click", (ev) => {
-    const t = ev.target;
-    if (t.dataset.next) show(Number(t.dataset.next));
-    if (t.dataset.add) addAtt(t.dataset.add);
+    const target = ev.target;
+    if (target.dataset.next) show(Number(target.dataset.next));
+    if (target.dataset.add) addAtt(target.dataset.add);
   });
-  ["segment_id", "group_ids", "exclusion_segment_ids", "holdout_percent"].forEach((n) => field(n).addEventListener("change", schedulePreview));
+  ["segment_id", "group_ids", "exclusion_segment_ids", "holdout_percent", "contact_way_id"].forEach((n) => field(n).addEventListener("change", schedulePreview));
   field("kind").addEventListener("change", kindChanged);
   field("text").addEventListener("input", phone);
   document.getElementById("submit").addEventListener("click", async () => {
@@ -118,5 +167,4 @@
     }
   });
   kindChanged();
-  phone();
 })();
