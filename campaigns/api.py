@@ -6,6 +6,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.urls import reverse
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
 from rest_framework.request import Request
@@ -54,10 +55,10 @@ def _values(actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
             ways = actor.scope(ContactWay.objects.filter(kind=ContactWayKind.CONTACT))
             contact_way = ways.filter(pk=data["contact_way_id"]).first()
             if contact_way is None:
-                raise ValidationError(["所选渠道活码不存在或无权使用，请重新选择"])
+                raise ValidationError([_("所选渠道活码不存在或无权使用，请重新选择")])
         elif not actor.is_operator:
             # The default answers every 活码 of the brand, beyond a manager's stores.
-            raise ValidationError(["只有运营可以设置默认欢迎语模板，请选择一个渠道活码"])
+            raise ValidationError([_("只有运营可以设置默认欢迎语模板，请选择一个渠道活码")])
     return {
         "name": data.get("name") or "未命名活动",
         "kind": data["kind"],

@@ -15,6 +15,7 @@ from typing import Any
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from campaigns.content import validate_content
 from campaigns.models import (
@@ -77,9 +78,9 @@ def campaign_create(
     if not name.strip():
         raise ValidationError(["请填写活动名称"])
     if contact_way is not None and kind != CampaignKind.WELCOME_TEMPLATE:
-        raise ValidationError(["只有欢迎语模板可以指定渠道活码"])
+        raise ValidationError([_("只有欢迎语模板可以指定渠道活码")])
     if contact_way is not None and contact_way.organization_id != organization.pk:
-        raise ValidationError(["所选渠道活码不存在或无权使用，请重新选择"])
+        raise ValidationError([_("所选渠道活码不存在或无权使用，请重新选择")])
     if kind == CampaignKind.WELCOME_TEMPLATE:
         # A welcome answers whoever adds us: no audience, no schedule (see campaigns.welcome).
         segment, expression, group_ids, exclusion_segments = None, None, None, None
@@ -371,12 +372,23 @@ def campaign_finish_if_complete(*, campaign_id: int) -> bool:
 def quota_policy_save(
     *, organization: Organization, channel_account_id: int | None = None, **values: Any
 ) -> QuotaPolicy:
-    policy, _ = QuotaPolicy.objects.get_or_create(organization=organization, channel_account_id=channel_account_id)
+    """Create or update the brand default (no account) or one channel account's override."""
+    policy, _created = QuotaPolicy.objects.get_or_create(
+        organization=organization, channel_account_id=channel_account_id
+    )
     for key, value in values.items():
         setattr(policy, key, value)
     policy.full_clean()
     policy.save()
     return policy
+
+
+@transaction.atomic
+def quota_policy_delete(*, policy: QuotaPolicy) -> None:
+    """Remove an account's override (the account falls back to the brand default); the default stays."""
+    if policy.channel_account_id is None:
+        raise CampaignError(_("品牌默认策略不能删除；如需恢复默认值，请编辑后保存"))
+    policy.delete()
 
 
 def batch_pending_for(*, campaign: Campaign) -> list[Batch]:

@@ -16,6 +16,11 @@ urlpatterns = [
     # in scrm/urls.py and shadows it, so the page also lives under /campaigns/report/ (see report).
     path("campaigns/report/", views.campaigns_report, name="report"),
     path("reports/campaigns/", views.campaigns_report, name="report_under_reports"),
+    path("quota-policies/", views.quota_policy_list, name="quota_policy_list"),
+    path("quota-policies/default/", views.quota_policy_default, name="quota_policy_default"),
+    path("quota-policies/new/", views.quota_policy_new, name="quota_policy_new"),
+    path("quota-policies/<int:pk>/", views.quota_policy_edit, name="quota_policy_edit"),
+    path("quota-policies/<int:pk>/delete/", views.quota_policy_delete, name="quota_policy_delete"),
     path("api/v1/campaigns/preview/", api.CampaignPreviewView.as_view(), name="api_preview"),
     path("api/v1/campaigns/", api.CampaignCreateView.as_view(), name="api_create"),
 ]

@@ -9,16 +9,18 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Q
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from campaigns import selectors, services
-from campaigns.models import Batch, BatchStatus, Campaign, CampaignKind, CampaignStatus, Recurrence
-from channels.models import ContactWay, ContactWayKind
-from contacts.access import ALL_ROLES, OPERATOR_AND_MANAGER, Actor, console_view
+from campaigns.forms import POLICY_FIELDS, QuotaPolicyForm
+from campaigns.models import Batch, BatchStatus, Campaign, CampaignKind, CampaignStatus, QuotaPolicy, Recurrence
+from campaigns.quota import default_policy
+from channels.models import ChannelAccount, ChannelPlatform, ContactWay, ContactWayKind
+from contacts.access import ALL_ROLES, OPERATOR_AND_MANAGER, OPERATOR_ONLY, Actor, console_view
 from contacts.models import CustomerGroup, Role, Segment
 
 PAGE_SIZE = 20
@@ -264,3 +266,96 @@ def campaigns_report(request: HttpRequest) -> HttpResponse:
         rows.append({"campaign": c, "r": r, "ci": r.get("ci")})
     page = Paginator(rows, PAGE_SIZE).get_page(request.GET.get("page"))
     return render(request, "campaigns/report.html", {"page": page})
+
+
+# -- 配额策略 (operators only) ----------------------------------------------------------------------
+def _wecom_accounts(actor: Actor) -> QuerySet[ChannelAccount]:
+    return actor.scope(ChannelAccount.objects.filter(platform=ChannelPlatform.WECOM)).order_by("name", "id")
+
+
+@console_view(OPERATOR_ONLY)
+def quota_policy_list(request: HttpRequest) -> HttpResponse:
+    """The brand default and every account's override; accounts without one follow the default."""
+    actor: Actor = request.actor_obj  # type: ignore[attr-defined]
+    policies = actor.scope(QuotaPolicy.objects.select_related("channel_account"))
+    default = policies.filter(channel_account__isnull=True).first()
+    overrides = list(policies.filter(channel_account__isnull=False).order_by("channel_account__name", "id"))
+    overridden = {p.channel_account_id for p in overrides}
+    return render(
+        request,
+        "campaigns/quota_policy_list.html",
+        {
+            "default": default or default_policy(actor.organization_id),
+            "default_saved": default is not None,
+            "overrides": overrides,
+            "free_accounts": [a for a in _wecom_accounts(actor) if a.pk not in overridden],
+        },
+    )
+
+
+def _policy_form_page(
+    request: HttpRequest, actor: Actor, *, policy: QuotaPolicy, creating: bool = False
+) -> HttpResponse:
+    accounts = None
+    if creating:
+        taken = actor.scope(QuotaPolicy.objects.filter(channel_account__isnull=False)).values("channel_account_id")
+        accounts = _wecom_accounts(actor).exclude(pk__in=taken)
+    form = QuotaPolicyForm(request.POST or None, instance=policy, accounts=accounts)
+    if request.method == "POST" and form.is_valid():
+        account_id = form.cleaned_data["channel_account"].pk if creating else policy.channel_account_id
+        try:
+            services.quota_policy_save(
+                organization=actor.organization, channel_account_id=account_id, **form.policy_values()
+            )
+        except ValidationError as exc:
+            form.add_error(None, exc)
+        else:
+            messages.success(request, _("配额策略已保存，之后规划的活动按新策略执行"))
+            return redirect("campaigns:quota_policy_list")
+    return render(
+        request,
+        "campaigns/quota_policy_form.html",
+        {"form": form, "policy": policy, "creating": creating, "is_default": policy.channel_account_id is None},
+    )
+
+
+@console_view(OPERATOR_ONLY)
+def quota_policy_default(request: HttpRequest) -> HttpResponse:
+    actor: Actor = request.actor_obj  # type: ignore[attr-defined]
+    policy = actor.scope(QuotaPolicy.objects.filter(channel_account__isnull=True)).first()
+    return _policy_form_page(request, actor, policy=policy or default_policy(actor.organization_id))
+
+
+@console_view(OPERATOR_ONLY)
+def quota_policy_new(request: HttpRequest) -> HttpResponse:
+    """An account's override starts from the brand default's values."""
+    actor: Actor = request.actor_obj  # type: ignore[attr-defined]
+    base = actor.scope(QuotaPolicy.objects.filter(channel_account__isnull=True)).first()
+    policy = default_policy(actor.organization_id)
+    if base is not None:
+        for name in POLICY_FIELDS:
+            setattr(policy, name, getattr(base, name))
+    return _policy_form_page(request, actor, policy=policy, creating=True)
+
+
+@console_view(OPERATOR_ONLY)
+def quota_policy_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    actor: Actor = request.actor_obj  # type: ignore[attr-defined]
+    policy = get_object_or_404(
+        actor.scope(QuotaPolicy.objects.filter(channel_account__isnull=False).select_related("channel_account")), pk=pk
+    )
+    return _policy_form_page(request, actor, policy=policy)
+
+
+@require_POST
+@console_view(OPERATOR_ONLY)
+def quota_policy_delete(request: HttpRequest, pk: int) -> HttpResponse:
+    actor: Actor = request.actor_obj  # type: ignore[attr-defined]
+    policy = get_object_or_404(actor.scope(QuotaPolicy.objects.select_related("channel_account")), pk=pk)
+    try:
+        services.quota_policy_delete(policy=policy)
+    except services.CampaignError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, _("已删除该账号的单独策略，该账号改用品牌默认策略"))
+    return redirect("campaigns:quota_policy_list")

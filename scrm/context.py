@@ -22,6 +22,7 @@ NAV = [
     (_("线索"), "channels:lead_list", {Role.OPERATOR, Role.MANAGER}),
     (_("群发"), "campaigns:campaign_list", {Role.OPERATOR, Role.MANAGER}),
     (_("朋友圈"), "campaigns:moment_list", {Role.OPERATOR, Role.MANAGER}),
+    (_("配额策略"), "campaigns:quota_policy_list", {Role.OPERATOR}),
     (_("数据"), "analytics:overview", {Role.OPERATOR, Role.MANAGER, Role.STORE_STAFF}),
     (_("导购工作台"), "contacts:sidebar", {Role.STORE_STAFF, Role.MANAGER}),
     (_("美团核销"), "channels:meituan_redeem", {Role.OPERATOR, Role.MANAGER, Role.STORE_STAFF}),
