@@ -19,7 +19,7 @@ class CampaignAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
     list_display = ["name", "organization", "kind", "status", "due_at", "priority"]
     list_filter = ["organization", "kind", "status"]
     search_fields = ["name"]
-    raw_id_fields = ["segment", "parent", "created_by", "approved_by", "store", "channel_account"]
+    raw_id_fields = ["segment", "parent", "created_by", "approved_by", "store", "channel_account", "contact_way"]
 
 
 class AttemptInline(admin.TabularInline):  # type: ignore[type-arg]
