@@ -2,20 +2,67 @@
 
 from __future__ import annotations
 
+import os
 import re
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
 from django.conf import settings
+from django.test import Client
 
 from campaigns.models import Campaign, CampaignKind, CampaignStatus
 from channels.models import ChannelAccount, ContactWay
-from tests.e2e.conftest import browser, chromium_executable, login_page, screenshot  # noqa: F401  (fixtures)
+from tests.e2e.conftest import CHROMIUM_ARGS, ensure_chromium, screenshot
 
 pytestmark = pytest.mark.e2e
 
 
-def test_wizard_creates_a_welcome_template_for_one_channel_code(world: Any, login_page: Any) -> None:  # noqa: F811
+@pytest.fixture(scope="module")
+def wizard_browser() -> Iterator[Any]:
+    """Headless Debian chromium for this module only (tests/e2e's package-scoped one serves that package).
+
+    A module-scoped instance is closed before any other module starts its own: two live Playwright sync
+    instances in one thread refuse to start.
+    """
+    from playwright.sync_api import sync_playwright
+
+    executable = ensure_chromium()
+    previous = os.environ.get("DJANGO_ALLOW_ASYNC_UNSAFE")
+    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # Playwright's loop stays registered (see tests/e2e)
+    try:
+        with sync_playwright() as playwright:
+            instance = playwright.chromium.launch(executable_path=str(executable), headless=True, args=CHROMIUM_ARGS)
+            yield instance
+            instance.close()
+    finally:
+        if previous is None:
+            os.environ.pop("DJANGO_ALLOW_ASYNC_UNSAFE", None)
+        else:
+            os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = previous
+
+
+@pytest.fixture
+def login_page(wizard_browser: Any, live_server: Any, transactional_db: Any) -> Iterator[Callable[..., Any]]:
+    """``login_page(staff)`` → a page signed in as ``staff`` with ``base_url`` = the live server."""
+    contexts: list[Any] = []
+
+    def make(staff: Any) -> Any:
+        client = Client()
+        client.force_login(staff.user)
+        context = wizard_browser.new_context(base_url=live_server.url, viewport={"width": 1280, "height": 800})
+        session = client.cookies[settings.SESSION_COOKIE_NAME].value
+        context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": session, "url": live_server.url}])
+        context.set_default_timeout(10_000)
+        contexts.append(context)
+        return context.new_page()
+
+    yield make
+    for context in contexts:
+        context.close()
+
+
+def test_wizard_creates_a_welcome_template_for_one_channel_code(world: Any, login_page: Any) -> None:
     account = ChannelAccount.objects.create(
         organization=world.org, platform="wecom", name="企业微信", external_id="ww1"
     )
@@ -58,7 +105,7 @@ def test_wizard_creates_a_welcome_template_for_one_channel_code(world: Any, logi
     assert page.locator('#steps [data-step="3"]').is_visible()
 
 
-def test_wizard_script_strings_follow_the_english_switch(world: Any, login_page: Any, live_server: Any) -> None:  # noqa: F811
+def test_wizard_script_strings_follow_the_english_switch(world: Any, login_page: Any, live_server: Any) -> None:
     page = login_page(world.operator)
     page.context.add_cookies([{"name": settings.LANGUAGE_COOKIE_NAME, "value": "en", "url": live_server.url}])
     page.goto("/campaigns/new/")
