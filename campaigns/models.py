@@ -123,24 +123,46 @@ class QuotaLedger(models.Model):
     # No database FK constraints on this planner-written table: the planner inserts up to millions
     # of rows it has just read in the same transaction, and a per-row FK trigger would dominate the
     # plan (bench/planner.py). Deletion cascades are still done by Django's collector.
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_constraint=False)
+    # Only the indexes the planner and dispatcher use: Django's default index per FK would be written
+    # for every reserved slot and double the planner's cost (bench/planner.py).
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
     kind = models.CharField(max_length=20, choices=LedgerKind.choices)
     # Exactly one subject: a customer or a customer group (the WeCom cap counts both).
     customer = models.ForeignKey(
-        Customer, on_delete=models.CASCADE, null=True, blank=True, related_name="+", db_constraint=False
+        Customer, on_delete=models.CASCADE, null=True, blank=True, related_name="+", db_constraint=False, db_index=False
     )
     group = models.ForeignKey(
-        CustomerGroup, on_delete=models.CASCADE, null=True, blank=True, related_name="+", db_constraint=False
+        CustomerGroup,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
     # First platform day (Asia/Shanghai) of the window: the day, the Monday, or the 1st of the month.
     window_start = models.DateField()
     slot_no = models.PositiveSmallIntegerField(default=0)
     state = models.CharField(max_length=20, choices=LedgerState.choices, default=LedgerState.RESERVED)
     campaign = models.ForeignKey(
-        "Campaign", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_constraint=False
+        "Campaign",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
     delivery = models.ForeignKey(
-        "Delivery", on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_constraint=False
+        "Delivery",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
     # The delivery that held the slot before a higher-priority campaign took it (planner bookkeeping).
     prev_delivery_id = models.BigIntegerField(null=True, blank=True)
@@ -157,17 +179,22 @@ class QuotaLedger(models.Model):
             ),
             models.CheckConstraint(condition=Q(slot_no__lt=31), name="ledger_slot_in_range"),
             models.UniqueConstraint(
-                fields=["organization", "customer", "kind", "window_start", "slot_no"],
+                # Customer first: also the index for a customer's slots (merges, deletions).
+                fields=["customer", "kind", "window_start", "slot_no"],
                 condition=Q(customer__isnull=False),
                 name="ledger_customer_slot_unique",
             ),
             models.UniqueConstraint(
-                fields=["organization", "group", "kind", "window_start", "slot_no"],
+                fields=["group", "kind", "window_start", "slot_no"],
                 condition=Q(group__isnull=False),
                 name="ledger_group_slot_unique",
             ),
         ]
-        indexes = [models.Index(fields=["delivery"], name="ledger_delivery")]
+        indexes = [
+            models.Index(fields=["delivery"], name="ledger_delivery"),
+            # The planner reads a window's held slots in one range scan (campaigns.planner._reserve).
+            models.Index(fields=["kind", "window_start"], name="ledger_window"),
+        ]
 
 
 class Campaign(Scoped):
@@ -282,23 +309,43 @@ class ExclusionReason(models.TextChoices):
 class Delivery(models.Model):
     """One audience member of a campaign: planned, or excluded with the reason.
 
-    Like the ledger, no database FK constraints (see :class:`QuotaLedger`): the planner writes one row
-    per audience member in one statement; Django's collector still cascades deletions.
+    Like the ledger, no database FK constraints (see :class:`QuotaLedger`) and only the indexes that
+    queries use: the planner writes one row per audience member in one statement, and each index is
+    written once per row. Django's collector still cascades deletions.
     """
 
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+", db_constraint=False)
-    campaign = models.ForeignKey(Campaign, on_delete=models.CASCADE, related_name="deliveries", db_constraint=False)
+    organization = models.ForeignKey(
+        Organization, on_delete=models.CASCADE, related_name="+", db_constraint=False, db_index=False
+    )
+    # Indexed by delivery_customer_once (campaign first).
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.CASCADE, related_name="deliveries", db_constraint=False, db_index=False
+    )
+    # Indexed: merges and deletions of a customer find their deliveries.
     customer = models.ForeignKey(
         Customer, on_delete=models.CASCADE, null=True, blank=True, related_name="+", db_constraint=False
     )
     group = models.ForeignKey(
-        CustomerGroup, on_delete=models.CASCADE, null=True, blank=True, related_name="+", db_constraint=False
+        CustomerGroup,
+        on_delete=models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_constraint=False,
+        db_index=False,
     )
+    # Not indexed: a sender's work is found through its batches.
     sender = models.ForeignKey(
-        Staff, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_constraint=False
+        Staff, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", db_constraint=False, db_index=False
     )
     batch = models.ForeignKey(
-        "Batch", on_delete=models.SET_NULL, null=True, blank=True, related_name="deliveries", db_constraint=False
+        "Batch",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="deliveries",
+        db_constraint=False,
+        db_index=False,
     )
     status = models.CharField(max_length=20, choices=DeliveryStatus.choices, default=DeliveryStatus.PLANNED)
     reason = models.CharField(max_length=20, choices=ExclusionReason.choices, blank=True, default="")
@@ -306,10 +353,9 @@ class Delivery(models.Model):
 
     class Meta:
         constraints = [
-            # Also the index for "deliveries of a campaign" (its leading column).
-            models.UniqueConstraint(
-                fields=["campaign", "customer"], condition=Q(customer__isnull=False), name="delivery_customer_once"
-            ),
+            # Not partial, so it is also the index for "deliveries of a campaign" (NULL customers, in
+            # group broadcasts, never conflict).
+            models.UniqueConstraint(fields=["campaign", "customer"], name="delivery_customer_once"),
             models.UniqueConstraint(
                 fields=["campaign", "group"], condition=Q(group__isnull=False), name="delivery_group_once"
             ),
@@ -322,6 +368,7 @@ class Delivery(models.Model):
                 name="delivery_customer_time",
             ),
             models.Index(fields=["batch"], condition=Q(batch__isnull=False), name="delivery_batch"),
+            models.Index(fields=["group"], condition=Q(group__isnull=False), name="delivery_group"),
         ]
 
 

@@ -5,15 +5,16 @@
 1. **Stage the audience** (one ``CREATE TEMP TABLE … AS SELECT``): the segment
    (``contacts.segments.compile_sql``) or the chosen groups, each member with a delivery id drawn
    from the deliveries' sequence, its sender and the first exclusion reason that applies: opted out
-   → no consent → exclusion segment → holdout (a deterministic md5 of campaign and customer) → no
+   → no consent → exclusion segment → holdout (a deterministic hash of campaign and customer) → no
    WeCom identity → no sender. The sender is the active follower who last served the customer
    (``last_interaction_at``, else ``added_at``), else the home store's primary staff member (its
    earliest active staff member with a WeCom account); for groups, the owner.
-2. **Quota** (one statement per ledger kind): reserve ledger slots for the staged recipients in
-   customer order with ``INSERT … ON CONFLICT``. A slot held by a lower-priority campaign whose send
-   has not started is taken over (``DO UPDATE … WHERE priority < ours AND state = 'reserved'``) and
-   that delivery becomes ``excluded/preempted``; any other conflict excludes our recipient
-   (``quota`` / ``brand_cap``). The unique constraint, not Python, guarantees the cap.
+2. **Quota** (per ledger window): read the slots the window already holds for the audience (one
+   range scan), then reserve the rest in customer order with one plain ``INSERT``. A slot held by a
+   lower-priority campaign whose send has not started is taken over and that delivery becomes
+   ``excluded/preempted``; a recipient without a free slot is excluded (``quota`` / ``brand_cap``).
+   The unique constraint, not Python, guarantees the cap: a slot written meanwhile makes the INSERT
+   fail and the plan is redone.
 3. **Write**: batches per sender (≤ 10,000 customers / 2,000 groups, ``not_before`` = the end of quiet
    hours when the send time falls inside them; the quota is charged to that platform day), then every
    delivery row — planned or excluded with its reason — in one ``INSERT … SELECT``.
@@ -29,7 +30,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db import OperationalError, connection, transaction
+from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
 
 from campaigns.models import (
@@ -95,7 +96,9 @@ def exclusion_sql(campaign: Campaign) -> tuple[str, list[Any]] | None:
     return " UNION ".join(f"({p})" for p in parts), params
 
 
-HOLDOUT_SQL = "(('x' || substr(md5(%s || ':' || {col}::text), 1, 8))::bit(32)::bigint %% 100) < %s"
+# Deterministic per (campaign, subject): Postgres' own 64-bit hash, seeded with the campaign id.
+HOLDOUT_SQL = "((hashint8extended({col}, %s::bigint) & 2147483647) %% 100) < %s"
+PLAN_LOCK = 5_105  # advisory lock class of the planner (with the organization id)
 STAGE = "_campaign_plan_rows"
 
 
@@ -122,10 +125,6 @@ def _stage_customers(cursor: Any, campaign: Campaign, require_consent: bool, seq
               FROM contacts_staff st
              WHERE st.organization_id = %s AND st.is_active AND st.wecom_userid <> '' AND st.store_id IS NOT NULL
           ORDER BY st.store_id, st.id
-        ),
-        wi AS (
-            SELECT DISTINCT i.customer_id FROM contacts_identity i JOIN aud ON aud.id = i.customer_id
-             WHERE i.platform = 'wecom'
         )
         SELECT nextval('{seq}') AS delivery_id, c.id AS subject_id,
                COALESCE(fs.staff_id, ps.staff_id) AS sender_id,
@@ -134,7 +133,9 @@ def _stage_customers(cursor: Any, campaign: Campaign, require_consent: bool, seq
                  WHEN %s AND NOT c.marketing_consent THEN '{ExclusionReason.NO_CONSENT.value}'
                  {excl_case}
                  WHEN {holdout} THEN '{ExclusionReason.HOLDOUT.value}'
-                 WHEN %s AND wi.customer_id IS NULL THEN '{ExclusionReason.NO_WECOM.value}'
+                 WHEN %s AND NOT EXISTS (
+                   SELECT 1 FROM contacts_identity i WHERE i.customer_id = c.id AND i.platform = 'wecom'
+                 ) THEN '{ExclusionReason.NO_WECOM.value}'
                  WHEN COALESCE(fs.staff_id, ps.staff_id) IS NULL THEN '{ExclusionReason.NO_SENDER.value}'
                  ELSE ''
                END::varchar(20) AS reason
@@ -142,12 +143,11 @@ def _stage_customers(cursor: Any, campaign: Campaign, require_consent: bool, seq
           JOIN aud ON aud.id = c.id
           LEFT JOIN fs ON fs.customer_id = c.id
           LEFT JOIN ps ON ps.store_id = c.home_store_id
-          LEFT JOIN wi ON wi.customer_id = c.id
     """
     params: list[Any] = [*aud_params, campaign.organization_id, require_consent]
     if excl:
         params.extend(excl[1])
-    params.extend([str(campaign.pk), campaign.holdout_percent, needs_wecom])
+    params.extend([campaign.pk, campaign.holdout_percent, needs_wecom])
     cursor.execute(sql, params)
 
 
@@ -163,79 +163,102 @@ def _stage_groups(cursor: Any, campaign: Campaign, seq: str) -> None:
           JOIN ({aud_sql}) aud ON aud.id = g.id
           LEFT JOIN contacts_staff st ON st.id = g.owner_id AND st.is_active AND st.wecom_userid <> ''
     """
-    cursor.execute(sql, [str(campaign.pk), campaign.holdout_percent, *aud_params])
+    cursor.execute(sql, [campaign.pk, campaign.holdout_percent, *aud_params])
 
 
 def _reserve(cursor: Any, campaign: Campaign, window: Window) -> tuple[int, list[int]]:
-    """Reserve one slot of ``window`` per staged recipient; returns (lost, preempted delivery ids)."""
+    """Reserve one slot of ``window`` per staged recipient; returns (lost, preempted delivery ids).
+
+    The slots the window already holds for our recipients are read with one range scan of the
+    window (index ``ledger_window``); usually there are none, and every recipient gets slot 0 in one
+    plain ``INSERT`` (no per-row ``ON CONFLICT`` probe, which doubles the cost of the write). Where
+    slots are held: the first free slot; else the lowest-priority slot still only reserved by a
+    campaign of lower priority is taken over; else the recipient is excluded with the window's
+    reason. Planners of one organization run one at a time (``_plan`` takes an advisory lock), and
+    should a dispatcher have written a slot since the read, the unique constraint refuses our INSERT
+    and :func:`campaign_plan` plans again.
+    """
     subject = "group_id" if campaign.kind == CampaignKind.BROADCAST_GROUP else "customer_id"
-    key = f"(organization_id, {subject}, kind, window_start, slot_no) WHERE {subject} IS NOT NULL"
-    match = f"l.organization_id = %s AND l.{subject} = p.subject_id AND l.kind = %s AND l.window_start = %s"
     if window.limit <= 0:
         cursor.execute(f"UPDATE {STAGE} SET reason = %s WHERE reason = ''", [window.reason])
         return cursor.rowcount, []
-    base = [campaign.organization_id, window.kind, window.start]
-    if window.limit == 1:
-        # The common case (daily 1): slot 0, no per-row lookup at all.
-        slot_sql, slot_params = "0", []
-    else:
-        # The first free slot, else the slot of the lowest-priority reservation we may take over.
-        slot_sql = f"""COALESCE(
-            (SELECT s FROM generate_series(0, %s) s
-              WHERE NOT EXISTS (SELECT 1 FROM campaigns_quotaledger l WHERE {match} AND l.slot_no = s)
-              ORDER BY s LIMIT 1),
-            (SELECT l.slot_no FROM campaigns_quotaledger l WHERE {match} AND l.state = %s AND l.priority < %s
-              ORDER BY l.priority, l.slot_no LIMIT 1))"""
-        slot_params = [window.limit - 1, *base, *base, LedgerState.RESERVED, campaign.priority]
-    sql = f"""
-        WITH cand AS (
-            SELECT p.delivery_id, p.subject_id, {slot_sql} AS slot_no FROM {STAGE} p WHERE p.reason = ''
-        ),
-        ins AS (
-            INSERT INTO campaigns_quotaledger AS q
-                   (organization_id, kind, {subject}, window_start, slot_no, state, campaign_id, delivery_id,
-                    priority, created_at)
-            SELECT %s, %s, subject_id, %s, slot_no, %s, %s, delivery_id, %s, now()
-              FROM cand WHERE slot_no IS NOT NULL
-          ORDER BY subject_id
-            ON CONFLICT {key}
-            DO UPDATE SET prev_delivery_id = q.delivery_id, delivery_id = EXCLUDED.delivery_id,
-                          campaign_id = EXCLUDED.campaign_id, priority = EXCLUDED.priority,
-                          created_at = EXCLUDED.created_at
-             WHERE q.state = %s AND q.priority < EXCLUDED.priority
-         RETURNING q.delivery_id, q.prev_delivery_id
-        ),
-        lost AS (
-            UPDATE {STAGE} p SET reason = %s
-             WHERE p.reason = '' AND NOT EXISTS (SELECT 1 FROM ins WHERE ins.delivery_id = p.delivery_id)
-         RETURNING 1
-        )
-        SELECT (SELECT count(*) FROM lost),
-               COALESCE((SELECT array_agg(prev_delivery_id) FROM ins WHERE prev_delivery_id IS NOT NULL), '{{}}')
-    """
-    params = [
-        *slot_params,
-        campaign.organization_id,
-        window.kind,
-        window.start,
-        LedgerState.RESERVED,
-        campaign.pk,
-        campaign.priority,
-        LedgerState.RESERVED,
-        window.reason,
-    ]
-    cursor.execute(sql, params)
-    lost, taken = cursor.fetchone()
+    cursor.execute(f"DROP TABLE IF EXISTS {STAGE}_x, {STAGE}_d, {STAGE}_t")
+    cursor.execute(
+        f"""CREATE TEMP TABLE {STAGE}_x ON COMMIT DROP AS
+            SELECT q.id, q.{subject} AS subject_id, q.slot_no, q.state, q.priority
+              FROM campaigns_quotaledger q JOIN {STAGE} p ON p.subject_id = q.{subject} AND p.reason = ''
+             WHERE q.kind = %s AND q.window_start = %s""",
+        [window.kind, window.start],
+    )
+    lost = 0
     preempted: list[int] = []
-    if taken:
-        # A separate statement: the taken deliveries may have been committed by their planner while
-        # ours waited on the slot, after our statement's snapshot was taken.
+    held = cursor.rowcount > 0
+    if held:
+        cursor.execute(f"CREATE INDEX ON {STAGE}_x (subject_id, slot_no)")
+        cursor.execute(f"ANALYZE {STAGE}_x")
+        # Per recipient already holding slots: the first free slot, else a slot to take over.
         cursor.execute(
-            """UPDATE campaigns_delivery SET status = %s, reason = %s, batch_id = NULL
-                WHERE id = ANY(%s::bigint[]) AND status = %s RETURNING id""",
-            [DeliveryStatus.EXCLUDED, ExclusionReason.PREEMPTED, list(taken), DeliveryStatus.PLANNED],
+            f"""CREATE TEMP TABLE {STAGE}_d ON COMMIT DROP AS
+                SELECT h.subject_id,
+                       (SELECT s FROM generate_series(0, %s) s
+                         WHERE NOT EXISTS (SELECT 1 FROM {STAGE}_x x
+                                            WHERE x.subject_id = h.subject_id AND x.slot_no = s)
+                         ORDER BY s LIMIT 1) AS slot_no,
+                       (SELECT x.id FROM {STAGE}_x x
+                         WHERE x.subject_id = h.subject_id AND x.state = %s AND x.priority < %s
+                         ORDER BY x.priority, x.slot_no LIMIT 1) AS take_id
+                  FROM (SELECT DISTINCT subject_id FROM {STAGE}_x) h""",
+            [window.limit - 1, LedgerState.RESERVED, campaign.priority],
         )
-        preempted = [r[0] for r in cursor.fetchall()]
+        cursor.execute(f"CREATE TEMP TABLE {STAGE}_t (delivery_id bigint, prev_delivery_id bigint) ON COMMIT DROP")
+        # Take over; the conditions are checked again on the locked row (a dispatcher may have
+        # started sending it meanwhile).
+        cursor.execute(
+            f"""WITH taken AS (
+                    UPDATE campaigns_quotaledger q
+                       SET prev_delivery_id = q.delivery_id, delivery_id = p.delivery_id, campaign_id = %s,
+                           priority = %s, created_at = now()
+                      FROM {STAGE}_d d JOIN {STAGE} p ON p.subject_id = d.subject_id
+                     WHERE d.slot_no IS NULL AND q.id = d.take_id AND q.state = %s AND q.priority < %s
+                 RETURNING q.delivery_id, q.prev_delivery_id
+                )
+                INSERT INTO {STAGE}_t SELECT delivery_id, prev_delivery_id FROM taken""",
+            [campaign.pk, campaign.priority, LedgerState.RESERVED, campaign.priority],
+        )
+        cursor.execute(
+            f"""UPDATE {STAGE} p SET reason = %s FROM {STAGE}_d d
+                 WHERE p.reason = '' AND d.subject_id = p.subject_id AND d.slot_no IS NULL
+                   AND NOT EXISTS (SELECT 1 FROM {STAGE}_t t WHERE t.delivery_id = p.delivery_id)""",
+            [window.reason],
+        )
+        lost = cursor.rowcount
+        cursor.execute(f"SELECT prev_delivery_id FROM {STAGE}_t WHERE prev_delivery_id IS NOT NULL")
+        taken = [r[0] for r in cursor.fetchall()]
+        if taken:
+            # A separate statement: the taken deliveries may have been committed by their planner
+            # after our statement's snapshot was taken.
+            cursor.execute(
+                """UPDATE campaigns_delivery SET status = %s, reason = %s, batch_id = NULL
+                    WHERE id = ANY(%s::bigint[]) AND status = %s RETURNING id""",
+                [DeliveryStatus.EXCLUDED, ExclusionReason.PREEMPTED, taken, DeliveryStatus.PLANNED],
+            )
+            preempted = [r[0] for r in cursor.fetchall()]
+        slot_sql = f"COALESCE((SELECT d.slot_no FROM {STAGE}_d d WHERE d.subject_id = p.subject_id), 0)"
+        skip = f"AND NOT EXISTS (SELECT 1 FROM {STAGE}_t t WHERE t.delivery_id = p.delivery_id)"
+    else:
+        slot_sql, skip = "0", ""
+    cursor.execute(
+        f"""
+        INSERT INTO campaigns_quotaledger
+               (organization_id, kind, {subject}, window_start, slot_no, state, campaign_id, delivery_id,
+                priority, created_at)
+        SELECT %s, %s, p.subject_id, %s, {slot_sql}, %s, %s, p.delivery_id, %s, now()
+          FROM {STAGE} p
+         WHERE p.reason = '' {skip}
+      ORDER BY p.subject_id
+        """,
+        [campaign.organization_id, window.kind, window.start, LedgerState.RESERVED, campaign.pk, campaign.priority],
+    )
     return lost, preempted
 
 
@@ -305,8 +328,7 @@ def _write_deliveries(cursor: Any, campaign: Campaign, not_before: datetime) -> 
         """,
         [campaign.organization_id, campaign.pk, DeliveryStatus.PLANNED, DeliveryStatus.EXCLUDED],
     )
-    cursor.execute(f"DROP TABLE {STAGE}_n, {STAGE}_b")
-    cursor.execute(f"DROP TABLE {STAGE}")
+    cursor.execute(f"DROP TABLE IF EXISTS {STAGE}, {STAGE}_n, {STAGE}_b, {STAGE}_x, {STAGE}_d, {STAGE}_t")
     cursor.execute("SELECT count(*) FROM campaigns_batch WHERE campaign_id = %s", [campaign.pk])
     return int(cursor.fetchone()[0])
 
@@ -325,10 +347,12 @@ def campaign_plan(*, campaign_id: int, now: datetime | None = None, retries: int
     for attempt in range(retries):
         try:
             return _plan(campaign_id, now or timezone.now())
-        except OperationalError as exc:  # deadlock between two planners: retry the whole plan
-            if "deadlock" not in str(exc) or attempt == retries - 1:
+        except (OperationalError, IntegrityError) as exc:
+            # A deadlock, or a slot written by a dispatcher after we read the window: plan again.
+            retry = "deadlock" in str(exc) or "ledger_" in str(exc)
+            if not retry or attempt == retries - 1:
                 raise
-            logger.warning("planner deadlock on campaign %s, retrying", campaign_id)
+            logger.warning("planner conflict on campaign %s, retrying: %s", campaign_id, type(exc).__name__)
             time.sleep(0.05 * (attempt + 1))
     raise AssertionError("unreachable")
 
@@ -364,7 +388,12 @@ def _plan(campaign_id: int, now: datetime) -> PlanResult:
         clock = now_
 
     with connection.cursor() as cursor:
-        cursor.execute(f"DROP TABLE IF EXISTS {STAGE}, {STAGE}_n, {STAGE}_b")
+        cursor.execute(f"DROP TABLE IF EXISTS {STAGE}, {STAGE}_n, {STAGE}_b, {STAGE}_x, {STAGE}_d, {STAGE}_t")
+        # One planner per organization at a time (two would only race for the same slots), and the
+        # memory for the set-based joins to stay in memory; JIT compiles for longer than it saves here.
+        cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [PLAN_LOCK, campaign.organization_id])
+        cursor.execute("SET LOCAL work_mem = '256MB'")
+        cursor.execute("SET LOCAL jit = off")
         cursor.execute("SELECT pg_get_serial_sequence('campaigns_delivery', 'id')")
         seq = cursor.fetchone()[0]
         if campaign.kind == CampaignKind.BROADCAST_GROUP:

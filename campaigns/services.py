@@ -209,7 +209,7 @@ def campaign_cancel(*, campaign: Campaign, by: Staff | None = None) -> Campaign:
     campaign.status = CampaignStatus.CANCELLED
     campaign.finished_at = timezone.now()
     campaign.save(update_fields=["status", "finished_at", "updated_at"])
-    QuotaLedger.objects.filter(campaign_id=campaign.pk, state=LedgerState.RESERVED).delete()
+    QuotaLedger.objects.filter(delivery__campaign_id=campaign.pk, state=LedgerState.RESERVED).delete()
     campaign.deliveries.filter(status=DeliveryStatus.PLANNED).update(status=DeliveryStatus.CANCELLED)
     campaign.batches.filter(status=BatchStatus.PENDING).update(status=BatchStatus.CANCELLED)
     to_cancel = list(

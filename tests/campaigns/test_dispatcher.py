@@ -45,7 +45,8 @@ def planned_campaign(org, *, quiet_hours=False, **kw):
     if not quiet_hours and not QuotaPolicy.objects.filter(organization=org).exists():
         policy(org, quiet_start=time(0), quiet_end=time(0))  # tests run at any hour
     c = campaign(org, **kw)
-    campaign_plan(campaign_id=c.pk, now=daytime())
+    # Without quiet hours the plan may start now; at daytime() it would wait for tomorrow after 21:00.
+    campaign_plan(campaign_id=c.pk, now=daytime() if quiet_hours else timezone.now())
     Campaign.objects.filter(pk=c.pk).update(status=CampaignStatus.SENDING)
     Batch.objects.filter(campaign=c).update(not_before=None)
     return c
