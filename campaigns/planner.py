@@ -328,7 +328,6 @@ def _write_deliveries(cursor: Any, campaign: Campaign, not_before: datetime) -> 
         """,
         [campaign.organization_id, campaign.pk, DeliveryStatus.PLANNED, DeliveryStatus.EXCLUDED],
     )
-    cursor.execute(f"DROP TABLE IF EXISTS {STAGE}, {STAGE}_n, {STAGE}_b, {STAGE}_x, {STAGE}_d, {STAGE}_t")
     cursor.execute("SELECT count(*) FROM campaigns_batch WHERE campaign_id = %s", [campaign.pk])
     return int(cursor.fetchone()[0])
 
@@ -409,10 +408,13 @@ def _plan(campaign_id: int, now: datetime) -> PlanResult:
         lap("reserve")
         batches = _write_deliveries(cursor, campaign, send_after)
         lap("write")
+        # The counts from the staged rows (the same rows as the deliveries just written, smaller).
+        cursor.execute(f"SELECT reason, count(*) FROM {STAGE} GROUP BY reason")
+        counts = {str(reason): int(n) for reason, n in cursor.fetchall()}
+        planned = counts.pop("", 0)
+        cursor.execute(f"DROP TABLE IF EXISTS {STAGE}, {STAGE}_n, {STAGE}_b, {STAGE}_x, {STAGE}_d, {STAGE}_t")
     campaign.planned_at = now
     campaign.send_after = send_after
-    counts = exclusion_counts(campaign.pk)
-    planned = campaign.deliveries.filter(status=DeliveryStatus.PLANNED).count()
     campaign.stats = {**(campaign.stats or {}), "planned": planned, "excluded": counts}
     campaign.save(update_fields=["planned_at", "send_after", "stats", "updated_at"])
     lap("count")
