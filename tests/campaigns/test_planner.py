@@ -163,3 +163,34 @@ def test_a_sender_with_more_than_one_calls_worth_gets_several_batches(world, sen
     sizes = sorted(Batch.objects.filter(campaign=c).values_list("sender_id", "seq", "size"))
     assert sizes == sorted([(senders[0].pk, 0, 3), (senders[0].pk, 1, 3), (senders[0].pk, 2, 1), (senders[1].pk, 0, 2)])
     assert not Delivery.objects.filter(campaign=c, status=DeliveryStatus.PLANNED, batch__isnull=True).exists()
+
+
+def test_a_slot_written_between_reading_the_window_and_reserving_makes_the_plan_start_again(world, senders):
+    """A dispatcher may write a slot (e.g. WeCom's status 3) after the planner read the window: the
+    unique constraint refuses the planner's INSERT, and the plan is redone from the start."""
+    from django.db import connection
+
+    customers = reachable_customers(world.org, 3, staff=senders)
+    c = campaign(world.org)
+    attempts: list[str] = []
+
+    def racing_slot(execute, sql, params, many, context):
+        if sql.lstrip().startswith("INSERT INTO campaigns_quotaledger") and not attempts:
+            attempts.append("raced")
+            with connection.cursor() as cursor:
+                cursor.execute(
+                    """INSERT INTO campaigns_quotaledger (organization_id, kind, customer_id, window_start, slot_no,
+                                                          state, priority, created_at)
+                       VALUES (%s, %s, %s, %s, 0, 'used', 0, now())""",
+                    [world.org.pk, LedgerKind.WECOM_CUSTOMER, customers[0].pk, params[2]],
+                )
+        return execute(sql, params, many, context)
+
+    with connection.execute_wrapper(racing_slot):
+        result = campaign_plan(campaign_id=c.pk, now=at(10))
+    assert attempts == ["raced"]
+    # The racing slot was part of the failed attempt's transaction here, so the second attempt finds
+    # the window free again; what matters is that the failed attempt left nothing behind.
+    assert result.planned == 3
+    assert QuotaLedger.objects.filter(customer__in=customers).count() == 3
+    assert Delivery.objects.filter(campaign=c).count() == 3
