@@ -15,6 +15,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import requests
+from django.utils.translation import gettext
+from django.utils.translation import gettext_lazy as _
 
 DEFAULT_BASE_URL = "https://api-open-cater.meituan.com"
 SUCCESS_CODES = {"OP_SUCCESS", "0", "200"}
@@ -22,14 +24,14 @@ SUCCESS_CODES = {"OP_SUCCESS", "0", "200"}
 # Error codes we turn into a message that tells store staff what to do. The fake uses the same codes;
 # unknown codes fall back to the platform's own message.
 ERROR_HINTS = {
-    "RECEIPT_NOT_FOUND": "券码不存在：请核对顾客出示的 12 位券码后重试",
-    "RECEIPT_USED": "该券已被核销过：请勿重复核销，可在核销记录中查看",
-    "RECEIPT_EXPIRED": "该券已过期：请让顾客在美团联系商家或退款",
-    "RECEIPT_WRONG_STORE": "该券不属于本门店：请让顾客到购买时选择的门店核销",
-    "REQUEST_ID_CONFLICT": "同一核销请求号对应了不同的券码：请刷新页面后重新核销",
-    "COUNT_EXCEEDED": "核销数量超过可用张数：请减少数量",
-    "AUTH_FAILED": "美团授权已失效：请店长在渠道设置中重新授权",
-    "SIGN_INVALID": "签名错误：请检查美团渠道的 signKey 配置",
+    "RECEIPT_NOT_FOUND": _("券码不存在：请核对顾客出示的 12 位券码后重试"),
+    "RECEIPT_USED": _("该券已被核销过：请勿重复核销，可在核销记录中查看"),
+    "RECEIPT_EXPIRED": _("该券已过期：请让顾客在美团联系商家或退款"),
+    "RECEIPT_WRONG_STORE": _("该券不属于本门店：请让顾客到购买时选择的门店核销"),
+    "REQUEST_ID_CONFLICT": _("同一核销请求号对应了不同的券码：请刷新页面后重新核销"),
+    "COUNT_EXCEEDED": _("核销数量超过可用张数：请减少数量"),
+    "AUTH_FAILED": _("美团授权已失效：请店长在渠道设置中重新授权"),
+    "SIGN_INVALID": _("签名错误：请检查美团渠道的 signKey 配置"),
 }
 
 
@@ -41,7 +43,10 @@ class MeituanError(Exception):
 
     @property
     def hint(self) -> str:
-        return ERROR_HINTS.get(self.code, f"美团返回错误：{self.message}（{self.code}）")
+        known = ERROR_HINTS.get(self.code)
+        if known is not None:
+            return str(known)
+        return gettext("美团返回错误：%(message)s（%(code)s）") % {"message": self.message, "code": self.code}
 
 
 class MeituanTransient(MeituanError):

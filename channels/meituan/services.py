@@ -19,6 +19,7 @@ from typing import Any
 from django.db import IntegrityError, transaction
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.translation import gettext
 
 from channels.meituan.adapter import ConsumedVoucher, VoucherInfo, consumed_from_history, consumed_from_result
 from channels.meituan.adapter import voucher_from_prepare as _voucher
@@ -85,11 +86,11 @@ def store_contact_way(*, organization: Organization, store: Store | None) -> Con
 def redemption_prepare(*, account: ChannelAccount, receipt_code: str) -> VoucherInfo:
     code = "".join(ch for ch in receipt_code if ch.isdigit())
     if not 8 <= len(code) <= 20:
-        raise RedemptionRefused("券码应为 8–20 位数字：请核对顾客美团 App 中的券码")
+        raise RedemptionRefused(gettext("券码应为 8–20 位数字：请核对顾客美团 App 中的券码"))
     try:
         return _voucher(meituan_client(account).prepare(receipt_code=code))
     except MeituanTransient as exc:
-        raise RedemptionRefused("连接美团超时：请稍后点击“查询”重试") from exc
+        raise RedemptionRefused(gettext("连接美团超时：请稍后点击“查询”重试")) from exc
     except MeituanError as exc:
         raise RedemptionRefused(exc.hint) from exc
 
@@ -113,7 +114,7 @@ def _claim(
         except IntegrityError:
             redemption = MeituanRedemption.objects.select_for_update().get(request_id=request_id)
         if redemption.account_id != account.pk or redemption.receipt_code != receipt_code:
-            raise RedemptionRefused("该核销请求号已用于其他券码：请刷新页面后重新核销")
+            raise RedemptionRefused(gettext("该核销请求号已用于其他券码：请刷新页面后重新核销"))
         MeituanRedemption.objects.filter(pk=redemption.pk).update(attempts=redemption.attempts + 1)
     return redemption
 
@@ -139,14 +140,14 @@ def redemption_consume(
         except crypto.InvalidPhone as exc:
             raise RedemptionRefused(str(exc)) from exc
     if not 1 <= count <= 100:
-        raise RedemptionRefused("核销数量应在 1–100 之间")
+        raise RedemptionRefused(gettext("核销数量应在 1–100 之间"))
     redemption = _claim(
         account=account, staff=staff, store=store, request_id=request_id, receipt_code=receipt_code, count=count
     )
     if redemption.status == RedemptionStatus.CONSUMED:
         return redemption  # a double tap: already done, nothing more to do
     if redemption.status == RedemptionStatus.FAILED:
-        raise RedemptionRefused(redemption.error or "该次核销已失败：请刷新页面后重新核销")
+        raise RedemptionRefused(redemption.error or gettext("该次核销已失败：请刷新页面后重新核销"))
     try:
         rows = meituan_client(account).consume(
             receipt_code=receipt_code,
@@ -157,7 +158,7 @@ def redemption_consume(
         )
     except MeituanTransient as exc:
         MeituanRedemption.objects.filter(pk=redemption.pk).update(error="连接美团超时")
-        raise RedemptionRefused("连接美团超时：请再点一次“确认核销”（同一请求不会重复核销）") from exc
+        raise RedemptionRefused(gettext("连接美团超时：请再点一次“确认核销”（同一请求不会重复核销）")) from exc
     except MeituanError as exc:
         MeituanRedemption.objects.filter(pk=redemption.pk, status=RedemptionStatus.PENDING).update(
             status=RedemptionStatus.FAILED, error=exc.hint[:300]
