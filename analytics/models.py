@@ -153,6 +153,10 @@ class BuyerFact(Scoped):
     second_order_at = models.DateTimeField(null=True, blank=True)
     # Month (Asia/Shanghai, first day) of the first order: the customer's cohort.
     cohort_month = models.DateField()
+    # The customer's home store and source channel when this row was computed: the cells below
+    # counted the buyer under these, so a later recompute takes the buyer out of the same cells.
+    home_store_id = models.BigIntegerField(null=True, blank=True)
+    channel = models.CharField(max_length=20, blank=True, default="")
 
     SCOPE_STORE: ClassVar[str | None] = "customer__home_store"
 
@@ -175,6 +179,144 @@ class CustomerMonth(Scoped):
     class Meta:
         constraints = [models.UniqueConstraint(fields=["customer", "month"], name="customermonth_unique")]
         indexes = [models.Index(fields=["organization", "cohort_month", "month"], name="customermonth_org_cohort")]
+
+
+# --- Pre-summed cells read by the reports (analytics.rollups "cells"). Every cell is a sum over
+# customers; a customer's share is taken out and put back by ``customers_refresh`` (the order,
+# refund and merge paths) and everything is recomputed by ``organization_rebuild``.
+
+
+def _cell_unique(*fields: str, name: str) -> models.UniqueConstraint:
+    return models.UniqueConstraint(fields=list(fields), name=name, nulls_distinct=False)
+
+
+class AcquisitionMonth(Scoped):
+    """Customers acquired (created) in one month × home store × source channel × LTV band.
+
+    ``bucket`` is the index in ``selectors.LTV_BUCKETS`` of the customer's LTV, -1 without orders.
+    Order-driven figures move with every order; contacts-driven ones (new customers, WeCom adds,
+    home store) are recomputed per month by ``acquisition_months_refresh`` (this month and the last
+    every 10 minutes, all months nightly). The reports read complete months at the month grain,
+    other days at the day grain, and today live from the customers.
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    month = models.DateField()
+    # Two grains in one table: a whole month (day null) and each of its days (for partial months).
+    day = models.DateField(null=True, blank=True)
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    channel = models.CharField(max_length=20, blank=True, default="")
+    bucket = models.SmallIntegerField()
+    customers = models.IntegerField(default=0)
+    followed = models.IntegerField(default=0)  # ever added on WeCom (any follow, ended or not)
+    repeaters = models.IntegerField(default=0)  # two counted orders or more
+    ltv = models.DecimalField(max_digits=16, decimal_places=2, default=0)
+
+    SCOPE_STORE: ClassVar[str | None] = "store"
+
+    class Meta:
+        constraints = [
+            _cell_unique("organization", "month", "day", "store", "channel", "bucket", name="acqmonth_cell_unique")
+        ]
+        indexes = [models.Index(fields=["organization", "day"], name="acqmonth_org_day")]
+
+
+class AcquisitionRefresh(Scoped):
+    """When the acquisition cells of a month were last recomputed from the customers. Orders move
+    those cells only for customers created before then: a newer customer is not in them yet, and is
+    counted (with their orders) by the next recompute."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    month = models.DateField()
+    refreshed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["organization", "month"], name="acqrefresh_unique_month")]
+
+
+class AcquisitionStaffMonth(Scoped):
+    """Active follows of customers acquired in one month, per follower × home store × channel."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    month = models.DateField()
+    day = models.DateField(null=True, blank=True)  # as in AcquisitionMonth
+    staff = models.ForeignKey(
+        Staff, on_delete=models.DO_NOTHING, db_constraint=False, null=True, blank=True, related_name="+"
+    )
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    channel = models.CharField(max_length=20, blank=True, default="")
+    customers = models.IntegerField(default=0)
+    buyers = models.IntegerField(default=0)
+    ltv = models.DecimalField(max_digits=16, decimal_places=2, default=0)
+
+    SCOPE_STORE: ClassVar[str | None] = "store"
+
+    class Meta:
+        constraints = [
+            _cell_unique("organization", "month", "day", "staff", "store", "channel", name="acqstaffmonth_cell_unique")
+        ]
+        indexes = [models.Index(fields=["organization", "day"], name="acqstaffmonth_org_day")]
+
+
+class RepurchaseDay(Scoped):
+    """First-time buyers by day of first order × home store × channel, with how many bought again
+    within 30/60/90/180 days (a report's "matured" share is the days at least N days old)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    first_day = models.DateField()
+    cohort_month = models.DateField()
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    channel = models.CharField(max_length=20, blank=True, default="")
+    buyers = models.IntegerField(default=0)
+    repeaters = models.IntegerField(default=0)
+    again_30 = models.IntegerField(default=0)
+    again_60 = models.IntegerField(default=0)
+    again_90 = models.IntegerField(default=0)
+    again_180 = models.IntegerField(default=0)
+
+    SCOPE_STORE: ClassVar[str | None] = "store"
+
+    class Meta:
+        constraints = [_cell_unique("organization", "first_day", "store", "channel", name="repurchaseday_cell_unique")]
+        indexes = [models.Index(fields=["organization", "cohort_month"], name="repurchaseday_org_cohort")]
+
+
+class CohortMonth(Scoped):
+    """Customers with orders and their net revenue per cohort month × month × home store × channel."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    cohort_month = models.DateField()
+    month = models.DateField()
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    channel = models.CharField(max_length=20, blank=True, default="")
+    customers = models.IntegerField(default=0)
+    revenue = models.DecimalField(max_digits=16, decimal_places=2, default=0)
+
+    SCOPE_STORE: ClassVar[str | None] = "store"
+
+    class Meta:
+        constraints = [
+            _cell_unique("organization", "cohort_month", "month", "store", "channel", name="cohortmonth_cell_unique")
+        ]
+
+
+class RfmCell(Scoped):
+    """Buyers per RFM segment × home store × channel (current state; rescored nightly)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    segment = models.CharField(max_length=30)
+    store = models.ForeignKey(Store, on_delete=models.CASCADE, null=True, blank=True, related_name="+")
+    channel = models.CharField(max_length=20, blank=True, default="")
+    customers = models.IntegerField(default=0)
+    ltv = models.DecimalField(max_digits=16, decimal_places=2, default=0)
+    orders = models.BigIntegerField(default=0)
+    # Sum over the buyers of (last order's Asia/Shanghai day − 2000-01-01) in days: mean recency.
+    last_day_sum = models.BigIntegerField(default=0)
+
+    SCOPE_STORE: ClassVar[str | None] = "store"
+
+    class Meta:
+        constraints = [_cell_unique("organization", "segment", "store", "channel", name="rfmcell_unique")]
 
 
 class StaffBehaviorDaily(Scoped):

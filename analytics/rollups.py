@@ -28,6 +28,13 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 DAY = "(({col}) AT TIME ZONE 'Asia/Shanghai')::date"
 MONTH = "date_trunc('month', ({col}) AT TIME ZONE 'Asia/Shanghai')::date"
 
+# LTV bands (yuan, lower bounds) of the LTV report and the AcquisitionMonth cells.
+LTV_BUCKETS = [0, 200, 500, 1000, 3000, 10000]
+# "Bought again within N days" windows of the repurchase report and the RepurchaseDay cells.
+REPURCHASE_WINDOWS = [30, 60, 90, 180]
+# Day numbers of RfmCell.last_day_sum count from here.
+EPOCH = dt.date(2000, 1, 1)
+
 # The counted orders as contacts.rollups reads them (registered in AnalyticsConfig.ready()).
 ORDER_FACTS_SQL = (
     "SELECT organization_id, customer_id, amount - refunded_amount AS net_amount, paid_at "
@@ -82,43 +89,337 @@ def daily_add(
         )
 
 
+_BF_COLS = [
+    "customer_id",
+    "organization_id",
+    "first_order_at",
+    "second_order_at",
+    "cohort_month",
+    "home_store_id",
+    "channel",
+]
+_CM_COLS = ["organization_id", "customer_id", "month", "cohort_month", "orders", "revenue"]
+
+
+def _buyerfact_select(where: str) -> str:
+    """BuyerFact rows (``_BF_COLS``) of the customers matched by ``where`` (on alias ``o``)."""
+    return f"""
+        SELECT r.customer_id, r.organization_id, r.first_at, r.second_at, {MONTH.format(col="r.first_at")},
+               c.home_store_id, c.source_channel
+          FROM (SELECT customer_id, organization_id, MIN(paid_at) FILTER (WHERE rn = 1) AS first_at,
+                       MIN(paid_at) FILTER (WHERE rn = 2) AS second_at
+                  FROM (SELECT o.customer_id, o.organization_id, o.paid_at,
+                               row_number() OVER (PARTITION BY o.customer_id ORDER BY o.paid_at, o.id) AS rn
+                          FROM analytics_order o
+                         WHERE {where.format(t="o")} AND o.status <> 'refunded') w
+                 WHERE rn <= 2
+              GROUP BY customer_id, organization_id) r
+          JOIN contacts_customer c ON c.id = r.customer_id
+    """
+
+
+def _customermonth_select(where: str) -> str:
+    """CustomerMonth rows (``_CM_COLS``) of the customers matched by ``where``, from their BuyerFact."""
+    return f"""
+        SELECT o.organization_id, o.customer_id, {MONTH.format(col="o.paid_at")}, b.cohort_month,
+               COUNT(*), SUM(o.amount - o.refunded_amount)
+          FROM analytics_order o JOIN analytics_buyerfact b ON b.customer_id = o.customer_id
+         WHERE {where.format(t="o")} AND o.status <> 'refunded'
+      GROUP BY o.organization_id, o.customer_id, 3, b.cohort_month
+    """
+
+
 def _buyer_sql(where: str) -> list[str]:
     """Statements recomputing BuyerFact and CustomerMonth for the customers matched by ``where``
     (a condition on alias ``o`` / ``b`` / ``m`` columns ``customer_id``/``organization_id``)."""
     return [
         f"DELETE FROM analytics_customermonth m WHERE {where.format(t='m')}",
         f"DELETE FROM analytics_buyerfact b WHERE {where.format(t='b')}",
-        f"""
-        INSERT INTO analytics_buyerfact (customer_id, organization_id, first_order_at, second_order_at, cohort_month)
-        SELECT customer_id, organization_id, MIN(paid_at) FILTER (WHERE rn = 1), MIN(paid_at) FILTER (WHERE rn = 2),
-               {MONTH.format(col="MIN(paid_at) FILTER (WHERE rn = 1)")}
-          FROM (SELECT o.customer_id, o.organization_id, o.paid_at,
-                       row_number() OVER (PARTITION BY o.customer_id ORDER BY o.paid_at, o.id) AS rn
-                  FROM analytics_order o
-                 WHERE {where.format(t="o")} AND o.status <> 'refunded') r
-         WHERE rn <= 2
-      GROUP BY customer_id, organization_id
-        """,
-        f"""
-        INSERT INTO analytics_customermonth (organization_id, customer_id, month, cohort_month, orders, revenue)
-        SELECT o.organization_id, o.customer_id, {MONTH.format(col="o.paid_at")}, b.cohort_month,
-               COUNT(*), SUM(o.amount - o.refunded_amount)
-          FROM analytics_order o JOIN analytics_buyerfact b ON b.customer_id = o.customer_id
-         WHERE {where.format(t="o")} AND o.status <> 'refunded'
-      GROUP BY o.organization_id, o.customer_id, 3, b.cohort_month
-        """,
+        f"INSERT INTO analytics_buyerfact ({', '.join(_BF_COLS)}) {_buyerfact_select(where)}",
+        f"INSERT INTO analytics_customermonth ({', '.join(_CM_COLS)}) {_customermonth_select(where)}",
     ]
 
 
-def customers_refresh(*, customer_ids: list[int]) -> None:
-    """Recompute every per-customer rollup (contacts columns, buyer facts, months) of these customers."""
-    ids = sorted({int(i) for i in customer_ids})
-    if not ids:
-        return
+def _diff_sql(table: str, cols: list[str], keys: list[str], conflict: str, select: str, scope: str) -> str:
+    """Make ``table`` (rows matching ``scope``, alias ``t``) equal ``select`` writing only what differs:
+    rows no longer produced are deleted, changed ones updated, new ones inserted; equal rows are
+    left alone (no new row version, no index or foreign-key work)."""
+    values = [c for c in cols if c not in keys]
+    match = " AND ".join(f"n.{k} = t.{k}" for k in keys)
+    return f"""
+        WITH n ({", ".join(cols)}) AS MATERIALIZED ({select}),
+             gone AS (DELETE FROM {table} t WHERE {scope} AND NOT EXISTS (SELECT 1 FROM n WHERE {match}))
+        INSERT INTO {table} AS t ({", ".join(cols)}) SELECT * FROM n
+            ON CONFLICT {conflict} DO UPDATE SET {", ".join(f"{c} = EXCLUDED.{c}" for c in values)}
+         WHERE ({", ".join(f"t.{c}" for c in values)}) IS DISTINCT FROM ({", ".join(f"EXCLUDED.{c}" for c in values)})
+    """
+
+
+def _buyer_rebuild_sql() -> list[str]:
+    """BuyerFact and CustomerMonth of a whole organization (%(org)s), written as differences."""
+    where = "{t}.organization_id = %(org)s"
+    return [
+        _diff_sql(
+            "analytics_buyerfact",
+            _BF_COLS,
+            ["customer_id"],
+            "(customer_id)",
+            _buyerfact_select(where),
+            "t.organization_id = %(org)s",
+        ),
+        _diff_sql(
+            "analytics_customermonth",
+            _CM_COLS,
+            ["customer_id", "month"],
+            "ON CONSTRAINT customermonth_unique",
+            _customermonth_select(where),
+            "t.organization_id = %(org)s",
+        ),
+    ]
+
+
+def _customers_recompute(ids: list[int]) -> None:
     contact_rollups.customer_rollups_refresh(customer_ids=ids)
     with connection.cursor() as cursor:
         for sql in _buyer_sql("{t}.customer_id = ANY(%(ids)s)"):
             cursor.execute(sql, {"ids": ids})
+
+
+def customers_refresh(*, customer_ids: list[int]) -> None:
+    """Recompute every per-customer rollup (contacts columns, buyer facts, months) of these customers,
+    taking their share out of the report cells before and putting the new one back after."""
+    ids = sorted({int(i) for i in customer_ids})
+    if not ids:
+        return
+    cells_apply(customer_ids=ids, sign=-1)
+    _customers_recompute(ids)
+    cells_apply(customer_ids=ids, sign=1)
+
+
+# --- report cells (AcquisitionMonth, AcquisitionStaffMonth, RepurchaseDay, CohortMonth, RfmCell) -----
+#
+# Each cell is a sum over customers. One SELECT per table says what a set of customers contributes;
+# ``cells_apply`` adds it (sign +1) or takes it out (-1) with additive upserts, ``*_rebuild`` writes it
+# for a whole organization. Buyer-based cells (repurchase, cohorts, RFM) use the home store and
+# channel stored on the BuyerFact, so taking a buyer out always hits the cells it was counted in.
+
+
+def ltv_bucket_sql(alias: str = "c") -> str:
+    """Index in LTV_BUCKETS of the customer's LTV; -1 for a customer without counted orders."""
+    whens = " ".join(f"WHEN {alias}.ltv < {hi} THEN {i}" for i, hi in enumerate(LTV_BUCKETS[1:]))
+    return f"CASE WHEN {alias}.order_count < 1 THEN -1 {whens} ELSE {len(LTV_BUCKETS) - 1} END"
+
+
+_CELLS: dict[str, tuple[str, list[str], list[str]]] = {
+    # kind: (unique constraint, key columns, summed columns)
+    "acq": (
+        "acqmonth_cell_unique",
+        ["organization_id", "month", "day", "store_id", "channel", "bucket"],
+        ["customers", "followed", "repeaters", "ltv"],
+    ),
+    "acqstaff": (
+        "acqstaffmonth_cell_unique",
+        ["organization_id", "month", "day", "staff_id", "store_id", "channel"],
+        ["customers", "buyers", "ltv"],
+    ),
+    "rep": (
+        "repurchaseday_cell_unique",
+        ["organization_id", "first_day", "cohort_month", "store_id", "channel"],
+        ["buyers", "repeaters", *(f"again_{n}" for n in REPURCHASE_WINDOWS)],
+    ),
+    "coh": (
+        "cohortmonth_cell_unique",
+        ["organization_id", "cohort_month", "month", "store_id", "channel"],
+        ["customers", "revenue"],
+    ),
+    "rfm": (
+        "rfmcell_unique",
+        ["organization_id", "segment", "store_id", "channel"],
+        ["customers", "ltv", "orders", "last_day_sum"],
+    ),
+}
+_TABLES = {
+    "acq": "analytics_acquisitionmonth",
+    "acqstaff": "analytics_acquisitionstaffmonth",
+    "rep": "analytics_repurchaseday",
+    "coh": "analytics_cohortmonth",
+    "rfm": "analytics_rfmcell",
+}
+
+
+# The month grain (day null) and the day grain of the acquisition cells, from one pass.
+ACQ_GRAINS = "(x.organization_id, x.month, {keys}), (x.organization_id, x.month, x.day, {keys})"
+
+
+def _cell_select(kind: str, *, sign: int, cust: str, buyers: str) -> str:
+    """What the customers of relation ``cust`` (contacts_customer columns) / the buyers of ``buyers``
+    (analytics_buyerfact columns) contribute to the cells of ``kind``, times ``sign``."""
+    s = int(sign)
+    if kind == "acq":
+        return f"""
+        SELECT x.organization_id, x.month, x.day, x.home_store_id, x.source_channel, x.bucket, {s} * COUNT(*),
+               {s} * COUNT(*) FILTER (WHERE x.followed), {s} * COUNT(*) FILTER (WHERE x.order_count >= 2),
+               {s} * COALESCE(SUM(x.ltv), 0)
+          FROM (SELECT c.organization_id, {MONTH.format(col="c.created_at")} AS month,
+                       {DAY.format(col="c.created_at")} AS day, c.home_store_id, c.source_channel,
+                       {ltv_bucket_sql()} AS bucket, c.order_count, c.ltv,
+                       EXISTS (SELECT 1 FROM contacts_follow a WHERE a.customer_id = c.id) AS followed
+                  FROM {cust} c) x
+      GROUP BY GROUPING SETS ({ACQ_GRAINS.format(keys="x.home_store_id, x.source_channel, x.bucket")})"""
+    if kind == "acqstaff":
+        return f"""
+        SELECT x.organization_id, x.month, x.day, x.staff_id, x.home_store_id, x.source_channel,
+               {s} * COUNT(*), {s} * COUNT(*) FILTER (WHERE x.order_count >= 1), {s} * COALESCE(SUM(x.ltv), 0)
+          FROM (SELECT c.organization_id, {MONTH.format(col="c.created_at")} AS month,
+                       {DAY.format(col="c.created_at")} AS day, fw.staff_id, c.home_store_id, c.source_channel,
+                       c.order_count, c.ltv
+                  FROM {cust} c JOIN contacts_follow fw ON fw.customer_id = c.id AND fw.deleted_at IS NULL) x
+      GROUP BY GROUPING SETS ({ACQ_GRAINS.format(keys="x.staff_id, x.home_store_id, x.source_channel")})"""
+    if kind == "rep":
+        again = ", ".join(
+            f"{s} * COUNT(*) FILTER (WHERE b.second_order_at <= b.first_order_at + interval '{n} days')"
+            for n in REPURCHASE_WINDOWS
+        )
+        return f"""
+        SELECT b.organization_id, {DAY.format(col="b.first_order_at")}, b.cohort_month, b.home_store_id, b.channel,
+               {s} * COUNT(*), {s} * COUNT(b.second_order_at), {again}
+          FROM {buyers} b
+      GROUP BY 1, 2, 3, 4, 5"""
+    if kind == "coh":
+        return f"""
+        SELECT m.organization_id, m.cohort_month, m.month, b.home_store_id, b.channel,
+               {s} * COUNT(*), {s} * COALESCE(SUM(m.revenue), 0)
+          FROM {buyers} b JOIN analytics_customermonth m ON m.customer_id = b.customer_id
+      GROUP BY 1, 2, 3, 4, 5"""
+    if kind == "rfm":
+        return f"""
+        SELECT b.organization_id, c.rfm_segment, b.home_store_id, b.channel, {s} * COUNT(*),
+               {s} * COALESCE(SUM(c.ltv), 0), {s} * COALESCE(SUM(c.order_count), 0),
+               {s} * COALESCE(SUM({DAY.format(col="c.last_order_at")} - DATE '{EPOCH.isoformat()}'), 0)
+          FROM {buyers} b JOIN contacts_customer c ON c.id = b.customer_id
+         WHERE c.order_count >= 1
+      GROUP BY 1, 2, 3, 4"""
+    raise ValueError(kind)
+
+
+def _cell_upsert(kind: str, select: str, *, additive: bool) -> str:
+    constraint, keys, sums = _CELLS[kind]
+    if additive:
+        sets = ", ".join(f"{c} = t.{c} + EXCLUDED.{c}" for c in sums)
+    else:
+        sets = ", ".join(f"{c} = EXCLUDED.{c}" for c in sums)
+    return (
+        f"INSERT INTO {_TABLES[kind]} AS t ({', '.join(keys + sums)}) {select} "
+        f"ON CONFLICT ON CONSTRAINT {constraint} DO UPDATE SET {sets}"
+    )
+
+
+def cells_apply(*, customer_ids: list[int], sign: int) -> None:
+    """Add (sign 1) or take out (-1) these customers' share of every report cell: one statement."""
+    ctes = ", ".join(
+        f"{kind} AS ({_cell_upsert(kind, _cell_select(kind, sign=sign, cust=cust, buyers='bf'), additive=True)})"
+        for kind, cust in ((k, "acust" if k.startswith("acq") else "cust") for k in _CELLS)
+    )
+    sql = f"""
+        WITH cust AS MATERIALIZED (SELECT c.* FROM contacts_customer c WHERE c.id = ANY(%(ids)s)),
+             -- In the acquisition cells only once a recompute of their month has counted them.
+             acust AS (SELECT c.* FROM cust c JOIN analytics_acquisitionrefresh w
+                          ON w.organization_id = c.organization_id AND w.month = {MONTH.format(col="c.created_at")}
+                       WHERE c.created_at < w.refreshed_at),
+             bf AS MATERIALIZED (SELECT b.* FROM analytics_buyerfact b WHERE b.customer_id = ANY(%(ids)s)),
+             {ctes}
+        SELECT 1
+    """
+    with connection.cursor() as cursor:
+        cursor.execute(sql, {"ids": customer_ids})
+
+
+def _month_start(day: dt.date) -> dt.date:
+    return day.replace(day=1)
+
+
+def _next_month(day: dt.date) -> dt.date:
+    return (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+
+
+def acquisition_months_refresh(*, organization_id: int, start: dt.date, end: dt.date) -> None:
+    """Recompute the acquisition cells of the months from ``start``'s to ``end``'s (inclusive) from the
+    customers and follows (who was created, followed, moved store: contacts-driven figures)."""
+    mlo, mhi = _month_start(start), _next_month(end)
+    lo = dt.datetime.combine(mlo, dt.time.min, tzinfo=SHANGHAI)
+    hi = dt.datetime.combine(mhi, dt.time.min, tzinfo=SHANGHAI)
+    params: dict[str, Any] = {"org": organization_id, "mlo": mlo, "mhi": mhi, "lo": lo, "hi": hi}
+    cust = (
+        "(SELECT * FROM contacts_customer WHERE organization_id = %(org)s "
+        "AND created_at >= %(lo)s AND created_at < %(hi)s)"
+    )
+    with transaction.atomic(), connection.cursor() as cursor:
+        for kind in ("acq", "acqstaff"):
+            cursor.execute(
+                f"DELETE FROM {_TABLES[kind]} WHERE organization_id = %(org)s AND month >= %(mlo)s AND month < %(mhi)s",
+                params,
+            )
+            cursor.execute(_cell_upsert(kind, _cell_select(kind, sign=1, cust=cust, buyers=""), additive=False), params)
+        cursor.execute(
+            """
+            INSERT INTO analytics_acquisitionrefresh (organization_id, month, refreshed_at)
+            SELECT %(org)s, m::date, now() FROM generate_series(%(mlo)s::date, %(mhi)s::date - 1, interval '1 month') m
+                ON CONFLICT ON CONSTRAINT acqrefresh_unique_month DO UPDATE SET refreshed_at = EXCLUDED.refreshed_at
+            """,
+            params,
+        )
+
+
+def report_cells_rebuild(*, organization_id: int, kinds: tuple[str, ...] = tuple(_CELLS)) -> None:
+    """Recompute report cells of one organization from the customers, follows and buyer facts."""
+    params = {"org": organization_id}
+    cust = "(SELECT * FROM contacts_customer WHERE organization_id = %(org)s)"
+    buyers = "(SELECT * FROM analytics_buyerfact WHERE organization_id = %(org)s)"
+    with transaction.atomic(), connection.cursor() as cursor:
+        for kind in kinds:
+            cursor.execute(f"DELETE FROM {_TABLES[kind]} WHERE organization_id = %(org)s", params)
+            cursor.execute(
+                _cell_upsert(kind, _cell_select(kind, sign=1, cust=cust, buyers=buyers), additive=False), params
+            )
+        if "acq" in kinds:
+            # Every month up to this one now counts every customer created before this transaction.
+            cursor.execute("DELETE FROM analytics_acquisitionrefresh WHERE organization_id = %(org)s", params)
+            cursor.execute(
+                f"""
+                INSERT INTO analytics_acquisitionrefresh (organization_id, month, refreshed_at)
+                SELECT %(org)s, m::date, now()
+                  FROM generate_series(
+                         (SELECT COALESCE(MIN(month), {MONTH.format(col="now()")}) FROM analytics_acquisitionmonth
+                           WHERE organization_id = %(org)s),
+                         {MONTH.format(col="now()")}, interval '1 month') m
+                """,
+                params,
+            )
+
+
+def buyer_dims_reconcile(*, organization_id: int, batch: int = 5000) -> int:
+    """Re-count the buyers whose home store or channel changed since their facts were computed (a
+    contacts edit, not an order), so the store/channel filters of the buyer cells follow; nightly."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT b.customer_id FROM analytics_buyerfact b JOIN contacts_customer c ON c.id = b.customer_id
+             WHERE b.organization_id = %s
+               AND (b.home_store_id, b.channel) IS DISTINCT FROM (c.home_store_id, c.source_channel)
+            """,
+            [organization_id],
+        )
+        ids = [row[0] for row in cursor.fetchall()]
+    for i in range(0, len(ids), batch):
+        with transaction.atomic():
+            customers_refresh(customer_ids=ids[i : i + batch])
+    return len(ids)
+
+
+def report_cells_nightly(*, organization_id: int) -> None:
+    """After the nightly RFM rescoring: buyers' moved stores, RFM cells, every acquisition month."""
+    buyer_dims_reconcile(organization_id=organization_id)
+    report_cells_rebuild(organization_id=organization_id, kinds=("rfm", "acq", "acqstaff"))
 
 
 def _customer_metrics_sql(range_cond_created: str, range_cond_deleted: str) -> list[str]:
@@ -151,7 +452,8 @@ def _customer_metrics_sql(range_cond_created: str, range_cond_deleted: str) -> l
 
 @transaction.atomic
 def daily_customer_metrics_refresh(*, organization_id: int, start: dt.date, end: dt.date) -> None:
-    """Recompute new customers and churned follows for the days ``start``..``end`` (inclusive)."""
+    """Recompute new customers and churned follows for the days ``start``..``end`` (inclusive), and the
+    acquisition cells of their months."""
     lo = dt.datetime.combine(start, dt.time.min, tzinfo=SHANGHAI)
     hi = dt.datetime.combine(end + dt.timedelta(days=1), dt.time.min, tzinfo=SHANGHAI)
     params: dict[str, Any] = {"org": organization_id, "lo": lo, "hi": hi, "start": start, "end": end}
@@ -166,6 +468,7 @@ def daily_customer_metrics_refresh(*, organization_id: int, start: dt.date, end:
             "c.created_at >= %(lo)s AND c.created_at < %(hi)s", "f.deleted_at >= %(lo)s AND f.deleted_at < %(hi)s"
         ):
             cursor.execute(sql, params)
+    acquisition_months_refresh(organization_id=organization_id, start=start, end=end)
 
 
 @transaction.atomic
@@ -173,6 +476,9 @@ def organization_rebuild(*, organization_id: int) -> dict[str, int]:
     """Rebuild every rollup of one organization from orders, customers and follows."""
     params = {"org": organization_id}
     with connection.cursor() as cursor:
+        # A few large sorts and hash aggregates (orders by customer, customer-months): in memory
+        # rather than spilled to disk in 4 MB runs. For this transaction only.
+        cursor.execute("SET LOCAL work_mem = '128MB'")
         cursor.execute("DELETE FROM analytics_dailyrollup WHERE organization_id = %(org)s", params)
         cursor.execute(
             f"""
@@ -192,15 +498,17 @@ def organization_rebuild(*, organization_id: int) -> dict[str, int]:
         cells = cursor.rowcount
         for sql in _customer_metrics_sql("TRUE", "TRUE"):
             cursor.execute(sql, params)
-        for sql in _buyer_sql("{t}.organization_id = %(org)s"):
+        for sql in _buyer_rebuild_sql():
             cursor.execute(sql, params)
     customers = contact_rollups.customer_rollups_rebuild(organization_id=organization_id)
+    report_cells_rebuild(organization_id=organization_id)
     return {"daily_cells": cells, "customers_changed": customers}
 
 
 def merge_handler(survivor_id: int, absorbed_id: int) -> None:
     """contacts.customer_merge hook: move the absorbed customer's orders, drop its per-customer
     facts (unique per customer, so they cannot simply be moved) and recompute the survivor's."""
+    cells_apply(customer_ids=sorted([survivor_id, absorbed_id]), sign=-1)
     with connection.cursor() as cursor:
         cursor.execute("UPDATE analytics_order SET customer_id = %s WHERE customer_id = %s", [survivor_id, absorbed_id])
         cursor.execute("DELETE FROM analytics_customermonth WHERE customer_id = %s", [absorbed_id])
@@ -209,15 +517,23 @@ def merge_handler(survivor_id: int, absorbed_id: int) -> None:
             "SELECT organization_id, created_at FROM contacts_customer WHERE id IN (%s, %s)", [survivor_id, absorbed_id]
         )
         rows = cursor.fetchall()
-    customers_refresh(customer_ids=[survivor_id])
+    _customers_recompute([survivor_id])
+    cells_apply(customer_ids=[survivor_id], sign=1)
     if rows:
         org_id = rows[0][0]
-        days = [local_day(created_at) for _org, created_at in rows]
-        # Merging changes who counts as a new customer on both creation days (the survivor keeps
-        # the earlier one); recount them once the merge is committed.
-        transaction.on_commit(
-            lambda: daily_customer_metrics_refresh(organization_id=org_id, start=min(days), end=max(days))
-        )
+        days = sorted({local_day(created_at) for _org, created_at in rows})
+
+        def after_merge() -> None:
+            # Merging changes who counts as a new customer on both creation days (the survivor keeps
+            # the earlier one), and may give the survivor the absorbed customer's store, channel and
+            # follows (set by contacts after this hook): recount those days and months, and the
+            # survivor's buyer cells under its final store and channel.
+            with transaction.atomic():
+                for day in days:
+                    daily_customer_metrics_refresh(organization_id=org_id, start=day, end=day)
+                customers_refresh(customer_ids=[survivor_id])
+
+        transaction.on_commit(after_merge)
 
 
 def merge_bystander(survivor_id: int, absorbed_id: int) -> None:

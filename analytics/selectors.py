@@ -26,13 +26,13 @@ from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from analytics.rollups import EPOCH, LTV_BUCKETS, REPURCHASE_WINDOWS
 from contacts.access import Actor
 from contacts.models import SourceChannel, Staff, Store
 from contacts.rollups import RFM_SEGMENTS
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-LTV_BUCKETS = [0, 200, 500, 1000, 3000, 10000]
-REPURCHASE_WINDOWS = [30, 60, 90, 180]
+__all__ = ["LTV_BUCKETS", "REPURCHASE_WINDOWS"]  # defined with the cells they band (analytics.rollups)
 MAX_COHORT_MONTHS = 12
 
 
@@ -234,6 +234,58 @@ def _customer_join(f: ReportFilter, alias: str) -> str:
     return f"JOIN contacts_customer c ON c.id = {alias}.customer_id AND {_customer_where(f)}"
 
 
+def _cells_where(f: ReportFilter, alias: str) -> str:
+    """The store/channel filter on a report cell table (home store and channel of the customers)."""
+    conds = [f"{alias}.organization_id = %(org)s"]
+    if f.store_ids is not None:
+        conds.append(f"{alias}.store_id = ANY(%(stores)s)")
+    if f.channel:
+        conds.append(f"{alias}.channel = %(channel)s")
+    return " AND ".join(conds)
+
+
+def _use_cells(f: ReportFilter) -> bool:
+    """Read the pre-summed cells: they are by home store and channel, not by follower, so a staff
+    filter (a store clerk's own customers, a few thousand at most) reads the customers instead."""
+    return not f.staff_id
+
+
+def _next_month(day: dt.date) -> dt.date:
+    return (day.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
+
+
+def _acquisition_split(f: ReportFilter, p: dict[str, Any]) -> None:
+    """Split the range for the acquisition cells. Complete months before the current one come from
+    the month grain (``mlo``..``mhi``, end exclusive), the other days before today from the day
+    grain (``d1lo``..``d1hi`` and ``d2lo``..``d2hi``), and customers created today (``tlo``..``hi``)
+    live from the customers: a new lead shows at once."""
+    today = f.today
+    mlo = f.start if f.start.day == 1 else _next_month(f.start)
+    mhi = min((f.end + dt.timedelta(days=1)).replace(day=1), today.replace(day=1))
+    if mhi <= mlo:
+        mlo = mhi = f.start
+    p.update(
+        mlo=mlo,
+        mhi=mhi,
+        d1lo=f.start,
+        d1hi=mlo,
+        d2lo=mhi,
+        d2hi=min(f.end + dt.timedelta(days=1), today),
+        tlo=dt.datetime.combine(max(f.start, today), dt.time.min, tzinfo=SHANGHAI),
+    )
+
+
+LIVE_CREATED = "(c.created_at >= %(tlo)s AND c.created_at < %(hi)s)"
+
+
+def _acquisition_cells(alias: str) -> str:
+    return (
+        f"(({alias}.day IS NULL AND {alias}.month >= %(mlo)s AND {alias}.month < %(mhi)s)"
+        f" OR ({alias}.day >= %(d1lo)s AND {alias}.day < %(d1hi)s)"
+        f" OR ({alias}.day >= %(d2lo)s AND {alias}.day < %(d2hi)s))"
+    )
+
+
 def _pct(num: Any, den: Any) -> float | None:
     return round(100.0 * float(num) / float(den), 1) if den else None
 
@@ -394,9 +446,8 @@ def _bucket_label(i: int) -> str:
     return f"¥{lo:,}+"
 
 
-def ltv(f: ReportFilter) -> Report:
-    """LTV of customers acquired in the date range: distribution, by cohort, channel, store, staff. 2 queries."""
-    p = _params(f)
+def _ltv_rows_live(f: ReportFilter, p: dict[str, Any]) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """The LTV figures straight from the customers (staff filter: a handful of customers)."""
     rows = _rows(
         f"""
         SELECT CASE WHEN GROUPING(b.bucket) = 0 THEN 'bucket' WHEN GROUPING(b.cohort) = 0 THEN 'cohort'
@@ -427,6 +478,70 @@ def ltv(f: ReportFilter) -> Report:
         """,
         p,
     )
+    return rows, staff_rows
+
+
+def _ltv_rows_cells(f: ReportFilter, p: dict[str, Any]) -> tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]:
+    """The LTV figures from the acquisition cells (complete past months) plus the live rest."""
+    _acquisition_split(f, p)
+    rows = _rows(
+        f"""
+        SELECT CASE WHEN GROUPING(b.bucket) = 0 THEN 'bucket' WHEN GROUPING(b.cohort) = 0 THEN 'cohort'
+                    WHEN GROUPING(b.channel) = 0 THEN 'channel' ELSE 'store' END AS dim,
+               COALESCE(b.bucket::text, b.cohort::text, b.channel, b.store::text, ''),
+               SUM(b.n), SUM(b.buyers), COALESCE(SUM(b.ltv), 0)
+          FROM (
+                SELECT CASE WHEN c.order_count >= 1 THEN {_bucket_sql()} END AS bucket,
+                       date_trunc('month', c.created_at AT TIME ZONE 'Asia/Shanghai')::date AS cohort,
+                       c.source_channel AS channel, COALESCE(c.home_store_id, 0) AS store,
+                       COUNT(*) AS n, COUNT(*) FILTER (WHERE c.order_count >= 1) AS buyers, SUM(c.ltv) AS ltv
+                  FROM contacts_customer c
+                 WHERE {_customer_where(f)} AND {LIVE_CREATED}
+              GROUP BY 1, 2, 3, 4
+             UNION ALL
+                SELECT NULLIF(a.bucket, -1), a.month, a.channel, COALESCE(a.store_id, 0),
+                       SUM(a.customers), COALESCE(SUM(a.customers) FILTER (WHERE a.bucket >= 0), 0), SUM(a.ltv)
+                  FROM analytics_acquisitionmonth a
+                 WHERE {_cells_where(f, "a")} AND {_acquisition_cells("a")}
+              GROUP BY 1, 2, 3, 4) b
+      GROUP BY GROUPING SETS ((b.bucket), (b.cohort), (b.channel), (b.store))
+        HAVING SUM(b.n) > 0
+        """,
+        p,
+    )
+    staff_rows = _rows(
+        f"""
+        SELECT x.staff_id, SUM(x.n), SUM(x.buyers), COALESCE(SUM(x.ltv), 0)
+          FROM (
+                -- Today's customers, then their follows by index (OFFSET 0 keeps the planner from
+                -- turning this into a scan of every follow when it overestimates today's customers).
+                SELECT fw.staff_id, COUNT(*) AS n, COUNT(*) FILTER (WHERE c.order_count >= 1) AS buyers,
+                       SUM(c.ltv) AS ltv
+                  FROM contacts_customer c
+                  CROSS JOIN LATERAL (SELECT a.staff_id FROM contacts_follow a
+                                       WHERE a.customer_id = c.id AND a.deleted_at IS NULL OFFSET 0) fw
+                 WHERE {_customer_where(f)} AND {LIVE_CREATED}
+              GROUP BY fw.staff_id
+             UNION ALL
+                SELECT s.staff_id, SUM(s.customers), SUM(s.buyers), SUM(s.ltv)
+                  FROM analytics_acquisitionstaffmonth s
+                 WHERE {_cells_where(f, "s")} AND {_acquisition_cells("s")}
+              GROUP BY s.staff_id) x
+      GROUP BY x.staff_id
+        HAVING SUM(x.n) > 0
+        """,
+        p,
+    )
+    return rows, staff_rows
+
+
+def ltv(f: ReportFilter) -> Report:
+    """LTV of customers acquired in the date range: distribution, by cohort, channel, store, staff. 2 queries."""
+    p = _params(f)
+    if not _use_cells(f):
+        rows, staff_rows = _ltv_rows_live(f, p)
+    else:
+        rows, staff_rows = _ltv_rows_cells(f, p)
     dims: dict[str, list[tuple[str, int, int, Decimal]]] = {"bucket": [], "cohort": [], "channel": [], "store": []}
     for dim, key, n, buyers, total in rows:
         if dim == "bucket" and key == "":
@@ -535,16 +650,30 @@ def repurchase(f: ReportFilter) -> Report:
     )
     p["today_ts"] = dt.datetime.combine(f.today + dt.timedelta(days=1), dt.time.min, tzinfo=SHANGHAI)
     p["mstart"] = f.start.replace(day=1)
-    rows = _rows(
-        f"""
+    if not _use_cells(f):
+        sql = f"""
         SELECT b.cohort_month, COUNT(*), COUNT(b.second_order_at), {window_cols}
           FROM analytics_buyerfact b {_customer_join(f, "b")}
          WHERE b.organization_id = %(org)s AND b.cohort_month BETWEEN %(mstart)s AND %(end)s
       GROUP BY ROLLUP (b.cohort_month)
       ORDER BY b.cohort_month NULLS LAST
-        """,
-        p,
-    )
+        """
+    else:
+        # A first order at least N days old = first paid on or before today − N (Asia/Shanghai days).
+        cell_cols = ", ".join(
+            f"COALESCE(SUM(r.buyers) FILTER (WHERE r.first_day <= %(today)s::date - {n}), 0), "
+            f"COALESCE(SUM(r.again_{n}) FILTER (WHERE r.first_day <= %(today)s::date - {n}), 0)"
+            for n in REPURCHASE_WINDOWS
+        )
+        sql = f"""
+        SELECT r.cohort_month, COALESCE(SUM(r.buyers), 0), COALESCE(SUM(r.repeaters), 0), {cell_cols}
+          FROM analytics_repurchaseday r
+         WHERE {_cells_where(f, "r")} AND r.cohort_month BETWEEN %(mstart)s AND %(end)s
+      GROUP BY ROLLUP (r.cohort_month)
+        HAVING SUM(r.buyers) > 0 OR GROUPING(r.cohort_month) = 1
+      ORDER BY r.cohort_month NULLS LAST
+        """
+    rows = _rows(sql, p)
     table_rows: list[list[Any]] = []
     chart_series: dict[int, list[float | None]] = {n: [] for n in REPURCHASE_WINDOWS}
     x = []
@@ -611,18 +740,24 @@ def cohorts(f: ReportFilter) -> Report:
     """Retention matrix: first-order month × months since, by customers and by revenue. 1 query."""
     p = _params(f)
     p["mstart"] = f.start.replace(day=1)
-    rows = _rows(
-        f"""
-        SELECT m.cohort_month,
-               ((EXTRACT(YEAR FROM m.month) - EXTRACT(YEAR FROM m.cohort_month)) * 12
-                 + EXTRACT(MONTH FROM m.month) - EXTRACT(MONTH FROM m.cohort_month))::int AS k,
-               COUNT(*), SUM(m.revenue)
+    months_since = """((EXTRACT(YEAR FROM m.month) - EXTRACT(YEAR FROM m.cohort_month)) * 12
+             + EXTRACT(MONTH FROM m.month) - EXTRACT(MONTH FROM m.cohort_month))::int"""
+    if not _use_cells(f):
+        sql = f"""
+        SELECT m.cohort_month, {months_since} AS k, COUNT(*), SUM(m.revenue)
           FROM analytics_customermonth m {_customer_join(f, "m")}
          WHERE m.organization_id = %(org)s AND m.cohort_month BETWEEN %(mstart)s AND %(end)s
       GROUP BY 1, 2
-        """,
-        p,
-    )
+        """
+    else:
+        sql = f"""
+        SELECT m.cohort_month, {months_since} AS k, SUM(m.customers), SUM(m.revenue)
+          FROM analytics_cohortmonth m
+         WHERE {_cells_where(f, "m")} AND m.cohort_month BETWEEN %(mstart)s AND %(end)s
+      GROUP BY 1, 2
+        HAVING SUM(m.customers) > 0
+        """
+    rows = _rows(sql, p)
     cells: dict[dt.date, dict[int, tuple[int, Decimal]]] = {}
     for cohort, k, n, revenue in rows:
         cells.setdefault(cohort, {})[k] = (int(n), _money(revenue))
@@ -701,16 +836,24 @@ def cohorts(f: ReportFilter) -> Report:
 def rfm(f: ReportFilter) -> Report:
     """Customers per RFM segment (current state; the date range does not apply). 1 query."""
     p = _params(f)
-    rows = _rows(
-        f"""
+    if not _use_cells(f):
+        sql = f"""
         SELECT c.rfm_segment, COUNT(*), COALESCE(SUM(c.ltv), 0), COALESCE(AVG(c.order_count), 0),
                AVG(%(today)s::date - (c.last_order_at AT TIME ZONE 'Asia/Shanghai')::date)
           FROM contacts_customer c
          WHERE {_customer_where(f)} AND c.order_count >= 1
       GROUP BY c.rfm_segment
-        """,
-        p,
-    )
+        """
+    else:
+        sql = f"""
+        SELECT r.segment, SUM(r.customers), COALESCE(SUM(r.ltv), 0), SUM(r.orders)::numeric / SUM(r.customers),
+               (%(today)s::date - DATE '{EPOCH.isoformat()}') - SUM(r.last_day_sum)::numeric / SUM(r.customers)
+          FROM analytics_rfmcell r
+         WHERE {_cells_where(f, "r")}
+      GROUP BY r.segment
+        HAVING SUM(r.customers) > 0
+        """
+    rows = _rows(sql, p)
     by_code = {r[0]: r for r in rows}
     total = sum(int(r[1]) for r in rows)
     table_rows: list[list[Any]] = []
@@ -780,8 +923,8 @@ def rfm(f: ReportFilter) -> Report:
 def funnel(f: ReportFilter) -> Report:
     """Customers acquired in the range: lead → added on WeCom → first order → repeat, by channel. 1 query."""
     p = _params(f)
-    rows = _rows(
-        f"""
+    if not _use_cells(f):
+        sql = f"""
         SELECT c.source_channel, COUNT(*),
                COUNT(*) FILTER (WHERE EXISTS (SELECT 1 FROM contacts_follow a WHERE a.customer_id = c.id)),
                COUNT(*) FILTER (WHERE c.order_count >= 1), COUNT(*) FILTER (WHERE c.order_count >= 2)
@@ -789,9 +932,32 @@ def funnel(f: ReportFilter) -> Report:
          WHERE {_customer_where(f)} AND c.created_at >= %(lo)s AND c.created_at < %(hi)s
       GROUP BY ROLLUP (c.source_channel)
       ORDER BY c.source_channel NULLS LAST
-        """,
-        p,
-    )
+        """
+    else:
+        _acquisition_split(f, p)
+        sql = f"""
+        SELECT x.channel, COALESCE(SUM(x.leads), 0), COALESCE(SUM(x.added), 0), COALESCE(SUM(x.first), 0),
+               COALESCE(SUM(x.repeat), 0)
+          FROM (
+                SELECT c.source_channel AS channel, COUNT(*) AS leads,
+                       COUNT(*) FILTER (WHERE EXISTS (SELECT 1 FROM contacts_follow a WHERE a.customer_id = c.id))
+                           AS added,
+                       COUNT(*) FILTER (WHERE c.order_count >= 1) AS first,
+                       COUNT(*) FILTER (WHERE c.order_count >= 2) AS repeat
+                  FROM contacts_customer c
+                 WHERE {_customer_where(f)} AND {LIVE_CREATED}
+              GROUP BY 1
+             UNION ALL
+                SELECT a.channel, SUM(a.customers), SUM(a.followed),
+                       COALESCE(SUM(a.customers) FILTER (WHERE a.bucket >= 0), 0), SUM(a.repeaters)
+                  FROM analytics_acquisitionmonth a
+                 WHERE {_cells_where(f, "a")} AND {_acquisition_cells("a")}
+              GROUP BY 1) x
+      GROUP BY ROLLUP (x.channel)
+        HAVING SUM(x.leads) > 0 OR GROUPING(x.channel) = 1
+      ORDER BY x.channel NULLS LAST
+        """
+    rows = _rows(sql, p)
     table_rows: list[list[Any]] = []
     total = [0, 0, 0, 0]
     for ch, leads, added, first, repeat in rows:

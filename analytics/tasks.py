@@ -19,21 +19,28 @@ def import_orders(job_id: int, store_ids: list[int] | None = None) -> None:
 
 @shared_task(name="analytics.rollups.refresh_recent", ignore_result=True)
 def refresh_recent() -> None:
-    """New customers and churned follows of today and yesterday, for every organization (beat)."""
-    from analytics.rollups import daily_customer_metrics_refresh
+    """New customers and churned follows of today and yesterday, acquisition cells of this month and
+    the last, for every organization (beat, every 10 minutes)."""
+    from analytics.rollups import acquisition_months_refresh, daily_customer_metrics_refresh
 
     today = timezone.localdate()
+    last_month = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
     for org_id in Organization.objects.values_list("pk", flat=True):
         daily_customer_metrics_refresh(organization_id=org_id, start=today - timedelta(days=1), end=today)
+        # The reports read complete months from the acquisition cells: keep last month's exact.
+        acquisition_months_refresh(organization_id=org_id, start=last_month, end=today)
 
 
 @shared_task(name="analytics.rollups.rfm_nightly", ignore_result=True)
 def rfm_nightly() -> None:
-    """Recency moves with the calendar: rescore every customer once a day (beat)."""
+    """Recency moves with the calendar: rescore every customer once a day, then recount the RFM and
+    acquisition cells and re-file buyers whose home store changed (beat)."""
+    from analytics.rollups import report_cells_nightly
     from contacts.rollups import customer_rfm_refresh
 
     for org_id in Organization.objects.values_list("pk", flat=True):
         customer_rfm_refresh(organization_id=org_id)
+        report_cells_nightly(organization_id=org_id)
 
 
 @shared_task(name="analytics.rollups.rebuild", ignore_result=True)
