@@ -9,6 +9,9 @@
 * :class:`BuyerFact` and :class:`CustomerMonth` — per-buyer facts (first/second order) and
   per-customer-month activity, recomputed per affected customer when their orders change; the
   repurchase and cohort reports read them.
+* Report cells — :class:`AcquisitionMonth`, :class:`AcquisitionStaffMonth`, :class:`RepurchaseDay`,
+  :class:`CohortMonth`, :class:`RfmCell`: pre-summed per store × channel so the LTV, funnel,
+  repurchase, cohort and RFM reports read thousands of cells, not a million customers.
 * :class:`StaffBehaviorDaily` — WeCom ``get_user_behavior_data`` per staff member and day (channels
   writes it through ``analytics.services.staff_behavior_record``).
 * :class:`OrderImport` — one uploaded POS/mall export and its per-row errors.

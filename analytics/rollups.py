@@ -9,7 +9,14 @@ All set-based SQL. Calendar days and months are Asia/Shanghai (platform time).
   customers — cost proportional to that customer's orders, and never drifts.
 * New customers and churned follows come from contacts tables: ``daily_customer_metrics_refresh``
   recomputes them for given days (a beat task refreshes today and yesterday).
-* ``organization_rebuild`` recomputes everything for one organization from the facts.
+* Report cells (AcquisitionMonth/StaffMonth, RepurchaseDay, CohortMonth, RfmCell): sums over
+  customers that the reports read instead of scanning customers or buyer facts. ``customers_refresh``
+  takes the customers' share out before recomputing them and puts the new share back after, in the
+  same transaction (order, refund, merge). Contacts-driven figures of the acquisition cells (new
+  customers, WeCom adds, home store) are recomputed per month: this month and the last every
+  10 minutes (``refresh_recent``), every month nightly with the RFM rescoring.
+* ``organization_rebuild`` recomputes everything for one organization from the facts (buyer facts
+  and customer-months written as differences, so a rebuild of correct rollups writes little).
 """
 
 from __future__ import annotations
