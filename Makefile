@@ -41,6 +41,7 @@ lock:
 
 messages: install
 	$(PY) manage.py makemessages -l en --no-wrap --ignore=.venv --ignore=staticfiles --ignore=static --ignore=bench --ignore=tests
+	$(PY) -m scrm.po_fill
 	$(PY) manage.py compilemessages --ignore=.venv
 
 clean:

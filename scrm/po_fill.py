@@ -36,7 +36,10 @@ def main() -> int:
         escaped = english.replace('"', '\\"')
         return f"{match.group(1)}{escaped}{match.group(3)}"
 
-    po_path.write_text(ENTRY.sub(fill, text).replace("#, fuzzy\n", ""), encoding="utf-8")
+    text = ENTRY.sub(fill, text).replace("#, fuzzy\n", "").replace("#, fuzzy, ", "#, ")
+    # The previous msgid that makemessages keeps next to a fuzzy guess: the glossary decided instead.
+    text = re.sub(r"^#\| .*\n", "", text, flags=re.MULTILINE)
+    po_path.write_text(text, encoding="utf-8")
     if missing:
         print("untranslated:", *missing, sep="\n  ", file=sys.stderr)
     return 0
