@@ -4,8 +4,8 @@ On the generated brand (bench/datagen.py, plus one WeCom identity per customer):
 
 * **plan** — ``campaigns.planner.campaign_plan`` for a campaign to everyone (``{}``): audience →
   opt-outs, consent, holdout 10%, sender per customer (last-serving follower, else store primary),
-  quota ledger reservation (``INSERT … ON CONFLICT``), batches per sender — one delivery row per
-  audience member, each planned or excluded with its reason;
+  quota ledger reservation (one range read of the window, then a plain ``INSERT``), batches per
+  sender — one delivery row per audience member, each planned or excluded with its reason;
 * **raw insert** — the same-run baseline: ``INSERT INTO campaigns_delivery … SELECT`` of the same
   rows the plan wrote (customer, sender, batch, status, reason — copied once from the warm-up plan into
   a scratch table), no logic at all;
