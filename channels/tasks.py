@@ -39,6 +39,18 @@ def tag_push_task(self: Any, customer_id: int, added: list[int], removed: list[i
         raise self.retry(countdown=countdown) from None
 
 
+@shared_task(name="channels.sync.tag_delete_push", bind=True, ignore_result=True, max_retries=5)
+def tag_delete_push_task(self: Any, organization_id: int, wecom_tag_id: str) -> None:
+    from channels.errors import RateLimited, TransientError
+    from channels.wecom.handlers import tag_delete_push
+
+    try:
+        tag_delete_push(organization_id=organization_id, wecom_tag_id=wecom_tag_id)
+    except (RateLimited, TransientError) as exc:
+        countdown = min(300.0, getattr(exc, "retry_after", 0) or 2.0 ** (self.request.retries + 1))
+        raise self.retry(countdown=countdown) from None
+
+
 @shared_task(name="channels.sync.wecom_full", ignore_result=True)
 def wecom_full_sync_task(account_id: int) -> None:
     from channels.models import ChannelAccount

@@ -336,7 +336,7 @@ def sync_corp_tags(account: ChannelAccount, client: WeComClient) -> dict[str, in
                     stats["tags_renamed"] += 1
         gone = Tag.objects.filter(organization_id=account.organization_id).exclude(wecom_tag_id="")
         for tag in gone.exclude(wecom_tag_id__in=seen):
-            contacts.tag_delete(tag=tag)
+            contacts.tag_delete(tag=tag, source=TagSource.SYNC)
             stats["tags_deleted"] += 1
     return stats
 
@@ -409,6 +409,9 @@ def _process_contact(account: ChannelAccount, client: WeComClient, event: adapte
 
 
 # -- tag changes pushed back to WeCom -------------------------------------------------------------------
+UNKNOWN_TAG = 40068  # WeCom: invalid tagid (already deleted, or a tag of another corp)
+
+
 def on_tags_changed(customer_id: int, added: list[int], removed: list[int], source: str) -> None:
     """contacts tag listener (after commit): push WeCom corp tags with mark_tag, in the background."""
     if source == TagSource.SYNC:
@@ -455,5 +458,31 @@ def tag_push(*, customer_id: int, added: list[int], removed: list[int]) -> int:
     return calls
 
 
+def on_tag_deleted(organization_id: int, wecom_tag_id: str, source: str) -> None:
+    """contacts tag-deleted listener (after commit): delete the WeCom corp tag, in the background."""
+    if source == TagSource.SYNC or not wecom_tag_id:
+        return
+    from channels.tasks import tag_delete_push_task
+
+    tag_delete_push_task.delay(organization_id, wecom_tag_id)
+
+
+def tag_delete_push(*, organization_id: int, wecom_tag_id: str) -> int:
+    """``del_corp_tag`` on every active WeCom account of the brand (the tag's corp deletes it; another
+    corp answers 40068, unknown tag, which is fine). Returns the number of accounts that deleted it."""
+    deleted = 0
+    accounts = ChannelAccount.objects.filter(organization_id=organization_id, platform="wecom", is_active=True)
+    for account in accounts:
+        client = WeComClient.for_account(account, max_wait=10.0)
+        try:
+            client.post("externalcontact/del_corp_tag", {"tag_id": [wecom_tag_id]})
+            deleted += 1
+        except PlatformError as exc:
+            if exc.code != UNKNOWN_TAG:
+                raise
+    return deleted
+
+
 def connect_tag_listener() -> None:
     contacts.register_tag_listener(on_tags_changed)
+    contacts.register_tag_deleted_listener(on_tag_deleted)

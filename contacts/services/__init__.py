@@ -18,8 +18,10 @@ from contacts.services.customers import (
 from contacts.services.registry import (
     ContactsError,
     MergeHandler,
+    TagDeletedListener,
     TagListener,
     register_merge_handler,
+    register_tag_deleted_listener,
     register_tag_listener,
 )
 from contacts.services.relations import follow_end, follow_upsert, group_upsert
@@ -41,6 +43,7 @@ from contacts.services.tags import (
 __all__ = [
     "ContactsError",
     "MergeHandler",
+    "TagDeletedListener",
     "TagListener",
     "_customer_foreign_keys",
     "customer_merge",
@@ -56,6 +59,7 @@ __all__ = [
     "group_upsert",
     "note_add",
     "register_merge_handler",
+    "register_tag_deleted_listener",
     "register_tag_listener",
     "segment_delete",
     "segment_save",

@@ -11,9 +11,11 @@ logger = logging.getLogger(__name__)
 
 
 TagListener = Callable[[int, list[int], list[int], str], None]
+TagDeletedListener = Callable[[int, str, str], None]
 MergeHandler = Callable[[int, int], None]
 
 _tag_listeners: list[TagListener] = []
+_tag_deleted_listeners: list[TagDeletedListener] = []
 _merge_handlers: dict[type[models.Model], MergeHandler] = {}
 
 
@@ -28,6 +30,30 @@ def register_tag_listener(fn: TagListener) -> None:
     """``fn(customer_id, added_tag_ids, removed_tag_ids, source)`` runs after commit of every tag change."""
     if fn not in _tag_listeners:
         _tag_listeners.append(fn)
+
+
+def register_tag_deleted_listener(fn: TagDeletedListener) -> None:
+    """``fn(organization_id, wecom_tag_id, source)`` runs after commit of a tag's deletion.
+
+    The per-customer tag listeners are not called for it: the platform removes a deleted tag from
+    everyone at once (e.g. WeCom's ``del_corp_tag``), not customer by customer.
+    """
+    if fn not in _tag_deleted_listeners:
+        _tag_deleted_listeners.append(fn)
+
+
+def _notify_tag_deleted(organization_id: int, wecom_tag_id: str, source: str) -> None:
+    if not _tag_deleted_listeners:
+        return
+
+    def run() -> None:
+        for fn in _tag_deleted_listeners:
+            try:
+                fn(organization_id, wecom_tag_id, source)
+            except Exception:  # a broken listener must not hide the deletion from the others
+                logger.exception("tag-deleted listener %r failed for organization %s", fn, organization_id)
+
+    transaction.on_commit(run)
 
 
 def register_merge_handler(model: type[models.Model], fn: MergeHandler) -> None:

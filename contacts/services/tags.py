@@ -20,7 +20,7 @@ from contacts.models import (
     TimelineKind,
 )
 from contacts.services.customers import timeline_add
-from contacts.services.registry import ContactsError, _notify_tags
+from contacts.services.registry import ContactsError, _notify_tag_deleted, _notify_tags
 
 # --- tags ----------------------------------------------------------------------------------------
 
@@ -308,8 +308,12 @@ def tag_update(*, tag: Tag, name: str | None = None, order: int | None = None) -
 
 
 @transaction.atomic
-def tag_delete(*, tag: Tag) -> None:
-    """Delete a tag: its assignments go by cascade and ``tag_ids`` loses it in one indexed UPDATE."""
+def tag_delete(*, tag: Tag, source: str = TagSource.STAFF) -> None:
+    """Delete a tag: its assignments go by cascade and ``tag_ids`` loses it in one indexed UPDATE.
+
+    After commit the tag-deleted listeners hear of it (channels deletes the WeCom corp tag unless the
+    deletion came from WeCom itself, ``source=sync``).
+    """
     with connection.cursor() as cursor:
         cursor.execute(
             """
@@ -318,4 +322,6 @@ def tag_delete(*, tag: Tag) -> None:
             """,
             [tag.pk, tag.organization_id, tag.pk],
         )
+    organization_id, wecom_tag_id = tag.organization_id, tag.wecom_tag_id
     tag.delete()
+    _notify_tag_deleted(organization_id, wecom_tag_id, source)
