@@ -277,19 +277,11 @@ def apply_group(account: ChannelAccount, chat: dict[str, Any]) -> CustomerGroup:
 
 
 def group_gone(account: ChannelAccount, chat_id: str) -> None:
-    """The group was dismissed: everyone left. (contacts has no dismiss service yet; see report.)"""
+    """The group was dismissed (or WeCom no longer knows it): dismissed here too, everyone left."""
     group = CustomerGroup.objects.filter(organization_id=account.organization_id, wecom_chat_id=chat_id).first()
     if group is None:
         return
-    contacts.group_upsert(
-        organization=account.organization,
-        wecom_chat_id=chat_id,
-        name=group.name,
-        owner=group.owner,
-        store=group.store,
-        notice=group.notice,
-        members=[],
-    )
+    contacts.group_dismiss(group=group)
 
 
 def refresh_group(account: ChannelAccount, client: WeComClient, chat_id: str) -> None:

@@ -24,7 +24,7 @@ from contacts.services.registry import (
     register_tag_deleted_listener,
     register_tag_listener,
 )
-from contacts.services.relations import follow_end, follow_upsert, group_upsert
+from contacts.services.relations import follow_end, follow_upsert, group_dismiss, group_upsert
 from contacts.services.saved_segments import segment_delete, segment_save
 from contacts.services.staff import staff_create, staff_set_role
 from contacts.services.tags import (
@@ -56,6 +56,7 @@ __all__ = [
     "customers_tag_bulk",
     "follow_end",
     "follow_upsert",
+    "group_dismiss",
     "group_upsert",
     "note_add",
     "register_merge_handler",

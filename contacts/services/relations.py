@@ -159,3 +159,29 @@ def group_upsert(
     group.member_count = len(listed)
     group.save(update_fields=["member_count"])
     return group
+
+
+@transaction.atomic
+def group_dismiss(*, group: CustomerGroup, at: datetime | None = None) -> CustomerGroup:
+    """The group was dismissed on the platform: it is marked dismissed (no campaign plans it again, see
+    ``campaigns.planner.audience_sql``) and every member still in it has left, with a timeline entry.
+    Idempotent; a later upsert of the same chat (re-created) clears ``dismissed_at``."""
+    group = CustomerGroup.objects.select_for_update().get(pk=group.pk)
+    when = at or timezone.now()
+    if group.dismissed_at is None:
+        group.dismissed_at = when
+    staying = list(group.members.filter(left_at__isnull=True).select_related("customer"))
+    for member in staying:
+        member.left_at = when
+        member.save(update_fields=["left_at"])
+        if member.customer is not None:
+            timeline_add(
+                customer=member.customer,
+                kind=TimelineKind.LEFT_GROUP,
+                summary=f"群已解散：{group.name or group.wecom_chat_id}",
+                data={"group_id": group.pk},
+                occurred_at=when,
+            )
+    group.member_count = 0
+    group.save(update_fields=["dismissed_at", "member_count"])
+    return group

@@ -112,6 +112,8 @@ def test_group_create_update_and_dismiss(relay, wecom_sandbox, world):
     wecom_sandbox.dismiss_group(chat)
     relay()
     assert not group.members.filter(left_at__isnull=True).exists()
+    group.refresh_from_db()
+    assert group.dismissed_at is not None and group.member_count == 0  # no campaign plans it again
 
 
 def test_corp_tag_events_resync_tags(relay, wecom_sandbox):

@@ -413,6 +413,26 @@ def test_group_upsert_marks_members_that_left() -> None:
     assert TimelineEvent.objects.filter(customer=customer, kind=TimelineKind.LEFT_GROUP).count() == 1
 
 
+def test_group_dismiss_marks_the_group_and_everyone_left_and_a_recreated_chat_is_live_again() -> None:
+    org = OrganizationFactory()
+    owner = StaffFactory(organization=org)
+    customer = CustomerFactory(organization=org)
+    members = [{"member_id": "wmA", "member_type": "external", "name": "A", "customer": customer}]
+    group = services.group_upsert(
+        organization=org, wecom_chat_id="wr2", name="老客群", owner=owner, store=None, notice="", members=members
+    )
+    services.group_dismiss(group=group)
+    services.group_dismiss(group=group)  # a replayed event changes nothing more
+    group.refresh_from_db()
+    assert group.dismissed_at is not None and group.member_count == 0
+    assert not group.members.filter(left_at__isnull=True).exists()
+    assert TimelineEvent.objects.filter(customer=customer, kind=TimelineKind.LEFT_GROUP).count() == 1
+    group = services.group_upsert(
+        organization=org, wecom_chat_id="wr2", name="老客群", owner=owner, store=None, notice="", members=members
+    )
+    assert group.dismissed_at is None and group.member_count == 1
+
+
 def test_tag_ids_update_uses_sorted_unique_arrays() -> None:
     org = OrganizationFactory()
     customer = CustomerFactory(organization=org)
