@@ -13,6 +13,12 @@ from pathlib import Path
 
 BASE = Path(__file__).resolve().parent.parent / "locale" / "en"
 ENTRY = re.compile(r'(msgid "(?P<id>(?:[^"\\]|\\.)*)"\nmsgstr ")(?:[^"\\]|\\.)*(")', re.MULTILINE)
+# A plural entry (English has two forms); its glossary line gives them as ``singular|plural``.
+PLURAL = re.compile(
+    r'(msgid "(?P<id>(?:[^"\\]|\\.)*)"\nmsgid_plural "(?:[^"\\]|\\.)*"\n)msgstr\[0\] "(?:[^"\\]|\\.)*"\n'
+    r'msgstr\[1\] "(?:[^"\\]|\\.)*"',
+    re.MULTILINE,
+)
 
 
 def main() -> int:
@@ -36,6 +42,16 @@ def main() -> int:
         escaped = english.replace('"', '\\"')
         return f"{match.group(1)}{escaped}{match.group(3)}"
 
+    def fill_plural(match: re.Match[str]) -> str:
+        english = glossary.get(match.group("id").replace('\\"', '"'))
+        if english is None:
+            missing.append(match.group("id"))
+            return match.group(0)
+        one, _, many = english.partition("|")
+        one, many = (x.replace('"', '\\"') for x in (one, many or one))
+        return f'{match.group(1)}msgstr[0] "{one}"\nmsgstr[1] "{many}"'
+
+    text = PLURAL.sub(fill_plural, text)
     text = ENTRY.sub(fill, text).replace("#, fuzzy\n", "").replace("#, fuzzy, ", "#, ")
     # The previous msgid that makemessages keeps next to a fuzzy guess: the glossary decided instead.
     text = re.sub(r"^#\| .*\n", "", text, flags=re.MULTILINE)
