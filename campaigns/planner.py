@@ -100,6 +100,12 @@ def exclusion_sql(campaign: Campaign) -> tuple[str, list[Any]] | None:
 HOLDOUT_SQL = "((hashint8extended({col}, %s::bigint) & 2147483647) %% 100) < %s"
 PLAN_LOCK = 5_105  # advisory lock class of the planner (with the organization id)
 STAGE = "_campaign_plan_rows"
+# The staged audience and the planner's helper tables (all temporary, dropped on commit at the latest).
+TEMP_TABLES = ", ".join(f"{STAGE}{suffix}" for suffix in ("", "_n", "_b", "_x", "_d", "_t"))
+# What makes a plan start again: a deadlock between two planners, or a slot a dispatcher wrote after
+# the window was read (the ledger's unique constraints).
+RETRY_PGCODES = {"40P01"}
+RETRY_CONSTRAINTS = {"ledger_customer_slot_unique", "ledger_group_slot_unique"}
 
 
 def _stage_customers(cursor: Any, campaign: Campaign, require_consent: bool, seq: str) -> None:
@@ -347,8 +353,9 @@ def campaign_plan(*, campaign_id: int, now: datetime | None = None, retries: int
         try:
             return _plan(campaign_id, now or timezone.now())
         except (OperationalError, IntegrityError) as exc:
-            # A deadlock, or a slot written by a dispatcher after we read the window: plan again.
-            retry = "deadlock" in str(exc) or "ledger_" in str(exc)
+            cause = exc.__cause__
+            constraint = getattr(getattr(cause, "diag", None), "constraint_name", None)
+            retry = getattr(cause, "pgcode", None) in RETRY_PGCODES or constraint in RETRY_CONSTRAINTS
             if not retry or attempt == retries - 1:
                 raise
             logger.warning("planner conflict on campaign %s, retrying: %s", campaign_id, type(exc).__name__)
@@ -387,7 +394,7 @@ def _plan(campaign_id: int, now: datetime) -> PlanResult:
         clock = now_
 
     with connection.cursor() as cursor:
-        cursor.execute(f"DROP TABLE IF EXISTS {STAGE}, {STAGE}_n, {STAGE}_b, {STAGE}_x, {STAGE}_d, {STAGE}_t")
+        cursor.execute(f"DROP TABLE IF EXISTS {TEMP_TABLES}")
         # One planner per organization at a time (two would only race for the same slots), and the
         # memory for the set-based joins to stay in memory; JIT compiles for longer than it saves here.
         cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [PLAN_LOCK, campaign.organization_id])
@@ -412,7 +419,7 @@ def _plan(campaign_id: int, now: datetime) -> PlanResult:
         cursor.execute(f"SELECT reason, count(*) FROM {STAGE} GROUP BY reason")
         counts = {str(reason): int(n) for reason, n in cursor.fetchall()}
         planned = counts.pop("", 0)
-        cursor.execute(f"DROP TABLE IF EXISTS {STAGE}, {STAGE}_n, {STAGE}_b, {STAGE}_x, {STAGE}_d, {STAGE}_t")
+        cursor.execute(f"DROP TABLE IF EXISTS {TEMP_TABLES}")
     campaign.planned_at = now
     campaign.send_after = send_after
     campaign.stats = {**(campaign.stats or {}), "planned": planned, "excluded": counts}

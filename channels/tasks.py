@@ -27,28 +27,29 @@ def inbox_sweep_task() -> None:
     inbox_sweep()
 
 
-@shared_task(name="channels.sync.tag_push", bind=True, ignore_result=True, max_retries=5)
-def tag_push_task(self: Any, customer_id: int, added: list[int], removed: list[int]) -> None:
+def _with_platform_retry(task: Any, call: Any) -> None:
+    """Run one platform call; on a rate limit or a transient error retry the task with a backoff."""
     from channels.errors import RateLimited, TransientError
-    from channels.wecom.handlers import tag_push
 
     try:
-        tag_push(customer_id=customer_id, added=added, removed=removed)
+        call()
     except (RateLimited, TransientError) as exc:
-        countdown = min(300.0, getattr(exc, "retry_after", 0) or 2.0 ** (self.request.retries + 1))
-        raise self.retry(countdown=countdown) from None
+        countdown = min(300.0, getattr(exc, "retry_after", 0) or 2.0 ** (task.request.retries + 1))
+        raise task.retry(countdown=countdown) from None
+
+
+@shared_task(name="channels.sync.tag_push", bind=True, ignore_result=True, max_retries=5)
+def tag_push_task(self: Any, customer_id: int, added: list[int], removed: list[int]) -> None:
+    from channels.wecom.handlers import tag_push
+
+    _with_platform_retry(self, lambda: tag_push(customer_id=customer_id, added=added, removed=removed))
 
 
 @shared_task(name="channels.sync.tag_delete_push", bind=True, ignore_result=True, max_retries=5)
 def tag_delete_push_task(self: Any, organization_id: int, wecom_tag_id: str) -> None:
-    from channels.errors import RateLimited, TransientError
     from channels.wecom.handlers import tag_delete_push
 
-    try:
-        tag_delete_push(organization_id=organization_id, wecom_tag_id=wecom_tag_id)
-    except (RateLimited, TransientError) as exc:
-        countdown = min(300.0, getattr(exc, "retry_after", 0) or 2.0 ** (self.request.retries + 1))
-        raise self.retry(countdown=countdown) from None
+    _with_platform_retry(self, lambda: tag_delete_push(organization_id=organization_id, wecom_tag_id=wecom_tag_id))
 
 
 @shared_task(name="channels.sync.wecom_full", ignore_result=True)
