@@ -61,25 +61,31 @@ class PlanResult:
     timings_ms: dict[str, float] = field(default_factory=dict)
 
 
+def _customer_audience(campaign: Campaign) -> tuple[dict[str, Any], frozenset[int] | None]:
+    """The segment expression and store scope of a customer campaign."""
+    store_ids = frozenset({campaign.store_id}) if campaign.store_id else None
+    expression = campaign.segment.expression if campaign.segment_id and campaign.segment else campaign.expression
+    if campaign.group_ids and not campaign.segment_id:
+        expression = {**(expression or {}), "groups": list(campaign.group_ids)}
+    return expression or {}, store_ids
+
+
 def audience_sql(campaign: Campaign) -> tuple[str, list[Any]]:
     """SQL selecting ``id`` of the campaign's audience (customers, or groups for a group broadcast)."""
-    store_ids = frozenset({campaign.store_id}) if campaign.store_id else None
     if campaign.kind == CampaignKind.BROADCAST_GROUP:
         sql = (
             "SELECT g.id FROM contacts_customergroup g WHERE g.organization_id = %s AND g.dismissed_at IS NULL"
             " AND g.id = ANY(%s::bigint[])"
         )
         params: list[Any] = [campaign.organization_id, list(campaign.group_ids or [])]
-        if store_ids is not None:
+        if campaign.store_id:
             sql += " AND g.store_id = ANY(%s::bigint[])"
-            params.append(sorted(store_ids))
+            params.append([campaign.store_id])
         return sql, params
     from contacts.segments import compile_sql
 
-    expression = campaign.segment.expression if campaign.segment_id and campaign.segment else campaign.expression
-    if campaign.group_ids and not campaign.segment_id:
-        expression = {**(expression or {}), "groups": list(campaign.group_ids)}
-    return compile_sql(organization_id=campaign.organization_id, expression=expression or {}, store_ids=store_ids)
+    expression, store_ids = _customer_audience(campaign)
+    return compile_sql(organization_id=campaign.organization_id, expression=expression, store_ids=store_ids)
 
 
 def exclusion_sql(campaign: Campaign) -> tuple[str, list[Any]] | None:
@@ -109,15 +115,27 @@ RETRY_CONSTRAINTS = {"ledger_customer_slot_unique", "ledger_group_slot_unique"}
 
 
 def _stage_customers(cursor: Any, campaign: Campaign, require_consent: bool, seq: str) -> None:
-    """Stage every audience member (delivery id from the sequence, sender, exclusion reason)."""
-    aud_sql, aud_params = audience_sql(campaign)
+    """Stage every audience member (delivery id from the sequence, sender, exclusion reason).
+
+    The audience is read straight from the segment facts (consent, opt-out and home store are there),
+    so the plan never touches the wide customer rows.
+    """
+    from contacts.segments import compile_where
+
+    expression, store_ids = _customer_audience(campaign)
+    aud_where, aud_params = compile_where(
+        organization_id=campaign.organization_id, expression=expression, store_ids=store_ids
+    )
     excl = exclusion_sql(campaign)
     excl_case = f"WHEN c.id IN ({excl[0]}) THEN '{ExclusionReason.EXCLUDED_SEGMENT.value}'" if excl else ""
     needs_wecom = campaign.kind in (CampaignKind.BROADCAST_SINGLE, CampaignKind.MOMENT)
     holdout = HOLDOUT_SQL.format(col="c.id")
     sql = f"""
         CREATE TEMP TABLE {STAGE} ON COMMIT DROP AS
-        WITH aud AS ({aud_sql}),
+        WITH aud AS MATERIALIZED (
+            SELECT c.id, c.home_store_id, c.opted_out, c.marketing_consent
+              FROM contacts_segmentfact c WHERE {aud_where}
+        ),
         fs AS (
             SELECT DISTINCT ON (f.customer_id) f.customer_id, f.staff_id
               FROM contacts_follow f
@@ -135,7 +153,7 @@ def _stage_customers(cursor: Any, campaign: Campaign, require_consent: bool, seq
         SELECT nextval('{seq}') AS delivery_id, c.id AS subject_id,
                COALESCE(fs.staff_id, ps.staff_id) AS sender_id,
                CASE
-                 WHEN c.opted_out_at IS NOT NULL THEN '{ExclusionReason.OPTED_OUT.value}'
+                 WHEN c.opted_out THEN '{ExclusionReason.OPTED_OUT.value}'
                  WHEN %s AND NOT c.marketing_consent THEN '{ExclusionReason.NO_CONSENT.value}'
                  {excl_case}
                  WHEN {holdout} THEN '{ExclusionReason.HOLDOUT.value}'
@@ -145,8 +163,7 @@ def _stage_customers(cursor: Any, campaign: Campaign, require_consent: bool, seq
                  WHEN COALESCE(fs.staff_id, ps.staff_id) IS NULL THEN '{ExclusionReason.NO_SENDER.value}'
                  ELSE ''
                END::varchar(20) AS reason
-          FROM contacts_customer c
-          JOIN aud ON aud.id = c.id
+          FROM aud c
           LEFT JOIN fs ON fs.customer_id = c.id
           LEFT JOIN ps ON ps.store_id = c.home_store_id
     """

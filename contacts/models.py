@@ -225,6 +225,40 @@ class Customer(Scoped):
         return self.marketing_consent and self.opted_out_at is None
 
 
+class SegmentFact(models.Model):
+    """A narrow copy of the customer columns segments filter on, one row per customer.
+
+    Written only by Postgres: statement triggers on ``contacts_customer`` (migration 0005) upsert the
+    rows an INSERT or UPDATE touched and delete the rows a DELETE removed, in the same statement, so
+    the copy can never drift; ``contacts.services.segment_facts_rebuild`` recomputes it in one
+    statement after a load that bypassed triggers. Segment counts scan this table (about half the
+    width of a customer row, far less once names, avatars and phones are filled in) instead of the
+    customer heap. Dates are platform days in Asia/Shanghai, which is what segment ranges compare.
+    """
+
+    id = models.BigIntegerField(primary_key=True, help_text="contacts_customer.id")
+    organization_id = models.BigIntegerField()
+    home_store_id = models.BigIntegerField(null=True)
+    created_day = models.DateField()
+    last_order_day = models.DateField(null=True)
+    order_count = models.IntegerField(default=0)
+    marketing_consent = models.BooleanField(default=False)
+    opted_out = models.BooleanField(default=False)
+    source_channel = models.CharField(max_length=20)
+    lifecycle = models.CharField(max_length=20)
+    ltv = models.DecimalField(max_digits=14, decimal_places=2, default=0)
+    tag_ids = ArrayField(models.IntegerField(), default=list)
+
+    class Meta:
+        indexes = [
+            GinIndex("organization_id", OpClass("tag_ids", name="gin__int_ops"), name="segmentfact_org_tags_gin"),
+            models.Index(fields=["organization_id", "home_store_id"], name="segmentfact_org_store"),
+        ]
+
+    def __str__(self) -> str:
+        return f"segment facts of customer #{self.pk}"
+
+
 class Platform(models.TextChoices):
     WECOM = "wecom", _("企业微信")
     WECHAT = "wechat", _("微信 unionid")

@@ -1,10 +1,13 @@
 """Segments: a JSON expression (interfaces.md) validated and compiled to ONE SQL query.
 
-The tag part becomes a single intarray ``query_int`` (``tag_ids @@ '1&(2|3)&!4'``) next to
-``organization_id = %s``, so both columns of the composite GIN ``customer_org_tags_gin`` serve it;
-every other condition is an indexed predicate on ``contacts_customer`` or an ``EXISTS`` on the
-follow / group-member tables. Store scoping (``store_ids`` of the actor) is one more predicate, so the
-count, the sample, the campaign planner and the console all read the same SQL.
+Counts, the campaign planner and every ``id`` list read ``contacts_segmentfact``: one narrow row per
+customer that Postgres triggers keep identical to the customer's segment columns (dates as platform
+days in Asia/Shanghai). The tag part becomes a single intarray ``query_int``
+(``tag_ids @@ '1&(2|3)&!4'``) next to ``organization_id = %s``, so both columns of the composite GIN
+``segmentfact_org_tags_gin`` serve it; every other condition is a predicate on the same row or an
+``EXISTS`` on the follow / group-member tables. Store scoping (``store_ids`` of the actor) is one more
+predicate. Querysets (samples, bulk actions) apply the same conditions to ``contacts_customer``
+itself, so they keep its ordering indexes; both forms are tested against a brute-force evaluation.
 """
 
 from __future__ import annotations
@@ -26,7 +29,11 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 CONSENT_VALUES = ("any", "granted", "not_granted", "opted_out")
 ID_LISTS = {"stores": _l("门店"), "follower_staff": _l("跟进员工"), "groups": _l("客户群")}
 CHOICE_LISTS = {"source_channels": (_l("来源渠道"), SourceChannel), "lifecycle": (_l("生命周期"), Lifecycle)}
-DATE_RANGES = {"created": (_l("建档日期"), "created_at"), "last_order": (_l("最近下单日期"), "last_order_at")}
+# key: (label, customer timestamp column, segment-fact day column)
+DATE_RANGES = {
+    "created": (_l("建档日期"), "created_at", "created_day"),
+    "last_order": (_l("最近下单日期"), "last_order_at", "last_order_day"),
+}
 NUMBER_RANGES = {"ltv": (_l("累计消费"), "ltv"), "order_count": (_l("订单数"), "order_count")}
 KNOWN_KEYS = {"tags", "consent", *ID_LISTS, *CHOICE_LISTS, *DATE_RANGES, *NUMBER_RANGES}
 TAG_KEYS = {"all": _l("全部包含"), "any": _l("包含任一"), "none": _l("都不包含")}
@@ -137,7 +144,7 @@ def validate(expression: Any, *, organization_id: int | None = None) -> dict[str
                     % {"field": label, "bad": ", ".join(bad), "choices": ", ".join(choices.values)}
                 )
             out[key] = sorted(set(values))
-    for key, (label, _field) in DATE_RANGES.items():
+    for key, (label, *_columns) in DATE_RANGES.items():
         span = expression.get(key)
         if span in (None, {}):
             continue
@@ -209,8 +216,14 @@ def _day_start(day: str) -> dt.datetime:
     return dt.datetime.combine(dt.date.fromisoformat(day), dt.time.min, tzinfo=SHANGHAI)
 
 
-def _where(alias: str, expression: dict[str, Any], store_ids: frozenset[int] | None) -> tuple[list[str], list[Any]]:
-    """Predicates on ``alias`` (a contacts_customer row) for a normalized expression, with params."""
+def _where(
+    alias: str, expression: dict[str, Any], store_ids: frozenset[int] | None, *, facts: bool
+) -> tuple[list[str], list[Any]]:
+    """Predicates for a normalized expression, with params.
+
+    ``alias`` is a ``contacts_segmentfact`` row when ``facts`` (days are dates there), else a
+    ``contacts_customer`` row (days become Shanghai day boundaries on the timestamps).
+    """
     conds: list[str] = []
     params: list[Any] = []
     if expression.get("tags"):
@@ -240,8 +253,16 @@ def _where(alias: str, expression: dict[str, Any], store_ids: frozenset[int] | N
             f" WHERE m.customer_id = {alias}.id AND m.group_id = ANY(%s) AND m.left_at IS NULL)"
         )
         params.append(list(expression["groups"]))
-    for key, (_label, column) in DATE_RANGES.items():
+    for key, (_label, column, day_column) in DATE_RANGES.items():
         span = expression.get(key) or {}
+        if facts:
+            if span.get("from"):
+                conds.append(f"{alias}.{day_column} >= %s")
+                params.append(dt.date.fromisoformat(span["from"]))
+            if span.get("to"):
+                conds.append(f"{alias}.{day_column} <= %s")
+                params.append(dt.date.fromisoformat(span["to"]))
+            continue
         if span.get("from"):
             conds.append(f"{alias}.{column} >= %s")
             params.append(_day_start(span["from"]))
@@ -257,37 +278,45 @@ def _where(alias: str, expression: dict[str, Any], store_ids: frozenset[int] | N
             conds.append(f"{alias}.{column} <= %s")
             params.append(Decimal(str(span["max"])))
     consent = expression.get("consent", "any")
+    opted_out = f"{alias}.opted_out" if facts else f"{alias}.opted_out_at IS NOT NULL"
     if consent == "granted":
-        conds.append(f"{alias}.marketing_consent AND {alias}.opted_out_at IS NULL")
+        conds.append(f"{alias}.marketing_consent AND NOT ({opted_out})")
     elif consent == "not_granted":
-        conds.append(f"NOT {alias}.marketing_consent AND {alias}.opted_out_at IS NULL")
+        conds.append(f"NOT {alias}.marketing_consent AND NOT ({opted_out})")
     elif consent == "opted_out":
-        conds.append(f"{alias}.opted_out_at IS NOT NULL")
+        conds.append(opted_out)
     return conds, params
+
+
+def compile_where(
+    *, organization_id: int, expression: dict[str, Any], store_ids: frozenset[int] | None = None, alias: str = "c"
+) -> tuple[str, list[Any]]:
+    """The WHERE condition (with params) on ``contacts_segmentfact {alias}`` for an expression."""
+    normalized = validate(expression)
+    conds, params = _where(alias, normalized, store_ids, facts=True)
+    return " AND ".join([f"{alias}.organization_id = %s", *conds]), [organization_id, *params]
 
 
 def compile_sql(
     *, organization_id: int, expression: dict[str, Any], store_ids: frozenset[int] | None = None
 ) -> tuple[str, list[Any]]:
     """SQL selecting ``id`` of the matching customers (for ``INSERT … SELECT`` and counts)."""
-    normalized = validate(expression)
-    conds, params = _where("c", normalized, store_ids)
-    where = " AND ".join(["c.organization_id = %s", *conds])
-    return f"SELECT c.id FROM contacts_customer c WHERE {where}", [organization_id, *params]
+    where, params = compile_where(organization_id=organization_id, expression=expression, store_ids=store_ids)
+    return f"SELECT c.id FROM contacts_segmentfact c WHERE {where}", params
 
 
 def count_sql(
     *, organization_id: int, expression: dict[str, Any], store_ids: frozenset[int] | None = None
 ) -> tuple[str, list[Any]]:
     sql, params = compile_sql(organization_id=organization_id, expression=expression, store_ids=store_ids)
-    return "SELECT count(*) FROM contacts_customer c WHERE " + sql.split(" WHERE ", 1)[1], params
+    return "SELECT count(*) FROM contacts_segmentfact c WHERE " + sql.split(" WHERE ", 1)[1], params
 
 
 def segment_queryset(*, actor: Any, expression: dict[str, Any]) -> QuerySet[Customer]:
     """The actor's customers matching the expression, as a queryset (filters stay on the base table)."""
     normalized = validate(expression)
     qs: QuerySet[Customer] = actor.scope(Customer.objects.all())
-    conds, params = _where(Customer._meta.db_table, normalized, None)
+    conds, params = _where(Customer._meta.db_table, normalized, None, facts=False)
     if conds:
         # Vetted fragments from _where with bound parameters only; no user text reaches the SQL.
         where = RawSQL(" AND ".join(f"({c})" for c in conds), params, output_field=BooleanField())  # noqa: S611

@@ -15,6 +15,7 @@ from contacts.services.customers import (
     note_add,
     timeline_add,
 )
+from contacts.services.facts import segment_facts_rebuild
 from contacts.services.registry import (
     ContactsError,
     MergeHandler,
@@ -63,6 +64,7 @@ __all__ = [
     "register_tag_deleted_listener",
     "register_tag_listener",
     "segment_delete",
+    "segment_facts_rebuild",
     "segment_save",
     "staff_create",
     "staff_set_role",
