@@ -10,7 +10,10 @@ On the generated brand (bench/datagen.py, plus one WeCom identity per customer):
   rows the plan wrote (customer, sender, batch, status, reason — copied once from the warm-up plan into
   a scratch table), no logic at all;
 * **bare insert** (reported, not a target) — one row per customer with only the required columns
-  (no sender, no batch), the baseline used before; it touches fewer indexes than the plan's rows.
+  (no sender, no batch), the baseline used before; it touches fewer indexes than the plan's rows;
+* **raw writes** (reported, not a target) — every row the plan writes, with no logic: the delivery
+  rows and the ledger slots, copied from the warm-up plan and inserted again in one transaction. It is
+  the floor of any plan that keeps one delivery and one ledger slot per recipient on this machine.
 
 Between repetitions every campaigns table is truncated. Targets: ≥ 200,000 recipients/s and the plan
 within 3× of the raw statement. Writes bench/results/planner.json.
@@ -65,7 +68,7 @@ def main(argv: list[str] | None = None) -> int:
 
     ds = datagen.generate(customers=args.customers)
     ensure_identities(ds)
-    from django.db import connection
+    from django.db import connection, transaction
     from django.utils import timezone
 
     from campaigns.models import Campaign, CampaignKind
@@ -100,9 +103,16 @@ def main(argv: list[str] | None = None) -> int:
             cursor.execute("DROP TABLE IF EXISTS bench_planner_rows")
             cursor.execute(
                 """CREATE TABLE bench_planner_rows AS
-                   SELECT customer_id, sender_id, batch_id, status, reason FROM campaigns_delivery ORDER BY id"""
+                   SELECT id, customer_id, sender_id, batch_id, status, reason FROM campaigns_delivery ORDER BY id"""
+            )
+            cursor.execute("DROP TABLE IF EXISTS bench_planner_slots")
+            cursor.execute(
+                """CREATE TABLE bench_planner_slots AS
+                   SELECT organization_id, kind, customer_id, window_start, slot_no, state, priority, delivery_id
+                     FROM campaigns_quotaledger ORDER BY id"""
             )
             cursor.execute("ANALYZE bench_planner_rows")
+            cursor.execute("ANALYZE bench_planner_slots")
 
     def raw_insert() -> None:
         campaign = Campaign.objects.create(
@@ -118,6 +128,30 @@ def main(argv: list[str] | None = None) -> int:
                 [ds.organization_id, campaign.pk],
             )
 
+    def raw_writes() -> None:
+        campaign = Campaign.objects.create(
+            organization_id=ds.organization_id, name="raw writes", kind=CampaignKind.BROADCAST_SINGLE, text="raw"
+        )
+        with transaction.atomic(), connection.cursor() as cursor:
+            cursor.execute(
+                """
+                INSERT INTO campaigns_delivery
+                       (id, organization_id, campaign_id, customer_id, sender_id, batch_id, status, reason)
+                SELECT id, %s, %s, customer_id, sender_id, batch_id, status, reason FROM bench_planner_rows
+                """,
+                [ds.organization_id, campaign.pk],
+            )
+            cursor.execute(
+                """
+                INSERT INTO campaigns_quotaledger (organization_id, kind, customer_id, window_start, slot_no, state,
+                       priority, campaign_id, delivery_id, created_at)
+                SELECT organization_id, kind, customer_id, window_start, slot_no, state, priority, %s, delivery_id,
+                       now()
+                  FROM bench_planner_slots
+                """,
+                [campaign.pk],
+            )
+
     def bare_insert() -> None:
         campaign = Campaign.objects.create(
             organization_id=ds.organization_id, name="bare", kind=CampaignKind.BROADCAST_SINGLE, text="bare"
@@ -131,13 +165,18 @@ def main(argv: list[str] | None = None) -> int:
                 [campaign.pk, ds.organization_id],
             )
 
-    samples: dict[str, list[float]] = {"plan": [], "raw_insert": [], "bare_insert": []}
+    samples: dict[str, list[float]] = {"plan": [], "raw_insert": [], "bare_insert": [], "raw_writes": []}
     truncate()
     plan()
     keep_rows()
     for i in range(args.repeat + 1):  # the first round warms the cache and is not counted
-        contenders = [("plan", plan), ("raw_insert", raw_insert), ("bare_insert", bare_insert)]
-        for name, fn in contenders[i % 3 :] + contenders[: i % 3]:
+        contenders = [
+            ("plan", plan),
+            ("raw_insert", raw_insert),
+            ("bare_insert", bare_insert),
+            ("raw_writes", raw_writes),
+        ]
+        for name, fn in contenders[i % 4 :] + contenders[: i % 4]:
             truncate()
             started = time.perf_counter()
             fn()
@@ -146,11 +185,12 @@ def main(argv: list[str] | None = None) -> int:
                 samples[name].append(elapsed)
     truncate()
     with connection.cursor() as cursor:
-        cursor.execute("DROP TABLE IF EXISTS bench_planner_rows")
+        cursor.execute("DROP TABLE IF EXISTS bench_planner_rows, bench_planner_slots")
 
     plan_ms = statistics.median(samples["plan"])
     raw_ms = statistics.median(samples["raw_insert"])
     bare_ms = statistics.median(samples["bare_insert"])
+    writes_ms = statistics.median(samples["raw_writes"])
     rows = ds.customers
     metrics = {
         "plan_ms_p50": round(plan_ms, 1),
@@ -164,10 +204,13 @@ def main(argv: list[str] | None = None) -> int:
         "raw_insert_per_s": round(rows / (raw_ms / 1000)),
         "bare_insert_ms_p50": round(bare_ms, 1),
         "bare_insert_per_s": round(rows / (bare_ms / 1000)),
+        "raw_writes_ms_p50": round(writes_ms, 1),
+        "raw_writes_per_s": round(rows / (writes_ms / 1000)),
     }
     ratios = {
         "plan_ms_vs_raw_insert": common.ratio(plan_ms, raw_ms),
         "plan_ms_vs_bare_insert": common.ratio(plan_ms, bare_ms),
+        "plan_ms_vs_raw_writes": common.ratio(plan_ms, writes_ms),
     }
     path = common.write_result(
         name="planner",
@@ -183,6 +226,10 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  plan        {plan_ms:9.0f} ms   {metrics['plan_per_s']:>10,} recipients/s")
     print(f"  raw insert  {raw_ms:9.0f} ms   {baseline['raw_insert_per_s']:>10,} rows/s (the plan's rows)")
     print(f"  bare insert {bare_ms:9.0f} ms   {baseline['bare_insert_per_s']:>10,} rows/s (customer ids only)")
+    print(
+        f"  raw writes  {writes_ms:9.0f} ms   {baseline['raw_writes_per_s']:>10,} recipients/s "
+        "(the plan's deliveries + ledger slots, no logic)"
+    )
     print(f"  plan / raw  {ratios['plan_ms_vs_raw_insert']:9.2f}×   (target ≤ {TARGETS['plan_ms_vs_raw_insert']}×)")
     print(f"  plan / bare {ratios['plan_ms_vs_bare_insert']:9.2f}×")
     print(f"  phases (ms) {results.get('timings_ms', [{}])[-1]}")
