@@ -24,10 +24,11 @@ from channels.models import (
     CustomerTransfer,
     InboxEvent,
     InboxStatus,
+    TransferKind,
 )
 from channels.wecom import contact_ways, transfers
 from contacts.access import OPERATOR_AND_MANAGER, OPERATOR_ONLY, Actor, console_view
-from contacts.models import Follow
+from contacts.models import Follow, Staff
 
 PAGE_SIZE = 30
 
@@ -358,7 +359,9 @@ def inbox_replay(request: HttpRequest) -> HttpResponse:
 def transfer_list(request: HttpRequest) -> HttpResponse:
     actor = _actor(request)
     account = selectors.wecom_account_for(organization=actor.organization)
-    form = TransferForm(request.POST or None, actor=actor)
+    # "Transfer the customers of X" links from the waiting list below pre-fill the form.
+    initial = {key: request.GET[key] for key in ("kind", "handover") if request.GET.get(key)}
+    form = TransferForm(request.POST or None, actor=actor, initial=initial)
     if request.method == "POST":
         if account is None:
             messages.error(request, _("还没有连接企业微信：请先在“渠道账号”页连接"))
@@ -388,9 +391,19 @@ def transfer_list(request: HttpRequest) -> HttpResponse:
                 return redirect("channels:transfer_list")
     rows = actor.scope(CustomerTransfer.objects.select_related("handover", "takeover")).order_by("-created_at")
     page = _page(request, rows)
+    # Departed members whose customers still await handover (离职待继承), most recent first.
+    waiting = (
+        actor.scope(Staff.objects.filter(is_active=False).exclude(wecom_userid=""))
+        .select_related("store")
+        .annotate(customers=Count("follows", filter=Q(follows__deleted_at__isnull=True)))
+        .filter(customers__gt=0)
+        .order_by("-departed_at", "-id")[:50]
+    )
     context = {
         "form": form,
         "page": page,
+        "waiting": waiting,
+        "resigned_kind": TransferKind.RESIGNED.value,
         "rows": [{"transfer": t, "summary": transfers.summary(t)} for t in page],
         "query": _query_without_page(request),
     }

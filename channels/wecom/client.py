@@ -181,6 +181,10 @@ class WeComClient:
     def user_get(self, userid: str) -> dict[str, Any]:
         return self.get("user/get", userid=userid)
 
+    def unassigned_list(self) -> Iterator[dict[str, Any]]:
+        """Customers of resigned members awaiting handover: ``{handover_userid, external_userid, …}``."""
+        return self.paginate("externalcontact/get_unassigned_list", {"page_size": 1000}, "info")
+
     # -- customers -------------------------------------------------------------------------------
     def external_contact_get(self, external_userid: str) -> dict[str, Any]:
         """One customer with every follow user (paginated by ``cursor`` past 500 follow users)."""

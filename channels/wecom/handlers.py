@@ -83,12 +83,18 @@ def tags_by_wecom_id(account: ChannelAccount, wecom_ids: list[str]) -> dict[str,
 
 # -- customers --------------------------------------------------------------------------------------
 def apply_contact(
-    account: ChannelAccount, data: adapter.ContactData, *, complete: bool = True
+    account: ChannelAccount,
+    data: adapter.ContactData,
+    *,
+    complete: bool = True,
+    still_following: set[str] | frozenset[str] = frozenset(),
 ) -> tuple[Customer, list[str]]:
     """Create/refresh the customer, their follows and WeCom tags from the platform's view.
 
     ``complete``: ``data.follows`` lists every follow user (``externalcontact/get``), so local follows
-    missing from it have ended. Returns the customer and the userids whose follow was new (or revived).
+    missing from it have ended, except those of ``still_following`` (resigned members whose customers
+    await handover, which WeCom lists apart). Returns the customer and the userids whose follow was new
+    (or revived).
     """
     first = data.first_follow()
     way = contact_way_for_state(account=account, state=first.state) if first else None
@@ -132,7 +138,7 @@ def apply_contact(
                 description=follow.description,
             )
         if complete:
-            listed = {f.userid for f in data.follows}
+            listed = {f.userid for f in data.follows} | set(still_following)
             for userid, follow_row in active.items():
                 if userid not in listed and userid:
                     # Gone on the platform while we missed the event: we cannot tell who deleted whom.

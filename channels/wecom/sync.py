@@ -14,6 +14,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from channels.errors import PlatformError
 from channels.models import ChannelAccount, SyncRun, SyncStatus
 from channels.wecom import adapter, handlers
 from channels.wecom.client import WeComClient
@@ -28,9 +29,11 @@ def full_sync(*, account: ChannelAccount) -> SyncRun:
     stats: dict[str, Any] = {}
     try:
         client = WeComClient.for_account(account, max_wait=30.0)
-        userids = _sync_staff(account, client, stats)
+        # Customers of resigned members awaiting handover (离职待继承): those follows go on.
+        unassigned = {(row.get("handover_userid"), row.get("external_userid")) for row in client.unassigned_list()}
+        userids = _sync_staff(account, client, {userid for userid, _ext in unassigned}, stats)
         stats.update(handlers.sync_corp_tags(account, client))
-        _sync_customers(account, client, userids, stats)
+        _sync_customers(account, client, userids, unassigned, stats)
         _sync_groups(account, client, stats)
     except Exception as exc:
         SyncRun.objects.filter(pk=run.pk).update(
@@ -47,20 +50,57 @@ def full_sync(*, account: ChannelAccount) -> SyncRun:
     return run
 
 
-def _sync_staff(account: ChannelAccount, client: WeComClient, stats: dict[str, Any]) -> list[str]:
+# WeCom member status (user/get): 1 active, 2 disabled, 4 not yet activated, 5 resigned.
+MEMBER_GONE_STATUSES = {2, 5}
+USERID_NOT_FOUND = 60111
+
+
+def _sync_staff(account: ChannelAccount, client: WeComClient, resigned: set[str], stats: dict[str, Any]) -> list[str]:
+    """New members become staff; resigned or disabled members are marked departed; returning ones return.
+
+    ``get_follow_user_list`` only lists members with 客户联系, so a member missing from it is not gone
+    by that alone. A member is departed when WeCom says so: listed as the handover member of
+    unassigned customers (``get_unassigned_list``, 离职待继承), or ``user/get`` answering status 2
+    (disabled) or 5 (resigned). A userid WeCom does not know at all (60111) is left as it is: it may be
+    a typing error in the console, and it is not worth a console login.
+    """
     userids = client.follow_user_list()
-    created = 0
+    listed = set(userids)
+    created = departed = returned = 0
     for userid in userids:
         if not Staff.objects.filter(organization_id=account.organization_id, wecom_userid=userid).exists():
             name = client.user_get(userid).get("name") or userid
             handlers.staff_for(account, userid, name)
             created += 1
+    for staff in Staff.objects.filter(organization_id=account.organization_id).exclude(wecom_userid=""):
+        if staff.wecom_userid in listed:
+            returned += contacts.staff_return(staff=staff)
+            continue
+        if not staff.is_active:
+            continue
+        gone = staff.wecom_userid in resigned
+        if not gone:
+            try:
+                gone = client.user_get(staff.wecom_userid).get("status") in MEMBER_GONE_STATUSES
+            except PlatformError as exc:
+                if exc.code != USERID_NOT_FOUND:
+                    raise
+        if gone:
+            departed += contacts.staff_depart(staff=staff)
     stats["staff"] = len(userids)
     stats["staff_created"] = created
+    stats["staff_departed"] = departed
+    stats["staff_returned"] = returned
     return userids
 
 
-def _sync_customers(account: ChannelAccount, client: WeComClient, userids: list[str], stats: dict[str, Any]) -> None:
+def _sync_customers(
+    account: ChannelAccount,
+    client: WeComClient,
+    userids: list[str],
+    unassigned: set[tuple[str, str]],
+    stats: dict[str, Any],
+) -> None:
     contacts_by_ext: dict[str, dict[str, Any]] = {}
     follows_by_ext: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for row in client.batch_get_by_user(userids):
@@ -69,8 +109,10 @@ def _sync_customers(account: ChannelAccount, client: WeComClient, userids: list[
         follows_by_ext[ext].append(row["follow_info"])
     for ext, contact in contacts_by_ext.items():
         data = adapter.ContactData.from_api(contact, follows_by_ext[ext])
-        # Only members with 客户联系 are listed, so a follow of anyone else is not "missing" here.
-        handlers.apply_contact(account, data, complete=True)
+        # Every member with 客户联系 was asked, so their follows missing here have ended; a resigned
+        # member's follow awaiting handover goes on.
+        waiting = {userid for userid, e in unassigned if e == ext}
+        handlers.apply_contact(account, data, complete=True, still_following=waiting)
     # Customers WeCom no longer knows at all: end their remaining follows.
     ended = 0
     known = set(contacts_by_ext)
@@ -83,6 +125,8 @@ def _sync_customers(account: ChannelAccount, client: WeComClient, userids: list[
         follows = Follow.objects.filter(customer=identity.customer, deleted_at__isnull=True).select_related("staff")
         with transaction.atomic():
             for follow in follows:
+                if (follow.staff.wecom_userid, identity.external_id) in unassigned:
+                    continue  # followed only by a resigned member, awaiting handover
                 contacts.follow_end(customer=identity.customer, staff=follow.staff, by=ChurnedBy.CUSTOMER)
                 ended += 1
     stats["customers"] = len(contacts_by_ext)

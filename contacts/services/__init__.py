@@ -27,7 +27,7 @@ from contacts.services.registry import (
 )
 from contacts.services.relations import follow_end, follow_upsert, group_dismiss, group_upsert
 from contacts.services.saved_segments import segment_delete, segment_save
-from contacts.services.staff import staff_create, staff_set_role
+from contacts.services.staff import staff_create, staff_depart, staff_return, staff_set_role
 from contacts.services.tags import (
     customer_tag_add,
     customer_tag_ids_rebuild,
@@ -67,6 +67,8 @@ __all__ = [
     "segment_facts_rebuild",
     "segment_save",
     "staff_create",
+    "staff_depart",
+    "staff_return",
     "staff_set_role",
     "tag_create",
     "tag_delete",

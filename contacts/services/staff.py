@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 from django.db import transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from contacts.models import (
@@ -50,3 +53,31 @@ def staff_set_role(*, staff: Staff, role: Role) -> None:
     staff.user.groups.remove(*Group.objects.filter(name__in=[r.value for r in Role]))
     group, _created = Group.objects.get_or_create(name=role.value)
     staff.user.groups.add(group)
+
+
+@transaction.atomic
+def staff_depart(*, staff: Staff, at: datetime | None = None, disable_login: bool = True) -> bool:
+    """Mark a staff member as departed (离职). Idempotent; returns whether anything changed.
+
+    A departed member is no longer chosen to send (the planner reads ``is_active``) and is no longer
+    offered in follower pickers; with ``disable_login`` their console login is switched off too.
+    Their follows stay: WeCom keeps a departed member's customers until they are handed over
+    (离职继承).
+    """
+    updated = Staff.objects.filter(pk=staff.pk, is_active=True).update(
+        is_active=False, departed_at=at or timezone.now()
+    )
+    if updated and disable_login and staff.user_id:
+        get_user_model().objects.filter(pk=staff.user_id).update(is_active=False)
+    staff.refresh_from_db(fields=["is_active", "departed_at"])
+    return bool(updated)
+
+
+@transaction.atomic
+def staff_return(*, staff: Staff) -> bool:
+    """Undo a departure (the member is active in WeCom again). Idempotent; returns whether it changed."""
+    updated = Staff.objects.filter(pk=staff.pk, is_active=False).update(is_active=True, departed_at=None)
+    if updated and staff.user_id:
+        get_user_model().objects.filter(pk=staff.user_id).update(is_active=True)
+    staff.refresh_from_db(fields=["is_active", "departed_at"])
+    return bool(updated)

@@ -241,3 +241,22 @@ def test_the_account_list_shows_the_last_sync(account, world, wecom_sandbox):
     full_sync(account=account)
     page = world.client_for(world.operator).get(reverse("channels:account_list")).content.decode()
     assert "1 位客户，0 个群" in page
+
+
+def test_departed_members_with_customers_are_listed_for_handover(account, guide, world):
+    from contacts.services import staff_depart
+
+    customer = CustomerFactory(organization=world.org)
+    FollowFactory(customer=customer, staff=guide)
+    quiet = StaffFactory(organization=world.org, name="无客户的离职员工")
+    staff_depart(staff=guide)
+    staff_depart(staff=quiet)  # no customers: nothing to hand over
+    client = world.client_for(world.operator)
+    page = client.get(reverse("channels:transfer_list")).content.decode()
+    waiting = page.split("离职待继承", 1)[1].split("</table>", 1)[0]
+    assert guide.name in waiting and quiet.name not in waiting
+    prefilled = client.get(reverse("channels:transfer_list"), {"kind": "resigned", "handover": guide.pk})
+    form = prefilled.context["form"]
+    assert form["kind"].value() == "resigned" and str(form["handover"].value()) == str(guide.pk)
+    # Another organization's departed staff never show.
+    assert guide.name not in world.client_for(world.outsider).get(reverse("channels:transfer_list")).content.decode()

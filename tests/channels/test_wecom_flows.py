@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
 from channels.inbox import inbox_process
@@ -143,3 +145,64 @@ def test_a_tag_deleted_in_wecom_is_deleted_here_without_pushing_it_back(live_acc
     assert not Tag.objects.filter(wecom_tag_id=wecom_id).exists()
     assert Tag.objects.filter(name="护肤").exists()
     assert delay.call_args_list == []
+
+
+def test_the_sync_marks_a_resigned_member_departed_and_brings_a_returning_one_back(live_account, wecom_sandbox, world):
+    from django.contrib.auth import get_user_model
+
+    from campaigns.models import Campaign, CampaignKind, Delivery
+    from campaigns.planner import campaign_plan
+    from contacts.models import Staff
+
+    ext = wecom_sandbox.seed_customer("zhangsan", name="戊", createtime=int(time.time()) - 86400)
+    wecom_sandbox.scan(userid="lisi", external_userid=ext)  # 戊 also adds 李四 (the later follow)
+    other = wecom_sandbox.seed_customer("wangwu", name="己")
+    wecom_sandbox.scan(userid="lisi", external_userid=other)  # 己: 王五 (stays) and 李四
+    full_sync(account=live_account)
+    zhangsan = Staff.objects.get(organization=world.org, wecom_userid="zhangsan")
+    lisi = Staff.objects.get(organization=world.org, wecom_userid="lisi")
+    user = get_user_model().objects.create_user(username="zhangsan-login", password="x")
+    Staff.objects.filter(pk=zhangsan.pk).update(user=user)
+    customer = Identity.objects.get(external_id=ext).customer
+    Customer.objects.filter(pk=customer.pk).update(marketing_consent=True)
+
+    wecom_sandbox.resign_member("lisi")
+    wecom_sandbox.resign_member("zhangsan")
+    run = full_sync(account=live_account)
+    zhangsan.refresh_from_db()
+    lisi.refresh_from_db()
+    user.refresh_from_db()
+    assert not zhangsan.is_active and zhangsan.departed_at is not None
+    assert not user.is_active  # a resigned member can no longer sign in
+    assert not lisi.is_active
+    assert run.stats["staff_departed"] == 2
+    # The follows stay (WeCom keeps them until 离职继承), whether or not an active member also follows.
+    assert Follow.objects.filter(customer=customer, deleted_at__isnull=True).count() == 2
+    other_customer = Identity.objects.get(external_id=other).customer
+    assert {f.staff.wecom_userid for f in Follow.objects.filter(customer=other_customer, deleted_at__isnull=True)} == {
+        "wangwu",
+        "lisi",
+    }
+    # A userid WeCom does not know at all (a typing error, say) is left alone.
+    stranger = world.store_staff
+    stranger.refresh_from_db()
+    assert stranger.is_active and stranger.user.is_active
+    # Idempotent.
+    assert full_sync(account=live_account).stats["staff_departed"] == 0
+
+    # 张三 comes back: the next sync returns him, login included, and he sends to 戊 again.
+    wecom_sandbox.add_member("zhangsan", "zhangsan")
+    assert full_sync(account=live_account).stats["staff_returned"] == 1
+    zhangsan.refresh_from_db()
+    user.refresh_from_db()
+    assert zhangsan.is_active and zhangsan.departed_at is None and user.is_active
+    campaign = Campaign.objects.create(
+        organization=world.org,
+        name="回访",
+        kind=CampaignKind.BROADCAST_SINGLE,
+        text="你好",
+        expression={"consent": "granted"},
+    )
+    campaign_plan(campaign_id=campaign.pk)
+    delivery = Delivery.objects.get(campaign=campaign, customer=customer)
+    assert delivery.sender_id == zhangsan.pk  # 李四 (the later follow) has resigned
