@@ -131,9 +131,14 @@ class WeComFake(Scenarios):
         raise ApiError(40068, "invalid tagid")
 
     def api_externalcontact__del_corp_tag(self, corp: Corp, p: dict[str, Any]) -> dict[str, Any]:
-        for gid in p.get("group_id") or []:
+        group_ids, ids = list(p.get("group_id") or []), set(p.get("tag_id") or [])
+        if not group_ids and not ids:
+            raise ApiError(40058, "tag_id and group_id are both empty")
+        known = {t["id"] for g in corp.tag_groups.values() for t in g["tag"]}
+        if any(g not in corp.tag_groups for g in group_ids) or ids - known:
+            raise ApiError(40068, "invalid tagid")  # like WeCom: an unknown (or another corp's) id
+        for gid in group_ids:
             corp.tag_groups.pop(gid, None)
-        ids = set(p.get("tag_id") or [])
         for group in corp.tag_groups.values():
             group["tag"] = [t for t in group["tag"] if t["id"] not in ids]
         return {}
