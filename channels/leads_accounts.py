@@ -71,6 +71,13 @@ class LeadAccountForm(forms.Form):
         self.fields["external_id"].label = label
         self.fields["default_store"].queryset = actor.scope(Store.objects.filter(is_active=True))  # type: ignore[attr-defined]
         self.fields["default_tags"].queryset = actor.scope(Tag.objects.select_related("group"))  # type: ignore[attr-defined]
+        if platform == ChannelPlatform.OCEAN_ENGINE:
+            self.fields["local_account_ids"] = forms.CharField(
+                label=_("本地推账户 ID"),
+                required=False,
+                max_length=2000,
+                help_text=_("抖音来客 / 本地推的本地账户 ID，多个用逗号分隔；填写后也拉取本地推线索（团购、到店咨询）"),
+            )
         if platform == ChannelPlatform.MEITUAN:
             self.fields["default_store"].required = True
             self.fields["default_store"].help_text = _("一个美团授权对应一家门店：核销页按门店找到它")
@@ -90,6 +97,13 @@ class LeadAccountForm(forms.Form):
                 raise forms.ValidationError(_("广告主 ID 应为数字，多个用逗号分隔"))
             return ",".join(ids)
         return value
+
+    def clean_local_account_ids(self) -> str:
+        value = str(self.cleaned_data.get("local_account_ids") or "").strip()
+        ids = [part.strip() for part in value.replace("，", ",").split(",") if part.strip()]
+        if not all(part.isdigit() for part in ids):
+            raise forms.ValidationError(_("本地推账户 ID 应为数字，多个用逗号分隔"))
+        return ",".join(ids)
 
     def clean_aes_key(self) -> str:
         value = str(self.cleaned_data.get("aes_key") or "").strip()
@@ -115,7 +129,9 @@ def lead_account_connect(request: HttpRequest, pk: int | None = None) -> HttpRes
     initial: dict[str, Any] = {}
     if account is not None:
         ids = (account.settings or {}).get("advertiser_ids")
+        local_ids = (account.settings or {}).get("local_account_ids") or []
         initial = {
+            "local_account_ids": ",".join(str(i) for i in local_ids),
             "name": account.name,
             "external_id": ",".join(str(i) for i in ids) if ids else account.external_id,
             "api_base": account.api_base,
@@ -132,7 +148,9 @@ def lead_account_connect(request: HttpRequest, pk: int | None = None) -> HttpRes
         external_id = data["external_id"]
         if platform == ChannelPlatform.OCEAN_ENGINE:
             ids = [int(i) for i in external_id.split(",")]
-            settings, external_id = {**(account.settings if account else {}), "advertiser_ids": ids}, str(ids[0])
+            local_ids = [int(i) for i in data.get("local_account_ids", "").split(",") if i]
+            settings = {**(account.settings if account else {}), "advertiser_ids": ids, "local_account_ids": local_ids}
+            external_id = str(ids[0])
         saved = channel_account_connect(
             organization=actor.organization,
             platform=platform,

@@ -31,7 +31,13 @@ from channels.models import (
     MeituanRedemption,
     RedemptionOrigin,
 )
-from channels.sandbox.douyin import DEMO_ACCESS_TOKEN, DEMO_ADS, DEMO_ADVERTISER_ID, DEMO_CLIENT_SECRET
+from channels.sandbox.douyin import (
+    DEMO_ACCESS_TOKEN,
+    DEMO_ADS,
+    DEMO_ADVERTISER_ID,
+    DEMO_CLIENT_SECRET,
+    DEMO_LOCAL_ACCOUNT_ID,
+)
 from channels.sandbox.meituan import DEMO_SHOPS, MeituanFake, demo_token
 from channels.sandbox.wechat_shop import DEMO_APPID, DEMO_SECRET
 
@@ -65,7 +71,7 @@ def load(*, context: dict[str, Any], rng: random.Random) -> dict[str, Any]:
         "巨量引擎（沙箱）",
         str(DEMO_ADVERTISER_ID),
         {"access_token": DEMO_ACCESS_TOKEN},
-        settings={"advertiser_ids": [DEMO_ADVERTISER_ID]},
+        settings={"advertiser_ids": [DEMO_ADVERTISER_ID], "local_account_ids": [DEMO_LOCAL_ACCOUNT_ID]},
         default_store=stores[0],
     )
     _account(

@@ -106,7 +106,7 @@ def connection_test(account: ChannelAccount) -> tuple[bool, str] | None:
     from django.utils import timezone
 
     from channels.douyin.client import OceanEngineError
-    from channels.douyin.services import advertiser_ids, ocean_engine_client
+    from channels.douyin.services import advertiser_ids, local_account_ids, ocean_engine_client
     from channels.meituan.client import MeituanError
     from channels.meituan.services import meituan_client
     from channels.models import ChannelPlatform
@@ -116,9 +116,14 @@ def connection_test(account: ChannelAccount) -> tuple[bool, str] | None:
     now = timezone.localtime()
     try:
         if account.platform == ChannelPlatform.OCEAN_ENGINE:
-            ocean_engine_client(account).clue_page(
+            client = ocean_engine_client(account)
+            client.clue_page(
                 advertiser_ids=advertiser_ids(account), start=now - timedelta(minutes=1), end=now, page_size=1
             )
+            local = local_account_ids(account)[:50]
+            if local:
+                client.life_clue_page(local_account_ids=local, start=now - timedelta(minutes=1), end=now, page_size=1)
+                return True, "连接成功：巨量引擎线索接口和本地推线索接口可用"
             return True, "连接成功：巨量引擎线索接口可用"
         if account.platform == ChannelPlatform.MEITUAN:
             meituan_client(account).query_list_by_date(date=now.date().isoformat(), limit=1)
@@ -127,7 +132,7 @@ def connection_test(account: ChannelAccount) -> tuple[bool, str] | None:
             channels_client(account).access_token(refresh=True)
             return True, "连接成功：已获取 access_token"
     except OceanEngineError as exc:
-        return False, f"巨量引擎返回错误 {exc.code}：{exc.message}。请核对 Access-Token 和广告主 ID"
+        return False, f"巨量引擎返回错误 {exc.code}：{exc.message}。请核对 Access-Token、广告主 ID 和本地推账户 ID"
     except MeituanError as exc:
         return False, exc.hint
     except WeChatApiError as exc:

@@ -23,6 +23,7 @@ logger = logging.getLogger(__name__)
 # Lead source → (customer identity platform, customer source channel).
 PLATFORM_OF = {
     LeadSource.OCEAN_ENGINE: ("douyin", SourceChannel.DOUYIN),
+    LeadSource.OCEAN_ENGINE_LOCAL: ("douyin", SourceChannel.DOUYIN),
     LeadSource.DOUYIN_IM: ("douyin", SourceChannel.DOUYIN),
     LeadSource.VIDEO_LIVE: ("video", SourceChannel.VIDEO),
     LeadSource.FORM: ("form", SourceChannel.FORM),
@@ -39,6 +40,8 @@ FIRST_TOUCH_KEYS = {
     "creative_id": "creative_id",
     "leads_component_id": "leads_component_id",
     "anchor_nickname": "anchor_nickname",
+    "local_account_id": "local_account_id",
+    "content_id": "content_id",
 }
 LATE_KEYS = ("intention_estimation", "app_name", "convert_status")
 

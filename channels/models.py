@@ -241,6 +241,7 @@ class SyncRun(Scoped):
 
 class LeadSource(models.TextChoices):
     OCEAN_ENGINE = "ocean_engine", _("巨量引擎广告线索")
+    OCEAN_ENGINE_LOCAL = "ocean_engine_local", _("本地推线索")
     DOUYIN_IM = "douyin_im", _("抖音私信")
     VIDEO_LIVE = "video_live", _("视频号直播留资")
     FORM = "form", _("H5 表单")

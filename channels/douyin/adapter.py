@@ -72,6 +72,48 @@ def clue_to_lead(clue: dict[str, Any], *, now: datetime) -> LeadEvent:
     )
 
 
+# 本地推 / 抖音来客 (tools/clue/life/get): what brought the lead, kept as the lead's "ad".
+LIFE_AD_FIELDS = (
+    "local_account_id",
+    "promotion_id",
+    "promotion_name",
+    "content_id",
+    "tool_id",
+    "flow_type",
+    "action_type",
+    "clue_type",
+    "leads_page",
+    "follow_life_account_id",
+    "follow_life_account_name",
+    "order_id",
+)
+_LIFE_PERSONAL = {"name", "telephone", "gender", "age", "address", "province_name", "city_name", "county_name"}
+
+
+def life_clue_to_lead(clue: dict[str, Any], *, now: datetime) -> LeadEvent:
+    """One lead of ``tools/clue/life/get``. ``clue_id`` is the dedupe key.
+
+    After a 团购 order refund Douyin no longer returns the plaintext phone (an empty or masked
+    ``telephone``): such a value is not a phone, and a lead that had one keeps it (``lead_ingest``).
+    """
+    ad = {k: clue[k] for k in LIFE_AD_FIELDS if clue.get(k) not in (None, "")}
+    fields = {k: v for k, v in clue.items() if k not in _LIFE_PERSONAL and k not in LIFE_AD_FIELDS}
+    telephone = str(clue.get("telephone") or "")
+    gender = {"男": 1, "女": 2, "MALE": 1, "FEMALE": 2}.get(str(clue.get("gender") or ""), 0)
+    return LeadEvent(
+        source="ocean_engine_local",
+        external_id=str(clue["clue_id"]),
+        occurred_at=parse_time(clue.get("create_time_detail") or clue.get("create_time")) or now,
+        name=str(clue.get("name") or "")[:100],
+        phone=telephone if telephone.isdigit() else "",
+        platform_account=str(clue.get("local_account_id") or ""),
+        ad=ad,
+        fields=fields,
+        gender=gender,
+        city=str(clue.get("city_name") or ""),
+    )
+
+
 def late_fields_present(clue_fields: dict[str, Any]) -> bool:
     return all(clue_fields.get(k) not in (None, "") for k in LATE_FIELDS)
 

@@ -1,14 +1,16 @@
 """Ocean Engine (巨量引擎) Marketing API client — HTTP only (PLATFORMS.md §5.1A).
 
-``GET /open_api/2/tools/clue/get/`` with header ``Access-Token``; envelope ``{code, message,
-request_id, data: {list, page_info}}``, ``code 0`` = success. Leads are sorted by create time desc.
+``GET /open_api/2/tools/clue/get/`` (ad leads, by ``advertiser_ids``) and
+``GET /open_api/2/tools/clue/life/get/`` (本地推 / 抖音来客 leads, by ``local_account_ids`` ≤ 50),
+with header ``Access-Token``; envelope ``{code, message, request_id, data: {list, page_info}}``,
+``code 0`` = success. Leads are sorted by create time desc.
 """
 
 from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -19,6 +21,7 @@ logger = logging.getLogger(__name__)
 
 DEFAULT_BASE_URL = "https://ad.oceanengine.com"
 MAX_PAGE_SIZE = 100
+MAX_LOCAL_ACCOUNTS = 50  # local_account_ids per clue/life/get call
 MAX_PAGES = 500  # a runaway guard: 50,000 leads in one window means the window is too wide
 
 
@@ -89,10 +92,45 @@ class OceanEngineClient:
     def clues(
         self, *, advertiser_ids: list[int], start: datetime, end: datetime, page_size: int = 100
     ) -> Iterator[dict[str, Any]]:
-        """Every lead of the window, all pages."""
+        """Every ad lead of the window, all pages."""
+        yield from self._all_pages(
+            lambda page: self.clue_page(
+                advertiser_ids=advertiser_ids, start=start, end=end, page=page, page_size=page_size
+            )
+        )
+
+    def life_clue_page(
+        self, *, local_account_ids: list[int], start: datetime, end: datetime, page: int = 1, page_size: int = 100
+    ) -> dict[str, Any]:
+        if not 1 <= len(local_account_ids) <= MAX_LOCAL_ACCOUNTS:
+            raise ValueError(f"local_account_ids: 1 to {MAX_LOCAL_ACCOUNTS} per call")
+        return self._get(
+            "/open_api/2/tools/clue/life/get/",
+            {
+                "local_account_ids": json.dumps(local_account_ids),
+                "start_time": _fmt(start),
+                "end_time": _fmt(end),
+                "page": page,
+                "page_size": min(page_size, MAX_PAGE_SIZE),
+            },
+        )
+
+    def life_clues(
+        self, *, local_account_ids: list[int], start: datetime, end: datetime, page_size: int = 100
+    ) -> Iterator[dict[str, Any]]:
+        """Every 本地推 lead of the window, all pages, 50 local accounts per call."""
+        for i in range(0, len(local_account_ids), MAX_LOCAL_ACCOUNTS):
+            chunk = local_account_ids[i : i + MAX_LOCAL_ACCOUNTS]
+            yield from self._all_pages(
+                lambda page, chunk=chunk: self.life_clue_page(
+                    local_account_ids=chunk, start=start, end=end, page=page, page_size=page_size
+                )
+            )
+
+    def _all_pages(self, fetch: Callable[[int], dict[str, Any]]) -> Iterator[dict[str, Any]]:
         page = 1
         while page <= MAX_PAGES:
-            data = self.clue_page(advertiser_ids=advertiser_ids, start=start, end=end, page=page, page_size=page_size)
+            data = fetch(page)
             yield from data.get("list") or []
             info = data.get("page_info") or {}
             total_page = int(info.get("total_page") or 0)

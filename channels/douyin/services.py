@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
 
-from channels.douyin.adapter import SHANGHAI, clue_to_lead, webhook_to_event
+from channels.douyin.adapter import SHANGHAI, clue_to_lead, life_clue_to_lead, webhook_to_event
 from channels.douyin.client import OceanEngineClient, OceanEngineError, OceanEngineTransient
 from channels.leads_events import IgnoredEvent, LeadEvent, OrderEvent
 from channels.leads_services import lead_ingest, platform_order_ingest
@@ -19,6 +20,7 @@ from channels.models import ChannelAccount, ChannelPlatform, Lead, LeadSource, L
 logger = logging.getLogger(__name__)
 
 CURSOR_KIND = "ocean_engine_leads"
+LIFE_CURSOR_KIND = "ocean_engine_life_leads"
 # Late fields arrive ~10 min after the lead; every pull re-reads this much before the last window end.
 OVERLAP = timedelta(minutes=20)
 FIRST_LOOKBACK = timedelta(days=1)
@@ -40,25 +42,65 @@ def advertiser_ids(account: ChannelAccount) -> list[int]:
     return [int(i) for i in ids]
 
 
+def local_account_ids(account: ChannelAccount) -> list[int]:
+    """本地推 / 抖音来客 accounts whose leads this account also pulls (``clue/life/get``)."""
+    return [int(i) for i in (account.settings or {}).get("local_account_ids") or []]
+
+
 def ocean_engine_leads_sync(*, account_id: int, now: datetime | None = None) -> dict[str, Any]:
-    """Pull one account's leads on a moving window; dedupe by ``clue_id``; re-pull for late fields.
+    """Pull one account's ad leads, and its 本地推 leads when local accounts are set.
+
+    Each kind has its own moving window (``LeadSyncCursor``); see :func:`_pull_window`. The 本地推
+    figures are under ``"local"`` in the returned stats.
+    """
+    account = ChannelAccount.objects.select_related("organization", "default_store").get(pk=account_id)
+    now = now or timezone.now()
+    client = ocean_engine_client(account)
+    ads, local = advertiser_ids(account), local_account_ids(account)
+    stats: dict[str, Any] = {}
+    if ads or not local:
+        stats = _pull_window(
+            account,
+            kind=CURSOR_KIND,
+            source=LeadSource.OCEAN_ENGINE,
+            now=now,
+            fetch=lambda start, end: client.clues(advertiser_ids=ads, start=start, end=end),
+            convert=clue_to_lead,
+        )
+    if local:
+        stats["local"] = _pull_window(
+            account,
+            kind=LIFE_CURSOR_KIND,
+            source=LeadSource.OCEAN_ENGINE_LOCAL,
+            now=now,
+            fetch=lambda start, end: client.life_clues(local_account_ids=local, start=start, end=end),
+            convert=life_clue_to_lead,
+        )
+    return stats
+
+
+def _pull_window(
+    account: ChannelAccount,
+    *,
+    kind: str,
+    source: str,
+    now: datetime,
+    fetch: Callable[[datetime, datetime], Iterable[dict[str, Any]]],
+    convert: Callable[..., LeadEvent],
+) -> dict[str, Any]:
+    """Read one moving window of leads; dedupe by ``clue_id``; re-pull for late fields.
 
     Window = [cursor − overlap, now], widened back to the oldest recent lead still missing its late
     fields. Each lead is its own transaction (``lead_ingest``); the cursor moves only after the whole
     window was read, so a failure mid-way re-reads the window next tick (idempotent by ``clue_id``).
     """
-    account = ChannelAccount.objects.select_related("organization", "default_store").get(pk=account_id)
-    now = now or timezone.now()
     cursor, _ = LeadSyncCursor.objects.get_or_create(
-        account=account, kind=CURSOR_KIND, defaults={"organization": account.organization}
+        account=account, kind=kind, defaults={"organization": account.organization}
     )
     start = (cursor.position or now - FIRST_LOOKBACK) - OVERLAP
     unfilled = (
         Lead.objects.filter(
-            account=account,
-            source=LeadSource.OCEAN_ENGINE,
-            late_fields_filled=False,
-            occurred_at__gte=now - LATE_FIELDS_HORIZON,
+            account=account, source=source, late_fields_filled=False, occurred_at__gte=now - LATE_FIELDS_HORIZON
         )
         .order_by("occurred_at")
         .values_list("occurred_at", flat=True)
@@ -68,15 +110,12 @@ def ocean_engine_leads_sync(*, account_id: int, now: datetime | None = None) -> 
         start = unfilled
     stats: dict[str, Any] = {"seen": 0, "created": 0, "updated": 0}
     failed: list[str] = []
-    client = ocean_engine_client(account)
     try:
-        for clue in client.clues(
-            advertiser_ids=advertiser_ids(account), start=start.astimezone(SHANGHAI), end=now.astimezone(SHANGHAI)
-        ):
+        for clue in fetch(start.astimezone(SHANGHAI), now.astimezone(SHANGHAI)):
             stats["seen"] += 1
             try:
                 _lead, created = lead_ingest(
-                    organization=account.organization, account=account, event=clue_to_lead(clue, now=now)
+                    organization=account.organization, account=account, event=convert(clue, now=now)
                 )
             except Exception:  # one bad lead must not hold back the others; it is retried below
                 logger.exception("ocean engine lead failed", extra={"account": account.pk})

@@ -1,9 +1,11 @@
 """Local fakes of Ocean Engine (巨量引擎) and of Douyin's webhook sender (PLATFORMS.md §7.2).
 
-* :class:`OceanEngineFake` — a WSGI app serving ``GET /open_api/2/tools/clue/get/``: requires
-  ``Access-Token``, pages (``page``, ``page_size`` ≤ 100, ``page_info``), sorts by create time desc,
-  fills the late fields (``intention_estimation``, ``app_name``, ``convert_status``) only after a
-  configurable delay, lets a test insert leads "in the past" and blank a phone (团购 refund).
+* :class:`OceanEngineFake` — a WSGI app serving ``GET /open_api/2/tools/clue/get/`` (ad leads by
+  ``advertiser_ids``) and ``GET /open_api/2/tools/clue/life/get/`` (本地推 leads by
+  ``local_account_ids``, at most 50): requires ``Access-Token``, pages (``page``, ``page_size`` ≤ 100,
+  ``page_info``), sorts by create time desc, fills the ad leads' late fields (``intention_estimation``,
+  ``app_name``, ``convert_status``) only after a configurable delay, lets a test insert leads "in
+  the past" and take the plaintext phone away (团购 refund).
 * :class:`DouyinWebhookEmitter` — posts signed pushes (``X-Douyin-Signature = sha1(secret+body)``,
   ``Msg-Id``) like Douyin does, retries on timeout (duplicates), runs the ``verify_webhook``
   challenge, and can forge a wrong signature.
@@ -31,6 +33,7 @@ SHANGHAI = ZoneInfo("Asia/Shanghai")
 # The demo's well-known sandbox credentials (never real ones); channels/leads_demo.py uses the same.
 DEMO_ACCESS_TOKEN = "oe-demo-access-token"  # noqa: S105
 DEMO_ADVERTISER_ID = 1760000000001
+DEMO_LOCAL_ACCOUNT_ID = 7000000000001  # the demo's 本地推 / 抖音来客 local account
 DEMO_CLIENT_SECRET = "douyin-demo-client-secret"  # noqa: S105
 DEMO_ADS: list[dict[str, Any]] = [
     {
@@ -78,6 +81,7 @@ class OceanEngineFake:
     throttled: int = 0  # answer this many next requests with ``throttle_code``
     ambient_minutes: int = 0  # demo: one synthetic lead per slot of this many minutes (0 = off)
     clues: dict[str, FakeClue] = field(default_factory=dict)
+    life_clues: dict[str, FakeClue] = field(default_factory=dict)
     requests_seen: list[dict[str, Any]] = field(default_factory=list)
     _seq: int = 0
 
@@ -93,6 +97,18 @@ class OceanEngineFake:
                 telephone=f"1770000{i:04d}",
                 name=f"抖音用户{i:02d}",
                 **ad,
+            )
+        for i, (action, clue_type) in enumerate(
+            [("GROUPON_ORDER", "GROUP_BUYING"), ("IM_MESSAGE", "CONSULT"), ("SHORT_VIDEO", "FORM")] * 2
+        ):
+            fake.add_life_clue(
+                local_account_id=DEMO_LOCAL_ACCOUNT_ID,
+                created_at=now - timedelta(minutes=35 * (i + 1)),
+                telephone="" if action == "IM_MESSAGE" else f"1780000{i:04d}",
+                name=f"来客用户{i:02d}",
+                action_type=action,
+                clue_type=clue_type,
+                order_id=f"80000{i:04d}" if action == "GROUPON_ORDER" else "",
             )
         return fake
 
@@ -179,6 +195,66 @@ class OceanEngineFake:
         """After a 团购 refund the plaintext phone is gone."""
         self.clues[clue_id].data["telephone"] = ""
 
+    def add_life_clue(
+        self,
+        *,
+        local_account_id: int = 7000000000001,
+        name: str = "李先生",
+        telephone: str = "13900139000",
+        action_type: str = "GROUPON_ORDER",
+        clue_type: str = "GROUP_BUYING",
+        flow_type: str = "AD",
+        promotion_id: int = 7310000000001,
+        promotion_name: str = "门店团购 引流",
+        order_id: str = "",
+        created_at: datetime | None = None,
+        clue_id: str | None = None,
+        **extra: Any,
+    ) -> dict[str, Any]:
+        """Insert a 本地推 lead (``created_at`` may be in the past)."""
+        self._seq += 1
+        created = created_at or self.clock()
+        clue_id = clue_id or f"{7_500_000_000_000_000_000 + self._seq}"
+        data = {
+            "clue_id": clue_id,
+            "local_account_id": local_account_id,
+            "promotion_id": promotion_id,
+            "promotion_name": promotion_name,
+            "content_id": 7320000000001,
+            "tool_id": 7330000000001,
+            "create_time_detail": created.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S"),
+            "modify_time": created.astimezone(SHANGHAI).strftime("%Y-%m-%d %H:%M:%S"),
+            "name": name,
+            "telephone": telephone,
+            "gender": "男",
+            "age": 35,
+            "province_name": "上海",
+            "city_name": "上海",
+            "county_name": "静安区",
+            "address": "",
+            "remark": "",
+            "remark_dict": {},
+            "flow_type": flow_type,
+            "action_type": action_type,
+            "leads_page": "团购详情页",
+            "clue_type": clue_type,
+            "follow_life_account_id": local_account_id,
+            "follow_life_account_name": "悦享生活 静安店",
+            "order_id": order_id,
+            "effective_state": "EFFECTIVE",
+            "tags": [],
+            "allocation_status": "ALLOCATED",
+            "req_id": uuid.uuid4().hex,
+            **extra,
+        }
+        self.life_clues[clue_id] = FakeClue(data=data, created_at=created, late={})
+        return data
+
+    def refund_life(self, clue_id: str) -> None:
+        """After a 团购 order refund Douyin returns the phone masked, no longer in plain text."""
+        phone = str(self.life_clues[clue_id].data["telephone"])
+        self.life_clues[clue_id].data["telephone"] = phone[:3] + "****" + phone[-4:] if phone else ""
+
     def view(self, clue: FakeClue) -> dict[str, Any]:
         data = dict(clue.data)
         if self.clock() - clue.created_at >= self.late_delay:
@@ -191,7 +267,8 @@ class OceanEngineFake:
         query = {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
         self.requests_seen.append({"path": path, "query": query})
         request_id = uuid.uuid4().hex
-        if path.rstrip("/") != "/open_api/2/tools/clue/get":
+        life = path.rstrip("/") == "/open_api/2/tools/clue/life/get"
+        if path.rstrip("/") != "/open_api/2/tools/clue/get" and not life:
             return json_response(start_response, {"code": 40404, "message": "not found", "request_id": request_id}, 404)
         if environ.get("HTTP_ACCESS_TOKEN") != self.access_token:
             return json_response(
@@ -203,7 +280,10 @@ class OceanEngineFake:
                 start_response, {"code": self.throttle_code, "message": "请求过于频繁", "request_id": request_id}
             )
         try:
-            advertisers = {int(a) for a in json.loads(query.get("advertiser_ids", "[]"))}
+            owners_key, owner_field = (
+                ("local_account_ids", "local_account_id") if life else ("advertiser_ids", "advertiser_id")
+            )
+            owners = [int(a) for a in json.loads(query.get(owners_key, "[]"))]
             start = datetime.strptime(query["start_time"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=SHANGHAI)
             end = datetime.strptime(query["end_time"], "%Y-%m-%d %H:%M:%S").replace(tzinfo=SHANGHAI)
             page = int(query.get("page", 1))
@@ -214,12 +294,18 @@ class OceanEngineFake:
             return json_response(
                 start_response, {"code": 40002, "message": "page_size 最大 100", "request_id": request_id}
             )
-        self._ambient(start, end)
+        if life and not 1 <= len(owners) <= 50:
+            return json_response(
+                start_response,
+                {"code": 40002, "message": "local_account_ids 需为 1 到 50 个", "request_id": request_id},
+            )
+        if not life:
+            self._ambient(start, end)
         rows = sorted(
             (
                 c
-                for c in self.clues.values()
-                if int(c.data["advertiser_id"]) in advertisers and start <= c.created_at.replace(microsecond=0) <= end
+                for c in (self.life_clues if life else self.clues).values()
+                if int(c.data[owner_field]) in set(owners) and start <= c.created_at.replace(microsecond=0) <= end
             ),
             key=lambda c: c.created_at,
             reverse=True,
