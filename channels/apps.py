@@ -12,6 +12,9 @@ class ChannelsConfig(AppConfig):
 
         register(Plugin(platform="wecom", receive=webhook.receive, process=handlers.process_event, atomic=False))
         handlers.connect_tag_listener()
+        from contacts.services import register_sidebar_extension
+
+        register_sidebar_extension("channels/wecom/_sidebar_bridge.html")  # WeCom JS-SDK in the sidebar
         # Lead sources (Douyin, WeChat shop webhooks; beat tasks) — channels-leads engineer; keep these lines.
         from channels import leads_plugins, leads_tasks  # noqa: F401
 

@@ -24,6 +24,12 @@ def callback_url(account: ChannelAccount) -> str:
     return f"{settings.PUBLIC_BASE_URL}{path}"
 
 
+def sidebar_login_url(account: ChannelAccount) -> str:
+    """The URL to set as WeCom's 聊天工具栏 page: signs the member in, then opens the sidebar."""
+    path = reverse("channels:wecom_login", kwargs={"key": account.hook_key})
+    return f"{settings.PUBLIC_BASE_URL}{path}?next={reverse('contacts:sidebar')}"
+
+
 def contact_way_for_state(*, account: ChannelAccount, state: str) -> ContactWay | None:
     if not state:
         return None

@@ -1,7 +1,7 @@
 from django.conf import settings
 from django.urls import URLPattern, URLResolver, path
 
-from channels import views, webhooks
+from channels import views, webhooks, wecom_login
 from channels.leads_urls import urlpatterns as leads_urlpatterns
 
 app_name = "channels"
@@ -21,6 +21,9 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("channels/inbox/replay/", views.inbox_replay, name="inbox_replay"),
     path("channels/inbox/<int:pk>/", views.inbox_detail, name="inbox_detail"),
     path("channels/transfers/", views.transfer_list, name="transfer_list"),
+    path("channels/wecom/jssdk/", wecom_login.wecom_jssdk, name="wecom_jssdk"),
+    path("channels/wecom/<str:key>/login/", wecom_login.wecom_login, name="wecom_login"),
+    path("channels/wecom/<str:key>/login/done/", wecom_login.wecom_login_done, name="wecom_login_done"),
     path("channels/transfers/<int:pk>/refresh/", views.transfer_refresh, name="transfer_refresh"),
 ]
 if settings.SANDBOX_ENABLED:

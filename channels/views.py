@@ -55,6 +55,7 @@ def account_list(request: HttpRequest) -> HttpResponse:
         {
             "account": a,
             "callback_url": selectors.callback_url(a),
+            "sidebar_url": selectors.sidebar_login_url(a) if a.platform == ChannelPlatform.WECOM else "",
             "last_run": a.sync_runs.order_by("-started_at").first(),
         }
         for a in accounts

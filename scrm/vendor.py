@@ -33,6 +33,13 @@ PACKAGES = [
         "fm297iru0iWsNJlBrjvtN7V9zjaxd+69Oqjh4F/Vq9Wwi2kFisLcrLCiv5oBX0KLfOX/zG8AUo9ROMU5XUB44Q==",
         {"package/dist/htmx.min.js": "htmx.min.js", "package/LICENSE": "htmx.LICENSE"},
     ),
+    (
+        # WeCom's own JS-SDK (MIT, per its package.json): ww.register / ww.getCurExternalContact.
+        "@wecom/jssdk",
+        "2.4.4",
+        "CoMxyTvlpR2sz+KC+0kfnbdJj19EjJg7HAU/52LUW6dPUDEvW3NV40LNhWUnvqFg49y3zJswyGVFeraDcKc0Kw==",
+        {"package/dist/wecom.global.prod.js": "wecom-jssdk.min.js", "package/package.json": "wecom-jssdk.package.json"},
+    ),
 ]
 
 
@@ -40,7 +47,7 @@ def install(target: Path = TARGET) -> list[str]:
     target.mkdir(parents=True, exist_ok=True)
     installed = []
     for name, version, integrity, files in PACKAGES:
-        stamp = target / f".{name}-{version}"
+        stamp = target / f".{name.replace('/', '_')}-{version}"
         if stamp.exists() and all((target / out).exists() for out in files.values()):
             continue
         url = f"{REGISTRY}/{name}/-/{name.split('/')[-1]}-{version}.tgz"

@@ -161,6 +161,27 @@ class WeComClient:
     def get(self, path: str, **params: Any) -> dict[str, Any]:
         return self.call("GET", path, params=params)
 
+    # -- JS-SDK and web login (网页授权) ------------------------------------------------------------
+    def jsapi_ticket(self, *, agent: bool) -> str:
+        """The JS-SDK ticket: the corp's (``wx.config``) or the app's (``agentConfig``), cached in Redis.
+
+        Both live 7200 s and their fetches are rate limited, so they are cached like the access token
+        (a concurrent double fetch is harmless: every ticket WeCom issued stays valid until it expires).
+        """
+        key = f"{self._token_key}:ticket:{'agent' if agent else 'corp'}"
+        r = ratelimit.redis_client()
+        cached = r.get(key)
+        if cached:
+            return _text(cached)
+        data = self.get("ticket/get", type="agent_config") if agent else self.get("get_jsapi_ticket")
+        value = str(data["ticket"])
+        r.set(key, value, ex=max(60, int(data.get("expires_in", 7200)) - 300))
+        return value
+
+    def user_from_code(self, code: str) -> dict[str, Any]:
+        """``auth/getuserinfo``: a member's ``userid``, or ``openid`` for anyone else; 40029 = bad code."""
+        return self.get("auth/getuserinfo", code=code)
+
     def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         return self.call("POST", path, json=body)
 

@@ -22,12 +22,14 @@ from contacts.services.registry import (
     TagDeletedListener,
     TagListener,
     register_merge_handler,
+    register_sidebar_extension,
     register_tag_deleted_listener,
     register_tag_listener,
+    sidebar_extensions,
 )
 from contacts.services.relations import follow_end, follow_upsert, group_dismiss, group_upsert
 from contacts.services.saved_segments import segment_delete, segment_save
-from contacts.services.staff import staff_create, staff_depart, staff_return, staff_set_role
+from contacts.services.staff import staff_create, staff_depart, staff_login_user, staff_return, staff_set_role
 from contacts.services.tags import (
     customer_tag_add,
     customer_tag_ids_rebuild,
@@ -61,13 +63,16 @@ __all__ = [
     "group_upsert",
     "note_add",
     "register_merge_handler",
+    "register_sidebar_extension",
     "register_tag_deleted_listener",
     "register_tag_listener",
     "segment_delete",
     "segment_facts_rebuild",
     "segment_save",
+    "sidebar_extensions",
     "staff_create",
     "staff_depart",
+    "staff_login_user",
     "staff_return",
     "staff_set_role",
     "tag_create",

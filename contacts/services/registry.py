@@ -17,6 +17,7 @@ MergeHandler = Callable[[int, int], None]
 _tag_listeners: list[TagListener] = []
 _tag_deleted_listeners: list[TagDeletedListener] = []
 _merge_handlers: dict[type[models.Model], MergeHandler] = {}
+_sidebar_extensions: list[str] = []
 
 
 class ContactsError(ValueError):
@@ -54,6 +55,16 @@ def _notify_tag_deleted(organization_id: int, wecom_tag_id: str, source: str) ->
                 logger.exception("tag-deleted listener %r failed for organization %s", fn, organization_id)
 
     transaction.on_commit(run)
+
+
+def register_sidebar_extension(template_name: str) -> None:
+    """A template the staff sidebar includes at the end of the page (e.g. the WeCom JS-SDK bridge)."""
+    if template_name not in _sidebar_extensions:
+        _sidebar_extensions.append(template_name)
+
+
+def sidebar_extensions() -> list[str]:
+    return list(_sidebar_extensions)
 
 
 def register_merge_handler(model: type[models.Model], fn: MergeHandler) -> None:

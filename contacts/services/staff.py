@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
@@ -16,6 +17,7 @@ from contacts.models import (
     Staff,
     Store,
 )
+from contacts.services.registry import ContactsError
 
 # --- staff ---------------------------------------------------------------------------------------
 
@@ -81,3 +83,27 @@ def staff_return(*, staff: Staff) -> bool:
         get_user_model().objects.filter(pk=staff.user_id).update(is_active=True)
     staff.refresh_from_db(fields=["is_active", "departed_at"])
     return bool(updated)
+
+
+@transaction.atomic
+def staff_login_user(*, staff: Staff) -> Any:
+    """The console user of a staff member signing in through WeCom (网页授权), created on first use.
+
+    A member WeCom vouches for but who has no console login yet gets one with the store-staff role
+    (the least: their own store's customers) and no password; an operator can raise the role. A
+    departed member gets none.
+    """
+    staff = Staff.objects.select_for_update(of=("self",)).select_related("user").get(pk=staff.pk)
+    if not staff.is_active:
+        raise ContactsError(_("该员工已离职，不能登录"))
+    if staff.user is not None:
+        if not staff.user.is_active:
+            raise ContactsError(_("该员工的登录账号已停用，请联系管理员"))
+        return staff.user
+    user_model = get_user_model()
+    username = f"wecom-{staff.organization_id}-{staff.wecom_userid}"[:150]
+    user = user_model.objects.create_user(username=username, password=None)
+    group, _created = Group.objects.get_or_create(name=Role.STORE_STAFF.value)
+    user.groups.add(group)
+    Staff.objects.filter(pk=staff.pk).update(user=user)
+    return user

@@ -13,7 +13,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
-from contacts import selectors
+from contacts import selectors, services
 from contacts.access import ALL_ROLES, Actor, console_view
 from contacts.models import Customer, Platform
 from contacts.views.customers import display_phone, profile_context, scoped_customer, search_q
@@ -27,7 +27,11 @@ def sidebar(request: HttpRequest) -> HttpResponse:
     external_userid = (request.GET.get("external_userid") or "").strip()
     customer_id = request.GET.get("customer") or ""
     q = (request.GET.get("q") or "").strip()
-    context: dict[str, Any] = {"q": q, "external_userid": external_userid}
+    context: dict[str, Any] = {
+        "q": q,
+        "external_userid": external_userid,
+        "extensions": services.sidebar_extensions(),
+    }
     status = 200
     customer: Customer | None = None
     if external_userid:

@@ -10,7 +10,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError
 
 from channels.models import ChannelPlatform
-from channels.selectors import callback_url
+from channels.selectors import callback_url, sidebar_login_url
 from channels.services import channel_account_connect, channel_account_test
 from contacts.models import Organization, Store
 
@@ -57,4 +57,6 @@ class Command(BaseCommand):
             self.stderr.write(message)
             if not ok:
                 raise CommandError("connection test failed")
+        # stdout stays the callback URL alone (scripts read it); the sidebar page goes to stderr.
+        self.stderr.write(f"聊天工具栏页面 / chat toolbar page: {sidebar_login_url(account)}")
         self.stdout.write(callback_url(account))

@@ -28,6 +28,29 @@ class WeComFake(Scenarios):
             raise ApiError(60111, "userid not found")
         return {"userid": member["userid"], "name": member["name"], "status": member["status"]}
 
+    # JS-SDK tickets and web login (网页授权)
+    def _ticket(self, corp: Corp, kind: str) -> dict[str, Any]:
+        ticket = corp.tickets.setdefault(kind, f"sandbox-{kind}-ticket-{corp.corp_id}-{len(corp.tickets)}")
+        return {"ticket": ticket, "expires_in": 7200}
+
+    def api_get_jsapi_ticket(self, corp: Corp, p: dict[str, Any]) -> dict[str, Any]:
+        return self._ticket(corp, "corp")
+
+    def api_ticket__get(self, corp: Corp, p: dict[str, Any]) -> dict[str, Any]:
+        if p.get("type") != "agent_config":
+            raise ApiError(40058, "type must be agent_config")
+        return self._ticket(corp, "agent")
+
+    def api_auth__getuserinfo(self, corp: Corp, p: dict[str, Any]) -> dict[str, Any]:
+        """A code is good once, for 5 minutes; a member gets ``userid``, anyone else ``openid``."""
+        entry = corp.oauth_codes.pop(str(p.get("code") or ""), None)
+        if entry is None or self.now() - entry[1] > 300:
+            raise ApiError(40029, "invalid code")
+        who = entry[0]
+        if who in corp.members and corp.members[who]["status"] == 1:
+            return {"userid": who}
+        return {"openid": f"o-{who}"}
+
     # customers
     def _contact_json(self, contact: ExternalContact) -> dict[str, Any]:
         return {

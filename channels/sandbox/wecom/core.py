@@ -11,7 +11,7 @@ import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
 from typing import Any
-from urllib.parse import parse_qs
+from urllib.parse import parse_qs, urlencode
 from xml.sax.saxutils import escape
 
 import requests
@@ -228,6 +228,8 @@ class FakeCore:
             body = json.loads(raw) if raw else {}
         except ValueError:
             return json_response(start_response, {"errcode": 47001, "errmsg": "data format error"})
+        if path.rstrip("/") == "/connect/oauth2/authorize":
+            return self._authorize_page(query, start_response)
         if path.startswith("/sandbox/wecom/qr/"):
             return self._qr(path.rsplit("/", 1)[-1], start_response)
         if path.startswith("/sandbox/wecom/"):
@@ -241,6 +243,7 @@ class FakeCore:
         "add_corp",
         "add_member",
         "resign_member",
+        "oauth_code",
         "add_tag_group",
         "seed_customer",
         "scan",
@@ -277,6 +280,41 @@ class FakeCore:
         except (KeyError, TypeError, ApiError) as exc:
             return json_response(start_response, {"error": f"{type(exc).__name__}: {exc}"}, 400)
         return json_response(start_response, {"ok": True, "result": result})
+
+    def issue_oauth_code(self, corp: Corp, userid: str) -> str:
+        with self.lock:
+            code = secrets.token_hex(16)
+            corp.oauth_codes[code] = (userid, self.now())
+            return code
+
+    def _authorize_page(self, query: dict[str, str], start_response: Callable[..., Any]) -> list[bytes]:
+        """The sandbox's stand-in for WeCom's 网页授权: pick the member who is "opening" the page.
+
+        Inside WeCom this step is silent (``snsapi_base``); here the demo chooses who to be.
+        """
+        corp = self.corps.get(query.get("appid", ""))
+        redirect_uri = query.get("redirect_uri", "")
+        if corp is None or not redirect_uri.startswith(("http://", "https://")):
+            body = "<p>appid 或 redirect_uri 无效</p>".encode()
+            start_response("400 Bad Request", [("Content-Type", "text/html; charset=utf-8")])
+            return [body]
+        state = query.get("state", "")
+        links = []
+        for userid, member in sorted(corp.members.items()):
+            if member["status"] != 1:
+                continue
+            code = self.issue_oauth_code(corp, userid)
+            sep = "&" if "?" in redirect_uri else "?"
+            href = escape(f"{redirect_uri}{sep}{urlencode({'code': code, 'state': state})}", {'"': "&quot;"})
+            links.append(f'<li><a href="{href}">{escape(member["name"])}（{escape(userid)}）</a></li>')
+        page = (
+            '<!doctype html><meta charset="utf-8"><meta name="viewport" content="width=device-width">'
+            "<title>企业微信授权（沙箱）</title><h1>企业微信授权（沙箱）</h1>"
+            "<p>真实环境中企业微信会静默完成这一步。请选择以哪位成员的身份打开：</p>"
+            f"<ul>{''.join(links) or '<li>没有在职成员</li>'}</ul>"
+        ).encode()
+        start_response("200 OK", [("Content-Type", "text/html; charset=utf-8"), ("Content-Length", str(len(page)))])
+        return [page]
 
     def _qr(self, config_id: str, start_response: Callable[..., Any]) -> list[bytes]:
         import io

@@ -39,6 +39,10 @@ class Scenarios(FakeCore):
             self.corp(corp_id).members[userid] = {"userid": userid, "name": name or userid, "status": status}
             return {"userid": userid}
 
+    def oauth_code(self, userid: str, corp_id: str = "") -> str:
+        """What WeCom's 网页授权 hands our callback when ``userid`` opens the page (one use, 5 min)."""
+        return self.issue_oauth_code(self.corp(corp_id), userid)
+
     def resign_member(self, userid: str, corp_id: str = "") -> None:
         with self.lock:
             self.corp(corp_id).members[userid]["status"] = 5

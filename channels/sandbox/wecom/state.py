@@ -80,6 +80,9 @@ class Corp:
     transfer_counts: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     outbox: list[str] = field(default_factory=list)
     deliveries: list[dict[str, Any]] = field(default_factory=list)
+    # JS-SDK tickets (corp for wx.config, agent for agentConfig) and one-time OAuth codes → userid.
+    tickets: dict[str, str] = field(default_factory=dict)
+    oauth_codes: dict[str, tuple[str, float]] = field(default_factory=dict)
 
 
 def _cdata(value: Any) -> str:
