@@ -121,11 +121,13 @@ class OceanEngineClient:
         """Every 本地推 lead of the window, all pages, 50 local accounts per call."""
         for i in range(0, len(local_account_ids), MAX_LOCAL_ACCOUNTS):
             chunk = local_account_ids[i : i + MAX_LOCAL_ACCOUNTS]
-            yield from self._all_pages(
-                lambda page, chunk=chunk: self.life_clue_page(
+
+            def fetch(page: int, chunk: list[int] = chunk) -> dict[str, Any]:
+                return self.life_clue_page(
                     local_account_ids=chunk, start=start, end=end, page=page, page_size=page_size
                 )
-            )
+
+            yield from self._all_pages(fetch)
 
     def _all_pages(self, fetch: Callable[[int], dict[str, Any]]) -> Iterator[dict[str, Any]]:
         page = 1

@@ -30,7 +30,10 @@ def full_sync(*, account: ChannelAccount) -> SyncRun:
     try:
         client = WeComClient.for_account(account, max_wait=30.0)
         # Customers of resigned members awaiting handover (离职待继承): those follows go on.
-        unassigned = {(row.get("handover_userid"), row.get("external_userid")) for row in client.unassigned_list()}
+        unassigned = {
+            (str(row.get("handover_userid") or ""), str(row.get("external_userid") or ""))
+            for row in client.unassigned_list()
+        }
         userids = _sync_staff(account, client, {userid for userid, _ext in unassigned}, stats)
         stats.update(handlers.sync_corp_tags(account, client))
         _sync_customers(account, client, userids, unassigned, stats)
