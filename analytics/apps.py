@@ -20,3 +20,7 @@ class AnalyticsConfig(AppConfig):
         if register is not None:
             register(BuyerFact, rollups.merge_handler)
             register(CustomerMonth, rollups.merge_bystander)
+        # Orders hold no personal data (they stay, anonymous, after an erasure) but belong in a copy.
+        from analytics.selectors import customer_orders_export
+
+        contact_services.register_personal_data_provider("orders", customer_orders_export)

@@ -222,3 +222,28 @@ def leads_retention_purge(*, older_than_days: int = 180) -> int:
         .exclude(phone_hash="", name="")
         .update(name="", phone_encrypted="", phone_hash="", open_id="", fields={}, updated_at=timezone.now())
     )
+
+
+def customer_leads_export(customer_id: int) -> list[dict[str, Any]]:
+    """A customer's leads for their personal-data export (contacts.services.customer_personal_data)."""
+    return [
+        {
+            "source": lead.get_source_display(),
+            "at": lead.occurred_at.isoformat(),
+            "name": lead.name,
+            "phone": crypto.decrypt_phone(lead.phone_encrypted) if lead.phone_encrypted else "",
+            "ad": lead.ad_name,
+            "campaign": lead.campaign_name,
+            "fields": lead.fields,
+            "marketing_consent": lead.marketing_consent,
+        }
+        for lead in Lead.objects.filter(customer_id=customer_id).order_by("occurred_at", "id")
+    ]
+
+
+def customer_leads_erase(customer_id: int) -> dict[str, int]:
+    """Erasure handler: the customer's leads lose everything personal (the ad and time stay)."""
+    erased = Lead.objects.filter(customer_id=customer_id).update(
+        name="", phone_encrypted="", phone_hash="", open_id="", fields={}, updated_at=timezone.now()
+    )
+    return {"leads": erased}

@@ -179,6 +179,9 @@ class Customer(Scoped):
     rfm_segment = models.CharField(_("RFM 分层"), max_length=30, blank=True, default="")
     created_at = models.DateTimeField(_("创建时间"), default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
+    # Set when the person's personal information was erased on request (PIPL Art. 47); the row stays,
+    # without anything that identifies them, so orders and reports keep adding up.
+    erased_at = models.DateTimeField(_("个人信息删除时间"), null=True, blank=True)
 
     SCOPE_STORE: ClassVar[str | None] = "home_store"
 
@@ -522,6 +525,29 @@ class CustomerMerge(Scoped):
     merged_at = models.DateTimeField(default=timezone.now)
 
     SCOPE_STORE: ClassVar[str | None] = "survivor__home_store"
+
+
+class PrivacyAction(models.TextChoices):
+    EXPORT = "export", _("导出个人信息")
+    ERASE = "erase", _("删除个人信息")
+
+
+class PrivacyRecord(Scoped):
+    """Audit of a data-subject request (PIPL Art. 45 copy, Art. 47 erasure): who, when, why; no personal data.
+
+    ``customer_id`` is a plain number so the record outlives anything done to the customer.
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    customer_id = models.BigIntegerField(db_index=True)
+    action = models.CharField(_("操作"), max_length=10, choices=PrivacyAction.choices)
+    reason = models.CharField(_("依据 / 说明"), max_length=300, blank=True, default="")
+    by = models.ForeignKey(Staff, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    details = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
 
 
 class Segment(Scoped):

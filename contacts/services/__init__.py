@@ -16,12 +16,15 @@ from contacts.services.customers import (
     timeline_add,
 )
 from contacts.services.facts import segment_facts_rebuild
+from contacts.services.privacy import customer_erase, customer_personal_data
 from contacts.services.registry import (
     ContactsError,
     MergeHandler,
     TagDeletedListener,
     TagListener,
+    register_erasure_handler,
     register_merge_handler,
+    register_personal_data_provider,
     register_sidebar_extension,
     register_tag_deleted_listener,
     register_tag_listener,
@@ -49,9 +52,11 @@ __all__ = [
     "TagDeletedListener",
     "TagListener",
     "_customer_foreign_keys",
+    "customer_erase",
     "customer_merge",
     "customer_opt_in",
     "customer_opt_out",
+    "customer_personal_data",
     "customer_resolve",
     "customer_tag_add",
     "customer_tag_ids_rebuild",
@@ -62,7 +67,9 @@ __all__ = [
     "group_dismiss",
     "group_upsert",
     "note_add",
+    "register_erasure_handler",
     "register_merge_handler",
+    "register_personal_data_provider",
     "register_sidebar_extension",
     "register_tag_deleted_listener",
     "register_tag_listener",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from typing import Any
 
 from django.db import models, transaction
 
@@ -18,6 +19,10 @@ _tag_listeners: list[TagListener] = []
 _tag_deleted_listeners: list[TagDeletedListener] = []
 _merge_handlers: dict[type[models.Model], MergeHandler] = {}
 _sidebar_extensions: list[str] = []
+PersonalDataProvider = Callable[[int], list[dict[str, Any]]]
+ErasureHandler = Callable[[int], dict[str, int]]
+_personal_data_providers: dict[str, PersonalDataProvider] = {}
+_erasure_handlers: list[ErasureHandler] = []
 
 
 class ContactsError(ValueError):
@@ -55,6 +60,26 @@ def _notify_tag_deleted(organization_id: int, wecom_tag_id: str, source: str) ->
                 logger.exception("tag-deleted listener %r failed for organization %s", fn, organization_id)
 
     transaction.on_commit(run)
+
+
+def register_personal_data_provider(section: str, fn: PersonalDataProvider) -> None:
+    """``fn(customer_id)`` → the rows of ``section`` (e.g. ``"orders"``) in a personal-data export."""
+    _personal_data_providers[section] = fn
+
+
+def personal_data_providers() -> list[tuple[str, PersonalDataProvider]]:
+    return sorted(_personal_data_providers.items())
+
+
+def register_erasure_handler(fn: ErasureHandler) -> None:
+    """``fn(customer_id)`` anonymises the layer's rows of a customer being erased, inside the erasure's
+    transaction, and returns counts by kind; it must leave nothing that identifies the person."""
+    if fn not in _erasure_handlers:
+        _erasure_handlers.append(fn)
+
+
+def erasure_handlers() -> list[ErasureHandler]:
+    return list(_erasure_handlers)
 
 
 def register_sidebar_extension(template_name: str) -> None:

@@ -14,10 +14,10 @@ from django.shortcuts import redirect, render
 from django.urls import NoReverseMatch, reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
-from django.views.decorators.http import require_POST
+from django.views.decorators.http import require_GET, require_POST
 
 from contacts import selectors, services
-from contacts.access import ALL_ROLES, Actor, console_view
+from contacts.access import ALL_ROLES, OPERATOR_ONLY, Actor, console_view
 from contacts.forms import CustomerFilterForm, NoteForm
 from contacts.models import (
     Customer,
@@ -235,4 +235,34 @@ def customer_opt_out(request: HttpRequest, pk: int) -> HttpResponse:
     else:
         services.customer_opt_out(customer=customer, source=OPT_OUT_SOURCE, by=actor.staff)
         messages.success(request, _("已退订：该客户不会再收到营销消息"))
+    return redirect(reverse("contacts:customer_detail", args=[customer.pk]))
+
+
+@require_GET
+@console_view(OPERATOR_ONLY)
+def customer_privacy_export(request: HttpRequest, pk: int) -> HttpResponse:
+    """A copy of everything held on the person (PIPL Art. 45), as a JSON download; audited."""
+    actor: Actor = request.actor_obj  # type: ignore[attr-defined]
+    customer = scoped_customer(actor, pk)
+    data = services.customer_personal_data(customer=customer, by=actor.staff)
+    response = JsonResponse(data, json_dumps_params={"ensure_ascii": False, "indent": 2})
+    response["Content-Disposition"] = f'attachment; filename="customer-{customer.pk}-personal-data.json"'
+    return response
+
+
+@require_POST
+@console_view(OPERATOR_ONLY)
+def customer_privacy_erase(request: HttpRequest, pk: int) -> HttpResponse:
+    """Erase the person's personal information on their request (PIPL Art. 47); audited."""
+    actor: Actor = request.actor_obj  # type: ignore[attr-defined]
+    customer = scoped_customer(actor, pk)
+    if request.POST.get("confirm") != "yes":
+        messages.error(request, _("请在确认框中确认删除"))
+    else:
+        try:
+            services.customer_erase(customer=customer, by=actor.staff, reason=request.POST.get("reason") or "")
+        except services.ContactsError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, _("已删除该客户的个人信息：订单与统计保留，但不再能识别到本人"))
     return redirect(reverse("contacts:customer_detail", args=[customer.pk]))

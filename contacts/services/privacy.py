@@ -1,0 +1,162 @@
+"""Data-subject requests (PIPL): a copy of everything we hold on a person, and erasure on request.
+
+* :func:`customer_personal_data` — the person's profile, identities, follows, tags, groups, notes and
+  timeline, plus what higher layers register (orders, leads), as one JSON-ready document (Art. 45).
+* :func:`customer_erase` — removes everything that identifies the person (Art. 47) in one
+  transaction: profile fields blanked, identities, notes, timeline and tags deleted, follow remarks and
+  group-member names blanked, merge snapshots emptied, higher layers' rows anonymised through their
+  registered handlers. The customer row stays, anonymous and opted out, so orders, LTV and reports
+  keep adding up; nothing is pushed to the platforms (the person's WeCom relationship is theirs).
+
+Both leave a :class:`~contacts.models.PrivacyRecord` (who, when, why; no personal data).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from contacts.crypto import decrypt_phone
+from contacts.models import (
+    Customer,
+    CustomerGroupMember,
+    CustomerMerge,
+    CustomerTag,
+    Follow,
+    Identity,
+    Note,
+    PrivacyAction,
+    PrivacyRecord,
+    Staff,
+    TimelineEvent,
+)
+from contacts.services.registry import ContactsError, erasure_handlers, personal_data_providers
+
+
+def _iso(value: Any) -> Any:
+    return value.isoformat() if hasattr(value, "isoformat") else value
+
+
+def customer_personal_data(*, customer: Customer, by: Staff | None) -> dict[str, Any]:
+    """Everything held on the person, grouped by kind (and an audit record of the export)."""
+    data: dict[str, Any] = {
+        "customer": {
+            "id": customer.pk,
+            "name": customer.name,
+            "gender": customer.get_gender_display(),
+            "phone": decrypt_phone(customer.phone_encrypted) if customer.phone_encrypted else "",
+            "unionid": customer.unionid,
+            "avatar": customer.avatar,
+            "home_store": customer.home_store.name if customer.home_store else "",
+            "source_channel": customer.get_source_channel_display(),
+            "first_touch": customer.first_touch,
+            "first_touch_at": _iso(customer.first_touch_at),
+            "lifecycle": customer.get_lifecycle_display(),
+            "marketing_consent": customer.marketing_consent,
+            "consent_at": _iso(customer.consent_at),
+            "opted_out_at": _iso(customer.opted_out_at),
+            "attributes": customer.attributes,
+            "created_at": _iso(customer.created_at),
+        },
+        "identities": [
+            {"platform": i.platform, "account": i.account, "external_id": i.external_id, "since": _iso(i.created_at)}
+            for i in Identity.objects.filter(customer=customer).order_by("id")
+        ],
+        "follows": [
+            {
+                "staff": f.staff.name,
+                "added_at": _iso(f.added_at),
+                "remark": f.remark,
+                "description": f.description,
+                "ended_at": _iso(f.deleted_at),
+            }
+            for f in Follow.objects.filter(customer=customer).select_related("staff").order_by("id")
+        ],
+        "tags": [
+            {"group": t.tag.group.name, "tag": t.tag.name, "since": _iso(t.assigned_at), "source": t.source}
+            for t in CustomerTag.objects.filter(customer=customer).select_related("tag__group").order_by("id")
+        ],
+        "groups": [
+            {"group": m.group.name, "joined_at": _iso(m.joined_at), "left_at": _iso(m.left_at)}
+            for m in CustomerGroupMember.objects.filter(customer=customer).select_related("group").order_by("id")
+        ],
+        "notes": [
+            {"at": _iso(n.created_at), "by": n.author.name if n.author else "", "body": n.body}
+            for n in Note.objects.filter(customer=customer).select_related("author").order_by("id")
+        ],
+        "timeline": [
+            {"at": _iso(e.occurred_at), "kind": e.get_kind_display(), "summary": e.summary}
+            for e in TimelineEvent.objects.filter(customer=customer).order_by("occurred_at", "id")
+        ],
+    }
+    for name, provider in personal_data_providers():
+        data[name] = provider(customer.pk)
+    PrivacyRecord.objects.create(
+        organization_id=customer.organization_id,
+        customer_id=customer.pk,
+        action=PrivacyAction.EXPORT,
+        by=by,
+        details={"sections": sorted(data)},
+    )
+    return data
+
+
+@transaction.atomic
+def customer_erase(*, customer: Customer, by: Staff | None, reason: str) -> PrivacyRecord:
+    """Erase the person's personal information; returns the audit record. Refused without a reason."""
+    reason = reason.strip()
+    if not reason:
+        raise ContactsError(_("请写明删除依据（例如：客户本人于某日通过客服提出删除请求）"))
+    customer = Customer.objects.select_for_update(of=("self",)).get(pk=customer.pk)
+    if customer.erased_at is not None:
+        raise ContactsError(_("这位客户的个人信息已于 %(at)s 删除") % {"at": timezone.localtime(customer.erased_at)})
+    now = timezone.now()
+    counts: dict[str, int] = {
+        "identities": Identity.objects.filter(customer=customer).delete()[0],
+        "notes": Note.objects.filter(customer=customer).delete()[0],
+        "timeline": TimelineEvent.objects.filter(customer=customer).delete()[0],
+        # Direct deletes: no tag listener runs, so nothing is pushed to WeCom.
+        "tags": CustomerTag.objects.filter(customer=customer).delete()[0],
+        "follows": Follow.objects.filter(customer=customer).update(remark="", description=""),
+        "group_members": _erase_group_members(customer, now),
+        "merge_snapshots": CustomerMerge.objects.filter(survivor=customer).update(snapshot={}),
+    }
+    for handler in erasure_handlers():
+        counts.update(handler(customer.pk))
+    Customer.objects.filter(pk=customer.pk).update(
+        name="",
+        gender=0,
+        avatar="",
+        phone_encrypted="",
+        phone_hash="",
+        unionid="",
+        first_touch={},
+        attributes={},
+        tag_ids=[],
+        marketing_consent=False,
+        consent_at=None,
+        consent_source="",
+        opted_out_at=customer.opted_out_at or now,
+        opt_out_source=customer.opt_out_source or "erased",
+        erased_at=now,
+        updated_at=now,
+    )
+    return PrivacyRecord.objects.create(
+        organization_id=customer.organization_id,
+        customer_id=customer.pk,
+        action=PrivacyAction.ERASE,
+        reason=reason[:300],
+        by=by,
+        details=counts,
+    )
+
+
+def _erase_group_members(customer: Customer, now: Any) -> int:
+    """Each membership gets its own placeholder member id (unique per group) and is closed."""
+    rows = list(CustomerGroupMember.objects.filter(customer=customer).values_list("pk", "left_at"))
+    for pk, left_at in rows:
+        CustomerGroupMember.objects.filter(pk=pk).update(name="", member_id=f"erased:{pk}", left_at=left_at or now)
+    return len(rows)

@@ -1,0 +1,146 @@
+"""PIPL data-subject requests: a full copy of a person's data, and erasure that leaves nothing identifying
+while orders and reports keep adding up. Operators only, audited, scoped like every other door."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from decimal import Decimal
+
+import pytest
+from django.db import connection
+from django.urls import reverse
+from django.utils import timezone
+
+from analytics.services import order_record
+from channels.leads_events import LeadEvent
+from channels.leads_services import lead_ingest
+from channels.models import Lead
+from contacts import crypto, services
+from contacts.models import (
+    Customer,
+    CustomerGroupMember,
+    CustomerTag,
+    Follow,
+    Identity,
+    Note,
+    PrivacyRecord,
+    SegmentFact,
+    TimelineEvent,
+)
+from tests.factories import CustomerFactory, CustomerGroupFactory, FollowFactory, TagFactory
+
+pytestmark = pytest.mark.django_db
+PHONE = "13912345678"
+
+
+@pytest.fixture
+def person(world):
+    """A customer with something of everything: phone, identity, follow remark, tag, group, note, order, lead."""
+    customer = CustomerFactory(organization=world.org, home_store=world.store_a, name="林小姐")
+    Customer.objects.filter(pk=customer.pk).update(
+        phone_encrypted=crypto.encrypt_phone(PHONE), phone_hash=crypto.phone_hash(PHONE), unionid="union-lin"
+    )
+    customer.refresh_from_db()
+    Identity.objects.create(
+        organization=world.org, customer=customer, platform="wecom", account="corp", external_id="wm_lin"
+    )
+    FollowFactory(customer=customer, staff=world.store_staff, remark="林小姐-敏感肌")
+    services.customer_tag_add(customer=customer, tag=TagFactory(group__organization=world.org, name="敏感肌"))
+    group = CustomerGroupFactory(organization=world.org)
+    CustomerGroupMember.objects.create(
+        organization=world.org, group=group, customer=customer, member_id="wm_lin", name="林小姐"
+    )
+    services.note_add(customer=customer, author=world.store_staff, body="住在静安，周末到店")
+    order_record(
+        organization=world.org,
+        customer=customer,
+        store=world.store_a,
+        amount=Decimal("299.00"),
+        paid_at=timezone.now() - dt.timedelta(days=3),
+        source="pos",
+        external_ref="POS-1",
+    )
+    lead, _created = lead_ingest(
+        organization=world.org,
+        event=LeadEvent(source="form", external_id="f-1", occurred_at=timezone.now(), name="林小姐", phone=PHONE),
+    )
+    assert lead.customer_id == customer.pk
+    customer.refresh_from_db()
+    return customer
+
+
+def test_an_operator_downloads_everything_held_on_the_person(world, person):
+    response = world.client_for(world.operator).get(reverse("contacts:customer_privacy_export", args=[person.pk]))
+    assert response.status_code == 200
+    assert "attachment" in response["Content-Disposition"]
+    data = json.loads(response.content)
+    assert data["customer"]["phone"] == PHONE and data["customer"]["name"] == "林小姐"
+    assert data["identities"][0]["external_id"] == "wm_lin"
+    assert data["follows"][0]["remark"] == "林小姐-敏感肌"
+    assert [t["tag"] for t in data["tags"]] == ["敏感肌"]
+    assert data["notes"][0]["body"] == "住在静安，周末到店"
+    assert data["orders"][0]["amount"] == "299.00"  # from analytics
+    assert data["leads"][0]["phone"] == PHONE  # from channels
+    record = PrivacyRecord.objects.get(customer_id=person.pk)
+    assert record.action == "export" and record.by == world.operator
+    assert PHONE not in json.dumps(record.details, ensure_ascii=False)
+
+
+def test_only_operators_of_the_organization_reach_either_door(world, person):
+    export = reverse("contacts:customer_privacy_export", args=[person.pk])
+    erase = reverse("contacts:customer_privacy_erase", args=[person.pk])
+    for who in (world.store_staff, world.manager):
+        assert world.client_for(who).get(export).status_code == 403
+        assert world.client_for(who).post(erase, {"confirm": "yes", "reason": "x"}).status_code == 403
+    outsider = world.client_for(world.outsider)
+    assert outsider.get(export).status_code == 404
+    assert outsider.post(erase, {"confirm": "yes", "reason": "x"}).status_code == 404
+    person.refresh_from_db()
+    assert person.erased_at is None and not PrivacyRecord.objects.exists()
+
+
+def test_erasure_leaves_nothing_that_identifies_the_person(world, person):
+    client = world.client_for(world.operator)
+    url = reverse("contacts:customer_privacy_erase", args=[person.pk])
+    assert client.post(url, {"confirm": "yes", "reason": " "}).status_code == 302  # refused: no reason
+    person.refresh_from_db()
+    assert person.erased_at is None
+    client.post(url, {"confirm": "yes", "reason": "本人 11 月 20 日来电要求删除"})
+    person.refresh_from_db()
+    assert person.erased_at is not None and person.opted_out_at is not None and not person.marketing_consent
+    assert (person.name, person.phone_encrypted, person.phone_hash, person.unionid, person.tag_ids) == (
+        "",
+        "",
+        "",
+        "",
+        [],
+    )
+    assert not Identity.objects.filter(customer=person).exists()
+    assert not Note.objects.filter(customer=person).exists()
+    assert not TimelineEvent.objects.filter(customer=person).exists()
+    assert not CustomerTag.objects.filter(customer=person).exists()
+    assert Follow.objects.get(customer=person).remark == ""
+    member = CustomerGroupMember.objects.get(customer=person)
+    assert member.name == "" and member.member_id != "wm_lin" and member.left_at is not None
+    lead = Lead.objects.get(customer=person)
+    assert (lead.name, lead.phone_hash, lead.phone_encrypted) == ("", "", "")
+    assert SegmentFact.objects.get(pk=person.pk).tag_ids == [] and SegmentFact.objects.get(pk=person.pk).opted_out
+    # Nothing anywhere in the database still holds the phone's lookup hash or the WeCom id.
+    with connection.cursor() as cursor:
+        for table, column in (("contacts_customer", "phone_hash"), ("channels_lead", "phone_hash")):
+            cursor.execute(f"SELECT count(*) FROM {table} WHERE {column} = %s", [crypto.phone_hash(PHONE)])
+            assert cursor.fetchone()[0] == 0
+    # Orders stay, anonymous, so LTV and reports still add up.
+    assert person.orders.count() == 1 and person.ltv == Decimal("299.00")
+    record = PrivacyRecord.objects.get(customer_id=person.pk, action="erase")
+    assert record.reason == "本人 11 月 20 日来电要求删除" and record.details["identities"] == 1
+    assert record.details["leads"] == 1
+    # The page says so and offers nothing more; a second erasure is refused.
+    page = client.get(reverse("contacts:customer_detail", args=[person.pk])).content.decode()
+    assert "应本人要求删除" in page and 'data-testid="privacy"' not in page
+    with pytest.raises(services.ContactsError, match="已于"):
+        services.customer_erase(customer=person, by=None, reason="again")
+    # The same phone later is a new person, not the erased record.
+    again, created = services.customer_resolve(organization=world.org, phone=PHONE, defaults={}, source="test")
+    assert created and again.pk != person.pk
