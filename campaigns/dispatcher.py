@@ -176,6 +176,21 @@ def _recipients(batch: Batch, campaign: Campaign, account_id: int) -> dict[str, 
         return dict(cursor.fetchall())
 
 
+@transaction.atomic
+def _drop_opted_out(batch: Batch) -> int:
+    """An opt-out (or an erasure) between the plan and the send still wins: those deliveries leave the
+    batch as excluded, with their quota slots released, before anything reaches WeCom."""
+    ids = list(
+        Delivery.objects.filter(
+            batch=batch, status=DeliveryStatus.PLANNED, customer__opted_out_at__isnull=False
+        ).values_list("pk", flat=True)
+    )
+    if ids:
+        Delivery.objects.filter(pk__in=ids).update(status=DeliveryStatus.EXCLUDED, reason=ExclusionReason.OPTED_OUT)
+        QuotaLedger.objects.filter(delivery_id__in=ids).delete()
+    return len(ids)
+
+
 def batch_dispatch(*, batch_id: int, now: datetime | None = None) -> str:
     """Claim and send one batch; returns what happened (for tests and logs)."""
     now = now or timezone.now()
@@ -288,9 +303,13 @@ def _call(batch_id: int) -> str:
     if account_id is None:
         _fail(batch, 0, "未连接企业微信账号：请先在「渠道账号」中连接企业微信")
         return "failed"
+    dropped = _drop_opted_out(batch) if campaign.kind != CampaignKind.BROADCAST_GROUP else 0
     recipients = _recipients(batch, campaign, account_id)
     if not recipients:
-        _fail(batch, 0, "批次中没有可发送的企业微信客户", reason=ExclusionReason.NO_WECOM)
+        if dropped and not batch.deliveries.filter(status=DeliveryStatus.PLANNED).exists():
+            _fail(batch, 0, "批次中的客户在计划后都已退订，未发送", reason=ExclusionReason.OPTED_OUT)
+        else:
+            _fail(batch, 0, "批次中没有可发送的企业微信客户", reason=ExclusionReason.NO_WECOM)
         return "failed"
     group = campaign.kind == CampaignKind.BROADCAST_GROUP
     try:

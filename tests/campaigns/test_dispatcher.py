@@ -212,3 +212,21 @@ def test_moments_post_once_for_all_senders_and_sync_visibility(world, wecom_sand
     dispatcher.moment_track(campaign_id=c.pk)
     assert Delivery.objects.filter(campaign=c, status=DeliveryStatus.DELIVERED).count() == 4
     assert QuotaLedger.objects.filter(campaign=c, kind="moment").count() == 4
+
+
+def test_an_opt_out_after_the_plan_still_wins_at_send_time(world, wecom_sandbox, enqueued):
+    from contacts.services import customer_opt_out
+
+    brand = sandbox_brand(wecom_sandbox, world.org)
+    c = planned_campaign(world.org)
+    late = brand.customers[0]
+    planned = Delivery.objects.get(campaign=c, customer=late)
+    assert planned.status == DeliveryStatus.PLANNED and QuotaLedger.objects.filter(delivery=planned).exists()
+    customer_opt_out(customer=late, source="客户回复退订")
+    for batch in Batch.objects.filter(campaign=c):
+        dispatcher.batch_dispatch(batch_id=batch.pk)
+    assert brand.ext(late) not in sent_recipients(wecom_sandbox)
+    assert sorted(sent_recipients(wecom_sandbox)) == sorted(brand.ext(x) for x in brand.customers[1:])
+    planned.refresh_from_db()
+    assert (planned.status, planned.reason) == (DeliveryStatus.EXCLUDED, "opted_out")
+    assert not QuotaLedger.objects.filter(delivery=planned).exists()  # the slot is free again
