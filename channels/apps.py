@@ -20,6 +20,7 @@ class ChannelsConfig(AppConfig):
 
         register_personal_data_provider("leads", leads_services.customer_leads_export)
         register_erasure_handler(leads_services.customer_leads_erase)
+        register_erasure_handler(leads_services.customer_inbox_erase)
         # Lead sources (Douyin, WeChat shop webhooks; beat tasks) — channels-leads engineer; keep these lines.
         from channels import leads_plugins, leads_tasks  # noqa: F401
 

@@ -114,7 +114,11 @@ def customer_erase(*, customer: Customer, by: Staff | None, reason: str) -> Priv
     if customer.erased_at is not None:
         raise ContactsError(_("这位客户的个人信息已于 %(at)s 删除") % {"at": timezone.localtime(customer.erased_at)})
     now = timezone.now()
-    counts: dict[str, int] = {
+    counts: dict[str, int] = {}
+    # Higher layers first: they may need the identities and the phone to find their rows.
+    for handler in erasure_handlers():
+        counts.update(handler(customer.pk))
+    counts |= {
         "identities": Identity.objects.filter(customer=customer).delete()[0],
         "notes": Note.objects.filter(customer=customer).delete()[0],
         "timeline": TimelineEvent.objects.filter(customer=customer).delete()[0],
@@ -124,8 +128,6 @@ def customer_erase(*, customer: Customer, by: Staff | None, reason: str) -> Priv
         "group_members": _erase_group_members(customer, now),
         "merge_snapshots": CustomerMerge.objects.filter(survivor=customer).update(snapshot={}),
     }
-    for handler in erasure_handlers():
-        counts.update(handler(customer.pk))
     Customer.objects.filter(pk=customer.pk).update(
         name="",
         gender=0,

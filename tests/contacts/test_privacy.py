@@ -15,7 +15,7 @@ from django.utils import timezone
 from analytics.services import order_record
 from channels.leads_events import LeadEvent
 from channels.leads_services import lead_ingest
-from channels.models import Lead
+from channels.models import ChannelAccount, InboxEvent, Lead
 from contacts import crypto, services
 from contacts.models import (
     Customer,
@@ -101,6 +101,21 @@ def test_only_operators_of_the_organization_reach_either_door(world, person):
 
 
 def test_erasure_leaves_nothing_that_identifies_the_person(world, person):
+    account = ChannelAccount.objects.create(organization=world.org, platform="wecom", name="企业微信")
+    seen = InboxEvent.objects.create(
+        organization=world.org,
+        account=account,
+        platform="wecom",
+        event_key="e1",
+        body="<xml><ExternalUserID>wm_lin</ExternalUserID></xml>",
+        status="done",
+    )
+    waiting = InboxEvent.objects.create(
+        organization=world.org, account=account, platform="wecom", event_key="e2", body=f"我的电话 {PHONE}"
+    )
+    other = InboxEvent.objects.create(
+        organization=world.org, account=account, platform="wecom", event_key="e3", body="<xml>wm_someone</xml>"
+    )
     client = world.client_for(world.operator)
     url = reverse("contacts:customer_privacy_erase", args=[person.pk])
     assert client.post(url, {"confirm": "yes", "reason": " "}).status_code == 302  # refused: no reason
@@ -123,6 +138,12 @@ def test_erasure_leaves_nothing_that_identifies_the_person(world, person):
     assert Follow.objects.get(customer=person).remark == ""
     member = CustomerGroupMember.objects.get(customer=person)
     assert member.name == "" and member.member_id != "wm_lin" and member.left_at is not None
+    seen.refresh_from_db()
+    waiting.refresh_from_db()
+    other.refresh_from_db()
+    assert seen.body == "" and seen.status == "done"
+    assert waiting.body == "" and waiting.status == "ignored"  # nothing left to process
+    assert other.body == "<xml>wm_someone</xml>"
     lead = Lead.objects.get(customer=person)
     assert (lead.name, lead.phone_hash, lead.phone_encrypted) == ("", "", "")
     assert SegmentFact.objects.get(pk=person.pk).tag_ids == [] and SegmentFact.objects.get(pk=person.pk).opted_out
@@ -135,7 +156,7 @@ def test_erasure_leaves_nothing_that_identifies_the_person(world, person):
     assert person.orders.count() == 1 and person.ltv == Decimal("299.00")
     record = PrivacyRecord.objects.get(customer_id=person.pk, action="erase")
     assert record.reason == "本人 11 月 20 日来电要求删除" and record.details["identities"] == 1
-    assert record.details["leads"] == 1
+    assert record.details["leads"] == 1 and record.details["inbox_events"] == 2
     # The page says so and offers nothing more; a second erasure is refused.
     page = client.get(reverse("contacts:customer_detail", args=[person.pk])).content.decode()
     assert "应本人要求删除" in page and 'data-testid="privacy"' not in page
