@@ -6,31 +6,51 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('contacts', '0005_segment_facts'),
+        ("contacts", "0005_segment_facts"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='customer',
-            name='erased_at',
-            field=models.DateTimeField(blank=True, null=True, verbose_name='个人信息删除时间'),
+            model_name="customer",
+            name="erased_at",
+            field=models.DateTimeField(blank=True, null=True, verbose_name="个人信息删除时间"),
         ),
         migrations.CreateModel(
-            name='PrivacyRecord',
+            name="PrivacyRecord",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('customer_id', models.BigIntegerField(db_index=True)),
-                ('action', models.CharField(choices=[('export', '导出个人信息'), ('erase', '删除个人信息')], max_length=10, verbose_name='操作')),
-                ('reason', models.CharField(blank=True, default='', max_length=300, verbose_name='依据 / 说明')),
-                ('details', models.JSONField(blank=True, default=dict)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='contacts.staff')),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='contacts.organization')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("customer_id", models.BigIntegerField(db_index=True)),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[("export", "导出个人信息"), ("erase", "删除个人信息")],
+                        max_length=10,
+                        verbose_name="操作",
+                    ),
+                ),
+                ("reason", models.CharField(blank=True, default="", max_length=300, verbose_name="依据 / 说明")),
+                ("details", models.JSONField(blank=True, default=dict)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                (
+                    "by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="contacts.staff",
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="contacts.organization"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
     ]

@@ -365,6 +365,8 @@ def note_add(*, customer: Customer, author: Staff | None, body: str) -> Note:
     body = body.strip()
     if not body:
         raise ContactsError(_("跟进记录不能为空"))
+    if customer.erased_at is not None:
+        raise ContactsError(_("这位客户的个人信息已应本人要求删除，不能再记录跟进"))
     note = Note.objects.create(organization_id=customer.organization_id, customer=customer, author=author, body=body)
     timeline_add(customer=customer, kind=TimelineKind.NOTE, summary=body, actor=author, data={"note_id": note.pk})
     return note

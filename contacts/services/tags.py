@@ -44,6 +44,8 @@ def customer_tag_add(*, customer: Customer, tag: Tag, by: Staff | None = None, s
     Returns whether the tag was newly added.
     """
     _check_same_org(customer, tag)
+    if customer.erased_at is not None:
+        raise ContactsError(_("这位客户的个人信息已应本人要求删除，不能再打标签"))
     group = TagGroup.objects.only("choice").get(pk=tag.group_id)
     with connection.cursor() as cursor:
         removed: list[int] = []
@@ -133,10 +135,12 @@ def customers_tag_bulk(
         # A queryset of customers, or of ids (``values("pk")`` / ``values_list("id", flat=True)``).
         ids_qs = customer_ids if customer_ids._fields else customer_ids.values("pk")  # type: ignore[attr-defined]
         sub_sql, sub_params = ids_qs.query.sql_with_params()
-        target = f"SELECT id FROM contacts_customer WHERE organization_id = %s AND id IN ({sub_sql})"
+        target = (
+            f"SELECT id FROM contacts_customer WHERE organization_id = %s AND erased_at IS NULL AND id IN ({sub_sql})"
+        )
         target_params: list[Any] = [organization.pk, *sub_params]
     else:
-        target = "SELECT id FROM contacts_customer WHERE organization_id = %s AND id = ANY(%s)"
+        target = "SELECT id FROM contacts_customer WHERE organization_id = %s AND erased_at IS NULL AND id = ANY(%s)"
         target_params = [organization.pk, [int(i) for i in customer_ids]]
     single = TagGroup.objects.filter(pk=tag.group_id, choice=TagChoice.SINGLE).exists()
     removed_cte = (

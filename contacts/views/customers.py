@@ -218,8 +218,12 @@ def customer_note_add(request: HttpRequest, pk: int) -> HttpResponse:
     customer = scoped_customer(actor, pk)
     form = NoteForm(request.POST)
     if form.is_valid():
-        services.note_add(customer=customer, author=actor.staff, body=form.cleaned_data["body"])
-        messages.success(request, _("跟进记录已保存"))
+        try:
+            services.note_add(customer=customer, author=actor.staff, body=form.cleaned_data["body"])
+        except services.ContactsError as exc:
+            messages.error(request, str(exc))
+        else:
+            messages.success(request, _("跟进记录已保存"))
     else:
         messages.error(request, _("跟进记录不能为空，请填写内容后再保存（最多 2000 字）"))
     return redirect(_safe_next(request, reverse("contacts:customer_detail", args=[customer.pk])))

@@ -165,3 +165,20 @@ def test_erasure_leaves_nothing_that_identifies_the_person(world, person):
     # The same phone later is a new person, not the erased record.
     again, created = services.customer_resolve(organization=world.org, phone=PHONE, defaults={}, source="test")
     assert created and again.pk != person.pk
+
+
+def test_an_erased_record_takes_no_new_personal_data(world, person):
+    services.customer_erase(customer=person, by=None, reason="本人要求")
+    person.refresh_from_db()
+    tag = TagFactory(group__organization=world.org, name="回头客")
+    with pytest.raises(services.ContactsError, match="已应本人要求删除"):
+        services.note_add(customer=person, author=None, body="新的记录")
+    with pytest.raises(services.ContactsError, match="已应本人要求删除"):
+        services.customer_tag_add(customer=person, tag=tag)
+    other = CustomerFactory(organization=world.org)
+    assert services.customers_tag_bulk(organization=world.org, tag=tag, customer_ids=[person.pk, other.pk]) == 1
+    assert not CustomerTag.objects.filter(customer=person).exists()
+    client = world.client_for(world.operator)
+    response = client.post(reverse("contacts:customer_note_add", args=[person.pk]), {"body": "新的记录"}, follow=True)
+    assert response.status_code == 200 and "已应本人要求删除" in response.content.decode()
+    assert not Note.objects.filter(customer=person).exists()

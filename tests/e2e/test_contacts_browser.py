@@ -97,6 +97,29 @@ def test_opt_out_asks_for_confirmation_first(people: People, login_page: Any) ->
     screenshot(page, "profile-390")
 
 
+def test_an_operator_exports_then_erases_a_persons_data(people: People, login_page: Any) -> None:
+    from contacts.models import Identity, PrivacyRecord
+
+    page = login_page(people.world.operator, **PHONE)
+    page.goto(f"/customers/{people.alice.pk}/")
+    with page.expect_download() as download:
+        page.get_by_role("link", name="导出个人信息（JSON）").click()
+    assert download.value.suggested_filename == f"customer-{people.alice.pk}-personal-data.json"
+    page.locator("textarea[name=reason]").fill("本人来电要求删除")
+    page.once("dialog", lambda dialog: dialog.dismiss())
+    page.get_by_role("button", name="删除个人信息").click()
+    people.alice.refresh_from_db()
+    assert people.alice.erased_at is None  # dismissed: nothing happened
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.get_by_role("button", name="删除个人信息").click()
+    page.get_by_test_id("erased").wait_for()
+    screenshot(page, "profile-erased-390")
+    people.alice.refresh_from_db()
+    assert people.alice.erased_at is not None and people.alice.name == ""
+    assert not Identity.objects.filter(customer=people.alice).exists()
+    assert list(PrivacyRecord.objects.order_by("id").values_list("action", flat=True)) == ["export", "erase"]
+
+
 def test_import_shows_progress_and_rejected_rows(people: People, login_page: Any, tmp_path: Any) -> None:
     upload = tmp_path / "客户名单.csv"
     upload.write_text("姓名,手机号,门店编码\n新客甲,13711112222,A\n坏号码,123,A\n", encoding="utf-8")
