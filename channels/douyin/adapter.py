@@ -33,6 +33,7 @@ AD_FIELDS = (
     "clue_source",
     "external_url",
 )
+GENDERS = {"男": 1, "女": 2, "MALE": 1, "FEMALE": 2}  # → Customer.gender
 _PERSONAL = {"name", "telephone", "gender", "age", "email", "weixin", "qq", "address", "location"}
 
 
@@ -57,7 +58,6 @@ def clue_to_lead(clue: dict[str, Any], *, now: datetime) -> LeadEvent:
     """One lead of ``tools/clue/get``. ``clue_id`` is the dedupe key."""
     ad = {k: clue[k] for k in AD_FIELDS if clue.get(k) not in (None, "")}
     fields = {k: v for k, v in clue.items() if k not in _PERSONAL and k not in AD_FIELDS}
-    gender = {"男": 1, "女": 2, "MALE": 1, "FEMALE": 2}.get(str(clue.get("gender") or ""), 0)
     return LeadEvent(
         source="ocean_engine",
         external_id=str(clue["clue_id"]),
@@ -67,7 +67,7 @@ def clue_to_lead(clue: dict[str, Any], *, now: datetime) -> LeadEvent:
         platform_account=str(clue.get("advertiser_id") or ""),
         ad=ad,
         fields=fields,
-        gender=gender,
+        gender=GENDERS.get(str(clue.get("gender") or ""), 0),
         city=str(clue.get("city_name") or ""),
     )
 
@@ -99,7 +99,6 @@ def life_clue_to_lead(clue: dict[str, Any], *, now: datetime) -> LeadEvent:
     ad = {k: clue[k] for k in LIFE_AD_FIELDS if clue.get(k) not in (None, "")}
     fields = {k: v for k, v in clue.items() if k not in _LIFE_PERSONAL and k not in LIFE_AD_FIELDS}
     telephone = str(clue.get("telephone") or "")
-    gender = {"男": 1, "女": 2, "MALE": 1, "FEMALE": 2}.get(str(clue.get("gender") or ""), 0)
     return LeadEvent(
         source="ocean_engine_local",
         external_id=str(clue["clue_id"]),
@@ -109,7 +108,7 @@ def life_clue_to_lead(clue: dict[str, Any], *, now: datetime) -> LeadEvent:
         platform_account=str(clue.get("local_account_id") or ""),
         ad=ad,
         fields=fields,
-        gender=gender,
+        gender=GENDERS.get(str(clue.get("gender") or ""), 0),
         city=str(clue.get("city_name") or ""),
     )
 
