@@ -153,4 +153,8 @@ def login_page(
             # A screenshot must never hide the real failure.
             with contextlib.suppress(Exception):
                 screenshot(page, f"FAILED-{request.node.name}-{label}")
+        # Requests still in flight (a live preview, say) must finish before the test database is
+        # flushed: one still running in the live server would deadlock with the flush's TRUNCATE.
+        with contextlib.suppress(Exception):
+            page.wait_for_load_state("networkidle", timeout=10_000)
         context.close()
