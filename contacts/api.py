@@ -43,6 +43,7 @@ from contacts.serializers import (
     CustomerGroupDetailSerializer,
     CustomerGroupSerializer,
     CustomerSerializer,
+    EraseInputSerializer,
     ImportInputSerializer,
     ImportJobSerializer,
     NoteInputSerializer,
@@ -228,6 +229,37 @@ class CustomerOptOutView(ContactsAPIView):
         data.is_valid(raise_exception=True)
         services.customer_opt_out(customer=customer, source=data.validated_data["source"], by=self.actor.staff)
         return Response(CustomerSerializer(customer, context=self.get_serializer_context()).data)
+
+
+class CustomerPersonalDataView(ContactsAPIView):
+    allowed_roles = OPERATOR_ONLY
+
+    @extend_schema(
+        responses=OpenApiTypes.OBJECT,
+        summary="导出客户个人信息（个人信息保护法第 45 条，留痕）",
+    )
+    def get(self, request: Request, pk: int) -> Response:
+        customer = self.scoped_customer(pk)
+        return Response(services.customer_personal_data(customer=customer, by=self.actor.staff))
+
+
+class CustomerEraseView(ContactsAPIView):
+    allowed_roles = OPERATOR_ONLY
+
+    @extend_schema(
+        request=EraseInputSerializer,
+        responses=inline_serializer(
+            "Erased", {"erased_at": serializers.DateTimeField(), "record": serializers.IntegerField()}
+        ),
+        summary="应本人要求删除客户个人信息（第 47 条，不可恢复，留痕）",
+    )
+    def post(self, request: Request, pk: int) -> Response:
+        customer = self.scoped_customer(pk)
+        data = EraseInputSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        record = services.customer_erase(customer=customer, by=self.actor.staff, reason=data.validated_data["reason"])
+        customer.refresh_from_db(fields=["erased_at"])
+        return Response({"erased_at": customer.erased_at, "record": record.pk})
 
 
 class CustomerExportView(ContactsAPIView):

@@ -13,6 +13,10 @@ urlpatterns: list[URLPattern] = [
     path("customers/<int:pk>/tags/<int:tag_id>/", api.CustomerTagRemoveView.as_view(), name="api-customer-tag-remove"),
     path("customers/<int:pk>/notes/", api.CustomerNotesView.as_view(), name="api-customer-notes"),
     path("customers/<int:pk>/opt-out/", api.CustomerOptOutView.as_view(), name="api-customer-opt-out"),
+    path(
+        "customers/<int:pk>/personal-data/", api.CustomerPersonalDataView.as_view(), name="api-customer-personal-data"
+    ),
+    path("customers/<int:pk>/erase/", api.CustomerEraseView.as_view(), name="api-customer-erase"),
     path("tag-groups/", api.TagGroupListView.as_view(), name="api-tag-group-list"),
     path("tag-groups/<int:pk>/", api.TagGroupDetailView.as_view(), name="api-tag-group-detail"),
     path("tags/", api.TagListView.as_view(), name="api-tag-list"),

@@ -148,6 +148,10 @@ class OptOutInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
     source = serializers.CharField(max_length=50, required=False, default="api")  # type: ignore[assignment]  # the metaclass pops declared fields
 
 
+class EraseInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    reason = serializers.CharField(max_length=300)
+
+
 class TagSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
     class Meta:
         model = Tag

@@ -182,3 +182,27 @@ def test_an_erased_record_takes_no_new_personal_data(world, person):
     response = client.post(reverse("contacts:customer_note_add", args=[person.pk]), {"body": "新的记录"}, follow=True)
     assert response.status_code == 200 and "已应本人要求删除" in response.content.decode()
     assert not Note.objects.filter(customer=person).exists()
+
+
+def test_the_api_exports_and_erases_for_operators_only(world, person):
+    from rest_framework.test import APIClient
+
+    def api(who):
+        client = APIClient()
+        client.force_authenticate(who.user)
+        return client
+
+    export = f"/api/v1/customers/{person.pk}/personal-data/"
+    erase = f"/api/v1/customers/{person.pk}/erase/"
+    assert api(world.store_staff).get(export).status_code == 403
+    assert api(world.outsider).get(export).status_code == 404
+    assert api(world.operator).get(export).json()["customer"]["phone"] == PHONE
+    assert api(world.operator).post(erase, {}, format="json").status_code == 400  # a reason is required
+    assert api(world.manager).post(erase, {"reason": "x"}, format="json").status_code == 403
+    done = api(world.operator).post(erase, {"reason": "本人邮件要求删除"}, format="json")
+    assert done.status_code == 200 and done.json()["erased_at"]
+    again = api(world.operator).post(erase, {"reason": "again"}, format="json")
+    assert again.status_code == 400 and "已于" in again.json()["detail"]
+    assert PrivacyRecord.objects.filter(customer_id=person.pk, action="erase").count() == 1
+    schema = api(world.operator).get("/api/v1/schema/").content.decode()
+    assert "/api/v1/customers/{id}/erase/" in schema and "/api/v1/customers/{id}/personal-data/" in schema
