@@ -15,12 +15,12 @@ class ChannelsConfig(AppConfig):
         from contacts.services import register_sidebar_extension
 
         register_sidebar_extension("channels/wecom/_sidebar_bridge.html")  # WeCom JS-SDK in the sidebar
-        from channels import leads_services
+        from channels import inbox, leads_services
         from contacts.services import register_erasure_handler, register_personal_data_provider
 
         register_personal_data_provider("leads", leads_services.customer_leads_export)
         register_erasure_handler(leads_services.customer_leads_erase)
-        register_erasure_handler(leads_services.customer_inbox_erase)
+        register_erasure_handler(inbox.customer_inbox_erase)
         # Lead sources (Douyin, WeChat shop webhooks; beat tasks) — channels-leads engineer; keep these lines.
         from channels import leads_plugins, leads_tasks  # noqa: F401
 

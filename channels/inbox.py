@@ -168,3 +168,31 @@ def inbox_sweep(*, limit: int = 1000) -> int:
     )
     _enqueue(ids)
     return len(ids)
+
+
+def customer_inbox_erase(customer_id: int) -> dict[str, int]:
+    """Erasure handler: stored webhook bodies that name the person (their platform ids or phone) are
+    emptied. Runs before contacts deletes the identities. An event not processed yet is set aside as
+    ignored, since there is nothing left to process."""
+    from contacts import crypto
+    from contacts.models import Customer, Identity
+
+    customer = Customer.objects.filter(pk=customer_id).first()
+    if customer is None:
+        return {"inbox_events": 0}
+    needles = set(Identity.objects.filter(customer_id=customer_id).values_list("external_id", flat=True))
+    if customer.phone_encrypted:
+        needles.add(crypto.decrypt_phone(customer.phone_encrypted))
+    needles = {n for n in needles if len(n) >= 6}  # never match on a fragment that common text contains
+    if not needles:
+        return {"inbox_events": 0}
+    match = Q()
+    for needle in needles:
+        match |= Q(body__contains=needle)
+    events = InboxEvent.objects.filter(match, organization_id=customer.organization_id)
+    now = timezone.now()
+    waiting = events.filter(status__in=[InboxStatus.PENDING, InboxStatus.FAILED]).update(
+        body="", meta={"erased": True}, status=InboxStatus.IGNORED, error="已应本人要求删除个人信息", processed_at=now
+    )
+    done = events.update(body="", meta={"erased": True})  # the rest (the waiting ones no longer match)
+    return {"inbox_events": waiting + done}

@@ -110,12 +110,14 @@ def _sync_customers(
         ext = row["external_contact"]["external_userid"]
         contacts_by_ext[ext] = row["external_contact"]
         follows_by_ext[ext].append(row["follow_info"])
+    waiting: dict[str, set[str]] = defaultdict(set)  # ext → resigned members whose follow awaits handover
+    for userid, ext in unassigned:
+        waiting[ext].add(userid)
     for ext, contact in contacts_by_ext.items():
         data = adapter.ContactData.from_api(contact, follows_by_ext[ext])
         # Every member with 客户联系 was asked, so their follows missing here have ended; a resigned
         # member's follow awaiting handover goes on.
-        waiting = {userid for userid, e in unassigned if e == ext}
-        handlers.apply_contact(account, data, complete=True, still_following=waiting)
+        handlers.apply_contact(account, data, complete=True, still_following=waiting.get(ext, set()))
     # Customers WeCom no longer knows at all: end their remaining follows.
     ended = 0
     known = set(contacts_by_ext)

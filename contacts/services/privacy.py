@@ -16,6 +16,8 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
+from django.db.models import CharField, Value
+from django.db.models.functions import Cast, Coalesce, Concat
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -157,8 +159,9 @@ def customer_erase(*, customer: Customer, by: Staff | None, reason: str) -> Priv
 
 
 def _erase_group_members(customer: Customer, now: Any) -> int:
-    """Each membership gets its own placeholder member id (unique per group) and is closed."""
-    rows = list(CustomerGroupMember.objects.filter(customer=customer).values_list("pk", "left_at"))
-    for pk, left_at in rows:
-        CustomerGroupMember.objects.filter(pk=pk).update(name="", member_id=f"erased:{pk}", left_at=left_at or now)
-    return len(rows)
+    """Memberships lose the name; each gets a placeholder member id (unique per group) and is closed."""
+    return CustomerGroupMember.objects.filter(customer=customer).update(
+        name="",
+        member_id=Concat(Value("erased:"), Cast("id", CharField())),
+        left_at=Coalesce("left_at", Value(now)),
+    )
