@@ -7,21 +7,23 @@ class ChannelsConfig(AppConfig):
     verbose_name = _("渠道")
 
     def ready(self) -> None:
-        from channels.registry import Plugin, register
-        from channels.wecom import handlers, webhook
-
-        register(Plugin(platform="wecom", receive=webhook.receive, process=handlers.process_event, atomic=False))
-        handlers.connect_tag_listener()
-        from contacts.services import register_sidebar_extension
-
-        register_sidebar_extension("channels/wecom/_sidebar_bridge.html")  # WeCom JS-SDK in the sidebar
-        from channels import inbox, leads_services
+        # Imported here, not at module top: plugins import models, which need the app registry.
+        # Each platform's tasks module is imported so its tasks are registered with Celery.
+        from channels import inbox
+        from channels.douyin import plugin as douyin_plugin
+        from channels.douyin import tasks as _douyin_tasks  # noqa: F401
+        from channels.leads import services as leads
+        from channels.leads import tasks as _leads_tasks  # noqa: F401
+        from channels.meituan import plugin as meituan_plugin
+        from channels.meituan import tasks as _meituan_tasks  # noqa: F401
+        from channels.video import plugin as video_plugin
+        from channels.video import tasks as _video_tasks  # noqa: F401
+        from channels.wecom import plugin as wecom_plugin
+        from channels.wecom import tasks as _wecom_tasks  # noqa: F401
         from contacts.services import register_erasure_handler, register_personal_data_provider
 
-        register_personal_data_provider("leads", leads_services.customer_leads_export)
-        register_erasure_handler(leads_services.customer_leads_erase)
+        for plugin in (wecom_plugin, video_plugin, douyin_plugin, meituan_plugin):
+            plugin.ready()
+        register_personal_data_provider("leads", leads.customer_leads_export)
+        register_erasure_handler(leads.customer_leads_erase)
         register_erasure_handler(inbox.customer_inbox_erase)
-        # Lead sources (Douyin, WeChat shop webhooks; beat tasks) — channels-leads engineer; keep these lines.
-        from channels import leads_plugins, leads_tasks  # noqa: F401
-
-        leads_plugins.register_all()

@@ -1,99 +1,218 @@
-"""The demo brand's channels: a WeCom account on the local sandbox, 渠道活码 per source and store,
-a 群活码, then the lead sources (channels/leads_demo.py).
+"""The demo brand's channels (``manage.py demo_load`` calls :func:`load`): WeCom (``channels/wecom/demo.py``),
+then the lead sources (:func:`load_lead_sources`).
 
-The sandbox (``python -m channels.sandbox --port 8001``, URL in ``SCRM_SANDBOX_URL``) keeps its state
-in memory; if it is running now it is seeded right away, otherwise ``manage.py channels_sandbox_seed``
-does it after it starts.
+The lead sources: connects the demo brand to the sandbox's Ocean Engine, Douyin, 视频号/微信小店 and Meituan fakes
+(well-known sandbox credentials from ``channels/sandbox/*``, API base ``SCRM_SANDBOX_URL``), creates
+two H5 lead forms, and fills a month of history through the real services: ad leads (most with a
+phone → customers with the ad as first touch), form leads with consent, and Meituan redemptions
+that became orders. Seeded by ``rng``: the same seed gives the same demo.
 """
 
 from __future__ import annotations
 
 import os
 import random
+import uuid
+from datetime import timedelta
+from decimal import Decimal
 from typing import Any
 
-from channels.models import ChannelPlatform, ContactWay, ContactWayKind
-from channels.sandbox import defaults
-from channels.services import channel_account_connect
-from contacts.models import SourceChannel, Tag
+from django.utils import timezone
+
+from channels.forms.services import form_submit
+from channels.leads.events import LeadEvent
+from channels.leads.services import lead_ingest
+from channels.meituan.adapter import ConsumedVoucher
+from channels.meituan.services import redemption_finish
+from channels.models import (
+    ChannelAccount,
+    ChannelPlatform,
+    LeadForm,
+    LeadSource,
+    MeituanRedemption,
+    RedemptionOrigin,
+)
+from channels.sandbox.douyin import (
+    DEMO_ACCESS_TOKEN,
+    DEMO_ADS,
+    DEMO_ADVERTISER_ID,
+    DEMO_CLIENT_SECRET,
+    DEMO_LOCAL_ACCOUNT_ID,
+)
+from channels.sandbox.meituan import DEMO_SHOPS, MeituanFake, demo_token
+from channels.sandbox.video import DEMO_APPID, DEMO_SECRET
+from channels.wecom import demo as wecom_demo
 
 SANDBOX_URL = os.environ.get("SCRM_SANDBOX_URL", "http://127.0.0.1:8001").rstrip("/")
-# The states the contacts demo gave its customers' first touch ("<channel>_demo"), plus store codes.
-CHANNEL_CODES = [
-    (
-        "门店收银台 · 通用码",
-        "wecom_demo",
-        SourceChannel.WECOM,
-        ["门店开业"],
-        "欢迎加入悦享生活！回复「1」领取新人礼券🎁",
-    ),
-    (
-        "抖音团购 · 核销后加微",
-        "douyin_demo",
-        SourceChannel.DOUYIN,
-        ["抖音团购"],
-        "感谢购买抖音团购套餐，到店出示券码即可使用",
-    ),
-    (
-        "美团团购 · 核销后加微",
-        "meituan_demo",
-        SourceChannel.MEITUAN,
-        ["美团团购"],
-        "感谢在美团选择我们，下次到店享会员价",
-    ),
-    ("视频号直播间 · 福利码", "video_demo", SourceChannel.VIDEO, ["直播间"], "直播间专属福利已送达，点击领取"),
-    ("H5 表单 · 留资加微", "form_demo", SourceChannel.FORM, [], "您好，我是您的专属顾问，有问题随时找我"),
-]
+DEMO_SHOP_AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
+DEALS = [("双人下午茶套餐", "88.00"), ("单人精致午餐", "58.00"), ("周末亲子套餐", "168.00")]
+
+
+def _account(org: Any, platform: str, name: str, external_id: str, credentials: dict[str, Any], **extra: Any) -> Any:
+    account = ChannelAccount(
+        organization=org, platform=platform, name=name, external_id=external_id, api_base=SANDBOX_URL, **extra
+    )
+    account.set_credentials(credentials)
+    account.save()
+    return account
+
+
+def _phone(rng: random.Random) -> str:
+    return f"1{rng.choice('3578')}{rng.randint(0, 9)}{rng.randint(10**7, 10**8 - 1)}"
 
 
 def load(*, context: dict[str, Any], rng: random.Random) -> None:
+    wecom_demo.load(context=context, rng=rng)
+    load_lead_sources(context=context, rng=rng)
+
+
+def load_lead_sources(*, context: dict[str, Any], rng: random.Random) -> dict[str, Any]:
     org = context["organization"]
     stores = list(context["stores"])
-    staff = [s for s in context["staff"] if s.wecom_userid]
-    account = channel_account_connect(
-        organization=org,
-        platform=ChannelPlatform.WECOM,
-        name="企业微信（沙箱）",
-        external_id=defaults.CORP_ID,
-        credentials={"secret": defaults.SECRET, "token": defaults.TOKEN, "aes_key": defaults.AES_KEY},
-        agent_id="1000002",
-        api_base=SANDBOX_URL,
-        default_store=stores[0] if stores else None,
-        settings={"welcome_text": "您好，我是悦享生活的专属顾问～"},
+    by_code = {s.code: s for s in stores}
+    now = timezone.now()
+
+    ocean = _account(
+        org,
+        ChannelPlatform.OCEAN_ENGINE,
+        "巨量引擎（沙箱）",
+        str(DEMO_ADVERTISER_ID),
+        {"access_token": DEMO_ACCESS_TOKEN},
+        settings={"advertiser_ids": [DEMO_ADVERTISER_ID], "local_account_ids": [DEMO_LOCAL_ACCOUNT_ID]},
+        default_store=stores[0],
     )
-    tags = {t.name: t for t in Tag.objects.filter(organization=org)}
-    flagship = stores[0] if stores else None
-    for name, state, channel, tag_names, welcome in CHANNEL_CODES:
-        store_staff = [s for s in staff if flagship and s.store_id == flagship.pk][:2] or staff[:1]
-        way = ContactWay.objects.create(
-            organization=org, account=account, kind=ContactWayKind.CONTACT, name=name, state=state, channel=channel,
-            store=flagship, welcome_text=welcome,
-        )  # fmt: skip
-        way.staff.set(store_staff)
-        way.tags.set([tags[n] for n in tag_names if n in tags])
-    for store in stores:
-        way = ContactWay.objects.create(
-            organization=org, account=account, name=f"{store.name} · 店内海报", state=f"store_{store.code}",
-            channel=SourceChannel.WECOM, store=store, welcome_text=f"欢迎光临{store.name}，到店报手机号享会员价",
-        )  # fmt: skip
-        way.staff.set([s for s in staff if s.store_id == store.pk][:3])
-    _seed_if_running(account)
-    try:
-        from channels import leads_demo
-    except ImportError:
-        return
-    leads_demo.load(context=context, rng=rng)
+    _account(
+        org,
+        ChannelPlatform.DOUYIN,
+        "抖音企业号（沙箱）",
+        "awsandboxclientkey",
+        {"client_secret": DEMO_CLIENT_SECRET},
+        default_store=stores[0],
+    )
+    _account(org, ChannelPlatform.VIDEO, "视频号（沙箱）", DEMO_APPID, {"secret": DEMO_SECRET}, default_store=stores[0])
+    _account(
+        org,
+        ChannelPlatform.WECHAT_SHOP,
+        "微信小店（沙箱）",
+        DEMO_APPID,
+        {"secret": DEMO_SECRET, "token": "shopDemoToken", "aes_key": DEMO_SHOP_AES_KEY},
+    )
+    meituan = {
+        code: _account(
+            org,
+            ChannelPlatform.MEITUAN,
+            f"美团 · {by_code[code].name}（沙箱）",
+            code,
+            {
+                "developer_id": MeituanFake.developer_id,
+                "sign_key": MeituanFake.sign_key,
+                "app_auth_token": demo_token(code),
+            },
+            default_store=by_code[code],
+        )
+        for code in DEMO_SHOPS
+        if code in by_code
+    }
 
+    forms = [
+        LeadForm.objects.create(
+            organization=org,
+            slug="demo-try",
+            title="到店体验礼 · 免费领取",
+            store=stores[0],
+            intro="留下手机号，领取门店体验礼一份，顾问将与您预约到店时间。",
+            success_text="领取成功！添加顾问企业微信，到店出示即可。",
+        ),
+        LeadForm.objects.create(
+            organization=org,
+            slug="demo-vip",
+            title="会员日预约",
+            store=stores[1],
+            intro="会员日专属折扣，预约后到店享受。",
+        ),
+    ]
 
-def _seed_if_running(account: Any) -> None:
-    from django.db import transaction
+    # A month of Ocean Engine ad leads, deduped and attributed exactly as the live pull does it.
+    ad_leads = 0
+    for i in range(140):
+        ad = DEMO_ADS[rng.randrange(len(DEMO_ADS))]
+        at = now - timedelta(days=rng.uniform(0.2, 30))
+        has_phone = rng.random() < 0.75
+        lead_ingest(
+            organization=org,
+            account=ocean,
+            event=LeadEvent(
+                source=LeadSource.OCEAN_ENGINE,
+                external_id=f"demo-{7_000_000_000_000 + i}",
+                occurred_at=at,
+                name=rng.choice(["王女士", "李先生", "张女士", "刘先生", "陈小姐", "杨女士"]),
+                phone=_phone(rng) if has_phone else "",
+                platform_account=str(DEMO_ADVERTISER_ID),
+                ad={
+                    "advertiser_id": DEMO_ADVERTISER_ID,
+                    "ad_id": ad["ad_id"],
+                    "ad_name": ad["ad_name"],
+                    "promotion_id": ad["promotion_id"],
+                    "promotion_name": ad["campaign_name"],
+                },
+                fields={
+                    "intention_estimation": rng.choice(["高意向", "中意向", "低意向"]),
+                    "app_name": "抖音",
+                    "convert_status": "待跟进",
+                    "remark_dict": {"意向门店": rng.choice(stores).name},
+                },
+            ),
+            store=rng.choice(stores[:4]),
+        )
+        ad_leads += 1
 
-    def seed() -> None:
-        from channels.sandbox_seed import SandboxUnavailable, seed_sandbox
+    for i in range(30):
+        form = forms[i % len(forms)]
+        form_submit(form=form, name=rng.choice(["周女士", "吴先生", "郑小姐"]), phone=_phone(rng), consent=True)
 
-        try:
-            seed_sandbox(account=account, timeout=30.0)
-        except SandboxUnavailable:
-            print("WeCom sandbox not running: start it, then run `manage.py channels_sandbox_seed`")
-
-    transaction.on_commit(seed)
+    # Meituan redemptions of the last weeks (their vouchers live only in our history, not in the fake).
+    redemptions = 0
+    staff_by_store: dict[int, list[Any]] = {}
+    for member in context.get("staff", []):
+        if member.store_id:
+            staff_by_store.setdefault(member.store_id, []).append(member)
+    # Most clerks ask for the phone at redemption, which links the voucher to the known customer.
+    phones_by_store: dict[int, list[str]] = {}
+    for customer in context.get("customers", []):
+        if customer.home_store_id and customer.phone_encrypted:
+            phones_by_store.setdefault(customer.home_store_id, []).append(customer.phone)
+    for code, account in meituan.items():
+        store = by_code[code]
+        for n in range(rng.randint(12, 20)):
+            title, price = DEALS[rng.randrange(len(DEALS))]
+            count = 2 if rng.random() < 0.15 else 1
+            staff = rng.choice(staff_by_store.get(store.pk) or [None])
+            receipt = f"9{rng.randint(10**10, 10**11 - 1)}"
+            redemption = MeituanRedemption.objects.create(
+                organization=org,
+                account=account,
+                store=store,
+                staff=staff,
+                request_id=uuid.uuid4().hex,
+                origin=RedemptionOrigin.STAFF_PAGE if staff else RedemptionOrigin.HISTORY,
+                receipt_code=receipt,
+                count=count,
+            )
+            redemption_finish(
+                redemption_id=redemption.pk,
+                consumed=ConsumedVoucher(
+                    receipt_code=receipt,
+                    order_id=f"demo-{code}-{n}",
+                    deal_id=f"60{n:04d}",
+                    deal_title=title,
+                    amount=Decimal(price) * count,
+                    count=count,
+                    mobile_masked=f"1{rng.randint(30, 99)}****{rng.randint(1000, 9999)}",
+                    consumed_at=now - timedelta(days=rng.uniform(0.5, 28)),
+                ),
+                phone=rng.choice(phones_by_store[store.pk])
+                if phones_by_store.get(store.pk) and rng.random() < 0.7
+                else "",
+            )
+            redemptions += 1
+    return {"lead_forms": forms, "ad_leads": ad_leads, "redemptions": redemptions}

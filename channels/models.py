@@ -236,7 +236,7 @@ class SyncRun(Scoped):
 
 
 # --- Leads: Douyin / Ocean Engine / Video / WeChat shop / Meituan / forms ---
-# Owned by the channels-leads engineer. Services: channels/leads_services.py, channels/<platform>/services.py.
+# Owned by the channels-leads engineer. Services: channels/leads/services.py, channels/<platform>/services.py.
 
 
 class LeadSource(models.TextChoices):

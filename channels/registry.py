@@ -1,6 +1,7 @@
 """How a platform plugs into the shared webhook endpoint and the inbox.
 
-A platform registers two functions (in its ``AppConfig.ready()`` or on import of its module):
+Each platform folder has a ``plugin.py`` whose ``ready()`` (called from ``ChannelsConfig.ready()``)
+registers one :class:`Plugin` per platform it serves. A plugin may carry:
 
 * ``receive(request, account) -> Received``: verify the request (signature, decryption) and split it
   into events, WITHOUT touching the database. Raise :class:`WebhookRejected` to refuse it (403 bad
@@ -9,9 +10,13 @@ A platform registers two functions (in its ``AppConfig.ready()`` or on import of
   a Celery task inside a transaction (unless ``atomic=False``); raising marks the event failed (kept
   with its error, replayable).
   Return a short note ("", or e.g. "ignored: …" to mark it ignored).
+* ``connection_test(account) -> (ok, message)``: call the platform with the stored credentials
+  (the console's "测试连接" and the save of an account form).
+* ``account``: an :class:`AccountSpec`, what the console's account form asks for (WeCom has a form
+  of its own in ``channels/wecom/forms.py``).
 
-    from channels.registry import Plugin, register
-    register(Plugin(platform="douyin", receive=douyin_receive, process=douyin_process))
+    def ready() -> None:
+        register(Plugin(platform="douyin", receive=receive, process=process, connection_test=connection_test))
 
 Higher layers that choose what a welcome message (欢迎语) says register a provider instead of being
 imported here (DESIGN.md: channels never imports campaigns); see :func:`register_welcome_provider`.
@@ -24,9 +29,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 
+from django import forms
 from django.http import HttpRequest, HttpResponse
 
 if TYPE_CHECKING:
+    from django.utils.functional import _StrPromise
+
     from channels.models import ChannelAccount, ContactWay, InboxEvent
 
 log = logging.getLogger(__name__)
@@ -58,11 +66,35 @@ class Received:
 IGNORED_PREFIX = "ignored:"
 
 
+@dataclass(frozen=True)
+class AccountSpec:
+    """The fields of a platform's account in the console form (``channels.console_forms.AccountForm``).
+
+    * ``secrets``: (credential key, label) pairs; required when connecting, blank keeps the stored value.
+    * ``extra_fields``: platform fields beyond name / external id / API base / store / tags.
+    * ``clean``: validates and normalizes the cleaned data in place; raise ``forms.ValidationError``
+      with a dict of field → message to refuse it.
+    * ``to_account``: (external_id, settings or ``None`` to keep them) from the cleaned data.
+    * ``initial``: the form's initial values for an existing account, beyond the common ones.
+    """
+
+    external_id_label: str | _StrPromise
+    secrets: tuple[tuple[str, str | _StrPromise], ...]
+    has_webhook: bool = False
+    store_help: str | _StrPromise = ""  # non-empty: a default store is required, with this help text
+    extra_fields: Callable[[], dict[str, forms.Field]] | None = None
+    clean: Callable[[dict[str, Any]], None] | None = None
+    to_account: Callable[[dict[str, Any], ChannelAccount | None], tuple[str, dict[str, Any] | None]] | None = None
+    initial: Callable[[ChannelAccount], dict[str, Any]] | None = None
+
+
 @dataclass
 class Plugin:
     platform: str
     receive: Callable[[HttpRequest, ChannelAccount], Received] | None = None
     process: Callable[[InboxEvent], str] | None = None
+    connection_test: Callable[[ChannelAccount], tuple[bool, str]] | None = None
+    account: AccountSpec | None = None
     # Largest request body accepted before reading it (413 above).
     max_body_bytes: int = 256 * 1024
     # Run ``process`` inside one transaction (default). False: the processor manages its own
@@ -83,6 +115,15 @@ def plugin_for(platform: str) -> Plugin | None:
 
 def registered() -> dict[str, Plugin]:
     return dict(_PLUGINS)
+
+
+def connection_test(account: ChannelAccount) -> tuple[bool, str] | None:
+    """Call the account's platform with its stored credentials: (ok, message), or ``None`` when the
+    platform has no test API (its plugin declares no ``connection_test``)."""
+    plugin = _PLUGINS.get(account.platform)
+    if plugin is None or plugin.connection_test is None:
+        return None
+    return plugin.connection_test(account)
 
 
 # -- welcome messages -------------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Writes of channel data: connect/test/disable accounts. (Inbox: channels.inbox; WeCom: channels.wecom.*)"""
+"""Writes of channel data: connect/test/disable accounts (inbox: channels.inbox; platforms: channels/<platform>/)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from channels.errors import PlatformError, TransientError
+from channels import registry
 from channels.models import ChannelAccount, ChannelPlatform
 from contacts.models import Organization, Store, Tag
 
@@ -83,22 +83,9 @@ def channel_account_enable(*, account: ChannelAccount) -> None:
 
 
 def channel_account_test(*, account: ChannelAccount) -> tuple[bool, str]:
-    """Call the platform with the stored credentials; record and return (ok, message in Chinese)."""
-    ok, message = False, ""
-    if account.platform == ChannelPlatform.WECOM:
-        from channels.wecom.client import WeComClient
-
-        client = WeComClient.for_account(account, max_wait=2.0)
-        try:
-            client.access_token()
-            members = client.follow_user_list()
-            ok, message = True, f"连接成功：{len(members)} 位成员开通了客户联系"
-        except PlatformError as exc:
-            message = f"企业微信返回错误 {exc.code}：{exc.message}。请核对 CorpID 和应用 Secret"
-        except TransientError as exc:
-            message = f"无法连接企业微信（{exc}），请检查 API 地址和网络后重试"
-    else:
-        ok, message = True, "该平台没有在线测试接口；保存的凭据将在首次调用时校验"
+    """Call the platform with the stored credentials (its plugin's ``connection_test``); record and
+    return (ok, message in Chinese)."""
+    ok, message = registry.connection_test(account) or (True, "该平台没有在线测试接口；保存的凭据将在首次调用时校验")
     ChannelAccount.objects.filter(pk=account.pk).update(
         last_tested_at=timezone.now(), last_test_ok=ok, last_error="" if ok else message[:300]
     )

@@ -1,4 +1,5 @@
-"""Console pages of channels: connected accounts, 渠道活码/群活码, the inbox, 客户继承."""
+"""Shared console pages of channels: connected accounts (list, actions, the plugin-driven account form)
+and the inbox. WeCom's pages (its account form, 渠道活码/群活码, 客户继承) are in ``channels/wecom/views.py``."""
 
 from __future__ import annotations
 
@@ -7,28 +8,22 @@ from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.core.paginator import Paginator
-from django.db.models import Count, Q
+from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from channels import inbox, selectors, services
-from channels.console_forms import ContactWayForm, InboxFilterForm, TransferForm, WeComAccountForm
-from channels.errors import PlatformError, TransientError
+from channels import inbox, registry, selectors, services
+from channels.console_forms import AccountForm, InboxFilterForm
 from channels.models import (
     ChannelAccount,
     ChannelPlatform,
-    ContactWay,
-    ContactWayKind,
-    CustomerTransfer,
     InboxEvent,
     InboxStatus,
-    TransferKind,
 )
-from channels.wecom import contact_ways, transfers
-from contacts.access import OPERATOR_AND_MANAGER, OPERATOR_ONLY, Actor, console_view
-from contacts.models import Follow, Staff
+from contacts.access import OPERATOR_ONLY, Actor, console_view
+from scrm.celery import enqueue
 
 PAGE_SIZE = 30
 
@@ -63,66 +58,6 @@ def account_list(request: HttpRequest) -> HttpResponse:
     return render(request, "channels/wecom/account_list.html", {"rows": rows})
 
 
-@console_view(OPERATOR_ONLY)
-def account_connect(request: HttpRequest, pk: int | None = None) -> HttpResponse:
-    """Connect a WeCom corp (or edit one): credentials are encrypted; blank secrets keep the stored ones."""
-    actor = _actor(request)
-    account = get_object_or_404(actor.scope(ChannelAccount.objects.all()), pk=pk) if pk else None
-    if account is not None and account.platform != ChannelPlatform.WECOM:
-        raise Http404
-    initial: dict[str, Any] = {}
-    if account is not None:
-        initial = {
-            "name": account.name,
-            "corp_id": account.external_id,
-            "agent_id": account.agent_id,
-            "api_base": account.api_base,
-            "default_store": account.default_store,
-            "default_tags": list(account.default_tags.all()),
-            "welcome_text": (account.settings or {}).get("welcome_text", ""),
-            "per_minute": (account.rate_limits or {}).get("default", {}).get("per_minute"),
-            "concurrency": (account.rate_limits or {}).get("default", {}).get("concurrency"),
-        }
-    form = WeComAccountForm(
-        request.POST or None, organization=actor.organization, editing=account is not None, initial=initial
-    )
-    if request.method == "POST" and form.is_valid():
-        data = form.cleaned_data
-        account = services.channel_account_connect(
-            organization=actor.organization,
-            platform=ChannelPlatform.WECOM,
-            name=data["name"],
-            external_id=data["corp_id"].strip(),
-            credentials={"secret": data["secret"], "token": data["token"], "aes_key": data["aes_key"]},
-            agent_id=data["agent_id"],
-            api_base=data["api_base"],
-            default_store=data["default_store"],
-            default_tags=list(data["default_tags"]),
-            settings={**((account.settings if account else None) or {}), "welcome_text": data["welcome_text"]},
-            rate_limits=_rate_limits(account, data),
-            account=account,
-        )
-        messages.success(
-            request,
-            _("已保存。请把回调地址 %(url)s 填入企业微信后台，然后点“测试连接”。")
-            % {"url": selectors.callback_url(account)},
-        )
-        return redirect("channels:account_list")
-    return render(request, "channels/wecom/account_form.html", {"form": form, "account": account})
-
-
-def _rate_limits(account: ChannelAccount | None, data: dict[str, Any]) -> dict[str, Any]:
-    """The account's per-API pacing with the form's defaults applied (other per-API overrides kept)."""
-    limits = dict((account.rate_limits if account else None) or {})
-    default = {k: v for k, v in (limits.get("default") or {}).items() if k not in ("per_minute", "concurrency")}
-    if data.get("per_minute"):
-        default["per_minute"] = data["per_minute"]
-    if data.get("concurrency"):
-        default["concurrency"] = data["concurrency"]
-    limits["default"] = default
-    return limits
-
-
 @require_POST
 @console_view(OPERATOR_ONLY)
 def account_action(request: HttpRequest, pk: int) -> HttpResponse:
@@ -139,171 +74,75 @@ def account_action(request: HttpRequest, pk: int) -> HttpResponse:
         services.channel_account_enable(account=account)
         messages.success(request, _("账号已启用"))
     elif action == "sync" and account.platform == ChannelPlatform.WECOM:
-        from channels.tasks import wecom_full_sync_task
-
-        wecom_full_sync_task.delay(account.pk)
+        enqueue("channels.sync.wecom_full", account.pk)
         messages.success(request, _("已开始全量同步（员工、客户、标签、客户群），稍后刷新查看结果"))
     else:
         messages.error(request, _("未知操作"))
     return redirect("channels:account_list")
 
 
-# -- 渠道活码 / 群活码 ------------------------------------------------------------------------------------
-@console_view(OPERATOR_AND_MANAGER)
-def contactway_list(request: HttpRequest) -> HttpResponse:
-    actor = _actor(request)
-    ways = actor.scope(ContactWay.objects.select_related("store", "account")).prefetch_related("tags", "staff")
-    kind = request.GET.get("kind", "")
-    if kind in ContactWayKind.values:
-        ways = ways.filter(kind=kind)
-    q = request.GET.get("q", "").strip()
-    if q:
-        ways = ways.filter(Q(name__icontains=q) | Q(state__icontains=q))
-    store = request.GET.get("store", "")
-    if store.isdigit():
-        ways = ways.filter(store_id=int(store))
-    ways = ways.filter(is_active=request.GET.get("active") != "0")
-    page = _page(request, ways.order_by("-created_at", "-id"))
-    # Adds per code (every follow that carried its state), one grouped query for the page.
-    states = [w.state for w in page]
-    adds = dict(
-        actor.scope(Follow.objects.filter(state__in=states))
-        .values("state")
-        .annotate(n=Count("id"))
-        .values_list("state", "n")
-    )
-    from contacts.models import Store
-
-    context = {
-        "page": page,
-        "rows": [{"way": w, "adds": adds.get(w.state, 0)} for w in page],
-        "query": _query_without_page(request),
-        "q": q,
-        "kind": kind,
-        "store": store,
-        "stores": actor.scope(Store.objects.all()),
-        "kinds": ContactWayKind.choices,
-        "can_edit": actor.is_operator,
-        "sandbox": any(_is_sandbox(w.account) for w in page),
-        "has_account": selectors.wecom_account_for(organization=actor.organization) is not None,
-    }
-    return render(request, "channels/wecom/contactway_list.html", context)
+def _account_platforms() -> list[ChannelPlatform]:
+    """The platforms whose plugin declares an account form, in the platforms' order."""
+    plugins = registry.registered()
+    return [p for p in ChannelPlatform if p in plugins and plugins[p].account is not None]
 
 
 @console_view(OPERATOR_ONLY)
-def contactway_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+def lead_account_connect(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+    """Connect (or edit) an account of a platform whose plugin declares an :class:`AccountSpec`
+    (Ocean Engine, Douyin, 视频号, 微信小店, Meituan). Credentials are encrypted by
+    ``channel_account_connect``; blank secrets keep the stored ones."""
     actor = _actor(request)
-    way = get_object_or_404(actor.scope(ContactWay.objects.all()), pk=pk) if pk else None
-    account = way.account if way else selectors.wecom_account_for(organization=actor.organization)
-    if account is None:
-        messages.error(request, _("还没有连接企业微信：请先在“渠道账号”页连接，再创建活码"))
-        return redirect("channels:account_list")
-    initial: dict[str, Any] = {"kind": request.GET.get("kind", ContactWayKind.CONTACT)}
-    if way is not None:
+    platforms = _account_platforms()
+    account = actor.scope(ChannelAccount.objects.all()).filter(pk=pk).first() if pk else None
+    if pk and (account is None or account.platform not in platforms):
+        raise Http404(_("账号不存在，或不是线索渠道账号"))
+    platform = account.platform if account else request.GET.get("platform") or request.POST.get("platform") or ""
+    if platform not in platforms:
+        return render(request, "channels/leads/account_pick.html", {"platforms": [(p, p.label) for p in platforms]})
+    plugin = registry.registered()[platform]
+    spec = plugin.account
+    assert spec is not None  # noqa: S101 - _account_platforms() keeps only plugins with a spec
+    initial: dict[str, Any] = {}
+    if account is not None:
         initial = {
-            "kind": way.kind,
-            "name": way.name,
-            "state": way.state,
-            "channel": way.channel,
-            "store": way.store,
-            "staff": list(way.staff.all()),
-            "tags": list(way.tags.all()),
-            "welcome_text": way.welcome_text,
-            "skip_verify": way.skip_verify,
-            "chat_ids": "\n".join(way.chat_ids),
-            "auto_create_room": way.auto_create_room,
-            "room_base_name": way.room_base_name,
-            "room_base_id": way.room_base_id,
+            "name": account.name,
+            "external_id": account.external_id,
+            "api_base": account.api_base,
+            "default_store": account.default_store,
+            "default_tags": list(account.default_tags.all()),
+            **(spec.initial(account) if spec.initial else {}),
         }
-    form = ContactWayForm(request.POST or None, actor=actor, initial=initial)
+    form = AccountForm(request.POST or None, initial=initial, actor=actor, spec=spec, editing=account is not None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        try:
-            way = contact_ways.contact_way_save(
-                account=account,
-                way=way,
-                kind=way.kind if way else (data["kind"] or ContactWayKind.CONTACT),
-                name=data["name"],
-                state=data["state"],
-                channel=data["channel"],
-                store=data["store"],
-                staff=list(data["staff"]),
-                tags=list(data["tags"]),
-                welcome_text=data["welcome_text"],
-                skip_verify=data["skip_verify"],
-                chat_ids=data["chat_ids"],
-                auto_create_room=data["auto_create_room"],
-                room_base_name=data["room_base_name"],
-                room_base_id=data["room_base_id"] or 1,
-                by=actor.staff,
-            )
-        except contact_ways.ContactWayError as exc:
-            form.add_error(None, str(exc))
-        else:
-            if way.sync_error:
-                messages.warning(request, _("活码已保存，但同步到企业微信失败：%(e)s") % {"e": way.sync_error})
-            else:
-                messages.success(request, _("活码已保存并同步到企业微信"))
-            return redirect("channels:contactway_list")
-    return render(request, "channels/wecom/contactway_form.html", {"form": form, "way": way})
-
-
-@require_POST
-@console_view(OPERATOR_ONLY)
-def contactway_action(request: HttpRequest, pk: int) -> HttpResponse:
-    way = get_object_or_404(_actor(request).scope(ContactWay.objects.select_related("account")), pk=pk)
-    action = request.POST.get("action")
-    try:
-        if action == "resync":
-            contact_ways.contact_way_push(way=way)
-            way.refresh_from_db()
-            if way.sync_error:
-                messages.error(request, way.sync_error)
-            else:
-                messages.success(request, _("已同步到企业微信"))
-        elif action == "simulate_scan" and _is_sandbox(way.account):
-            # Demo only: a WeChat user scans this code in the local sandbox (the full callback path follows).
-            from channels.sandbox_seed import SandboxUnavailable, sandbox_scan
-
-            try:
-                sandbox_scan(way=way)
-                messages.success(request, _("沙箱已模拟一位顾客扫码添加，几秒后刷新客户列表即可看到"))
-            except SandboxUnavailable as exc:
-                messages.error(request, _("沙箱未运行：%(e)s") % {"e": exc})
-        elif action == "disable":
-            contact_ways.contact_way_disable(way=way)
-            messages.success(request, _("活码已停用：扫码将不再添加员工，已有客户的来源记录保留"))
-        else:
-            messages.error(request, _("未知操作"))
-    except (PlatformError, TransientError) as exc:
-        messages.error(request, _("企业微信调用失败：%(e)s，请稍后重试") % {"e": exc})
-    return redirect("channels:contactway_list")
-
-
-def _is_sandbox(account: ChannelAccount) -> bool:
-    from django.conf import settings
-
-    return bool(settings.SANDBOX_ENABLED) and account.api_base.startswith(("http://127.0.0.1", "http://localhost"))
-
-
-@console_view(OPERATOR_AND_MANAGER)
-def contactway_qr(request: HttpRequest, pk: int) -> HttpResponse:
-    way = get_object_or_404(_actor(request).scope(ContactWay.objects.all()), pk=pk)
-    try:
-        image = contact_ways.contact_way_qr_image(way=way)
-    except contact_ways.ContactWayError as exc:
-        messages.error(request, str(exc))
-        return redirect("channels:contactway_list")
-    response = HttpResponse(image, content_type="image/png")
-    if request.GET.get("download"):
-        response["Content-Disposition"] = f'attachment; filename="qrcode-{way.state}.png"'
-    return response
-
-
-@console_view(OPERATOR_AND_MANAGER)
-def contactway_print(request: HttpRequest, pk: int) -> HttpResponse:
-    way = get_object_or_404(_actor(request).scope(ContactWay.objects.select_related("store")), pk=pk)
-    return render(request, "channels/wecom/contactway_print.html", {"way": way})
+        external_id, settings = (
+            spec.to_account(data, account) if spec.to_account else (data["external_id"], None)
+        )
+        saved = services.channel_account_connect(
+            organization=actor.organization,
+            platform=platform,
+            name=data["name"],
+            external_id=external_id,
+            credentials={key: data.get(key, "") for key, _label in spec.secrets},
+            api_base=data.get("api_base") or "",
+            default_store=data.get("default_store"),
+            default_tags=list(data.get("default_tags") or []),
+            settings=settings,
+            account=account,
+        )
+        if plugin.connection_test is not None:
+            ok, message = services.channel_account_test(account=saved)
+            (messages.success if ok else messages.warning)(request, message)
+        if spec.has_webhook:
+            messages.info(request, _("请把回调地址 %(url)s 填入平台后台") % {"url": selectors.callback_url(saved)})
+        messages.success(request, _("已保存渠道账号：%(name)s") % {"name": saved.name})
+        return redirect("channels:lead_list")
+    return render(
+        request,
+        "channels/leads/account_form.html",
+        {"form": form, "platform": platform, "platform_label": ChannelPlatform(platform).label, "account": account},
+    )
 
 
 # -- inbox ------------------------------------------------------------------------------------------
@@ -354,70 +193,3 @@ def inbox_replay(request: HttpRequest) -> HttpResponse:
         messages.error(request, _("没有可重放的事件：只有失败的、或处理中超过 5 分钟的事件可以重放"))
     return redirect(request.POST.get("next") or "channels:inbox_list")
 
-
-# -- 客户继承 ---------------------------------------------------------------------------------------
-@console_view(OPERATOR_ONLY)
-def transfer_list(request: HttpRequest) -> HttpResponse:
-    actor = _actor(request)
-    account = selectors.wecom_account_for(organization=actor.organization)
-    # "Transfer the customers of X" links from the waiting list below pre-fill the form.
-    initial = {key: request.GET[key] for key in ("kind", "handover") if request.GET.get(key)}
-    form = TransferForm(request.POST or None, actor=actor, initial=initial)
-    if request.method == "POST":
-        if account is None:
-            messages.error(request, _("还没有连接企业微信：请先在“渠道账号”页连接"))
-        elif form.is_valid():
-            data = form.cleaned_data
-            try:
-                transfer = transfers.transfer_start(
-                    account=account,
-                    kind=data["kind"],
-                    handover=data["handover"],
-                    takeover=data["takeover"],
-                    message=data["message"],
-                    by=actor.staff,
-                )
-            except transfers.TransferError as exc:
-                form.add_error(None, str(exc))
-            except (PlatformError, TransientError) as exc:
-                form.add_error(None, _("企业微信调用失败：%(e)s，请稍后重试") % {"e": exc})
-            else:
-                if transfer.error:
-                    messages.error(request, transfer.error)
-                else:
-                    messages.success(
-                        request,
-                        _("已提交 %(n)s 位客户的转接，客户 24 小时内未拒绝即自动完成") % {"n": len(transfer.results)},
-                    )
-                return redirect("channels:transfer_list")
-    rows = actor.scope(CustomerTransfer.objects.select_related("handover", "takeover")).order_by("-created_at")
-    page = _page(request, rows)
-    # Departed members whose customers still await handover (离职待继承), most recent first.
-    waiting = (
-        actor.scope(Staff.objects.filter(is_active=False).exclude(wecom_userid=""))
-        .select_related("store")
-        .annotate(customers=Count("follows", filter=Q(follows__deleted_at__isnull=True)))
-        .filter(customers__gt=0)
-        .order_by("-departed_at", "-id")[:50]
-    )
-    context = {
-        "form": form,
-        "page": page,
-        "waiting": waiting,
-        "resigned_kind": TransferKind.RESIGNED.value,
-        "rows": [{"transfer": t, "summary": transfers.summary(t)} for t in page],
-        "query": _query_without_page(request),
-    }
-    return render(request, "channels/wecom/transfer_list.html", context)
-
-
-@require_POST
-@console_view(OPERATOR_ONLY)
-def transfer_refresh(request: HttpRequest, pk: int) -> HttpResponse:
-    transfer = get_object_or_404(_actor(request).scope(CustomerTransfer.objects.all()), pk=pk)
-    try:
-        transfers.transfer_refresh(transfer=transfer)
-        messages.success(request, _("已刷新转接结果"))
-    except (PlatformError, TransientError) as exc:
-        messages.error(request, _("企业微信调用失败：%(e)s，请稍后重试") % {"e": exc})
-    return redirect("channels:transfer_list")

@@ -44,6 +44,18 @@ app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
 
 
+def enqueue(task_name: str, *args: Any, **options: Any) -> Any:
+    """Send the registered task ``task_name``: ``delay(*args)``, or ``apply_async(args, **options)``
+    when options (a countdown…) are given; the same routing and ETA cap as calling the task itself.
+
+    The one way services enqueue work: a task module imports the services it calls, and no service
+    imports a task module, so no task ↔ service import circle exists. An unknown name raises
+    ``celery.exceptions.NotRegistered`` at once (and ``tests/scrm/test_tasks.py`` checks every name).
+    """
+    task = app.tasks[task_name]
+    return task.apply_async(args, **options) if options else task.delay(*args)
+
+
 @app.task(name="scrm.echo", ignore_result=True)
 def echo(token: str) -> None:
     """Round-trip probe: writes the token to Redis so a caller can see a worker ran it."""

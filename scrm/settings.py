@@ -200,6 +200,9 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 # Anything due later than this is a ``due_at`` row that a beat job picks up, never a broker ETA.
 CELERY_MAX_COUNTDOWN_SECONDS = 300
 
+# Leads that never became a customer (no phone, no consent) are purged after this many days (PIPL).
+LEAD_RETENTION_DAYS = env_int("LEAD_RETENTION_DAYS", 180)
+
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
 LOGGING = {
     "version": 1,

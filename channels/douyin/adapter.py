@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from channels.leads_events import IgnoredEvent, LeadEvent, OrderEvent
+from channels.leads.events import IgnoredEvent, LeadEvent, OrderEvent
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 PHONE_IN_TEXT = re.compile(r"(?<!\d)(1[3-9]\d{9})(?!\d)")

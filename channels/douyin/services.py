@@ -13,8 +13,8 @@ from django.utils import timezone
 
 from channels.douyin.adapter import SHANGHAI, clue_to_lead, life_clue_to_lead, webhook_to_event
 from channels.douyin.client import OceanEngineClient, OceanEngineError, OceanEngineTransient
-from channels.leads_events import IgnoredEvent, LeadEvent, OrderEvent
-from channels.leads_services import lead_ingest, platform_order_ingest
+from channels.leads.events import IgnoredEvent, LeadEvent, OrderEvent
+from channels.leads.services import lead_ingest, platform_order_ingest
 from channels.models import ChannelAccount, ChannelPlatform, Lead, LeadSource, LeadSyncCursor
 
 logger = logging.getLogger(__name__)

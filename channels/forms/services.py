@@ -1,4 +1,8 @@
-"""H5 lead forms: create/update (operators), submit (public), per-IP rate limit in Redis."""
+"""H5 lead forms: create/update (operators), submit (public), per-IP rate limit in Redis.
+
+Forms are our own pages, so this folder has no HTTP client and no webhook plugin: the public view
+(``channels/forms/views.py``) is the receiver and ``adapter.py`` turns a submission into a lead event.
+"""
 
 from __future__ import annotations
 
@@ -10,11 +14,10 @@ from typing import Any
 import redis
 from django.conf import settings
 from django.db import transaction
-from django.utils import timezone
 
-from channels.leads_events import LeadEvent
-from channels.leads_services import lead_ingest
-from channels.models import ContactWay, ContactWayKind, Lead, LeadForm, LeadSource
+from channels.forms.adapter import consent_source, submission_to_event
+from channels.leads.services import lead_ingest
+from channels.models import ContactWay, ContactWayKind, Lead, LeadForm
 from contacts import crypto
 from contacts.models import Staff
 
@@ -78,20 +81,8 @@ def form_submit(*, form: LeadForm, name: str, phone: str, consent: bool, answers
         digits = crypto.normalize_phone(phone)
     except crypto.InvalidPhone as exc:
         raise FormRefused(f"{exc}，请检查后重新提交") from exc
-    source = f"form:{form.slug}"[:50]
-    event = LeadEvent(
-        source=LeadSource.FORM,
-        # One lead per person per form: a repeated phone updates the same lead and customer.
-        external_id=f"{form.pk}:{crypto.phone_hash(digits)[:32]}",
-        occurred_at=timezone.now(),
-        name=name.strip()[:100],
-        phone=digits,
-        fields={
-            "answers": answers or {},
-            "consent_version": form.consent_version if consent else "",
-            "consent_source": source if consent else "",
-        },
-    )
+    source = consent_source(form)
+    event = submission_to_event(form=form, name=name, digits=digits, consent=consent, answers=answers)
     lead, _created = lead_ingest(
         organization=form.organization,
         event=event,

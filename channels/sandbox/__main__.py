@@ -1,21 +1,24 @@
 """``python -m channels.sandbox --port 8001``: serve every platform fake on one loopback port.
 
-Mounted by path: ``/cgi-bin/`` and ``/sandbox/wecom/`` → the WeCom fake; the lead-source fakes
-(Ocean Engine, Meituan) are mounted too when their modules are present. The WeCom corp of the demo
-is created from the environment (``SANDBOX_WECOM_CORP_ID`` …, defaults in ``channels.sandbox.defaults``).
+Mounted by path: ``/cgi-bin/`` and ``/sandbox/wecom/`` → the WeCom fake; ``/open_api/`` → Ocean
+Engine, ``/ddzh/`` … → Meituan, ``/channels/`` and the shop's ``/cgi-bin/token`` → 视频号 / 微信小店.
+The WeCom corp of the demo is created from the environment (``SANDBOX_WECOM_CORP_ID`` …,
+defaults in ``channels.sandbox.defaults``).
 """
 
 from __future__ import annotations
 
 import argparse
-import importlib
-import logging
 import signal
 import sys
 import threading
+from typing import Any
 
 from channels.sandbox import defaults
+from channels.sandbox.douyin import OceanEngineFake
+from channels.sandbox.meituan import MeituanFake
 from channels.sandbox.server import Router, serve
+from channels.sandbox.video import WeChatShopFake
 from channels.sandbox.wecom import WeComFake
 
 
@@ -25,18 +28,13 @@ def build(base_url: str) -> tuple[Router, WeComFake]:
     defaults.seed_demo_corp(fake)
     router.mount("/cgi-bin/", fake)
     router.mount("/sandbox/wecom/", fake)
-    # The lead-source fakes belong to their own modules; mount them when they exist.
-    for module_name, class_name, prefixes in (
-        ("channels.sandbox.douyin", "OceanEngineFake", ["/open_api/"]),
-        ("channels.sandbox.meituan", "MeituanFake", ["/ddzh/", "/router/", "/tuangou/"]),
-        ("channels.sandbox.wechat_shop", "WeChatShopFake", ["/channels/", "/cgi-bin/token"]),
-    ):
-        try:
-            cls = getattr(importlib.import_module(module_name), class_name)
-            app = getattr(cls, "for_demo", cls)()  # lead-source fakes seed their demo state
-        except Exception:
-            logging.getLogger(__name__).warning("sandbox: %s.%s not mounted", module_name, class_name)
-            continue
+    # Each lead-source fake seeds its demo state (``for_demo``).
+    mounts: list[tuple[Any, list[str]]] = [
+        (OceanEngineFake.for_demo(), ["/open_api/"]),
+        (MeituanFake.for_demo(), ["/ddzh/", "/router/", "/tuangou/"]),
+        (WeChatShopFake.for_demo(), ["/channels/", "/cgi-bin/token"]),
+    ]
+    for app, prefixes in mounts:
         for prefix in prefixes:
             router.mount(prefix, app)
     return router, fake

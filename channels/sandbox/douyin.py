@@ -26,11 +26,11 @@ from zoneinfo import ZoneInfo
 
 import requests
 
-from channels.douyin.webhook import sign
+from channels.douyin.crypto import sign
 from channels.sandbox import server
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-# The demo's well-known sandbox credentials (never real ones); channels/leads_demo.py uses the same.
+# The demo's well-known sandbox credentials (never real ones); channels/demo.py uses the same.
 DEMO_ACCESS_TOKEN = "oe-demo-access-token"  # noqa: S105
 DEMO_ADVERTISER_ID = 1760000000001
 DEMO_LOCAL_ACCOUNT_ID = 7000000000001  # the demo's 本地推 / 抖音来客 local account

@@ -25,7 +25,7 @@ from channels.meituan.client import sign_params
 from channels.sandbox.douyin import json_response
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
-# The demo's sandbox shops: one Meituan authorisation per demo store (channels/leads_demo.py connects them).
+# The demo's sandbox shops: one Meituan authorisation per demo store (channels/demo.py connects them).
 DEMO_SHOPS = ["SH001", "SH002", "BJ001"]
 
 

@@ -9,7 +9,7 @@ from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from channels.leads_events import LeadEvent, OrderEvent
+from channels.leads.events import LeadEvent, OrderEvent
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NAME_TITLES = ("姓名", "称呼", "名字", "联系人")

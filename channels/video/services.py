@@ -9,11 +9,11 @@ from typing import Any
 
 from django.utils import timezone
 
-from channels.leads_services import lead_ingest, platform_order_ingest
+from channels.leads.services import lead_ingest, platform_order_ingest
 from channels.models import ChannelAccount, ChannelPlatform, LeadSyncCursor
 from channels.video.adapter import live_lead_to_event, order_to_event
 from channels.video.client import ChannelsClient, WeChatApiError, WeChatTransient
-from channels.video.shop import ORDER_EVENTS, ShopCrypto
+from channels.video.crypto import ORDER_EVENTS, ShopCrypto
 
 logger = logging.getLogger(__name__)
 CURSOR_KIND = "video_live_leads"

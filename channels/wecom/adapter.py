@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from xml.etree import ElementTree
 from zoneinfo import ZoneInfo
 
 from contacts.models import ChurnedBy, SourceChannel
@@ -180,3 +181,9 @@ def first_touch(follow: FollowData, *, channel: str, contact_way_id: int | None)
             "source_label": VIDEO_SOURCES.get(source, "未知"),
         }
     return touch
+
+
+def parse_event(xml: bytes | str) -> dict[str, str]:
+    """Flat dict of the event's child elements (WeCom events are one level deep)."""
+    root = ElementTree.fromstring(xml)  # noqa: S314 - signature verified before parsing; trusted sender
+    return {child.tag: (child.text or "").strip() for child in root}

@@ -16,7 +16,8 @@ from django.utils import timezone
 
 from channels.errors import PlatformError
 from channels.models import ChannelAccount, SyncRun, SyncStatus
-from channels.wecom import adapter, handlers
+from channels.wecom import adapter
+from channels.wecom import services as wecom
 from channels.wecom.client import WeComClient
 from contacts import services as contacts
 from contacts.models import ChurnedBy, CustomerGroup, Follow, Identity, Platform, Staff
@@ -35,7 +36,7 @@ def full_sync(*, account: ChannelAccount) -> SyncRun:
             for row in client.unassigned_list()
         }
         userids = _sync_staff(account, client, {userid for userid, _ext in unassigned}, stats)
-        stats.update(handlers.sync_corp_tags(account, client))
+        stats.update(wecom.sync_corp_tags(account, client))
         _sync_customers(account, client, userids, unassigned, stats)
         _sync_groups(account, client, stats)
     except Exception as exc:
@@ -73,7 +74,7 @@ def _sync_staff(account: ChannelAccount, client: WeComClient, resigned: set[str]
     for userid in userids:
         if not Staff.objects.filter(organization_id=account.organization_id, wecom_userid=userid).exists():
             name = client.user_get(userid).get("name") or userid
-            handlers.staff_for(account, userid, name)
+            wecom.staff_for(account, userid, name)
             created += 1
     for staff in Staff.objects.filter(organization_id=account.organization_id).exclude(wecom_userid=""):
         if staff.wecom_userid in listed:
@@ -117,7 +118,7 @@ def _sync_customers(
         data = adapter.ContactData.from_api(contact, follows_by_ext[ext])
         # Every member with 客户联系 was asked, so their follows missing here have ended; a resigned
         # member's follow awaiting handover goes on.
-        handlers.apply_contact(account, data, complete=True, still_following=waiting.get(ext, set()))
+        wecom.apply_contact(account, data, complete=True, still_following=waiting.get(ext, set()))
     # Customers WeCom no longer knows at all: end their remaining follows.
     ended = 0
     known = set(contacts_by_ext)
@@ -142,7 +143,7 @@ def _sync_customers(
 def _sync_groups(account: ChannelAccount, client: WeComClient, stats: dict[str, Any]) -> None:
     chat_ids = list(client.groupchat_ids())
     for chat_id in chat_ids:
-        handlers.refresh_group(account, client, chat_id)
+        wecom.refresh_group(account, client, chat_id)
     gone = (
         CustomerGroup.objects.filter(organization_id=account.organization_id, dismissed_at__isnull=True)
         .exclude(wecom_chat_id="")
@@ -151,5 +152,5 @@ def _sync_groups(account: ChannelAccount, client: WeComClient, stats: dict[str, 
     )
     for chat_id in list(gone):
         with transaction.atomic():
-            handlers.group_gone(account, chat_id)
+            wecom.group_gone(account, chat_id)
     stats["groups"] = len(chat_ids)

@@ -12,7 +12,7 @@ from campaigns.models import Campaign, CampaignKind, CampaignStatus
 from campaigns.welcome import welcome_provider
 from channels import registry
 from channels.models import ChannelAccount, ContactWay, InboxEvent, InboxStatus
-from channels.wecom import handlers
+from channels.wecom import services as wecom
 from channels.wecom.adapter import ContactEvent
 from channels.wecom.client import WeComClient
 from channels.wecom.contact_ways import contact_way_save
@@ -100,7 +100,7 @@ def scan_and_welcome(sandbox: Any, account: Any, state: str) -> dict[str, Any] |
         state=state,
         welcome_code=scanned["welcome_code"],
     )
-    note = handlers.send_welcome(account, WeComClient.for_account(account), event, event.occurred_at)
+    note = wecom.send_welcome(account, WeComClient.for_account(account), event, event.occurred_at)
     welcomes = sandbox.welcomes()
     if len(welcomes) == before:
         assert note != "welcome sent"
@@ -134,7 +134,7 @@ def test_the_default_template_beats_the_account_text_for_a_code_without_its_own(
     event = ContactEvent(
         "add_external_contact", "guide_a", scanned["external_userid"], timezone.now(), "", scanned["welcome_code"]
     )
-    assert handlers.send_welcome(brand, WeComClient.for_account(brand), event, event.occurred_at) == "welcome sent"
+    assert wecom.send_welcome(brand, WeComClient.for_account(brand), event, event.occurred_at) == "welcome sent"
     assert wecom_sandbox.welcomes()[-1]["text"] == "默认模板"
 
 

@@ -14,7 +14,7 @@ from channels.inbox import Retry, inbox_process, inbox_store, inbox_sweep
 from channels.models import InboxEvent, InboxStatus
 from channels.registry import IncomingEvent
 from channels.wecom.client import WeComClient
-from channels.wecom.handlers import on_tags_changed
+from channels.wecom.services import on_tags_changed
 from contacts.models import TagSource
 from tests.factories import TagFactory
 
@@ -106,7 +106,7 @@ def test_without_our_cap_the_platform_refuses_with_45033(account, wecom_sandbox)
 def test_console_tag_changes_are_pushed_but_sync_changes_are_not(world):
     wecom_tag = TagFactory(group__organization=world.org, wecom_tag_id="et1")
     local_tag = TagFactory(group__organization=world.org)
-    with mock.patch("channels.tasks.tag_push_task.delay") as delay:
+    with mock.patch("channels.wecom.tasks.tag_push_task.delay") as delay:
         on_tags_changed(1, [wecom_tag.pk], [], TagSource.STAFF)
         on_tags_changed(1, [wecom_tag.pk], [], TagSource.SYNC)
         on_tags_changed(1, [local_tag.pk], [], TagSource.STAFF)

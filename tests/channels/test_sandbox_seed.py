@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from channels.models import ContactWay
-from channels.sandbox_seed import seed_sandbox
+from channels.wecom.sandbox_seed import seed_sandbox
 from channels.wecom.sync import full_sync
 from contacts.models import Follow, Identity
 from tests.factories import CustomerFactory, FollowFactory, StaffFactory

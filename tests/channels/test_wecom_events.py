@@ -63,7 +63,7 @@ def test_add_half_edit_and_both_deletions(relay, wecom_sandbox, world):
     assert Follow.objects.filter(customer=customer, deleted_at__isnull=True).count() == 2
     wecom_sandbox.add_tag_group("兴趣", ["护肤"])
     from channels.wecom.client import WeComClient
-    from channels.wecom.handlers import sync_corp_tags
+    from channels.wecom.services import sync_corp_tags
 
     sync_corp_tags(relay.account, WeComClient.for_account(relay.account))
     wecom_sandbox.edit_customer(ext, "guide_a", remark="老客户", add_tags=[wecom_sandbox.tag_id("护肤")])

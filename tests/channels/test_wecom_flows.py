@@ -101,7 +101,7 @@ def test_tag_changes_in_the_console_are_pushed_with_mark_tag(live_account, wecom
     tag = Tag.objects.get(name="护肤")
     assert TagGroup.objects.get(name="兴趣")
     customer = Customer.objects.get(name="丁")
-    from channels.wecom.handlers import tag_push
+    from channels.wecom.services import tag_push
 
     customer_tag_add(customer=customer, tag=tag)  # enqueues the push (worker-less test: run it here)
     assert tag_push(customer_id=customer.pk, added=[tag.pk], removed=[]) == 1
@@ -113,7 +113,7 @@ def test_a_tag_deleted_in_the_console_is_deleted_in_wecom_and_a_sync_does_not_br
 ):
     from unittest import mock
 
-    from channels.wecom.handlers import tag_delete_push
+    from channels.wecom.services import tag_delete_push
     from contacts.services import tag_delete
 
     wecom_sandbox.add_tag_group("兴趣", ["护肤", "美妆"])
@@ -121,7 +121,7 @@ def test_a_tag_deleted_in_the_console_is_deleted_in_wecom_and_a_sync_does_not_br
     full_sync(account=live_account)
     tag = Tag.objects.get(name="护肤")
     wecom_id = tag.wecom_tag_id
-    with mock.patch("channels.tasks.tag_delete_push_task.delay") as delay:
+    with mock.patch("channels.wecom.tasks.tag_delete_push_task.delay") as delay:
         tag_delete(tag=tag)  # the listener runs on commit and enqueues the push
     assert [c.args for c in delay.call_args_list] == [(world.org.pk, wecom_id)]
     assert tag_delete_push(organization_id=world.org.pk, wecom_tag_id=wecom_id) == 1
@@ -142,7 +142,7 @@ def test_a_tag_deleted_in_wecom_is_deleted_here_without_pushing_it_back(live_acc
     assert Tag.objects.filter(wecom_tag_id=wecom_id).exists()
     for group in wecom_sandbox.fake.corp(wecom_sandbox.corp_id).tag_groups.values():  # deleted in WeCom
         group["tag"] = [t for t in group["tag"] if t["id"] != wecom_id]
-    with mock.patch("channels.tasks.tag_delete_push_task.delay") as delay:
+    with mock.patch("channels.wecom.tasks.tag_delete_push_task.delay") as delay:
         full_sync(account=live_account)
     assert not Tag.objects.filter(wecom_tag_id=wecom_id).exists()
     assert Tag.objects.filter(name="护肤").exists()

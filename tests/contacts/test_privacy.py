@@ -13,8 +13,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from analytics.services import order_record
-from channels.leads_events import LeadEvent
-from channels.leads_services import lead_ingest
+from channels.leads.events import LeadEvent
+from channels.leads.services import lead_ingest
 from channels.models import ChannelAccount, InboxEvent, Lead
 from contacts import crypto, services
 from contacts.models import (

@@ -11,7 +11,7 @@ from typing import Any
 from django.core.management.base import BaseCommand
 
 from channels.models import ChannelAccount, ChannelPlatform
-from channels.sandbox_seed import SandboxUnavailable, seed_sandbox
+from channels.wecom.sandbox_seed import SandboxUnavailable, seed_sandbox
 
 LOOPBACK = ("http://127.0.0.1", "http://localhost", "http://[::1]")
 

@@ -10,10 +10,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from channels.douyin import webhook
+from channels.douyin import crypto, plugin
 from channels.douyin.adapter import clue_to_lead, late_fields_present, webhook_to_event
 from channels.douyin.client import OceanEngineClient, OceanEngineError, OceanEngineTransient
-from channels.leads_events import IgnoredEvent, LeadEvent, OrderEvent
+from channels.leads.events import IgnoredEvent, LeadEvent, OrderEvent
 from channels.sandbox.douyin import OceanEngineFake, serve
 
 FIXTURES = Path(__file__).parent / "fixtures"
@@ -27,29 +27,29 @@ def load(name: str) -> dict:
 
 def test_signature_is_sha1_of_secret_plus_raw_body() -> None:
     raw = (FIXTURES / "im_enter_direct_msg.json").read_bytes()
-    good = webhook.sign("s3cret", raw)
-    assert webhook.signature_valid(client_secret="s3cret", raw_body=raw, signature=good)
-    assert not webhook.signature_valid(client_secret="s3cret", raw_body=raw + b" ", signature=good)
-    assert not webhook.signature_valid(client_secret="other", raw_body=raw, signature=good)
-    assert not webhook.signature_valid(client_secret="s3cret", raw_body=raw, signature="")
+    good = crypto.sign("s3cret", raw)
+    assert crypto.signature_valid(client_secret="s3cret", raw_body=raw, signature=good)
+    assert not crypto.signature_valid(client_secret="s3cret", raw_body=raw + b" ", signature=good)
+    assert not crypto.signature_valid(client_secret="other", raw_body=raw, signature=good)
+    assert not crypto.signature_valid(client_secret="s3cret", raw_body=raw, signature="")
 
 
 def test_verify_webhook_answers_the_challenge() -> None:
-    assert webhook.challenge_response(load("verify_webhook.json")) == {"challenge": 12345}
-    assert webhook.challenge_response(load("im_enter_direct_msg.json")) is None
+    assert plugin.challenge_response(load("verify_webhook.json")) == {"challenge": 12345}
+    assert plugin.challenge_response(load("im_enter_direct_msg.json")) is None
 
 
 def test_event_identity_prefers_msg_id_then_log_id() -> None:
     body = load("im_enter_direct_msg.json")
-    assert webhook.event_identity(headers={"Msg-Id": "m-1"}, body=body) == "m-1"
-    assert webhook.event_identity(headers={}, body=body) == "log:2025112310000001"
+    assert plugin.event_identity(headers={"Msg-Id": "m-1"}, body=body) == "m-1"
+    assert plugin.event_identity(headers={}, body=body) == "log:2025112310000001"
 
 
 def test_malformed_body_says_what_is_wrong() -> None:
     with pytest.raises(ValueError, match="JSON"):
-        webhook.parse_body(b"{not json")
+        plugin.parse_body(b"{not json")
     with pytest.raises(ValueError, match="event"):
-        webhook.parse_body(b"{}")
+        plugin.parse_body(b"{}")
 
 
 def test_clue_becomes_a_lead_with_its_ad() -> None:

@@ -6,7 +6,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from channels.leads_tasks import douyin_leads_task, meituan_redemptions_task
+from channels.douyin.tasks import douyin_leads_task
+from channels.meituan.tasks import meituan_redemptions_task
 from channels.models import ChannelPlatform, Lead, MeituanRedemption
 from channels.sandbox.douyin import OceanEngineFake, serve
 from channels.sandbox.meituan import MeituanFake

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from django.test import Client
 
-from channels.douyin.webhook import sign
+from channels.douyin.crypto import sign
 from channels.inbox import inbox_process
 from channels.models import ChannelPlatform, InboxEvent, InboxStatus, Lead, LeadSource
 from channels.sandbox.douyin import DouyinWebhookEmitter

@@ -6,8 +6,8 @@ from datetime import timedelta
 
 from django.utils import timezone
 
-from channels.leads_events import LeadEvent
-from channels.leads_services import lead_ingest
+from channels.leads.events import LeadEvent
+from channels.leads.services import lead_ingest
 from channels.models import LeadForm, LeadSource
 
 
@@ -95,7 +95,7 @@ def test_manager_cannot_create_a_form_for_another_store(world) -> None:
 
 
 def test_retention_forgets_unconverted_leads_only(world) -> None:
-    from channels.leads_services import leads_retention_purge
+    from channels.leads.services import leads_retention_purge
     from channels.models import Lead
 
     _lead(world.org, world.store_a, ext="old-no-phone")

@@ -5,18 +5,18 @@ from __future__ import annotations
 import random
 
 from analytics.models import Order
-from channels import leads_demo
+from channels import demo as channels_demo
 from channels.models import ChannelAccount, Lead, LeadForm, MeituanRedemption, RedemptionStatus
 from channels.sandbox.douyin import OceanEngineFake
 from channels.sandbox.meituan import MeituanFake, demo_voucher_code
-from channels.sandbox.wechat_shop import WeChatShopFake
+from channels.sandbox.video import WeChatShopFake
 from tests.factories import StoreFactory
 
 
 def test_demo_loads_leads_forms_and_redemptions(world) -> None:
     stores = [StoreFactory(organization=world.org, code=c, name=c) for c in ("SH001", "SH002", "BJ001")]
     context = {"organization": world.org, "stores": stores, "staff": [world.store_staff], "customers": []}
-    result = leads_demo.load(context=context, rng=random.Random(7))
+    result = channels_demo.load_lead_sources(context=context, rng=random.Random(7))
     assert result["ad_leads"] == 140
     assert Lead.objects.filter(organization=world.org).count() >= 150
     assert Lead.objects.filter(customer__isnull=False).exists()

@@ -115,8 +115,8 @@ def test_history_returns_out_of_band_redemptions(meituan) -> None:
 
 @pytest.mark.django_db
 def test_connection_test_of_lead_accounts(meituan) -> None:
-    from channels.leads_plugins import connection_test
     from channels.models import ChannelAccount
+    from channels.registry import connection_test
     from contacts.models import Organization
 
     fake, client, served = meituan

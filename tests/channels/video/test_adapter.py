@@ -11,10 +11,10 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from channels.sandbox.douyin import serve
-from channels.sandbox.wechat_shop import WeChatShopFake
+from channels.sandbox.video import WeChatShopFake
 from channels.video.adapter import live_lead_to_event, order_to_event
 from channels.video.client import ChannelsClient
-from channels.video.shop import ShopCrypto, ShopPushError, event_identity
+from channels.video.crypto import ShopCrypto, ShopPushError, event_identity
 
 FIXTURES = Path(__file__).parent / "fixtures"
 NOW = datetime(2025, 11, 23, 12, 0, tzinfo=ZoneInfo("Asia/Shanghai"))

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date
 
 from analytics.models import StaffBehaviorDaily
-from channels.behavior import wecom_behavior_sync
+from channels.wecom.behavior import wecom_behavior_sync
 from contacts.models import Staff
 
 

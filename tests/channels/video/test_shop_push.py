@@ -14,9 +14,9 @@ from analytics.models import Order
 from channels.inbox import inbox_process
 from channels.models import ChannelPlatform, InboxEvent, InboxStatus, Lead, LeadSource
 from channels.sandbox.douyin import serve
-from channels.sandbox.wechat_shop import ShopPushEmitter, WeChatShopFake
+from channels.sandbox.video import ShopPushEmitter, WeChatShopFake
+from channels.video.crypto import signature
 from channels.video.services import shop_crypto, video_live_leads_sync
-from channels.video.shop import signature
 from contacts.models import Customer
 from tests.channels.leads_helpers import make_account
 

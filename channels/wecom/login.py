@@ -26,7 +26,8 @@ from django.views.decorators.http import require_GET
 from channels import selectors
 from channels.errors import PlatformError, TransientError
 from channels.models import ChannelAccount, ChannelPlatform
-from channels.wecom import handlers, jssdk
+from channels.wecom import jssdk
+from channels.wecom import services as wecom
 from channels.wecom.client import WeComClient
 from contacts import services as contacts
 from contacts.access import ALL_ROLES, Actor, console_view
@@ -85,7 +86,7 @@ def wecom_login_done(request: HttpRequest, key: str) -> HttpResponse:
         return _refuse(request, _("只有企业成员可以使用客户侧边栏。"), 403)
     staff = Staff.objects.filter(organization_id=account.organization_id, wecom_userid=userid).first()
     if staff is None:  # a member the sync has not met yet
-        staff = handlers.staff_for(account, userid, client.user_get(userid).get("name") or userid)
+        staff = wecom.staff_for(account, userid, client.user_get(userid).get("name") or userid)
     try:
         user = contacts.staff_login_user(staff=staff)
     except contacts.ContactsError as exc:

@@ -23,7 +23,7 @@ from urllib.parse import parse_qs, urlencode
 import requests
 
 from channels.sandbox.douyin import json_response
-from channels.video.shop import ShopCrypto
+from channels.video.crypto import ShopCrypto
 
 RETRY_SCHEDULE = (0, 0, 10, 60, 300, 1800, 3600, 3600, 3600)
 DEMO_APPID = "wx5hopdemo000001"

@@ -13,7 +13,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
-from channels.leads_events import LeadEvent, OrderEvent
+from channels.leads.events import LeadEvent, OrderEvent
 from channels.models import ChannelAccount, Lead, LeadForm, LeadSource
 from contacts import crypto
 from contacts.models import Customer, SourceChannel, Store, Tag, TagSource, TimelineKind

@@ -24,7 +24,6 @@ from channels.models import ChannelAccount, ContactWayKind, InboxEvent
 from channels.selectors import contact_way_for_state
 from channels.wecom import adapter
 from channels.wecom.client import WeComClient
-from channels.wecom.webhook import parse_event
 from contacts import services as contacts
 from contacts.models import (
     ChurnedBy,
@@ -42,6 +41,7 @@ from contacts.models import (
     TagSource,
     TimelineKind,
 )
+from scrm.celery import enqueue
 
 log = logging.getLogger(__name__)
 
@@ -341,7 +341,7 @@ def sync_corp_tags(account: ChannelAccount, client: WeComClient) -> dict[str, in
 
 # -- the inbox processor ----------------------------------------------------------------------------
 def process_event(event: InboxEvent) -> str:
-    fields = parse_event(event.body)
+    fields = adapter.parse_event(event.body)
     typed = adapter.to_event(fields)
     account = event.account
     if isinstance(typed, adapter.Ignored):
@@ -417,9 +417,7 @@ def on_tags_changed(customer_id: int, added: list[int], removed: list[int], sour
     ids = [*added, *removed]
     if not Tag.objects.filter(pk__in=ids).exclude(wecom_tag_id="").exists():
         return
-    from channels.tasks import tag_push_task
-
-    tag_push_task.delay(customer_id, added, removed)
+    enqueue("channels.sync.tag_push", customer_id, added, removed)
 
 
 def tag_push(*, customer_id: int, added: list[int], removed: list[int]) -> int:
@@ -460,9 +458,7 @@ def on_tag_deleted(organization_id: int, wecom_tag_id: str, source: str) -> None
     """contacts tag-deleted listener (after commit): delete the WeCom corp tag, in the background."""
     if source == TagSource.SYNC or not wecom_tag_id:
         return
-    from channels.tasks import tag_delete_push_task
-
-    tag_delete_push_task.delay(organization_id, wecom_tag_id)
+    enqueue("channels.sync.tag_delete_push", organization_id, wecom_tag_id)
 
 
 def tag_delete_push(*, organization_id: int, wecom_tag_id: str) -> int:

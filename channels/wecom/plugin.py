@@ -1,6 +1,9 @@
-"""WeCom callback reception: GET URL verification and POST events (PLATFORMS.md §3.1).
+"""How WeCom plugs into the shared webhook endpoint, the inbox and the account console.
 
-Verification and decryption only; the decrypted XML is stored in the inbox and processed later.
+* ``receive``: GET URL verification and POST events (PLATFORMS.md §3.1). Verification and
+  decryption only; the decrypted XML is stored in the inbox and processed later by ``process``
+  (:func:`channels.wecom.services.process_event`).
+* ``connection_test``: ``gettoken`` + ``get_follow_user_list`` with the stored credentials.
 """
 
 from __future__ import annotations
@@ -11,9 +14,14 @@ from xml.etree import ElementTree
 
 from django.http import HttpRequest, HttpResponse
 
-from channels.models import ChannelAccount
-from channels.registry import IncomingEvent, Received, WebhookRejected
+from channels.errors import PlatformError, TransientError
+from channels.models import ChannelAccount, ChannelPlatform
+from channels.registry import IncomingEvent, Plugin, Received, WebhookRejected, register
+from channels.wecom import services
+from channels.wecom.adapter import parse_event
+from channels.wecom.client import WeComClient
 from channels.wecom.crypto import CryptoError, SignatureError, WXBizMsgCrypt
+from contacts import services as contacts
 
 # Fields that together identify one WeCom event (PLATFORMS.md §3.1: FromUserName + CreateTime, plus
 # what distinguishes two events of the same second).
@@ -50,12 +58,6 @@ def crypt_for(account: ChannelAccount) -> WXBizMsgCrypt:
         raise WebhookRejected(403, f"该账号的 EncodingAESKey 无效：{exc}") from exc
     _CRYPTS[account.pk] = (time.monotonic() + 60, account.updated_at, crypt)
     return crypt
-
-
-def parse_event(xml: bytes | str) -> dict[str, str]:
-    """Flat dict of the event's child elements (WeCom events are one level deep)."""
-    root = ElementTree.fromstring(xml)  # noqa: S314 - signature verified before parsing; trusted sender
-    return {child.tag: (child.text or "").strip() for child in root}
 
 
 def event_key(fields: dict[str, str]) -> str:
@@ -110,3 +112,32 @@ def receive(request: HttpRequest, account: ChannelAccount) -> Received:
         response=HttpResponse("success", content_type="text/plain"),
         events=[IncomingEvent(event_key=event_key(fields), body=xml.decode(), event_type=event_type)],
     )
+
+
+def connection_test(account: ChannelAccount) -> tuple[bool, str]:
+    client = WeComClient.for_account(account, max_wait=2.0)
+    try:
+        client.access_token()
+        members = client.follow_user_list()
+    except PlatformError as exc:
+        return False, f"企业微信返回错误 {exc.code}：{exc.message}。请核对 CorpID 和应用 Secret"
+    except TransientError as exc:
+        return False, f"无法连接企业微信（{exc}），请检查 API 地址和网络后重试"
+    return True, f"连接成功：{len(members)} 位成员开通了客户联系"
+
+
+
+def ready() -> None:
+    """Called from ``ChannelsConfig.ready()``: the callback plugin, the tag push listeners and the
+    sidebar's JS-SDK bridge."""
+    register(
+        Plugin(
+            platform=ChannelPlatform.WECOM,
+            receive=receive,
+            process=services.process_event,
+            connection_test=connection_test,
+            atomic=False,
+        )
+    )
+    services.connect_tag_listener()
+    contacts.register_sidebar_extension("channels/wecom/_sidebar_bridge.html")

@@ -1,0 +1,1 @@
+"""What every lead source shares: the typed events, the lead sink, retention and the leads list."""

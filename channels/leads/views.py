@@ -1,0 +1,91 @@
+"""The leads list every lead source shares: which ad, form or live room brought whom."""
+
+from __future__ import annotations
+
+from datetime import datetime, time
+from urllib.parse import urlencode
+
+from django import forms
+from django.core.paginator import Paginator
+from django.db.models import Count, Q, QuerySet
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.utils import timezone
+from django.utils.translation import gettext_lazy
+
+from channels.models import Lead, LeadSource
+from contacts.access import OPERATOR_AND_MANAGER, Actor, console_view
+
+PAGE_SIZE = 30
+
+
+# ---- leads list ---------------------------------------------------------------------------------
+
+
+class LeadFilterForm(forms.Form):
+    q = forms.CharField(
+        label=gettext_lazy("搜索"),
+        required=False,
+        widget=forms.TextInput(attrs={"placeholder": gettext_lazy("姓名 / 广告名称 / 广告ID / 计划")}),
+    )
+    source = forms.ChoiceField(
+        label=gettext_lazy("来源"), required=False, choices=[("", gettext_lazy("全部来源")), *LeadSource.choices]
+    )
+    converted = forms.ChoiceField(
+        label=gettext_lazy("是否建档"),
+        required=False,
+        choices=[
+            ("", gettext_lazy("全部")),
+            ("yes", gettext_lazy("已建档客户")),
+            ("no", gettext_lazy("未建档（无手机号）")),
+        ],
+    )
+    date_from = forms.DateField(
+        label=gettext_lazy("开始日期"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+    date_to = forms.DateField(
+        label=gettext_lazy("结束日期"), required=False, widget=forms.DateInput(attrs={"type": "date"})
+    )
+
+
+def leads_filter(actor: Actor, form: LeadFilterForm) -> QuerySet[Lead]:
+    qs = actor.scope(Lead.objects.select_related("customer", "form", "store", "account"))
+    if not form.is_valid():
+        return qs
+    data = form.cleaned_data
+    if data.get("q"):
+        q = data["q"].strip()
+        qs = qs.filter(Q(name__icontains=q) | Q(ad_name__icontains=q) | Q(ad_id=q) | Q(campaign_name__icontains=q))
+    if data.get("source"):
+        qs = qs.filter(source=data["source"])
+    if data.get("converted") == "yes":
+        qs = qs.filter(customer__isnull=False)
+    elif data.get("converted") == "no":
+        qs = qs.filter(customer__isnull=True)
+    tz = timezone.get_current_timezone()
+    if data.get("date_from"):
+        qs = qs.filter(occurred_at__gte=datetime.combine(data["date_from"], time.min, tzinfo=tz))
+    if data.get("date_to"):
+        qs = qs.filter(occurred_at__lte=datetime.combine(data["date_to"], time.max, tzinfo=tz))
+    return qs
+
+
+@console_view(OPERATOR_AND_MANAGER)
+def lead_list(request: HttpRequest) -> HttpResponse:
+    actor: Actor = request.actor_obj  # type: ignore[attr-defined]
+    form = LeadFilterForm(request.GET or None)
+    qs = leads_filter(actor, form).order_by("-occurred_at", "-id")
+    page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))
+    by_ad = (
+        leads_filter(actor, form)
+        .exclude(ad_id="")
+        .values("ad_id", "ad_name", "campaign_name")
+        .annotate(n=Count("id"), customers=Count("customer"))
+        .order_by("-n")[:8]
+    )
+    query = urlencode({k: v for k, v in request.GET.items() if k != "page" and v})
+    return render(
+        request,
+        "channels/leads/lead_list.html",
+        {"form": form, "page": page, "rows": page.object_list, "query": query, "by_ad": list(by_ad)},
+    )

@@ -1,0 +1,105 @@
+"""Django forms of the WeCom console pages: the corp account, 渠道活码 / 群活码, 客户继承."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django import forms
+from django.utils.translation import gettext_lazy as _
+
+from channels.models import ContactWayKind, TransferKind
+from contacts.models import SourceChannel, Staff, Store, Tag
+
+
+class WeComAccountForm(forms.Form):
+    name = forms.CharField(label=_("名称"), max_length=100, initial="企业微信")
+    corp_id = forms.CharField(label=_("企业ID (CorpID)"), max_length=64)
+    agent_id = forms.CharField(label=_("应用 AgentId"), max_length=32, required=False)
+    secret = forms.CharField(
+        label=_("应用 Secret"),
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text=_("「客户联系 → 可调用接口的应用」里的自建应用 Secret；编辑时留空表示不修改"),
+    )
+    token = forms.CharField(label=_("回调 Token"), max_length=64, required=False)
+    aes_key = forms.CharField(
+        label=_("回调 EncodingAESKey"),
+        required=False,
+        widget=forms.PasswordInput(render_value=False),
+        help_text=_("43 个字符；编辑时留空表示不修改"),
+    )
+    api_base = forms.CharField(
+        label=_("API 地址"), max_length=200, required=False, help_text=_("留空为 https://qyapi.weixin.qq.com")
+    )
+    default_store = forms.ModelChoiceField(label=_("默认门店"), queryset=Store.objects.none(), required=False)
+    default_tags = forms.ModelMultipleChoiceField(label=_("默认标签"), queryset=Tag.objects.none(), required=False)
+    per_minute = forms.IntegerField(
+        label=_("每个接口每分钟调用上限"), min_value=1, required=False, help_text=_("留空为企业微信的 10000 次/分钟")
+    )
+    concurrency = forms.IntegerField(
+        label=_("每个接口并发上限"), min_value=1, max_value=50, required=False, help_text=_("留空为 5")
+    )
+    welcome_text = forms.CharField(
+        label=_("默认欢迎语"), required=False, widget=forms.Textarea(attrs={"rows": 2}), max_length=1000
+    )
+
+    def __init__(self, *args: Any, organization: Any, editing: bool = False, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["default_store"].queryset = Store.objects.filter(organization=organization)  # type: ignore[attr-defined]
+        self.fields["default_tags"].queryset = Tag.objects.filter(organization=organization)  # type: ignore[attr-defined]
+        if not editing:
+            for name in ("secret", "token", "aes_key"):
+                self.fields[name].required = True
+
+    def clean_aes_key(self) -> str:
+        value: str = self.cleaned_data.get("aes_key", "").strip()
+        if value and len(value) != 43:
+            raise forms.ValidationError(_("EncodingAESKey 应为 43 个字符，请从企业微信后台完整复制"))
+        return value
+
+
+class ContactWayForm(forms.Form):
+    kind = forms.ChoiceField(
+        label=_("类型"), choices=ContactWayKind.choices, initial=ContactWayKind.CONTACT, required=False
+    )
+    name = forms.CharField(label=_("名称"), max_length=100)
+    state = forms.CharField(
+        label=_("渠道参数"), max_length=30, required=False, help_text=_("最多 30 个字符；留空自动生成")
+    )
+    channel = forms.ChoiceField(label=_("来源渠道"), choices=SourceChannel.choices, initial=SourceChannel.WECOM)
+    store = forms.ModelChoiceField(label=_("门店"), queryset=Store.objects.none(), required=False)
+    staff = forms.ModelMultipleChoiceField(label=_("接待员工"), queryset=Staff.objects.none(), required=False)
+    tags = forms.ModelMultipleChoiceField(label=_("添加后自动打标签"), queryset=Tag.objects.none(), required=False)
+    welcome_text = forms.CharField(
+        label=_("欢迎语"), required=False, widget=forms.Textarea(attrs={"rows": 3}), max_length=4000
+    )
+    skip_verify = forms.BooleanField(label=_("免验证添加"), required=False, initial=True)
+    chat_ids = forms.CharField(
+        label=_("客户群 ID"), required=False, help_text=_("群活码：每行一个群 chat_id，最多 5 个")
+    )
+    auto_create_room = forms.BooleanField(label=_("群满自动建新群"), required=False, initial=True)
+    room_base_name = forms.CharField(label=_("新群名称前缀"), max_length=40, required=False)
+    room_base_id = forms.IntegerField(label=_("新群起始序号"), min_value=1, initial=1, required=False)
+
+    def __init__(self, *args: Any, actor: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.fields["store"].queryset = actor.scope(Store.objects.all())  # type: ignore[attr-defined]
+        self.fields["staff"].queryset = actor.scope(Staff.objects.exclude(wecom_userid="").filter(is_active=True))  # type: ignore[attr-defined]
+        self.fields["tags"].queryset = actor.scope(Tag.objects.select_related("group"))  # type: ignore[attr-defined]
+
+    def clean_chat_ids(self) -> list[str]:
+        raw: str = self.cleaned_data.get("chat_ids") or ""
+        return [line.strip() for line in raw.replace(",", "\n").splitlines() if line.strip()]
+
+
+class TransferForm(forms.Form):
+    kind = forms.ChoiceField(label=_("类型"), choices=TransferKind.choices)
+    handover = forms.ModelChoiceField(label=_("原跟进人"), queryset=Staff.objects.none())
+    takeover = forms.ModelChoiceField(label=_("接替人"), queryset=Staff.objects.none())
+    message = forms.CharField(label=_("转接提示语"), max_length=200, required=False)
+
+    def __init__(self, *args: Any, actor: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        staff = actor.scope(Staff.objects.exclude(wecom_userid=""))
+        self.fields["handover"].queryset = staff  # type: ignore[attr-defined]
+        self.fields["takeover"].queryset = staff.filter(is_active=True)  # type: ignore[attr-defined]

@@ -1,0 +1,59 @@
+"""Celery tasks of WeCom: tag pushes, the full sync, the behaviour data pull. Thin (ids in, one
+service call); routed by name prefix (``channels.sync.*`` → the sync queue); beat entries in
+``scrm/schedule.py``. Every service is idempotent, so a redelivered task changes nothing."""
+
+from __future__ import annotations
+
+import logging
+from datetime import date
+from typing import Any
+
+from celery import shared_task
+
+from channels.models import ChannelAccount, ChannelPlatform
+from channels.tasks import with_platform_retry
+from channels.wecom.behavior import wecom_accounts, wecom_behavior_sync
+from channels.wecom.services import tag_delete_push, tag_push
+from channels.wecom.sync import full_sync
+from scrm.celery import enqueue
+
+log = logging.getLogger(__name__)
+
+
+@shared_task(name="channels.sync.tag_push", bind=True, ignore_result=True, max_retries=5)
+def tag_push_task(self: Any, customer_id: int, added: list[int], removed: list[int]) -> None:
+    with_platform_retry(self, lambda: tag_push(customer_id=customer_id, added=added, removed=removed))
+
+
+@shared_task(name="channels.sync.tag_delete_push", bind=True, ignore_result=True, max_retries=5)
+def tag_delete_push_task(self: Any, organization_id: int, wecom_tag_id: str) -> None:
+    with_platform_retry(self, lambda: tag_delete_push(organization_id=organization_id, wecom_tag_id=wecom_tag_id))
+
+
+@shared_task(name="channels.sync.wecom_full", ignore_result=True)
+def wecom_full_sync_task(account_id: int) -> None:
+    account = ChannelAccount.objects.filter(pk=account_id, is_active=True).first()
+    if account is None:
+        log.info("wecom sync: account %s gone or disabled", account_id)
+        return
+    full_sync(account=account)
+
+
+@shared_task(name="channels.sync.wecom_all", ignore_result=True)
+def wecom_sync_all_task() -> None:
+    """Beat: one full sync per active WeCom account (each its own task)."""
+    for account_id in ChannelAccount.objects.filter(platform=ChannelPlatform.WECOM, is_active=True).values_list(
+        "id", flat=True
+    ):
+        enqueue("channels.sync.wecom_full", account_id)
+
+
+@shared_task(name="channels.sync.wecom_behavior", ignore_result=True)
+def wecom_behavior_task(day: str | None = None) -> None:
+    for account_id in wecom_accounts():
+        enqueue("channels.sync.wecom_behavior_account", account_id, day)
+
+
+@shared_task(name="channels.sync.wecom_behavior_account", ignore_result=True)
+def wecom_behavior_account_task(account_id: int, day: str | None = None) -> None:
+    wecom_behavior_sync(account_id=account_id, day=date.fromisoformat(day) if day else None)
