@@ -12,7 +12,7 @@ class AnalyticsConfig(AppConfig):
         from contacts import rollups as contact_rollups
         from contacts import services as contact_services
 
-        # contacts reads order facts without importing analytics (DESIGN.md layering).
+        # contacts reads order facts without importing analytics (docs/architecture.md#layers).
         contact_rollups.register_order_facts(rollups.ORDER_FACTS_SQL)
         # Per-customer facts are unique per customer: a merge drops the absorbed customer's and
         # recomputes the survivor's (orders themselves move with the generic relation move).

@@ -1,4 +1,5 @@
-"""Orders as facts, and the rollups that reports read instead of raw scans (DESIGN.md "Facts").
+"""Orders as facts, and the rollups that reports read instead of raw scans
+(docs/architecture.md#facts-rollups-and-report-cells).
 
 * :class:`Order` — one paid order (POS, Meituan redemption, WeChat shop, API…), unique per
   (organization, source, external_ref) so a repeated import or push is a no-op. Attribution (staff,

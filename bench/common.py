@@ -1,4 +1,4 @@
-"""Shared benchmark helpers (BENCHMARKS.md): the scratch database, timing, results.
+"""Shared benchmark helpers (docs/benchmarks.md): the scratch database, timing, results.
 
 Usage in a benchmark module::
 
@@ -193,7 +193,9 @@ def write_result(
     details: Any = None,
     path: str | Path | None = None,
 ) -> Path:
-    """Write the BENCHMARKS.md JSON (``bench/results/<name>.json`` unless ``path``) and return its path.
+    """Write the result JSON (``bench/results/<name>.json`` unless ``path``) and return its path.
+
+    The format: docs/benchmarks.md#result-format.
 
     ``ok`` defaults to: every target met (a ``*_ms`` or ``*_vs_*`` target is a maximum, a
     ``*_per_s`` target a minimum), looking the name up in metrics then ratios.

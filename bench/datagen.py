@@ -1,6 +1,6 @@
 """Benchmark data: N customers of one brand, generated in Postgres with set-based SQL.
 
-Realistic on purpose (BENCHMARKS.md): stores of very different sizes (Zipf-like), 1–3 follows per
+Realistic on purpose (docs/benchmarks.md#data-generators): stores of very different sizes (Zipf-like), 1–3 follows per
 customer by staff of the customer's store, single-choice tag groups (member level, spend level) plus a
 long tail of multi-choice tags (a few on half the customers, most on 1–3 %), Chinese names, consent
 and opt-outs, order rollups with a share of repeat buyers, group-chat membership. A small second

@@ -1,6 +1,6 @@
 """Benchmark orders for the bench customers (bench/datagen.py), generated with set-based SQL.
 
-Realistic shape (BENCHMARKS.md): a skewed number of orders per customer (many buy once or never, a
+Realistic shape (docs/benchmarks.md#data-generators): a skewed number of orders per customer (many buy once or never, a
 loyal few buy often), paid between the customer's creation and now with a 双11/618 bump, 4 % fully
 and 3 % partly refunded, attributed to the customer's first follower, private-domain when followed,
 sources mixed. Recorded in ``bench_meta`` so a second run at the same scale reuses the rows.

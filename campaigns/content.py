@@ -1,4 +1,7 @@
-"""Message content checked against WeCom's limits (PLATFORMS.md §1.7, §1.9), with messages that say what to fix."""
+"""Message content checked against WeCom's limits, with messages that say what to fix.
+
+Limits: docs/platforms.md#wecom-broadcasts and docs/platforms.md#wecom-moments.
+"""
 
 from __future__ import annotations
 

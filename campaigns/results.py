@@ -1,7 +1,7 @@
 """Results: orders attributed to a campaign (last touch within the brand's window), GMV, lift vs holdout.
 
 Read from the analytics app's orders (a lower layer) with set-based SQL; the attribution is written
-back through ``analytics.services.order_attribute_campaign`` (DESIGN.md layering).
+back through ``analytics.services.order_attribute_campaign`` (docs/architecture.md#layers).
 
 * **Attribution** — an order belongs to the campaign whose *delivered* message was the customer's
   latest before the order, at most ``attribution_days`` earlier (last touch across all campaigns).

@@ -1,6 +1,6 @@
 """Welcome-message templates (欢迎语模板) as the content channels sends with a WelcomeCode.
 
-channels must not import campaigns (DESIGN.md layering), so campaigns registers
+channels must not import campaigns (docs/architecture.md#layers), so campaigns registers
 :func:`welcome_provider` with ``channels.registry`` in ``CampaignsConfig.ready()``; channels' WeCom
 handler asks it first for the scanned 渠道活码, and again with no 活码 for the default template.
 """

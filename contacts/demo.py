@@ -55,7 +55,7 @@ TAG_GROUPS: list[tuple[str, str, list[str]]] = [
     ("沟通偏好", TagChoice.MULTI, ["喜欢新品", "喜欢优惠", "只看活动", "勿频繁打扰"]),
     ("来源活动", TagChoice.MULTI, ["双11", "618", "门店开业", "直播间", "抖音团购", "美团团购"]),
 ]
-# Weighted so that a few tags are very common and the rest form a long tail (BENCHMARKS.md).
+# Weighted so that a few tags are very common and the rest form a long tail (docs/benchmarks.md#data-generators).
 TAG_WEIGHTS = {"普通会员": 0.55, "银卡会员": 0.25, "金卡会员": 0.12, "黑金会员": 0.03, "护肤": 0.45, "彩妆": 0.3}
 SOURCES = [
     (SourceChannel.WECOM, 0.45),

@@ -167,7 +167,7 @@ class Customer(Scoped):
     # Denormalized copy of CustomerTag, kept in step by contacts.services in the same transaction;
     # GIN-indexed together with the organization for segment counts (intarray operators).
     tag_ids = ArrayField(models.IntegerField(), default=list, blank=True)
-    # Order rollups, kept current by analytics through contacts.services (DESIGN.md layering).
+    # Order rollups, kept current by analytics through contacts.services (docs/architecture.md#layers).
     ltv = models.DecimalField(_("累计消费"), max_digits=14, decimal_places=2, default=0)
     order_count = models.PositiveIntegerField(_("订单数"), default=0)
     first_order_at = models.DateTimeField(_("首单时间"), null=True, blank=True)

@@ -1,9 +1,9 @@
 """Per-customer order rollups on ``contacts.Customer`` (LTV, order count, first/last order, average
-order value, RFM). Owned by analytics (interfaces.md), kept in contacts so segments and the profile
-read plain columns.
+order value, RFM). Owned by analytics (docs/architecture.md#facts-rollups-and-report-cells), kept in
+contacts so segments and the profile read plain columns.
 
-contacts must not import analytics (DESIGN.md layering), so the order facts are *registered* here by
-the layer that owns them: ``register_order_facts(sql)`` with a SQL relation yielding
+contacts must not import analytics (docs/architecture.md#layers), so the order facts are *registered*
+here by the layer that owns them: ``register_order_facts(sql)`` with a SQL relation yielding
 ``organization_id, customer_id, net_amount, paid_at`` for every order that counts (not fully
 refunded). analytics registers its ``analytics_order`` table in ``AnalyticsConfig.ready()``.
 

@@ -1,4 +1,4 @@
-"""Segments: a JSON expression (interfaces.md) validated and compiled to ONE SQL query.
+"""Segments: a JSON expression (docs/architecture.md#segment-facts) validated and compiled to ONE SQL query.
 
 Counts, the campaign planner and every ``id`` list read ``contacts_segmentfact``: one narrow row per
 customer that Postgres triggers keep identical to the customer's segment columns (dates as platform

@@ -1,4 +1,4 @@
-"""Writes to the customer base. The only way to change contacts models (STYLE.md "services").
+"""Writes to the customer base. The only way to change contacts models (docs/architecture.md#services-and-selectors).
 
 Conventions: keyword-only, typed, ``<entity>_<action>``; top-level services are atomic; side effects
 (tag listeners, tasks) run on commit. ``Customer.tag_ids`` mirrors ``CustomerTag`` and every function
