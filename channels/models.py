@@ -102,7 +102,7 @@ class InboxStatus(models.TextChoices):
 
 
 class InboxEvent(Scoped):
-    """An inbound platform event, stored before it is acknowledged (DESIGN.md invariant).
+    """An inbound platform event, stored before it is acknowledged (docs/architecture.md#invariants).
 
     ``event_key`` is the platform's identity of the event; the unique constraint makes a platform
     retry or a replay a no-op. ``body`` is the verified, decrypted payload as the platform sent it.
@@ -362,7 +362,8 @@ class RedemptionOrigin(models.TextChoices):
 
 
 class MeituanRedemption(Scoped):
-    """A Meituan voucher redemption, written BEFORE the consume call (DESIGN.md: record, then call out).
+    """A Meituan voucher redemption, written BEFORE the consume call
+    (docs/architecture.md#invariants: record, then call out).
 
     ``request_id`` is Meituan's idempotency key and ours: a double tap or a retry reuses the row and
     the same key, so a voucher is never consumed twice.

@@ -4,7 +4,7 @@ Each function takes the ``ChannelAccount`` id and speaks WeCom through :class:`W
 paces every call (Redis token bucket per (account, api) + concurrency cap) and refreshes the token
 once on 40014/42001. Errors: :class:`channels.errors.PlatformError` (``code``, ``message``),
 :class:`~channels.errors.RateLimited` (``retry_after``), :class:`~channels.errors.TransientError`.
-No database writes happen here: callers record their attempt before calling (DESIGN.md).
+No database writes happen here: callers record their attempt before calling (docs/architecture.md#outbound-sends).
 """
 
 from __future__ import annotations

@@ -73,7 +73,7 @@ return 1
 """
 
 WINDOWS = {"per_second": 1, "per_minute": 60, "per_hour": 3600}
-# WeCom's documented per-corp per-API limits (PLATFORMS.md §2.4) and a conservative concurrency cap (§2.4).
+# WeCom's documented per-corp per-API limits and a conservative concurrency cap (docs/platforms.md#wecom-rate-limits).
 DEFAULT_LIMITS: dict[str, float] = {"per_minute": 10000, "per_hour": 150000, "concurrency": 5}
 
 

@@ -19,7 +19,7 @@ registers one :class:`Plugin` per platform it serves. A plugin may carry:
         register(Plugin(platform="douyin", receive=receive, process=process, connection_test=connection_test))
 
 Higher layers that choose what a welcome message (欢迎语) says register a provider instead of being
-imported here (DESIGN.md: channels never imports campaigns); see :func:`register_welcome_provider`.
+imported here (docs/architecture.md#layers: channels never imports campaigns); see :func:`register_welcome_provider`.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """``/hooks/<platform>/<key>/``: the one inbound endpoint every platform posts to.
 
-Order matters (DESIGN.md): verify (403, nothing stored) → store raw in the inbox → answer. The
+Order matters (docs/architecture.md#inbound-events): verify (403, nothing stored) → store raw in the inbox → answer. The
 platform's own ``receive`` does the verification; processing happens later in Celery.
 """
 

@@ -1,4 +1,7 @@
-"""Ocean Engine leads and Douyin webhook bodies → typed lead/order events (PLATFORMS.md §5.1)."""
+"""Ocean Engine leads and Douyin webhook bodies → typed lead/order events.
+
+See docs/platforms.md#douyin-and-ocean-engine.
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Ocean Engine (巨量引擎) Marketing API client — HTTP only (PLATFORMS.md §5.1A).
+"""Ocean Engine (巨量引擎) Marketing API client — HTTP only (docs/platforms.md#ocean-engine-leads).
 
 ``GET /open_api/2/tools/clue/get/`` (ad leads, by ``advertiser_ids``) and
 ``GET /open_api/2/tools/clue/life/get/`` (本地推 / 抖音来客 leads, by ``local_account_ids`` ≤ 50),
@@ -36,7 +36,7 @@ class OceanEngineTransient(OceanEngineError):
     """Timeouts, 5xx, throttling: worth retrying on the next tick."""
 
 
-# Codes that mean "slow down / try later" (not verified against the live API; PLATFORMS §7.2 says
+# Codes that mean "slow down / try later" (not verified against the live API; docs/platforms.md#ocean-engine-leads says
 # to keep the throttle code configurable, so it is a set the caller may extend).
 TRANSIENT_CODES = {40100, 40110, 50000, 51010}
 

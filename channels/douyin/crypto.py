@@ -2,7 +2,7 @@
 
 Every push carries ``X-Douyin-Signature = sha1_hex(client_secret + raw_body)`` and a ``Msg-Id`` (the
 dedupe key: Douyin retries up to 3 times and 生活服务 says "不保证消息必达、有序、不重复").
-PLATFORMS.md §5.1C.
+docs/platforms.md#douyin-webhooks.
 """
 
 from __future__ import annotations

@@ -3,7 +3,7 @@
 * ``douyin``: Douyin open-platform pushes — ``X-Douyin-Signature = sha1(client_secret + raw body)``
   (403, nothing stored, when wrong), the ``verify_webhook`` challenge answered inline, every other
   event stored under its ``Msg-Id`` (Douyin retries 3 times; a replay is a no-op) and processed later
-  (PLATFORMS.md §5.1C). Credentials ``{client_secret}``, ``external_id`` = client_key.
+  (docs/platforms.md#douyin-webhooks). Credentials ``{client_secret}``, ``external_id`` = client_key.
 * ``ocean_engine``: no webhook; leads are pulled (``channels.douyin.tasks``). Its connection test
   reads one minute of leads from both the ad and the 本地推 APIs.
 """

@@ -1,6 +1,6 @@
 """Writes for the lead sources: a typed lead/order event in → a Lead row, a customer, a timeline entry,
 an order. Platform folders (``channels/douyin``, ``video``, ``meituan``, ``forms``) call these; they
-never touch contacts or analytics models themselves (DESIGN.md layering).
+never touch contacts or analytics models themselves (docs/architecture.md#layers).
 """
 
 from __future__ import annotations

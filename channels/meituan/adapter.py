@@ -1,4 +1,4 @@
-"""Meituan consume results / history records → typed redemption data (PLATFORMS.md §5.3)."""
+"""Meituan consume results / history records → typed redemption data (docs/platforms.md#meituan)."""
 
 from __future__ import annotations
 

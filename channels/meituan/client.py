@@ -1,4 +1,4 @@
-"""Meituan open platform (到店综合, businessId 58) client — HTTP only (PLATFORMS.md §5.3A).
+"""Meituan open platform (到店综合, businessId 58) client — HTTP only (docs/platforms.md#meituan-signing-and-endpoints).
 
 Form-encoded POST with system params ``developerId, businessId, timestamp, charset, version,
 appAuthToken, biz (JSON), sign``; ``sign = sha1(signKey + k1v1k2v2…)`` over every param except

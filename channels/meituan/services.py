@@ -1,6 +1,6 @@
 """Meituan redemption: prepare → consume, idempotent per request; history polling; orders.
 
-The consume path follows DESIGN.md "every outbound call is recorded before it is made":
+The consume path follows docs/architecture.md#invariants, "every outbound call is recorded before it is made":
 
 1. ``MeituanRedemption`` is written (committed) with the request id BEFORE calling Meituan.
 2. The consume call carries the same id as Meituan's ``requestId``; a double tap or a retry reuses the
@@ -185,7 +185,7 @@ def redemption_finish(*, redemption_id: int, consumed: ConsumedVoucher, phone: s
     account, store = redemption.account, redemption.store or redemption.account.default_store
     consumed_at = consumed.consumed_at or timezone.now()
     # Meituan masks the phone: without the number typed by staff, the buyer is known by the
-    # Meituan order only (one customer per voucher order) — PLATFORMS.md §5.3 "honest gaps".
+    # Meituan order only (one customer per voucher order) — docs/platforms.md#meituan-has-no-redemption-webhook.
     customer, _created = contacts.customer_resolve(
         organization=redemption.organization,
         platform="meituan",

@@ -1,4 +1,4 @@
-"""Local fakes of Ocean Engine (巨量引擎) and of Douyin's webhook sender (PLATFORMS.md §7.2).
+"""Local fakes of Ocean Engine (巨量引擎) and of Douyin's webhook sender (docs/platforms.md#sandbox-douyin).
 
 * :class:`OceanEngineFake` — a WSGI app serving ``GET /open_api/2/tools/clue/get/`` (ad leads by
   ``advertiser_ids``) and ``GET /open_api/2/tools/clue/life/get/`` (本地推 leads by
@@ -77,7 +77,7 @@ class OceanEngineFake:
     late_delay: timedelta = timedelta(minutes=10)
     clock: Callable[[], datetime] = _now_shanghai
     max_page_size: int = 100
-    throttle_code: int = 40100  # configurable: the real throttle code is unverified (PLATFORMS §7.2)
+    throttle_code: int = 40100  # configurable: the real code is unverified (docs/platforms.md#ocean-engine-leads)
     throttled: int = 0  # answer this many next requests with ``throttle_code``
     ambient_minutes: int = 0  # demo: one synthetic lead per slot of this many minutes (0 = off)
     clues: dict[str, FakeClue] = field(default_factory=dict)

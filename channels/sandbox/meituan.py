@@ -1,4 +1,4 @@
-"""Local fake of the Meituan 到店综合 团购券 API (PLATFORMS.md §7.4).
+"""Local fake of the Meituan 到店综合 团购券 API (docs/platforms.md#sandbox-meituan).
 
 Form-encoded POST to ``/ddzh/tuangou/receipt/prepare|consume|reverseconsume|querylistbydate``;
 verifies ``sign = sha1(signKey + k1v1…)``, ``timestamp`` freshness and ``appAuthToken`` (one token =

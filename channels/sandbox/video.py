@@ -1,4 +1,4 @@
-"""Local fakes of WeChat shop (微信小店) and of 视频号 live-room lead forms (PLATFORMS.md §7.3).
+"""Local fakes of WeChat shop (微信小店) and of 视频号 live-room lead forms (docs/platforms.md#sandbox-video-accounts).
 
 * :class:`WeChatShopFake` — WSGI app: ``GET /cgi-bin/token``; ``POST /channels/leads/
   get_leads_component_id`` and ``get_leads_info_by_component_id`` with ``last_buffer`` +

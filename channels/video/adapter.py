@@ -1,4 +1,4 @@
-"""视频号 lead rows and 微信小店 orders → typed events (PLATFORMS.md §5.2)."""
+"""视频号 lead rows and 微信小店 orders → typed events (docs/platforms.md#video-accounts-and-wechat-shop)."""
 
 from __future__ import annotations
 

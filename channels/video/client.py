@@ -1,4 +1,6 @@
-"""WeChat Channels (视频号) leads and WeChat shop (微信小店) order API — HTTP only (PLATFORMS.md §5.2).
+"""WeChat Channels (视频号) leads and WeChat shop (微信小店) order API — HTTP only.
+
+See docs/platforms.md#video-accounts-and-wechat-shop.
 
 Auth: ``GET /cgi-bin/token?grant_type=client_credential&appid&secret`` (the shop / 视频号助手 app);
 the token is cached in Redis per appid until shortly before ``expires_in``.

@@ -1,6 +1,6 @@
 """WeChat shop (微信小店) message push: signature check, AES decryption, event parsing.
 
-The push uses the standard WeChat message-push scheme (PLATFORMS.md §5.2, §3.1): GET
+The push uses the standard WeChat message-push scheme (docs/platforms.md#wechat-shop-push, #wecom-callback-crypto): GET
 ``signature/timestamp/nonce/echostr`` for URL verification; POST in safe mode with
 ``msg_signature = sha1(sorted([token, timestamp, nonce, Encrypt]))`` and a JSON body
 ``{"ToUserName", "Encrypt"}``; the plaintext is ``random16 + len + msg + appid`` (AES-256-CBC,

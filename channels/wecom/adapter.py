@@ -1,4 +1,4 @@
-"""WeCom payloads ↔ our typed events (PLATFORMS.md §3.2). No I/O, no database.
+"""WeCom payloads ↔ our typed events (docs/platforms.md#wecom-callback-events). No I/O, no database.
 
 Callbacks may arrive late, twice, out of order or never (§1.5): handlers treat them as hints and
 re-read the truth (``externalcontact/get``, ``groupchat/get``) before writing.

@@ -1,7 +1,7 @@
 """WeCom HTTP client (HTTP only: no database writes, no domain logic).
 
 * The access token is cached in Redis per app (corp id + agent/secret fingerprint) and fetched under a
-  Redis lock, so N workers that find it missing call ``gettoken`` once (PLATFORMS.md §1.0, §4.2).
+  Redis lock, so N workers that find it missing call ``gettoken`` once (docs/platforms.md#wecom-credentials-and-token).
 * Every call is paced by :mod:`channels.ratelimit` per (account, api): token buckets + a concurrency cap.
 * 40014/42001 (token invalid/expired) invalidate the cached token (only if it is still the bad one)
   and retry once; 45009/45033 raise :class:`RateLimited`; -1 and HTTP/network failures raise
@@ -133,7 +133,7 @@ class WeComClient:
             return data
         message = str(data.get("errmsg", ""))
         if code == 45009:
-            # Frequency blocks last until the end of the minute window (PLATFORMS.md §2.4).
+            # Frequency blocks last until the end of the minute window (docs/platforms.md#wecom-rate-limits).
             raise RateLimited(code, message, retry_after=max(1.0, 60 - time.time() % 60))
         if code == 45033:
             raise RateLimited(code, message, retry_after=0.5 + random.random())  # noqa: S311 - jitter

@@ -1,7 +1,7 @@
 """渠道活码 (联系我) and 群活码 (加入群聊): our rows first, then WeCom, never inside one transaction.
 
 The row is saved (so ``state`` is reserved and the ``config_id`` can never be lost — WeCom does not
-list API-created codes anywhere, PLATFORMS.md §1.4), then WeCom is called, then the row records
+list API-created codes anywhere, docs/platforms.md#wecom-contact-ways), then WeCom is called, then the row records
 ``config_id``/``qr_code`` or the error to show the operator.
 """
 

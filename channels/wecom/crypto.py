@@ -1,11 +1,11 @@
-"""WXBizMsgCrypt for WeCom callbacks, on ``cryptography`` (PLATFORMS.md §3.1).
+"""WXBizMsgCrypt for WeCom callbacks, on ``cryptography`` (docs/platforms.md#wecom-callback-crypto).
 
 * signature = sha1 of the sorted concatenation of ``[token, timestamp, nonce, encrypted]``;
 * AES key = base64decode(EncodingAESKey + "="), 32 bytes; AES-256-CBC with IV = key[:16];
 * plaintext = random(16) + len(msg) as 4 big-endian bytes + msg + receive id (the corp id), PKCS#7
   padded to a multiple of **32** bytes (not the AES block size of 16).
 
-Interoperability with wechatpy 2.0 is checked in tests/channels/test_wecom_crypto.py.
+Interoperability with wechatpy 2.0 is checked in tests/channels/wecom/test_crypto.py.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """How WeCom plugs into the shared webhook endpoint, the inbox and the account console.
 
-* ``receive``: GET URL verification and POST events (PLATFORMS.md §3.1). Verification and
+* ``receive``: GET URL verification and POST events (docs/platforms.md#wecom-callbacks). Verification and
   decryption only; the decrypted XML is stored in the inbox and processed later by ``process``
   (:func:`channels.wecom.services.process_event`).
 * ``connection_test``: ``gettoken`` + ``get_follow_user_list`` with the stored credentials.
@@ -23,7 +23,7 @@ from channels.wecom.client import WeComClient
 from channels.wecom.crypto import CryptoError, SignatureError, WXBizMsgCrypt
 from contacts import services as contacts
 
-# Fields that together identify one WeCom event (PLATFORMS.md §3.1: FromUserName + CreateTime, plus
+# Fields that together identify one WeCom event (docs/platforms.md#wecom-callbacks: FromUserName + CreateTime, plus
 # what distinguishes two events of the same second).
 KEY_FIELDS = (
     "CreateTime",

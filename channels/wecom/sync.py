@@ -1,7 +1,7 @@
 """Full sync of a WeCom account: staff, corp tags, customers (by cursor) and groups with members.
 
-It heals lost or out-of-order callbacks (PLATFORMS.md §1.5: "可能乱序可能丢失"): after it runs, our
-follows, WeCom tags and groups equal the platform's. Each customer/group is applied in its own
+It heals lost or out-of-order callbacks (docs/platforms.md#wecom-customer-groups: "可能乱序可能丢失"):
+after it runs, our follows, WeCom tags and groups equal the platform's. Each customer/group is applied in its own
 transaction with the same idempotent upserts the event handlers use; no transaction spans a call.
 """
 

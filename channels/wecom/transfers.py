@@ -1,4 +1,4 @@
-"""在职继承 / 离职继承: hand a staff member's customers to a colleague (PLATFORMS.md §1.10).
+"""在职继承 / 离职继承: hand a staff member's customers to a colleague (docs/platforms.md#wecom-transfers).
 
 WeCom takes ≤ 100 customers per call and completes each transfer within 24 h (the customer may
 refuse: ``transfer_fail`` callback). The follow itself moves through the callbacks and the sync;

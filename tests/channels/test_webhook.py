@@ -156,7 +156,7 @@ def test_a_failed_event_keeps_its_error_and_can_be_replayed(account, wecom_sandb
 def test_the_endpoint_answers_the_official_vectors(world):
     """Doc 90968's sample (token QDG6eK, corp wx5823bf96d3bd56c7) through /hooks/wecom/<key>/."""
     from channels.services import channel_account_connect
-    from tests.channels.test_wecom_crypto import AES_KEY, CORP_ID, POST, POST_BODY, TOKEN, VERIFY
+    from tests.channels.wecom.test_crypto import AES_KEY, CORP_ID, POST, POST_BODY, TOKEN, VERIFY
 
     account = channel_account_connect(
         organization=world.org, platform="wecom", name="官方样例", external_id=CORP_ID,

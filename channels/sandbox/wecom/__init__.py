@@ -1,4 +1,4 @@
-"""A local fake of WeCom's 客户联系 API and its callback sender (PLATFORMS.md §7.1).
+"""A local fake of WeCom's 客户联系 API and its callback sender (docs/platforms.md#sandbox-wecom).
 
 State is in memory, one :class:`Corp` per corp id. Served over real HTTP (``/cgi-bin/...``) plus a
 JSON control API (``POST /sandbox/wecom/<method>`` with keyword arguments) that tests and the demo

@@ -1,4 +1,4 @@
-"""The WeCom fake's core: state, the callback emitter, the HTTP entry (PLATFORMS.md §7.1)."""
+"""The WeCom fake's core: state, the callback emitter, the HTTP entry (docs/platforms.md#sandbox-wecom)."""
 
 from __future__ import annotations
 

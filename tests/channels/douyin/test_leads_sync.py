@@ -12,7 +12,7 @@ from channels.douyin.services import ocean_engine_leads_sync
 from channels.models import ChannelPlatform, Lead, LeadSource
 from channels.sandbox.douyin import OceanEngineFake, serve
 from contacts.models import Customer, TimelineEvent, TimelineKind
-from tests.channels.leads_helpers import make_account
+from tests.channels.leads.helpers import make_account
 
 SH = ZoneInfo("Asia/Shanghai")
 T0 = datetime(2025, 11, 23, 10, 0, tzinfo=SH)

@@ -13,7 +13,7 @@ from channels.douyin.services import LIFE_CURSOR_KIND, ocean_engine_leads_sync
 from channels.models import ChannelAccount, ChannelPlatform, Lead, LeadSource, LeadSyncCursor
 from channels.sandbox.douyin import OceanEngineFake, serve
 from contacts.models import Customer
-from tests.channels.leads_helpers import make_account
+from tests.channels.leads.helpers import make_account
 
 SH = ZoneInfo("Asia/Shanghai")
 T0 = datetime(2026, 11, 23, 10, 0, tzinfo=SH)

@@ -12,7 +12,7 @@ from channels.models import ChannelPlatform, Lead, MeituanRedemption
 from channels.sandbox.douyin import OceanEngineFake, serve
 from channels.sandbox.meituan import MeituanFake
 from scrm.celery import app
-from tests.channels.leads_helpers import make_account
+from tests.channels.leads.helpers import make_account
 
 
 @pytest.fixture

@@ -13,7 +13,7 @@ from channels.inbox import inbox_process
 from channels.models import ChannelPlatform, InboxEvent, InboxStatus, Lead, LeadSource
 from channels.sandbox.douyin import DouyinWebhookEmitter
 from contacts.models import Customer, Identity
-from tests.channels.leads_helpers import make_account
+from tests.channels.leads.helpers import make_account
 
 FIXTURES = Path(__file__).parent / "fixtures"
 SECRET = "douyin-client-secret"

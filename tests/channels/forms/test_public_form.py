@@ -7,7 +7,7 @@ from django.test import Client
 
 from channels.models import ChannelPlatform, ContactWay, Lead, LeadForm, LeadSource
 from contacts.models import Customer, TimelineEvent, TimelineKind
-from tests.channels.leads_helpers import make_account
+from tests.channels.leads.helpers import make_account
 from tests.conftest import redis_client
 from tests.factories import TagFactory
 

@@ -12,7 +12,7 @@ from channels.models import ChannelPlatform, ContactWay, MeituanRedemption
 from channels.sandbox.douyin import serve
 from channels.sandbox.meituan import MeituanFake
 from contacts.models import SourceChannel
-from tests.channels.leads_helpers import make_account
+from tests.channels.leads.helpers import make_account
 
 
 @pytest.fixture

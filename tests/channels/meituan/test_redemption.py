@@ -19,7 +19,7 @@ from channels.models import ChannelPlatform, MeituanRedemption, RedemptionOrigin
 from channels.sandbox.douyin import serve
 from channels.sandbox.meituan import MeituanFake
 from contacts.models import TimelineEvent, TimelineKind
-from tests.channels.leads_helpers import make_account
+from tests.channels.leads.helpers import make_account
 from tests.factories import TagFactory
 
 

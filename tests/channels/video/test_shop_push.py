@@ -18,7 +18,7 @@ from channels.sandbox.video import ShopPushEmitter, WeChatShopFake
 from channels.video.crypto import signature
 from channels.video.services import shop_crypto, video_live_leads_sync
 from contacts.models import Customer
-from tests.channels.leads_helpers import make_account
+from tests.channels.leads.helpers import make_account
 
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 
