@@ -11,6 +11,8 @@ from celery.contrib.django.task import DjangoTask
 from django.conf import settings
 from django.utils import timezone
 
+from scrm.schedule import BEAT_SCHEDULE
+
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "scrm.settings")
 
 
@@ -66,8 +68,6 @@ def echo(token: str) -> None:
 
 
 def _load_schedule() -> None:
-    from scrm.schedule import BEAT_SCHEDULE
-
     app.conf.beat_schedule = BEAT_SCHEDULE
 
 

@@ -18,6 +18,9 @@ import urllib.request
 from pathlib import Path
 from types import FrameType
 
+from scrm import embedded
+from scrm.settings_values import queue_names
+
 BASE_DIR = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
 DEMO_LOGINS = [("运营 operator", "operator"), ("店长 manager", "manager"), ("导购 staff", "staff")]
@@ -51,13 +54,9 @@ def _wait_healthy(url: str, children: list[subprocess.Popen[bytes]], timeout: fl
 def main() -> int:
     os.chdir(BASE_DIR)
     sys.path.insert(0, str(BASE_DIR))
-    from scrm import embedded
-
     services = embedded.ensure_services()
     if services is not None:
         _say(f"embedded PostgreSQL and Redis running, data in {services.root}")
-    from scrm.settings_values import queue_names
-
     env = os.environ.copy()
     env.setdefault("DJANGO_SETTINGS_MODULE", "scrm.settings")
     host = env.get("HOST", "127.0.0.1")

@@ -14,6 +14,7 @@ from django.views.decorators.cache import never_cache
 
 from contacts.access import OPERATOR_ONLY, console_view
 from contacts.models import Customer, CustomerGroup, Follow, Staff, Store, Tag
+from scrm.celery import app
 
 logger = logging.getLogger(__name__)
 
@@ -34,8 +35,6 @@ def _check_redis() -> str:
 
 
 def _check_celery() -> str:
-    from scrm.celery import app
-
     replies = app.control.ping(timeout=1.0)
     if not replies:
         raise RuntimeError("no worker answered")
