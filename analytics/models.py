@@ -196,7 +196,7 @@ def _cell_unique(*fields: str, name: str) -> models.UniqueConstraint:
 class AcquisitionMonth(Scoped):
     """Customers acquired (created) in one month × home store × source channel × LTV band.
 
-    ``bucket`` is the index in ``selectors.LTV_BUCKETS`` of the customer's LTV, -1 without orders.
+    ``bucket`` is the index in ``analytics.rollups.LTV_BUCKETS`` of the customer's LTV, -1 without orders.
     Order-driven figures move with every order; contacts-driven ones (new customers, WeCom adds,
     home store) are recomputed per month by ``acquisition_months_refresh`` (this month and the last
     every 10 minutes, all months nightly). The reports read complete months at the month grain,

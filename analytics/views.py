@@ -17,8 +17,9 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from analytics import exports, imports, selectors
+from analytics import imports, reports
 from analytics.models import Order, OrderImport, OrderSource, OrderStatus
+from analytics.reports import exports
 from contacts.access import ALL_ROLES, OPERATOR_AND_MANAGER, Actor, console_view
 from contacts.models import SourceChannel, Staff, Store
 from contacts.rollups import RFM_BY_CODE, rfm_segment_expression
@@ -51,13 +52,13 @@ def _tabs(actor: Actor, current: str) -> list[dict[str, Any]]:
     ]
 
 
-def _filter_labels(actor: Actor, f: selectors.ReportFilter) -> list[tuple[str, str]]:
+def _filter_labels(actor: Actor, f: reports.ReportFilter) -> list[tuple[str, str]]:
     labels = [(_("日期"), f"{f.start.isoformat()} ~ {f.end.isoformat()}")]
     if f.store_ids is not None:
         names = actor.scope(Store.objects.filter(pk__in=f.store_ids)).values_list("name", flat=True)
         labels.append((_("门店"), "、".join(names) or "—"))
     if f.channel:
-        labels.append((_("渠道"), selectors.channel_label(f.channel)))
+        labels.append((_("渠道"), reports.channel_label(f.channel)))
     if f.staff_id:
         labels.append(
             (_("员工"), actor.scope(Staff.objects.filter(pk=f.staff_id)).values_list("name", flat=True).first() or "")
@@ -65,13 +66,13 @@ def _filter_labels(actor: Actor, f: selectors.ReportFilter) -> list[tuple[str, s
     return labels
 
 
-def _load(request: HttpRequest, name: str) -> tuple[Actor, selectors.ReportFilter, selectors.Report]:
-    if name not in selectors.REPORTS:
+def _load(request: HttpRequest, name: str) -> tuple[Actor, reports.ReportFilter, reports.Report]:
+    if name not in reports.REPORTS:
         raise Http404(_("没有这个报表"))
     actor: Actor = request.actor_obj  # type: ignore[attr-defined]
     actor.require_role(ROLES[name])
-    f = selectors.report_filter(actor=actor, params=request.GET, default_days=DEFAULT_DAYS[name])
-    return actor, f, selectors.REPORTS[name](f)
+    f = reports.report_filter(actor=actor, params=request.GET, default_days=DEFAULT_DAYS[name])
+    return actor, f, reports.REPORTS[name](f)
 
 
 @console_view(ALL_ROLES)
