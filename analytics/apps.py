@@ -16,10 +16,8 @@ class AnalyticsConfig(AppConfig):
         contact_rollups.register_order_facts(rollups.ORDER_FACTS_SQL)
         # Per-customer facts are unique per customer: a merge drops the absorbed customer's and
         # recomputes the survivor's (orders themselves move with the generic relation move).
-        register = getattr(contact_services, "register_merge_handler", None)
-        if register is not None:
-            register(BuyerFact, rollups.merge_handler)
-            register(CustomerMonth, rollups.merge_bystander)
+        contact_services.register_merge_handler(BuyerFact, rollups.merge_handler)
+        contact_services.register_merge_handler(CustomerMonth, rollups.merge_bystander)
         # Orders hold no personal data (they stay, anonymous, after an erasure) but belong in a copy.
         from analytics.selectors import customer_orders_export
 

@@ -11,7 +11,7 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
@@ -20,6 +20,7 @@ from django.views.decorators.http import require_POST
 from analytics import imports, reports
 from analytics.models import Order, OrderImport, OrderSource, OrderStatus
 from analytics.reports import exports
+from contacts import services as contact_services
 from contacts.access import ALL_ROLES, OPERATOR_AND_MANAGER, Actor, console_view
 from contacts.models import SourceChannel, Staff, Store
 from contacts.rollups import RFM_BY_CODE, rfm_segment_expression
@@ -127,24 +128,15 @@ def rfm_save(request: HttpRequest) -> HttpResponse:
     if request.POST.get("channel") in SourceChannel.values:
         expression["source_channels"] = [request.POST["channel"]]
     name = f"RFM·{seg.label}·{timezone.localdate().isoformat()}"
-    from contacts import services as contact_services
-
-    segment_save = getattr(contact_services, "segment_save", None)
-    if segment_save is None:
-        messages.error(request, _("客户分群功能尚未启用，请稍后再试或联系管理员"))
-        return redirect(reverse("analytics:report", args=["rfm"]))
     try:
-        segment = segment_save(actor=actor, name=name, expression=expression, description=str(seg.advice))
+        segment = contact_services.segment_save(
+            actor=actor, name=name, expression=expression, description=str(seg.advice)
+        )
     except ValueError as exc:  # contacts.segments.SegmentError and name clashes explain themselves
         messages.error(request, str(exc))
         return redirect(reverse("analytics:report", args=["rfm"]))
     messages.success(request, _("已保存分群“%(name)s”，可在群发中选择") % {"name": segment.name})
-    for url_name, args in (("contacts:segment_edit", [segment.pk]), ("contacts:segment_list", [])):
-        try:
-            return redirect(reverse(url_name, args=args))
-        except NoReverseMatch:
-            continue
-    return redirect(reverse("analytics:report", args=["rfm"]))
+    return redirect("contacts:segment_edit", segment.pk)
 
 
 @console_view(OPERATOR_AND_MANAGER)
