@@ -9,11 +9,8 @@ class AnalyticsConfig(AppConfig):
     def ready(self) -> None:
         from analytics import rollups
         from analytics.models import BuyerFact, CustomerMonth
-        from contacts import rollups as contact_rollups
         from contacts import services as contact_services
 
-        # contacts reads order facts without importing analytics (DESIGN.md layering).
-        contact_rollups.register_order_facts(rollups.ORDER_FACTS_SQL)
         # Per-customer facts are unique per customer: a merge drops the absorbed customer's and
         # recomputes the survivor's (orders themselves move with the generic relation move).
         contact_services.register_merge_handler(BuyerFact, rollups.merge_handler)

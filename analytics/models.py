@@ -16,8 +16,8 @@
   writes it through ``analytics.services.staff_behavior_record``).
 * :class:`OrderImport` — one uploaded POS/mall export and its per-row errors.
 
-The per-customer rollups (LTV, order count, RFM…) live on ``contacts.Customer`` and are kept by
-``contacts.rollups`` (owned by analytics, see interfaces).
+The per-customer figures (LTV, order count, RFM…) live on ``contacts.Customer``; contacts writes them
+(``contacts.services.customer_order_figures_set``) from the figures ``analytics.rollups`` computes.
 """
 
 from __future__ import annotations

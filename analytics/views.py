@@ -20,10 +20,10 @@ from django.views.decorators.http import require_POST
 from analytics import imports, reports
 from analytics.models import Order, OrderImport, OrderSource, OrderStatus
 from analytics.reports import exports
+from contacts import selectors as contact_selectors
 from contacts import services as contact_services
 from contacts.access import ALL_ROLES, OPERATOR_AND_MANAGER, Actor, console_view
 from contacts.models import SourceChannel, Staff, Store
-from contacts.rollups import RFM_BY_CODE, rfm_segment_expression
 
 # (name, label, roles)
 TABS = [
@@ -114,10 +114,10 @@ def rfm_save(request: HttpRequest) -> HttpResponse:
     """One click from an RFM segment to a saved segment (contacts.segments) for campaigns."""
     actor: Actor = request.actor_obj  # type: ignore[attr-defined]
     code = request.POST.get("code", "")
-    seg = RFM_BY_CODE.get(code)
+    seg = contact_selectors.rfm_segment_get(code)
     if seg is None:
         raise Http404(_("没有这个 RFM 分层"))
-    expression: dict[str, Any] = rfm_segment_expression(code)
+    expression: dict[str, Any] = contact_selectors.rfm_segment_expression(code)
     store = request.POST.get("store", "")
     if store:
         if not actor.can_access_store(int(store) if store.isdigit() else -1):

@@ -18,7 +18,7 @@ from analytics.reports.sql import (
 )
 from analytics.reports.view_model import Chart, Column, Report, Table
 from analytics.rollups import EPOCH
-from contacts.rollups import RFM_SEGMENTS
+from contacts.selectors import RFM_SEGMENTS
 
 
 def rfm(f: ReportFilter) -> Report:

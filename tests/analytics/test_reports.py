@@ -14,7 +14,7 @@ from analytics import reports
 from analytics.models import Order
 from analytics.rollups import LTV_BUCKETS, REPURCHASE_WINDOWS
 from contacts.models import Customer, Follow
-from contacts.rollups import RFM_SEGMENTS
+from contacts.selectors import RFM_SEGMENTS
 from contacts.services import customer_merge
 from tests.analytics.factories import SH, at, generate, record
 
