@@ -128,14 +128,6 @@ def _days(f: ReportFilter) -> list[dt.date]:
     return [f.start + dt.timedelta(days=i) for i in range(n)]
 
 
-def _months(start: dt.date, end: dt.date) -> list[dt.date]:
-    out, m = [], start.replace(day=1)
-    while m <= end:
-        out.append(m)
-        m = (m.replace(day=28) + dt.timedelta(days=4)).replace(day=1)
-    return out
-
-
 def channel_label(code: str) -> str:
     try:
         return str(SourceChannel(code).label)
