@@ -7,20 +7,15 @@ class AnalyticsConfig(AppConfig):
     verbose_name = _("数据")
 
     def ready(self) -> None:
+        # Imported here: models need the app registry, which is ready only now.
         from analytics import rollups
         from analytics.models import BuyerFact, CustomerMonth
-        from contacts import rollups as contact_rollups
+        from analytics.selectors import customer_orders_export
         from contacts import services as contact_services
 
-        # contacts reads order facts without importing analytics (docs/architecture.md#layers).
-        contact_rollups.register_order_facts(rollups.ORDER_FACTS_SQL)
         # Per-customer facts are unique per customer: a merge drops the absorbed customer's and
         # recomputes the survivor's (orders themselves move with the generic relation move).
-        register = getattr(contact_services, "register_merge_handler", None)
-        if register is not None:
-            register(BuyerFact, rollups.merge_handler)
-            register(CustomerMonth, rollups.merge_bystander)
+        contact_services.register_merge_handler(BuyerFact, rollups.merge_handler)
+        contact_services.register_merge_handler(CustomerMonth, rollups.merge_bystander)
         # Orders hold no personal data (they stay, anonymous, after an erasure) but belong in a copy.
-        from analytics.selectors import customer_orders_export
-
         contact_services.register_personal_data_provider("orders", customer_orders_export)

@@ -26,6 +26,7 @@ from analytics import services
 from analytics.models import ImportStatus, OrderImport, OrderSource
 from analytics.rollups import SHANGHAI
 from contacts import crypto
+from contacts import services as contact_services
 from contacts.access import Actor
 from contacts.models import Customer, Organization, Staff, Store
 
@@ -198,13 +199,8 @@ def _customer(lookups: _Lookups, cells: dict[str, str], store: Store | None) -> 
     found = Customer.objects.filter(organization=org, phone_hash=phone_key).first()
     if found is not None:
         return found
-    from contacts import services as contact_services
-
-    resolve = getattr(contact_services, "customer_resolve", None)
-    if resolve is None:
-        raise RowError("系统中没有该手机号的客户，请先导入客户")
     try:
-        customer, _created = resolve(
+        customer, _created = contact_services.customer_resolve(
             organization=org,
             phone=phone,
             defaults={"name": cells.get("name", ""), "home_store": store, "source_channel": "import"},
@@ -212,8 +208,6 @@ def _customer(lookups: _Lookups, cells: dict[str, str], store: Store | None) -> 
         )
     except ValueError as exc:
         raise RowError("手机号格式不对，请填写 11 位手机号") from exc
-    if not isinstance(customer, Customer):
-        raise RowError("无法确定下单客户，请填写手机号或客户ID")
     return customer
 
 

@@ -17,8 +17,8 @@
   writes it through ``analytics.services.staff_behavior_record``).
 * :class:`OrderImport` — one uploaded POS/mall export and its per-row errors.
 
-The per-customer rollups (LTV, order count, RFM…) live on ``contacts.Customer`` and are kept by
-``contacts.rollups`` (owned by analytics, see interfaces).
+The per-customer figures (LTV, order count, RFM…) live on ``contacts.Customer``; contacts writes them
+(``contacts.services.customer_order_figures_set``) from the figures ``analytics.rollups`` computes.
 """
 
 from __future__ import annotations
@@ -197,7 +197,7 @@ def _cell_unique(*fields: str, name: str) -> models.UniqueConstraint:
 class AcquisitionMonth(Scoped):
     """Customers acquired (created) in one month × home store × source channel × LTV band.
 
-    ``bucket`` is the index in ``selectors.LTV_BUCKETS`` of the customer's LTV, -1 without orders.
+    ``bucket`` is the index in ``analytics.rollups.LTV_BUCKETS`` of the customer's LTV, -1 without orders.
     Order-driven figures move with every order; contacts-driven ones (new customers, WeCom adds,
     home store) are recomputed per month by ``acquisition_months_refresh`` (this month and the last
     every 10 minutes, all months nightly). The reports read complete months at the month grain,

@@ -5,8 +5,9 @@ All set-based SQL. Calendar days and months are Asia/Shanghai (platform time).
 * Orders → :class:`~analytics.models.DailyRollup` by additive upserts (``daily_add``): exact and safe
   under concurrency (the increment happens inside the row lock of the upsert).
 * Customers' first/second order and monthly activity (:class:`BuyerFact`, :class:`CustomerMonth`)
-  and the rollups on ``contacts.Customer`` (``contacts.rollups``) are *recomputed* for the affected
-  customers — cost proportional to that customer's orders, and never drifts.
+  and the order figures on ``contacts.Customer`` (written through
+  ``contacts.services.customer_order_figures_set``) are *recomputed* for the affected customers —
+  cost proportional to that customer's orders, and never drifts.
 * New customers and churned follows come from contacts tables: ``daily_customer_metrics_refresh``
   recomputes them for given days (a beat task refreshes today and yesterday).
 * Report cells (AcquisitionMonth/StaffMonth, RepurchaseDay, CohortMonth, RfmCell): sums over
@@ -29,7 +30,8 @@ from zoneinfo import ZoneInfo
 
 from django.db import connection, transaction
 
-from contacts import rollups as contact_rollups
+from contacts import services as contact_services
+from contacts.models import Customer
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 DAY = "(({col}) AT TIME ZONE 'Asia/Shanghai')::date"
@@ -42,11 +44,8 @@ REPURCHASE_WINDOWS = [30, 60, 90, 180]
 # Day numbers of RfmCell.last_day_sum count from here.
 EPOCH = dt.date(2000, 1, 1)
 
-# The counted orders as contacts.rollups reads them (registered in AnalyticsConfig.ready()).
-ORDER_FACTS_SQL = (
-    "SELECT organization_id, customer_id, amount - refunded_amount AS net_amount, paid_at "
-    "FROM analytics_order WHERE status <> 'refunded'"
-)
+# Customers per statement when the order figures of a whole organization are rewritten.
+FIGURES_BATCH = 20_000
 
 
 def local_day(value: dt.datetime) -> dt.date:
@@ -185,8 +184,44 @@ def _buyer_rebuild_sql() -> list[str]:
     ]
 
 
+def _order_figures_write(ids: list[int]) -> int:
+    """Hand contacts the order figures of these customers (from their counted orders); rows changed."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            SELECT customer_id, SUM(amount - refunded_amount), COUNT(*), MIN(paid_at), MAX(paid_at)
+              FROM analytics_order
+             WHERE customer_id = ANY(%s) AND status <> 'refunded'
+          GROUP BY customer_id
+            """,
+            [ids],
+        )
+        figures = [
+            contact_services.OrderFigures(
+                customer_id=customer_id, ltv=ltv, order_count=n, first_order_at=first, last_order_at=last
+            )
+            for customer_id, ltv, n, first, last in cursor.fetchall()
+        ]
+    return contact_services.customer_order_figures_set(customer_ids=ids, figures=figures)
+
+
+def _order_figures_rebuild(organization_id: int) -> int:
+    """The order figures of every customer of an organization, a batch of customers at a time."""
+    changed, after = 0, 0
+    while True:
+        ids = list(
+            Customer.objects.filter(organization_id=organization_id, pk__gt=after)
+            .order_by("pk")
+            .values_list("pk", flat=True)[:FIGURES_BATCH]
+        )
+        if not ids:
+            return changed
+        changed += _order_figures_write(ids)
+        after = ids[-1]
+
+
 def _customers_recompute(ids: list[int]) -> None:
-    contact_rollups.customer_rollups_refresh(customer_ids=ids)
+    _order_figures_write(ids)
     with connection.cursor() as cursor:
         for sql in _buyer_sql("{t}.customer_id = ANY(%(ids)s)"):
             cursor.execute(sql, {"ids": ids})
@@ -507,7 +542,7 @@ def organization_rebuild(*, organization_id: int) -> dict[str, int]:
             cursor.execute(sql, params)
         for sql in _buyer_rebuild_sql():
             cursor.execute(sql, params)
-    customers = contact_rollups.customer_rollups_rebuild(organization_id=organization_id)
+    customers = _order_figures_rebuild(organization_id)
     report_cells_rebuild(organization_id=organization_id)
     return {"daily_cells": cells, "customers_changed": customers}
 

@@ -15,6 +15,7 @@ from django.db.models import Q
 
 from analytics import rollups
 from analytics.models import Order, OrderStatus, StaffBehaviorDaily
+from contacts import services as contact_services
 from contacts.models import Customer, Follow, Organization, Staff, Store
 
 logger = logging.getLogger(__name__)
@@ -86,12 +87,7 @@ def _apply(order: Order, delta: rollups.Delta) -> None:
 
 
 def _timeline(customer: Customer, kind: str, summary: str, data: dict[str, Any], at: dt.datetime) -> None:
-    # contacts.services.timeline_add is the agreed interface; tolerate its absence while contacts grows.
-    from contacts import services as contact_services
-
-    add = getattr(contact_services, "timeline_add", None)
-    if add is not None:
-        add(customer=customer, kind=kind, summary=summary, data=data, occurred_at=at)
+    contact_services.timeline_add(customer=customer, kind=kind, summary=summary, data=data, occurred_at=at)
 
 
 @transaction.atomic

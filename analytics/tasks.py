@@ -7,6 +7,7 @@ from datetime import timedelta
 from celery import shared_task
 from django.utils import timezone
 
+from contacts import services as contact_services
 from contacts.models import Organization
 
 
@@ -36,10 +37,9 @@ def rfm_nightly() -> None:
     """Recency moves with the calendar: rescore every customer once a day, then recount the RFM and
     acquisition cells and re-file buyers whose home store changed (beat)."""
     from analytics.rollups import report_cells_nightly
-    from contacts.rollups import customer_rfm_refresh
 
     for org_id in Organization.objects.values_list("pk", flat=True):
-        customer_rfm_refresh(organization_id=org_id)
+        contact_services.customer_rfm_refresh(organization_id=org_id)
         report_cells_nightly(organization_id=org_id)
 
 

@@ -11,17 +11,19 @@ from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
-from analytics import exports, imports, selectors
+from analytics import imports, reports
 from analytics.models import Order, OrderImport, OrderSource, OrderStatus
+from analytics.reports import exports
+from contacts import selectors as contact_selectors
+from contacts import services as contact_services
 from contacts.access import ALL_ROLES, OPERATOR_AND_MANAGER, Actor, console_view
 from contacts.models import SourceChannel, Staff, Store
-from contacts.rollups import RFM_BY_CODE, rfm_segment_expression
 
 # (name, label, roles)
 TABS = [
@@ -51,13 +53,13 @@ def _tabs(actor: Actor, current: str) -> list[dict[str, Any]]:
     ]
 
 
-def _filter_labels(actor: Actor, f: selectors.ReportFilter) -> list[tuple[str, str]]:
+def _filter_labels(actor: Actor, f: reports.ReportFilter) -> list[tuple[str, str]]:
     labels = [(_("日期"), f"{f.start.isoformat()} ~ {f.end.isoformat()}")]
     if f.store_ids is not None:
         names = actor.scope(Store.objects.filter(pk__in=f.store_ids)).values_list("name", flat=True)
         labels.append((_("门店"), "、".join(names) or "—"))
     if f.channel:
-        labels.append((_("渠道"), selectors.channel_label(f.channel)))
+        labels.append((_("渠道"), reports.channel_label(f.channel)))
     if f.staff_id:
         labels.append(
             (_("员工"), actor.scope(Staff.objects.filter(pk=f.staff_id)).values_list("name", flat=True).first() or "")
@@ -65,13 +67,13 @@ def _filter_labels(actor: Actor, f: selectors.ReportFilter) -> list[tuple[str, s
     return labels
 
 
-def _load(request: HttpRequest, name: str) -> tuple[Actor, selectors.ReportFilter, selectors.Report]:
-    if name not in selectors.REPORTS:
+def _load(request: HttpRequest, name: str) -> tuple[Actor, reports.ReportFilter, reports.Report]:
+    if name not in reports.REPORTS:
         raise Http404(_("没有这个报表"))
     actor: Actor = request.actor_obj  # type: ignore[attr-defined]
     actor.require_role(ROLES[name])
-    f = selectors.report_filter(actor=actor, params=request.GET, default_days=DEFAULT_DAYS[name])
-    return actor, f, selectors.REPORTS[name](f)
+    f = reports.report_filter(actor=actor, params=request.GET, default_days=DEFAULT_DAYS[name])
+    return actor, f, reports.REPORTS[name](f)
 
 
 @console_view(ALL_ROLES)
@@ -112,10 +114,10 @@ def rfm_save(request: HttpRequest) -> HttpResponse:
     """One click from an RFM segment to a saved segment (contacts.segments) for campaigns."""
     actor: Actor = request.actor_obj  # type: ignore[attr-defined]
     code = request.POST.get("code", "")
-    seg = RFM_BY_CODE.get(code)
+    seg = contact_selectors.rfm_segment_get(code)
     if seg is None:
         raise Http404(_("没有这个 RFM 分层"))
-    expression: dict[str, Any] = rfm_segment_expression(code)
+    expression: dict[str, Any] = contact_selectors.rfm_segment_expression(code)
     store = request.POST.get("store", "")
     if store:
         if not actor.can_access_store(int(store) if store.isdigit() else -1):
@@ -126,24 +128,15 @@ def rfm_save(request: HttpRequest) -> HttpResponse:
     if request.POST.get("channel") in SourceChannel.values:
         expression["source_channels"] = [request.POST["channel"]]
     name = f"RFM·{seg.label}·{timezone.localdate().isoformat()}"
-    from contacts import services as contact_services
-
-    segment_save = getattr(contact_services, "segment_save", None)
-    if segment_save is None:
-        messages.error(request, _("客户分群功能尚未启用，请稍后再试或联系管理员"))
-        return redirect(reverse("analytics:report", args=["rfm"]))
     try:
-        segment = segment_save(actor=actor, name=name, expression=expression, description=str(seg.advice))
+        segment = contact_services.segment_save(
+            actor=actor, name=name, expression=expression, description=str(seg.advice)
+        )
     except ValueError as exc:  # contacts.segments.SegmentError and name clashes explain themselves
         messages.error(request, str(exc))
         return redirect(reverse("analytics:report", args=["rfm"]))
     messages.success(request, _("已保存分群“%(name)s”，可在群发中选择") % {"name": segment.name})
-    for url_name, args in (("contacts:segment_edit", [segment.pk]), ("contacts:segment_list", [])):
-        try:
-            return redirect(reverse(url_name, args=args))
-        except NoReverseMatch:
-            continue
-    return redirect(reverse("analytics:report", args=["rfm"]))
+    return redirect("contacts:segment_edit", segment.pk)
 
 
 @console_view(OPERATOR_AND_MANAGER)

@@ -50,7 +50,7 @@ def run(*, customers: int, orders: int, repeat: int, json_path: str | None) -> d
     from django.db import connection, transaction
     from django.utils import timezone
 
-    from analytics import selectors, services
+    from analytics import reports, services
     from analytics.models import Order
     from contacts.models import Customer, Organization
 
@@ -75,14 +75,14 @@ def run(*, customers: int, orders: int, repeat: int, json_path: str | None) -> d
     contenders = {}
     for name, days in windows.items():
         for label, stores in (("all", None), ("store", frozenset({ds.store_ids[0]}))):
-            f = selectors.ReportFilter(
+            f = reports.ReportFilter(
                 organization_id=org.pk,
                 start=today - dt.timedelta(days=days - 1),
                 end=today,
                 store_ids=stores,
                 today=today,
             )
-            contenders[f"{name}:{label}"] = lambda fn=selectors.REPORTS[name], f=f: fn(f)
+            contenders[f"{name}:{label}"] = lambda fn=reports.REPORTS[name], f=f: fn(f)
     lo = timezone.now() - dt.timedelta(days=90)
     contenders["raw_overview_aggregate"] = lambda: _fetch(RAW_OVERVIEW, [org.pk, lo, timezone.now()])
     samples = common.measure_interleaved(contenders, repeat=repeat, warmup=1)

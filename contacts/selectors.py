@@ -10,6 +10,9 @@ from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 from contacts import crypto
 from contacts.access import Actor
 from contacts.models import Customer, CustomerGroup, CustomerGroupMember, Follow, Identity, Tag, TagGroup
+from contacts.rfm import RFM_BY_CODE, RfmSegment
+from contacts.rfm import RFM_SEGMENTS as RFM_SEGMENTS  # the reports list them
+from contacts.rfm import rfm_segment_expression as rfm_segment_expression  # one click to a saved segment
 
 
 def customer_search_q(q: str) -> Q:
@@ -103,3 +106,8 @@ def customer_group_list(*, actor: Actor) -> QuerySet[CustomerGroup]:
 
 def customer_group_members(*, actor: Actor, group: CustomerGroup) -> QuerySet[CustomerGroupMember]:
     return actor.scope(CustomerGroupMember.objects.filter(group=group)).order_by("left_at", "-joined_at", "id")
+
+
+def rfm_segment_get(code: str) -> RfmSegment | None:
+    """The RFM segment with this code, or None."""
+    return RFM_BY_CODE.get(code)

@@ -31,6 +31,12 @@ from contacts.services.registry import (
     sidebar_extensions,
 )
 from contacts.services.relations import follow_end, follow_upsert, group_dismiss, group_upsert
+from contacts.services.rollups import (
+    ORDER_FIGURE_FIELDS,
+    OrderFigures,
+    customer_order_figures_set,
+    customer_rfm_refresh,
+)
 from contacts.services.saved_segments import segment_delete, segment_save
 from contacts.services.staff import staff_create, staff_depart, staff_login_user, staff_return, staff_set_role
 from contacts.services.tags import (
@@ -47,8 +53,10 @@ from contacts.services.tags import (
 )
 
 __all__ = [
+    "ORDER_FIGURE_FIELDS",
     "ContactsError",
     "MergeHandler",
+    "OrderFigures",
     "TagDeletedListener",
     "TagListener",
     "_customer_foreign_keys",
@@ -56,8 +64,10 @@ __all__ = [
     "customer_merge",
     "customer_opt_in",
     "customer_opt_out",
+    "customer_order_figures_set",
     "customer_personal_data",
     "customer_resolve",
+    "customer_rfm_refresh",
     "customer_tag_add",
     "customer_tag_ids_rebuild",
     "customer_tag_remove",

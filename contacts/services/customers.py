@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 from datetime import datetime
 from typing import Any
@@ -28,6 +27,7 @@ from contacts.models import (
 )
 from contacts.services import registry
 from contacts.services.registry import ContactsError, _notify_tags
+from contacts.services.rollups import ORDER_FIGURE_FIELDS
 
 logger = logging.getLogger(__name__)
 
@@ -256,7 +256,8 @@ def customer_merge(*, survivor: Customer, absorbed: Customer, reason: str) -> Cu
        repointed (registered merge handlers first; otherwise duplicates on a unique constraint
        involving the customer are dropped from the absorbed side before the move).
     3. Merge scalar fields (blanks filled, earliest first touch/creation, opt-out wins) and rebuild
-       ``tag_ids`` from the assignments; refresh order rollups; timeline + ``CustomerMerge`` row.
+       ``tag_ids`` from the assignments (the order figures stay as the merge handlers wrote them);
+       timeline + ``CustomerMerge`` row.
     """
     if survivor.pk == absorbed.pk:
         return survivor
@@ -288,6 +289,10 @@ def customer_merge(*, survivor: Customer, absorbed: Customer, reason: str) -> Cu
             logger.warning("merge: table %s does not exist yet; skipped", model._meta.db_table)
             continue
         _move_rows(model, field, survivor.pk, absorbed.pk)
+    # The order figures are written by the layer that records orders, through
+    # customer_order_figures_set (analytics does it in its merge handler above, after moving the
+    # orders): reload them, so the save below does not put back the ones locked before the move.
+    survivor.refresh_from_db(fields=list(ORDER_FIGURE_FIELDS))
 
     # Scalar fields.
     for attr in ("name", "avatar", "unionid", "phone_hash", "phone_encrypted", "home_store_id", "consent_source"):
@@ -328,7 +333,6 @@ def customer_merge(*, survivor: Customer, absorbed: Customer, reason: str) -> Cu
             [survivor.pk, survivor.pk],
         )
         survivor.tag_ids = list(cursor.fetchone()[0])
-    _rollups_refresh([survivor.pk])
     CustomerMerge.objects.create(
         organization_id=survivor.organization_id,
         survivor=survivor,
@@ -345,16 +349,6 @@ def customer_merge(*, survivor: Customer, absorbed: Customer, reason: str) -> Cu
     added = sorted(set(survivor.tag_ids) - before_tags)
     _notify_tags([(survivor.pk, added, [])], "merge")
     return survivor
-
-
-def _rollups_refresh(customer_ids: list[int]) -> None:
-    try:
-        rollups = importlib.import_module("contacts.rollups")
-    except ImportError:
-        return
-    refresh = getattr(rollups, "customer_rollups_refresh", None)
-    if refresh is not None:
-        refresh(customer_ids=customer_ids)
 
 
 # --- notes, consent ------------------------------------------------------------------------------

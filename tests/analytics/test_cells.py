@@ -11,8 +11,9 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
-from analytics import rollups, selectors, services
+from analytics import reports, rollups, services
 from analytics.models import Order
+from analytics.reports import ltv, sql
 from contacts.models import Customer
 from contacts.services import customer_merge
 from tests.analytics.factories import at, generate, record
@@ -129,14 +130,14 @@ def test_cell_reports_equal_the_live_reports(
     churn(world, django_capture_on_commit_callbacks)
     stores = None if store == "all" else frozenset({world.store_a.pk})
     f = f_for(world, start=start, end=end, store_ids=stores)
-    p = selectors._params(f)
-    live, cells = selectors._ltv_rows_live(f, dict(p)), selectors._ltv_rows_cells(f, dict(p))
+    p = sql._params(f)
+    live, cells = ltv._ltv_rows_live(f, dict(p)), ltv._ltv_rows_cells(f, dict(p))
     assert _norm(live[0]) == _norm(cells[0])
     assert _norm(live[1]) == _norm(cells[1])
     # Every report: from the cells, then from the customers (the path a staff filter takes).
-    via_cells = {name: fn(f) for name, fn in selectors.REPORTS.items()}
-    monkeypatch.setattr(selectors, "_use_cells", lambda f: False)
-    for name, fn in selectors.REPORTS.items():
+    via_cells = {name: fn(f) for name, fn in reports.REPORTS.items()}
+    monkeypatch.setattr(reports.ReportFilter, "use_cells", lambda f: False)
+    for name, fn in reports.REPORTS.items():
         via_live = fn(f)
         assert [t.rows for t in via_cells[name].tables] == [t.rows for t in via_live.tables], name
         assert [(s.label, s.value) for s in via_cells[name].stats] == [(s.label, s.value) for s in via_live.stats]

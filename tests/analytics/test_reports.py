@@ -10,10 +10,11 @@ from decimal import Decimal
 import pytest
 from django.utils import timezone
 
-from analytics import selectors
+from analytics import reports
 from analytics.models import Order
+from analytics.rollups import LTV_BUCKETS, REPURCHASE_WINDOWS
 from contacts.models import Customer, Follow
-from contacts.rollups import RFM_SEGMENTS
+from contacts.selectors import RFM_SEGMENTS
 from contacts.services import customer_merge
 from tests.analytics.factories import SH, at, generate, record
 
@@ -47,7 +48,7 @@ def data(world, django_capture_on_commit_callbacks):
 def f_for(world, **kw):
     base = {"organization_id": world.org.pk, "start": START, "end": END, "today": TODAY}
     base.update(kw)
-    return selectors.ReportFilter(**base)
+    return reports.ReportFilter(**base)
 
 
 def truth(world):
@@ -69,7 +70,7 @@ def test_overview_matches_raw_orders(data, django_assert_num_queries):
     orders, by_cust, customers, ltv = truth(world)
     f = f_for(world)
     with django_assert_num_queries(2):
-        rep = selectors.overview(f)
+        rep = reports.overview.overview(f)
     in_range = [o for o in orders if START <= local(o.paid_at) <= END]
     gmv = sum((o.amount - o.refunded_amount for o in in_range), Decimal(0))
     private = sum((o.amount - o.refunded_amount for o in in_range if o.is_private), Decimal(0))
@@ -95,7 +96,7 @@ def test_overview_matches_raw_orders(data, django_assert_num_queries):
 
     # Store filter: only orders of store A; customers of store A.
     fa = f_for(world, store_ids=frozenset({world.store_a.pk}))
-    rep_a = selectors.overview(fa)
+    rep_a = reports.overview.overview(fa)
     gmv_a = sum((o.amount - o.refunded_amount for o in in_range if o.store_id == world.store_a.pk), Decimal(0))
     assert rep_a.extra["gmv"] == gmv_a
     assert rep_a.extra["customers"] == sum(
@@ -107,20 +108,20 @@ def test_ltv_matches_raw_orders(data, django_assert_num_queries):
     world = data
     _orders, by_cust, customers, ltv = truth(world)
     with django_assert_num_queries(4):  # one grouping-sets query, staff, names of stores and staff
-        rep = selectors.ltv(f_for(world))
+        rep = reports.ltv.ltv(f_for(world))
     acquired = [c for c in customers.values() if START <= local(c.created_at) <= END]
     tables = {t.key: t for t in rep.tables}
     # By channel
     expected = defaultdict(lambda: [0, 0, Decimal(0)])
     for c in acquired:
-        e = expected[selectors.channel_label(c.source_channel)]
+        e = expected[reports.channel_label(c.source_channel)]
         e[0] += 1
         e[1] += 1 if by_cust.get(c.pk) else 0
         e[2] += ltv[c.pk]
     got = {r[0]: [r[1], r[2], r[3]] for r in tables["channel"].rows}
     assert got == dict(expected)
     # Distribution of buyers' LTV
-    bounds = selectors.LTV_BUCKETS
+    bounds = LTV_BUCKETS
     counts = [0] * len(bounds)
     for c in acquired:
         if by_cust.get(c.pk):
@@ -140,9 +141,9 @@ def test_repurchase_matches_raw_orders(data, django_assert_num_queries):
     world = data
     _orders, by_cust, _customers, _ltv = truth(world)
     with django_assert_num_queries(1):
-        rep = selectors.repurchase(f_for(world))
+        rep = reports.repurchase.repurchase(f_for(world))
     cutoff = dt.datetime.combine(TODAY + dt.timedelta(days=1), dt.time.min, tzinfo=SH)
-    per = defaultdict(lambda: {"buyers": 0, "again": 0, **{n: [0, 0] for n in selectors.REPURCHASE_WINDOWS}})
+    per = defaultdict(lambda: {"buyers": 0, "again": 0, **{n: [0, 0] for n in REPURCHASE_WINDOWS}})
     for lst in by_cust.values():
         first = lst[0].paid_at
         cohort = local(first).replace(day=1)
@@ -152,7 +153,7 @@ def test_repurchase_matches_raw_orders(data, django_assert_num_queries):
         p["buyers"] += 1
         second = lst[1].paid_at if len(lst) > 1 else None
         p["again"] += 1 if second else 0
-        for n in selectors.REPURCHASE_WINDOWS:
+        for n in REPURCHASE_WINDOWS:
             if first < cutoff - dt.timedelta(days=n):
                 p[n][0] += 1
                 if second and second <= first + dt.timedelta(days=n):
@@ -163,7 +164,7 @@ def test_repurchase_matches_raw_orders(data, django_assert_num_queries):
     for month, p in per.items():
         row = got[month]
         assert row[1:3] == [p["buyers"], p["again"]]
-        for i, n in enumerate(selectors.REPURCHASE_WINDOWS):
+        for i, n in enumerate(REPURCHASE_WINDOWS):
             matured, again = p[n]
             assert row[3 + i] == (round(100.0 * again / matured, 1) if matured else None)
 
@@ -172,7 +173,7 @@ def test_cohort_matrix_matches_raw_orders(data, django_assert_num_queries):
     world = data
     _orders, by_cust, _customers, _ltv = truth(world)
     with django_assert_num_queries(1):
-        rep = selectors.cohorts(f_for(world))
+        rep = reports.cohorts.cohorts(f_for(world))
     cells = defaultdict(lambda: defaultdict(lambda: [set(), Decimal(0)]))
     for cid, lst in by_cust.items():
         cohort = local(lst[0].paid_at).replace(day=1)
@@ -200,7 +201,7 @@ def test_rfm_matches_raw_orders(data, django_assert_num_queries):
     world = data
     _orders, by_cust, _customers, ltv = truth(world)
     with django_assert_num_queries(1):
-        rep = selectors.rfm(f_for(world))
+        rep = reports.rfm.rfm(f_for(world))
     today = timezone.localdate()
     expected = defaultdict(int)
     for cid, lst in by_cust.items():
@@ -218,13 +219,13 @@ def test_funnel_matches_raw_rows(data, django_assert_num_queries):
     world = data
     _orders, by_cust, customers, _ltv = truth(world)
     with django_assert_num_queries(1):
-        rep = selectors.funnel(f_for(world))
+        rep = reports.funnel.funnel(f_for(world))
     followed = set(Follow.objects.filter(organization=world.org).values_list("customer_id", flat=True))
     exp = defaultdict(lambda: [0, 0, 0, 0])
     for c in customers.values():
         if not START <= local(c.created_at) <= END:
             continue
-        for key in (selectors.channel_label(c.source_channel), "合计"):
+        for key in (reports.channel_label(c.source_channel), "合计"):
             e = exp[key]
             e[0] += 1
             e[1] += c.pk in followed
@@ -262,7 +263,7 @@ def test_staff_report_matches_raw_rows(data, django_assert_num_queries):
     )
     orders, _by, _c, _l = truth(world)
     with django_assert_num_queries(2):
-        rep = selectors.staff(f_for(world))
+        rep = reports.staff.staff(f_for(world))
     rows = {r[0]: r for r in rep.tables[0].rows}
     for s in (world.manager, world.store_staff, world.operator):
         gmv = sum(
@@ -279,9 +280,9 @@ def test_staff_report_matches_raw_rows(data, django_assert_num_queries):
 
 def test_other_organization_never_leaks(data):
     world = data
-    f = selectors.ReportFilter(organization_id=world.other_org.pk, start=START, end=END, today=TODAY)
+    f = reports.ReportFilter(organization_id=world.other_org.pk, start=START, end=END, today=TODAY)
     mine = {o.pk for o in Order.objects.filter(organization=world.other_org)}
-    rep = selectors.overview(f)
+    rep = reports.overview.overview(f)
     expected = sum(
         (o.amount - o.refunded_amount for o in Order.objects.filter(pk__in=mine) if START <= local(o.paid_at) <= END),
         Decimal(0),
@@ -298,7 +299,7 @@ def test_cohorts_and_repurchase_with_a_store_filter_count_only_that_store(data):
         for cid, lst in by_cust.items()
         if lst and customers[cid].home_store_id == world.store_a.pk and customers[cid].source_channel == "wecom"
     )
-    sizes = sum(row[1] for row in selectors.cohorts(fa).tables[0].rows)
-    total = next(r for r in selectors.repurchase(fa).tables[0].rows if r[0] == "合计")
+    sizes = sum(row[1] for row in reports.cohorts.cohorts(fa).tables[0].rows)
+    total = next(r for r in reports.repurchase.repurchase(fa).tables[0].rows if r[0] == "合计")
     assert sizes == expected == total[1]
     assert expected > 0

@@ -13,7 +13,7 @@ from django.http import HttpResponse
 from django.utils import timezone
 from openpyxl import Workbook
 
-from analytics.selectors import Report, Table
+from analytics.reports.view_model import Report, Table
 
 XLSX_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 FORMATS = {"csv", "xlsx"}
