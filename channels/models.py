@@ -20,6 +20,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from contacts.crypto import decrypt_phone, decrypt_secret, encrypt_secret, mask_phone
 from contacts.models import Organization, Scoped, SourceChannel, Staff, Store, Tag
 
 
@@ -81,14 +82,12 @@ class ChannelAccount(Scoped):
         return f"{self.get_platform_display()} · {self.name}"
 
     def credentials(self) -> dict[str, Any]:
-        from contacts.crypto import decrypt_secret
 
         if not self.credentials_encrypted:
             return {}
         return dict(json.loads(decrypt_secret(self.credentials_encrypted)))
 
     def set_credentials(self, values: dict[str, Any]) -> None:
-        from contacts.crypto import encrypt_secret
 
         self.credentials_encrypted = encrypt_secret(json.dumps(values, sort_keys=True))
 
@@ -344,7 +343,6 @@ class Lead(Scoped):
 
     @property
     def phone_masked(self) -> str:
-        from contacts.crypto import decrypt_phone, mask_phone
 
         phone = decrypt_phone(self.phone_encrypted) if self.phone_encrypted else ""
         return mask_phone(phone) if phone else ""

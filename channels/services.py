@@ -9,6 +9,7 @@ from django.utils import timezone
 
 from channels import registry
 from channels.models import ChannelAccount, ChannelPlatform
+from channels.webhooks import forget_account
 from contacts.models import Organization, Store, Tag
 
 
@@ -63,8 +64,6 @@ def channel_account_connect(
 
 
 def _forget(account: ChannelAccount) -> None:
-    from channels.webhooks import forget_account
-
     transaction.on_commit(lambda: forget_account(account))
 
 

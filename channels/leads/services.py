@@ -13,9 +13,11 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from analytics import services as analytics
 from channels.leads.events import LeadEvent, OrderEvent
 from channels.models import ChannelAccount, Lead, LeadForm, LeadSource
 from contacts import crypto
+from contacts import services as contacts
 from contacts.models import Customer, SourceChannel, Store, Tag, TagSource, TimelineKind
 
 logger = logging.getLogger(__name__)
@@ -92,7 +94,6 @@ def lead_ingest(
        with the ad as first touch, the account's/form's store and tags, and a LEAD timeline entry.
     3. Marketing consent (forms only) is recorded on the customer with its time and source.
     """
-    from contacts import services as contacts
 
     now = timezone.now()
     phone = _normalized_phone(event.phone)
@@ -173,8 +174,6 @@ def platform_order_ingest(
     The buyer is found by the platform user id (and unionid when the platform gives it, which links
     them to their WeCom self). An order without any buyer id cannot be attributed: returns ``None``.
     """
-    from analytics import services as analytics
-    from contacts import services as contacts
 
     unionid = str(event.raw.get("unionid") or "")
     if not event.open_id and not unionid:

@@ -21,6 +21,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext
 
+from analytics import services as analytics
 from channels.meituan.adapter import ConsumedVoucher, VoucherInfo, consumed_from_history, consumed_from_result
 from channels.meituan.adapter import voucher_from_prepare as _voucher
 from channels.meituan.client import MeituanClient, MeituanError, MeituanTransient
@@ -35,6 +36,7 @@ from channels.models import (
     RedemptionStatus,
 )
 from contacts import crypto
+from contacts import services as contacts
 from contacts.models import Organization, SourceChannel, Staff, Store, TagSource, TimelineKind
 
 logger = logging.getLogger(__name__)
@@ -172,8 +174,6 @@ def redemption_consume(
 @transaction.atomic
 def redemption_finish(*, redemption_id: int, consumed: ConsumedVoucher, phone: str = "") -> MeituanRedemption:
     """Customer + order + timeline for a consumed voucher (idempotent: only a pending row is finished)."""
-    from analytics import services as analytics
-    from contacts import services as contacts
 
     redemption = (
         MeituanRedemption.objects.select_for_update(of=("self",))

@@ -13,7 +13,9 @@ from zoneinfo import ZoneInfo
 
 from django.utils import timezone
 
+from analytics.services import staff_behavior_record
 from channels.models import ChannelAccount, ChannelPlatform, LeadSyncCursor
+from channels.wecom.client import WeComClient
 from contacts.models import Staff
 
 logger = logging.getLogger(__name__)
@@ -33,8 +35,6 @@ def _day_start(day: date) -> int:
 
 def wecom_behavior_sync(*, account_id: int, day: date | None = None) -> int:
     """Pull one day (default: yesterday and the day before) for every active staff member with a WeCom id."""
-    from analytics.services import staff_behavior_record
-    from channels.wecom.client import WeComClient
 
     account = ChannelAccount.objects.select_related("organization").get(pk=account_id)
     staff_by_userid = {

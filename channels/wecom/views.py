@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.conf import settings
 from django.contrib import messages
 from django.db.models import Count, Q
 from django.http import Http404, HttpRequest, HttpResponse
@@ -17,8 +18,9 @@ from channels.models import ChannelAccount, ChannelPlatform, ContactWay, Contact
 from channels.views import _actor, _page, _query_without_page
 from channels.wecom import contact_ways, transfers
 from channels.wecom.forms import ContactWayForm, TransferForm, WeComAccountForm
+from channels.wecom.sandbox_seed import SandboxUnavailable, sandbox_scan
 from contacts.access import OPERATOR_AND_MANAGER, OPERATOR_ONLY, console_view
-from contacts.models import Follow, Staff
+from contacts.models import Follow, Staff, Store
 
 
 @console_view(OPERATOR_ONLY)
@@ -104,8 +106,6 @@ def contactway_list(request: HttpRequest) -> HttpResponse:
         .annotate(n=Count("id"))
         .values_list("state", "n")
     )
-    from contacts.models import Store
-
     context = {
         "page": page,
         "rows": [{"way": w, "adds": adds.get(w.state, 0)} for w in page],
@@ -195,8 +195,6 @@ def contactway_action(request: HttpRequest, pk: int) -> HttpResponse:
                 messages.success(request, _("已同步到企业微信"))
         elif action == "simulate_scan" and _is_sandbox(way.account):
             # Demo only: a WeChat user scans this code in the local sandbox (the full callback path follows).
-            from channels.wecom.sandbox_seed import SandboxUnavailable, sandbox_scan
-
             try:
                 sandbox_scan(way=way)
                 messages.success(request, _("沙箱已模拟一位顾客扫码添加，几秒后刷新客户列表即可看到"))
@@ -213,8 +211,6 @@ def contactway_action(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 def _is_sandbox(account: ChannelAccount) -> bool:
-    from django.conf import settings
-
     return bool(settings.SANDBOX_ENABLED) and account.api_base.startswith(("http://127.0.0.1", "http://localhost"))
 
 

@@ -22,7 +22,7 @@ from channels.sandbox.wecom.state import (
     Corp,
     _cdata,
 )
-from channels.wecom.crypto import WXBizMsgCrypt
+from channels.wecom.crypto import WXBizMsgCrypt, signature
 
 
 class FakeCore:
@@ -198,8 +198,6 @@ class FakeCore:
         plain = str(self.rng.randint(10**17, 10**18))
         echostr = crypt.encrypt(plain)
         ts, nonce = str(int(time.time())), str(self.rng.randint(10**8, 10**9))
-        from channels.wecom.crypto import signature
-
         started = time.monotonic()
         response = requests.get(
             corp.callback_url,
