@@ -29,6 +29,7 @@ from contacts import crypto
 from contacts import services as contact_services
 from contacts.access import Actor
 from contacts.models import Customer, Organization, Staff, Store
+from scrm.celery import enqueue_on_commit
 
 logger = logging.getLogger(__name__)
 SYNC_MAX_ROWS = 300
@@ -303,10 +304,8 @@ def order_import_start(*, actor: Actor, upload: UploadedFile[Any]) -> OrderImpor
     path.write_bytes(data)
     job.file_path = str(path)
     job.save(update_fields=["file_path"])
-    from analytics.tasks import import_orders
-
     store_ids = sorted(actor.store_ids) if actor.store_ids is not None else None
-    import_orders.delay_on_commit(job.pk, store_ids)  # type: ignore[attr-defined]  # celery-types predates it
+    enqueue_on_commit("analytics.imports.orders", job.pk, store_ids)
     return job
 
 

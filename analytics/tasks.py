@@ -7,14 +7,15 @@ from datetime import timedelta
 from celery import shared_task
 from django.utils import timezone
 
+from analytics.imports import order_import_run
+from analytics.rollups import acquisition_months_refresh, daily_customer_metrics_refresh, report_cells_nightly
+from analytics.services import analytics_rebuild
 from contacts import services as contact_services
 from contacts.models import Organization
 
 
 @shared_task(name="analytics.imports.orders", ignore_result=True)
 def import_orders(job_id: int, store_ids: list[int] | None = None) -> None:
-    from analytics.imports import order_import_run
-
     order_import_run(job_id=job_id, store_ids=store_ids)
 
 
@@ -22,8 +23,6 @@ def import_orders(job_id: int, store_ids: list[int] | None = None) -> None:
 def refresh_recent() -> None:
     """New customers and churned follows of today and yesterday, acquisition cells of this month and
     the last, for every organization (beat, every 10 minutes)."""
-    from analytics.rollups import acquisition_months_refresh, daily_customer_metrics_refresh
-
     today = timezone.localdate()
     last_month = (today.replace(day=1) - timedelta(days=1)).replace(day=1)
     for org_id in Organization.objects.values_list("pk", flat=True):
@@ -36,8 +35,6 @@ def refresh_recent() -> None:
 def rfm_nightly() -> None:
     """Recency moves with the calendar: rescore every customer once a day, then recount the RFM and
     acquisition cells and re-file buyers whose home store changed (beat)."""
-    from analytics.rollups import report_cells_nightly
-
     for org_id in Organization.objects.values_list("pk", flat=True):
         contact_services.customer_rfm_refresh(organization_id=org_id)
         report_cells_nightly(organization_id=org_id)
@@ -45,6 +42,4 @@ def rfm_nightly() -> None:
 
 @shared_task(name="analytics.rollups.rebuild", ignore_result=True)
 def rebuild(organization_id: int) -> None:
-    from analytics.services import analytics_rebuild
-
     analytics_rebuild(organization_id=organization_id)

@@ -22,6 +22,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from contacts.crypto import decrypt_phone, mask_phone
+
 
 class Scoped(models.Model):
     SCOPE_ORG: ClassVar[str] = "organization"
@@ -209,14 +211,10 @@ class Customer(Scoped):
 
     @property
     def phone(self) -> str:
-        from contacts.crypto import decrypt_phone
-
         return decrypt_phone(self.phone_encrypted) if self.phone_encrypted else ""
 
     @property
     def phone_masked(self) -> str:
-        from contacts.crypto import mask_phone
-
         phone = self.phone
         return mask_phone(phone) if phone else ""
 

@@ -9,6 +9,7 @@ from typing import Any
 from celery import Celery
 from celery.contrib.django.task import DjangoTask
 from django.conf import settings
+from django.db import transaction
 from django.utils import timezone
 
 from scrm.schedule import BEAT_SCHEDULE
@@ -56,6 +57,12 @@ def enqueue(task_name: str, *args: Any, **options: Any) -> Any:
     """
     task = app.tasks[task_name]
     return task.apply_async(args, **options) if options else task.delay(*args)
+
+
+def enqueue_on_commit(task_name: str, *args: Any) -> None:
+    """:func:`enqueue` once the current transaction commits (right away outside one): a worker never
+    looks for a row that is not committed yet, and a rolled-back write enqueues nothing."""
+    transaction.on_commit(lambda: enqueue(task_name, *args))
 
 
 @app.task(name="scrm.echo", ignore_result=True)

@@ -8,6 +8,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from contacts import segments
 from contacts.models import (
     Segment,
 )
@@ -20,8 +21,6 @@ def segment_save(
     *, actor: Any, name: str, expression: dict[str, Any], description: str = "", segment: Segment | None = None
 ) -> Segment:
     """Create or update a saved segment; the expression is validated and stored normalized."""
-    from contacts import segments
-
     name = name.strip()
     if not name:
         raise segments.SegmentError(_("请填写分群名称"))

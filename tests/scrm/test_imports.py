@@ -4,7 +4,7 @@
 * an import made inside a function names a project module only with a comment saying why
   (a real cycle across apps, or the app registry in ``AppConfig.ready``);
 * the layers point one way: contacts ← analytics ← channels ← campaigns;
-* every task name the code enqueues (``enqueue("…")``) is a registered Celery task.
+* every task name the code enqueues (``enqueue("…")``, ``enqueue_on_commit("…")``) is a registered task.
 """
 
 from __future__ import annotations
@@ -178,7 +178,7 @@ def test_every_enqueued_task_name_is_registered() -> None:
             if (
                 isinstance(node, ast.Call)
                 and isinstance(node.func, ast.Name)
-                and node.func.id == "enqueue"
+                and node.func.id in ("enqueue", "enqueue_on_commit")
                 and node.args
                 and isinstance(node.args[0], ast.Constant)
             ):
