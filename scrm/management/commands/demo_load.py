@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
-import importlib
 import random
 from typing import Any
 
 from django.core.management.base import BaseCommand
 from django.db import transaction
 
+from analytics import demo as analytics_demo
+from campaigns import demo as campaigns_demo
+from channels import demo as channels_demo
 from contacts import demo as contacts_demo
 from contacts.models import Organization
 
 DEMO_SLUG = "demo"
-# Each higher layer may add its part of the demo in ``<app>/demo.py`` with ``load(context, rng)``.
-LAYERS = ["analytics", "channels", "campaigns"]
+# Each higher layer adds its part of the demo in ``<app>/demo.py`` with ``load(context=…, rng=…)``,
+# in layer order: what a layer loads may use what the layers below it loaded.
+LAYERS = [analytics_demo, channels_demo, campaigns_demo]
 
 
 class Command(BaseCommand):
@@ -34,9 +37,5 @@ class Command(BaseCommand):
             context = contacts_demo.load(organization=org, rng=rng, customers=customers)
             context["organization"] = org
             for layer in LAYERS:
-                try:
-                    module = importlib.import_module(f"{layer}.demo")
-                except ModuleNotFoundError:
-                    continue
-                module.load(context=context, rng=rng)
+                layer.load(context=context, rng=rng)
         self.stdout.write(self.style.SUCCESS(f"demo brand loaded: {len(context['customers'])} customers"))
