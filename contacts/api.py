@@ -7,7 +7,7 @@ never a 403 that would confirm it exists. Refused writes change nothing (service
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import django_filters
 from django.db.models import Prefetch, QuerySet
@@ -24,7 +24,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from contacts import crypto, imports, selectors, services
-from contacts.access import ALL_ROLES, OPERATOR_AND_MANAGER, OPERATOR_ONLY, Actor
+from contacts.access import ALL_ROLES, OPERATOR_AND_MANAGER, OPERATOR_ONLY, Actor, AuthenticatedRequest
 from contacts.models import (
     Customer,
     CustomerGroup,
@@ -71,7 +71,8 @@ class ContactsAPIView(APIView):
 
     @property
     def actor(self) -> Actor:
-        return self.request.actor_obj  # type: ignore[attr-defined,no-any-return]
+        # HasActor ran before any handler, so the request carries the actor.
+        return cast("AuthenticatedRequest", self.request).actor_obj
 
     def handle_exception(self, exc: Exception) -> Response:
         if isinstance(exc, REFUSALS):

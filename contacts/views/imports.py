@@ -8,12 +8,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from contacts.access import OPERATOR_ONLY, Actor, console_view
+from contacts.access import OPERATOR_ONLY, AuthenticatedHttpRequest, console_view
 from contacts.forms import ImportForm
 from contacts.imports import import_start
 from contacts.models import ImportJob, ImportStatus
@@ -43,8 +43,8 @@ def _job_payload(job: ImportJob) -> dict[str, Any]:
 
 
 @console_view(OPERATOR_ONLY)
-def import_page(request: HttpRequest) -> HttpResponse:
-    actor: Actor = request.actor_obj  # type: ignore[attr-defined]
+def import_page(request: AuthenticatedHttpRequest) -> HttpResponse:
+    actor = request.actor_obj
     form = ImportForm(request.POST or None, request.FILES or None)
     error = ""
     if request.method == "POST" and form.is_valid():
@@ -70,8 +70,8 @@ def import_page(request: HttpRequest) -> HttpResponse:
 
 
 @console_view(OPERATOR_ONLY)
-def import_status(request: HttpRequest, pk: int) -> HttpResponse:
-    actor: Actor = request.actor_obj  # type: ignore[attr-defined]
+def import_status(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    actor = request.actor_obj
     job = actor.scope(ImportJob.objects.defer("content")).filter(pk=pk).first()
     if job is None:
         raise Http404(_("导入任务不存在"))
