@@ -60,6 +60,7 @@ from contacts.serializers import (
     TagSerializer,
     TagUpdateSerializer,
 )
+from contacts.views.imports import export_response
 
 CONSENT_FILTER = [("granted", _l("同意营销")), ("not_granted", _l("未授权")), ("opted_out", _l("已退订"))]
 REFUSALS = (services.ContactsError, SegmentError, crypto.InvalidPhone)
@@ -288,7 +289,7 @@ class CustomerExportView(ContactsAPIView):
         filterset = CustomerFilterSet(request.query_params, queryset=selectors.customer_list(actor=self.actor))
         if not filterset.is_valid():
             raise ValidationError(filterset.errors)
-        return imports.export_response(actor=self.actor, queryset=filterset.qs, export_format=export_format)
+        return export_response(actor=self.actor, queryset=filterset.qs, export_format=export_format)
 
 
 # --- tags ----------------------------------------------------------------------------------------

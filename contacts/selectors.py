@@ -9,7 +9,7 @@ from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
 from contacts import crypto
 from contacts.access import Actor
-from contacts.models import Customer, CustomerGroup, CustomerGroupMember, Follow, Identity, Tag, TagGroup
+from contacts.models import Customer, CustomerGroup, CustomerGroupMember, Follow, Identity, ImportJob, Tag, TagGroup
 
 
 def customer_search_q(q: str) -> Q:
@@ -103,3 +103,15 @@ def customer_group_list(*, actor: Actor) -> QuerySet[CustomerGroup]:
 
 def customer_group_members(*, actor: Actor, group: CustomerGroup) -> QuerySet[CustomerGroupMember]:
     return actor.scope(CustomerGroupMember.objects.filter(group=group)).order_by("left_at", "-joined_at", "id")
+
+
+# --- imports -------------------------------------------------------------------------------------
+
+
+def import_job_list(*, actor: Actor) -> QuerySet[ImportJob]:
+    """The actor's import jobs, newest first, without the uploaded file."""
+    return actor.scope(ImportJob.objects.defer("content").select_related("created_by"))
+
+
+def import_job_get(*, actor: Actor, pk: int) -> ImportJob | None:
+    return import_job_list(actor=actor).filter(pk=pk).first()
