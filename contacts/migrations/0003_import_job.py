@@ -6,56 +6,36 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("contacts", "0002_customer_base"),
+        ('contacts', '0002_customer_base'),
     ]
 
     operations = [
         migrations.CreateModel(
-            name="ImportJob",
+            name='ImportJob',
             fields=[
-                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
-                ("filename", models.CharField(max_length=200, verbose_name="文件名")),
-                ("content", models.BinaryField()),
-                (
-                    "status",
-                    models.CharField(
-                        choices=[("pending", "排队中"), ("running", "导入中"), ("done", "已完成"), ("failed", "失败")],
-                        default="pending",
-                        max_length=10,
-                    ),
-                ),
-                ("total_rows", models.PositiveIntegerField(default=0)),
-                ("processed_rows", models.PositiveIntegerField(default=0)),
-                ("created_count", models.PositiveIntegerField(default=0)),
-                ("updated_count", models.PositiveIntegerField(default=0)),
-                ("rejected_count", models.PositiveIntegerField(default=0)),
-                ("errors", models.JSONField(blank=True, default=list)),
-                ("message", models.CharField(blank=True, default="", max_length=300)),
-                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
-                ("started_at", models.DateTimeField(blank=True, null=True)),
-                ("finished_at", models.DateTimeField(blank=True, null=True)),
-                (
-                    "created_by",
-                    models.ForeignKey(
-                        blank=True,
-                        null=True,
-                        on_delete=django.db.models.deletion.SET_NULL,
-                        related_name="+",
-                        to="contacts.staff",
-                    ),
-                ),
-                (
-                    "organization",
-                    models.ForeignKey(
-                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="contacts.organization"
-                    ),
-                ),
+                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
+                ('filename', models.CharField(max_length=200, verbose_name='文件名')),
+                ('content', models.BinaryField()),
+                ('status', models.CharField(choices=[('pending', '排队中'), ('running', '导入中'), ('done', '已完成'), ('failed', '失败')], default='pending', max_length=10)),
+                ('total_rows', models.PositiveIntegerField(default=0)),
+                ('processed_rows', models.PositiveIntegerField(default=0)),
+                ('created_count', models.PositiveIntegerField(default=0)),
+                ('updated_count', models.PositiveIntegerField(default=0)),
+                ('rejected_count', models.PositiveIntegerField(default=0)),
+                ('errors', models.JSONField(blank=True, default=list)),
+                ('message', models.CharField(blank=True, default='', max_length=300)),
+                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
+                ('started_at', models.DateTimeField(blank=True, null=True)),
+                ('finished_at', models.DateTimeField(blank=True, null=True)),
+                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='contacts.staff')),
+                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='contacts.organization')),
             ],
             options={
-                "verbose_name": "导入任务",
-                "verbose_name_plural": "导入任务",
-                "ordering": ["-created_at", "-id"],
+                'verbose_name': '导入任务',
+                'verbose_name_plural': '导入任务',
+                'ordering': ['-created_at', '-id'],
             },
         ),
     ]

@@ -4,14 +4,15 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
+
     dependencies = [
-        ("contacts", "0003_import_job"),
+        ('contacts', '0003_import_job'),
     ]
 
     operations = [
         migrations.AddField(
-            model_name="importjob",
-            name="heartbeat_at",
+            model_name='importjob',
+            name='heartbeat_at',
             field=models.DateTimeField(blank=True, null=True),
         ),
     ]
