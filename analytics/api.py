@@ -10,14 +10,13 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 from django_filters import rest_framework as filters
 from rest_framework import generics, serializers, status
-from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from analytics import services
 from analytics.models import Order, OrderSource, OrderStatus
 from contacts import crypto
-from contacts.access import ALL_ROLES, OPERATOR_AND_MANAGER, ScopedQuerysetMixin
+from contacts.access import ALL_ROLES, OPERATOR_AND_MANAGER, AuthenticatedRequest, ScopedQuerysetMixin
 from contacts.models import Customer, Staff, Store
 
 
@@ -102,8 +101,8 @@ class OrderListCreate(ScopedQuerysetMixin, generics.ListAPIView[Order]):
     def get_serializer_class(self) -> Any:
         return OrderIn if self.request.method == "POST" else OrderOut
 
-    def post(self, request: Request) -> Response:
-        actor = request.actor_obj  # type: ignore[attr-defined]
+    def post(self, request: AuthenticatedRequest) -> Response:
+        actor = request.actor_obj
         data_in = OrderIn(data=request.data)
         data_in.is_valid(raise_exception=True)
         data = data_in.validated_data
@@ -152,8 +151,8 @@ class OrderRefund(APIView):
     allowed_roles = OPERATOR_AND_MANAGER
     serializer_class = RefundIn
 
-    def post(self, request: Request, pk: int) -> Response:
-        actor = request.actor_obj  # type: ignore[attr-defined]
+    def post(self, request: AuthenticatedRequest, pk: int) -> Response:
+        actor = request.actor_obj
         order = get_object_or_404(actor.scope(Order.objects.all()), pk=pk)
         data_in = RefundIn(data=request.data)
         data_in.is_valid(raise_exception=True)

@@ -9,7 +9,7 @@ from urllib.parse import urlencode
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied
 from django.core.paginator import Paginator
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
@@ -22,7 +22,7 @@ from analytics.models import Order, OrderImport, OrderSource, OrderStatus
 from analytics.reports import exports
 from contacts import selectors as contact_selectors
 from contacts import services as contact_services
-from contacts.access import ALL_ROLES, OPERATOR_AND_MANAGER, Actor, console_view
+from contacts.access import ALL_ROLES, OPERATOR_AND_MANAGER, Actor, AuthenticatedHttpRequest, console_view
 from contacts.models import SourceChannel, Staff, Store
 
 # (name, label, roles)
@@ -67,17 +67,17 @@ def _filter_labels(actor: Actor, f: reports.ReportFilter) -> list[tuple[str, str
     return labels
 
 
-def _load(request: HttpRequest, name: str) -> tuple[Actor, reports.ReportFilter, reports.Report]:
+def _load(request: AuthenticatedHttpRequest, name: str) -> tuple[Actor, reports.ReportFilter, reports.Report]:
     if name not in reports.REPORTS:
         raise Http404(_("没有这个报表"))
-    actor: Actor = request.actor_obj  # type: ignore[attr-defined]
+    actor = request.actor_obj
     actor.require_role(ROLES[name])
     f = reports.report_filter(actor=actor, params=request.GET, default_days=DEFAULT_DAYS[name])
     return actor, f, reports.REPORTS[name](f)
 
 
 @console_view(ALL_ROLES)
-def report(request: HttpRequest, name: str = "overview") -> HttpResponse:
+def report(request: AuthenticatedHttpRequest, name: str = "overview") -> HttpResponse:
     actor, f, rep = _load(request, name)
     query = request.GET.urlencode()
     context = {
@@ -100,7 +100,7 @@ def report(request: HttpRequest, name: str = "overview") -> HttpResponse:
 
 
 @console_view(ALL_ROLES)
-def export(request: HttpRequest, name: str, fmt: str) -> HttpResponse:
+def export(request: AuthenticatedHttpRequest, name: str, fmt: str) -> HttpResponse:
     if fmt not in exports.FORMATS:
         raise Http404(_("只支持 CSV 和 xlsx 导出"))
     actor, f, rep = _load(request, name)
@@ -110,9 +110,9 @@ def export(request: HttpRequest, name: str, fmt: str) -> HttpResponse:
 
 @require_POST
 @console_view(OPERATOR_AND_MANAGER)
-def rfm_save(request: HttpRequest) -> HttpResponse:
+def rfm_save(request: AuthenticatedHttpRequest) -> HttpResponse:
     """One click from an RFM segment to a saved segment (contacts.segments) for campaigns."""
-    actor: Actor = request.actor_obj  # type: ignore[attr-defined]
+    actor = request.actor_obj
     code = request.POST.get("code", "")
     seg = contact_selectors.rfm_segment_get(code)
     if seg is None:
@@ -140,9 +140,9 @@ def rfm_save(request: HttpRequest) -> HttpResponse:
 
 
 @console_view(OPERATOR_AND_MANAGER)
-def order_list(request: HttpRequest) -> HttpResponse:
+def order_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Orders (scoped to the actor's stores), with filters, and the POS/mall export import."""
-    actor: Actor = request.actor_obj  # type: ignore[attr-defined]
+    actor = request.actor_obj
     qs = actor.scope(Order.objects.select_related("customer", "store", "staff"))
     source = request.GET.get("source", "")
     status = request.GET.get("status", "")
@@ -174,8 +174,8 @@ def order_list(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @console_view(OPERATOR_AND_MANAGER)
-def order_import(request: HttpRequest) -> HttpResponse:
-    actor: Actor = request.actor_obj  # type: ignore[attr-defined]
+def order_import(request: AuthenticatedHttpRequest) -> HttpResponse:
+    actor = request.actor_obj
     upload = request.FILES.get("file")
     if upload is None:
         messages.error(request, _("请选择要导入的 CSV 或 .xlsx 文件"))

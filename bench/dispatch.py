@@ -87,7 +87,7 @@ def _dispatch_all(batch_ids: list[int], workers: int) -> None:
                     if not todo:
                         return
                     batch_id = todo.pop(0)
-                outcome = dispatcher.batch_dispatch(batch_id=batch_id)
+                outcome = dispatcher.batch_dispatch(batch_id=batch_id, requeue=False)
                 if outcome in ("rate_limited", "not_yet", "busy", "unknown"):
                     from campaigns.models import Batch
 
@@ -115,7 +115,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     common.setup_django()
-    from campaigns import dispatcher
     from campaigns.models import Batch, Campaign, CampaignKind, CampaignStatus
     from campaigns.planner import campaign_plan
     from channels.ratelimit import redis_client
@@ -126,7 +125,6 @@ def main(argv: list[str] | None = None) -> int:
         keys = list(redis_client().scan_iter(pattern, count=1000))
         if keys:
             redis_client().delete(*keys)
-    dispatcher._enqueue = lambda ids, countdown=None: None  # the bench drives the workers itself
     fake = WeComFake()
     running = serve(fake)
     fake.base_url = running.base_url

@@ -172,10 +172,10 @@ def main(argv: list[str] | None = None) -> int:
         )  # fmt: skip
         try:
             time.sleep(4)  # worker start-up is not part of the rate
-            from channels.inbox import _enqueue
+            from channels.inbox import inbox_enqueue
 
             start = time.perf_counter()
-            _enqueue(keep)
+            inbox_enqueue(event_ids=keep)
             deadline = time.monotonic() + 600
             while time.monotonic() < deadline:
                 left = InboxEvent.objects.filter(id__in=keep, status=InboxStatus.PENDING).count()

@@ -9,14 +9,13 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import OpenApiResponse, extend_schema
 from rest_framework import serializers
-from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from campaigns import selectors, services
 from campaigns.models import CampaignKind, Recurrence
 from channels.models import ContactWay, ContactWayKind
-from contacts.access import OPERATOR_AND_MANAGER, Actor
+from contacts.access import OPERATOR_AND_MANAGER, Actor, AuthenticatedRequest
 from contacts.models import Segment
 
 
@@ -92,10 +91,10 @@ class CampaignPreviewView(APIView):
         request=CampaignInput,
         responses={200: OpenApiResponse(description="recipients, audience, exclusions by reason, batches, quota")},
     )
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthenticatedRequest) -> Response:
         ser = CampaignInput(data=request.data)
         ser.is_valid(raise_exception=True)
-        actor: Actor = request.actor_obj  # type: ignore[attr-defined]
+        actor = request.actor_obj
         if ser.validated_data["kind"] == CampaignKind.WELCOME_TEMPLATE:
             # No audience: a welcome template answers whoever adds a staff member.
             return Response({"recipients": 0, "exclusions": [], "audience": 0})
@@ -113,10 +112,10 @@ class CampaignCreateView(APIView):
     allowed_roles = OPERATOR_AND_MANAGER
 
     @extend_schema(request=CampaignInput, responses={201: OpenApiResponse(description="id, status, url")})
-    def post(self, request: Request) -> Response:
+    def post(self, request: AuthenticatedRequest) -> Response:
         ser = CampaignInput(data=request.data)
         ser.is_valid(raise_exception=True)
-        actor: Actor = request.actor_obj  # type: ignore[attr-defined]
+        actor = request.actor_obj
         try:
             campaign = services.campaign_create(organization=actor.organization, **_values(actor, ser.validated_data))
             if not isinstance(request.data, dict) or request.data.get("submit", True):

@@ -52,6 +52,8 @@ from campaigns.models import (
     QuotaLedger,
 )
 from campaigns.quota import in_quiet_hours, next_allowed, platform_day, policy_for, windows_for
+from channels import errors, outbound
+from channels.selectors import wecom_account_for
 
 logger = logging.getLogger(__name__)
 
@@ -67,23 +69,9 @@ def _worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def _outbound() -> Any:
-    from channels import outbound
-
-    return outbound
-
-
-def _errors() -> Any:
-    from channels import errors
-
-    return errors
-
-
 def _account_id(campaign: Campaign) -> int | None:
     if campaign.channel_account_id:
         return campaign.channel_account_id
-    from channels.selectors import wecom_account_for
-
     account = wecom_account_for(organization=campaign.organization)
     return account.pk if account else None
 
@@ -191,18 +179,23 @@ def _drop_opted_out(batch: Batch) -> int:
     return len(ids)
 
 
-def batch_dispatch(*, batch_id: int, now: datetime | None = None) -> str:
-    """Claim and send one batch; returns what happened (for tests and logs)."""
+def batch_dispatch(*, batch_id: int, now: datetime | None = None, requeue: bool = True) -> str:
+    """Claim and send one batch; returns what happened (for tests and logs).
+
+    A batch that must be tried again (``rate_limited``, ``unknown``, a failed reconciliation) is
+    enqueued again with a countdown. ``requeue=False`` leaves that to the caller, which then retries
+    on those outcomes itself: the dispatch benchmark's worker threads, which stand in for Celery.
+    """
     now = now or timezone.now()
     with _batch_lock(batch_id) as locked:
         if not locked:
             return "busy"
         claim = _claim(batch_id, now)
         if claim in ("reconcile",):
-            return _reconcile(batch_id)
+            return _reconcile(batch_id, requeue=requeue)
         if claim != "claimed":
             return claim
-        return _call(batch_id)
+        return _call(batch_id, requeue=requeue)
 
 
 @transaction.atomic
@@ -295,10 +288,9 @@ def _rewindow(batch: Batch, campaign: Campaign, policy: Any, day: Any) -> None:
         )
 
 
-def _call(batch_id: int) -> str:
+def _call(batch_id: int, *, requeue: bool) -> str:
     batch = Batch.objects.select_related("sender", "campaign", "campaign__organization").get(pk=batch_id)
     campaign = batch.campaign
-    errors = _errors()
     account_id = _account_id(campaign)
     if account_id is None:
         _fail(batch, 0, "未连接企业微信账号：请先在「渠道账号」中连接企业微信")
@@ -313,7 +305,7 @@ def _call(batch_id: int) -> str:
         return "failed"
     group = campaign.kind == CampaignKind.BROADCAST_GROUP
     try:
-        created = _outbound().broadcast_create(
+        created = outbound.broadcast_create(
             account_id=account_id,
             chat_type="group" if group else "single",
             sender=batch.sender.wecom_userid,
@@ -323,7 +315,7 @@ def _call(batch_id: int) -> str:
             attachments=campaign.attachments or None,
         )
     except errors.RateLimited as exc:
-        _rate_limited(batch, exc)
+        _rate_limited(batch, exc, requeue=requeue)
         return "rate_limited"
     except errors.PlatformError as exc:
         _fail(batch, exc.code, exc.message)
@@ -333,7 +325,8 @@ def _call(batch_id: int) -> str:
         DispatchAttempt.objects.filter(batch=batch, outcome=AttemptOutcome.STARTED).update(
             outcome=AttemptOutcome.UNKNOWN, error=str(exc)[:300], finished_at=timezone.now()
         )
-        _enqueue([batch.pk], countdown=5)
+        if requeue:
+            _enqueue([batch.pk], countdown=5)
         return "unknown"
     _created(batch, created.msgid, created.fail_list, recipients, AttemptOutcome.OK)
     return "created"
@@ -364,7 +357,7 @@ def _created(
 
 
 @transaction.atomic
-def _rate_limited(batch: Batch, exc: Any) -> None:
+def _rate_limited(batch: Batch, exc: Any, *, requeue: bool = True) -> None:
     now = timezone.now()
     retry = max(float(getattr(exc, "retry_after", 1.0) or 1.0), 0.5)
     DispatchAttempt.objects.filter(batch=batch, outcome=AttemptOutcome.STARTED).update(
@@ -373,7 +366,8 @@ def _rate_limited(batch: Batch, exc: Any) -> None:
     Batch.objects.filter(pk=batch.pk).update(
         status=BatchStatus.PENDING, not_before=now + timedelta(seconds=retry), last_error=f"限流，{retry:.0f} 秒后重试"
     )
-    transaction.on_commit(lambda: _enqueue([batch.pk], countdown=retry))
+    if requeue:
+        transaction.on_commit(lambda: _enqueue([batch.pk], countdown=retry))
 
 
 @transaction.atomic
@@ -395,7 +389,7 @@ def _finish(campaign_id: int) -> None:
     campaign_finish_if_complete(campaign_id=campaign_id)
 
 
-def _reconcile(batch_id: int) -> str:
+def _reconcile(batch_id: int, *, requeue: bool) -> str:
     """The batch was left ``attempting``: find the task WeCom may already have, never create a second."""
     batch = Batch.objects.select_related("sender", "campaign", "campaign__organization").get(pk=batch_id)
     campaign = batch.campaign
@@ -404,7 +398,6 @@ def _reconcile(batch_id: int) -> str:
     if attempt is None or account_id is None:
         _needs_operator(batch, "调用记录缺失，无法确认是否已创建群发任务，请人工核对企业微信后台")
         return "needs_operator"
-    outbound = _outbound()
     try:
         found = outbound.broadcast_list(
             account_id=account_id,
@@ -414,7 +407,8 @@ def _reconcile(batch_id: int) -> str:
         )
     except Exception as exc:
         logger.warning("batch %s: reconciliation list failed (%s); will retry", batch.pk, exc)
-        _enqueue([batch.pk], countdown=10)
+        if requeue:
+            _enqueue([batch.pk], countdown=10)
         return "reconcile_later"
     chat_type = "group" if campaign.kind == CampaignKind.BROADCAST_GROUP else "single"
     adopted = set(
@@ -467,7 +461,7 @@ def _reconcile(batch_id: int) -> str:
         ).update(outcome=AttemptOutcome.UNKNOWN, finished_at=timezone.now(), error="未创建任务，重新发送")
         DispatchAttempt.objects.create(batch=batch, worker=_worker_name())
         Batch.objects.filter(pk=batch.pk).update(attempts=batch.attempts + 1)
-    return _call(batch.pk)
+    return _call(batch.pk, requeue=requeue)
 
 
 @transaction.atomic
@@ -486,7 +480,7 @@ def batch_cancel_remote(*, batch_id: int) -> None:
     if account_id is None:
         return
     try:
-        _outbound().broadcast_cancel(account_id=account_id, msgid=batch.msgid)
+        outbound.broadcast_cancel(account_id=account_id, msgid=batch.msgid)
     except Exception as exc:
         logger.warning("batch %s: cancel failed: %s", batch.pk, exc)
         return
@@ -522,7 +516,6 @@ def batch_track(*, batch_id: int, now: datetime | None = None) -> str:
     account_id = _account_id(batch.campaign)
     if account_id is None:
         return "skip"
-    outbound = _outbound()
     userid = batch.sender.wecom_userid
     if batch.confirmed_at is None:
         tasks = outbound.broadcast_task(account_id=account_id, msgid=batch.msgid)
@@ -671,11 +664,10 @@ def moment_dispatch(*, campaign_id: int, now: datetime | None = None) -> str:
             Batch.objects.filter(pk__in=[b.pk for b in pending]).update(status=BatchStatus.ATTEMPTING, attempts=1)
         account_id = _account_id(campaign)
         senders = sorted({b.sender.wecom_userid for b in pending})
-        errors = _errors()
         try:
             if account_id is None:
                 raise errors.PlatformError(0, "未连接企业微信账号")
-            jobid = _outbound().moment_create(
+            jobid = outbound.moment_create(
                 account_id=account_id, text=campaign.text, attachments=campaign.attachments or None, sender_list=senders
             )
         except errors.RateLimited as exc:
@@ -714,7 +706,6 @@ def moment_track(*, campaign_id: int) -> str:
     account_id = _account_id(campaign)
     if account_id is None:
         return "skip"
-    outbound = _outbound()
     if not campaign.moment_id:
         result = outbound.moment_result(account_id=account_id, jobid=campaign.moment_jobid)
         moment_id = str((result.get("result") or {}).get("moment_id") or "")

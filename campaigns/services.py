@@ -33,6 +33,7 @@ from campaigns.models import (
 from campaigns.planner import audience_sql, campaign_plan
 from campaigns.quota import policy_for
 from channels.models import ContactWay
+from channels.selectors import wecom_account_for
 from contacts.models import Organization, Segment, Staff, Store
 
 logger = logging.getLogger(__name__)
@@ -97,13 +98,8 @@ def campaign_create(
         expression = validate(expression)
     normalized = validate_content(kind=kind, text=text, attachments=attachments)
     if channel_account_id is None:
-        try:
-            from channels.selectors import wecom_account_for
-
-            account = wecom_account_for(organization=organization)
-            channel_account_id = account.pk if account else None
-        except ImportError:  # channels not ready: the organization policy applies
-            channel_account_id = None
+        account = wecom_account_for(organization=organization)
+        channel_account_id = account.pk if account else None
     campaign = Campaign.objects.create(
         organization=organization,
         store=store,

@@ -20,14 +20,21 @@ from campaigns.forms import POLICY_FIELDS, QuotaPolicyForm
 from campaigns.models import Batch, BatchStatus, Campaign, CampaignKind, CampaignStatus, QuotaPolicy, Recurrence
 from campaigns.quota import default_policy
 from channels.models import ChannelAccount, ChannelPlatform, ContactWay, ContactWayKind
-from contacts.access import ALL_ROLES, OPERATOR_AND_MANAGER, OPERATOR_ONLY, Actor, console_view
+from contacts.access import (
+    ALL_ROLES,
+    OPERATOR_AND_MANAGER,
+    OPERATOR_ONLY,
+    Actor,
+    AuthenticatedHttpRequest,
+    console_view,
+)
 from contacts.models import CustomerGroup, Role, Segment
 
 PAGE_SIZE = 20
 
 
-def _list(request: HttpRequest, *, moments: bool) -> HttpResponse:
-    actor: Actor = request.actor_obj  # type: ignore[attr-defined]
+def _list(request: AuthenticatedHttpRequest, *, moments: bool) -> HttpResponse:
+    actor = request.actor_obj
     qs = actor.scope(Campaign.objects.select_related("created_by", "contact_way"))
     qs = qs.filter(kind=CampaignKind.MOMENT) if moments else qs.exclude(kind=CampaignKind.MOMENT)
     status = request.GET.get("status", "")
@@ -55,12 +62,12 @@ def _list(request: HttpRequest, *, moments: bool) -> HttpResponse:
 
 
 @console_view(OPERATOR_AND_MANAGER)
-def campaign_list(request: HttpRequest) -> HttpResponse:
+def campaign_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     return _list(request, moments=False)
 
 
 @console_view(OPERATOR_AND_MANAGER)
-def moment_list(request: HttpRequest) -> HttpResponse:
+def moment_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     return _list(request, moments=True)
 
 
@@ -112,8 +119,8 @@ def wizard_strings() -> dict[str, str]:
 
 
 @console_view(OPERATOR_AND_MANAGER)
-def campaign_new(request: HttpRequest) -> HttpResponse:
-    actor: Actor = request.actor_obj  # type: ignore[attr-defined]
+def campaign_new(request: AuthenticatedHttpRequest) -> HttpResponse:
+    actor = request.actor_obj
     kind = request.GET.get("kind", CampaignKind.BROADCAST_SINGLE)
     if kind not in CampaignKind.values:
         kind = CampaignKind.BROADCAST_SINGLE
@@ -146,8 +153,8 @@ def _campaign_for(actor: Actor, pk: int) -> Campaign:
 
 
 @console_view(OPERATOR_AND_MANAGER)
-def campaign_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    actor: Actor = request.actor_obj  # type: ignore[attr-defined]
+def campaign_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    actor = request.actor_obj
     campaign = _campaign_for(actor, pk)
     if campaign.kind == CampaignKind.WELCOME_TEMPLATE:
         return _welcome_detail(request, actor, campaign)
@@ -190,8 +197,8 @@ def _welcome_detail(request: HttpRequest, actor: Actor, campaign: Campaign) -> H
 
 
 @console_view(OPERATOR_AND_MANAGER)
-def campaign_progress(request: HttpRequest, pk: int) -> JsonResponse:
-    actor: Actor = request.actor_obj  # type: ignore[attr-defined]
+def campaign_progress(request: AuthenticatedHttpRequest, pk: int) -> JsonResponse:
+    actor = request.actor_obj
     return JsonResponse(selectors.campaign_progress(campaign=_campaign_for(actor, pk)))
 
 
@@ -207,8 +214,8 @@ ACTIONS: dict[str, Callable[..., Campaign]] = {
 
 @require_POST
 @console_view(OPERATOR_AND_MANAGER)
-def campaign_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
-    actor: Actor = request.actor_obj  # type: ignore[attr-defined]
+def campaign_action(request: AuthenticatedHttpRequest, pk: int, action: str) -> HttpResponse:
+    actor = request.actor_obj
     campaign = _campaign_for(actor, pk)
     fn = ACTIONS.get(action)
     if fn is None:
@@ -227,9 +234,9 @@ def campaign_action(request: HttpRequest, pk: int, action: str) -> HttpResponse:
 
 @require_POST
 @console_view(OPERATOR_AND_MANAGER)
-def batch_resolve(request: HttpRequest, pk: int, batch_id: int) -> HttpResponse:
+def batch_resolve(request: AuthenticatedHttpRequest, pk: int, batch_id: int) -> HttpResponse:
     """Operator settles a batch marked ``needs_operator`` (adopt a msgid found in WeCom, resend, drop)."""
-    actor: Actor = request.actor_obj  # type: ignore[attr-defined]
+    actor = request.actor_obj
     campaign = _campaign_for(actor, pk)
     if actor.role != Role.OPERATOR:
         raise PermissionDenied(_("只有运营可以处理异常批次"))
@@ -249,17 +256,17 @@ def batch_resolve(request: HttpRequest, pk: int, batch_id: int) -> HttpResponse:
 
 
 @console_view(ALL_ROLES)
-def my_pending(request: HttpRequest) -> HttpResponse:
+def my_pending(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Pending WeCom confirmations of the signed-in staff member (the sidebar includes ``?partial=1``)."""
-    actor: Actor = request.actor_obj  # type: ignore[attr-defined]
+    actor = request.actor_obj
     page = Paginator(selectors.pending_confirmations(actor=actor), PAGE_SIZE).get_page(request.GET.get("page"))
     template = "campaigns/_my_pending.html" if request.GET.get("partial") else "campaigns/my_pending.html"
     return render(request, template, {"page": page})
 
 
 @console_view(OPERATOR_AND_MANAGER)
-def campaigns_report(request: HttpRequest) -> HttpResponse:
-    actor: Actor = request.actor_obj  # type: ignore[attr-defined]
+def campaigns_report(request: AuthenticatedHttpRequest) -> HttpResponse:
+    actor = request.actor_obj
     rows: list[dict[str, Any]] = []
     for c in selectors.campaigns_report(actor=actor):
         r = c.results or {}
@@ -274,9 +281,9 @@ def _wecom_accounts(actor: Actor) -> QuerySet[ChannelAccount]:
 
 
 @console_view(OPERATOR_ONLY)
-def quota_policy_list(request: HttpRequest) -> HttpResponse:
+def quota_policy_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     """The brand default and every account's override; accounts without one follow the default."""
-    actor: Actor = request.actor_obj  # type: ignore[attr-defined]
+    actor = request.actor_obj
     policies = actor.scope(QuotaPolicy.objects.select_related("channel_account"))
     default = policies.filter(channel_account__isnull=True).first()
     overrides = list(policies.filter(channel_account__isnull=False).order_by("channel_account__name", "id"))
@@ -320,16 +327,16 @@ def _policy_form_page(
 
 
 @console_view(OPERATOR_ONLY)
-def quota_policy_default(request: HttpRequest) -> HttpResponse:
-    actor: Actor = request.actor_obj  # type: ignore[attr-defined]
+def quota_policy_default(request: AuthenticatedHttpRequest) -> HttpResponse:
+    actor = request.actor_obj
     policy = actor.scope(QuotaPolicy.objects.filter(channel_account__isnull=True)).first()
     return _policy_form_page(request, actor, policy=policy or default_policy(actor.organization_id))
 
 
 @console_view(OPERATOR_ONLY)
-def quota_policy_new(request: HttpRequest) -> HttpResponse:
+def quota_policy_new(request: AuthenticatedHttpRequest) -> HttpResponse:
     """An account's override starts from the brand default's values."""
-    actor: Actor = request.actor_obj  # type: ignore[attr-defined]
+    actor = request.actor_obj
     base = actor.scope(QuotaPolicy.objects.filter(channel_account__isnull=True)).first()
     policy = default_policy(actor.organization_id)
     if base is not None:
@@ -339,8 +346,8 @@ def quota_policy_new(request: HttpRequest) -> HttpResponse:
 
 
 @console_view(OPERATOR_ONLY)
-def quota_policy_edit(request: HttpRequest, pk: int) -> HttpResponse:
-    actor: Actor = request.actor_obj  # type: ignore[attr-defined]
+def quota_policy_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    actor = request.actor_obj
     policy = get_object_or_404(
         actor.scope(QuotaPolicy.objects.filter(channel_account__isnull=False).select_related("channel_account")), pk=pk
     )
@@ -349,8 +356,8 @@ def quota_policy_edit(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @console_view(OPERATOR_ONLY)
-def quota_policy_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    actor: Actor = request.actor_obj  # type: ignore[attr-defined]
+def quota_policy_delete(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    actor = request.actor_obj
     policy = get_object_or_404(actor.scope(QuotaPolicy.objects.select_related("channel_account")), pk=pk)
     try:
         services.quota_policy_delete(policy=policy)

@@ -94,6 +94,13 @@ def _enqueue(ids: list[int]) -> None:
         inbox_process_task.apply_async((event_id,), retry=False)
 
 
+def inbox_enqueue(*, event_ids: list[int]) -> None:
+    """Queue stored events for processing now, as the webhook does after storing them (no broker
+    retries: what fails to enqueue stays pending for the sweep). For callers outside the webhook,
+    such as the ingest benchmark draining a known set of events."""
+    _enqueue(event_ids)
+
+
 def _claim(event_id: int) -> InboxEvent | None:
     now = timezone.now()
     claimable = Q(status__in=[InboxStatus.PENDING, InboxStatus.FAILED]) | Q(

@@ -7,7 +7,7 @@ never a 403 that would confirm it exists. Refused writes change nothing (service
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import django_filters
 from django.db.models import Prefetch, QuerySet
@@ -24,7 +24,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from contacts import crypto, imports, selectors, services
-from contacts.access import ALL_ROLES, OPERATOR_AND_MANAGER, OPERATOR_ONLY, Actor
+from contacts.access import ALL_ROLES, OPERATOR_AND_MANAGER, OPERATOR_ONLY, Actor, AuthenticatedRequest
 from contacts.models import (
     Customer,
     CustomerGroup,
@@ -60,6 +60,7 @@ from contacts.serializers import (
     TagSerializer,
     TagUpdateSerializer,
 )
+from contacts.views.imports import export_response
 
 CONSENT_FILTER = [("granted", _l("同意营销")), ("not_granted", _l("未授权")), ("opted_out", _l("已退订"))]
 REFUSALS = (services.ContactsError, SegmentError, crypto.InvalidPhone)
@@ -71,7 +72,8 @@ class ContactsAPIView(APIView):
 
     @property
     def actor(self) -> Actor:
-        return self.request.actor_obj  # type: ignore[attr-defined,no-any-return]
+        # HasActor ran before any handler, so the request carries the actor.
+        return cast("AuthenticatedRequest", self.request).actor_obj
 
     def handle_exception(self, exc: Exception) -> Response:
         if isinstance(exc, REFUSALS):
@@ -287,7 +289,7 @@ class CustomerExportView(ContactsAPIView):
         filterset = CustomerFilterSet(request.query_params, queryset=selectors.customer_list(actor=self.actor))
         if not filterset.is_valid():
             raise ValidationError(filterset.errors)
-        return imports.export_response(actor=self.actor, queryset=filterset.qs, export_format=export_format)
+        return export_response(actor=self.actor, queryset=filterset.qs, export_format=export_format)
 
 
 # --- tags ----------------------------------------------------------------------------------------

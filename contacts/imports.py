@@ -12,7 +12,10 @@ Import:
    progress (processed/created/updated/rejected) is written every ``PROGRESS_EVERY`` rows.
 
 Export streams CSV (UTF-8 with BOM, so Excel opens Chinese correctly) or writes a write-only .xlsx,
-with phone numbers masked for store staff and cells that a spreadsheet would run as a formula defused.
+with phone numbers masked for store staff and cells that a spreadsheet would run as a formula defused;
+``contacts.views.imports.export_response`` wraps either in the download response.
+
+Every write (the job row, a row's customer) goes through ``contacts.services``.
 """
 
 from __future__ import annotations
@@ -22,15 +25,13 @@ import io
 import logging
 import re
 import tempfile
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import IO, Any
 
 from django.db import transaction
 from django.db.models import QuerySet
-from django.http import FileResponse, StreamingHttpResponse
-from django.http.response import HttpResponseBase
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -59,7 +60,6 @@ PROGRESS_EVERY = 200
 # One task run imports at most this many rows (~20–40 s), far below the Celery time limit; the task
 # re-enqueues itself for the rest.
 CHUNK_ROWS = 2000
-STALE_RUNNING = timedelta(minutes=10)
 LOST_MESSAGE = timedelta(minutes=5)
 
 # Header (as users write it) → field. Several spellings are accepted for the common ones.
@@ -266,8 +266,8 @@ def _prepare(row: Row, lookups: Lookups) -> dict[str, Any]:
 @transaction.atomic
 def _import_row(*, organization: Organization, prepared: dict[str, Any], by: Staff | None) -> tuple[Customer, bool]:
     customer, created = services.customer_resolve(organization=organization, **prepared["resolve"])
-    if prepared["lifecycle"] and customer.lifecycle != prepared["lifecycle"]:
-        Customer.objects.filter(pk=customer.pk).update(lifecycle=prepared["lifecycle"])
+    if prepared["lifecycle"]:
+        services.customer_lifecycle_set(customer=customer, lifecycle=prepared["lifecycle"])
     for tag in prepared["tags"]:
         services.customer_tag_add(customer=customer, tag=tag, by=by, source=TagSource.IMPORT)
     if prepared["note"]:
@@ -276,29 +276,14 @@ def _import_row(*, organization: Organization, prepared: dict[str, Any], by: Sta
 
 
 def _save_progress(job_id: int, total: int, progress: Progress) -> None:
-    ImportJob.objects.filter(pk=job_id).update(
-        total_rows=total,
-        processed_rows=progress.processed,
-        created_count=progress.created,
-        updated_count=progress.updated,
-        rejected_count=len(progress.errors),
+    services.import_job_progress_save(
+        job_id=job_id,
+        total=total,
+        processed=progress.processed,
+        created=progress.created,
+        updated=progress.updated,
         errors=progress.errors,
-        heartbeat_at=timezone.now(),
     )
-
-
-def _claim(job_id: int) -> bool:
-    """pending → running, or take over a running job whose worker stopped beating (conditional UPDATE)."""
-    now = timezone.now()
-    claimable = ImportJob.objects.filter(pk=job_id, status=ImportStatus.PENDING) | ImportJob.objects.filter(
-        pk=job_id, status=ImportStatus.RUNNING, heartbeat_at__lt=now - STALE_RUNNING
-    )
-    claimed = ImportJob.objects.filter(pk__in=claimable.values("pk")).update(
-        status=ImportStatus.RUNNING, heartbeat_at=now
-    )
-    if claimed:
-        ImportJob.objects.filter(pk=job_id, started_at__isnull=True).update(started_at=now)
-    return bool(claimed)
 
 
 def import_run(*, job_id: int, max_rows: int | None = None) -> bool:
@@ -308,20 +293,18 @@ def import_run(*, job_id: int, max_rows: int | None = None) -> bool:
     chunk that was killed resumes from its last progress save (``PROGRESS_EVERY`` rows). A job that
     is already running elsewhere or finished is left alone.
     """
-    if not _claim(job_id):
+    if not services.import_job_claim(job_id=job_id):
         logger.info("import job %s is not pending; nothing to do", job_id)
         return False
     job = ImportJob.objects.select_related("organization", "created_by").get(pk=job_id)
     try:
         rows, unknown = parse(job.filename, bytes(job.content))
     except ImportFileError as exc:
-        ImportJob.objects.filter(pk=job_id).update(
-            status=ImportStatus.FAILED, message=str(exc)[:300], finished_at=timezone.now()
-        )
+        services.import_job_fail(job_id=job_id, message=str(exc))
         return False
     if job.processed_rows == 0:
         message = _("已忽略无法识别的列：%(columns)s") % {"columns": "、".join(unknown)} if unknown else ""
-        ImportJob.objects.filter(pk=job_id).update(total_rows=len(rows), message=message[:300])
+        services.import_job_begin(job_id=job_id, total=len(rows), message=message)
     lookups = Lookups.load(job.organization_id)
     progress = Progress(
         processed=job.processed_rows,
@@ -348,11 +331,9 @@ def import_run(*, job_id: int, max_rows: int | None = None) -> bool:
         if progress.processed % PROGRESS_EVERY == 0:
             _save_progress(job_id, len(rows), progress)
     _save_progress(job_id, len(rows), progress)
-    if progress.processed < len(rows):
-        ImportJob.objects.filter(pk=job_id).update(status=ImportStatus.PENDING)
-        return True
-    ImportJob.objects.filter(pk=job_id).update(status=ImportStatus.DONE, finished_at=timezone.now())
-    return False
+    remaining = progress.processed < len(rows)
+    services.import_job_release(job_id=job_id, finished=not remaining)
+    return remaining
 
 
 def import_jobs_stalled() -> list[int]:
@@ -361,13 +342,13 @@ def import_jobs_stalled() -> list[int]:
     pending = ImportJob.objects.filter(status=ImportStatus.PENDING, created_at__lt=now - LOST_MESSAGE).exclude(
         heartbeat_at__gte=now - LOST_MESSAGE
     )
-    running = ImportJob.objects.filter(status=ImportStatus.RUNNING, heartbeat_at__lt=now - STALE_RUNNING)
+    running = ImportJob.objects.filter(status=ImportStatus.RUNNING, heartbeat_at__lt=now - services.STALE_RUNNING)
     return sorted(set(pending.values_list("pk", flat=True)) | set(running.values_list("pk", flat=True)))
 
 
 def import_start(*, organization: Organization, by: Staff | None, filename: str, content: bytes) -> ImportJob:
     """Store the upload as a job; run it now when small, else enqueue ``contacts.imports.run``."""
-    job = ImportJob.objects.create(organization=organization, created_by=by, filename=filename[:200], content=content)
+    job = services.import_job_create(organization=organization, by=by, filename=filename, content=content)
     inline = len(content) < 64 * 1024 and content.count(b"\n") <= INLINE_MAX_ROWS
     if inline:
         import_run(job_id=job.pk)
@@ -443,33 +424,24 @@ class _Echo:
         return value
 
 
-def _csv_stream(rows: Iterable[list[Any]]) -> Iterator[str]:
+def export_csv(*, actor: Actor, queryset: QuerySet[Customer]) -> Iterator[str]:
+    """The export as CSV lines, lazily (UTF-8 BOM first, so Excel reads the Chinese headers)."""
     writer = csv.writer(_Echo())
     yield "\ufeff" + writer.writerow(EXPORT_HEADERS)
-    for row in rows:
+    for row in export_rows(actor=actor, queryset=queryset):
         yield writer.writerow(row)
 
 
-def export_response(*, actor: Actor, queryset: QuerySet[Customer], export_format: str = "csv") -> HttpResponseBase:
-    stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
-    rows = export_rows(actor=actor, queryset=queryset)
-    if export_format == "xlsx":
-        from openpyxl import Workbook
+def export_xlsx(*, actor: Actor, queryset: QuerySet[Customer]) -> IO[bytes]:
+    """The export as a write-only .xlsx in a spooled temporary file, rewound; the caller closes it."""
+    from openpyxl import Workbook
 
-        workbook = Workbook(write_only=True)
-        sheet = workbook.create_sheet("客户")
-        sheet.append(EXPORT_HEADERS)
-        for row in rows:
-            sheet.append(row)
-        spool = tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024)  # noqa: SIM115 - FileResponse closes it
-        workbook.save(spool)
-        spool.seek(0)
-        return FileResponse(
-            spool,
-            as_attachment=True,
-            filename=f"customers-{stamp}.xlsx",
-            content_type="application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
-        )
-    response = StreamingHttpResponse(_csv_stream(rows), content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="customers-{stamp}.csv"'
-    return response
+    workbook = Workbook(write_only=True)
+    sheet = workbook.create_sheet("客户")
+    sheet.append(EXPORT_HEADERS)
+    for row in export_rows(actor=actor, queryset=queryset):
+        sheet.append(row)
+    spool = tempfile.SpooledTemporaryFile(max_size=16 * 1024 * 1024)  # noqa: SIM115 - the caller closes it
+    workbook.save(spool)
+    spool.seek(0)
+    return spool

@@ -9,7 +9,7 @@ from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
 from contacts import crypto
 from contacts.access import Actor
-from contacts.models import Customer, CustomerGroup, CustomerGroupMember, Follow, Identity, Tag, TagGroup
+from contacts.models import Customer, CustomerGroup, CustomerGroupMember, Follow, Identity, ImportJob, Tag, TagGroup
 from contacts.rfm import RFM_BY_CODE, RfmSegment
 from contacts.rfm import RFM_SEGMENTS as RFM_SEGMENTS  # the reports list them
 from contacts.rfm import rfm_segment_expression as rfm_segment_expression  # one click to a saved segment
@@ -111,3 +111,15 @@ def customer_group_members(*, actor: Actor, group: CustomerGroup) -> QuerySet[Cu
 def rfm_segment_get(code: str) -> RfmSegment | None:
     """The RFM segment with this code, or None."""
     return RFM_BY_CODE.get(code)
+
+
+# --- imports -------------------------------------------------------------------------------------
+
+
+def import_job_list(*, actor: Actor) -> QuerySet[ImportJob]:
+    """The actor's import jobs, newest first, without the uploaded file."""
+    return actor.scope(ImportJob.objects.defer("content").select_related("created_by"))
+
+
+def import_job_get(*, actor: Actor, pk: int) -> ImportJob | None:
+    return import_job_list(actor=actor).filter(pk=pk).first()

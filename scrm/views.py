@@ -12,7 +12,7 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 
-from contacts.access import OPERATOR_ONLY, console_view
+from contacts.access import OPERATOR_ONLY, AuthenticatedHttpRequest, console_view
 from contacts.models import Customer, CustomerGroup, Follow, Staff, Store, Tag
 from scrm.celery import app
 
@@ -56,8 +56,8 @@ def healthz(request: HttpRequest) -> JsonResponse:
 
 
 @console_view()
-def home(request: HttpRequest) -> HttpResponse:
-    actor = request.actor_obj  # type: ignore[attr-defined]
+def home(request: AuthenticatedHttpRequest) -> HttpResponse:
+    actor = request.actor_obj
     customers = actor.scope(Customer.objects.all())
     week_ago = timezone.now() - timedelta(days=7)
     follows = actor.scope(Follow.objects.all())
@@ -73,8 +73,8 @@ def home(request: HttpRequest) -> HttpResponse:
 
 
 @console_view(OPERATOR_ONLY)
-def settings_page(request: HttpRequest) -> HttpResponse:
-    actor = request.actor_obj  # type: ignore[attr-defined]
+def settings_page(request: AuthenticatedHttpRequest) -> HttpResponse:
+    actor = request.actor_obj
     stores = actor.scope(Store.objects.all()).order_by("code")
     staff = (
         actor.scope(Staff.objects.select_related("store", "user"))

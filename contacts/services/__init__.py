@@ -16,6 +16,16 @@ from contacts.services.customers import (
     timeline_add,
 )
 from contacts.services.facts import segment_facts_rebuild
+from contacts.services.imports import (
+    STALE_RUNNING,
+    customer_lifecycle_set,
+    import_job_begin,
+    import_job_claim,
+    import_job_create,
+    import_job_fail,
+    import_job_progress_save,
+    import_job_release,
+)
 from contacts.services.privacy import customer_erase, customer_personal_data
 from contacts.services.registry import (
     ContactsError,
@@ -54,6 +64,7 @@ from contacts.services.tags import (
 
 __all__ = [
     "ORDER_FIGURE_FIELDS",
+    "STALE_RUNNING",
     "ContactsError",
     "MergeHandler",
     "OrderFigures",
@@ -61,6 +72,7 @@ __all__ = [
     "TagListener",
     "_customer_foreign_keys",
     "customer_erase",
+    "customer_lifecycle_set",
     "customer_merge",
     "customer_opt_in",
     "customer_opt_out",
@@ -76,6 +88,12 @@ __all__ = [
     "follow_upsert",
     "group_dismiss",
     "group_upsert",
+    "import_job_begin",
+    "import_job_claim",
+    "import_job_create",
+    "import_job_fail",
+    "import_job_progress_save",
+    "import_job_release",
     "note_add",
     "register_erasure_handler",
     "register_merge_handler",

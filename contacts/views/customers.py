@@ -17,7 +17,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET, require_POST
 
 from contacts import selectors, services
-from contacts.access import ALL_ROLES, OPERATOR_ONLY, Actor, console_view
+from contacts.access import ALL_ROLES, OPERATOR_ONLY, Actor, AuthenticatedHttpRequest, console_view
 from contacts.forms import CustomerFilterForm, NoteForm
 from contacts.models import (
     Customer,
@@ -80,8 +80,8 @@ def filter_customers(actor: Actor, form: CustomerFilterForm) -> QuerySet[Custome
 
 
 @console_view(ALL_ROLES)
-def customer_list(request: HttpRequest) -> HttpResponse:
-    actor: Actor = request.actor_obj  # type: ignore[attr-defined]
+def customer_list(request: AuthenticatedHttpRequest) -> HttpResponse:
+    actor = request.actor_obj
     groups = tag_groups(actor)
     form = CustomerFilterForm(request.GET or None, actor=actor, tag_groups=groups)
     qs = filter_customers(actor, form).select_related("home_store").order_by("-created_at", "-id")
@@ -109,9 +109,9 @@ def customer_list(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @console_view(ALL_ROLES)
-def customer_bulk_tag(request: HttpRequest) -> HttpResponse:
+def customer_bulk_tag(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Tag the selected rows (ids limited to the actor's scope before the service sees them)."""
-    actor: Actor = request.actor_obj  # type: ignore[attr-defined]
+    actor = request.actor_obj
     payload = _json_body(request)
     try:
         ids = [int(i) for i in payload.get("customer_ids", [])]
@@ -172,8 +172,8 @@ def profile_context(
 
 
 @console_view(ALL_ROLES)
-def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    actor: Actor = request.actor_obj  # type: ignore[attr-defined]
+def customer_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    actor = request.actor_obj
     customer = scoped_customer(actor, pk)
     context = profile_context(actor, customer, timeline_page=request.GET.get("page"), timeline_size=20)
     return render(request, "contacts/customer_detail.html", context)
@@ -181,9 +181,9 @@ def customer_detail(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @console_view(ALL_ROLES)
-def customer_tag_toggle(request: HttpRequest, pk: int) -> HttpResponse:
+def customer_tag_toggle(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """Add or remove one tag (JSON ``{"tag_id": 1, "on": true}``); answers the customer's tags after it."""
-    actor: Actor = request.actor_obj  # type: ignore[attr-defined]
+    actor = request.actor_obj
     customer = scoped_customer(actor, pk)
     payload = _json_body(request)
     try:
@@ -213,8 +213,8 @@ def _safe_next(request: HttpRequest, fallback: str) -> str:
 
 @require_POST
 @console_view(ALL_ROLES)
-def customer_note_add(request: HttpRequest, pk: int) -> HttpResponse:
-    actor: Actor = request.actor_obj  # type: ignore[attr-defined]
+def customer_note_add(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    actor = request.actor_obj
     customer = scoped_customer(actor, pk)
     form = NoteForm(request.POST)
     if form.is_valid():
@@ -231,8 +231,8 @@ def customer_note_add(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @console_view(ALL_ROLES)
-def customer_opt_out(request: HttpRequest, pk: int) -> HttpResponse:
-    actor: Actor = request.actor_obj  # type: ignore[attr-defined]
+def customer_opt_out(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    actor = request.actor_obj
     customer = scoped_customer(actor, pk)
     if request.POST.get("confirm") != "yes":
         messages.error(request, _("请在确认框中确认退订"))
@@ -244,9 +244,9 @@ def customer_opt_out(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_GET
 @console_view(OPERATOR_ONLY)
-def customer_privacy_export(request: HttpRequest, pk: int) -> HttpResponse:
+def customer_privacy_export(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """A copy of everything held on the person (PIPL Art. 45), as a JSON download; audited."""
-    actor: Actor = request.actor_obj  # type: ignore[attr-defined]
+    actor = request.actor_obj
     customer = scoped_customer(actor, pk)
     data = services.customer_personal_data(customer=customer, by=actor.staff)
     response = JsonResponse(data, json_dumps_params={"ensure_ascii": False, "indent": 2})
@@ -256,9 +256,9 @@ def customer_privacy_export(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @console_view(OPERATOR_ONLY)
-def customer_privacy_erase(request: HttpRequest, pk: int) -> HttpResponse:
+def customer_privacy_erase(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """Erase the person's personal information on their request (PIPL Art. 47); audited."""
-    actor: Actor = request.actor_obj  # type: ignore[attr-defined]
+    actor = request.actor_obj
     customer = scoped_customer(actor, pk)
     if request.POST.get("confirm") != "yes":
         messages.error(request, _("请在确认框中确认删除"))

@@ -8,14 +8,14 @@ from typing import Any
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db import IntegrityError
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from contacts import segments, services
-from contacts.access import OPERATOR_AND_MANAGER, Actor, console_view
+from contacts.access import OPERATOR_AND_MANAGER, Actor, AuthenticatedHttpRequest, console_view
 from contacts.forms import SegmentForm
 from contacts.models import CustomerGroup, Lifecycle, Segment, SourceChannel, Staff, Store, Tag, TagSource
 from contacts.views.customers import display_phone, tag_groups
@@ -24,8 +24,8 @@ SAMPLE_SIZE = 10
 
 
 @console_view(OPERATOR_AND_MANAGER)
-def segment_list(request: HttpRequest) -> HttpResponse:
-    actor: Actor = request.actor_obj  # type: ignore[attr-defined]
+def segment_list(request: AuthenticatedHttpRequest) -> HttpResponse:
+    actor = request.actor_obj
     qs = actor.scope(Segment.objects.select_related("created_by")).order_by("-updated_at", "-id")
     page = Paginator(qs, 25).get_page(request.GET.get("page"))
     return render(request, "contacts/segment_list.html", {"page": page})
@@ -52,8 +52,8 @@ def _options(actor: Actor) -> dict[str, Any]:
 
 
 @console_view(OPERATOR_AND_MANAGER)
-def segment_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
-    actor: Actor = request.actor_obj  # type: ignore[attr-defined]
+def segment_edit(request: AuthenticatedHttpRequest, pk: int | None = None) -> HttpResponse:
+    actor = request.actor_obj
     segment = get_object_or_404(actor.scope(Segment.objects.all()), pk=pk) if pk else None
     error = ""
     if request.method == "POST":
@@ -95,9 +95,9 @@ def segment_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
 
 @require_POST
 @console_view(OPERATOR_AND_MANAGER)
-def segment_tag(request: HttpRequest, pk: int) -> HttpResponse:
+def segment_tag(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """Tag every customer of a saved segment the actor can see (one set-based statement)."""
-    actor: Actor = request.actor_obj  # type: ignore[attr-defined]
+    actor = request.actor_obj
     segment = get_object_or_404(actor.scope(Segment.objects.all()), pk=pk)
     tag_id = request.POST.get("tag") or ""
     tag = actor.scope(Tag.objects.select_related("group")).filter(pk=tag_id).first() if tag_id.isdigit() else None
@@ -121,8 +121,8 @@ def segment_tag(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @console_view(OPERATOR_AND_MANAGER)
-def segment_delete(request: HttpRequest, pk: int) -> HttpResponse:
-    actor: Actor = request.actor_obj  # type: ignore[attr-defined]
+def segment_delete(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    actor = request.actor_obj
     segment = get_object_or_404(actor.scope(Segment.objects.all()), pk=pk)
     services.segment_delete(segment=segment)
     messages.success(request, _("分群已删除"))
@@ -131,9 +131,9 @@ def segment_delete(request: HttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @console_view(OPERATOR_AND_MANAGER)
-def segment_preview(request: HttpRequest) -> HttpResponse:
+def segment_preview(request: AuthenticatedHttpRequest) -> HttpResponse:
     """Live count and a small sample for the expression being edited (always within the actor's scope)."""
-    actor: Actor = request.actor_obj  # type: ignore[attr-defined]
+    actor = request.actor_obj
     try:
         body = json.loads(request.body or b"{}")
     except ValueError:

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils.translation import gettext as _
 
 from contacts import selectors, services
-from contacts.access import ALL_ROLES, Actor, console_view
+from contacts.access import ALL_ROLES, AuthenticatedHttpRequest, console_view
 from contacts.models import Customer, Platform
 from contacts.views.customers import display_phone, profile_context, scoped_customer, search_q
 
@@ -22,8 +22,8 @@ SEARCH_LIMIT = 20
 
 
 @console_view(ALL_ROLES)
-def sidebar(request: HttpRequest) -> HttpResponse:
-    actor: Actor = request.actor_obj  # type: ignore[attr-defined]
+def sidebar(request: AuthenticatedHttpRequest) -> HttpResponse:
+    actor = request.actor_obj
     external_userid = (request.GET.get("external_userid") or "").strip()
     customer_id = request.GET.get("customer") or ""
     q = (request.GET.get("q") or "").strip()

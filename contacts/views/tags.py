@@ -14,7 +14,14 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from contacts import services
-from contacts.access import ALL_ROLES, OPERATOR_AND_MANAGER, OPERATOR_ONLY, Actor, console_view
+from contacts.access import (
+    ALL_ROLES,
+    OPERATOR_AND_MANAGER,
+    OPERATOR_ONLY,
+    Actor,
+    AuthenticatedHttpRequest,
+    console_view,
+)
 from contacts.forms import TagForm, TagGroupForm
 from contacts.models import Customer, CustomerGroup, CustomerGroupMember, Tag, TagGroup
 from contacts.views.customers import tag_groups
@@ -35,8 +42,8 @@ def _tag_counts(actor: Actor) -> dict[int, int]:
 
 
 @console_view(OPERATOR_AND_MANAGER)
-def tag_list(request: HttpRequest) -> HttpResponse:
-    actor: Actor = request.actor_obj  # type: ignore[attr-defined]
+def tag_list(request: AuthenticatedHttpRequest) -> HttpResponse:
+    actor = request.actor_obj
     if request.method == "POST":
         actor.require_role(OPERATOR_ONLY)
         _tag_action(request, actor)
@@ -105,8 +112,8 @@ def _tag_action(request: HttpRequest, actor: Actor) -> None:
 
 
 @console_view(ALL_ROLES)
-def group_list(request: HttpRequest) -> HttpResponse:
-    actor: Actor = request.actor_obj  # type: ignore[attr-defined]
+def group_list(request: AuthenticatedHttpRequest) -> HttpResponse:
+    actor = request.actor_obj
     q = (request.GET.get("q") or "").strip()
     qs = actor.scope(CustomerGroup.objects.select_related("owner", "store")).order_by(
         "dismissed_at", "-member_count", "id"
@@ -118,8 +125,8 @@ def group_list(request: HttpRequest) -> HttpResponse:
 
 
 @console_view(ALL_ROLES)
-def group_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    actor: Actor = request.actor_obj  # type: ignore[attr-defined]
+def group_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    actor = request.actor_obj
     group = get_object_or_404(actor.scope(CustomerGroup.objects.select_related("owner", "store")), pk=pk)
     members = (
         actor.scope(CustomerGroupMember.objects.filter(group=group))
