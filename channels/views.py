@@ -22,14 +22,14 @@ from channels.models import (
     InboxEvent,
     InboxStatus,
 )
-from contacts.access import OPERATOR_ONLY, Actor, console_view
+from contacts.access import OPERATOR_ONLY, Actor, AuthenticatedHttpRequest, console_view
 from scrm.celery import enqueue
 
 PAGE_SIZE = 30
 
 
-def _actor(request: HttpRequest) -> Actor:
-    return request.actor_obj  # type: ignore[attr-defined,no-any-return]
+def _actor(request: AuthenticatedHttpRequest) -> Actor:
+    return request.actor_obj
 
 
 def _page(request: HttpRequest, queryset: Any) -> Any:
@@ -42,7 +42,7 @@ def _query_without_page(request: HttpRequest) -> str:
 
 # -- accounts ---------------------------------------------------------------------------------------
 @console_view(OPERATOR_ONLY)
-def account_list(request: HttpRequest) -> HttpResponse:
+def account_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     actor = _actor(request)
     accounts = actor.scope(ChannelAccount.objects.select_related("default_store")).order_by("platform", "id")
     # An organization has a handful of accounts: one small query each for the latest sync is fine.
@@ -60,7 +60,7 @@ def account_list(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @console_view(OPERATOR_ONLY)
-def account_action(request: HttpRequest, pk: int) -> HttpResponse:
+def account_action(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     actor = _actor(request)
     account = get_object_or_404(actor.scope(ChannelAccount.objects.all()), pk=pk)
     action = request.POST.get("action")
@@ -88,7 +88,7 @@ def _account_platforms() -> list[ChannelPlatform]:
 
 
 @console_view(OPERATOR_ONLY)
-def lead_account_connect(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+def lead_account_connect(request: AuthenticatedHttpRequest, pk: int | None = None) -> HttpResponse:
     """Connect (or edit) an account of a platform whose plugin declares an :class:`AccountSpec`
     (Ocean Engine, Douyin, 视频号, 微信小店, Meituan). Credentials are encrypted by
     ``channel_account_connect``; blank secrets keep the stored ones."""
@@ -147,7 +147,7 @@ def lead_account_connect(request: HttpRequest, pk: int | None = None) -> HttpRes
 
 # -- inbox ------------------------------------------------------------------------------------------
 @console_view(OPERATOR_ONLY)
-def inbox_list(request: HttpRequest) -> HttpResponse:
+def inbox_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     actor = _actor(request)
     form = InboxFilterForm(request.GET or None)
     events = actor.scope(InboxEvent.objects.select_related("account")).defer("body")
@@ -172,14 +172,14 @@ def inbox_list(request: HttpRequest) -> HttpResponse:
 
 
 @console_view(OPERATOR_ONLY)
-def inbox_detail(request: HttpRequest, pk: int) -> HttpResponse:
+def inbox_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     event = get_object_or_404(_actor(request).scope(InboxEvent.objects.select_related("account")), pk=pk)
     return render(request, "channels/wecom/inbox_detail.html", {"event": event})
 
 
 @require_POST
 @console_view(OPERATOR_ONLY)
-def inbox_replay(request: HttpRequest) -> HttpResponse:
+def inbox_replay(request: AuthenticatedHttpRequest) -> HttpResponse:
     actor = _actor(request)
     events = actor.scope(InboxEvent.objects.all())
     if request.POST.get("all_failed"):

@@ -19,7 +19,7 @@ from django.views.decorators.csrf import csrf_protect, ensure_csrf_cookie
 
 from channels.forms.services import FormRefused, form_contact_way, form_rate_check, form_submit, lead_form_save
 from channels.models import ContactWay, ContactWayKind, LeadForm
-from contacts.access import OPERATOR_AND_MANAGER, Actor, console_view
+from contacts.access import OPERATOR_AND_MANAGER, Actor, AuthenticatedHttpRequest, console_view
 from contacts.models import Store, Tag
 
 PAGE_SIZE = 30
@@ -69,8 +69,8 @@ def _scoped_form(actor: Actor, pk: int) -> LeadForm:
 
 
 @console_view(OPERATOR_AND_MANAGER)
-def leadform_list(request: HttpRequest) -> HttpResponse:
-    actor: Actor = request.actor_obj  # type: ignore[attr-defined]
+def leadform_list(request: AuthenticatedHttpRequest) -> HttpResponse:
+    actor = request.actor_obj
     qs = actor.scope(LeadForm.objects.select_related("store", "contact_way")).annotate(
         lead_count=Count("leads"), customer_count=Count("leads__customer")
     )
@@ -92,8 +92,8 @@ def leadform_list(request: HttpRequest) -> HttpResponse:
 
 
 @console_view(OPERATOR_AND_MANAGER)
-def leadform_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
-    actor: Actor = request.actor_obj  # type: ignore[attr-defined]
+def leadform_edit(request: AuthenticatedHttpRequest, pk: int | None = None) -> HttpResponse:
+    actor = request.actor_obj
     instance = _scoped_form(actor, pk) if pk else LeadForm(organization=actor.organization)
     form = LeadFormForm(request.POST or None, instance=instance, actor=actor)
     if request.method == "POST" and form.is_valid():

@@ -8,13 +8,13 @@ from urllib.parse import urlencode
 from django import forms
 from django.core.paginator import Paginator
 from django.db.models import Count, Q, QuerySet
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
 from channels.models import Lead, LeadSource
-from contacts.access import OPERATOR_AND_MANAGER, Actor, console_view
+from contacts.access import OPERATOR_AND_MANAGER, Actor, AuthenticatedHttpRequest, console_view
 
 PAGE_SIZE = 30
 
@@ -71,8 +71,8 @@ def leads_filter(actor: Actor, form: LeadFilterForm) -> QuerySet[Lead]:
 
 
 @console_view(OPERATOR_AND_MANAGER)
-def lead_list(request: HttpRequest) -> HttpResponse:
-    actor: Actor = request.actor_obj  # type: ignore[attr-defined]
+def lead_list(request: AuthenticatedHttpRequest) -> HttpResponse:
+    actor = request.actor_obj
     form = LeadFilterForm(request.GET or None)
     qs = leads_filter(actor, form).order_by("-occurred_at", "-id")
     page = Paginator(qs, PAGE_SIZE).get_page(request.GET.get("page"))

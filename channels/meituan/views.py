@@ -18,7 +18,7 @@ from channels.meituan.services import (
     redemption_prepare,
     store_contact_way,
 )
-from contacts.access import ALL_ROLES, Actor, console_view
+from contacts.access import ALL_ROLES, Actor, AuthenticatedHttpRequest, console_view
 from contacts.models import Store
 
 
@@ -34,8 +34,8 @@ def _store(actor: Actor, request: HttpRequest) -> Store | None:
 
 
 @console_view(ALL_ROLES)
-def redeem(request: HttpRequest) -> HttpResponse:
-    actor: Actor = request.actor_obj  # type: ignore[attr-defined]
+def redeem(request: AuthenticatedHttpRequest) -> HttpResponse:
+    actor = request.actor_obj
     store = _store(actor, request)
     account = meituan_account_for(organization=actor.organization, store=store) if store else None
     context: dict[str, Any] = {

@@ -30,7 +30,7 @@ from channels.wecom import jssdk
 from channels.wecom import services as wecom
 from channels.wecom.client import WeComClient
 from contacts import services as contacts
-from contacts.access import ALL_ROLES, Actor, console_view
+from contacts.access import ALL_ROLES, AuthenticatedHttpRequest, console_view
 from contacts.models import Staff
 
 log = logging.getLogger(__name__)
@@ -97,8 +97,8 @@ def wecom_login_done(request: HttpRequest, key: str) -> HttpResponse:
 
 @require_GET
 @console_view(ALL_ROLES)
-def wecom_jssdk(request: HttpRequest) -> HttpResponse:
-    actor: Actor = request.actor_obj  # type: ignore[attr-defined]
+def wecom_jssdk(request: AuthenticatedHttpRequest) -> HttpResponse:
+    actor = request.actor_obj
     url = request.GET.get("url") or ""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or parts.netloc != request.get_host():

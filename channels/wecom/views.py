@@ -7,7 +7,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib import messages
 from django.db.models import Count, Q
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -19,12 +19,12 @@ from channels.views import _actor, _page, _query_without_page
 from channels.wecom import contact_ways, transfers
 from channels.wecom.forms import ContactWayForm, TransferForm, WeComAccountForm
 from channels.wecom.sandbox_seed import SandboxUnavailable, sandbox_scan
-from contacts.access import OPERATOR_AND_MANAGER, OPERATOR_ONLY, console_view
+from contacts.access import OPERATOR_AND_MANAGER, OPERATOR_ONLY, AuthenticatedHttpRequest, console_view
 from contacts.models import Follow, Staff, Store
 
 
 @console_view(OPERATOR_ONLY)
-def account_connect(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+def account_connect(request: AuthenticatedHttpRequest, pk: int | None = None) -> HttpResponse:
     """Connect a WeCom corp (or edit one): credentials are encrypted; blank secrets keep the stored ones."""
     actor = _actor(request)
     account = get_object_or_404(actor.scope(ChannelAccount.objects.all()), pk=pk) if pk else None
@@ -84,7 +84,7 @@ def _rate_limits(account: ChannelAccount | None, data: dict[str, Any]) -> dict[s
 
 
 @console_view(OPERATOR_AND_MANAGER)
-def contactway_list(request: HttpRequest) -> HttpResponse:
+def contactway_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     actor = _actor(request)
     ways = actor.scope(ContactWay.objects.select_related("store", "account")).prefetch_related("tags", "staff")
     kind = request.GET.get("kind", "")
@@ -123,7 +123,7 @@ def contactway_list(request: HttpRequest) -> HttpResponse:
 
 
 @console_view(OPERATOR_ONLY)
-def contactway_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse:
+def contactway_edit(request: AuthenticatedHttpRequest, pk: int | None = None) -> HttpResponse:
     actor = _actor(request)
     way = get_object_or_404(actor.scope(ContactWay.objects.all()), pk=pk) if pk else None
     account = way.account if way else selectors.wecom_account_for(organization=actor.organization)
@@ -182,7 +182,7 @@ def contactway_edit(request: HttpRequest, pk: int | None = None) -> HttpResponse
 
 @require_POST
 @console_view(OPERATOR_ONLY)
-def contactway_action(request: HttpRequest, pk: int) -> HttpResponse:
+def contactway_action(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     way = get_object_or_404(_actor(request).scope(ContactWay.objects.select_related("account")), pk=pk)
     action = request.POST.get("action")
     try:
@@ -215,7 +215,7 @@ def _is_sandbox(account: ChannelAccount) -> bool:
 
 
 @console_view(OPERATOR_AND_MANAGER)
-def contactway_qr(request: HttpRequest, pk: int) -> HttpResponse:
+def contactway_qr(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     way = get_object_or_404(_actor(request).scope(ContactWay.objects.all()), pk=pk)
     try:
         image = contact_ways.contact_way_qr_image(way=way)
@@ -229,13 +229,13 @@ def contactway_qr(request: HttpRequest, pk: int) -> HttpResponse:
 
 
 @console_view(OPERATOR_AND_MANAGER)
-def contactway_print(request: HttpRequest, pk: int) -> HttpResponse:
+def contactway_print(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     way = get_object_or_404(_actor(request).scope(ContactWay.objects.select_related("store")), pk=pk)
     return render(request, "channels/wecom/contactway_print.html", {"way": way})
 
 
 @console_view(OPERATOR_ONLY)
-def transfer_list(request: HttpRequest) -> HttpResponse:
+def transfer_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     actor = _actor(request)
     account = selectors.wecom_account_for(organization=actor.organization)
     # "Transfer the customers of X" links from the waiting list below pre-fill the form.
@@ -291,7 +291,7 @@ def transfer_list(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 @console_view(OPERATOR_ONLY)
-def transfer_refresh(request: HttpRequest, pk: int) -> HttpResponse:
+def transfer_refresh(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     transfer = get_object_or_404(_actor(request).scope(CustomerTransfer.objects.all()), pk=pk)
     try:
         transfers.transfer_refresh(transfer=transfer)
