@@ -16,7 +16,7 @@ from campaigns import selectors, services
 from campaigns.models import CampaignKind, Recurrence
 from channels.models import ContactWay, ContactWayKind
 from contacts.access import OPERATOR_AND_MANAGER, Actor, AuthenticatedRequest
-from contacts.models import Segment
+from contacts.models import CustomerGroup, Segment
 
 
 class CampaignInput(serializers.Serializer):  # type: ignore[type-arg]
@@ -45,8 +45,6 @@ def _values(actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
     exclusions = list(segments.filter(pk__in=data.get("exclusion_segment_ids") or []))
     group_ids = list(data.get("group_ids") or [])
     if group_ids:
-        from contacts.models import CustomerGroup
-
         group_ids = list(actor.scope(CustomerGroup.objects.filter(pk__in=group_ids)).values_list("pk", flat=True))
     contact_way = None
     if data["kind"] == CampaignKind.WELCOME_TEMPLATE:

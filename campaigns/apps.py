@@ -7,7 +7,8 @@ class CampaignsConfig(AppConfig):
     verbose_name = _("营销")
 
     def ready(self) -> None:
-        # channels asks us what to send with a WelcomeCode; it never imports campaigns itself.
+        # Imported here: the app registry is ready only now. channels asks us what to send with a
+        # WelcomeCode; it never imports campaigns itself.
         from campaigns.welcome import welcome_provider
         from channels.registry import register_welcome_provider
 

@@ -23,6 +23,8 @@ from campaigns.models import (
 )
 from campaigns.planner import campaign_plan
 from campaigns.quota import PLATFORM_TZ
+from campaigns.results import campaign_results_compute
+from campaigns.services import campaign_refresh_stats
 
 
 def _finish(campaign: Campaign, rng: random.Random, sent_at: Any) -> None:
@@ -115,9 +117,6 @@ def load(*, context: dict[str, Any], rng: random.Random) -> None:
         text="你好，我是你的专属顾问，有任何护肤问题都可以问我哦～",
         status=CampaignStatus.SCHEDULED,
     )
-    from campaigns.results import campaign_results_compute
-    from campaigns.services import campaign_refresh_stats
-
     for c in past:
         try:
             with transaction.atomic():

@@ -52,8 +52,12 @@ from campaigns.models import (
     QuotaLedger,
 )
 from campaigns.quota import in_quiet_hours, next_allowed, platform_day, policy_for, windows_for
+from campaigns.services import campaign_finish_if_complete
 from channels import errors, outbound
 from channels.selectors import wecom_account_for
+from contacts.models import TimelineKind
+from contacts.services import timeline_add
+from scrm.celery import enqueue
 
 logger = logging.getLogger(__name__)
 
@@ -94,13 +98,11 @@ def _batch_lock(batch_id: int) -> Iterator[bool]:
 
 
 def _enqueue(batch_ids: list[int], countdown: float | None = None) -> None:
-    from campaigns.tasks import dispatch_batch
-
     for batch_id in batch_ids:
         if countdown:
-            dispatch_batch.apply_async((batch_id,), countdown=min(max(countdown, 0.5), 300))
+            enqueue("campaigns.dispatch.batch", batch_id, countdown=min(max(countdown, 0.5), 300))
         else:
-            dispatch_batch.delay(batch_id)
+            enqueue("campaigns.dispatch.batch", batch_id)
 
 
 def dispatch_campaign_batches(*, campaign_id: int, now: datetime | None = None) -> int:
@@ -119,8 +121,6 @@ def dispatch_campaign_batches(*, campaign_id: int, now: datetime | None = None) 
     )
     _enqueue(ids)
     if not ids:
-        from campaigns.services import campaign_finish_if_complete
-
         campaign_finish_if_complete(campaign_id=campaign_id)
     return len(ids)
 
@@ -384,8 +384,6 @@ def _fail(batch: Batch, code: int, message: str, reason: str = ExclusionReason.P
 
 
 def _finish(campaign_id: int) -> None:
-    from campaigns.services import campaign_finish_if_complete
-
     campaign_finish_if_complete(campaign_id=campaign_id)
 
 
@@ -495,11 +493,9 @@ def batch_cancel_remote(*, batch_id: int) -> None:
 
 
 def track_tick(*, now: datetime | None = None) -> int:
-    from campaigns.tasks import track_batch
-
     ids = list(Batch.objects.filter(status=BatchStatus.CREATED).values_list("pk", flat=True)[:500])
     for batch_id in ids:
-        track_batch.delay(batch_id)
+        enqueue("campaigns.dispatch.track_batch", batch_id)
     for campaign_id in Campaign.objects.filter(status=CampaignStatus.SENDING, kind=CampaignKind.MOMENT).values_list(
         "pk", flat=True
     ):
@@ -603,9 +599,6 @@ def _apply_results(batch: Batch, rows: list[dict[str, Any]], account_id: int) ->
 def _timeline(delivery_ids: list[int], campaign: Campaign) -> None:
     if not delivery_ids:
         return
-    from contacts.models import TimelineKind
-    from contacts.services import timeline_add
-
     kind = TimelineKind.MOMENT if campaign.kind == CampaignKind.MOMENT else TimelineKind.MESSAGED
     for d in Delivery.objects.filter(pk__in=delivery_ids, customer__isnull=False).select_related("customer", "sender"):
         if d.customer is None:

@@ -43,6 +43,7 @@ from campaigns.models import (
     LedgerState,
 )
 from campaigns.quota import Window, next_allowed, platform_day, policy_for, windows_for
+from contacts.segments import compile_sql, compile_where
 
 logger = logging.getLogger(__name__)
 
@@ -82,15 +83,11 @@ def audience_sql(campaign: Campaign) -> tuple[str, list[Any]]:
             sql += " AND g.store_id = ANY(%s::bigint[])"
             params.append([campaign.store_id])
         return sql, params
-    from contacts.segments import compile_sql
-
     expression, store_ids = _customer_audience(campaign)
     return compile_sql(organization_id=campaign.organization_id, expression=expression, store_ids=store_ids)
 
 
 def exclusion_sql(campaign: Campaign) -> tuple[str, list[Any]] | None:
-    from contacts.segments import compile_sql
-
     parts: list[str] = []
     params: list[Any] = []
     for segment in campaign.exclusion_segments.all():
@@ -120,8 +117,6 @@ def _stage_customers(cursor: Any, campaign: Campaign, require_consent: bool, seq
     The audience is read straight from the segment facts (consent, opt-out and home store are there),
     so the plan never touches the wide customer rows.
     """
-    from contacts.segments import compile_where
-
     expression, store_ids = _customer_audience(campaign)
     aud_where, aud_params = compile_where(
         organization_id=campaign.organization_id, expression=expression, store_ids=store_ids

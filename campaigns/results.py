@@ -21,6 +21,7 @@ from typing import Any
 from django.db import connection
 from django.utils import timezone
 
+from analytics.services import order_attribute_campaign
 from campaigns.models import Campaign, CampaignStatus, DeliveryStatus, ExclusionReason
 from campaigns.quota import policy_for
 
@@ -78,8 +79,6 @@ def campaign_results_compute(*, campaign_id: int) -> dict[str, Any]:
         )
         order_ids = [r[0] for r in cursor.fetchall()]
         if order_ids:
-            from analytics.services import order_attribute_campaign
-
             order_attribute_campaign(order_ids=order_ids, campaign_id=campaign.pk)
         cursor.execute(
             "SELECT count(*), COALESCE(sum(amount - refunded_amount), 0), count(DISTINCT customer_id)"

@@ -17,7 +17,9 @@ from campaigns.models import (
     DeliveryStatus,
     ExclusionReason,
 )
+from campaigns.planner import campaign_plan
 from campaigns.quota import policy_for
+from campaigns.services import campaign_create, campaign_refresh_stats
 from contacts.access import Actor
 
 
@@ -50,9 +52,6 @@ def quota_picture(*, organization_id: int, channel_account_id: int | None, kind:
 def campaign_preview(*, actor: Actor, values: dict[str, Any]) -> dict[str, Any]:
     """Plan the would-be campaign inside a transaction that is rolled back: exact recipients,
     exclusions by reason and the quota it would take, without reserving anything."""
-    from campaigns.planner import campaign_plan
-    from campaigns.services import campaign_create
-
     out: dict[str, Any] = {}
     try:
         with transaction.atomic():
@@ -112,8 +111,6 @@ def staff_confirmations(*, campaign: Campaign) -> list[dict[str, Any]]:
 
 
 def campaign_progress(*, campaign: Campaign) -> dict[str, Any]:
-    from campaigns.services import campaign_refresh_stats
-
     stats = campaign_refresh_stats(campaign=campaign)
     planned = stats.get("planned", 0) or 0
     finished = (stats.get("delivered", 0) or 0) + (stats.get("failed", 0) or 0)

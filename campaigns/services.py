@@ -19,12 +19,15 @@ from django.utils.translation import gettext as _
 
 from campaigns.content import validate_content
 from campaigns.models import (
+    AttemptOutcome,
     Batch,
     BatchStatus,
     Campaign,
     CampaignKind,
     CampaignStatus,
     DeliveryStatus,
+    DispatchAttempt,
+    ExclusionReason,
     LedgerState,
     QuotaLedger,
     QuotaPolicy,
@@ -35,6 +38,8 @@ from campaigns.quota import policy_for
 from channels.models import ContactWay
 from channels.selectors import wecom_account_for
 from contacts.models import Organization, Segment, Staff, Store
+from contacts.segments import validate
+from scrm.celery import enqueue_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -93,8 +98,6 @@ def campaign_create(
     if kind == CampaignKind.BROADCAST_GROUP and not group_ids:
         raise ValidationError(["客户群群发请至少选择一个客户群"])
     if expression:
-        from contacts.segments import validate
-
         expression = validate(expression)
     normalized = validate_content(kind=kind, text=text, attachments=attachments)
     if channel_account_id is None:
@@ -190,9 +193,7 @@ def campaign_resume(*, campaign: Campaign, by: Staff | None = None) -> Campaign:
     campaign.status = CampaignStatus.SENDING if campaign.planned_at else CampaignStatus.SCHEDULED
     campaign.save(update_fields=["status", "updated_at"])
     if campaign.status == CampaignStatus.SENDING:
-        from campaigns.tasks import dispatch_campaign
-
-        dispatch_campaign.delay_on_commit(campaign.pk)  # type: ignore[attr-defined]  # celery-types lacks it
+        enqueue_on_commit("campaigns.dispatch.campaign", campaign.pk)
     return campaign
 
 
@@ -212,10 +213,8 @@ def campaign_cancel(*, campaign: Campaign, by: Staff | None = None) -> Campaign:
         campaign.batches.filter(status=BatchStatus.CREATED, confirmed_at__isnull=True).values_list("pk", flat=True)
     )
     if to_cancel:
-        from campaigns.tasks import cancel_batch
-
         for batch_id in to_cancel:
-            cancel_batch.delay_on_commit(batch_id)  # type: ignore[attr-defined]  # celery-types lacks it
+            enqueue_on_commit("campaigns.dispatch.cancel_batch", batch_id)
     return campaign
 
 
@@ -300,9 +299,7 @@ def campaign_start(*, campaign: Campaign, now: datetime | None = None) -> Campai
     if campaign.status == CampaignStatus.SCHEDULED:
         campaign.status = CampaignStatus.SENDING
         campaign.save(update_fields=["status", "updated_at"])
-    from campaigns.tasks import dispatch_campaign
-
-    dispatch_campaign.delay_on_commit(campaign.pk)  # type: ignore[attr-defined]  # celery-types lacks it
+    enqueue_on_commit("campaigns.dispatch.campaign", campaign.pk)
     return campaign
 
 
@@ -400,8 +397,6 @@ def batch_resolve(*, batch: Batch, action: str, by: Staff | None = None, msgid: 
     * ``resend``: the operator checked that WeCom has no such task — the batch goes back to pending;
     * ``drop``: give up the batch; its recipients fail and their slots are released.
     """
-    from campaigns.models import AttemptOutcome, DispatchAttempt, ExclusionReason
-
     batch = Batch.objects.select_for_update().get(pk=batch.pk)
     if batch.status != BatchStatus.NEEDS_OPERATOR:
         raise CampaignError("该批次不需要人工处理")

@@ -12,6 +12,7 @@
 from __future__ import annotations
 
 import contextlib
+import json
 import logging
 import traceback
 from datetime import timedelta
@@ -24,6 +25,9 @@ from django.utils import timezone
 from channels.errors import RateLimited, TransientError
 from channels.models import ChannelAccount, InboxEvent, InboxStatus
 from channels.registry import IGNORED_PREFIX, IncomingEvent, plugin_for
+from contacts import crypto
+from contacts.models import Customer, Identity
+from scrm.celery import enqueue
 
 log = logging.getLogger(__name__)
 
@@ -80,18 +84,14 @@ def inbox_store(*, account: ChannelAccount, events: list[IncomingEvent]) -> list
 
 
 def _json(value: object) -> str:
-    import json
-
     return json.dumps(value or {}, ensure_ascii=False)
 
 
 def _enqueue(ids: list[int]) -> None:
-    from channels.tasks import inbox_process_task
-
     # No publish retries: if the broker is down the rows stay pending and the sweeper enqueues them,
     # so a webhook never waits on Redis.
     for event_id in ids:
-        inbox_process_task.apply_async((event_id,), retry=False)
+        enqueue("channels.inbox.process", event_id, retry=False)
 
 
 def inbox_enqueue(*, event_ids: list[int]) -> None:
@@ -181,9 +181,6 @@ def customer_inbox_erase(customer_id: int) -> dict[str, int]:
     """Erasure handler: stored webhook bodies that name the person (their platform ids or phone) are
     emptied. Runs before contacts deletes the identities. An event not processed yet is set aside as
     ignored, since there is nothing left to process."""
-    from contacts import crypto
-    from contacts.models import Customer, Identity
-
     customer = Customer.objects.filter(pk=customer_id).first()
     if customer is None:
         return {"inbox_events": 0}

@@ -51,6 +51,7 @@ from contacts.models import (
     Tag,
     TagSource,
 )
+from scrm.celery import enqueue_on_commit
 
 logger = logging.getLogger(__name__)
 
@@ -354,9 +355,7 @@ def import_start(*, organization: Organization, by: Staff | None, filename: str,
         import_run(job_id=job.pk)
         job.refresh_from_db()
     else:
-        from contacts.tasks import import_run_task
-
-        import_run_task.delay_on_commit(job.pk)  # type: ignore[attr-defined]  # celery-types lacks it
+        enqueue_on_commit("contacts.imports.run", job.pk)
     return job
 
 
