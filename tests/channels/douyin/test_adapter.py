@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from channels.douyin import crypto, plugin
-from channels.douyin.adapter import clue_to_lead, late_fields_present, webhook_to_event
+from channels.douyin.adapter import clue_to_lead, late_fields_present, life_clue_to_lead, webhook_to_event
 from channels.douyin.client import OceanEngineClient, OceanEngineError, OceanEngineTransient
 from channels.leads.events import IgnoredEvent, LeadEvent, OrderEvent
 from channels.sandbox.douyin import OceanEngineFake, serve
@@ -127,3 +127,60 @@ def test_client_pages_through_the_sandbox_and_late_fields_fill_in() -> None:
             list(client.clues(advertiser_ids=[1760000000001], start=NOW, end=NOW))
     finally:
         served.stop()
+
+
+# -- one captured payload per webhook event we handle ------------------------------------------------
+# Every fixture is read by a test below; WEBHOOK_EXPECTED covers the webhook bodies (files with an
+# "event"), PULLED the Ocean Engine pages. A new fixture without a row fails the first test.
+HANDLED_WEBHOOK_EVENTS = {"verify_webhook", "im_enter_direct_msg", "im_receive_msg", "life_trade_order_notify"}
+WEBHOOK_EXPECTED: dict[str, type] = {
+    "verify_webhook.json": IgnoredEvent,  # answered by the plugin before the inbox; never processed
+    "im_enter_direct_msg.json": LeadEvent,
+    "im_receive_msg_phone.json": LeadEvent,
+    "im_receive_msg_no_phone.json": IgnoredEvent,
+    "life_trade_order_notify.json": OrderEvent,
+    "life_trade_order_notify_refund.json": IgnoredEvent,  # any action but pay_success
+}
+PULLED = {"clue_get_page.json", "clue_life_get_page.json"}
+
+
+def test_every_fixture_is_read_and_every_handled_event_has_one() -> None:
+    names = {p.name for p in FIXTURES.glob("*.json")}
+    assert names == set(WEBHOOK_EXPECTED) | PULLED
+    assert {load(name)["event"] for name in WEBHOOK_EXPECTED} == HANDLED_WEBHOOK_EVENTS
+
+
+@pytest.mark.parametrize("name", sorted(WEBHOOK_EXPECTED))
+def test_webhook_fixture_becomes_its_typed_event(name: str) -> None:
+    body = load(name)
+    assert plugin.parse_body(json.dumps(body).encode()) == body
+    assert isinstance(webhook_to_event(body, msg_id="m-9", now=NOW), WEBHOOK_EXPECTED[name])
+
+
+def test_direct_message_without_a_phone_is_ignored() -> None:
+    event = webhook_to_event(load("im_receive_msg_no_phone.json"), msg_id="m-4", now=NOW)
+    assert isinstance(event, IgnoredEvent)
+    assert event.reason == "私信内容不含手机号"
+
+
+def test_local_life_order_other_than_paid_is_ignored() -> None:
+    event = webhook_to_event(load("life_trade_order_notify_refund.json"), msg_id="m-5", now=NOW)
+    assert isinstance(event, IgnoredEvent)
+    assert "refund_success" in event.reason
+
+
+def test_local_life_clue_becomes_a_lead_and_a_masked_phone_is_no_phone() -> None:
+    plain, refunded = (life_clue_to_lead(c, now=NOW) for c in load("clue_life_get_page.json")["data"]["list"])
+    assert (plain.source, plain.external_id, plain.phone) == (
+        "ocean_engine_local",
+        "7500000000000000001",
+        "13900139000",
+    )
+    assert plain.platform_account == "7000000000001"
+    assert plain.ad["order_id"] == "800000001"
+    assert plain.ad["action_type"] == "GROUPON_ORDER"
+    assert plain.occurred_at == datetime(2025, 11, 23, 11, 0, tzinfo=SH)
+    assert (plain.gender, plain.city) == (1, "上海")
+    assert "telephone" not in plain.fields and "county_name" not in plain.fields
+    assert refunded.phone == ""  # 139****0001 after a 团购 refund
+    assert refunded.name == "王女士"

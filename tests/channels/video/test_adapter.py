@@ -14,10 +14,12 @@ from channels.sandbox.douyin import serve
 from channels.sandbox.video import WeChatShopFake
 from channels.video.adapter import live_lead_to_event, order_to_event
 from channels.video.client import ChannelsClient
-from channels.video.crypto import ShopCrypto, ShopPushError, event_identity
+from channels.video.crypto import ORDER_EVENTS, ShopCrypto, ShopPushError, event_identity
+from channels.video.services import shop_event_process
 
 FIXTURES = Path(__file__).parent / "fixtures"
-NOW = datetime(2025, 11, 23, 12, 0, tzinfo=ZoneInfo("Asia/Shanghai"))
+SH = ZoneInfo("Asia/Shanghai")
+NOW = datetime(2025, 11, 23, 12, 0, tzinfo=SH)
 AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
 
 
@@ -75,3 +77,57 @@ def test_client_pages_leads_and_refreshes_an_expired_token() -> None:
         assert client.order_get(order_id=order["order_id"])["order_id"] == order["order_id"]
     finally:
         served.stop()
+
+
+# -- one captured push per 微信小店 order event we handle ---------------------------------------------
+PUSHES = {f"shop_push_{event.removeprefix('channels_ec_')}.json": event for event in ORDER_EVENTS}
+IGNORED_PUSHES = {"shop_push_aftersale_update.json": "channels_ec_aftersale_update"}
+ORDERS = {  # order/get answers → our order status
+    "shop_order_get.json": ("paid", Decimal("129.00"), 1763870430),
+    "shop_order_get_unpaid.json": ("pending", Decimal("78.00"), 1763870405),  # no pay_time: the update time
+    "shop_order_get_cancelled.json": ("refunded", Decimal("129.00"), 1763870330),
+}
+LEAD_ROWS = {"leads_info_by_component.json"}
+
+
+def test_every_fixture_is_read_and_every_order_event_has_a_push() -> None:
+    names = {p.name for p in FIXTURES.glob("*.json")}
+    assert names == set(PUSHES) | set(IGNORED_PUSHES) | set(ORDERS) | LEAD_ROWS
+    assert {load(name)["Event"] for name in PUSHES} == ORDER_EVENTS
+
+
+@pytest.mark.parametrize("name", sorted(PUSHES | IGNORED_PUSHES))
+def test_push_decrypts_to_its_event_with_a_distinct_identity(name: str) -> None:
+    crypto = ShopCrypto(token="tok", aes_key=AES_KEY, appid="wxapp")
+    plaintext = (FIXTURES / name).read_text()
+    body, msg_signature = crypto.encrypt(plaintext, timestamp="1763870460", nonce="n2")
+    event = crypto.decrypt(
+        raw_body=json.dumps(body).encode(), msg_signature=msg_signature, timestamp="1763870460", nonce="n2"
+    )
+    expected = (PUSHES | IGNORED_PUSHES)[name]
+    assert event["Event"] == expected
+    assert event["MsgType"] == "event"
+    order_id = (event.get("order_info") or {}).get("order_id", "")
+    assert event_identity(event) == f"{expected}:{order_id}:{event['CreateTime']}"
+    if name in PUSHES:
+        assert order_id.isdigit()
+
+
+def test_push_identities_are_distinct() -> None:
+    identities = {event_identity(load(name)) for name in PUSHES | IGNORED_PUSHES}
+    assert len(identities) == len(PUSHES | IGNORED_PUSHES)
+
+
+def test_a_push_that_is_not_an_order_event_is_ignored_without_a_request() -> None:
+    # Returns before the account is used: no client is built, nothing is fetched.
+    note = shop_event_process(account=None, body=(FIXTURES / "shop_push_aftersale_update.json").read_text())
+    assert note == "ignored: 事件 channels_ec_aftersale_update 无需处理"
+
+
+@pytest.mark.parametrize("name", sorted(ORDERS))
+def test_order_status_maps_to_ours(name: str) -> None:
+    status, amount, paid = ORDERS[name]
+    event = order_to_event(load(name)["order"], appid="wxapp")
+    assert (event.status, event.amount, event.paid_at) == (status, amount, datetime.fromtimestamp(paid, tz=SH))
+    assert event.platform_account == "wxapp"
+    assert sum(item["quantity"] for item in event.items) >= 1
