@@ -10,6 +10,14 @@ from django.utils.translation import gettext_lazy as _
 from contacts.access import Actor
 from contacts.models import Lifecycle, SourceChannel, Store, TagChoice, TagGroup
 
+
+def choices_from(form: forms.BaseForm, name: str, queryset: Any) -> None:
+    """Limit a model-choice field of ``form`` to ``queryset`` (typically ``actor.scope(…)``)."""
+    field = form.fields[name]
+    if not isinstance(field, forms.ModelChoiceField):  # ModelMultipleChoiceField is one too
+        raise TypeError(f"{name} is not a model choice field")
+    field.queryset = queryset
+
 CONSENT_CHOICES = [
     ("", _("全部授权状态")),
     ("granted", _("同意营销")),

@@ -20,6 +20,7 @@ from django.views.decorators.csrf import csrf_protect, ensure_csrf_cookie
 from channels.forms.services import FormRefused, form_contact_way, form_rate_check, form_submit, lead_form_save
 from channels.models import ContactWay, ContactWayKind, LeadForm
 from contacts.access import OPERATOR_AND_MANAGER, Actor, AuthenticatedHttpRequest, console_view
+from contacts.forms import choices_from
 from contacts.models import Store, Tag
 
 PAGE_SIZE = 30
@@ -53,11 +54,10 @@ class LeadFormForm(forms.ModelForm):  # type: ignore[type-arg]
 
     def __init__(self, *args: Any, actor: Actor, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["store"].queryset = actor.scope(Store.objects.all())  # type: ignore[attr-defined]
-        self.fields["contact_way"].queryset = actor.scope(  # type: ignore[attr-defined]
-            ContactWay.objects.filter(kind=ContactWayKind.CONTACT, is_active=True)
-        )
-        self.fields["tags"].queryset = actor.scope(Tag.objects.select_related("group"))  # type: ignore[attr-defined]
+        choices_from(self, "store", actor.scope(Store.objects.all()))
+        ways = ContactWay.objects.filter(kind=ContactWayKind.CONTACT, is_active=True)
+        choices_from(self, "contact_way", actor.scope(ways))
+        choices_from(self, "tags", actor.scope(Tag.objects.select_related("group")))
         self.fields["contact_way"].help_text = _("提交成功后展示此渠道活码；不选则展示门店的活码")
 
 

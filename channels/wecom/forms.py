@@ -8,6 +8,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from channels.models import ContactWayKind, TransferKind
+from contacts.forms import choices_from
 from contacts.models import SourceChannel, Staff, Store, Tag
 
 
@@ -45,8 +46,8 @@ class WeComAccountForm(forms.Form):
 
     def __init__(self, *args: Any, organization: Any, editing: bool = False, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["default_store"].queryset = Store.objects.filter(organization=organization)  # type: ignore[attr-defined]
-        self.fields["default_tags"].queryset = Tag.objects.filter(organization=organization)  # type: ignore[attr-defined]
+        choices_from(self, "default_store", Store.objects.filter(organization=organization))
+        choices_from(self, "default_tags", Tag.objects.filter(organization=organization))
         if not editing:
             for name in ("secret", "token", "aes_key"):
                 self.fields[name].required = True
@@ -83,9 +84,9 @@ class ContactWayForm(forms.Form):
 
     def __init__(self, *args: Any, actor: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["store"].queryset = actor.scope(Store.objects.all())  # type: ignore[attr-defined]
-        self.fields["staff"].queryset = actor.scope(Staff.objects.exclude(wecom_userid="").filter(is_active=True))  # type: ignore[attr-defined]
-        self.fields["tags"].queryset = actor.scope(Tag.objects.select_related("group"))  # type: ignore[attr-defined]
+        choices_from(self, "store", actor.scope(Store.objects.all()))
+        choices_from(self, "staff", actor.scope(Staff.objects.exclude(wecom_userid="").filter(is_active=True)))
+        choices_from(self, "tags", actor.scope(Tag.objects.select_related("group")))
 
     def clean_chat_ids(self) -> list[str]:
         raw: str = self.cleaned_data.get("chat_ids") or ""
@@ -101,5 +102,5 @@ class TransferForm(forms.Form):
     def __init__(self, *args: Any, actor: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         staff = actor.scope(Staff.objects.exclude(wecom_userid=""))
-        self.fields["handover"].queryset = staff  # type: ignore[attr-defined]
-        self.fields["takeover"].queryset = staff.filter(is_active=True)  # type: ignore[attr-defined]
+        choices_from(self, "handover", staff)
+        choices_from(self, "takeover", staff.filter(is_active=True))
