@@ -32,9 +32,9 @@ def import_job_claim(*, job_id: int) -> bool:
 
 
 def import_job_fail(*, job_id: int, message: str) -> None:
-    """The file cannot be read at all: the job ends failed with the reason."""
+    """The file cannot be read at all: the job ends failed with the reason (and the file is dropped)."""
     ImportJob.objects.filter(pk=job_id).update(
-        status=ImportStatus.FAILED, message=message[:300], finished_at=timezone.now()
+        status=ImportStatus.FAILED, message=message[:300], finished_at=timezone.now(), content=b""
     )
 
 
@@ -59,9 +59,14 @@ def import_job_progress_save(
 
 
 def import_job_release(*, job_id: int, finished: bool) -> None:
-    """End of a run: done when every row was read, else pending again for the next chunk."""
+    """End of a run: done when every row was read, else pending again for the next chunk.
+
+    A finished job keeps its counters and rejected rows (line and reason, no cell values that identify
+    a person) but not the uploaded file: the file is a copy of people's phone numbers and names that
+    nothing reads again, so it goes (PIPL: keep personal data no longer than needed; erasure).
+    """
     if finished:
-        ImportJob.objects.filter(pk=job_id).update(status=ImportStatus.DONE, finished_at=timezone.now())
+        ImportJob.objects.filter(pk=job_id).update(status=ImportStatus.DONE, finished_at=timezone.now(), content=b"")
     else:
         ImportJob.objects.filter(pk=job_id).update(status=ImportStatus.PENDING)
 

@@ -29,6 +29,8 @@ from contacts.models import (
     CustomerTag,
     Follow,
     Identity,
+    ImportJob,
+    ImportStatus,
     Note,
     PrivacyAction,
     PrivacyRecord,
@@ -129,6 +131,12 @@ def customer_erase(*, customer: Customer, by: Staff | None, reason: str) -> Priv
         "follows": Follow.objects.filter(customer=customer).update(remark="", description=""),
         "group_members": _erase_group_members(customer, now),
         "merge_snapshots": CustomerMerge.objects.filter(survivor=customer).update(snapshot={}),
+        # Finished imports drop their file; one left by an older version may still name the person.
+        "import_files": ImportJob.objects.filter(
+            organization_id=customer.organization_id, status__in=[ImportStatus.DONE, ImportStatus.FAILED]
+        )
+        .exclude(content=b"")
+        .update(content=b""),
     }
     Customer.objects.filter(pk=customer.pk).update(
         name="",

@@ -206,3 +206,35 @@ def test_the_api_exports_and_erases_for_operators_only(world, person):
     assert PrivacyRecord.objects.filter(customer_id=person.pk, action="erase").count() == 1
     schema = api(world.operator).get("/api/v1/schema/").content.decode()
     assert "/api/v1/customers/{id}/erase/" in schema and "/api/v1/customers/{id}/personal-data/" in schema
+
+
+def test_a_finished_import_keeps_no_copy_of_the_file(world):
+    from contacts import imports
+
+    content = f"姓名,手机号\n林小姐,{PHONE}\n".encode()
+    job = imports.import_start(organization=world.org, by=world.operator, filename="people.csv", content=content)
+    job.refresh_from_db()
+    assert job.created_count + job.updated_count == 1
+    assert bytes(job.content) == b""
+    failed = imports.import_start(organization=world.org, by=world.operator, filename="x.xlsx", content=b"not a zip")
+    failed.refresh_from_db()
+    assert failed.status == "failed" and bytes(failed.content) == b""
+
+
+def test_erasure_drops_import_files_that_an_older_version_kept(world, person):
+    from contacts.models import ImportJob, ImportStatus
+
+    legacy = ImportJob.objects.create(
+        organization=world.org, filename="old.csv", content=f"林小姐,{PHONE}\n".encode(), status=ImportStatus.DONE
+    )
+    other_brand = ImportJob.objects.create(
+        organization=world.other_org, filename="theirs.csv", content=b"x,1\n", status=ImportStatus.DONE
+    )
+    services.customer_erase(customer=person, by=world.operator, reason="本人申请删除")
+    legacy.refresh_from_db()
+    other_brand.refresh_from_db()
+    assert bytes(legacy.content) == b""
+    assert bytes(other_brand.content) == b"x,1\n"  # another organization's files are not ours to touch
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM contacts_importjob WHERE position(%s::bytea in content) > 0", [PHONE])
+        assert cursor.fetchone()[0] == 0
