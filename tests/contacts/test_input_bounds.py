@@ -84,3 +84,56 @@ def test_segment_preview_with_a_huge_bound_is_a_fast_400(world: Any, no_big_conv
         response = client.post(url("api-segment-preview"), body, content_type="application/json")
         assert response.status_code == 400, (body, response.content)
         assert "detail" in response.json()
+
+
+# --- API integers past the column range ------------------------------------------------------------
+
+BIG = str(2**31)  # int4 columns (order) and ids end at 2**31 - 1
+HUGE = "9" * 40  # past bigint: Postgres would refuse it in a LIMIT / OFFSET / WHERE
+
+
+@pytest.mark.parametrize(
+    ("method", "name", "body"),
+    [
+        ("post", "api-tag-group-list", {"name": "g", "order": 2**31}),
+        ("post", "api-tag-group-list", {"name": "g", "order": -(2**31) - 1}),
+        ("post", "api-tag-list", {"group": 1, "name": "t", "order": 2**31}),
+        ("post", "api-tag-list", {"group": 2**31, "name": "t"}),
+        ("post", "api-segment-preview", {"expression": {}, "limit": int(HUGE)}),
+    ],
+)
+def test_api_integers_past_the_column_are_400(world: Any, method: str, name: str, body: dict[str, Any]) -> None:
+    response = getattr(world.client_for(world.operator), method)(url(name), body, content_type="application/json")
+    assert response.status_code == 400, response.content
+
+
+def test_tag_order_patch_past_the_column_is_400(world: Any) -> None:
+    from tests.factories import TagFactory
+
+    tag = TagFactory(group__organization=world.org)
+    client = world.client_for(world.operator)
+    for name, pk in (("api-tag-detail", tag.pk), ("api-tag-group-detail", tag.group_id)):
+        response = client.patch(url(name, pk), {"order": 2**63}, content_type="application/json")
+        assert response.status_code == 400, response.content
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        {"tag": HUGE},
+        {"tag": BIG},
+        {"store": HUGE},
+        {"tag": "1e400"},
+        {"tag": "nan"},
+        {"limit": HUGE},
+        {"offset": HUGE},
+        {"limit": "100000"},
+    ],
+)
+def test_list_query_integers_past_the_column_are_400(world: Any, query: dict[str, str]) -> None:
+    client = world.client_for(world.operator)
+    for name in ("api-customer-list", "api-customer-export"):
+        if name == "api-customer-export" and set(query) & {"limit", "offset"}:
+            continue
+        response = client.get(url(name), query)
+        assert response.status_code == 400, (name, query, response.status_code)
