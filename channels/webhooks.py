@@ -60,6 +60,10 @@ def webhook(request: HttpRequest, platform: str, key: str) -> HttpResponse:
     except WebhookRejected as exc:
         log.info("webhook %s/%s rejected: %s %s", platform, account.pk, exc.status, exc.message)
         return _text(exc.message, exc.status)
+    except (ValueError, TypeError, LookupError, RecursionError) as exc:
+        # A receiver's parse error it did not name itself: still the sender's fault, still nothing stored.
+        log.warning("webhook %s/%s unparseable: %s", platform, account.pk, type(exc).__name__)
+        return _text("请求内容格式错误", 400)
     if received.events:
         inbox_store(account=account, events=received.events)
     return received.response

@@ -38,6 +38,7 @@ from contacts.models import (
 )
 from contacts.segments import SegmentError, segment_count, segment_queryset, segment_sample
 from contacts.serializers import (
+    INT4_MAX,
     BulkTagInputSerializer,
     CustomerDetailSerializer,
     CustomerGroupDetailSerializer,
@@ -108,8 +109,8 @@ class ContactsAPIView(APIView):
 
 
 class CustomerFilterSet(django_filters.FilterSet):  # type: ignore[misc]
-    store = django_filters.NumberFilter(method="apply", label=_l("门店 ID"))
-    tag = django_filters.NumberFilter(method="apply", label=_l("标签 ID"))
+    store = django_filters.NumberFilter(method="apply", label=_l("门店 ID"), min_value=1, max_value=INT4_MAX)
+    tag = django_filters.NumberFilter(method="apply", label=_l("标签 ID"), min_value=1, max_value=INT4_MAX)
     source_channel = django_filters.ChoiceFilter(choices=SourceChannel.choices, method="apply", label=_l("来源渠道"))
     lifecycle = django_filters.ChoiceFilter(choices=Lifecycle.choices, method="apply", label=_l("生命周期"))
     consent = django_filters.ChoiceFilter(choices=CONSENT_FILTER, method="apply", label=_l("营销授权"))

@@ -35,6 +35,10 @@ DATE_RANGES = {
     "last_order": (_l("最近下单日期"), "last_order_at", "last_order_day"),
 }
 NUMBER_RANGES = {"ltv": (_l("累计消费"), "ltv"), "order_count": (_l("订单数"), "order_count")}
+# Bounds of the columns compared against: ltv numeric(14, 2) (< 10^12, cents), order_count int4.
+LTV_DIGITS, LTV_PLACES = 12, 2
+COUNT_MAX = 2**31 - 1
+FIRST_DAY, LAST_DAY = dt.date(1970, 1, 1), dt.date(2100, 12, 31)
 KNOWN_KEYS = {"tags", "consent", *ID_LISTS, *CHOICE_LISTS, *DATE_RANGES, *NUMBER_RANGES}
 TAG_KEYS = {"all": _l("全部包含"), "any": _l("包含任一"), "none": _l("都不包含")}
 
@@ -71,11 +75,17 @@ def _day(value: Any, label: str) -> str | None:
     if value in (None, ""):
         return None
     try:
-        return dt.date.fromisoformat(str(value)).isoformat()
+        day = dt.date.fromisoformat(str(value))
     except ValueError as exc:
         raise SegmentError(
             _("“%(field)s”的日期 %(value)r 格式不正确，请用 YYYY-MM-DD") % {"field": label, "value": value}
         ) from exc
+    if not FIRST_DAY <= day <= LAST_DAY:
+        raise SegmentError(
+            _("“%(field)s”的日期 %(value)s 超出范围，请填写 %(first)s 到 %(last)s 之间的日期")
+            % {"field": label, "value": day.isoformat(), "first": FIRST_DAY.isoformat(), "last": LAST_DAY.isoformat()}
+        )
+    return day.isoformat()
 
 
 def _number(value: Any, label: str, *, integer: bool) -> int | float | None:
@@ -89,6 +99,15 @@ def _number(value: Any, label: str, *, integer: bool) -> int | float | None:
         raise SegmentError(_("“%(field)s”必须是数字，收到 %(value)r") % {"field": label, "value": value}) from exc
     if not number.is_finite() or number < 0:
         raise SegmentError(_("“%(field)s”必须是不小于 0 的数字") % {"field": label})
+    # Bound the magnitude on the exponent before any conversion: int(Decimal("1e600000")) is seconds of CPU.
+    if integer:
+        if number.adjusted() >= len(str(COUNT_MAX)) or number > COUNT_MAX:
+            raise SegmentError(_("“%(field)s”不能大于 %(max)s") % {"field": label, "max": COUNT_MAX})
+    else:
+        if number.adjusted() >= LTV_DIGITS:
+            raise SegmentError(_("“%(field)s”必须小于 %(max)s") % {"field": label, "max": f"{10**LTV_DIGITS:,}"})
+        if number != number.quantize(Decimal(1).scaleb(-LTV_PLACES)):
+            raise SegmentError(_("“%(field)s”最多保留 %(places)s 位小数") % {"field": label, "places": LTV_PLACES})
     if integer:
         if number != number.to_integral_value():
             raise SegmentError(_("“%(field)s”必须是整数") % {"field": label})

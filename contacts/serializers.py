@@ -27,6 +27,8 @@ from contacts.models import (
     TagGroup,
 )
 
+INT4_MIN, INT4_MAX = -(2**31), 2**31 - 1  # integer columns (order) and ids
+
 
 def phone_for(context: Mapping[str, Any], customer: Customer) -> str:
     actor = context.get("actor")
@@ -117,12 +119,14 @@ class CustomerDetailSerializer(CustomerSerializer):
 
 
 class TagInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
-    tag = serializers.IntegerField(min_value=1)
+    tag = serializers.IntegerField(min_value=1, max_value=INT4_MAX)
 
 
 class BulkTagInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
-    tag = serializers.IntegerField(min_value=1)
-    customer_ids = serializers.ListField(child=serializers.IntegerField(min_value=1), required=False, max_length=100000)
+    tag = serializers.IntegerField(min_value=1, max_value=INT4_MAX)
+    customer_ids = serializers.ListField(
+        child=serializers.IntegerField(min_value=1, max_value=INT4_MAX), required=False, max_length=100000
+    )
     expression = serializers.JSONField(required=False)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -171,18 +175,18 @@ class TagGroupSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
 class TagGroupInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
     name = serializers.CharField(max_length=50, required=False)
     choice = serializers.ChoiceField(choices=TagChoice.choices, required=False)
-    order = serializers.IntegerField(required=False)
+    order = serializers.IntegerField(required=False, min_value=INT4_MIN, max_value=INT4_MAX)
 
 
 class TagInputCreateSerializer(serializers.Serializer):  # type: ignore[type-arg]
-    group = serializers.IntegerField(min_value=1)
+    group = serializers.IntegerField(min_value=1, max_value=INT4_MAX)
     name = serializers.CharField(max_length=50)
-    order = serializers.IntegerField(required=False, default=0)
+    order = serializers.IntegerField(required=False, default=0, min_value=INT4_MIN, max_value=INT4_MAX)
 
 
 class TagUpdateSerializer(serializers.Serializer):  # type: ignore[type-arg]
     name = serializers.CharField(max_length=50, required=False)
-    order = serializers.IntegerField(required=False)
+    order = serializers.IntegerField(required=False, min_value=INT4_MIN, max_value=INT4_MAX)
 
 
 class CustomerGroupSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]

@@ -5,13 +5,13 @@ See docs/platforms.md#douyin-and-ocean-engine.
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from zoneinfo import ZoneInfo
 
+from channels import payload
 from channels.leads.events import IgnoredEvent, LeadEvent, OrderEvent
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -125,9 +125,13 @@ def _content(body: dict[str, Any]) -> dict[str, Any]:
     content = body.get("content") or {}
     if isinstance(content, str):
         try:
-            content = json.loads(content)
-        except json.JSONDecodeError:
+            content = payload.json_loads(content, what="content")
+        except payload.TooDeep:
+            raise
+        except payload.PayloadError:
             return {"text": content}
+    if isinstance(content, list):
+        raise payload.PayloadError("content 应为 JSON 对象，收到 list")
     return content if isinstance(content, dict) else {}
 
 
@@ -137,8 +141,8 @@ def webhook_to_event(body: dict[str, Any], *, msg_id: str, now: datetime) -> Lea
     content = _content(body)
     client_key = str(body.get("client_key") or "")
     if event == "im_enter_direct_msg":
-        ad_info = content.get("ad_info") or {}
-        users = {u.get("open_id"): u for u in content.get("user_infos") or []}
+        ad_info = payload.obj(content.get("ad_info"), "content.ad_info")
+        users = {u.get("open_id"): u for u in payload.obj_list(content.get("user_infos"), "content.user_infos")}
         open_id = str(body.get("from_user_id") or "")
         return LeadEvent(
             source="douyin_im",
@@ -171,7 +175,7 @@ def webhook_to_event(body: dict[str, Any], *, msg_id: str, now: datetime) -> Lea
             fields={"message_type": content.get("message_type"), "msg_id": msg_id, "event": event},
         )
     if event == "life_trade_order_notify":
-        order = content.get("order") or {}
+        order = payload.obj(content.get("order"), "content.order")
         if content.get("action") != "pay_success" or not order.get("order_id"):
             return IgnoredEvent(reason=f"本地生活订单动作 {content.get('action') or '未知'} 无需处理")
         # Amounts are in fen (分) on Douyin's trade APIs.
@@ -195,8 +199,10 @@ def _message_text(content: dict[str, Any]) -> str:
     inner = content.get("content")
     if isinstance(inner, str):
         try:
-            inner = json.loads(inner)
-        except json.JSONDecodeError:
+            inner = payload.json_loads(inner, what="content.content")
+        except payload.TooDeep:
+            raise
+        except payload.PayloadError:
             return inner
     if isinstance(inner, dict):
         return str(inner.get("text") or inner.get("phone") or inner.get("mobile") or "")

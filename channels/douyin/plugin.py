@@ -21,6 +21,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
+from channels import payload
 from channels.douyin import crypto
 from channels.douyin.client import OceanEngineError
 from channels.douyin.services import (
@@ -37,24 +38,26 @@ MAX_BODY = 64 * 1024  # Douyin pushes small JSON documents
 
 
 def parse_body(raw_body: bytes) -> dict[str, Any]:
-    """Decode the JSON envelope; raises ``ValueError`` with a message saying what is wrong."""
-    try:
-        body = json.loads(raw_body.decode("utf-8"))
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise ValueError("请求体不是合法的 JSON") from exc
+    """Decode a signed JSON envelope; raises ``ValueError`` (a ``PayloadError``) saying what is wrong."""
+    body = payload.json_loads(raw_body)
     if not isinstance(body, dict) or not body.get("event"):
-        raise ValueError("缺少 event 字段")
+        raise payload.PayloadError("缺少 event 字段")
+    if not isinstance(body["event"], str):
+        raise payload.PayloadError("event 字段应为字符串")
     return body
 
 
 def challenge_response(body: dict[str, Any]) -> dict[str, Any] | None:
-    """The answer to ``verify_webhook`` (``{"challenge": n}``), or ``None`` for any other event."""
+    """The answer to ``verify_webhook`` (``{"challenge": n}``), or ``None`` for any other event.
+
+    Raises ``PayloadError`` when ``content`` is neither an object nor a JSON string of one.
+    """
     if body.get("event") != "verify_webhook":
         return None
     content = body.get("content") or {}
     if isinstance(content, str):
-        content = json.loads(content or "{}")
-    return {"challenge": content.get("challenge")}
+        content = payload.json_loads(content or "{}", what="content")
+    return {"challenge": payload.obj(content, "content").get("challenge")}
 
 
 def event_identity(*, headers: Any, body: dict[str, Any]) -> str:
@@ -75,11 +78,12 @@ def receive(request: HttpRequest, account: ChannelAccount) -> Received:
     signature = request.headers.get(crypto.SIGNATURE_HEADER, "")
     if not crypto.signature_valid(client_secret=douyin_client_secret(account), raw_body=raw, signature=signature):
         raise WebhookRejected(403, "签名校验失败：请核对渠道账号的 client_secret")
+    # Signed: only now is the body decoded and parsed, inside a guard (any parse error → 400, nothing stored).
     try:
         body = parse_body(raw)
+        challenge = challenge_response(body)
     except ValueError as exc:
         raise WebhookRejected(400, str(exc)) from exc
-    challenge = challenge_response(body)
     if challenge is not None:
         return Received(response=JsonResponse(challenge))
     event_key = event_identity(headers=request.headers, body=body)
@@ -137,9 +141,7 @@ def _ocean_engine_clean(data: dict[str, Any]) -> None:
     data["local_account_ids"] = ",".join(local)
 
 
-def _ocean_engine_account(
-    data: dict[str, Any], account: ChannelAccount | None
-) -> tuple[str, dict[str, Any] | None]:
+def _ocean_engine_account(data: dict[str, Any], account: ChannelAccount | None) -> tuple[str, dict[str, Any] | None]:
     ids = [int(i) for i in data["external_id"].split(",")]
     local_ids = [int(i) for i in data.get("local_account_ids", "").split(",") if i]
     settings = {**(account.settings if account else {}), "advertiser_ids": ids, "local_account_ids": local_ids}

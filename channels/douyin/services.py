@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
@@ -11,6 +10,7 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from channels import payload
 from channels.douyin.adapter import SHANGHAI, clue_to_lead, life_clue_to_lead, webhook_to_event
 from channels.douyin.client import OceanEngineClient, OceanEngineError, OceanEngineTransient
 from channels.leads.events import IgnoredEvent, LeadEvent, OrderEvent
@@ -159,9 +159,15 @@ def douyin_client_secret(account: ChannelAccount) -> str:
 @transaction.atomic
 def douyin_event_process(*, account: ChannelAccount, body: dict[str, Any] | str, event_key: str) -> str:
     """Process one stored, verified webhook body. Returns what happened (for the inbox row)."""
-    body = json.loads(body) if isinstance(body, str) else body
-    assert isinstance(body, dict)  # noqa: S101 — narrows the type; json.loads of a webhook body is an object
-    event = webhook_to_event(body, msg_id=event_key, now=timezone.now())
+    # A stored body is signed but may still be malformed (or stored before the receiver's checks): its
+    # shape errors are permanent, so the event is ignored with the reason instead of failing on every replay.
+    try:
+        body = payload.json_loads(body, what="事件内容") if isinstance(body, str) else body
+        if not isinstance(body, dict):
+            raise payload.PayloadError("事件内容应为 JSON 对象")
+        event = webhook_to_event(body, msg_id=event_key, now=timezone.now())
+    except (ValueError, TypeError, ArithmeticError) as exc:
+        return f"ignored: 事件内容格式错误：{exc}"
     if isinstance(event, IgnoredEvent):
         return f"ignored: {event.reason}"
     if isinstance(event, LeadEvent):

@@ -12,11 +12,12 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from wechatpy.crypto import PrpCrypto
+
+from channels import payload
 
 ORDER_EVENTS = {
     "channels_ec_order_new",
@@ -57,21 +58,34 @@ class ShopCrypto:
         return {"ToUserName": "gh_sandbox", "Encrypt": encrypted}, signature(self.token, timestamp, nonce, encrypted)
 
     def decrypt(self, *, raw_body: bytes, msg_signature: str, timestamp: str, nonce: str) -> dict[str, Any]:
+        # The envelope has to be read to find what is signed: bounded (depth, UTF-8) so it cannot blow up.
         try:
-            envelope = json.loads(raw_body)
-            encrypted = str(envelope["Encrypt"])
-        except (ValueError, KeyError, TypeError) as exc:
-            raise ShopPushError("请求体缺少 Encrypt 字段") from exc
+            envelope = payload.json_loads(raw_body)
+        except payload.PayloadError as exc:
+            raise ShopPushError(str(exc)) from exc
+        encrypted = envelope.get("Encrypt") if isinstance(envelope, dict) else None
+        if not isinstance(encrypted, str) or not encrypted:
+            raise ShopPushError("请求体缺少 Encrypt 字段")
         if not hmac.compare_digest(signature(self.token, timestamp, nonce, encrypted), msg_signature or ""):
             raise ShopPushError("signature")
         try:
             plaintext = PrpCrypto(_key(self.aes_key)).decrypt(encrypted, self.appid)
-            return dict(json.loads(plaintext))
         except Exception as exc:  # the cipher raises several types; all mean "not for us"
             raise ShopPushError("解密失败：请检查 EncodingAESKey 与 AppID") from exc
+        try:
+            event = payload.json_loads(plaintext, what="解密后的内容")
+            if not isinstance(event, dict):
+                raise payload.PayloadError("解密后的内容应为 JSON 对象")
+            order_id = payload.obj(event.get("order_info"), "order_info").get("order_id", "")
+            if not isinstance(order_id, str | int) or isinstance(order_id, bool):
+                raise payload.PayloadError("order_info.order_id 应为字符串或数字")
+        except payload.PayloadError as exc:
+            raise ShopPushError(str(exc)) from exc
+        return event
 
 
 def event_identity(event: dict[str, Any]) -> str:
     """Dedupe key: WeChat retries the same event up to 10 times (~3.6 h)."""
-    order_id = (event.get("order_info") or {}).get("order_id", "")
+    info = event.get("order_info")
+    order_id = info.get("order_id", "") if isinstance(info, dict) else ""
     return f"{event.get('Event', '')}:{order_id}:{event.get('CreateTime', '')}"[:128]

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import logging
 from datetime import datetime, timedelta
 from typing import Any
 
 from django.utils import timezone
 
+from channels import payload
 from channels.leads.services import lead_ingest, platform_order_ingest
 from channels.models import ChannelAccount, ChannelPlatform, LeadSyncCursor
 from channels.video.adapter import live_lead_to_event, order_to_event
@@ -77,10 +77,14 @@ def video_accounts() -> list[int]:
 
 def shop_event_process(*, account: ChannelAccount, body: dict[str, Any] | str) -> str:
     """A stored, decrypted 微信小店 push: fetch the order (the push has ids only) and record it."""
-    body = json.loads(body) if isinstance(body, str) else body
-    assert isinstance(body, dict)  # noqa: S101 — narrows the type; json.loads of a webhook body is an object
+    try:
+        body = payload.json_loads(body, what="事件内容") if isinstance(body, str) else body
+        if not isinstance(body, dict):
+            raise payload.PayloadError("事件内容应为 JSON 对象")
+        order_id = str(payload.obj(body.get("order_info"), "order_info").get("order_id") or "")
+    except payload.PayloadError as exc:
+        return f"ignored: 事件内容格式错误：{exc}"
     event = body.get("Event", "")
-    order_id = str((body.get("order_info") or {}).get("order_id") or "")
     if event not in ORDER_EVENTS or not order_id:
         return f"ignored: 事件 {event or '未知'} 无需处理"
     order = channels_client(account).order_get(order_id=order_id)  # network: never inside a transaction

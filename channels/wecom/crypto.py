@@ -39,12 +39,15 @@ def signature(token: str, timestamp: str, nonce: str, encrypted: str) -> str:
     return hashlib.sha1("".join(parts).encode()).hexdigest()  # noqa: S324 - the platform's algorithm
 
 
-def extract_encrypt(body: bytes) -> str:
-    """The ``<Encrypt>`` element of a callback envelope (fast path without an XML parser)."""
+def extract_encrypt(body: bytes) -> bytes:
+    """The ``<Encrypt>`` element of a callback envelope, as raw bytes (fast path without an XML parser).
+
+    Not decoded here: the signature is checked over these bytes first, and only a signed value is decoded.
+    """
     match = _ENCRYPT_RE.search(body) or _ENCRYPT_PLAIN_RE.search(body)
     if not match:
         raise CryptoError("请求体不是企业微信回调格式：缺少 <Encrypt> 元素")
-    return match.group(1).decode("ascii", errors="strict").strip()
+    return match.group(1).strip()
 
 
 class WXBizMsgCrypt:
@@ -97,8 +100,13 @@ class WXBizMsgCrypt:
             raise CryptoError("解密失败：消息不属于此企业（CorpID 不匹配）")
         return msg
 
-    def check(self, msg_signature: str, timestamp: str, nonce: str, encrypted: str) -> None:
-        expected = signature(self.token, timestamp, nonce, encrypted)
+    def check(self, msg_signature: str, timestamp: str, nonce: str, encrypted: str | bytes) -> None:
+        if isinstance(encrypted, bytes):
+            # UTF-8 preserves code-point order, so sorting the bytes sorts like the platform sorts the text.
+            parts = sorted([self.token.encode(), timestamp.encode(), nonce.encode(), encrypted])
+            expected = hashlib.sha1(b"".join(parts)).hexdigest()  # noqa: S324 - the platform's algorithm
+        else:
+            expected = signature(self.token, timestamp, nonce, encrypted)
         if not hmac.compare_digest(expected, (msg_signature or "").lower()):
             raise SignatureError("签名校验失败")
 
@@ -112,7 +120,11 @@ class WXBizMsgCrypt:
         """POST: verify and decrypt the envelope; returns the event XML (bytes)."""
         encrypted = extract_encrypt(body)
         self.check(msg_signature, timestamp, nonce, encrypted)
-        return self.decrypt(encrypted)
+        try:
+            text = encrypted.decode("ascii")
+        except UnicodeDecodeError as exc:
+            raise CryptoError("加密内容不是合法的 Base64") from exc
+        return self.decrypt(text)
 
     def encrypt_message(
         self, xml: str | bytes, nonce: str, timestamp: str | None = None, agent_id: str = ""

@@ -101,16 +101,20 @@ def receive(request: HttpRequest, account: ChannelAccount) -> Received:
         raise WebhookRejected(403, "签名校验失败：请核对回调 Token") from exc
     except CryptoError as exc:
         raise WebhookRejected(400, f"消息格式错误：{exc}") from exc
+    # Signed and decrypted: only now is the content decoded and parsed, and any failure is a 400.
     try:
-        fields = parse_event(xml)
-    except ElementTree.ParseError as exc:
+        text = xml.decode("utf-8")
+        fields = parse_event(text)
+    except UnicodeDecodeError as exc:
+        raise WebhookRejected(400, "解密后的内容不是合法的 UTF-8 文本") from exc
+    except (ElementTree.ParseError, ValueError, RecursionError) as exc:
         raise WebhookRejected(400, "解密后的内容不是合法 XML") from exc
     event_type = ":".join(
         x for x in (fields.get("Event", "") or fields.get("MsgType", ""), fields.get("ChangeType", "")) if x
     )
     return Received(
         response=HttpResponse("success", content_type="text/plain"),
-        events=[IncomingEvent(event_key=event_key(fields), body=xml.decode(), event_type=event_type)],
+        events=[IncomingEvent(event_key=event_key(fields), body=text, event_type=event_type)],
     )
 
 
@@ -124,7 +128,6 @@ def connection_test(account: ChannelAccount) -> tuple[bool, str]:
     except TransientError as exc:
         return False, f"无法连接企业微信（{exc}），请检查 API 地址和网络后重试"
     return True, f"连接成功：{len(members)} 位成员开通了客户联系"
-
 
 
 def ready() -> None:
