@@ -85,7 +85,8 @@ class OrderFilter(filters.FilterSet):  # type: ignore[misc]  # django-filter shi
 class OrderListCreate(ScopedQuerysetMixin, generics.ListAPIView[Order]):
     """GET: orders in your scope (filters: customer, store, staff, source, status, channel, campaign_id,
     external_ref, paid_after, paid_before). POST: record an order — idempotent per (source, external_ref):
-    201 when created, 200 with the existing order on a repeat."""
+    201 when created, 200 with the existing order on a repeat; 403 naming ``external_ref`` when that
+    key belongs to an order outside your stores (nothing is changed)."""
 
     allowed_roles = ALL_ROLES
     write_roles = OPERATOR_AND_MANAGER
@@ -139,7 +140,11 @@ class OrderListCreate(ScopedQuerysetMixin, generics.ListAPIView[Order]):
                 status=data["status"],
                 items=data["items"],
                 refunded_amount=data["refunded_amount"],
+                store_ids=actor.store_ids,
             )
+        except services.OrderScopeError as exc:
+            # The key names an order outside your stores: refused, and not taken for a new order.
+            return Response({"detail": str(exc), exc.field: [str(exc)]}, status=status.HTTP_403_FORBIDDEN)
         except services.OrderError as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
         return Response(OrderOut(order).data, status=status.HTTP_201_CREATED if created else status.HTTP_200_OK)

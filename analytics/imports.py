@@ -27,7 +27,7 @@ from analytics.models import ImportStatus, OrderImport, OrderSource
 from analytics.rollups import SHANGHAI
 from contacts import crypto
 from contacts import services as contact_services
-from contacts.access import Actor
+from contacts.access import Actor, scope_queryset, store_in_scope
 from contacts.models import Customer, Organization, Staff, Store
 from scrm.celery import enqueue_on_commit
 
@@ -166,7 +166,7 @@ class _Lookups:
         store = self.stores.get(value)
         if store is None:
             raise RowError(f"找不到门店“{value}”，请填写系统里的门店编码")
-        if self.store_ids is not None and store.pk not in self.store_ids:
+        if not store_in_scope(self.store_ids, store.pk):
             raise RowError(f"门店“{value}”不在你的管理范围内")
         return store
 
@@ -184,12 +184,25 @@ class _Lookups:
 
 
 def _customer(lookups: _Lookups, cells: dict[str, str], store: Store | None) -> Customer:
+    """The row's customer by 客户ID or phone, inside the importer's stores.
+
+    A key naming a customer of the organization outside those stores is refused — never taken as a
+    new customer — as is a new customer whose home store would fall outside them.
+    """
     org = lookups.organization
+    in_org = Customer.objects.filter(organization=org)
+    in_scope = scope_queryset(in_org, organization_id=org.pk, store_ids=lookups.store_ids)
     if cells.get("customer_id"):
         try:
-            return Customer.objects.get(organization=org, pk=int(cells["customer_id"]))
-        except (ValueError, Customer.DoesNotExist) as exc:
+            pk = int(cells["customer_id"])
+        except ValueError as exc:
             raise RowError(f"找不到客户ID {cells['customer_id']}") from exc
+        found = in_scope.filter(pk=pk).first()
+        if found is not None:
+            return found
+        if in_org.filter(pk=pk).exists():
+            raise RowError(f"客户ID {pk} 的客户不属于你管理的门店")
+        raise RowError(f"找不到客户ID {cells['customer_id']}")
     phone = cells.get("phone", "").replace(" ", "").replace("-", "")
     if not phone:
         raise RowError("手机号和客户ID都为空，无法确定下单客户")
@@ -197,9 +210,13 @@ def _customer(lookups: _Lookups, cells: dict[str, str], store: Store | None) -> 
         phone_key = crypto.phone_hash(phone)
     except Exception as exc:
         raise RowError("手机号格式不对，请填写 11 位手机号") from exc
-    found = Customer.objects.filter(organization=org, phone_hash=phone_key).first()
+    found = in_scope.filter(phone_hash=phone_key).first()
     if found is not None:
         return found
+    if in_org.filter(phone_hash=phone_key).exists():
+        raise RowError("手机号对应的客户不属于你管理的门店")
+    if not store_in_scope(lookups.store_ids, store.pk if store is not None else None):
+        raise RowError("新客户须归属你管理的门店，请填写门店编码")
     try:
         customer, _created = contact_services.customer_resolve(
             organization=org,
@@ -246,8 +263,6 @@ def import_rows(job: OrderImport, rows: Iterator[list[Any]], store_ids: frozense
                 store = lookups.store(text.get("store", ""))
                 staff = lookups.staff_member(text.get("staff", ""))
                 customer = _customer(lookups, text, store)
-                if store is None and store_ids is not None and customer.home_store_id not in store_ids:
-                    raise RowError("该客户不属于你管理的门店，请填写门店编码")
                 items = [{"name": text["items"]}] if text.get("items") else []
                 _order, was_created = services.order_record(
                     organization=job.organization,
@@ -260,11 +275,17 @@ def import_rows(job: OrderImport, rows: Iterator[list[Any]], store_ids: frozense
                     staff=staff,
                     items=items,
                     refunded_amount=refunded,
+                    store_ids=store_ids,
                 )
             if was_created:
                 created += 1
             else:
                 dupes += 1
+        except services.OrderScopeError as exc:
+            bad += 1
+            if len(errors) < MAX_ERRORS:
+                label = "外部单号" if exc.field == "external_ref" else "门店"
+                errors.append({"line": line, "reason": f"{label}：{exc}"})
         except (RowError, services.OrderError) as exc:
             bad += 1
             if len(errors) < MAX_ERRORS:

@@ -16,6 +16,7 @@ from django.db.models import Q
 from analytics import rollups
 from analytics.models import Order, OrderStatus, StaffBehaviorDaily
 from contacts import services as contact_services
+from contacts.access import store_in_scope
 from contacts.models import Customer, Follow, Organization, Staff, Store
 
 logger = logging.getLogger(__name__)
@@ -24,6 +25,14 @@ CENT = Decimal("0.01")
 
 class OrderError(ValueError):
     """A refused order write; the message (Chinese) says what to fix."""
+
+
+class OrderScopeError(OrderError):
+    """The order (or the store it would go to) is outside the writer's stores; nothing was changed."""
+
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(message)
+        self.field = field
 
 
 def _money(value: Any, field: str) -> Decimal:
@@ -91,6 +100,14 @@ def _timeline(customer: Customer, kind: str, summary: str, data: dict[str, Any],
 
 
 @transaction.atomic
+def _require_in_scope(order: Order, store_ids: frozenset[int] | None) -> None:
+    if not store_in_scope(store_ids, order.store_id):
+        raise OrderScopeError(
+            f"外部单号（external_ref）“{order.external_ref}”已被其他门店的订单使用，不在你管理的门店范围内",
+            field="external_ref",
+        )
+
+
 def order_record(
     *,
     organization: Organization,
@@ -105,8 +122,14 @@ def order_record(
     status: str = "paid",
     items: list[Any] | None = None,
     refunded_amount: Decimal = Decimal(0),
+    store_ids: frozenset[int] | None = None,
 ) -> tuple[Order, bool]:
     """Record an order once per (organization, source, external_ref); returns (order, created).
+
+    ``store_ids`` is the writer's store scope (``Actor.store_ids``; ``None`` = every store, as for
+    platform adapters). An existing order with this ``external_ref`` outside it raises
+    :class:`OrderScopeError` — it is neither returned, changed nor shadowed by a new order — and so
+    does a new order whose store would fall outside it.
 
     A repeat is a no-op, except that a higher ``refunded_amount`` (or ``status="refunded"``) in the
     repeat applies the difference as a refund, so re-importing an export that now shows refunds works.
@@ -127,10 +150,13 @@ def order_record(
         raise OrderError(f"退款金额 {refunded} 大于订单金额 {amount}")
     existing = Order.objects.filter(organization=organization, source=source, external_ref=external_ref).first()
     if existing is not None:
+        _require_in_scope(existing, store_ids)
         if refunded > existing.refunded_amount:
             order_refund(order=existing, amount=refunded - existing.refunded_amount, at=paid_at)
             existing.refresh_from_db()
         return existing, False
+    if not store_in_scope(store_ids, store.pk if store is not None else customer.home_store_id):
+        raise OrderScopeError("订单的门店不在你管理的门店范围内", field="store")
     staff = staff or serving_follower(customer=customer)
     order = Order(
         organization=organization,
@@ -156,6 +182,7 @@ def order_record(
         other = Order.objects.filter(organization=organization, source=source, external_ref=external_ref).first()
         if other is None:
             raise
+        _require_in_scope(other, store_ids)
         return other, False
     _apply(order, _delta(order))
     rollups.customers_refresh(customer_ids=[customer.pk])

@@ -70,8 +70,10 @@ def _values(actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
         "due_at": data.get("due_at"),
         "recurrence": data.get("recurrence") or "",
         "recurrence_until": data.get("recurrence_until"),
-        # A manager's campaign only reaches the customers of their store(s).
+        # A manager's campaign reaches exactly the customers of their stores (own + managed), the
+        # same ``actor.store_ids`` their segment preview counts; an operator's reaches the brand.
         "store": actor.staff.store if actor.store_ids is not None else None,
+        "audience_store_ids": actor.store_ids,
         "created_by": actor.staff,
         "contact_way": contact_way,
     }

@@ -202,8 +202,12 @@ class QuotaLedger(models.Model):
 
 class Campaign(Scoped):
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
-    # A manager's campaign is limited to their store; operators' campaigns have no store.
+    # The creating manager's own store (shown on the campaign); the audience limit is ``audience_store_ids``.
     store = models.ForeignKey(Store, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    # The stores the audience is limited to: the creator's ``Actor.store_ids`` (own + managed stores),
+    # so a manager's campaign reaches exactly what their segment preview shows. NULL: the whole brand
+    # (operators); empty: nobody (a manager with no store).
+    audience_store_ids = ArrayField(models.BigIntegerField(), null=True, blank=True, default=None)
     channel_account = models.ForeignKey(
         "channels.ChannelAccount", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
@@ -255,7 +259,7 @@ class Campaign(Scoped):
     updated_at = models.DateTimeField(auto_now=True)
 
     # Campaigns are visible brand-wide (managers approve them); a manager's own campaign only
-    # reaches their store's customers (``store`` limits the audience, see campaigns.planner).
+    # reaches their stores' customers (``audience_store_ids`` limits the audience, see campaigns.planner).
     SCOPE_STORE: ClassVar[str | None] = None
 
     class Meta:

@@ -62,9 +62,20 @@ class PlanResult:
     timings_ms: dict[str, float] = field(default_factory=dict)
 
 
+def audience_stores(campaign: Campaign) -> frozenset[int] | None:
+    """The stores a campaign's audience is limited to (``None``: the whole brand).
+
+    ``audience_store_ids`` is the creator's scope; a row without it (made before it existed, or by
+    hand) falls back to its ``store``.
+    """
+    if campaign.audience_store_ids is not None:
+        return frozenset(campaign.audience_store_ids)
+    return frozenset({campaign.store_id}) if campaign.store_id else None
+
+
 def _customer_audience(campaign: Campaign) -> tuple[dict[str, Any], frozenset[int] | None]:
     """The segment expression and store scope of a customer campaign."""
-    store_ids = frozenset({campaign.store_id}) if campaign.store_id else None
+    store_ids = audience_stores(campaign)
     expression = campaign.segment.expression if campaign.segment_id and campaign.segment else campaign.expression
     if campaign.group_ids and not campaign.segment_id:
         expression = {**(expression or {}), "groups": list(campaign.group_ids)}
@@ -79,9 +90,10 @@ def audience_sql(campaign: Campaign) -> tuple[str, list[Any]]:
             " AND g.id = ANY(%s::bigint[])"
         )
         params: list[Any] = [campaign.organization_id, list(campaign.group_ids or [])]
-        if campaign.store_id:
+        group_stores = audience_stores(campaign)
+        if group_stores is not None:
             sql += " AND g.store_id = ANY(%s::bigint[])"
-            params.append([campaign.store_id])
+            params.append(sorted(group_stores))
         return sql, params
     expression, store_ids = _customer_audience(campaign)
     return compile_sql(organization_id=campaign.organization_id, expression=expression, store_ids=store_ids)

@@ -77,6 +77,7 @@ def campaign_create(
     recurrence: str = Recurrence.NONE,
     recurrence_until: datetime | None = None,
     store: Store | None = None,
+    audience_store_ids: frozenset[int] | None = None,
     created_by: Staff | None = None,
     channel_account_id: int | None = None,
     contact_way: ContactWay | None = None,
@@ -106,6 +107,7 @@ def campaign_create(
     campaign = Campaign.objects.create(
         organization=organization,
         store=store,
+        audience_store_ids=sorted(audience_store_ids) if audience_store_ids is not None else None,
         channel_account_id=channel_account_id,
         name=name.strip()[:100],
         kind=kind,
@@ -231,6 +233,7 @@ def _spawn_run(parent: Campaign, due_at: datetime) -> Campaign:
     run = Campaign.objects.create(
         organization_id=parent.organization_id,
         store_id=parent.store_id,
+        audience_store_ids=parent.audience_store_ids,
         channel_account_id=parent.channel_account_id,
         name=f"{parent.name} · {timezone.localtime(due_at):%m-%d}"[:100],
         kind=parent.kind,

@@ -41,7 +41,8 @@ OPERATOR_AND_MANAGER = frozenset({Role.OPERATOR, Role.MANAGER})
 class Actor:
     """The signed-in staff member, their organization, role and store scope.
 
-    ``store_ids`` is ``None`` when the actor reads every store of the organization.
+    ``store_ids`` is ``None`` when the actor reads every store of the organization (operators only);
+    a manager or store staff member with no store has an empty set and sees nothing.
     """
 
     user_id: int
@@ -69,24 +70,38 @@ class Actor:
 
     def scope(self, queryset: QuerySet[M]) -> QuerySet[M]:
         """Limit a queryset to this actor's organization and, where it applies, stores."""
-        model = queryset.model
-        org_path = getattr(model, "SCOPE_ORG", None)
-        if org_path is None:
-            raise TypeError(f"{model.__name__} declares no SCOPE_ORG; it cannot be read through the console.")
-        queryset = queryset.filter(**{org_path: self.organization_id})
-        store_path = getattr(model, "SCOPE_STORE", None)
-        if self.store_ids is not None and store_path is not None:
-            queryset = queryset.filter(**{f"{store_path}__in": self.store_ids})
-        return queryset
+        return scope_queryset(queryset, organization_id=self.organization_id, store_ids=self.store_ids)
 
     def can_access_store(self, store_id: int | None) -> bool:
-        if self.store_ids is None:
-            return True
-        return store_id is not None and store_id in self.store_ids
+        return store_in_scope(self.store_ids, store_id)
 
     def require_role(self, roles: Iterable[Role]) -> None:
         if self.role not in set(roles):
             raise PermissionDenied("你的角色无权执行此操作")
+
+
+def scope_queryset(queryset: QuerySet[M], *, organization_id: int, store_ids: frozenset[int] | None) -> QuerySet[M]:
+    """:meth:`Actor.scope` for code that holds the actor's scope but not the actor (an import worker).
+
+    ``store_ids`` is the actor's: ``None`` for every store, an empty set for none.
+    """
+    model = queryset.model
+    org_path = getattr(model, "SCOPE_ORG", None)
+    if org_path is None:
+        raise TypeError(f"{model.__name__} declares no SCOPE_ORG; it cannot be read through the console.")
+    queryset = queryset.filter(**{org_path: organization_id})
+    store_path = getattr(model, "SCOPE_STORE", None)
+    if store_ids is not None and store_path is not None:
+        queryset = queryset.filter(**{f"{store_path}__in": store_ids})
+    return queryset
+
+
+def store_in_scope(store_ids: frozenset[int] | None, store_id: int | None) -> bool:
+    """Whether a row of ``store_id`` is inside the scope ``store_ids`` (as :func:`scope_queryset` filters:
+    a row with no store is outside every store-limited scope)."""
+    if store_ids is None:
+        return True
+    return store_id is not None and store_id in store_ids
 
 
 def role_of(user: Any) -> Role | None:
@@ -116,7 +131,8 @@ def actor_for_user(user: Any) -> Actor | None:
         managed = set(staff.managed_stores.values_list("id", flat=True))
         if staff.store_id:
             managed.add(staff.store_id)
-        store_ids = frozenset(managed) if managed else None
+        # No own and no managed store: an empty scope (nothing until given a store), never "all".
+        store_ids = frozenset(managed)
     else:
         store_ids = frozenset({staff.store_id}) if staff.store_id else frozenset()
     return Actor(user_id=user.pk, organization=staff.organization, staff=staff, role=role, store_ids=store_ids)

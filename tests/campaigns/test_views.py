@@ -128,3 +128,77 @@ def test_operators_resolve_stuck_batches_from_the_campaign_page(world):
     assert world.client_for(world.outsider).post(url, {"action": "resend"}).status_code == 404
     world.client_for(world.operator).post(url, {"action": "resend"})
     assert Batch.objects.get(pk=b.pk).status == BatchStatus.PENDING
+
+
+def _segment_preview_count(client, expression):
+    r = client.post(
+        reverse("contacts:api-segment-preview"), {"expression": expression, "limit": 5}, content_type="application/json"
+    )
+    assert r.status_code == 200, r.content
+    return r.json()["count"]
+
+
+def _stores_world(world):
+    """Customers in stores A (3), B (2) and C (1), all reachable; the brand has 6."""
+    from tests.factories import StoreFactory
+
+    store_c = StoreFactory(organization=world.org, code="C", name="C店")
+    by_store = {}
+    for store, n in ((world.store_a, 3), (world.store_b, 2), (store_c, 1)):
+        staff = [StaffFactory(organization=world.org, store=store)]
+        by_store[store.code] = reachable_customers(world.org, n, staff=staff, store=store, prefix=store.code)
+    return store_c, by_store
+
+
+def _planned_audience(client, world):
+    """The audience the wizard's preview plans, then the one the created campaign really plans."""
+    body = {"name": "店内活动", "text": "hi"}
+    preview = client.post(reverse("campaigns:api_preview"), body, content_type="application/json")
+    assert preview.status_code == 200, preview.content
+    created = client.post(reverse("campaigns:api_create"), body, content_type="application/json")
+    assert created.status_code == 201, created.content
+    c = Campaign.objects.get(pk=created.json()["id"])
+    result = campaign_plan(campaign_id=c.pk, now=at(10))
+    homes = set(c.deliveries.values_list("customer__home_store_id", flat=True))
+    return preview.json()["audience"], result.planned + sum(result.excluded.values()), homes
+
+
+@pytest.mark.parametrize("own", [False, True])
+def test_managers_campaign_audience_equals_their_segment_preview(world, own):
+    """A manager of B and C with no own store reaches B and C (not the brand); one with own A plus a
+    managed B reaches A and B (not A only): the campaign's audience is what their segment preview shows."""
+    from contacts.models import Role
+    from tests.conftest import _staff
+
+    store_c, _by_store = _stores_world(world)
+    manager = _staff(world.org, world.store_a if own else None, Role.MANAGER, "mgr2")
+    managed = [world.store_b] if own else [world.store_b, store_c]
+    manager.managed_stores.add(*managed)
+    expected_stores = {s.pk for s in managed} | ({world.store_a.pk} if own else set())
+    client = world.client_for(manager)
+
+    expected = _segment_preview_count(client, {})
+    assert expected == (5 if own else 3)
+    preview_audience, planned_audience, homes = _planned_audience(client, world)
+    assert preview_audience == expected
+    assert planned_audience == expected
+    assert homes == expected_stores
+
+
+def test_manager_without_a_store_plans_nobody(world):
+    from contacts.models import Role
+    from tests.conftest import _staff
+
+    _stores_world(world)
+    client = world.client_for(_staff(world.org, None, Role.MANAGER, "mgr3"))
+    assert _segment_preview_count(client, {}) == 0
+    preview_audience, planned_audience, homes = _planned_audience(client, world)
+    assert preview_audience == planned_audience == 0 and homes == set()
+
+
+def test_operators_campaign_reaches_the_whole_brand(world):
+    _stores_world(world)
+    client = world.client_for(world.operator)
+    assert _segment_preview_count(client, {}) == 6
+    preview_audience, planned_audience, _homes = _planned_audience(client, world)
+    assert preview_audience == planned_audience == 6
