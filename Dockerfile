@@ -15,4 +15,5 @@ RUN python -m scrm.vendor \
     python manage.py collectstatic --noinput
 USER scrm
 EXPOSE 8000
-CMD ["gunicorn", "scrm.wsgi", "--bind", "0.0.0.0:8000", "--workers", "4", "--threads", "4", "--access-logfile", "-"]
+# Logging (the access log redacted and without query strings) is in scrm/gunicorn_conf.py.
+CMD ["gunicorn", "--config", "python:scrm.gunicorn_conf", "scrm.wsgi", "--bind", "0.0.0.0:8000", "--workers", "4", "--threads", "4"]

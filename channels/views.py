@@ -11,6 +11,7 @@ from django.core.paginator import Paginator
 from django.db.models import Count
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -24,6 +25,7 @@ from channels.models import (
 )
 from contacts.access import OPERATOR_ONLY, Actor, AuthenticatedHttpRequest, console_view
 from scrm.celery import enqueue
+from scrm.redirects import safe_next
 
 PAGE_SIZE = 30
 
@@ -191,5 +193,5 @@ def inbox_replay(request: AuthenticatedHttpRequest) -> HttpResponse:
         messages.success(request, _("已重新排队 %(n)s 个事件") % {"n": replayed})
     else:
         messages.error(request, _("没有可重放的事件：只有失败的、或处理中超过 5 分钟的事件可以重放"))
-    return redirect(request.POST.get("next") or "channels:inbox_list")
+    return redirect(safe_next(request, reverse("channels:inbox_list")))
 

@@ -34,6 +34,25 @@ def _run(args: list[str], env: dict[str, str]) -> None:
     subprocess.run([PYTHON, "manage.py", *args], cwd=BASE_DIR, env=env, check=True)
 
 
+def gunicorn_command(bind: str, workers: str, threads: str = "4") -> list[str]:
+    """The web server as ``make run`` starts it; its logging (access log redacted, no query strings)
+    is in scrm/gunicorn_conf.py, which the Docker image uses too."""
+    return [
+        PYTHON,
+        "-m",
+        "gunicorn",
+        "--config",
+        "python:scrm.gunicorn_conf",
+        "scrm.wsgi",
+        "--bind",
+        bind,
+        "--workers",
+        workers,
+        "--threads",
+        threads,
+    ]
+
+
 def _wait_healthy(url: str, children: list[subprocess.Popen[bytes]], timeout: float = 90) -> dict[str, object]:
     deadline = time.monotonic() + timeout
     last: dict[str, object] = {}
@@ -106,24 +125,7 @@ def main() -> int:
         data_dir = embedded.data_dir()
         data_dir.mkdir(parents=True, exist_ok=True)
         children.append(
-            subprocess.Popen(
-                [
-                    PYTHON,
-                    "-m",
-                    "gunicorn",
-                    "scrm.wsgi",
-                    "--bind",
-                    f"{host}:{port}",
-                    "--workers",
-                    env.get("WEB_WORKERS", "2"),
-                    "--threads",
-                    "4",
-                    "--access-logfile",
-                    "-",
-                ],
-                cwd=BASE_DIR,
-                env=env,
-            )
+            subprocess.Popen(gunicorn_command(f"{host}:{port}", env.get("WEB_WORKERS", "2")), cwd=BASE_DIR, env=env)
         )
         children.append(
             subprocess.Popen(

@@ -31,9 +31,17 @@ def redact_text(text: str) -> str:
     return PHONE_RE.sub(MASK, text)
 
 
+def _is_request(value: Any) -> bool:
+    return all(hasattr(value, attr) for attr in ("method", "path", "META"))
+
+
 def redact_value(key: str, value: Any) -> Any:
     if SECRET_KEYS.search(key):
         return MASK
+    if _is_request(value):
+        # Django's request loggers pass the request itself (``extra={"request": request}``); its repr
+        # carries the query string (``?q=<phone>``), so it is logged as method and path only.
+        return f"<{type(value).__name__}: {value.method} {redact_text(str(value.path))}>"
     if isinstance(value, str):
         return redact_text(value)
     if isinstance(value, dict):

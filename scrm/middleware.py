@@ -27,3 +27,25 @@ class ChosenLanguageMiddleware:
         response.headers.setdefault("Content-Language", language)
         translation.deactivate()
         return response
+
+
+# Pages that show a person's data (and every API answer): a shared or back-button cache must never
+# keep a copy, whatever the view set.
+PERSONAL_PREFIXES = ("/api/", "/customers/", "/sidebar/", "/reports/", "/segments/", "/groups/", "/channels/")
+
+
+class NoStoreMiddleware:
+    """``Cache-Control: no-store`` on every page Django renders (static files are answered by
+    WhiteNoise before this runs). A view may choose its own caching except under
+    :data:`PERSONAL_PREFIXES`, where no-store always wins."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if request.path.startswith(PERSONAL_PREFIXES) or not response.has_header("Cache-Control"):
+            response.headers["Cache-Control"] = "no-store, no-cache, must-revalidate, max-age=0, private"
+            response.headers["Pragma"] = "no-cache"
+            response.headers["Expires"] = "0"
+        return response

@@ -92,7 +92,10 @@ def wecom_login_done(request: HttpRequest, key: str) -> HttpResponse:
     except contacts.ContactsError as exc:
         return _refuse(request, str(exc), 403)
     login(request, user, backend="django.contrib.auth.backends.ModelBackend")
-    return redirect(pending.get("next") or reverse("contacts:sidebar"))
+    next_url = str(pending.get("next") or "")
+    if not url_has_allowed_host_and_scheme(next_url, allowed_hosts={request.get_host()}):
+        next_url = reverse("contacts:sidebar")
+    return redirect(next_url)
 
 
 @require_GET

@@ -29,3 +29,35 @@
     },
   };
 })();
+
+// Behaviour declared in the markup (the Content-Security-Policy allows no inline script or handler):
+// page strings from <script type="application/json" id="scrm-text">, and data-* attributes.
+(function () {
+  "use strict";
+  // Read when a page script first asks: the JSON block comes after this file in the page.
+  let strings = null;
+  Object.defineProperty(window, "scrmText", {
+    configurable: true,
+    get() {
+      if (strings === null) {
+        const el = document.getElementById("scrm-text");
+        try { strings = el ? JSON.parse(el.textContent) : {}; } catch (e) { strings = {}; }
+      }
+      return strings;
+    },
+  });
+  document.addEventListener("click", (e) => {
+    const toggle = e.target.closest("[data-toggle-body]");
+    if (toggle) document.body.classList.toggle(toggle.dataset.toggleBody);
+    const closest = e.target.closest("[data-toggle-closest]");
+    if (closest) {
+      const target = closest.closest(closest.dataset.toggleClosest);
+      if (target) target.classList.toggle(closest.dataset.toggleClass);
+    }
+    if (e.target.closest("[data-print]")) window.print();
+  });
+  document.addEventListener("change", (e) => {
+    const select = e.target.closest("[data-autosubmit]");
+    if (select && select.form) select.form.submit();
+  });
+})();

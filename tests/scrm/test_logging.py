@@ -40,3 +40,15 @@ def test_logs_never_contain_phone_numbers_or_secrets() -> None:
 
 def test_project_logging_routes_through_the_redact_filter() -> None:
     assert "redact" in settings.LOGGING["handlers"]["console"]["filters"]
+
+
+def test_a_logged_request_carries_no_query_string() -> None:
+    from django.test import RequestFactory
+
+    stream = io.StringIO()
+    logger = _logger_to(stream)
+    request = RequestFactory().get("/api/v1/customers/", {"q": "13812345678", "name": "李大明"})
+    logger.warning("Forbidden: %s", request.path, extra={"request": request, "status_code": 403})
+    out = stream.getvalue()
+    assert "13812345678" not in out and "李大明" not in out and "%E6" not in out
+    assert json.loads(out)["request"] == "<WSGIRequest: GET /api/v1/customers/>"
