@@ -55,8 +55,17 @@ def enqueue(task_name: str, *args: Any, **options: Any) -> Any:
     imports a task module, so no task ↔ service import circle exists. An unknown name raises
     ``celery.exceptions.NotRegistered`` at once (and ``tests/scrm/test_tasks.py`` checks every name).
     """
-    task = app.tasks[task_name]
+    task = registered_task(task_name)
     return task.apply_async(args, **options) if options else task.delay(*args)
+
+
+def registered_task(task_name: str) -> Any:
+    """The task registered under ``task_name``. A worker imports every app's tasks module when it
+    starts; a web process has not, so the first look-up for a task not loaded yet runs Celery's
+    autodiscovery (each installed app's ``tasks`` module), once."""
+    if task_name not in app.tasks:
+        app.loader.import_default_modules()
+    return app.tasks[task_name]
 
 
 def enqueue_on_commit(task_name: str, *args: Any) -> None:

@@ -10,7 +10,10 @@
 from __future__ import annotations
 
 import ast
+import os
 import re
+import subprocess
+import sys
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -172,6 +175,8 @@ def test_layers_point_one_way() -> None:
 def test_every_enqueued_task_name_is_registered() -> None:
     from scrm.celery import app
 
+    app.loader.import_default_modules()  # what a worker does when it starts
+
     names = set()
     for path in _modules().values():
         for node in ast.walk(ast.parse(path.read_text())):
@@ -185,3 +190,15 @@ def test_every_enqueued_task_name_is_registered() -> None:
                 names.add(node.args[0].value)
     assert names, "no enqueue() call found: the check would pass vacuously"
     assert sorted(name for name in names if name not in app.tasks) == []
+    # A fresh process (as a web server is) finds every one too, not only a test run that happens to
+    # have imported the tasks modules already.
+    script = (
+        "import django, sys; django.setup(); from scrm.celery import registered_task\n"
+        "for name in sys.argv[1:]: registered_task(name)\n"
+        "print('ok')"
+    )
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "scrm.settings_test"}
+    result = subprocess.run(
+        [sys.executable, "-c", script, *sorted(names)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120
+    )
+    assert result.returncode == 0 and "ok" in result.stdout, result.stderr[-2000:]
