@@ -31,7 +31,7 @@ def test_operator_creates_a_broadcast_and_watches_progress_reach_done(
     page = login_page(world.operator)
     page.goto("/campaigns/new/")
     page.locator("[name=name]").fill("周末到店礼")
-    page.wait_for_function("document.getElementById('live-count').textContent.trim() === '6'")
+    page.wait_for_function("() => document.getElementById('live-count').textContent.trim() === '6'")
     page.get_by_role("button", name="下一步：内容").click()
     page.locator("[name=text]").fill("周末到店即可领取小礼品一份")
     assert "周末到店即可领取小礼品一份" in page.locator("#phone").inner_text()
