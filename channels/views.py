@@ -23,29 +23,25 @@ from channels.models import (
     InboxEvent,
     InboxStatus,
 )
-from contacts.access import OPERATOR_ONLY, Actor, AuthenticatedHttpRequest, console_view
+from contacts.access import OPERATOR_ONLY, AuthenticatedHttpRequest, console_view
 from scrm.celery import enqueue
 from scrm.redirects import safe_next
 
 PAGE_SIZE = 30
 
 
-def _actor(request: AuthenticatedHttpRequest) -> Actor:
-    return request.actor_obj
-
-
-def _page(request: HttpRequest, queryset: Any) -> Any:
+def page_of(request: HttpRequest, queryset: Any) -> Any:
     return Paginator(queryset, PAGE_SIZE).get_page(request.GET.get("page"))
 
 
-def _query_without_page(request: HttpRequest) -> str:
+def query_without_page(request: HttpRequest) -> str:
     return urlencode([(k, v) for k, v in request.GET.items() if k != "page" and v])
 
 
 # -- accounts ---------------------------------------------------------------------------------------
 @console_view(OPERATOR_ONLY)
 def account_list(request: AuthenticatedHttpRequest) -> HttpResponse:
-    actor = _actor(request)
+    actor = request.actor_obj
     accounts = actor.scope(ChannelAccount.objects.select_related("default_store")).order_by("platform", "id")
     # An organization has a handful of accounts: one small query each for the latest sync is fine.
     rows = [
@@ -63,7 +59,7 @@ def account_list(request: AuthenticatedHttpRequest) -> HttpResponse:
 @require_POST
 @console_view(OPERATOR_ONLY)
 def account_action(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    actor = _actor(request)
+    actor = request.actor_obj
     account = get_object_or_404(actor.scope(ChannelAccount.objects.all()), pk=pk)
     action = request.POST.get("action")
     if action == "test":
@@ -94,7 +90,7 @@ def lead_account_connect(request: AuthenticatedHttpRequest, pk: int | None = Non
     """Connect (or edit) an account of a platform whose plugin declares an :class:`AccountSpec`
     (Ocean Engine, Douyin, 视频号, 微信小店, Meituan). Credentials are encrypted by
     ``channel_account_connect``; blank secrets keep the stored ones."""
-    actor = _actor(request)
+    actor = request.actor_obj
     platforms = _account_platforms()
     account = actor.scope(ChannelAccount.objects.all()).filter(pk=pk).first() if pk else None
     if pk and (account is None or account.platform not in platforms):
@@ -150,7 +146,7 @@ def lead_account_connect(request: AuthenticatedHttpRequest, pk: int | None = Non
 # -- inbox ------------------------------------------------------------------------------------------
 @console_view(OPERATOR_ONLY)
 def inbox_list(request: AuthenticatedHttpRequest) -> HttpResponse:
-    actor = _actor(request)
+    actor = request.actor_obj
     form = InboxFilterForm(request.GET or None)
     events = actor.scope(InboxEvent.objects.select_related("account")).defer("body")
     if form.is_valid():
@@ -163,11 +159,11 @@ def inbox_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     counts = dict(
         actor.scope(InboxEvent.objects.all()).values("status").annotate(n=Count("id")).values_list("status", "n")
     )
-    page = _page(request, events.order_by("-received_at", "-id"))
+    page = page_of(request, events.order_by("-received_at", "-id"))
     context = {
         "form": form,
         "page": page,
-        "query": _query_without_page(request),
+        "query": query_without_page(request),
         "counts": [(value, label, counts.get(value, 0)) for value, label in InboxStatus.choices],
     }
     return render(request, "channels/wecom/inbox_list.html", context)
@@ -175,14 +171,14 @@ def inbox_list(request: AuthenticatedHttpRequest) -> HttpResponse:
 
 @console_view(OPERATOR_ONLY)
 def inbox_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    event = get_object_or_404(_actor(request).scope(InboxEvent.objects.select_related("account")), pk=pk)
+    event = get_object_or_404(request.actor_obj.scope(InboxEvent.objects.select_related("account")), pk=pk)
     return render(request, "channels/wecom/inbox_detail.html", {"event": event})
 
 
 @require_POST
 @console_view(OPERATOR_ONLY)
 def inbox_replay(request: AuthenticatedHttpRequest) -> HttpResponse:
-    actor = _actor(request)
+    actor = request.actor_obj
     events = actor.scope(InboxEvent.objects.all())
     if request.POST.get("all_failed"):
         targets = list(events.filter(status=InboxStatus.FAILED).order_by("received_at")[:1000])

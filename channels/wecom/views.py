@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 from channels import selectors, services
 from channels.errors import PlatformError, TransientError
 from channels.models import ChannelAccount, ChannelPlatform, ContactWay, ContactWayKind, CustomerTransfer, TransferKind
-from channels.views import _actor, _page, _query_without_page
+from channels.views import page_of, query_without_page
 from channels.wecom import contact_ways, transfers
 from channels.wecom.forms import ContactWayForm, TransferForm, WeComAccountForm
 from channels.wecom.sandbox_seed import SandboxUnavailable, sandbox_scan
@@ -26,7 +26,7 @@ from contacts.models import Follow, Staff, Store
 @console_view(OPERATOR_ONLY)
 def account_connect(request: AuthenticatedHttpRequest, pk: int | None = None) -> HttpResponse:
     """Connect a WeCom corp (or edit one): credentials are encrypted; blank secrets keep the stored ones."""
-    actor = _actor(request)
+    actor = request.actor_obj
     account = get_object_or_404(actor.scope(ChannelAccount.objects.all()), pk=pk) if pk else None
     if account is not None and account.platform != ChannelPlatform.WECOM:
         raise Http404
@@ -85,7 +85,7 @@ def _rate_limits(account: ChannelAccount | None, data: dict[str, Any]) -> dict[s
 
 @console_view(OPERATOR_AND_MANAGER)
 def contactway_list(request: AuthenticatedHttpRequest) -> HttpResponse:
-    actor = _actor(request)
+    actor = request.actor_obj
     ways = actor.scope(ContactWay.objects.select_related("store", "account")).prefetch_related("tags", "staff")
     kind = request.GET.get("kind", "")
     if kind in ContactWayKind.values:
@@ -97,7 +97,7 @@ def contactway_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     if store.isdigit():
         ways = ways.filter(store_id=int(store))
     ways = ways.filter(is_active=request.GET.get("active") != "0")
-    page = _page(request, ways.order_by("-created_at", "-id"))
+    page = page_of(request, ways.order_by("-created_at", "-id"))
     # Adds per code (every follow that carried its state), one grouped query for the page.
     states = [w.state for w in page]
     adds = dict(
@@ -109,7 +109,7 @@ def contactway_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     context = {
         "page": page,
         "rows": [{"way": w, "adds": adds.get(w.state, 0)} for w in page],
-        "query": _query_without_page(request),
+        "query": query_without_page(request),
         "q": q,
         "kind": kind,
         "store": store,
@@ -124,7 +124,7 @@ def contactway_list(request: AuthenticatedHttpRequest) -> HttpResponse:
 
 @console_view(OPERATOR_ONLY)
 def contactway_edit(request: AuthenticatedHttpRequest, pk: int | None = None) -> HttpResponse:
-    actor = _actor(request)
+    actor = request.actor_obj
     way = get_object_or_404(actor.scope(ContactWay.objects.all()), pk=pk) if pk else None
     account = way.account if way else selectors.wecom_account_for(organization=actor.organization)
     if account is None:
@@ -183,7 +183,7 @@ def contactway_edit(request: AuthenticatedHttpRequest, pk: int | None = None) ->
 @require_POST
 @console_view(OPERATOR_ONLY)
 def contactway_action(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    way = get_object_or_404(_actor(request).scope(ContactWay.objects.select_related("account")), pk=pk)
+    way = get_object_or_404(request.actor_obj.scope(ContactWay.objects.select_related("account")), pk=pk)
     action = request.POST.get("action")
     try:
         if action == "resync":
@@ -216,7 +216,7 @@ def _is_sandbox(account: ChannelAccount) -> bool:
 
 @console_view(OPERATOR_AND_MANAGER)
 def contactway_qr(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    way = get_object_or_404(_actor(request).scope(ContactWay.objects.all()), pk=pk)
+    way = get_object_or_404(request.actor_obj.scope(ContactWay.objects.all()), pk=pk)
     try:
         image = contact_ways.contact_way_qr_image(way=way)
     except contact_ways.ContactWayError as exc:
@@ -230,13 +230,13 @@ def contactway_qr(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 
 @console_view(OPERATOR_AND_MANAGER)
 def contactway_print(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    way = get_object_or_404(_actor(request).scope(ContactWay.objects.select_related("store")), pk=pk)
+    way = get_object_or_404(request.actor_obj.scope(ContactWay.objects.select_related("store")), pk=pk)
     return render(request, "channels/wecom/contactway_print.html", {"way": way})
 
 
 @console_view(OPERATOR_ONLY)
 def transfer_list(request: AuthenticatedHttpRequest) -> HttpResponse:
-    actor = _actor(request)
+    actor = request.actor_obj
     account = selectors.wecom_account_for(organization=actor.organization)
     # "Transfer the customers of X" links from the waiting list below pre-fill the form.
     initial = {key: request.GET[key] for key in ("kind", "handover") if request.GET.get(key)}
@@ -269,7 +269,7 @@ def transfer_list(request: AuthenticatedHttpRequest) -> HttpResponse:
                     )
                 return redirect("channels:transfer_list")
     rows = actor.scope(CustomerTransfer.objects.select_related("handover", "takeover")).order_by("-created_at")
-    page = _page(request, rows)
+    page = page_of(request, rows)
     # Departed members whose customers still await handover (离职待继承), most recent first.
     waiting = (
         actor.scope(Staff.objects.filter(is_active=False).exclude(wecom_userid=""))
@@ -284,7 +284,7 @@ def transfer_list(request: AuthenticatedHttpRequest) -> HttpResponse:
         "waiting": waiting,
         "resigned_kind": TransferKind.RESIGNED.value,
         "rows": [{"transfer": t, "summary": transfers.summary(t)} for t in page],
-        "query": _query_without_page(request),
+        "query": query_without_page(request),
     }
     return render(request, "channels/wecom/transfer_list.html", context)
 
@@ -292,7 +292,7 @@ def transfer_list(request: AuthenticatedHttpRequest) -> HttpResponse:
 @require_POST
 @console_view(OPERATOR_ONLY)
 def transfer_refresh(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    transfer = get_object_or_404(_actor(request).scope(CustomerTransfer.objects.all()), pk=pk)
+    transfer = get_object_or_404(request.actor_obj.scope(CustomerTransfer.objects.all()), pk=pk)
     try:
         transfers.transfer_refresh(transfer=transfer)
         messages.success(request, _("已刷新转接结果"))
