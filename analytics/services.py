@@ -99,7 +99,6 @@ def _timeline(customer: Customer, kind: str, summary: str, data: dict[str, Any],
     contact_services.timeline_add(customer=customer, kind=kind, summary=summary, data=data, occurred_at=at)
 
 
-@transaction.atomic
 def _require_in_scope(order: Order, store_ids: frozenset[int] | None) -> None:
     if not store_in_scope(store_ids, order.store_id):
         raise OrderScopeError(
@@ -108,6 +107,7 @@ def _require_in_scope(order: Order, store_ids: frozenset[int] | None) -> None:
         )
 
 
+@transaction.atomic
 def order_record(
     *,
     organization: Organization,
