@@ -310,6 +310,8 @@ class Follow(Scoped):
     state = models.CharField(_("渠道参数"), max_length=64, blank=True, default="")
     remark = models.CharField(_("备注"), max_length=100, blank=True, default="")
     description = models.CharField(_("描述"), max_length=200, blank=True, default="")
+    # The member's remark phones (WeCom ``remark_mobiles``), each a Fernet ciphertext (contacts.crypto).
+    remark_mobiles = models.JSONField(default=list, blank=True)
     last_interaction_at = models.DateTimeField(null=True, blank=True)
     deleted_at = models.DateTimeField(_("流失时间"), null=True, blank=True)
     deleted_by = models.CharField(max_length=20, choices=ChurnedBy.choices, blank=True, default="")
@@ -513,7 +515,12 @@ class TimelineEvent(Scoped):
 
 
 class CustomerMerge(Scoped):
-    """Audit record of a merge: the absorbed customer's id and a snapshot of its fields."""
+    """Audit record of a merge (automatic or by hand) and what an undo needs to restore both records.
+
+    ``snapshot`` is the absorbed customer's row; ``restore`` holds the survivor's changed fields (before
+    and after), the ids of every row moved from the absorbed customer, full dumps of the rows dropped as
+    duplicates, and the merge's timeline entry. Erasure empties both (they are personal data).
+    """
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
     survivor = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="merges")
@@ -521,8 +528,19 @@ class CustomerMerge(Scoped):
     snapshot = models.JSONField(default=dict)
     reason = models.CharField(max_length=100, blank=True, default="")
     merged_at = models.DateTimeField(default=timezone.now)
+    # Which keys made the two one person: "identity", "unionid", "phone", "lead_code", "manual".
+    matched_keys = models.JSONField(default=list, blank=True)
+    manual = models.BooleanField(default=False)
+    by = models.ForeignKey(Staff, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    restore = models.JSONField(default=dict, blank=True)
+    undone_at = models.DateTimeField(null=True, blank=True)
+    undone_by = models.ForeignKey(Staff, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
 
     SCOPE_STORE: ClassVar[str | None] = "survivor__home_store"
+
+    class Meta:
+        ordering = ["-merged_at", "-id"]
+        indexes = [models.Index(fields=["organization", "merged_customer_id"], name="merge_absorbed")]
 
 
 class PrivacyAction(models.TextChoices):

@@ -7,8 +7,6 @@ here that changes one changes the other in the same transaction, with SQL array 
 """
 
 from contacts.services.customers import (
-    _customer_foreign_keys,
-    customer_merge,
     customer_opt_in,
     customer_opt_out,
     customer_resolve,
@@ -26,6 +24,13 @@ from contacts.services.imports import (
     import_job_progress_save,
     import_job_release,
 )
+from contacts.services.merges import (
+    UNDO_DAYS,
+    _customer_foreign_keys,
+    customer_merge,
+    customer_merge_manual,
+    customer_merge_undo,
+)
 from contacts.services.privacy import customer_erase, customer_personal_data
 from contacts.services.registry import (
     ContactsError,
@@ -38,6 +43,7 @@ from contacts.services.registry import (
     register_sidebar_extension,
     register_tag_deleted_listener,
     register_tag_listener,
+    register_unmerge_handler,
     sidebar_extensions,
 )
 from contacts.services.relations import follow_end, follow_upsert, group_dismiss, group_upsert
@@ -65,6 +71,7 @@ from contacts.services.tags import (
 __all__ = [
     "ORDER_FIGURE_FIELDS",
     "STALE_RUNNING",
+    "UNDO_DAYS",
     "ContactsError",
     "MergeHandler",
     "OrderFigures",
@@ -74,6 +81,8 @@ __all__ = [
     "customer_erase",
     "customer_lifecycle_set",
     "customer_merge",
+    "customer_merge_manual",
+    "customer_merge_undo",
     "customer_opt_in",
     "customer_opt_out",
     "customer_order_figures_set",
@@ -101,6 +110,7 @@ __all__ = [
     "register_sidebar_extension",
     "register_tag_deleted_listener",
     "register_tag_listener",
+    "register_unmerge_handler",
     "segment_delete",
     "segment_facts_rebuild",
     "segment_save",
