@@ -12,6 +12,7 @@ Writes go through ``contacts.services``; nothing here has side effects.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import ClassVar
 
 from django.conf import settings
@@ -328,6 +329,14 @@ class Follow(Scoped):
     def is_active(self) -> bool:
         return self.deleted_at is None
 
+    @property
+    def remark_phones(self) -> list[str]:
+        return [decrypt_phone(m) for m in self.remark_mobiles or []]
+
+    @property
+    def remark_phones_masked(self) -> list[str]:
+        return [mask_phone(p) for p in self.remark_phones]
+
 
 class TagChoice(models.TextChoices):
     SINGLE = "single", _("单选")
@@ -541,6 +550,27 @@ class CustomerMerge(Scoped):
     class Meta:
         ordering = ["-merged_at", "-id"]
         indexes = [models.Index(fields=["organization", "merged_customer_id"], name="merge_absorbed")]
+
+    @property
+    def key_labels(self) -> list[str]:
+        """The matched keys as the profile shows them."""
+        labels = {
+            "phone": _("手机号"),
+            "unionid": _("微信 unionid"),
+            "lead_code": _("活码线索"),
+            "manual": _("手动合并"),
+        }
+        out = []
+        for key in self.matched_keys or []:
+            if key.startswith("identity:"):
+                out.append(str(_("平台身份（%(platform)s）") % {"platform": key.split(":", 1)[1]}))
+            else:
+                out.append(str(labels.get(key, key)))
+        return out
+
+    @property
+    def can_undo(self) -> bool:
+        return self.undone_at is None and bool(self.restore) and timezone.now() - self.merged_at < timedelta(days=30)
 
 
 class PrivacyAction(models.TextChoices):

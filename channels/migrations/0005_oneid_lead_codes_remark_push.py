@@ -6,55 +6,127 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('channels', '0004_lead_source_local'),
-        ('contacts', '0008_oneid_merge_undo_remark_mobiles'),
+        ("channels", "0004_lead_source_local"),
+        ("contacts", "0008_oneid_merge_undo_remark_mobiles"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='contactway',
-            name='remark_template',
-            field=models.CharField(blank=True, default='', max_length=60, verbose_name='自动备注模板'),
+            model_name="contactway",
+            name="remark_template",
+            field=models.CharField(blank=True, default="", max_length=60, verbose_name="自动备注模板"),
         ),
         migrations.CreateModel(
-            name='LeadCode',
+            name="LeadCode",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('expires_at', models.DateTimeField()),
-                ('joined_at', models.DateTimeField(blank=True, null=True)),
-                ('contact_way', models.OneToOneField(on_delete=django.db.models.deletion.CASCADE, related_name='lead_code', to='channels.contactway')),
-                ('customer', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='lead_codes', to='contacts.customer')),
-                ('lead', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='codes', to='channels.lead')),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='contacts.organization')),
-                ('redemption', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='codes', to='channels.meituanredemption')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("expires_at", models.DateTimeField()),
+                ("joined_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "contact_way",
+                    models.OneToOneField(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="lead_code", to="channels.contactway"
+                    ),
+                ),
+                (
+                    "customer",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="lead_codes",
+                        to="contacts.customer",
+                    ),
+                ),
+                (
+                    "lead",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="codes",
+                        to="channels.lead",
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="contacts.organization"
+                    ),
+                ),
+                (
+                    "redemption",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="codes",
+                        to="channels.meituanredemption",
+                    ),
+                ),
             ],
             options={
-                'abstract': False,
+                "abstract": False,
             },
         ),
         migrations.CreateModel(
-            name='RemarkPush',
+            name="RemarkPush",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('source', models.CharField(default='staff', max_length=20)),
-                ('remark', models.CharField(blank=True, default='', max_length=100)),
-                ('description', models.CharField(blank=True, default='', max_length=200)),
-                ('mobiles_encrypted', models.JSONField(blank=True, default=list)),
-                ('status', models.CharField(choices=[('pending', '待推送'), ('retrying', '重试中'), ('done', '已同步'), ('refused', '企业微信拒绝')], default='pending', max_length=10)),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('error', models.CharField(blank=True, default='', max_length=300)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='channels.channelaccount')),
-                ('by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='contacts.staff')),
-                ('follow', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='remark_pushes', to='contacts.follow')),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='contacts.organization')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("source", models.CharField(default="staff", max_length=20)),
+                ("remark", models.CharField(blank=True, default="", max_length=100)),
+                ("description", models.CharField(blank=True, default="", max_length=200)),
+                ("mobiles_encrypted", models.JSONField(blank=True, default=list)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("pending", "待推送"),
+                            ("retrying", "重试中"),
+                            ("done", "已同步"),
+                            ("refused", "企业微信拒绝"),
+                        ],
+                        default="pending",
+                        max_length=10,
+                    ),
+                ),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                ("error", models.CharField(blank=True, default="", max_length=300)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="channels.channelaccount"
+                    ),
+                ),
+                (
+                    "by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="contacts.staff",
+                    ),
+                ),
+                (
+                    "follow",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="remark_pushes", to="contacts.follow"
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="contacts.organization"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-created_at', '-id'],
+                "ordering": ["-created_at", "-id"],
             },
         ),
     ]

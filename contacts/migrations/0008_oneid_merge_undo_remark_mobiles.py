@@ -5,53 +5,64 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('contacts', '0007_import_files_dropped_when_finished'),
+        ("contacts", "0007_import_files_dropped_when_finished"),
     ]
 
     operations = [
         migrations.AlterModelOptions(
-            name='customermerge',
-            options={'ordering': ['-merged_at', '-id']},
+            name="customermerge",
+            options={"ordering": ["-merged_at", "-id"]},
         ),
         migrations.AddField(
-            model_name='customermerge',
-            name='by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='contacts.staff'),
+            model_name="customermerge",
+            name="by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="contacts.staff",
+            ),
         ),
         migrations.AddField(
-            model_name='customermerge',
-            name='manual',
+            model_name="customermerge",
+            name="manual",
             field=models.BooleanField(default=False),
         ),
         migrations.AddField(
-            model_name='customermerge',
-            name='matched_keys',
+            model_name="customermerge",
+            name="matched_keys",
             field=models.JSONField(blank=True, default=list),
         ),
         migrations.AddField(
-            model_name='customermerge',
-            name='restore',
+            model_name="customermerge",
+            name="restore",
             field=models.JSONField(blank=True, default=dict),
         ),
         migrations.AddField(
-            model_name='customermerge',
-            name='undone_at',
+            model_name="customermerge",
+            name="undone_at",
             field=models.DateTimeField(blank=True, null=True),
         ),
         migrations.AddField(
-            model_name='customermerge',
-            name='undone_by',
-            field=models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='contacts.staff'),
+            model_name="customermerge",
+            name="undone_by",
+            field=models.ForeignKey(
+                blank=True,
+                null=True,
+                on_delete=django.db.models.deletion.SET_NULL,
+                related_name="+",
+                to="contacts.staff",
+            ),
         ),
         migrations.AddField(
-            model_name='follow',
-            name='remark_mobiles',
+            model_name="follow",
+            name="remark_mobiles",
             field=models.JSONField(blank=True, default=list),
         ),
         migrations.AddIndex(
-            model_name='customermerge',
-            index=models.Index(fields=['organization', 'merged_customer_id'], name='merge_absorbed'),
+            model_name="customermerge",
+            index=models.Index(fields=["organization", "merged_customer_id"], name="merge_absorbed"),
         ),
     ]

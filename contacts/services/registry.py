@@ -21,6 +21,7 @@ _tag_deleted_listeners: list[TagDeletedListener] = []
 _merge_handlers: dict[type[models.Model], MergeHandler] = {}
 _unmerge_handlers: list[UnmergeHandler] = []
 _sidebar_extensions: list[str] = []
+_profile_extensions: list[str] = []
 PersonalDataProvider = Callable[[int], list[dict[str, Any]]]
 ErasureHandler = Callable[[int], dict[str, int]]
 _personal_data_providers: dict[str, PersonalDataProvider] = {}
@@ -92,6 +93,18 @@ def register_sidebar_extension(template_name: str) -> None:
 
 def sidebar_extensions() -> list[str]:
     return list(_sidebar_extensions)
+
+
+def register_profile_extension(template_name: str) -> None:
+    """A template the customer profile (console and sidebar) includes (e.g. WeCom remark editing).
+
+    It renders with the profile's context: ``customer``, ``follows``, ``actor``."""
+    if template_name not in _profile_extensions:
+        _profile_extensions.append(template_name)
+
+
+def profile_extensions() -> list[str]:
+    return list(_profile_extensions)
 
 
 def register_merge_handler(model: type[models.Model], fn: MergeHandler) -> None:

@@ -27,9 +27,7 @@ def dump(customer_ids: list[int]) -> dict[str, list[Any]]:
     derived = {m._meta.db_table for m in registry._merge_handlers}
     out: dict[str, list[Any]] = {}
     with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT row_to_json(c) FROM contacts_customer c WHERE id = ANY(%s) ORDER BY id", [customer_ids]
-        )
+        cursor.execute("SELECT row_to_json(c) FROM contacts_customer c WHERE id = ANY(%s) ORDER BY id", [customer_ids])
         out["contacts_customer"] = [r[0] for r in cursor.fetchall()]
         tables = set(connection.introspection.table_names())
         for model, field in services._customer_foreign_keys():
@@ -37,7 +35,7 @@ def dump(customer_ids: list[int]) -> dict[str, list[Any]]:
             if table not in tables or table == "contacts_customermerge":  # the audit stays, marked undone
                 continue
             cursor.execute(
-                f"SELECT row_to_json(t) FROM {table} t WHERE {field.column} = ANY(%s) ORDER BY 1::text",  # noqa: S608
+                f"SELECT row_to_json(t) FROM {table} t WHERE {field.column} = ANY(%s) ORDER BY 1::text",
                 [customer_ids],
             )
             rows = [r[0] for r in cursor.fetchall()]
