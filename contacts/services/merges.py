@@ -76,7 +76,7 @@ def _unique_sets(model: type[models.Model], field: models.Field[Any, Any]) -> li
 
 def _dump_and_delete(model: type[models.Model], queryset: models.QuerySet[Any]) -> list[dict[str, Any]]:
     """Full dumps of the rows about to be dropped (for an undo), then one DELETE."""
-    table, pk = model._meta.db_table, model._meta.pk.column  # type: ignore[union-attr]
+    table, pk = model._meta.db_table, model._meta.pk.column
     ids = list(queryset.values_list("pk", flat=True))
     if not ids:
         return []
@@ -166,7 +166,7 @@ def customer_merge(
     for model, field in relations:
         pks = list(model._base_manager.filter(**{field.attname: absorbed.pk}).values_list("pk", flat=True))
         if pks:
-            moved[f"{model._meta.db_table}.{field.column}.{model._meta.pk.column}"] = pks  # type: ignore[union-attr]
+            moved[f"{model._meta.db_table}.{field.column}.{model._meta.pk.column}"] = pks
     for fn in registry._merge_handlers.values():
         fn(survivor.pk, absorbed.pk)
     for model, field in relations:
@@ -365,7 +365,7 @@ def customer_merge_undo(*, actor: Any, merge_id: int) -> tuple[Customer, Custome
                     _("合并时去重的记录（%(table)s）已无法恢复（关联的数据已删除），无法原样撤销")
                     % {"table": dump["table"]}
                 ) from exc
-        TimelineEvent.objects.filter(pk=restore.get("timeline_id"), customer_id=survivor.pk).delete()
+        TimelineEvent.objects.filter(pk=int(restore.get("timeline_id") or 0), customer_id=survivor.pk).delete()
         _tag_ids_rebuild(cursor, survivor.pk)
         _tag_ids_rebuild(cursor, absorbed_id)
         for fn in registry._unmerge_handlers:

@@ -7,6 +7,7 @@ import uuid
 from decimal import Decimal
 
 import pytest
+from django.test import Client
 from django.utils import timezone
 
 from channels.leads.events import LeadEvent
@@ -167,3 +168,42 @@ def test_staff_remark_push_accepted_refused_and_retried(relay, store_way, wecom_
     full_sync(account=relay.account)
     follow.refresh_from_db()
     assert (follow.remark, follow.remark_phones) == ("老客户", ["13800000000"])
+
+
+def test_a_form_submission_shows_a_code_of_the_leads_own(relay, store_way, wecom_sandbox, world):
+    from channels.models import LeadForm
+
+    LeadForm.objects.create(
+        organization=world.org, slug="tea", title="下午茶", store=world.store_a, contact_way=store_way
+    )
+    response = Client().post("/f/tea/", {"name": "陈女士", "phone": PHONE, "consent": "on"}, REMOTE_ADDR="10.9.9.9")
+    assert response.status_code == 200
+    code = LeadCode.objects.select_related("contact_way", "lead").get()
+    assert code.lead.customer_id == code.customer_id
+    assert code.contact_way.qr_code in response.content.decode() and code.contact_way.qr_code != store_way.qr_code
+    wecom_sandbox.scan(state=code.contact_way.state, name="微信陈")
+    relay()
+    assert Customer.objects.filter(organization=world.org).count() == 1
+
+
+def test_remark_page_checks_input_and_who_may_edit(relay, store_way, wecom_sandbox, world):
+    wecom_sandbox.scan(state=store_way.state, name="微信吴")
+    relay()
+    follow = Follow.objects.get()
+    RemarkPush.objects.all().delete()
+    url = f"/channels/wecom/follows/{follow.pk}/remark/"
+
+    # A store staff member who is not this friend's member may not edit it; an outsider gets 404.
+    world.client_for(world.store_staff).post(url, {"remark": "x", "description": "", "mobiles": ""})
+    assert world.client_for(world.outsider).post(url, {"remark": "x"}).status_code == 404
+    # A bad phone is refused before anything is recorded.
+    op = world.client_for(world.operator)
+    op.post(url, {"remark": "吴先生", "description": "", "mobiles": "12345"})
+    assert not RemarkPush.objects.exists()
+
+    response = op.post(url, {"remark": "吴先生", "description": "常客", "mobiles": f"{PHONE}\n"})
+    assert response.status_code == 302
+    follow.refresh_from_db()
+    assert (follow.remark, follow.description, follow.remark_phones) == ("吴先生", "常客", [PHONE])
+    page = op.get(f"/customers/{follow.customer_id}/").content.decode()
+    assert 'data-testid="wecom-remarks"' in page and "吴先生" in page
