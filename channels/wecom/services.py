@@ -147,6 +147,7 @@ def apply_contact(
                 remark=follow.remark,
                 description=follow.description,
                 remark_mobiles=_valid_phones(follow.remark_mobiles),
+                remarks_exact=True,  # WeCom's view of the follow: a remark cleared there is cleared here
             )
         if complete:
             listed = {f.userid for f in data.follows} | set(still_following)

@@ -168,6 +168,12 @@ def test_staff_remark_push_accepted_refused_and_retried(relay, store_way, wecom_
     full_sync(account=relay.account)
     follow.refresh_from_db()
     assert (follow.remark, follow.remark_phones) == ("老客户", ["13800000000"])
+    # Cleared in WeCom: cleared here by the next sync too.
+    wecom_sandbox.edit_customer(ext, "guide_a", remark="", description="", remark_mobiles=[])
+    wecom_sandbox.fake.corp(wecom_sandbox.corp_id).outbox.clear()
+    full_sync(account=relay.account)
+    follow.refresh_from_db()
+    assert (follow.remark, follow.description, follow.remark_phones) == ("", "", [])
 
 
 def test_a_form_submission_shows_a_code_of_the_leads_own(relay, store_way, wecom_sandbox, world):
