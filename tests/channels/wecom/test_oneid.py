@@ -213,3 +213,16 @@ def test_remark_page_checks_input_and_who_may_edit(relay, store_way, wecom_sandb
     assert (follow.remark, follow.description, follow.remark_phones) == ("吴先生", "常客", [PHONE])
     page = op.get(f"/customers/{follow.customer_id}/").content.decode()
     assert 'data-testid="wecom-remarks"' in page and "吴先生" in page
+
+
+def test_a_redemptions_own_code_joins_the_buyer(relay, store_way, wecom_sandbox, world):
+    _lead, redemption = douyin_lead_and_meituan_buyer(world)
+    code = lead_code_issue(base=store_way, customer=redemption.customer, redemption=redemption)
+    assert code is not None and code.state.startswith(f"mt{redemption.pk}_")
+    # Asking again for the same redemption gives the same unused code (no second WeCom code).
+    assert lead_code_issue(base=store_way, customer=redemption.customer, redemption=redemption) == code
+    wecom_sandbox.scan(state=code.state, name="微信周")
+    relay()
+    customer = Customer.objects.get(organization=world.org)
+    assert platforms(customer) == ["douyin", "meituan", "wecom"]
+    assert CustomerMerge.objects.get(survivor=customer).matched_keys == ["lead_code"]
