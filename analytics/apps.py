@@ -17,5 +17,6 @@ class AnalyticsConfig(AppConfig):
         # recomputes the survivor's (orders themselves move with the generic relation move).
         contact_services.register_merge_handler(BuyerFact, rollups.merge_handler)
         contact_services.register_merge_handler(CustomerMonth, rollups.merge_bystander)
+        contact_services.register_unmerge_handler(rollups.unmerge_handler)
         # Orders hold no personal data (they stay, anonymous, after an erasure) but belong in a copy.
         contact_services.register_personal_data_provider("orders", customer_orders_export)

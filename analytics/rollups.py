@@ -583,3 +583,28 @@ def merge_bystander(survivor_id: int, absorbed_id: int) -> None:
     :func:`merge_handler`; the absorbed customer's rows only need to go (unique per customer-month)."""
     with connection.cursor() as cursor:
         cursor.execute("DELETE FROM analytics_customermonth WHERE customer_id = %s", [absorbed_id])
+
+
+def unmerge_handler(survivor_id: int, restored_id: int, phase: str) -> None:
+    """contacts.customer_merge_undo hook: take the survivor's share out of the cells while it still
+    holds both people ("before"), then recompute both customers' rollups and put them back ("after")."""
+    if phase == "before":
+        cells_apply(customer_ids=[survivor_id], sign=-1)
+        return
+    ids = sorted([survivor_id, restored_id])
+    _customers_recompute(ids)
+    cells_apply(customer_ids=ids, sign=1)
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT organization_id, created_at FROM contacts_customer WHERE id = ANY(%s)", [ids])
+        rows = cursor.fetchall()
+    if rows:
+        org_id = rows[0][0]
+        days = sorted({local_day(created_at) for _org, created_at in rows})
+
+        def after_undo() -> None:
+            # Who counts as a new customer on both creation days changes back.
+            with transaction.atomic():
+                for day in days:
+                    daily_customer_metrics_refresh(organization_id=org_id, start=day, end=day)
+
+        transaction.on_commit(after_undo)

@@ -158,6 +158,8 @@ class ContactWay(Scoped):
     auto_create_room = models.BooleanField(_("群满自动建新群"), default=True)
     room_base_name = models.CharField(_("新群名称前缀"), max_length=40, blank=True, default="")
     room_base_id = models.PositiveIntegerField(_("新群起始序号"), default=1)
+    # Auto-remark (自动备注) for customers added through this code, e.g. "{channel}-{store}".
+    remark_template = models.CharField(_("自动备注模板"), max_length=60, blank=True, default="")
     config_id = models.CharField(max_length=64, blank=True, default="")
     qr_code = models.CharField(_("二维码地址"), max_length=500, blank=True, default="")
     is_active = models.BooleanField(_("启用"), default=True)
@@ -416,3 +418,62 @@ class LeadSyncCursor(Scoped):
 
     class Meta:
         constraints = [models.UniqueConstraint(fields=["account", "kind"], name="leadsynccursor_unique")]
+
+
+class LeadCode(Scoped):
+    """A one-person 渠道活码 handed out after a form submission or a Meituan redemption.
+
+    Its ContactWay's ``state`` names this row, so the add event that follows joins the WeCom friend to
+    the customer the lead or redemption made (docs/platforms.md#wecom-contact-ways). The code is
+    deleted on WeCom once it has been used, and it is not shown after ``expires_at``.
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    contact_way = models.OneToOneField(ContactWay, on_delete=models.CASCADE, related_name="lead_code")
+    customer = models.ForeignKey(
+        "contacts.Customer", on_delete=models.SET_NULL, null=True, blank=True, related_name="lead_codes"
+    )
+    lead = models.ForeignKey(Lead, on_delete=models.SET_NULL, null=True, blank=True, related_name="codes")
+    redemption = models.ForeignKey(
+        MeituanRedemption, on_delete=models.SET_NULL, null=True, blank=True, related_name="codes"
+    )
+    created_at = models.DateTimeField(default=timezone.now)
+    expires_at = models.DateTimeField()
+    joined_at = models.DateTimeField(null=True, blank=True)
+
+    SCOPE_STORE: ClassVar[str | None] = "contact_way__store"
+
+
+class RemarkStatus(models.TextChoices):
+    PENDING = "pending", _("待推送")
+    RETRYING = "retrying", _("重试中")
+    DONE = "done", _("已同步")
+    REFUSED = "refused", _("企业微信拒绝")
+
+
+class RemarkPush(Scoped):
+    """One ``externalcontact/remark`` call, written (and committed) before it is made.
+
+    The follow's remark, description and remark phones change on our side only once WeCom accepted
+    them; a refusal keeps WeCom's code and message for the member, a transient error is retried.
+    Phones are Fernet ciphertexts, like every stored phone.
+    """
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    account = models.ForeignKey(ChannelAccount, on_delete=models.CASCADE, related_name="+")
+    follow = models.ForeignKey("contacts.Follow", on_delete=models.CASCADE, related_name="remark_pushes")
+    by = models.ForeignKey(Staff, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    source = models.CharField(max_length=20, default="staff")
+    remark = models.CharField(max_length=100, blank=True, default="")
+    description = models.CharField(max_length=200, blank=True, default="")
+    mobiles_encrypted = models.JSONField(default=list, blank=True)
+    status = models.CharField(max_length=10, choices=RemarkStatus.choices, default=RemarkStatus.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error = models.CharField(max_length=300, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    SCOPE_STORE: ClassVar[str | None] = "follow__customer__home_store"
+
+    class Meta:
+        ordering = ["-created_at", "-id"]

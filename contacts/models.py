@@ -12,6 +12,7 @@ Writes go through ``contacts.services``; nothing here has side effects.
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import ClassVar
 
 from django.conf import settings
@@ -310,6 +311,8 @@ class Follow(Scoped):
     state = models.CharField(_("渠道参数"), max_length=64, blank=True, default="")
     remark = models.CharField(_("备注"), max_length=100, blank=True, default="")
     description = models.CharField(_("描述"), max_length=200, blank=True, default="")
+    # The member's remark phones (WeCom ``remark_mobiles``), each a Fernet ciphertext (contacts.crypto).
+    remark_mobiles = models.JSONField(default=list, blank=True)
     last_interaction_at = models.DateTimeField(null=True, blank=True)
     deleted_at = models.DateTimeField(_("流失时间"), null=True, blank=True)
     deleted_by = models.CharField(max_length=20, choices=ChurnedBy.choices, blank=True, default="")
@@ -325,6 +328,14 @@ class Follow(Scoped):
     @property
     def is_active(self) -> bool:
         return self.deleted_at is None
+
+    @property
+    def remark_phones(self) -> list[str]:
+        return [decrypt_phone(m) for m in self.remark_mobiles or []]
+
+    @property
+    def remark_phones_masked(self) -> list[str]:
+        return [mask_phone(p) for p in self.remark_phones]
 
 
 class TagChoice(models.TextChoices):
@@ -513,7 +524,12 @@ class TimelineEvent(Scoped):
 
 
 class CustomerMerge(Scoped):
-    """Audit record of a merge: the absorbed customer's id and a snapshot of its fields."""
+    """Audit record of a merge (automatic or by hand) and what an undo needs to restore both records.
+
+    ``snapshot`` is the absorbed customer's row; ``restore`` holds the survivor's changed fields (before
+    and after), the ids of every row moved from the absorbed customer, full dumps of the rows dropped as
+    duplicates, and the merge's timeline entry. Erasure empties both (they are personal data).
+    """
 
     organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
     survivor = models.ForeignKey(Customer, on_delete=models.CASCADE, related_name="merges")
@@ -521,8 +537,40 @@ class CustomerMerge(Scoped):
     snapshot = models.JSONField(default=dict)
     reason = models.CharField(max_length=100, blank=True, default="")
     merged_at = models.DateTimeField(default=timezone.now)
+    # Which keys made the two one person: "identity", "unionid", "phone", "lead_code", "manual".
+    matched_keys = models.JSONField(default=list, blank=True)
+    manual = models.BooleanField(default=False)
+    by = models.ForeignKey(Staff, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    restore = models.JSONField(default=dict, blank=True)
+    undone_at = models.DateTimeField(null=True, blank=True)
+    undone_by = models.ForeignKey(Staff, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
 
     SCOPE_STORE: ClassVar[str | None] = "survivor__home_store"
+
+    class Meta:
+        ordering = ["-merged_at", "-id"]
+        indexes = [models.Index(fields=["organization", "merged_customer_id"], name="merge_absorbed")]
+
+    @property
+    def key_labels(self) -> list[str]:
+        """The matched keys as the profile shows them."""
+        labels = {
+            "phone": _("手机号"),
+            "unionid": _("微信 unionid"),
+            "lead_code": _("活码线索"),
+            "manual": _("手动合并"),
+        }
+        out = []
+        for key in self.matched_keys or []:
+            if key.startswith("identity:"):
+                out.append(str(_("平台身份（%(platform)s）") % {"platform": key.split(":", 1)[1]}))
+            else:
+                out.append(str(labels.get(key, key)))
+        return out
+
+    @property
+    def can_undo(self) -> bool:
+        return self.undone_at is None and bool(self.restore) and timezone.now() - self.merged_at < timedelta(days=30)
 
 
 class PrivacyAction(models.TextChoices):

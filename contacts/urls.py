@@ -1,6 +1,6 @@
 from django.urls import URLPattern, URLResolver, include, path
 
-from contacts.views import customers, imports, segments, sidebar, tags
+from contacts.views import customers, imports, merges, segments, sidebar, tags
 
 app_name = "contacts"
 urlpatterns: list[URLPattern | URLResolver] = [
@@ -15,6 +15,8 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("customers/<int:pk>/opt-out/", customers.customer_opt_out, name="customer_opt_out"),
     path("customers/<int:pk>/personal-data/", customers.customer_privacy_export, name="customer_privacy_export"),
     path("customers/<int:pk>/erase/", customers.customer_privacy_erase, name="customer_privacy_erase"),
+    path("customers/<int:pk>/merge/", merges.customer_merge, name="customer_merge"),
+    path("customers/<int:pk>/merges/<int:merge_id>/undo/", merges.customer_merge_undo, name="customer_merge_undo"),
     path("tags/", tags.tag_list, name="tag_list"),
     path("groups/", tags.group_list, name="group_list"),
     path("groups/<int:pk>/", tags.group_detail, name="group_detail"),

@@ -19,6 +19,7 @@ from django.views.decorators.csrf import csrf_protect, ensure_csrf_cookie
 
 from channels.forms.services import FormRefused, form_contact_way, form_rate_check, form_submit, lead_form_save
 from channels.models import ContactWay, ContactWayKind, LeadForm
+from channels.wecom.lead_codes import lead_code_issue
 from contacts.access import OPERATOR_AND_MANAGER, Actor, AuthenticatedHttpRequest, console_view
 from contacts.forms import choices_from
 from contacts.models import Store, Tag
@@ -141,10 +142,17 @@ def form_public(request: HttpRequest, slug: str) -> HttpResponse:
             response["Retry-After"] = str(decision.retry_after)
             return response
         try:
-            form_submit(form=lead_form, name=name, phone=phone, consent=consent)
+            lead = form_submit(form=lead_form, name=name, phone=phone, consent=consent)
         except FormRefused as exc:
             context["error"] = str(exc)
             return render(request, "channels/forms/public_form.html", context, status=400)
-        context["contact_way"] = form_contact_way(lead_form)
+        base = form_contact_way(lead_form)
+        # A code of this lead's own, so the WeCom add that follows joins the lead (else the shared one).
+        personal = (
+            lead_code_issue(base=base, customer=lead.customer, lead=lead)
+            if base is not None and lead.customer is not None
+            else None
+        )
+        context["contact_way"] = personal or base
         return render(request, "channels/forms/public_done.html", context)
     return render(request, "channels/forms/public_form.html", context)

@@ -18,6 +18,7 @@ from channels.meituan.services import (
     redemption_prepare,
     store_contact_way,
 )
+from channels.wecom.lead_codes import lead_code_issue
 from contacts.access import ALL_ROLES, Actor, AuthenticatedHttpRequest, console_view
 from contacts.models import Store
 
@@ -75,10 +76,16 @@ def redeem(request: AuthenticatedHttpRequest) -> HttpResponse:
                 count=count,
                 phone=request.POST.get("phone", "").strip(),
             )
+            base = store_contact_way(organization=actor.organization, store=store)
+            personal = (
+                lead_code_issue(base=base, customer=redemption.customer, redemption=redemption)
+                if base is not None and redemption.customer is not None
+                else None
+            )
             context.update(
                 step="done",
                 redemption=redemption,
-                contact_way=store_contact_way(organization=actor.organization, store=store),
+                contact_way=personal or base,
                 recent=recent_redemptions(actor=actor),
             )
     except RedemptionRefused as exc:

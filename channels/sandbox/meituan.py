@@ -85,7 +85,9 @@ class MeituanFake:
                     deal_title=title,
                     price=price,
                     count=2 if n % 5 == 0 else 1,
-                    mobile=f"1{n % 9 + 3}{n % 10}****{1000 + n}",
+                    # One buyer per voucher: a masked number shared by vouchers of three shops made
+                    # one demo buyer look like three customers (one per store).
+                    mobile=f"1{n % 9 + 3}{n % 10}****{1000 + 100 * DEMO_SHOPS.index(shop) + n}",
                 )
             fake.vouchers[demo_voucher_code(shop, 40)].expires = date(2024, 12, 31)
             for n in (37, 38, 39):

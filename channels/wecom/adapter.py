@@ -111,6 +111,8 @@ class FollowData:
     description: str = ""
     wecom_tag_ids: list[str] = field(default_factory=list)
     wechat_channels: dict[str, Any] | None = None
+    # The member's remark phones (备注手机号), as typed in WeCom; the person's phone for OneID.
+    remark_mobiles: list[str] = field(default_factory=list)
 
     @classmethod
     def from_api(cls, data: dict[str, Any]) -> FollowData:
@@ -129,6 +131,7 @@ class FollowData:
             description=str(data.get("description") or ""),
             wecom_tag_ids=tag_ids,
             wechat_channels=data.get("wechat_channels") or None,
+            remark_mobiles=[str(m).strip() for m in data.get("remark_mobiles") or [] if str(m).strip()],
         )
 
 
@@ -151,6 +154,11 @@ class ContactData:
             avatar=str(contact.get("avatar") or ""),
             follows=[FollowData.from_api(f) for f in follows],
         )
+
+    def remark_phones(self) -> list[str]:
+        """Every remark phone of every follow, earliest friendship first, without repeats."""
+        ordered = sorted(self.follows, key=lambda f: (f.added_at is None, f.added_at or 0))
+        return list(dict.fromkeys(m for f in ordered for m in f.remark_mobiles))
 
     def first_follow(self) -> FollowData | None:
         """The earliest friendship: it decides first-touch attribution."""

@@ -50,6 +50,7 @@ def _save_row(
     room_base_name: str,
     room_base_id: int,
     by: Staff | None,
+    remark_template: str | None = None,
 ) -> ContactWay:
     if way is None:
         way = ContactWay(organization_id=account.organization_id, account=account, kind=kind, created_by=by)
@@ -60,6 +61,8 @@ def _save_row(
     way.welcome_text, way.skip_verify = welcome_text, skip_verify
     way.chat_ids, way.auto_create_room = chat_ids, auto_create_room
     way.room_base_name, way.room_base_id = room_base_name, room_base_id
+    if remark_template is not None:
+        way.remark_template = remark_template.strip()
     way.save()
     way.staff.set(staff)
     way.tags.set(tags)
@@ -82,6 +85,7 @@ def contact_way_save(
     auto_create_room: bool = True,
     room_base_name: str = "",
     room_base_id: int = 1,
+    remark_template: str | None = None,
     by: Staff | None = None,
     way: ContactWay | None = None,
 ) -> ContactWay:
@@ -115,6 +119,7 @@ def contact_way_save(
         account=account, way=way, kind=kind, name=name, state=state, channel=channel, store=store, staff=staff,
         tags=tags, welcome_text=welcome_text, skip_verify=skip_verify, chat_ids=chat_ids,
         auto_create_room=auto_create_room, room_base_name=room_base_name, room_base_id=room_base_id, by=by,
+        remark_template=remark_template,
     )  # fmt: skip
     contact_way_push(way=way)
     way.refresh_from_db()

@@ -8,6 +8,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from channels.models import ContactWayKind, TransferKind
+from channels.wecom.remarks import DESCRIPTION_MAX, MOBILES_MAX, REMARK_MAX, RemarkError, normalize_mobiles
 from contacts.forms import choices_from
 from contacts.models import SourceChannel, Staff, Store, Tag
 
@@ -81,6 +82,12 @@ class ContactWayForm(forms.Form):
     auto_create_room = forms.BooleanField(label=_("群满自动建新群"), required=False, initial=True)
     room_base_name = forms.CharField(label=_("新群名称前缀"), max_length=40, required=False)
     room_base_id = forms.IntegerField(label=_("新群起始序号"), min_value=1, initial=1, required=False)
+    remark_template = forms.CharField(
+        label=_("自动备注"),
+        max_length=60,
+        required=False,
+        help_text=_("客户添加后自动写入企业微信备注（最多 20 字），例如 {channel}-{store}；可用 {staff} {name} {code}"),
+    )
 
     def __init__(self, *args: Any, actor: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -104,3 +111,21 @@ class TransferForm(forms.Form):
         staff = actor.scope(Staff.objects.exclude(wecom_userid=""))
         choices_from(self, "handover", staff)
         choices_from(self, "takeover", staff.filter(is_active=True))
+
+
+class FollowRemarkForm(forms.Form):
+    """A member's remark for a customer, checked against WeCom's bounds before anything is recorded."""
+
+    remark = forms.CharField(label=_("备注"), max_length=REMARK_MAX, required=False)
+    description = forms.CharField(label=_("描述"), max_length=DESCRIPTION_MAX, required=False)
+    mobiles = forms.CharField(label=_("备注手机号"), required=False, widget=forms.Textarea)
+
+    def clean_mobiles(self) -> list[str]:
+        raw = [p for chunk in self.cleaned_data["mobiles"].splitlines() for p in chunk.replace("，", ",").split(",")]
+        try:
+            phones = normalize_mobiles(raw)
+        except RemarkError as exc:
+            raise forms.ValidationError(str(exc)) from exc
+        if len(phones) > MOBILES_MAX:
+            raise forms.ValidationError(_("备注手机号最多 %(n)s 个") % {"n": MOBILES_MAX})
+        return phones

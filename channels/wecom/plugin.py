@@ -144,3 +144,5 @@ def ready() -> None:
     )
     services.connect_tag_listener()
     contacts.register_sidebar_extension("channels/wecom/_sidebar_bridge.html")
+    # Remark, description and remark phones of each WeCom follow, editable (pushed with externalcontact/remark).
+    contacts.register_profile_extension("channels/wecom/_remarks.html")

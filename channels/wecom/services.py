@@ -24,6 +24,9 @@ from channels.models import ChannelAccount, ContactWayKind, InboxEvent
 from channels.selectors import contact_way_for_state
 from channels.wecom import adapter
 from channels.wecom.client import WeComClient
+from channels.wecom.lead_codes import lead_code_join
+from channels.wecom.remarks import auto_remark_queue
+from contacts import crypto
 from contacts import services as contacts
 from contacts.models import (
     ChurnedBy,
@@ -109,6 +112,7 @@ def apply_contact(
             first_touch_at=first.added_at,
             home_store=store,
         )
+    phones = _valid_phones(data.remark_phones())
     with transaction.atomic():
         customer, _created = contacts.customer_resolve(
             organization=account.organization,
@@ -116,9 +120,15 @@ def apply_contact(
             account=account.external_id,
             external_id=data.external_userid,
             unionid=data.unionid,
+            # A remark phone typed by a member is the person's phone (OneID): it finds the lead,
+            # the Meituan buyer or the imported customer with that number.
+            phone=phones[0] if phones else "",
             defaults=defaults,
             source="wecom",
         )
+        for follow in data.follows:
+            if follow.state:
+                customer = lead_code_join(account=account, customer=customer, state=follow.state)
         active = {
             f.staff.wecom_userid: f
             for f in Follow.objects.filter(customer=customer, deleted_at__isnull=True).select_related("staff")
@@ -136,6 +146,8 @@ def apply_contact(
                 state=follow.state,
                 remark=follow.remark,
                 description=follow.description,
+                remark_mobiles=_valid_phones(follow.remark_mobiles),
+                remarks_exact=True,  # WeCom's view of the follow: a remark cleared there is cleared here
             )
         if complete:
             listed = {f.userid for f in data.follows} | set(still_following)
@@ -147,7 +159,29 @@ def apply_contact(
         for userid in new_follows:
             follow = next(f for f in data.follows if f.userid == userid)
             _apply_contact_way_tags(account, customer, follow)
+            _auto_remark(account, customer, follow)
     return customer, new_follows
+
+
+def _valid_phones(raw: list[str]) -> list[str]:
+    """Normalized mainland numbers among WeCom's remark phones (a landline or a typo is skipped)."""
+    phones = []
+    for value in raw:
+        try:
+            phones.append(crypto.normalize_phone(value))
+        except crypto.InvalidPhone:
+            continue
+    return list(dict.fromkeys(phones))
+
+
+def _auto_remark(account: ChannelAccount, customer: Customer, follow: adapter.FollowData) -> None:
+    """The 活码's remark template (e.g. "{channel}-{store}") for the new friend, pushed after commit."""
+    way = contact_way_for_state(account=account, state=follow.state)
+    if way is None or not way.remark_template.strip():
+        return
+    row = Follow.objects.filter(customer=customer, staff__wecom_userid=follow.userid).select_related("staff").first()
+    if row is not None:
+        auto_remark_queue(way=way, follow=row)
 
 
 def _sync_customer_wecom_tags(account: ChannelAccount, customer: Customer, data: adapter.ContactData) -> None:

@@ -15,6 +15,7 @@ urlpatterns: list[URLPattern] = [
     path("channels/qrcodes/<int:pk>/print/", views.contactway_print, name="contactway_print"),
     path("channels/transfers/", views.transfer_list, name="transfer_list"),
     path("channels/transfers/<int:pk>/refresh/", views.transfer_refresh, name="transfer_refresh"),
+    path("channels/wecom/follows/<int:pk>/remark/", views.follow_remark, name="wecom_follow_remark"),
     path("channels/wecom/jssdk/", login.wecom_jssdk, name="wecom_jssdk"),
     path("channels/wecom/<str:key>/login/", login.wecom_login, name="wecom_login"),
     path("channels/wecom/<str:key>/login/done/", login.wecom_login_done, name="wecom_login_done"),

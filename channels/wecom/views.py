@@ -9,17 +9,27 @@ from django.contrib import messages
 from django.db.models import Count, Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from channels import selectors, services
 from channels.errors import PlatformError, TransientError
-from channels.models import ChannelAccount, ChannelPlatform, ContactWay, ContactWayKind, CustomerTransfer, TransferKind
+from channels.models import (
+    ChannelAccount,
+    ChannelPlatform,
+    ContactWay,
+    ContactWayKind,
+    CustomerTransfer,
+    RemarkStatus,
+    TransferKind,
+)
 from channels.views import page_of, query_without_page
-from channels.wecom import contact_ways, transfers
-from channels.wecom.forms import ContactWayForm, TransferForm, WeComAccountForm
+from channels.wecom import contact_ways, remarks, transfers
+from channels.wecom.forms import ContactWayForm, FollowRemarkForm, TransferForm, WeComAccountForm
 from channels.wecom.sandbox_seed import SandboxUnavailable, sandbox_scan
-from contacts.access import OPERATOR_AND_MANAGER, OPERATOR_ONLY, AuthenticatedHttpRequest, console_view
+from contacts.access import ALL_ROLES, OPERATOR_AND_MANAGER, OPERATOR_ONLY, AuthenticatedHttpRequest, console_view
 from contacts.models import Follow, Staff, Store
 
 
@@ -146,6 +156,7 @@ def contactway_edit(request: AuthenticatedHttpRequest, pk: int | None = None) ->
             "auto_create_room": way.auto_create_room,
             "room_base_name": way.room_base_name,
             "room_base_id": way.room_base_id,
+            "remark_template": way.remark_template,
         }
     form = ContactWayForm(request.POST or None, actor=actor, initial=initial)
     if request.method == "POST" and form.is_valid():
@@ -167,6 +178,7 @@ def contactway_edit(request: AuthenticatedHttpRequest, pk: int | None = None) ->
                 auto_create_room=data["auto_create_room"],
                 room_base_name=data["room_base_name"],
                 room_base_id=data["room_base_id"] or 1,
+                remark_template=data["remark_template"],
                 by=actor.staff,
             )
         except contact_ways.ContactWayError as exc:
@@ -299,3 +311,43 @@ def transfer_refresh(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse
     except (PlatformError, TransientError) as exc:
         messages.error(request, _("企业微信调用失败：%(e)s，请稍后重试") % {"e": exc})
     return redirect("channels:transfer_list")
+
+
+@require_POST
+@console_view(ALL_ROLES)
+def follow_remark(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """Set a follow's remark, description and remark phones on WeCom (then here), from the profile or
+    the sidebar. Store staff edit only their own friendships; a WeCom refusal is shown as WeCom said it."""
+    actor = request.actor_obj
+    follow = get_object_or_404(
+        actor.scope(Follow.objects.select_related("staff", "customer")), pk=pk, deleted_at__isnull=True
+    )
+    back = request.POST.get("next") or ""
+    if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+        back = reverse("contacts:customer_detail", args=[follow.customer_id])
+    if actor.is_store_staff and follow.staff_id != actor.staff.pk:
+        messages.error(request, _("只能修改你自己添加的客户的备注"))
+        return redirect(back)
+    form = FollowRemarkForm(request.POST)
+    if not form.is_valid():
+        errors = "；".join(str(e) for errs in form.errors.values() for e in errs)
+        messages.error(request, _("备注没有保存：%(e)s") % {"e": errors})
+        return redirect(back)
+    data = form.cleaned_data
+    mobiles = data["mobiles"]
+    if not mobiles and not actor.sees_full_phone:
+        mobiles = follow.remark_phones  # store staff see masked numbers: a blank box keeps them
+    try:
+        push = remarks.follow_remark_set(
+            follow=follow, remark=data["remark"], description=data["description"], mobiles=mobiles, by=actor.staff
+        )
+    except remarks.RemarkError as exc:
+        messages.error(request, str(exc))
+        return redirect(back)
+    if push.status == RemarkStatus.DONE:
+        messages.success(request, _("备注已保存并同步到企业微信"))
+    elif push.status == RemarkStatus.REFUSED:
+        messages.error(request, _("企业微信没有接受这次修改，备注保持原样。%(e)s") % {"e": push.error})
+    else:
+        messages.warning(request, _("企业微信暂时无法连接：已记录，稍后自动重试"))
+    return redirect(back)

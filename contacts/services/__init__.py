@@ -7,8 +7,6 @@ here that changes one changes the other in the same transaction, with SQL array 
 """
 
 from contacts.services.customers import (
-    _customer_foreign_keys,
-    customer_merge,
     customer_opt_in,
     customer_opt_out,
     customer_resolve,
@@ -26,18 +24,28 @@ from contacts.services.imports import (
     import_job_progress_save,
     import_job_release,
 )
+from contacts.services.merges import (
+    UNDO_DAYS,
+    _customer_foreign_keys,
+    customer_merge,
+    customer_merge_manual,
+    customer_merge_undo,
+)
 from contacts.services.privacy import customer_erase, customer_personal_data
 from contacts.services.registry import (
     ContactsError,
     MergeHandler,
     TagDeletedListener,
     TagListener,
+    profile_extensions,
     register_erasure_handler,
     register_merge_handler,
     register_personal_data_provider,
+    register_profile_extension,
     register_sidebar_extension,
     register_tag_deleted_listener,
     register_tag_listener,
+    register_unmerge_handler,
     sidebar_extensions,
 )
 from contacts.services.relations import follow_end, follow_upsert, group_dismiss, group_upsert
@@ -65,6 +73,7 @@ from contacts.services.tags import (
 __all__ = [
     "ORDER_FIGURE_FIELDS",
     "STALE_RUNNING",
+    "UNDO_DAYS",
     "ContactsError",
     "MergeHandler",
     "OrderFigures",
@@ -74,6 +83,8 @@ __all__ = [
     "customer_erase",
     "customer_lifecycle_set",
     "customer_merge",
+    "customer_merge_manual",
+    "customer_merge_undo",
     "customer_opt_in",
     "customer_opt_out",
     "customer_order_figures_set",
@@ -95,12 +106,15 @@ __all__ = [
     "import_job_progress_save",
     "import_job_release",
     "note_add",
+    "profile_extensions",
     "register_erasure_handler",
     "register_merge_handler",
     "register_personal_data_provider",
+    "register_profile_extension",
     "register_sidebar_extension",
     "register_tag_deleted_listener",
     "register_tag_listener",
+    "register_unmerge_handler",
     "segment_delete",
     "segment_facts_rebuild",
     "segment_save",

@@ -6,28 +6,23 @@ import logging
 from datetime import datetime
 from typing import Any
 
-from django.apps import apps
-from django.db import IntegrityError, connection, models, transaction
-from django.db.models import Exists, OuterRef, Q
+from django.db import IntegrityError, transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from contacts import crypto
 from contacts.models import (
     Customer,
-    CustomerMerge,
-    CustomerTag,
     Identity,
     Note,
     Organization,
     Staff,
-    TagChoice,
     TimelineEvent,
     TimelineKind,
 )
-from contacts.services import registry
-from contacts.services.registry import ContactsError, _notify_tags
-from contacts.services.rollups import ORDER_FIGURE_FIELDS
+from contacts.services.merges import customer_merge
+from contacts.services.registry import ContactsError
 
 logger = logging.getLogger(__name__)
 
@@ -74,6 +69,38 @@ _DEFAULT_FIELDS = (
 
 def _is_blank(value: Any) -> bool:
     return value in (None, "", {}, []) or (value == 0 and not isinstance(value, bool))
+
+
+def _matched_keys(
+    found: list[Customer],
+    *,
+    organization: Organization,
+    platform: str,
+    account: str,
+    external_id: str,
+    unionid: str,
+    hashed: str,
+) -> dict[int, set[str]]:
+    """Which of the given keys found each customer (for the merge audit)."""
+    keys: dict[int, set[str]] = {c.pk: set() for c in found}
+    if len(found) < 2:
+        return keys
+    if platform and external_id:
+        owner = (
+            Identity.objects.filter(
+                organization=organization, platform=platform, account=account, external_id=external_id
+            )
+            .values_list("customer_id", flat=True)
+            .first()
+        )
+        if owner in keys:
+            keys[owner].add(f"identity:{platform}")
+    for customer in found:
+        if unionid and customer.unionid == unionid:
+            keys[customer.pk].add("unionid")
+        if hashed and customer.phone_hash == hashed:
+            keys[customer.pk].add("phone")
+    return keys
 
 
 @transaction.atomic
@@ -142,6 +169,8 @@ def _customer_resolve(
         keys |= Q(phone_hash=hashed)
     # Lock in primary-key order so two resolutions of overlapping people cannot deadlock.
     found = list(Customer.objects.select_for_update().filter(keys, organization=organization).order_by("pk"))
+    matched = _matched_keys(found, organization=organization, platform=platform, account=account,
+                            external_id=external_id, unionid=unionid, hashed=hashed)  # fmt: skip
     created = not found
     if created:
         fields = {k: v for k, v in defaults.items() if k in _DEFAULT_FIELDS and v is not None}
@@ -163,7 +192,10 @@ def _customer_resolve(
     else:
         customer = found[0]
         for other in found[1:]:
-            customer = customer_merge(survivor=customer, absorbed=other, reason=f"resolve:{source}"[:100])
+            keys_used = sorted(matched.get(customer.pk, set()) | matched.get(other.pk, set()))
+            customer = customer_merge(
+                survivor=customer, absorbed=other, reason=f"resolve:{source}"[:100], matched_keys=keys_used
+            )
         changed: list[str] = []
         if unionid and not customer.unionid:
             customer.unionid = unionid
@@ -194,161 +226,6 @@ def _customer_resolve(
             defaults={"customer": customer},
         )
     return customer, created
-
-
-def _snapshot(customer: Customer) -> dict[str, Any]:
-    data: dict[str, Any] = {}
-    for field in customer._meta.concrete_fields:
-        value = getattr(customer, field.attname)
-        data[field.attname] = value.isoformat() if isinstance(value, datetime) else value
-    return {
-        k: (str(v) if not isinstance(v, str | int | float | bool | list | dict | type(None)) else v)
-        for k, v in data.items()
-    }
-
-
-def _customer_foreign_keys() -> list[tuple[type[models.Model], models.ForeignKey[Any, Any]]]:
-    """Every concrete FK/one-to-one to Customer in every installed app (auto-created M2M tables too)."""
-    return [
-        (model, field)
-        for model in apps.get_models(include_auto_created=True)
-        if not model._meta.proxy and model._meta.managed
-        for field in model._meta.concrete_fields
-        if isinstance(field, models.ForeignKey) and field.related_model is Customer
-    ]
-
-
-def _unique_sets(model: type[models.Model], field: models.Field[Any, Any]) -> list[tuple[list[str], Q | None]]:
-    """Unique field sets of ``model`` that include ``field`` (with the constraint's condition, if any)."""
-    sets: list[tuple[list[str], Q | None]] = []
-    if field.unique:
-        sets.append(([field.name], None))
-    sets += [(list(fields), None) for fields in model._meta.unique_together if field.name in fields]
-    sets += [
-        (list(c.fields), c.condition)
-        for c in model._meta.constraints
-        if isinstance(c, models.UniqueConstraint) and c.fields and field.name in c.fields
-    ]
-    return sets
-
-
-def _move_rows(
-    model: type[models.Model], field: models.ForeignKey[Any, Any], survivor_id: int, absorbed_id: int
-) -> None:
-    """Repoint ``model.field`` from absorbed to survivor, first dropping rows that would collide."""
-    manager = model._base_manager
-    for fields, condition in _unique_sets(model, field):
-        others = [f for f in fields if f != field.name]
-        survivor_rows = manager.filter(**{field.attname: survivor_id}, **{f: OuterRef(f) for f in others})
-        absorbed_rows = manager.filter(**{field.attname: absorbed_id})
-        if condition is not None:
-            survivor_rows, absorbed_rows = survivor_rows.filter(condition), absorbed_rows.filter(condition)
-        absorbed_rows.filter(Exists(survivor_rows)).delete()
-    manager.filter(**{field.attname: absorbed_id}).update(**{field.attname: survivor_id})
-
-
-@transaction.atomic
-def customer_merge(*, survivor: Customer, absorbed: Customer, reason: str) -> Customer:
-    """Fold ``absorbed`` into ``survivor``: move every relation, keep the earliest first touch, audit.
-
-    1. Lock both rows (primary-key order); snapshot the absorbed customer.
-    2. Single-choice tag groups: the survivor's choice wins; then every FK to Customer in every app is
-       repointed (registered merge handlers first; otherwise duplicates on a unique constraint
-       involving the customer are dropped from the absorbed side before the move).
-    3. Merge scalar fields (blanks filled, earliest first touch/creation, opt-out wins) and rebuild
-       ``tag_ids`` from the assignments (the order figures stay as the merge handlers wrote them);
-       timeline + ``CustomerMerge`` row.
-    """
-    if survivor.pk == absorbed.pk:
-        return survivor
-    if survivor.organization_id != absorbed.organization_id:
-        raise ContactsError(_("不能合并不同企业的客户"))
-    ids = sorted([survivor.pk, absorbed.pk])
-    locked = {c.pk: c for c in Customer.objects.select_for_update().filter(pk__in=ids).order_by("pk")}
-    survivor, absorbed = locked[survivor.pk], locked[absorbed.pk]
-    snapshot = _snapshot(absorbed)
-    before_tags = set(survivor.tag_ids or [])
-
-    # Single-choice groups: drop the absorbed customer's tag where the survivor already chose one.
-    CustomerTag.objects.filter(
-        customer_id=absorbed.pk,
-        tag__group__choice=TagChoice.SINGLE,
-        tag__group_id__in=CustomerTag.objects.filter(customer_id=survivor.pk).values("tag__group_id"),
-    ).delete()
-
-    handled = set()
-    for model, fn in registry._merge_handlers.items():
-        fn(survivor.pk, absorbed.pk)
-        handled.add(model)
-    tables = set(connection.introspection.table_names())
-    for model, field in _customer_foreign_keys():
-        if model in handled:
-            continue
-        if model._meta.db_table not in tables:
-            # A model whose migration has not run yet holds no rows to move.
-            logger.warning("merge: table %s does not exist yet; skipped", model._meta.db_table)
-            continue
-        _move_rows(model, field, survivor.pk, absorbed.pk)
-    # The order figures are written by the layer that records orders, through
-    # customer_order_figures_set (analytics does it in its merge handler above, after moving the
-    # orders): reload them, so the save below does not put back the ones locked before the move.
-    survivor.refresh_from_db(fields=list(ORDER_FIGURE_FIELDS))
-
-    # Scalar fields.
-    for attr in ("name", "avatar", "unionid", "phone_hash", "phone_encrypted", "home_store_id", "consent_source"):
-        if not getattr(survivor, attr) and getattr(absorbed, attr):
-            setattr(survivor, attr, getattr(absorbed, attr))
-    if not survivor.gender and absorbed.gender:
-        survivor.gender = absorbed.gender
-    if absorbed.first_touch_at and (
-        survivor.first_touch_at is None or absorbed.first_touch_at < survivor.first_touch_at
-    ):
-        survivor.first_touch_at, survivor.first_touch = absorbed.first_touch_at, absorbed.first_touch
-        survivor.source_channel = absorbed.source_channel
-    elif survivor.first_touch_at is None and not survivor.first_touch and absorbed.first_touch:
-        survivor.first_touch = absorbed.first_touch
-    if survivor.source_channel == "other" and absorbed.source_channel != "other":
-        survivor.source_channel = absorbed.source_channel
-    survivor.created_at = min(survivor.created_at, absorbed.created_at)
-    survivor.attributes = {**(absorbed.attributes or {}), **(survivor.attributes or {})}
-    if absorbed.marketing_consent and not survivor.marketing_consent:
-        survivor.marketing_consent, survivor.consent_at = True, absorbed.consent_at
-    if absorbed.opted_out_at and (survivor.opted_out_at is None or absorbed.opted_out_at < survivor.opted_out_at):
-        survivor.opted_out_at, survivor.opt_out_source = absorbed.opted_out_at, absorbed.opt_out_source
-
-    with connection.cursor() as cursor:
-        # The absorbed row goes first (its phone/unionid are unique per organization). Nothing points
-        # at it any more, so a plain DELETE (no ORM collector walking every related table).
-        cursor.execute("DELETE FROM contacts_customer WHERE id = %s", [absorbed.pk])
-        survivor.save()
-        cursor.execute(
-            """
-            UPDATE contacts_customer
-               SET tag_ids = COALESCE(
-                     (SELECT array_agg(tag_id::int ORDER BY tag_id) FROM contacts_customertag WHERE customer_id = %s),
-                     '{}')
-             WHERE id = %s
-         RETURNING tag_ids
-            """,
-            [survivor.pk, survivor.pk],
-        )
-        survivor.tag_ids = list(cursor.fetchone()[0])
-    CustomerMerge.objects.create(
-        organization_id=survivor.organization_id,
-        survivor=survivor,
-        merged_customer_id=absorbed.pk,
-        snapshot=snapshot,
-        reason=reason[:100],
-    )
-    timeline_add(
-        customer=survivor,
-        kind=TimelineKind.MERGED,
-        summary=f"合并客户 #{absorbed.pk}",
-        data={"absorbed_id": absorbed.pk, "reason": reason},
-    )
-    added = sorted(set(survivor.tag_ids) - before_tags)
-    _notify_tags([(survivor.pk, added, [])], "merge")
-    return survivor
 
 
 # --- notes, consent ------------------------------------------------------------------------------

@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import transaction
-from django.db.models import CharField, Value
+from django.db.models import CharField, Q, Value
 from django.db.models.functions import Cast, Coalesce, Concat
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -128,9 +128,13 @@ def customer_erase(*, customer: Customer, by: Staff | None, reason: str) -> Priv
         "timeline": TimelineEvent.objects.filter(customer=customer).delete()[0],
         # Direct deletes: no tag listener runs, so nothing is pushed to WeCom.
         "tags": CustomerTag.objects.filter(customer=customer).delete()[0],
-        "follows": Follow.objects.filter(customer=customer).update(remark="", description=""),
+        "follows": Follow.objects.filter(customer=customer).update(remark="", description="", remark_mobiles=[]),
         "group_members": _erase_group_members(customer, now),
-        "merge_snapshots": CustomerMerge.objects.filter(survivor=customer).update(snapshot={}),
+        # Merge records hold dumps of both records (phones, names, rows): empty them wherever this
+        # person was the survivor or the absorbed side. Such a merge can no longer be undone.
+        "merge_snapshots": CustomerMerge.objects.filter(
+            Q(survivor=customer) | Q(organization_id=customer.organization_id, merged_customer_id=customer.pk)
+        ).update(snapshot={}, restore={}, reason=""),
         # Finished imports drop their file; one left by an older version may still name the person.
         "import_files": ImportJob.objects.filter(
             organization_id=customer.organization_id, status__in=[ImportStatus.DONE, ImportStatus.FAILED]

@@ -14,11 +14,14 @@ logger = logging.getLogger(__name__)
 TagListener = Callable[[int, list[int], list[int], str], None]
 TagDeletedListener = Callable[[int, str, str], None]
 MergeHandler = Callable[[int, int], None]
+UnmergeHandler = Callable[[int, int, str], None]
 
 _tag_listeners: list[TagListener] = []
 _tag_deleted_listeners: list[TagDeletedListener] = []
 _merge_handlers: dict[type[models.Model], MergeHandler] = {}
+_unmerge_handlers: list[UnmergeHandler] = []
 _sidebar_extensions: list[str] = []
+_profile_extensions: list[str] = []
 PersonalDataProvider = Callable[[int], list[dict[str, Any]]]
 ErasureHandler = Callable[[int], dict[str, int]]
 _personal_data_providers: dict[str, PersonalDataProvider] = {}
@@ -92,6 +95,18 @@ def sidebar_extensions() -> list[str]:
     return list(_sidebar_extensions)
 
 
+def register_profile_extension(template_name: str) -> None:
+    """A template the customer profile (console and sidebar) includes (e.g. WeCom remark editing).
+
+    It renders with the profile's context: ``customer``, ``follows``, ``actor``."""
+    if template_name not in _profile_extensions:
+        _profile_extensions.append(template_name)
+
+
+def profile_extensions() -> list[str]:
+    return list(_profile_extensions)
+
+
 def register_merge_handler(model: type[models.Model], fn: MergeHandler) -> None:
     """``fn(survivor_id, absorbed_id)`` moves ``model``'s rows during a merge, instead of the generic move.
 
@@ -99,6 +114,14 @@ def register_merge_handler(model: type[models.Model], fn: MergeHandler) -> None:
     duplicate" (e.g. sum two counters). The handler must leave no row pointing at the absorbed customer.
     """
     _merge_handlers[model] = fn
+
+
+def register_unmerge_handler(fn: UnmergeHandler) -> None:
+    """``fn(survivor_id, restored_id, phase)`` runs inside a merge undo: ``"before"`` while the survivor
+    still holds everything (take its share out of derived data), ``"after"`` once both customers and
+    their rows are back (recompute both)."""
+    if fn not in _unmerge_handlers:
+        _unmerge_handlers.append(fn)
 
 
 def _notify_tags(changes: Iterable[tuple[int, list[int], list[int]]], source: str) -> None:

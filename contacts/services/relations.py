@@ -9,6 +9,7 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from contacts import crypto
 from contacts.models import (
     ChurnedBy,
     Customer,
@@ -37,8 +38,14 @@ def follow_upsert(
     state: str = "",
     remark: str = "",
     description: str = "",
+    remark_mobiles: list[str] | None = None,
+    remarks_exact: bool = False,
 ) -> Follow:
-    """Create or refresh the staff ↔ customer friendship (a re-add revives a churned one)."""
+    """Create or refresh the staff ↔ customer friendship (a re-add revives a churned one).
+
+    ``remark_mobiles`` (clear numbers, as WeCom lists them) replaces the stored ones when given; they
+    are kept as ciphertexts. ``remarks_exact``: the remark and description are the platform's whole
+    truth (a blank one was cleared there), not a partial update that keeps what we had."""
     if customer.organization_id != staff.organization_id:
         raise ContactsError(_("员工与客户不属于同一企业"))
     follow, created = Follow.objects.select_for_update().get_or_create(
@@ -51,6 +58,7 @@ def follow_upsert(
             "state": state,
             "remark": remark,
             "description": description,
+            "remark_mobiles": [crypto.encrypt_phone(m) for m in remark_mobiles or []],
         },
     )
     if created or follow.deleted_at is not None:
@@ -68,8 +76,10 @@ def follow_upsert(
             follow.added_at = added_at or timezone.now()
         follow.add_way = add_way or follow.add_way
         follow.state = state or follow.state
-        follow.remark = remark or follow.remark
-        follow.description = description or follow.description
+        follow.remark = remark if remarks_exact else (remark or follow.remark)
+        follow.description = description if remarks_exact else (description or follow.description)
+        if remark_mobiles is not None and sorted(remark_mobiles) != sorted(follow.remark_phones):
+            follow.remark_mobiles = [crypto.encrypt_phone(m) for m in remark_mobiles]
         follow.save()
     return follow
 

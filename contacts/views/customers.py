@@ -22,6 +22,7 @@ from contacts.forms import CustomerFilterForm, NoteForm
 from contacts.models import (
     Customer,
     CustomerGroupMember,
+    CustomerMerge,
     Follow,
     Identity,
     Note,
@@ -157,7 +158,14 @@ def profile_context(
     ).order_by("left_at", "-joined_at")
     notes = actor.scope(Note.objects.filter(customer=customer).select_related("author"))[:20]
     timeline = actor.scope(TimelineEvent.objects.filter(customer=customer).select_related("actor"))
+    merges = actor.scope(
+        CustomerMerge.objects.filter(
+            Q(survivor=customer) | Q(organization_id=customer.organization_id, merged_customer_id=customer.pk)
+        ).select_related("by", "undone_by")
+    )[:20]
     return {
+        "merges": merges,
+        "profile_extensions": services.profile_extensions(),
         "customer": customer,
         "phone": display_phone(actor, customer),
         "tag_groups": groups,

@@ -33,3 +33,9 @@ def test_demo_fakes_are_seeded() -> None:
     assert meituan.vouchers[demo_voucher_code("SH001", 1)].status == "unused"
     assert meituan.vouchers[demo_voucher_code("SH001", 39)].status == "consumed"
     assert WeChatShopFake.for_demo().components
+
+
+def test_demo_meituan_buyers_are_not_one_masked_number_in_three_shops() -> None:
+    meituan = MeituanFake.for_demo()
+    masks = [v.mobile for v in meituan.vouchers.values()]
+    assert len(masks) == len(set(masks))

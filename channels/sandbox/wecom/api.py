@@ -71,7 +71,7 @@ class WeComFake(Scenarios):
             "state": follow.state,
             "add_way": follow.add_way,
             "oper_userid": follow.oper_userid,
-            "remark_mobiles": [],
+            "remark_mobiles": list(follow.remark_mobiles),
         }
         if follow.wechat_channels:
             data["wechat_channels"] = follow.wechat_channels
@@ -122,11 +122,24 @@ class WeComFake(Scenarios):
         }
 
     def api_externalcontact__remark(self, corp: Corp, p: dict[str, Any]) -> dict[str, Any]:
+        """修改客户备注信息: remark ≤ 20, description ≤ 150, remark_company ≤ 20 characters, at most
+        ``remark_mobiles_max`` phones (docs/platforms.md#wecom-remarks); over a bound → 40058, nothing
+        changed. ``remark_mobiles: [""]`` clears the phones; an absent key leaves a field as it is."""
         follow = self._follow(corp, p.get("userid", ""), p.get("external_userid", ""))
+        for key, limit in (("remark", 20), ("description", 150), ("remark_company", 20)):
+            if len(str(p.get(key) or "")) > limit:
+                raise ApiError(40058, f"{key} exceed max length {limit}")
+        mobiles = [str(m) for m in p.get("remark_mobiles") or []]
+        if len(mobiles) > self.remark_mobiles_max:
+            raise ApiError(40058, f"remark_mobiles exceed max count {self.remark_mobiles_max}")
+        if any(m and not m.replace("+", "").replace("-", "").isdigit() for m in mobiles):
+            raise ApiError(40058, "invalid remark_mobiles")
         if "remark" in p:
             follow.remark = p["remark"]
         if "description" in p:
             follow.description = p["description"]
+        if "remark_mobiles" in p:
+            follow.remark_mobiles = [m for m in mobiles if m]
         return {}
 
     def _follow(self, corp: Corp, userid: str, ext: str) -> FollowInfo:

@@ -38,6 +38,8 @@ class FakeCore:
         self.token_ttl = token_ttl
         self.same_token_while_valid = True
         self.group_capacity = group_capacity
+        # At most this many remark phones per follow (our bound; WeCom does not document a count).
+        self.remark_mobiles_max = 5
         self.clock_offset = 0.0
         self.latency = 0.0
         # Extra seconds per api path (e.g. {"externalcontact/get": 8}) to hold a caller mid-call.

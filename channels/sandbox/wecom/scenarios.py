@@ -111,6 +111,7 @@ class Scenarios(FakeCore):
         corp_id: str = "",
         createtime: int | None = None,
         wechat_channels: dict[str, Any] | None = None,
+        remark_mobiles: list[str] | None = None,
     ) -> str:
         """Make ``external_userid`` a friend of ``userid`` without any callback (pre-existing data)."""
         with self.lock:
@@ -127,6 +128,7 @@ class Scenarios(FakeCore):
                 tags=set(tags or []),
                 oper_userid=ext,
                 wechat_channels=wechat_channels,
+                remark_mobiles=list(remark_mobiles or []),
             )
             corp.customers[ext] = contact
             return ext
@@ -208,6 +210,7 @@ class Scenarios(FakeCore):
         wechat_channels: dict[str, Any] | None = None,
         half: bool = False,
         corp_id: str = "",
+        remark_mobiles: list[str] | None = None,
     ) -> dict[str, Any]:
         """A WeChat user scans a 渠道活码 (found by ``state`` or ``config_id``) and adds the member.
 
@@ -239,6 +242,7 @@ class Scenarios(FakeCore):
                 add_way=add_way,
                 corp_id=corp.corp_id,
                 wechat_channels=wechat_channels,
+                remark_mobiles=remark_mobiles,
             )
             code = self._id("WELCOME")
             corp.welcome_codes[code] = {
@@ -267,11 +271,15 @@ class Scenarios(FakeCore):
         add_tags: list[str] | None = None,
         remove_tags: list[str] | None = None,
         corp_id: str = "",
+        remark_mobiles: list[str] | None = None,
     ) -> None:
-        """The member edits the customer in the WeCom client (remark, tags) → edit_external_contact."""
+        """The member edits the customer in the WeCom client (remark, tags, remark phones) →
+        edit_external_contact."""
         with self.lock:
             corp = self.corp(corp_id)
             follow = corp.customers[external_userid].follows[userid]
+            if remark_mobiles is not None:
+                follow.remark_mobiles = list(remark_mobiles)
             if remark is not None:
                 follow.remark = remark
             if description is not None:
@@ -544,7 +552,13 @@ class Scenarios(FakeCore):
                         "name": c.name,
                         "unionid": c.unionid,
                         "follows": {
-                            u: {"state": f.state, "tags": sorted(f.tags), "remark": f.remark}
+                            u: {
+                                "state": f.state,
+                                "tags": sorted(f.tags),
+                                "remark": f.remark,
+                                "description": f.description,
+                                "remark_mobiles": list(f.remark_mobiles),
+                            }
                             for u, f in c.follows.items()
                         },
                     }

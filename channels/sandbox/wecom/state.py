@@ -28,6 +28,7 @@ class FollowInfo:
     tags: set[str] = field(default_factory=set)
     oper_userid: str = ""
     wechat_channels: dict[str, Any] | None = None
+    remark_mobiles: list[str] = field(default_factory=list)
 
 
 @dataclass
