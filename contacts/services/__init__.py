@@ -6,6 +6,7 @@ here that changes one changes the other in the same transaction, with SQL array 
 ``-``/``|`` and ``uniq(sort(…))``, so the array stays sorted and without duplicates).
 """
 
+from contacts.services.audit import audit_record
 from contacts.services.customers import (
     _customer_foreign_keys,
     customer_merge,
@@ -26,6 +27,7 @@ from contacts.services.imports import (
     import_job_progress_save,
     import_job_release,
 )
+from contacts.services.lifecycle import customer_lifecycle_refresh, organization_lifecycle_refresh
 from contacts.services.privacy import customer_erase, customer_personal_data
 from contacts.services.registry import (
     ContactsError,
@@ -71,7 +73,9 @@ __all__ = [
     "TagDeletedListener",
     "TagListener",
     "_customer_foreign_keys",
+    "audit_record",
     "customer_erase",
+    "customer_lifecycle_refresh",
     "customer_lifecycle_set",
     "customer_merge",
     "customer_opt_in",
@@ -95,6 +99,7 @@ __all__ = [
     "import_job_progress_save",
     "import_job_release",
     "note_add",
+    "organization_lifecycle_refresh",
     "register_erasure_handler",
     "register_merge_handler",
     "register_personal_data_provider",

@@ -22,6 +22,7 @@ from contacts.models import (
     TimelineKind,
 )
 from contacts.services.customers import timeline_add
+from contacts.services.lifecycle import customer_lifecycle_refresh
 from contacts.services.registry import ContactsError
 
 # --- follows and groups --------------------------------------------------------------------------
@@ -71,6 +72,7 @@ def follow_upsert(
         follow.remark = remark or follow.remark
         follow.description = description or follow.description
         follow.save()
+    customer_lifecycle_refresh(customer_ids=[customer.pk])
     return follow
 
 
@@ -90,6 +92,7 @@ def follow_end(*, customer: Customer, staff: Staff, by: str, at: datetime | None
             data={"staff_id": staff.pk, "by": by},
             occurred_at=at,
         )
+        customer_lifecycle_refresh(customer_ids=[customer.pk])
 
 
 @transaction.atomic
