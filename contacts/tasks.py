@@ -27,3 +27,9 @@ def lifecycle_refresh_all_task() -> None:
     """Beat (daily): lifecycle stages move with the calendar (沉睡 after N idle days)."""
     for organization_id in Organization.objects.values_list("id", flat=True).order_by("id"):
         services.organization_lifecycle_refresh(organization_id=organization_id)
+
+
+@shared_task(name="contacts.lifecycle.refresh_org", ignore_result=True)
+def lifecycle_refresh_org_task(organization_id: int) -> None:
+    """The brand changed its lifecycle rules: re-derive every stage."""
+    services.organization_lifecycle_refresh(organization_id=organization_id)

@@ -8,73 +8,163 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('contacts', '0007_import_files_dropped_when_finished'),
+        ("contacts", "0007_import_files_dropped_when_finished"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='organization',
-            name='lifecycle_churn_on_unfollow',
-            field=models.BooleanField(default=True, verbose_name='删除全部好友即流失'),
+            model_name="organization",
+            name="lifecycle_churn_on_unfollow",
+            field=models.BooleanField(default=True, verbose_name="删除全部好友即流失"),
         ),
         migrations.AddField(
-            model_name='organization',
-            name='lifecycle_dormant_days',
-            field=models.PositiveSmallIntegerField(default=180, validators=[django.core.validators.MinValueValidator(0), django.core.validators.MaxValueValidator(3650)], verbose_name='沉睡天数（无订单）'),
+            model_name="organization",
+            name="lifecycle_dormant_days",
+            field=models.PositiveSmallIntegerField(
+                default=180,
+                validators=[
+                    django.core.validators.MinValueValidator(0),
+                    django.core.validators.MaxValueValidator(3650),
+                ],
+                verbose_name="沉睡天数（无订单）",
+            ),
         ),
         migrations.AddField(
-            model_name='organization',
-            name='lifecycle_repeat_orders',
-            field=models.PositiveSmallIntegerField(default=2, validators=[django.core.validators.MinValueValidator(2), django.core.validators.MaxValueValidator(100)], verbose_name='复购门槛（订单数）'),
+            model_name="organization",
+            name="lifecycle_repeat_orders",
+            field=models.PositiveSmallIntegerField(
+                default=2,
+                validators=[django.core.validators.MinValueValidator(2), django.core.validators.MaxValueValidator(100)],
+                verbose_name="复购门槛（订单数）",
+            ),
         ),
         migrations.AlterField(
-            model_name='customer',
-            name='lifecycle',
-            field=models.CharField(choices=[('lead', '线索'), ('prospect', '潜客'), ('customer', '成交客户'), ('repeat', '复购客户'), ('dormant', '沉睡'), ('churned', '流失')], default='lead', max_length=20, verbose_name='生命周期'),
+            model_name="customer",
+            name="lifecycle",
+            field=models.CharField(
+                choices=[
+                    ("lead", "线索"),
+                    ("prospect", "潜客"),
+                    ("customer", "成交客户"),
+                    ("repeat", "复购客户"),
+                    ("dormant", "沉睡"),
+                    ("churned", "流失"),
+                ],
+                default="lead",
+                max_length=20,
+                verbose_name="生命周期",
+            ),
         ),
         migrations.CreateModel(
-            name='ApiToken',
+            name="ApiToken",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, verbose_name='用途')),
-                ('prefix', models.CharField(max_length=16, unique=True)),
-                ('key_hash', models.CharField(max_length=64, unique=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='签发时间')),
-                ('expires_at', models.DateTimeField(verbose_name='到期时间')),
-                ('last_used_at', models.DateTimeField(blank=True, null=True, verbose_name='最近使用')),
-                ('revoked_at', models.DateTimeField(blank=True, null=True, verbose_name='吊销时间')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='contacts.staff')),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='contacts.organization')),
-                ('staff', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='api_tokens', to='contacts.staff', verbose_name='员工')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=100, verbose_name="用途")),
+                ("prefix", models.CharField(max_length=16, unique=True)),
+                ("key_hash", models.CharField(max_length=64, unique=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now, verbose_name="签发时间")),
+                ("expires_at", models.DateTimeField(verbose_name="到期时间")),
+                ("last_used_at", models.DateTimeField(blank=True, null=True, verbose_name="最近使用")),
+                ("revoked_at", models.DateTimeField(blank=True, null=True, verbose_name="吊销时间")),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="contacts.staff",
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="contacts.organization"
+                    ),
+                ),
+                (
+                    "staff",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="api_tokens",
+                        to="contacts.staff",
+                        verbose_name="员工",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'API 令牌',
-                'verbose_name_plural': 'API 令牌',
-                'ordering': ['-created_at', '-id'],
-                'constraints': [models.CheckConstraint(condition=models.Q(('expires_at__gt', models.F('created_at'))), name='apitoken_expires_after_created')],
+                "verbose_name": "API 令牌",
+                "verbose_name_plural": "API 令牌",
+                "ordering": ["-created_at", "-id"],
+                "constraints": [
+                    models.CheckConstraint(
+                        condition=models.Q(("expires_at__gt", models.F("created_at"))),
+                        name="apitoken_expires_after_created",
+                    )
+                ],
             },
         ),
         migrations.CreateModel(
-            name='AuditEntry',
+            name="AuditEntry",
             fields=[
-                ('id', models.BigAutoField(primary_key=True, serialize=False)),
-                ('at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='时间')),
-                ('actor_staff_id', models.BigIntegerField(blank=True, null=True, verbose_name='操作人')),
-                ('actor_user_id', models.BigIntegerField(blank=True, null=True)),
-                ('action', models.CharField(choices=[('store_create', '新建门店'), ('store_update', '修改门店'), ('store_close', '停用门店'), ('store_reopen', '重新启用门店'), ('staff_update', '修改员工'), ('staff_login_grant', '开通登录账号'), ('staff_login_revoke', '停用登录账号'), ('staff_password_set', '设置登录密码'), ('role_change', '变更角色'), ('token_create', '签发 API 令牌'), ('token_revoke', '吊销 API 令牌'), ('brand_update', '修改品牌设置'), ('privacy_export', '导出个人信息'), ('privacy_erase', '删除个人信息'), ('customer_merge', '合并客户'), ('campaign_approve', '审批通过活动'), ('campaign_reject', '驳回活动'), ('channel_credentials', '修改渠道账号凭据'), ('login_lockout', '登录被锁定')], max_length=32, verbose_name='操作')),
-                ('target_type', models.CharField(max_length=32, verbose_name='对象类型')),
-                ('target_id', models.CharField(blank=True, default='', max_length=64, verbose_name='对象编号')),
-                ('fields', django.contrib.postgres.fields.ArrayField(base_field=models.CharField(max_length=64), blank=True, default=list, size=None)),
-                ('details', models.JSONField(blank=True, default=dict)),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='contacts.organization')),
+                ("id", models.BigAutoField(primary_key=True, serialize=False)),
+                ("at", models.DateTimeField(default=django.utils.timezone.now, verbose_name="时间")),
+                ("actor_staff_id", models.BigIntegerField(blank=True, null=True, verbose_name="操作人")),
+                ("actor_user_id", models.BigIntegerField(blank=True, null=True)),
+                (
+                    "action",
+                    models.CharField(
+                        choices=[
+                            ("store_create", "新建门店"),
+                            ("store_update", "修改门店"),
+                            ("store_close", "停用门店"),
+                            ("store_reopen", "重新启用门店"),
+                            ("staff_update", "修改员工"),
+                            ("staff_login_grant", "开通登录账号"),
+                            ("staff_login_revoke", "停用登录账号"),
+                            ("staff_password_set", "设置登录密码"),
+                            ("role_change", "变更角色"),
+                            ("token_create", "签发 API 令牌"),
+                            ("token_revoke", "吊销 API 令牌"),
+                            ("brand_update", "修改品牌设置"),
+                            ("privacy_export", "导出个人信息"),
+                            ("privacy_erase", "删除个人信息"),
+                            ("customer_merge", "合并客户"),
+                            ("campaign_approve", "审批通过活动"),
+                            ("campaign_reject", "驳回活动"),
+                            ("channel_credentials", "修改渠道账号凭据"),
+                            ("login_lockout", "登录被锁定"),
+                        ],
+                        max_length=32,
+                        verbose_name="操作",
+                    ),
+                ),
+                ("target_type", models.CharField(max_length=32, verbose_name="对象类型")),
+                ("target_id", models.CharField(blank=True, default="", max_length=64, verbose_name="对象编号")),
+                (
+                    "fields",
+                    django.contrib.postgres.fields.ArrayField(
+                        base_field=models.CharField(max_length=64), blank=True, default=list, size=None
+                    ),
+                ),
+                ("details", models.JSONField(blank=True, default=dict)),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="contacts.organization"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '审计日志',
-                'verbose_name_plural': '审计日志',
-                'ordering': ['-at', '-id'],
-                'indexes': [models.Index(fields=['organization', '-at'], name='audit_org_at'), models.Index(fields=['organization', 'action', '-at'], name='audit_org_action_at'), models.Index(fields=['organization', 'actor_staff_id', '-at'], name='audit_org_actor_at')],
+                "verbose_name": "审计日志",
+                "verbose_name_plural": "审计日志",
+                "ordering": ["-at", "-id"],
+                "indexes": [
+                    models.Index(fields=["organization", "-at"], name="audit_org_at"),
+                    models.Index(fields=["organization", "action", "-at"], name="audit_org_action_at"),
+                    models.Index(fields=["organization", "actor_staff_id", "-at"], name="audit_org_actor_at"),
+                ],
             },
         ),
         # The audit log is append-only: the database refuses every UPDATE and DELETE (a statement

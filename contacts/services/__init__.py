@@ -28,6 +28,22 @@ from contacts.services.imports import (
     import_job_release,
 )
 from contacts.services.lifecycle import customer_lifecycle_refresh, organization_lifecycle_refresh
+from contacts.services.organization import (
+    API_TOKEN_PREFIX,
+    api_token_create,
+    api_token_hash,
+    api_token_revoke,
+    api_tokens_revoke_for_user,
+    brand_settings_update,
+    staff_login_grant,
+    staff_login_revoke,
+    staff_password_link,
+    staff_role_change,
+    staff_stores_set,
+    store_create,
+    store_set_active,
+    store_update,
+)
 from contacts.services.privacy import customer_erase, customer_personal_data
 from contacts.services.registry import (
     ContactsError,
@@ -65,6 +81,7 @@ from contacts.services.tags import (
 )
 
 __all__ = [
+    "API_TOKEN_PREFIX",
     "ORDER_FIGURE_FIELDS",
     "STALE_RUNNING",
     "ContactsError",
@@ -73,7 +90,12 @@ __all__ = [
     "TagDeletedListener",
     "TagListener",
     "_customer_foreign_keys",
+    "api_token_create",
+    "api_token_hash",
+    "api_token_revoke",
+    "api_tokens_revoke_for_user",
     "audit_record",
+    "brand_settings_update",
     "customer_erase",
     "customer_lifecycle_refresh",
     "customer_lifecycle_set",
@@ -112,9 +134,17 @@ __all__ = [
     "sidebar_extensions",
     "staff_create",
     "staff_depart",
+    "staff_login_grant",
+    "staff_login_revoke",
     "staff_login_user",
+    "staff_password_link",
     "staff_return",
+    "staff_role_change",
     "staff_set_role",
+    "staff_stores_set",
+    "store_create",
+    "store_set_active",
+    "store_update",
     "tag_create",
     "tag_delete",
     "tag_group_create",

@@ -14,6 +14,7 @@ from django.utils.translation import gettext as _
 
 from contacts import crypto
 from contacts.models import (
+    AuditAction,
     Customer,
     CustomerMerge,
     CustomerTag,
@@ -26,6 +27,7 @@ from contacts.models import (
     TimelineKind,
 )
 from contacts.services import registry
+from contacts.services.audit import audit_record
 from contacts.services.registry import ContactsError, _notify_tags
 from contacts.services.rollups import ORDER_FIGURE_FIELDS
 
@@ -339,6 +341,14 @@ def customer_merge(*, survivor: Customer, absorbed: Customer, reason: str) -> Cu
         merged_customer_id=absorbed.pk,
         snapshot=snapshot,
         reason=reason[:100],
+    )
+    # The reason is a code ("resolve:<source>", "manual"): no personal data in the audit log.
+    audit_record(
+        organization_id=survivor.organization_id,
+        action=AuditAction.CUSTOMER_MERGE,
+        target_type="customer",
+        target_id=survivor.pk,
+        details={"absorbed_customer_id": absorbed.pk, "reason": reason[:64]},
     )
     timeline_add(
         customer=survivor,
