@@ -37,7 +37,8 @@ from campaigns.planner import audience_sql, campaign_plan
 from campaigns.quota import policy_for
 from channels.models import ContactWay
 from channels.selectors import wecom_account_for
-from contacts.models import Organization, Segment, Staff, Store
+from contacts import services as contact_services
+from contacts.models import AuditAction, Organization, Segment, Staff, Store
 from contacts.segments import validate
 from scrm.celery import enqueue_on_commit
 
@@ -163,7 +164,21 @@ def campaign_approve(*, campaign: Campaign, by: Staff) -> Campaign:
     campaign.approved_by = by
     campaign.approved_at = timezone.now()
     campaign.save(update_fields=["status", "approved_by", "approved_at", "updated_at"])
+    _audit(campaign, AuditAction.CAMPAIGN_APPROVE, by)
     return campaign
+
+
+def _audit(campaign: Campaign, action: AuditAction, by: Staff) -> None:
+    contact_services.audit_record(
+        organization_id=campaign.organization_id,
+        action=action,
+        target_type="campaign",
+        target_id=campaign.pk,
+        actor_staff_id=by.pk,
+        actor_user_id=by.user_id,
+        fields=["status"],
+        details={"status": campaign.status},
+    )
 
 
 @transaction.atomic
@@ -173,6 +188,7 @@ def campaign_reject(*, campaign: Campaign, by: Staff) -> Campaign:
         raise CampaignError("该活动不在待审批状态")
     campaign.status = CampaignStatus.DRAFT
     campaign.save(update_fields=["status", "updated_at"])
+    _audit(campaign, AuditAction.CAMPAIGN_REJECT, by)
     return campaign
 
 

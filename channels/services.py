@@ -10,7 +10,8 @@ from django.utils import timezone
 from channels import registry
 from channels.models import ChannelAccount, ChannelPlatform
 from channels.webhooks import forget_account
-from contacts.models import Organization, Store, Tag
+from contacts import services as contact_services
+from contacts.models import AuditAction, Organization, Staff, Store, Tag
 
 
 @transaction.atomic
@@ -28,10 +29,12 @@ def channel_account_connect(
     rate_limits: dict[str, Any] | None = None,
     settings: dict[str, Any] | None = None,
     account: ChannelAccount | None = None,
+    by: Staff | None = None,
 ) -> ChannelAccount:
     """Create (or update, same organization + platform + external id) a connected account.
 
     Blank credential values keep the stored ones, so an edit form never has to show secrets again.
+    A new account or a changed credential is audited (the names of the changed keys, never values).
     """
     if platform not in ChannelPlatform.values:
         raise ValueError(f"未知平台：{platform}")
@@ -52,11 +55,25 @@ def channel_account_connect(
         account.rate_limits = rate_limits
     if settings is not None:
         account.settings = settings
-    merged = account.credentials() if account.credentials_encrypted else {}
+    before = account.credentials() if account.credentials_encrypted else {}
+    merged = dict(before)
     merged.update({k: v for k, v in (credentials or {}).items() if v})
+    changed = sorted(k for k in merged if merged[k] != before.get(k))
+    created = account.pk is None
     account.set_credentials(merged)
     account.is_active = True
     account.save()
+    if created or changed:
+        contact_services.audit_record(
+            organization_id=organization.pk,
+            action=AuditAction.CHANNEL_CREDENTIALS,
+            target_type="channel_account",
+            target_id=account.pk,
+            actor_staff_id=by.pk if by else None,
+            actor_user_id=by.user_id if by else None,
+            fields=changed,
+            details={"platform": platform, "created": created},
+        )
     if default_tags is not None:
         account.default_tags.set(default_tags)
     _forget(account)

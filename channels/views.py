@@ -114,9 +114,7 @@ def lead_account_connect(request: AuthenticatedHttpRequest, pk: int | None = Non
     form = AccountForm(request.POST or None, initial=initial, actor=actor, spec=spec, editing=account is not None)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
-        external_id, settings = (
-            spec.to_account(data, account) if spec.to_account else (data["external_id"], None)
-        )
+        external_id, settings = spec.to_account(data, account) if spec.to_account else (data["external_id"], None)
         saved = services.channel_account_connect(
             organization=actor.organization,
             platform=platform,
@@ -128,6 +126,7 @@ def lead_account_connect(request: AuthenticatedHttpRequest, pk: int | None = Non
             default_tags=list(data.get("default_tags") or []),
             settings=settings,
             account=account,
+            by=actor.staff,
         )
         if plugin.connection_test is not None:
             ok, message = services.channel_account_test(account=saved)
@@ -190,4 +189,3 @@ def inbox_replay(request: AuthenticatedHttpRequest) -> HttpResponse:
     else:
         messages.error(request, _("没有可重放的事件：只有失败的、或处理中超过 5 分钟的事件可以重放"))
     return redirect(safe_next(request, reverse("channels:inbox_list")))
-

@@ -161,7 +161,9 @@ def load(*, organization: Organization, rng: random.Random, customers: int = 300
                 source_channel=source,
                 first_touch={"channel": source, "state": f"{source}_demo"},
                 first_touch_at=created,
-                lifecycle=Lifecycle.PROSPECT,
+                # Stages are derived from follows and orders once the layers above have loaded theirs
+                # (demo_load ends with organization_lifecycle_refresh); a customer with neither stays 线索.
+                lifecycle=Lifecycle.LEAD,
                 marketing_consent=consent,
                 consent_at=created if consent else None,
                 consent_source="demo" if consent else "",

@@ -18,6 +18,7 @@ from typing import ClassVar
 from django.conf import settings
 from django.contrib.postgres.fields import ArrayField
 from django.contrib.postgres.indexes import GinIndex, OpClass
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -40,6 +41,14 @@ class Organization(models.Model):
     name = models.CharField(_("名称"), max_length=100)
     slug = models.SlugField(_("标识"), max_length=50, unique=True)
     created_at = models.DateTimeField(default=timezone.now)
+    # Brand settings: the lifecycle rules (contacts.services.lifecycle), tuned on the settings page.
+    lifecycle_repeat_orders = models.PositiveSmallIntegerField(
+        _("复购门槛（订单数）"), default=2, validators=[MinValueValidator(2), MaxValueValidator(100)]
+    )
+    lifecycle_dormant_days = models.PositiveSmallIntegerField(
+        _("沉睡天数（无订单）"), default=180, validators=[MinValueValidator(0), MaxValueValidator(3650)]
+    )
+    lifecycle_churn_on_unfollow = models.BooleanField(_("删除全部好友即流失"), default=True)
 
     SCOPE_ORG: ClassVar[str] = "id"
     SCOPE_STORE: ClassVar[str | None] = None
@@ -131,6 +140,7 @@ class Lifecycle(models.TextChoices):
     PROSPECT = "prospect", _("潜客")
     CUSTOMER = "customer", _("成交客户")
     REPEAT = "repeat", _("复购客户")
+    DORMANT = "dormant", _("沉睡")
     CHURNED = "churned", _("流失")
 
 
@@ -657,3 +667,96 @@ class ImportJob(Scoped):
 
     def __str__(self) -> str:
         return self.filename
+
+
+class AuditAction(models.TextChoices):
+    STORE_CREATE = "store_create", _("新建门店")
+    STORE_UPDATE = "store_update", _("修改门店")
+    STORE_CLOSE = "store_close", _("停用门店")
+    STORE_REOPEN = "store_reopen", _("重新启用门店")
+    STAFF_UPDATE = "staff_update", _("修改员工")
+    STAFF_LOGIN_GRANT = "staff_login_grant", _("开通登录账号")
+    STAFF_LOGIN_REVOKE = "staff_login_revoke", _("停用登录账号")
+    STAFF_PASSWORD_SET = "staff_password_set", _("设置登录密码")
+    ROLE_CHANGE = "role_change", _("变更角色")
+    TOKEN_CREATE = "token_create", _("签发 API 令牌")
+    TOKEN_REVOKE = "token_revoke", _("吊销 API 令牌")
+    BRAND_UPDATE = "brand_update", _("修改品牌设置")
+    PRIVACY_EXPORT = "privacy_export", _("导出个人信息")
+    PRIVACY_ERASE = "privacy_erase", _("删除个人信息")
+    CUSTOMER_MERGE = "customer_merge", _("合并客户")
+    CUSTOMER_UNMERGE = "customer_unmerge", _("撤销合并")
+    CAMPAIGN_APPROVE = "campaign_approve", _("审批通过活动")
+    CAMPAIGN_REJECT = "campaign_reject", _("驳回活动")
+    CHANNEL_CREDENTIALS = "channel_credentials", _("修改渠道账号凭据")
+    LOGIN_LOCKOUT = "login_lockout", _("登录被锁定")
+
+
+class AuditEntry(Scoped):
+    """One sensitive action: who (staff and user ids), what (action, target type and id), when, and the
+    names of the fields it changed — ids and field names only, never a value that identifies a person,
+    so erasure has nothing to scrub here.
+
+    Append-only: a Postgres trigger (``auditentry_append_only``) refuses every UPDATE and DELETE, so not
+    even a bug or a shell can rewrite history. Written only through ``contacts.services.audit_record``.
+    ``organization`` is PROTECT: an organization with an audit trail is never deleted by a cascade.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    at = models.DateTimeField(_("时间"), default=timezone.now)
+    actor_staff_id = models.BigIntegerField(_("操作人"), null=True, blank=True)
+    actor_user_id = models.BigIntegerField(null=True, blank=True)
+    action = models.CharField(_("操作"), max_length=32, choices=AuditAction.choices)
+    target_type = models.CharField(_("对象类型"), max_length=32)
+    target_id = models.CharField(_("对象编号"), max_length=64, blank=True, default="")
+    fields = ArrayField(models.CharField(max_length=64), default=list, blank=True)
+    # Codes only (a role, a store id, a platform): never a name, phone or secret.
+    details = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("审计日志")
+        verbose_name_plural = _("审计日志")
+        ordering = ["-at", "-id"]
+        indexes = [
+            models.Index(fields=["organization", "-at"], name="audit_org_at"),
+            models.Index(fields=["organization", "action", "-at"], name="audit_org_action_at"),
+            models.Index(fields=["organization", "actor_staff_id", "-at"], name="audit_org_actor_at"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.action} {self.target_type}#{self.target_id}"
+
+
+class ApiToken(Scoped):
+    """An API token of a staff member's console user: the secret is shown once and stored only as a
+    SHA-256 hash (``key_hash``); ``prefix`` lets people recognise it. Refused once revoked or expired
+    (``scrm.auth.ApiTokenAuthentication``); a password change revokes the user's tokens."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    staff = models.ForeignKey(Staff, on_delete=models.CASCADE, related_name="api_tokens", verbose_name=_("员工"))
+    name = models.CharField(_("用途"), max_length=100)
+    prefix = models.CharField(max_length=16, unique=True)
+    key_hash = models.CharField(max_length=64, unique=True)
+    created_by = models.ForeignKey(Staff, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(_("签发时间"), default=timezone.now)
+    expires_at = models.DateTimeField(_("到期时间"))
+    last_used_at = models.DateTimeField(_("最近使用"), null=True, blank=True)
+    revoked_at = models.DateTimeField(_("吊销时间"), null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("API 令牌")
+        verbose_name_plural = _("API 令牌")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(expires_at__gt=models.F("created_at")), name="apitoken_expires_after_created"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @property
+    def is_usable(self) -> bool:
+        return self.revoked_at is None and self.expires_at > timezone.now()

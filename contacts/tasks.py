@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from contacts import imports
+from contacts import imports, services
+from contacts.models import Organization
 
 
 @shared_task(name="contacts.imports.run", ignore_result=True)
@@ -19,3 +20,16 @@ def import_sweep_task() -> None:
     """Beat: re-enqueue import jobs whose message was lost or whose worker died mid-chunk."""
     for job_id in imports.import_jobs_stalled():
         import_run_task.delay(job_id)
+
+
+@shared_task(name="contacts.lifecycle.refresh_all", ignore_result=True)
+def lifecycle_refresh_all_task() -> None:
+    """Beat (daily): lifecycle stages move with the calendar (沉睡 after N idle days)."""
+    for organization_id in Organization.objects.values_list("id", flat=True).order_by("id"):
+        services.organization_lifecycle_refresh(organization_id=organization_id)
+
+
+@shared_task(name="contacts.lifecycle.refresh_org", ignore_result=True)
+def lifecycle_refresh_org_task(organization_id: int) -> None:
+    """The brand changed its lifecycle rules: re-derive every stage."""
+    services.organization_lifecycle_refresh(organization_id=organization_id)

@@ -1,6 +1,6 @@
 from django.urls import URLPattern, URLResolver, include, path
 
-from contacts.views import customers, imports, merges, segments, sidebar, tags
+from contacts.views import customers, imports, merges, organization, segments, sidebar, tags
 
 app_name = "contacts"
 urlpatterns: list[URLPattern | URLResolver] = [
@@ -27,4 +27,13 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("segments/<int:pk>/delete/", segments.segment_delete, name="segment_delete"),
     path("segments/<int:pk>/tag/", segments.segment_tag, name="segment_tag"),
     path("sidebar/", sidebar.sidebar, name="sidebar"),
+    path("settings/", organization.settings_home, name="settings"),
+    path("settings/stores/", organization.store_list, name="settings_stores"),
+    path("settings/stores/<int:pk>/", organization.store_edit, name="settings_store"),
+    path("settings/staff/", organization.staff_list, name="settings_staff"),
+    path("settings/staff/<int:pk>/", organization.staff_edit, name="settings_staff_edit"),
+    path("settings/tokens/", organization.token_list, name="settings_tokens"),
+    path("settings/tokens/<int:pk>/revoke/", organization.token_revoke, name="settings_token_revoke"),
+    path("settings/audit/", organization.audit_list, name="settings_audit"),
+    path("accounts/password/<uidb64>/<token>/", organization.PasswordSetView.as_view(), name="password_set"),
 ]

@@ -3,10 +3,11 @@ password changes.
 
 * Login throttling is django-axes (settings ``AXES_*``); :func:`lockout_response` renders the login
   page with a message that says why, until when, and what to do.
-* API tokens are DRF's ``authtoken`` tokens (issued in the admin or with ``manage.py
-  drf_create_token``). :class:`ExpiringTokenAuthentication` refuses one older than
-  ``API_TOKEN_TTL_DAYS``; a password change deletes the user's tokens (:func:`connect_signals`), so
-  a token issued before the last password change never authenticates again.
+* API tokens are issued on the settings page (``contacts.models.ApiToken``: the secret shown once,
+  stored hashed, with an expiry, revocable) or, for DRF's ``authtoken`` tokens, in the admin or with
+  ``manage.py drf_create_token``. :class:`ExpiringTokenAuthentication` accepts both and refuses a DRF
+  token older than ``API_TOKEN_TTL_DAYS``; a password change deletes or revokes the user's tokens
+  (:func:`connect_signals`), so a token issued before the last password change never authenticates again.
 """
 
 from __future__ import annotations
@@ -14,10 +15,11 @@ from __future__ import annotations
 from datetime import datetime, timedelta
 from typing import Any
 
+from axes.signals import user_locked_out
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.forms import AuthenticationForm
-from django.db.models import Model
+from django.db.models import Model, Q
 from django.db.models.signals import post_save, pre_save
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -26,6 +28,10 @@ from django.utils.translation import gettext as _
 from rest_framework.authentication import TokenAuthentication
 from rest_framework.authtoken.models import Token
 from rest_framework.exceptions import AuthenticationFailed
+
+from contacts import services as contact_services
+from contacts.models import ApiToken, AuditAction, Staff
+from contacts.services.organization import API_TOKEN_PREFIX
 
 
 def lockout_ends_at(username: str) -> datetime:
@@ -61,15 +67,38 @@ def lockout_response(
 
 
 class ExpiringTokenAuthentication(TokenAuthentication):
-    """DRF token authentication that refuses a token older than ``API_TOKEN_TTL_DAYS``."""
+    """``Authorization: Token <key>``: the console's API tokens (``contacts.models.ApiToken``, keys
+    starting ``scrm_``: hashed, named, with their own expiry, revocable, last use recorded) and DRF's
+    authtoken tokens (the admin and ``drf_create_token``), refused when older than ``API_TOKEN_TTL_DAYS``."""
 
-    def authenticate_credentials(self, key: str) -> tuple[Any, Token]:
+    def authenticate_credentials(self, key: str) -> tuple[Any, Any]:
+        if key.startswith(API_TOKEN_PREFIX):
+            return _api_token_user(key)
         user, token = super().authenticate_credentials(key)
         ttl = timedelta(days=settings.API_TOKEN_TTL_DAYS)
         if token.created < timezone.now() - ttl:
             message = _("API 令牌已过期（有效期 %(days)s 天）：请让管理员重新签发一个令牌。")
             raise AuthenticationFailed(message % {"days": settings.API_TOKEN_TTL_DAYS})
         return user, token
+
+
+def _api_token_user(key: str) -> tuple[Any, ApiToken]:
+    token = ApiToken.objects.select_related("staff__user").filter(key_hash=contact_services.api_token_hash(key)).first()
+    if token is None:
+        raise AuthenticationFailed(_("API 令牌无效：请检查是否完整复制，或让管理员重新签发。"))
+    now = timezone.now()
+    if token.revoked_at is not None:
+        raise AuthenticationFailed(_("API 令牌已被吊销：请让管理员重新签发一个令牌。"))
+    if token.expires_at <= now:
+        raise AuthenticationFailed(_("API 令牌已过期：请让管理员重新签发一个令牌。"))
+    user = token.staff.user
+    if user is None or not user.is_active or not token.staff.is_active:
+        raise AuthenticationFailed(_("该令牌所属员工的登录账号已停用：请联系管理员。"))
+    # At most one write a minute per token: the last use is for people, not an access log.
+    ApiToken.objects.filter(pk=token.pk).filter(
+        Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - timedelta(minutes=1))
+    ).update(last_used_at=now)
+    return user, token
 
 
 _CHANGED = "_scrm_password_changed"
@@ -86,10 +115,32 @@ def _note_password_change(sender: type[Model], instance: Any, raw: bool = False,
 def _revoke_tokens(sender: type[Model], instance: Any, raw: bool = False, **kwargs: Any) -> None:
     if getattr(instance, _CHANGED, False):
         Token.objects.filter(user=instance).delete()
+        contact_services.api_tokens_revoke_for_user(user_id=instance.pk, reason="password_change")
         setattr(instance, _CHANGED, False)
 
 
+def _audit_lockout(sender: Any, request: Any = None, username: str | None = None, **kwargs: Any) -> None:
+    """django-axes locked ``username`` out: an audit entry for the brand the account belongs to (an
+    unknown username belongs to no brand, so nothing is written)."""
+    staff = (
+        Staff.objects.filter(user__username=username or "").values("pk", "organization_id", "user_id").first()
+        if username
+        else None
+    )
+    if staff is None:
+        return
+    contact_services.audit_record(
+        organization_id=staff["organization_id"],
+        action=AuditAction.LOGIN_LOCKOUT,
+        target_type="staff",
+        target_id=staff["pk"],
+        actor_user_id=staff["user_id"],
+        details={"failures": settings.AXES_FAILURE_LIMIT},
+    )
+
+
 def connect_signals() -> None:
+    user_locked_out.connect(_audit_lockout, dispatch_uid="scrm.auth.audit_lockout")
     user_model = get_user_model()
     pre_save.connect(_note_password_change, sender=user_model, dispatch_uid="scrm.auth.note_password_change")
     post_save.connect(_revoke_tokens, sender=user_model, dispatch_uid="scrm.auth.revoke_tokens")

@@ -28,7 +28,7 @@ NAV = [
     (_("美团核销"), "channels:meituan_redeem", {Role.OPERATOR, Role.MANAGER, Role.STORE_STAFF}),
     (_("渠道账号"), "channels:account_list", {Role.OPERATOR}),
     (_("事件收件箱"), "channels:inbox_list", {Role.OPERATOR}),
-    (_("设置"), "settings", {Role.OPERATOR}),
+    (_("设置"), "contacts:settings", {Role.OPERATOR}),
 ]
 
 

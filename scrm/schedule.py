@@ -35,3 +35,6 @@ BEAT_SCHEDULE["channels-leads-retention"] = {"task": "channels.leads.retention",
 
 # contacts: re-enqueue customer imports whose message was lost or whose worker died mid-chunk.
 BEAT_SCHEDULE["contacts-imports-sweep"] = {"task": "contacts.imports.sweep", "schedule": 300.0}
+
+# contacts: lifecycle stages move with the calendar (沉睡 after the brand's idle days).
+BEAT_SCHEDULE["contacts-lifecycle-daily"] = {"task": "contacts.lifecycle.refresh_all", "schedule": 24 * 3600.0}

@@ -5,15 +5,14 @@ from datetime import timedelta
 from typing import Any
 
 from django.conf import settings
-from django.core.paginator import Paginator
 from django.db import connection
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
 from django.utils import timezone
 from django.views.decorators.cache import never_cache
 
-from contacts.access import OPERATOR_ONLY, AuthenticatedHttpRequest, console_view
-from contacts.models import Customer, CustomerGroup, Follow, Staff, Store, Tag
+from contacts.access import AuthenticatedHttpRequest, console_view
+from contacts.models import Customer, CustomerGroup, Follow, Store, Tag
 from scrm.celery import app
 
 logger = logging.getLogger(__name__)
@@ -70,19 +69,6 @@ def home(request: AuthenticatedHttpRequest) -> HttpResponse:
         "stores": actor.scope(Store.objects.filter(is_active=True)).count(),
     }
     return render(request, "home.html", context)
-
-
-@console_view(OPERATOR_ONLY)
-def settings_page(request: AuthenticatedHttpRequest) -> HttpResponse:
-    actor = request.actor_obj
-    stores = actor.scope(Store.objects.all()).order_by("code")
-    staff = (
-        actor.scope(Staff.objects.select_related("store", "user"))
-        .prefetch_related("user__groups")
-        .order_by("store__code", "name")
-    )
-    page = Paginator(staff, 25).get_page(request.GET.get("page"))
-    return render(request, "settings.html", {"stores": stores, "staff_page": page})
 
 
 def forbidden(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:

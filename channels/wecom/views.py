@@ -71,6 +71,7 @@ def account_connect(request: AuthenticatedHttpRequest, pk: int | None = None) ->
             settings={**((account.settings if account else None) or {}), "welcome_text": data["welcome_text"]},
             rate_limits=_rate_limits(account, data),
             account=account,
+            by=actor.staff,
         )
         messages.success(
             request,

@@ -6,6 +6,7 @@ here that changes one changes the other in the same transaction, with SQL array 
 ``-``/``|`` and ``uniq(sort(…))``, so the array stays sorted and without duplicates).
 """
 
+from contacts.services.audit import audit_record
 from contacts.services.customers import (
     customer_opt_in,
     customer_opt_out,
@@ -24,12 +25,29 @@ from contacts.services.imports import (
     import_job_progress_save,
     import_job_release,
 )
+from contacts.services.lifecycle import customer_lifecycle_refresh, organization_lifecycle_refresh
 from contacts.services.merges import (
     UNDO_DAYS,
     _customer_foreign_keys,
     customer_merge,
     customer_merge_manual,
     customer_merge_undo,
+)
+from contacts.services.organization import (
+    API_TOKEN_PREFIX,
+    api_token_create,
+    api_token_hash,
+    api_token_revoke,
+    api_tokens_revoke_for_user,
+    brand_settings_update,
+    staff_login_grant,
+    staff_login_revoke,
+    staff_password_link,
+    staff_role_change,
+    staff_stores_set,
+    store_create,
+    store_set_active,
+    store_update,
 )
 from contacts.services.privacy import customer_erase, customer_personal_data
 from contacts.services.registry import (
@@ -71,6 +89,7 @@ from contacts.services.tags import (
 )
 
 __all__ = [
+    "API_TOKEN_PREFIX",
     "ORDER_FIGURE_FIELDS",
     "STALE_RUNNING",
     "UNDO_DAYS",
@@ -80,7 +99,14 @@ __all__ = [
     "TagDeletedListener",
     "TagListener",
     "_customer_foreign_keys",
+    "api_token_create",
+    "api_token_hash",
+    "api_token_revoke",
+    "api_tokens_revoke_for_user",
+    "audit_record",
+    "brand_settings_update",
     "customer_erase",
+    "customer_lifecycle_refresh",
     "customer_lifecycle_set",
     "customer_merge",
     "customer_merge_manual",
@@ -106,6 +132,7 @@ __all__ = [
     "import_job_progress_save",
     "import_job_release",
     "note_add",
+    "organization_lifecycle_refresh",
     "profile_extensions",
     "register_erasure_handler",
     "register_merge_handler",
@@ -121,9 +148,17 @@ __all__ = [
     "sidebar_extensions",
     "staff_create",
     "staff_depart",
+    "staff_login_grant",
+    "staff_login_revoke",
     "staff_login_user",
+    "staff_password_link",
     "staff_return",
+    "staff_role_change",
     "staff_set_role",
+    "staff_stores_set",
+    "store_create",
+    "store_set_active",
+    "store_update",
     "tag_create",
     "tag_delete",
     "tag_group_create",

@@ -22,6 +22,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from contacts.models import (
+    AuditAction,
     Customer,
     CustomerMerge,
     CustomerTag,
@@ -31,6 +32,7 @@ from contacts.models import (
     TimelineKind,
 )
 from contacts.services import registry
+from contacts.services.audit import audit_record
 from contacts.services.registry import ContactsError, _notify_tags
 from contacts.services.rollups import ORDER_FIGURE_FIELDS
 
@@ -211,6 +213,20 @@ def customer_merge(
             "timeline_id": event.pk,
         },
     )
+    # Ids and codes only: an automatic merge's reason is a code ("resolve:<source>"); a manual one's is
+    # the operator's free text, which may name the person, so it stays on the merge record only.
+    audit_record(
+        organization_id=survivor.organization_id,
+        action=AuditAction.CUSTOMER_MERGE,
+        target_type="customer",
+        target_id=survivor.pk,
+        actor_staff_id=by.pk if by is not None else None,
+        details={
+            "absorbed_customer_id": absorbed.pk,
+            "manual": manual,
+            **({} if manual else {"reason": reason[:64]}),
+        },
+    )
     added = sorted(set(survivor.tag_ids) - before_tags)
     _notify_tags([(survivor.pk, added, [])], "merge")
     return survivor
@@ -377,6 +393,14 @@ def customer_merge_undo(*, actor: Any, merge_id: int) -> tuple[Customer, Custome
             )
     CustomerMerge.objects.filter(pk=merge.pk).update(undone_at=timezone.now(), undone_by=actor.staff)
     survivor.refresh_from_db()
+    audit_record(
+        organization_id=survivor.organization_id,
+        action=AuditAction.CUSTOMER_UNMERGE,
+        target_type="customer",
+        target_id=survivor.pk,
+        actor_staff_id=actor.staff.pk if getattr(actor, "staff", None) is not None else None,
+        details={"restored_customer_id": absorbed_id, "merge_id": merge.pk},
+    )
     return survivor, Customer.objects.get(pk=absorbed_id)
 
 

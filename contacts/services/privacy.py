@@ -23,6 +23,7 @@ from django.utils.translation import gettext as _
 
 from contacts.crypto import decrypt_phone
 from contacts.models import (
+    AuditAction,
     Customer,
     CustomerGroupMember,
     CustomerMerge,
@@ -37,6 +38,7 @@ from contacts.models import (
     Staff,
     TimelineEvent,
 )
+from contacts.services.audit import audit_record
 from contacts.services.registry import ContactsError, erasure_handlers, personal_data_providers
 
 
@@ -105,6 +107,15 @@ def customer_personal_data(*, customer: Customer, by: Staff | None) -> dict[str,
         by=by,
         details={"sections": sorted(data)},
     )
+    audit_record(
+        organization_id=customer.organization_id,
+        action=AuditAction.PRIVACY_EXPORT,
+        target_type="customer",
+        target_id=customer.pk,
+        actor_staff_id=by.pk if by else None,
+        actor_user_id=by.user_id if by else None,
+        fields=sorted(data),
+    )
     return data
 
 
@@ -159,6 +170,15 @@ def customer_erase(*, customer: Customer, by: Staff | None, reason: str) -> Priv
         opt_out_source=customer.opt_out_source or "erased",
         erased_at=now,
         updated_at=now,
+    )
+    audit_record(
+        organization_id=customer.organization_id,
+        action=AuditAction.PRIVACY_ERASE,
+        target_type="customer",
+        target_id=customer.pk,
+        actor_staff_id=by.pk if by else None,
+        actor_user_id=by.user_id if by else None,
+        fields=sorted(counts),
     )
     return PrivacyRecord.objects.create(
         organization_id=customer.organization_id,

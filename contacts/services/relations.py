@@ -23,6 +23,7 @@ from contacts.models import (
     TimelineKind,
 )
 from contacts.services.customers import timeline_add
+from contacts.services.lifecycle import customer_lifecycle_refresh
 from contacts.services.registry import ContactsError
 
 # --- follows and groups --------------------------------------------------------------------------
@@ -81,6 +82,7 @@ def follow_upsert(
         if remark_mobiles is not None and sorted(remark_mobiles) != sorted(follow.remark_phones):
             follow.remark_mobiles = [crypto.encrypt_phone(m) for m in remark_mobiles]
         follow.save()
+    customer_lifecycle_refresh(customer_ids=[customer.pk])
     return follow
 
 
@@ -100,6 +102,7 @@ def follow_end(*, customer: Customer, staff: Staff, by: str, at: datetime | None
             data={"staff_id": staff.pk, "by": by},
             occurred_at=at,
         )
+        customer_lifecycle_refresh(customer_ids=[customer.pk])
 
 
 @transaction.atomic

@@ -29,6 +29,7 @@ from contacts.rfm import (
     R_HIGH_MAX_DAYS,
     RFM_SEGMENTS,
 )
+from contacts.services.lifecycle import customer_lifecycle_refresh
 
 # The columns written here (a caller holding a Customer loaded before a write reloads these).
 ORDER_FIGURE_FIELDS = (
@@ -112,8 +113,8 @@ def customer_order_figures_set(
     *, customer_ids: Sequence[int], figures: Iterable[OrderFigures], today: dt.date | None = None
 ) -> int:
     """Write the order figures of ``customer_ids`` and rescore their RFM (one statement, so atomic on
-    its own). A customer without an entry in ``figures`` has no counted orders: zeros. Returns the
-    rows changed."""
+    its own), then re-derive their lifecycle stage from the new figures. A customer without an entry in
+    ``figures`` has no counted orders: zeros. Returns the rows whose figures changed."""
     ids = sorted({int(i) for i in customer_ids})
     if not ids:
         return 0
@@ -133,7 +134,9 @@ def customer_order_figures_set(
     }
     with connection.cursor() as cursor:
         cursor.execute(_figures_sql("SELECT unnest(%(ids)s::bigint[]) AS id", agg), params)
-        return int(cursor.rowcount)
+        changed = int(cursor.rowcount)
+    customer_lifecycle_refresh(customer_ids=ids, today=params["today"])
+    return changed
 
 
 def customer_rfm_refresh(*, organization_id: int, today: dt.date | None = None) -> int:

@@ -12,11 +12,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from contacts.models import (
+    AuditAction,
     Organization,
     Role,
     Staff,
     Store,
 )
+from contacts.services.audit import audit_record
 from contacts.services.registry import ContactsError
 
 # --- staff ---------------------------------------------------------------------------------------
@@ -49,12 +51,25 @@ def staff_create(
 
 
 @transaction.atomic
-def staff_set_role(*, staff: Staff, role: Role) -> None:
+def staff_set_role(*, staff: Staff, role: Role, by: Staff | None = None) -> None:
     if staff.user is None:
         raise ValueError(_("该员工没有登录账号，无法设置角色"))
+    before = sorted(staff.user.groups.filter(name__in=[r.value for r in Role]).values_list("name", flat=True))
+    if before == [role.value]:
+        return
     staff.user.groups.remove(*Group.objects.filter(name__in=[r.value for r in Role]))
     group, _created = Group.objects.get_or_create(name=role.value)
     staff.user.groups.add(group)
+    audit_record(
+        organization_id=staff.organization_id,
+        action=AuditAction.ROLE_CHANGE,
+        target_type="staff",
+        target_id=staff.pk,
+        actor_staff_id=by.pk if by else None,
+        actor_user_id=by.user_id if by else None,
+        fields=["role"],
+        details={"from": ",".join(before), "to": role.value},
+    )
 
 
 @transaction.atomic

@@ -12,6 +12,7 @@ from analytics import demo as analytics_demo
 from campaigns import demo as campaigns_demo
 from channels import demo as channels_demo
 from contacts import demo as contacts_demo
+from contacts import services as contact_services
 from contacts.models import Organization
 
 DEMO_SLUG = "demo"
@@ -38,4 +39,6 @@ class Command(BaseCommand):
             context["organization"] = org
             for layer in LAYERS:
                 layer.load(context=context, rng=rng)
+            # Bulk-loaded follows and orders bypassed the services: derive every stage once, set-based.
+            contact_services.organization_lifecycle_refresh(organization_id=org.pk)
         self.stdout.write(self.style.SUCCESS(f"demo brand loaded: {len(context['customers'])} customers"))
