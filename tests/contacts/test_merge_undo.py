@@ -13,7 +13,7 @@ from django.utils import timezone
 from analytics import services as analytics
 from contacts import services
 from contacts.access import actor_for_user
-from contacts.models import Customer, CustomerMerge, Follow, Identity, Platform, TimelineEvent
+from contacts.models import AuditAction, AuditEntry, Customer, CustomerMerge, Follow, Identity, Platform, TimelineEvent
 from contacts.services import ContactsError, registry
 from tests.contacts.factories import SingleTagGroupFactory
 from tests.factories import CustomerFactory, FollowFactory, StaffFactory, TagFactory
@@ -75,6 +75,9 @@ def pair(world: Any) -> tuple[Customer, Customer]:
 def test_manual_merge_then_undo_restores_both_records_exactly(world: Any, pair: tuple[Customer, Customer]) -> None:
     a, b = pair
     actor = actor_for_user(world.operator.user)
+    # The stage is derived (from follows and orders) and re-derived after the undo; derive it first, as
+    # the order and follow paths would have, so the fixture starts from a state the product can reach.
+    services.customer_lifecycle_refresh(customer_ids=[a.pk, b.pk])
     before = dump([a.pk, b.pk])
 
     survivor = services.customer_merge_manual(actor=actor, survivor_id=a.pk, absorbed_id=b.pk, reason="同一人")
@@ -97,6 +100,15 @@ def test_manual_merge_then_undo_restores_both_records_exactly(world: Any, pair: 
     assert merge.undone_at is not None and merge.undone_by == world.operator
     with pytest.raises(ContactsError, match="已经撤销"):
         services.customer_merge_undo(actor=actor, merge_id=merge.pk)
+    audited = list(
+        AuditEntry.objects.filter(target_type="customer", target_id=str(a.pk))
+        .order_by("id")
+        .values_list("action", "details")
+    )
+    assert audited == [
+        (AuditAction.CUSTOMER_MERGE, {"absorbed_customer_id": b.pk, "manual": True}),
+        (AuditAction.CUSTOMER_UNMERGE, {"restored_customer_id": b.pk, "merge_id": merge.pk}),
+    ]
 
 
 def test_undo_is_refused_after_30_days_and_changes_nothing(world: Any, pair: tuple[Customer, Customer]) -> None:
