@@ -15,6 +15,7 @@ import secrets
 from typing import Any, ClassVar
 
 from django.contrib.postgres.fields import ArrayField
+from django.core.validators import MinValueValidator
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -160,6 +161,19 @@ class ContactWay(Scoped):
     room_base_id = models.PositiveIntegerField(_("新群起始序号"), default=1)
     # Auto-remark (自动备注) for customers added through this code, e.g. "{channel}-{store}".
     remark_template = models.CharField(_("自动备注模板"), max_length=60, blank=True, default="")
+    # Daily add caps (per Beijing day): one cap for every member, overridden per member by
+    # ``member_caps`` ({wecom_userid: cap}); a capped member is replaced by ``backup_staff`` on WeCom
+    # until the next Beijing day (channels/wecom/add_caps.py). ``serving_userids`` is the list WeCom
+    # currently holds while a fallback is on (empty: the members themselves), for ``serving_day``.
+    daily_cap = models.PositiveIntegerField(
+        _("每人每日添加上限"), null=True, blank=True, validators=[MinValueValidator(1)]
+    )
+    member_caps = models.JSONField(_("按员工设置的上限"), default=dict, blank=True)
+    backup_staff = models.ManyToManyField(
+        Staff, blank=True, related_name="backup_contact_ways", verbose_name=_("备用员工")
+    )
+    serving_userids = ArrayField(models.CharField(max_length=64), default=list, blank=True)
+    serving_day = models.DateField(null=True, blank=True)
     config_id = models.CharField(max_length=64, blank=True, default="")
     qr_code = models.CharField(_("二维码地址"), max_length=500, blank=True, default="")
     is_active = models.BooleanField(_("启用"), default=True)
@@ -173,7 +187,12 @@ class ContactWay(Scoped):
     class Meta:
         verbose_name = _("渠道活码")
         verbose_name_plural = _("渠道活码")
-        constraints = [models.UniqueConstraint(fields=["account", "state"], name="contactway_state_unique")]
+        constraints = [
+            models.UniqueConstraint(fields=["account", "state"], name="contactway_state_unique"),
+            models.CheckConstraint(
+                condition=Q(daily_cap__isnull=True) | Q(daily_cap__gte=1), name="contactway_daily_cap_positive"
+            ),
+        ]
         ordering = ["-created_at", "-id"]
 
     def __str__(self) -> str:
@@ -477,3 +496,34 @@ class RemarkPush(Scoped):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+
+
+class RosterReason(models.TextChoices):
+    CAP = "cap", _("达到上限，切换备用员工")
+    RESTORE = "restore", _("新的一天，恢复原接待员工")
+
+
+class RosterStatus(models.TextChoices):
+    PENDING = "pending", _("待提交")
+    DONE = "done", _("已生效")
+    FAILED = "failed", _("失败")
+
+
+class ContactWayRoster(Scoped):
+    """One ``update_contact_way`` that switches a 活码's members (cap reached / new day), written before it is made."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    way = models.ForeignKey(ContactWay, on_delete=models.CASCADE, related_name="rosters")
+    day = models.DateField(_("北京时间日期"))
+    reason = models.CharField(_("原因"), max_length=10, choices=RosterReason.choices)
+    userids = ArrayField(models.CharField(max_length=64), verbose_name=_("接待员工"))
+    capped = ArrayField(models.CharField(max_length=64), default=list, blank=True, verbose_name=_("已达上限"))
+    status = models.CharField(_("状态"), max_length=10, choices=RosterStatus.choices, default=RosterStatus.PENDING)
+    error = models.CharField(max_length=300, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    SCOPE_STORE: ClassVar[str | None] = "way__store"
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        constraints = [models.CheckConstraint(condition=~Q(userids=[]), name="contactwayroster_userids_nonempty")]

@@ -16,6 +16,7 @@ from django.db import transaction
 
 from channels.errors import PlatformError, TransientError
 from channels.models import ChannelAccount, ContactWay, ContactWayKind
+from channels.wecom import add_caps
 from channels.wecom.client import WeComClient
 from contacts.models import SourceChannel, Staff, Store, Tag
 
@@ -51,6 +52,7 @@ def _save_row(
     room_base_id: int,
     by: Staff | None,
     remark_template: str | None = None,
+    caps: tuple[int | None, dict[str, int], list[Staff]] | None = None,
 ) -> ContactWay:
     if way is None:
         way = ContactWay(organization_id=account.organization_id, account=account, kind=kind, created_by=by)
@@ -63,9 +65,13 @@ def _save_row(
     way.room_base_name, way.room_base_id = room_base_name, room_base_id
     if remark_template is not None:
         way.remark_template = remark_template.strip()
+    if caps is not None:
+        way.daily_cap, way.member_caps = caps[0], caps[1]
     way.save()
     way.staff.set(staff)
     way.tags.set(tags)
+    if caps is not None:
+        way.backup_staff.set(caps[2])
     return way
 
 
@@ -86,11 +92,16 @@ def contact_way_save(
     room_base_name: str = "",
     room_base_id: int = 1,
     remark_template: str | None = None,
+    daily_cap: int | None = None,
+    member_caps: dict[str, int] | None = None,
+    backup_staff: list[Staff] | None = None,
     by: Staff | None = None,
     way: ContactWay | None = None,
 ) -> ContactWay:
     """Create or edit a 渠道活码/群活码 and mirror it to WeCom (add_/update_contact_way, add_join_way).
 
+    ``daily_cap``/``member_caps``/``backup_staff``: the daily add caps and who takes over
+    (channels/wecom/add_caps.py); left as they are when all three are None (callers that do not edit them).
     Raises :class:`ContactWayError` for invalid input; platform errors are kept on ``sync_error``.
     """
     name = name.strip()
@@ -115,15 +126,43 @@ def contact_way_save(
             raise ContactWayError("群活码需要 1 到 5 个客户群")
         if len(room_base_name) > 40:
             raise ContactWayError("新群名称前缀最多 40 个字符")
+    caps = None
+    if daily_cap is not None or member_caps is not None or backup_staff is not None:
+        caps = _clean_caps(account, staff, daily_cap, dict(member_caps or {}), list(backup_staff or []))
     way = _save_row(
         account=account, way=way, kind=kind, name=name, state=state, channel=channel, store=store, staff=staff,
         tags=tags, welcome_text=welcome_text, skip_verify=skip_verify, chat_ids=chat_ids,
         auto_create_room=auto_create_room, room_base_name=room_base_name, room_base_id=room_base_id, by=by,
-        remark_template=remark_template,
+        remark_template=remark_template, caps=caps,
     )  # fmt: skip
     contact_way_push(way=way)
     way.refresh_from_db()
     return way
+
+
+def _clean_caps(
+    account: ChannelAccount,
+    staff: list[Staff],
+    daily_cap: int | None,
+    member_caps: dict[str, int],
+    backups: list[Staff],
+) -> tuple[int | None, dict[str, int], list[Staff]]:
+    """Validate the daily caps and backups of a 渠道活码 (the messages say what to fix)."""
+    if daily_cap is not None and daily_cap < 1:
+        raise ContactWayError("每人每日添加上限至少为 1；不限制请留空")
+    members = {s.wecom_userid: s for s in staff}
+    unknown = [u for u in member_caps if u not in members]
+    if unknown:
+        raise ContactWayError(f"这些账号不是该活码的接待员工，不能单独设置上限：{'、'.join(unknown)}")
+    bad = [members[u].name for u, n in member_caps.items() if not isinstance(n, int) or n < 1]
+    if bad:
+        raise ContactWayError(f"单独设置的上限至少为 1：{'、'.join(bad)}")
+    missing = [s.name for s in backups if not s.wecom_userid or s.organization_id != account.organization_id]
+    if missing:
+        raise ContactWayError(f"这些备用员工没有企业微信账号，不能接待：{'、'.join(missing)}")
+    if (daily_cap is not None or member_caps) and not backups:
+        raise ContactWayError("设置了每日添加上限时，请至少选择一位备用员工（员工都满额后由备用员工接待）")
+    return daily_cap, member_caps, backups
 
 
 def contact_way_push(*, way: ContactWay) -> None:
@@ -132,6 +171,7 @@ def contact_way_push(*, way: ContactWay) -> None:
     updates: dict[str, Any] = {"sync_error": ""}
     try:
         if way.kind == ContactWayKind.CONTACT:
+            # The members themselves; a cap fallback is re-applied after (add_caps.caps_check).
             users = [s.wecom_userid for s in way.staff.all().order_by("id")]
             body: dict[str, Any] = {
                 "style": 1,
@@ -144,9 +184,10 @@ def contact_way_push(*, way: ContactWay) -> None:
                 client.post("externalcontact/update_contact_way", {"config_id": way.config_id, **body})
             else:
                 data = client.post(
-                    "externalcontact/add_contact_way", {"type": 1 if len(users) == 1 else 2, "scene": 2, **body}
+                    "externalcontact/add_contact_way", {"type": _way_type(way, users), "scene": 2, **body}
                 )
                 updates.update(config_id=data["config_id"], qr_code=data.get("qr_code", ""))
+            updates.update(serving_userids=[], serving_day=None)
         else:
             body = {
                 "scene": 2,
@@ -168,6 +209,15 @@ def contact_way_push(*, way: ContactWay) -> None:
     except TransientError as exc:
         updates["sync_error"] = f"暂时无法连接企业微信（{exc}），请稍后点“重新同步”"[:300]
     ContactWay.objects.filter(pk=way.pk).update(**updates)
+    if not updates["sync_error"] and add_caps.has_caps(way):
+        # Pushing sent the members themselves: re-apply a fallback for anyone capped today.
+        way.refresh_from_db()
+        add_caps.caps_check(way=way)
+
+
+def _way_type(way: ContactWay, users: list[str]) -> int:
+    """单人 (1) only for one member and no backups: a 单人 code cannot later hold a backup list."""
+    return 1 if len(users) == 1 and not way.backup_staff.exists() else 2
 
 
 def contact_way_disable(*, way: ContactWay) -> None:

@@ -89,11 +89,55 @@ class ContactWayForm(forms.Form):
         help_text=_("客户添加后自动写入企业微信备注（最多 20 字），例如 {channel}-{store}；可用 {staff} {name} {code}"),
     )
 
+    daily_cap = forms.IntegerField(
+        label=_("每人每日添加上限"),
+        required=False,
+        min_value=1,
+        max_value=10000,
+        help_text=_("按北京时间每天计数；某位员工满额后，活码改由其他员工和备用员工接待，次日恢复。留空不限制"),
+        error_messages={"min_value": _("每日添加上限至少为 1；不限制请留空"), "invalid": _("每日添加上限请填整数")},
+    )
+    member_caps = forms.CharField(
+        label=_("单独设置上限"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2}),
+        help_text=_("每行一位：企业微信账号=上限，例如 zhangsan=30；未列出的员工用上面的统一上限"),
+    )
+    backup_staff = forms.ModelMultipleChoiceField(label=_("备用员工"), queryset=Staff.objects.none(), required=False)
+
     def __init__(self, *args: Any, actor: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         choices_from(self, "store", actor.scope(Store.objects.all()))
         choices_from(self, "staff", actor.scope(Staff.objects.exclude(wecom_userid="").filter(is_active=True)))
+        choices_from(self, "backup_staff", actor.scope(Staff.objects.exclude(wecom_userid="").filter(is_active=True)))
         choices_from(self, "tags", actor.scope(Tag.objects.select_related("group")))
+
+    def clean_member_caps(self) -> dict[str, int]:
+        caps: dict[str, int] = {}
+        for number, line in enumerate((self.cleaned_data.get("member_caps") or "").splitlines(), start=1):
+            line = line.strip().replace("＝", "=")
+            if not line:
+                continue
+            userid, sep, value = (part.strip() for part in line.partition("="))
+            if not sep or not userid or not value.isdigit() or int(value) < 1:
+                raise forms.ValidationError(
+                    _("第 %(n)s 行格式不对：请写成“企业微信账号=上限”，上限为正整数，例如 zhangsan=30") % {"n": number}
+                )
+            if userid in caps:
+                raise forms.ValidationError(_("“%(u)s”写了两次，请只保留一行") % {"u": userid})
+            caps[userid] = int(value)
+        return caps
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        members = {s.wecom_userid for s in data.get("staff") or []}
+        unknown = [u for u in data.get("member_caps") or {} if u not in members]
+        if unknown:
+            self.add_error("member_caps", _("这些账号不是本活码的接待员工：%(u)s") % {"u": "、".join(unknown)})
+        capped = data.get("daily_cap") is not None or bool(data.get("member_caps"))
+        if capped and not data.get("backup_staff"):
+            self.add_error("backup_staff", _("设置了每日添加上限时，请至少选择一位备用员工"))
+        return data
 
     def clean_chat_ids(self) -> list[str]:
         raw: str = self.cleaned_data.get("chat_ids") or ""

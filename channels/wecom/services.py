@@ -22,7 +22,7 @@ from channels import registry
 from channels.errors import PlatformError
 from channels.models import ChannelAccount, ContactWayKind, InboxEvent
 from channels.selectors import contact_way_for_state
-from channels.wecom import adapter
+from channels.wecom import adapter, add_caps
 from channels.wecom.client import WeComClient
 from channels.wecom.lead_codes import lead_code_join
 from channels.wecom.remarks import auto_remark_queue
@@ -400,6 +400,10 @@ def _process_contact(account: ChannelAccount, client: WeComClient, event: adapte
         # The WelcomeCode lives 20 s: send first, then write (a replay gets 41051 and changes nothing).
         note = send_welcome(account, client, event, event.occurred_at)
         customer, _new = refresh_contact(account, client, event.external_userid)
+        capped = contact_way_for_state(account=account, state=event.state) if event.state else None
+        if capped is not None and add_caps.has_caps(capped):
+            # The add just counted may fill this member's cap: switch WeCom's list to the backups now.
+            add_caps.caps_check(way=capped)
         if customer is not None and note == "welcome sent":
             way = contact_way_for_state(account=account, state=event.state)
             contacts.timeline_add(

@@ -12,6 +12,7 @@ from celery import shared_task
 
 from channels.models import ChannelAccount, ChannelPlatform
 from channels.tasks import with_platform_retry
+from channels.wecom.add_caps import caps_rollover
 from channels.wecom.behavior import wecom_accounts, wecom_behavior_sync
 from channels.wecom.remarks import remark_push_run
 from channels.wecom.services import tag_delete_push, tag_push
@@ -64,3 +65,9 @@ def wecom_behavior_task(day: str | None = None) -> None:
 @shared_task(name="channels.sync.wecom_behavior_account", ignore_result=True)
 def wecom_behavior_account_task(account_id: int, day: str | None = None) -> None:
     wecom_behavior_sync(account_id=account_id, day=date.fromisoformat(day) if day else None)
+
+
+@shared_task(name="channels.sync.contact_way_caps_rollover", ignore_result=True)
+def contact_way_caps_rollover_task() -> None:
+    """Beat: at the new Beijing day, 活码 on a backup-staff fallback get their own members back."""
+    caps_rollover()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
 from django.conf import settings
@@ -10,6 +11,7 @@ from django.db.models import Count, Q
 from django.http import Http404, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
@@ -26,7 +28,7 @@ from channels.models import (
     TransferKind,
 )
 from channels.views import page_of, query_without_page
-from channels.wecom import contact_ways, remarks, transfers
+from channels.wecom import add_caps, contact_ways, remarks, transfers
 from channels.wecom.forms import ContactWayForm, FollowRemarkForm, TransferForm, WeComAccountForm
 from channels.wecom.sandbox_seed import SandboxUnavailable, sandbox_scan
 from contacts.access import ALL_ROLES, OPERATOR_AND_MANAGER, OPERATOR_ONLY, AuthenticatedHttpRequest, console_view
@@ -97,7 +99,9 @@ def _rate_limits(account: ChannelAccount | None, data: dict[str, Any]) -> dict[s
 @console_view(OPERATOR_AND_MANAGER)
 def contactway_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     actor = request.actor_obj
-    ways = actor.scope(ContactWay.objects.select_related("store", "account")).prefetch_related("tags", "staff")
+    ways = actor.scope(ContactWay.objects.select_related("store", "account")).prefetch_related(
+        "tags", "staff", "backup_staff"
+    )
     kind = request.GET.get("kind", "")
     if kind in ContactWayKind.values:
         ways = ways.filter(kind=kind)
@@ -117,9 +121,19 @@ def contactway_list(request: AuthenticatedHttpRequest) -> HttpResponse:
         .annotate(n=Count("id"))
         .values_list("state", "n")
     )
+    today = add_caps.beijing_day(timezone.now())
+    capped_ways = [w for w in page if add_caps.has_caps(w)]
+    today_adds = add_caps.adds_today(capped_ways, today)
     context = {
         "page": page,
-        "rows": [{"way": w, "adds": adds.get(w.state, 0)} for w in page],
+        "rows": [
+            {
+                "way": w,
+                "adds": adds.get(w.state, 0),
+                "caps": _caps_row(w, today, today_adds) if w in capped_ways else None,
+            }
+            for w in page
+        ],
         "query": query_without_page(request),
         "q": q,
         "kind": kind,
@@ -131,6 +145,21 @@ def contactway_list(request: AuthenticatedHttpRequest) -> HttpResponse:
         "has_account": selectors.wecom_account_for(organization=actor.organization) is not None,
     }
     return render(request, "channels/wecom/contactway_list.html", context)
+
+
+def _caps_row(way: ContactWay, today: date, counts: dict[tuple[int, str], int]) -> dict[str, Any]:
+    """Today's adds per member against the cap, and who WeCom holds now (names, not userids)."""
+    serving = add_caps.current_serving(way, today)
+    names = {s.wecom_userid: s.name for s in [*way.staff.all(), *way.backup_staff.all()]}
+    members = [
+        {
+            "name": names.get(s.wecom_userid, s.wecom_userid),
+            "adds": counts.get((way.pk, s.wecom_userid), 0),
+            "cap": add_caps.cap_for(way, s.wecom_userid),
+        }
+        for s in way.staff.all()
+    ]
+    return {"members": members, "serving": [names.get(u, u) for u in serving], "fallback": bool(way.serving_userids)}
 
 
 @console_view(OPERATOR_ONLY)
@@ -158,6 +187,9 @@ def contactway_edit(request: AuthenticatedHttpRequest, pk: int | None = None) ->
             "room_base_name": way.room_base_name,
             "room_base_id": way.room_base_id,
             "remark_template": way.remark_template,
+            "daily_cap": way.daily_cap,
+            "member_caps": "\n".join(f"{u}={n}" for u, n in (way.member_caps or {}).items()),
+            "backup_staff": list(way.backup_staff.all()),
         }
     form = ContactWayForm(request.POST or None, actor=actor, initial=initial)
     if request.method == "POST" and form.is_valid():
@@ -180,6 +212,9 @@ def contactway_edit(request: AuthenticatedHttpRequest, pk: int | None = None) ->
                 room_base_name=data["room_base_name"],
                 room_base_id=data["room_base_id"] or 1,
                 remark_template=data["remark_template"],
+                daily_cap=data["daily_cap"],
+                member_caps=data["member_caps"],
+                backup_staff=list(data["backup_staff"]),
                 by=actor.staff,
             )
         except contact_ways.ContactWayError as exc:

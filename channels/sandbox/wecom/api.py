@@ -225,6 +225,15 @@ class WeComFake(Scenarios):
             raise ApiError(41044, "invalid config_id")
         if len(p.get("state") or "") > 30:
             raise ApiError(40058, "state longer than 30 characters")
+        if "user" in p:
+            users = list(p.get("user") or [])
+            if not users and not p.get("party", way.get("party")):
+                raise ApiError(40058, "user or party required")
+            if way.get("type") == 1 and len(users) != 1:
+                raise ApiError(40058, "type 1 needs exactly one user")
+            for u in users:
+                if u not in corp.members:
+                    raise ApiError(60111, f"userid {u} not found")
         for key in ("style", "remark", "skip_verify", "state", "user", "party"):
             if key in p:
                 way[key] = p[key]
