@@ -18,6 +18,7 @@ from analytics.models import Order, OrderSource, OrderStatus
 from contacts import crypto
 from contacts.access import ALL_ROLES, OPERATOR_AND_MANAGER, AuthenticatedRequest, ScopedQuerysetMixin
 from contacts.models import Customer, Staff, Store
+from scrm.fields import BoundedDateTimeField, BoundedIsoDateTimeFilter
 
 
 class OrderOut(serializers.ModelSerializer[Order]):
@@ -59,7 +60,7 @@ class OrderIn(serializers.Serializer[Any]):
     amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0)
     refunded_amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0, default=Decimal(0))
     status = serializers.ChoiceField(choices=OrderStatus.choices, default=OrderStatus.PAID)
-    paid_at = serializers.DateTimeField()
+    paid_at = BoundedDateTimeField()
     items = serializers.ListField(child=serializers.JSONField(), required=False, default=list)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -70,12 +71,12 @@ class OrderIn(serializers.Serializer[Any]):
 
 class RefundIn(serializers.Serializer[Any]):
     amount = serializers.DecimalField(max_digits=12, decimal_places=2, min_value=0)
-    at = serializers.DateTimeField(required=False)
+    at = BoundedDateTimeField(required=False)
 
 
 class OrderFilter(filters.FilterSet):  # type: ignore[misc]  # django-filter ships no stubs
-    paid_after = filters.IsoDateTimeFilter(field_name="paid_at", lookup_expr="gte")
-    paid_before = filters.IsoDateTimeFilter(field_name="paid_at", lookup_expr="lt")
+    paid_after = BoundedIsoDateTimeFilter(field_name="paid_at", lookup_expr="gte")
+    paid_before = BoundedIsoDateTimeFilter(field_name="paid_at", lookup_expr="lt")
 
     class Meta:
         model = Order

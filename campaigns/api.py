@@ -17,6 +17,7 @@ from campaigns.models import CampaignKind, Recurrence
 from channels.models import ContactWay, ContactWayKind
 from contacts.access import OPERATOR_AND_MANAGER, Actor, AuthenticatedRequest
 from contacts.models import CustomerGroup, Segment
+from scrm.fields import BoundedDateTimeField
 
 
 class CampaignInput(serializers.Serializer):  # type: ignore[type-arg]
@@ -30,9 +31,9 @@ class CampaignInput(serializers.Serializer):  # type: ignore[type-arg]
     exclusion_segment_ids = serializers.ListField(child=serializers.IntegerField(), required=False, default=list)
     holdout_percent = serializers.IntegerField(min_value=0, max_value=50, default=0)
     priority = serializers.IntegerField(min_value=-100, max_value=100, default=0)
-    due_at = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    due_at = BoundedDateTimeField(required=False, allow_null=True, default=None)
     recurrence = serializers.ChoiceField(choices=Recurrence.choices, required=False, default="")
-    recurrence_until = serializers.DateTimeField(required=False, allow_null=True, default=None)
+    recurrence_until = BoundedDateTimeField(required=False, allow_null=True, default=None)
     # Welcome templates: the 渠道活码 it answers; empty = the default for every 活码.
     contact_way_id = serializers.IntegerField(required=False, allow_null=True, default=None)
 

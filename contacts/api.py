@@ -62,6 +62,7 @@ from contacts.serializers import (
     TagUpdateSerializer,
 )
 from contacts.views.imports import export_response
+from scrm.fields import BoundedDateTimeField
 
 CONSENT_FILTER = [("granted", _l("同意营销")), ("not_granted", _l("未授权")), ("opted_out", _l("已退订"))]
 REFUSALS = (services.ContactsError, SegmentError, crypto.InvalidPhone)
@@ -252,7 +253,7 @@ class CustomerEraseView(ContactsAPIView):
     @extend_schema(
         request=EraseInputSerializer,
         responses=inline_serializer(
-            "Erased", {"erased_at": serializers.DateTimeField(), "record": serializers.IntegerField()}
+            "Erased", {"erased_at": BoundedDateTimeField(), "record": serializers.IntegerField()}
         ),
         summary="应本人要求删除客户个人信息（第 47 条，不可恢复，留痕）",
     )

@@ -10,3 +10,12 @@ class ScrmConfig(AppConfig):
         from scrm.auth import connect_signals
 
         connect_signals()
+        from django.db import models
+        from rest_framework import serializers
+
+        # Imported here, not at module top: scrm.fields imports DRF, which reads settings at import.
+        from scrm.fields import BoundedDateField, BoundedDateTimeField
+
+        # Every model serializer's date fields are bounded and rendered as RFC 3339 in Beijing time.
+        serializers.ModelSerializer.serializer_field_mapping[models.DateTimeField] = BoundedDateTimeField
+        serializers.ModelSerializer.serializer_field_mapping[models.DateField] = BoundedDateField
