@@ -83,8 +83,3 @@ def settings_page(request: AuthenticatedHttpRequest) -> HttpResponse:
     )
     page = Paginator(staff, 25).get_page(request.GET.get("page"))
     return render(request, "settings.html", {"stores": stores, "staff_page": page})
-
-
-def forbidden(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    message = str(exception) if exception and str(exception) else "你没有权限访问此页面"
-    return render(request, "403.html", {"message": message}, status=403)

@@ -6,6 +6,13 @@ here that changes one changes the other in the same transaction, with SQL array 
 ``-``/``|`` and ``uniq(sort(…))``, so the array stays sorted and without duplicates).
 """
 
+from contacts.services.custom_fields import (
+    custom_field_create,
+    custom_field_delete,
+    custom_field_update,
+    custom_value_clean,
+    customer_update,
+)
 from contacts.services.customers import (
     _customer_foreign_keys,
     customer_merge,
@@ -30,11 +37,14 @@ from contacts.services.privacy import customer_erase, customer_personal_data
 from contacts.services.registry import (
     ContactsError,
     MergeHandler,
+    ProfileSection,
     TagDeletedListener,
     TagListener,
+    profile_sections,
     register_erasure_handler,
     register_merge_handler,
     register_personal_data_provider,
+    register_profile_section,
     register_sidebar_extension,
     register_tag_deleted_listener,
     register_tag_listener,
@@ -68,9 +78,14 @@ __all__ = [
     "ContactsError",
     "MergeHandler",
     "OrderFigures",
+    "ProfileSection",
     "TagDeletedListener",
     "TagListener",
     "_customer_foreign_keys",
+    "custom_field_create",
+    "custom_field_delete",
+    "custom_field_update",
+    "custom_value_clean",
     "customer_erase",
     "customer_lifecycle_set",
     "customer_merge",
@@ -83,6 +98,7 @@ __all__ = [
     "customer_tag_add",
     "customer_tag_ids_rebuild",
     "customer_tag_remove",
+    "customer_update",
     "customers_tag_bulk",
     "follow_end",
     "follow_upsert",
@@ -95,9 +111,11 @@ __all__ = [
     "import_job_progress_save",
     "import_job_release",
     "note_add",
+    "profile_sections",
     "register_erasure_handler",
     "register_merge_handler",
     "register_personal_data_provider",
+    "register_profile_section",
     "register_sidebar_extension",
     "register_tag_deleted_listener",
     "register_tag_listener",

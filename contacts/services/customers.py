@@ -148,8 +148,7 @@ def _customer_resolve(
         customer = Customer.objects.create(
             organization=organization,
             unionid=unionid,
-            phone_hash=hashed,
-            phone_encrypted=crypto.encrypt_phone(phone_digits) if phone_digits else "",
+            **crypto.phone_columns(phone_digits),
             **fields,
         )
         if customer.marketing_consent and customer.consent_at is None:
@@ -169,8 +168,10 @@ def _customer_resolve(
             customer.unionid = unionid
             changed.append("unionid")
         if hashed and not customer.phone_hash:
-            customer.phone_hash, customer.phone_encrypted = hashed, crypto.encrypt_phone(phone_digits)
-            changed += ["phone_hash", "phone_encrypted"]
+            columns = crypto.phone_columns(phone_digits)
+            for attr, value in columns.items():
+                setattr(customer, attr, value)
+            changed += list(columns)
         for key, value in defaults.items():
             if key in _DEFAULT_FIELDS and key != "marketing_consent" and not _is_blank(value):
                 attr = "home_store_id" if key == "home_store" else key
@@ -295,7 +296,10 @@ def customer_merge(*, survivor: Customer, absorbed: Customer, reason: str) -> Cu
     survivor.refresh_from_db(fields=list(ORDER_FIGURE_FIELDS))
 
     # Scalar fields.
-    for attr in ("name", "avatar", "unionid", "phone_hash", "phone_encrypted", "home_store_id", "consent_source"):
+    if not survivor.phone_hash and absorbed.phone_hash:
+        for attr in crypto.PHONE_COLUMNS:
+            setattr(survivor, attr, getattr(absorbed, attr))
+    for attr in ("name", "avatar", "unionid", "home_store_id", "consent_source", "birthday"):
         if not getattr(survivor, attr) and getattr(absorbed, attr):
             setattr(survivor, attr, getattr(absorbed, attr))
     if not survivor.gender and absorbed.gender:

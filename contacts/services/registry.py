@@ -19,6 +19,10 @@ _tag_listeners: list[TagListener] = []
 _tag_deleted_listeners: list[TagDeletedListener] = []
 _merge_handlers: dict[type[models.Model], MergeHandler] = {}
 _sidebar_extensions: list[str] = []
+# A higher layer's part of the customer profile (orders, campaigns received): a template and a
+# function (actor, customer, query parameters) → its context, or None to leave the section out.
+ProfileSection = Callable[[Any, Any, Any], dict[str, Any] | None]
+_profile_sections: list[tuple[str, ProfileSection]] = []
 PersonalDataProvider = Callable[[int], list[dict[str, Any]]]
 ErasureHandler = Callable[[int], dict[str, int]]
 _personal_data_providers: dict[str, PersonalDataProvider] = {}
@@ -90,6 +94,16 @@ def register_sidebar_extension(template_name: str) -> None:
 
 def sidebar_extensions() -> list[str]:
     return list(_sidebar_extensions)
+
+
+def register_profile_section(template_name: str, fn: ProfileSection) -> None:
+    """A section of the customer profile that a higher layer renders (once per template)."""
+    if all(name != template_name for name, _fn in _profile_sections):
+        _profile_sections.append((template_name, fn))
+
+
+def profile_sections() -> list[tuple[str, ProfileSection]]:
+    return list(_profile_sections)
 
 
 def register_merge_handler(model: type[models.Model], fn: MergeHandler) -> None:

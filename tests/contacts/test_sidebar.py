@@ -74,6 +74,7 @@ def test_sidebar_without_a_customer_offers_search(people: People) -> None:
 def test_sidebar_query_count_is_pinned(people: People, django_assert_num_queries: object) -> None:
     client = people.world.client_for(people.world.store_staff)
     client.get("/sidebar/?external_userid=wm_alice")
-    # session, user, staff, groups, customer (by identity), tag groups, tags, timeline count, notes, timeline page
-    with django_assert_num_queries(10):  # type: ignore[operator]
+    # session, user, staff, groups, customer (by identity), tag groups, tags, custom fields, timeline count,
+    # notes, timeline page
+    with django_assert_num_queries(11):  # type: ignore[operator]
         assert client.get("/sidebar/?external_userid=wm_alice").status_code == 200
