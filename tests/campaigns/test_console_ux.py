@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from django.urls import reverse
 
-from campaigns.models import Campaign, CampaignKind, CampaignStatus
+from campaigns.models import CampaignKind, CampaignStatus
 from campaigns.planner import campaign_plan
 from tests.campaigns.factories import at, campaign, reachable_customers
 from tests.factories import StaffFactory
