@@ -20,3 +20,6 @@ class AnalyticsConfig(AppConfig):
         contact_services.register_unmerge_handler(rollups.unmerge_handler)
         # Orders hold no personal data (they stay, anonymous, after an erasure) but belong in a copy.
         contact_services.register_personal_data_provider("orders", customer_orders_export)
+        from analytics.profile import profile_orders  # imported here: it needs the app registry
+
+        contact_services.register_profile_section("analytics/_profile_orders.html", profile_orders)

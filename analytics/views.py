@@ -19,6 +19,7 @@ from django.views.decorators.http import require_POST
 
 from analytics import imports, reports
 from analytics.models import Order, OrderImport, OrderSource, OrderStatus
+from analytics.registry import campaign_names
 from analytics.reports import exports
 from contacts import selectors as contact_selectors
 from contacts import services as contact_services
@@ -147,6 +148,9 @@ def order_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     source = request.GET.get("source", "")
     status = request.GET.get("status", "")
     q = request.GET.get("q", "").strip()
+    customer = request.GET.get("customer", "")
+    if customer.isdigit():
+        qs = qs.filter(customer_id=int(customer))
     if source in OrderSource.values:
         qs = qs.filter(source=source)
     if status in OrderStatus.values:
@@ -154,6 +158,9 @@ def order_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     if q:
         qs = qs.filter(external_ref__icontains=q)
     page = Paginator(qs.order_by("-paid_at", "-id"), 50).get_page(request.GET.get("page"))
+    names = campaign_names(actor.organization_id, {o.campaign_id for o in page.object_list if o.campaign_id})
+    for order in page.object_list:
+        order.campaign_name = names.get(order.campaign_id) if order.campaign_id else None  # type: ignore[attr-defined]
     imports_qs = actor.scope(OrderImport.objects.all())[:10]
     return render(
         request,
@@ -165,7 +172,9 @@ def order_list(request: AuthenticatedHttpRequest) -> HttpResponse:
             "sources": OrderSource.choices,
             "statuses": OrderStatus.choices,
             "tabs": _tabs(actor, ""),
-            "query": urlencode({k: v for k, v in (("q", q), ("source", source), ("status", status)) if v}),
+            "query": urlencode(
+                {k: v for k, v in (("q", q), ("source", source), ("status", status), ("customer", customer)) if v}
+            ),
             "template_headers": imports.TEMPLATE_HEADERS,
             "zero": Decimal(0),
         },

@@ -30,6 +30,8 @@ class CampaignInput(serializers.Serializer):  # type: ignore[type-arg]
     group_ids = serializers.ListField(child=serializers.IntegerField(), required=False, default=list)
     exclusion_segment_ids = serializers.ListField(child=serializers.IntegerField(), required=False, default=list)
     holdout_percent = serializers.IntegerField(min_value=0, max_value=50, default=0)
+    # The same seed for the previews and the submit: the holdout (and so the count) stays the same.
+    holdout_seed = serializers.IntegerField(min_value=0, max_value=2**62, required=False, allow_null=True, default=None)
     priority = serializers.IntegerField(min_value=-100, max_value=100, default=0)
     due_at = BoundedDateTimeField(required=False, allow_null=True, default=None)
     recurrence = serializers.ChoiceField(choices=Recurrence.choices, required=False, default="")
@@ -67,6 +69,7 @@ def _values(actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
         "group_ids": group_ids,
         "exclusion_segments": exclusions,
         "holdout_percent": data["holdout_percent"],
+        "holdout_seed": data.get("holdout_seed"),
         "priority": data["priority"],
         "due_at": data.get("due_at"),
         "recurrence": data.get("recurrence") or "",

@@ -13,3 +13,12 @@ class CampaignsConfig(AppConfig):
         from channels.registry import register_welcome_provider
 
         register_welcome_provider(welcome_provider)
+        # The profile lists the campaigns a customer received; analytics shows the names of the
+        # campaigns its orders are attributed to. Neither lower layer imports campaigns; imported here
+        # because the models need the app registry.
+        from analytics.registry import register_campaign_names
+        from campaigns.profile import campaign_names, profile_campaigns
+        from contacts.services import register_profile_section
+
+        register_profile_section("campaigns/_profile_campaigns.html", profile_campaigns)
+        register_campaign_names(campaign_names)

@@ -14,6 +14,7 @@
 
 from __future__ import annotations
 
+import secrets
 from datetime import time
 from typing import ClassVar
 
@@ -29,6 +30,10 @@ from contacts.models import Customer, CustomerGroup, Organization, Scoped, Segme
 MAX_ATTACHMENTS = 9
 MAX_CUSTOMERS_PER_CALL = 10_000
 MAX_GROUPS_PER_CALL = 2_000
+
+
+def new_holdout_seed() -> int:
+    return secrets.randbelow(2**62)
 
 
 class CampaignKind(models.TextChoices):
@@ -235,6 +240,10 @@ class Campaign(Scoped):
     group_ids = ArrayField(models.BigIntegerField(), default=list, blank=True, verbose_name=_("客户群"))
     exclusion_segments = models.ManyToManyField(Segment, blank=True, related_name="+", verbose_name=_("排除分群"))
     holdout_percent = models.PositiveSmallIntegerField(_("对照组比例 %"), default=0)
+    # Seeds the holdout hash (campaigns.planner.HOLDOUT_SQL). The wizard sends one seed for its
+    # previews and the campaign it submits, so the count it shows is the count that is planned
+    # (seeding with the id gave every preview, and the campaign itself, a different holdout).
+    holdout_seed = models.BigIntegerField(default=new_holdout_seed)
     priority = models.IntegerField(_("优先级"), default=0)
     status = models.CharField(_("状态"), max_length=20, choices=CampaignStatus.choices, default=CampaignStatus.DRAFT)
     # When beat should act next (start the send); recurrence advances it.

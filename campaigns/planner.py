@@ -177,7 +177,7 @@ def _stage_customers(cursor: Any, campaign: Campaign, require_consent: bool, seq
     params: list[Any] = [*aud_params, campaign.organization_id, require_consent]
     if excl:
         params.extend(excl[1])
-    params.extend([campaign.pk, campaign.holdout_percent, needs_wecom])
+    params.extend([campaign.holdout_seed, campaign.holdout_percent, needs_wecom])
     cursor.execute(sql, params)
 
 
@@ -193,7 +193,7 @@ def _stage_groups(cursor: Any, campaign: Campaign, seq: str) -> None:
           JOIN ({aud_sql}) aud ON aud.id = g.id
           LEFT JOIN contacts_staff st ON st.id = g.owner_id AND st.is_active AND st.wecom_userid <> ''
     """
-    cursor.execute(sql, [campaign.pk, campaign.holdout_percent, *aud_params])
+    cursor.execute(sql, [campaign.holdout_seed, campaign.holdout_percent, *aud_params])
 
 
 def _reserve(cursor: Any, campaign: Campaign, window: Window) -> tuple[int, list[int]]:

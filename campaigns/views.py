@@ -105,7 +105,7 @@ def wizard_strings() -> dict[str, str]:
         "not_set": _("未设置"),
         "quiet_hours": _("免打扰：%(value)s"),
         "approval": _("超过 %(n)s 人需店长审批"),
-        "earliest": _("最早发送时间：%(at)s"),
+        "earliest": _("最早发送时间：%(at)s（北京时间）"),
         "welcome_count": _("无需受众"),
         "welcome_note": _("客户扫码添加员工时自动发送"),
         "welcome_default": _("默认（所有活码）"),

@@ -27,3 +27,9 @@ class ChannelsConfig(AppConfig):
         register_personal_data_provider("leads", leads.customer_leads_export)
         register_erasure_handler(leads.customer_leads_erase)
         register_erasure_handler(inbox.customer_inbox_erase)
+        # The sources channels write on a customer (建档（巨量引擎广告线索）), by label not code;
+        # imported here, with the app registry ready.
+        from channels.models import LeadSource
+        from contacts.labels import register_source_labels
+
+        register_source_labels(dict(LeadSource.choices))

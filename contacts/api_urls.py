@@ -2,7 +2,7 @@
 
 from django.urls import URLPattern, path
 
-from contacts import api
+from contacts import api, api_custom_fields
 
 urlpatterns: list[URLPattern] = [
     path("customers/", api.CustomerListView.as_view(), name="api-customer-list"),
@@ -17,6 +17,13 @@ urlpatterns: list[URLPattern] = [
         "customers/<int:pk>/personal-data/", api.CustomerPersonalDataView.as_view(), name="api-customer-personal-data"
     ),
     path("customers/<int:pk>/erase/", api.CustomerEraseView.as_view(), name="api-customer-erase"),
+    path(
+        "customers/<int:pk>/fields/",
+        api_custom_fields.CustomerFieldValuesView.as_view(),
+        name="api-customer-field-values",
+    ),
+    path("custom-fields/", api_custom_fields.CustomFieldListView.as_view(), name="api-custom-field-list"),
+    path("custom-fields/<int:pk>/", api_custom_fields.CustomFieldDetailView.as_view(), name="api-custom-field-detail"),
     path("tag-groups/", api.TagGroupListView.as_view(), name="api-tag-group-list"),
     path("tag-groups/<int:pk>/", api.TagGroupDetailView.as_view(), name="api-tag-group-detail"),
     path("tags/", api.TagListView.as_view(), name="api-tag-list"),

@@ -60,6 +60,32 @@ def mask_phone(phone: str) -> str:
     return f"{phone[:3]}****{phone[-4:]}" if len(phone) == 11 else "****"
 
 
+PHONE_COLUMNS = ("phone_encrypted", "phone_hash", "phone_mask", "phone_last4")
+
+
+def phone_columns(phone: str) -> dict[str, str]:
+    """Every stored column of a phone number (``Customer``): ciphertext, lookup hash, masked form and
+    last four digits; all empty for no number. The clear number itself is never a column."""
+    if not phone:
+        return {"phone_encrypted": "", "phone_hash": "", "phone_mask": "", "phone_last4": ""}
+    digits = normalize_phone(phone)
+    return {
+        "phone_encrypted": encrypt_phone(digits),
+        "phone_hash": phone_hash(digits),
+        "phone_mask": mask_phone(digits),
+        "phone_last4": digits[-4:],
+    }
+
+
+_MASKED = re.compile(r"^(1\d{2})[*＊xX·•]+(\d{4})$")
+
+
+def masked_phone_key(text: str) -> str:
+    """``138****1234`` (any run of ``*``/``x``) → the stored masked form, or "" when it is not one."""
+    match = _MASKED.match(text.replace(" ", ""))
+    return f"{match.group(1)}****{match.group(2)}" if match else ""
+
+
 def encrypt_secret(value: str) -> str:
     """Encrypt a credential (channel secrets, AES keys) for storage."""
     return _fernet().encrypt(value.encode()).decode()

@@ -8,7 +8,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from contacts.access import Actor
-from contacts.models import Lifecycle, SourceChannel, Store, TagChoice, TagGroup
+from contacts.models import CustomField, CustomFieldKind, Gender, Lifecycle, SourceChannel, Store, TagChoice, TagGroup
 
 
 def choices_from(form: forms.BaseForm, name: str, queryset: Any) -> None:
@@ -17,6 +17,7 @@ def choices_from(form: forms.BaseForm, name: str, queryset: Any) -> None:
     if not isinstance(field, forms.ModelChoiceField):  # ModelMultipleChoiceField is one too
         raise TypeError(f"{name} is not a model choice field")
     field.queryset = queryset
+
 
 CONSENT_CHOICES = [
     ("", _("全部授权状态")),
@@ -36,7 +37,9 @@ class CustomerFilterForm(forms.Form):
 
     def __init__(self, *args: Any, actor: Actor, tag_groups: list[TagGroup], **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.fields["q"].widget.attrs.update({"placeholder": _("姓名 / 手机号 / 备注"), "type": "search"})
+        self.fields["q"].widget.attrs.update(
+            {"placeholder": _("姓名 / 备注 / 手机号（完整 11 位、后 4 位或 138****1234）"), "type": "search"}
+        )
         stores = actor.scope(Store.objects.all()).order_by("code").values_list("id", "name")
         self.fields["store"].choices = [("", _("全部门店")), *stores]  # type: ignore[attr-defined]
         self.fields["tag"].choices = [  # type: ignore[attr-defined]
@@ -79,3 +82,84 @@ class ImportForm(forms.Form):
         if not name.endswith((".csv", ".xlsx")):
             raise forms.ValidationError(_("只支持 .csv 或 .xlsx 文件，请另存为其中一种格式后重新上传"))
         return upload
+
+
+class CustomFieldForm(forms.Form):
+    """Define a custom customer field (key and type are fixed once created)."""
+
+    label = forms.CharField(label=_("字段名称"), max_length=50)
+    key = forms.CharField(
+        label=_("字段标识"),
+        max_length=40,
+        help_text=_("小写字母、数字、下划线，以字母开头；用于导入、API 与分群，创建后不能修改"),
+    )
+    kind = forms.ChoiceField(label=_("类型"), choices=CustomFieldKind.choices)
+    options = forms.CharField(
+        label=_("选项"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("单选、多选字段每行一个选项"),
+    )
+    required = forms.BooleanField(label=_("必填"), required=False)
+    show_on_profile = forms.BooleanField(label=_("在客户画像显示"), required=False, initial=True)
+    show_in_sidebar = forms.BooleanField(label=_("在导购工作台显示"), required=False)
+    order = forms.IntegerField(label=_("排序"), initial=0, min_value=-1000, max_value=1000)
+
+    def __init__(self, *args: Any, instance: CustomField | None = None, **kwargs: Any) -> None:
+        if instance is not None and "initial" not in kwargs:
+            kwargs["initial"] = {
+                "label": instance.label,
+                "key": instance.key,
+                "kind": instance.kind,
+                "options": "\n".join(instance.options),
+                "required": instance.required,
+                "show_on_profile": instance.show_on_profile,
+                "show_in_sidebar": instance.show_in_sidebar,
+                "order": instance.order,
+            }
+        super().__init__(*args, **kwargs)
+        if instance is not None:
+            for name in ("key", "kind"):
+                self.fields[name].disabled = True
+                self.fields[name].required = False
+
+    def option_list(self) -> list[str]:
+        return [line.strip() for line in (self.cleaned_data.get("options") or "").splitlines() if line.strip()]
+
+
+class CustomerEditForm(forms.Form):
+    """Edit a customer: the built-in fields and one field per custom-field definition."""
+
+    name = forms.CharField(label=_("姓名"), max_length=100, required=False)
+    phone = forms.CharField(
+        label=_("手机号"),
+        max_length=20,
+        required=False,
+        help_text=_("留空则不修改；填写 11 位中国大陆手机号"),
+    )
+    gender = forms.TypedChoiceField(label=_("性别"), choices=Gender.choices, coerce=int)
+    birthday = forms.DateField(label=_("生日"), required=False, widget=forms.DateInput(attrs={"type": "date"}))
+
+    def __init__(self, *args: Any, fields: list[CustomField], **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.custom = fields
+        for field in fields:
+            name = f"cf_{field.key}"
+            common: dict[str, Any] = {"label": field.label, "required": False}
+            if field.kind == CustomFieldKind.CHOICE:
+                self.fields[name] = forms.ChoiceField(choices=[("", "—"), *[(o, o) for o in field.options]], **common)
+            elif field.kind == CustomFieldKind.MULTI_CHOICE:
+                self.fields[name] = forms.MultipleChoiceField(
+                    choices=[(o, o) for o in field.options], widget=forms.CheckboxSelectMultiple, **common
+                )
+            elif field.kind == CustomFieldKind.DATE:
+                self.fields[name] = forms.CharField(widget=forms.DateInput(attrs={"type": "date"}), **common)
+            elif field.kind == CustomFieldKind.NUMBER:
+                self.fields[name] = forms.CharField(widget=forms.NumberInput(attrs={"step": "any"}), **common)
+            else:
+                self.fields[name] = forms.CharField(max_length=200, **common)
+            if field.required:
+                self.fields[name].widget.attrs["required"] = True
+
+    def custom_values(self) -> dict[str, Any]:
+        return {f.key: self.cleaned_data.get(f"cf_{f.key}") for f in self.custom}

@@ -160,7 +160,12 @@ class Customer(Scoped):
     # Phone: Fernet ciphertext for display, HMAC for lookup, never the clear number (contacts.crypto).
     phone_encrypted = models.TextField(blank=True, default="")
     phone_hash = models.CharField(max_length=64, blank=True, default="")
+    # The masked form staff already see ("138****1234") and its last four digits, so a search by the
+    # tail or by a masked number is an indexed equality; nothing beyond what the UI shows is stored.
+    phone_mask = models.CharField(max_length=11, blank=True, default="", db_default="")
+    phone_last4 = models.CharField(max_length=4, blank=True, default="", db_default="")
     unionid = models.CharField(max_length=64, blank=True, default="")
+    birthday = models.DateField(_("生日"), null=True, blank=True)
     home_store = models.ForeignKey(
         Store, on_delete=models.SET_NULL, null=True, blank=True, related_name="customers", verbose_name=_("归属门店")
     )
@@ -215,6 +220,12 @@ class Customer(Scoped):
             models.Index(fields=["organization", "home_store"], name="customer_org_store"),
             models.Index(fields=["organization", "-created_at"], name="customer_org_created"),
             GinIndex(OpClass("name", name="gin_trgm_ops"), name="customer_name_trgm"),
+            models.Index(
+                fields=["organization", "phone_last4"], condition=~Q(phone_last4=""), name="customer_org_phone_last4"
+            ),
+            models.Index(
+                fields=["organization", "phone_mask"], condition=~Q(phone_mask=""), name="customer_org_phone_mask"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -513,6 +524,7 @@ class TimelineKind(models.TextChoices):
     MERGED = "merged", _("合并")
     IMPORTED = "imported", _("导入")
     TRANSFERRED = "transferred", _("转接")
+    EDITED = "edited", _("修改资料")
 
 
 class TimelineEvent(Scoped):
@@ -760,3 +772,43 @@ class ApiToken(Scoped):
     @property
     def is_usable(self) -> bool:
         return self.revoked_at is None and self.expires_at > timezone.now()
+class CustomFieldKind(models.TextChoices):
+    TEXT = "text", _("文本")
+    NUMBER = "number", _("数字")
+    DATE = "date", _("日期")
+    CHOICE = "choice", _("单选")
+    MULTI_CHOICE = "multi_choice", _("多选")
+
+
+class CustomField(Scoped):
+    """A customer field the brand defines (会员等级, 肤质…); values live in ``Customer.attributes[key]``
+    (text / ISO date / number / one option / a list of options), checked against this definition by
+    ``contacts.services.custom_fields`` on every write."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="custom_fields")
+    key = models.SlugField(_("字段标识"), max_length=40)
+    label = models.CharField(_("字段名称"), max_length=50)
+    kind = models.CharField(_("类型"), max_length=20, choices=CustomFieldKind.choices, default=CustomFieldKind.TEXT)
+    options = ArrayField(models.CharField(max_length=50), default=list, blank=True, verbose_name=_("选项"))
+    required = models.BooleanField(_("必填"), default=False)
+    show_on_profile = models.BooleanField(_("在客户画像显示"), default=True)
+    show_in_sidebar = models.BooleanField(_("在导购工作台显示"), default=False)
+    order = models.IntegerField(_("排序"), default=0)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("自定义字段")
+        verbose_name_plural = _("自定义字段")
+        ordering = ["order", "id"]
+        constraints = [
+            models.UniqueConstraint(fields=["organization", "key"], name="customfield_key_unique_per_org"),
+            models.UniqueConstraint(fields=["organization", "label"], name="customfield_label_unique_per_org"),
+            models.CheckConstraint(condition=Q(key__regex=r"^[a-z][a-z0-9_]*$"), name="customfield_key_format"),
+        ]
+
+    def __str__(self) -> str:
+        return self.label
+
+    @property
+    def has_options(self) -> bool:
+        return self.kind in (CustomFieldKind.CHOICE, CustomFieldKind.MULTI_CHOICE)

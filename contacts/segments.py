@@ -23,7 +23,17 @@ from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _l
 
-from contacts.models import Customer, CustomerGroup, Lifecycle, SourceChannel, Staff, Store, Tag
+from contacts.models import (
+    Customer,
+    CustomerGroup,
+    CustomField,
+    CustomFieldKind,
+    Lifecycle,
+    SourceChannel,
+    Staff,
+    Store,
+    Tag,
+)
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 CONSENT_VALUES = ("any", "granted", "not_granted", "opted_out")
@@ -39,7 +49,17 @@ NUMBER_RANGES = {"ltv": (_l("累计消费"), "ltv"), "order_count": (_l("订单�
 LTV_DIGITS, LTV_PLACES = 12, 2
 COUNT_MAX = 2**31 - 1
 FIRST_DAY, LAST_DAY = dt.date(1970, 1, 1), dt.date(2100, 12, 31)
-KNOWN_KEYS = {"tags", "consent", *ID_LISTS, *CHOICE_LISTS, *DATE_RANGES, *NUMBER_RANGES}
+KNOWN_KEYS = {"tags", "consent", "custom", *ID_LISTS, *CHOICE_LISTS, *DATE_RANGES, *NUMBER_RANGES}
+# Custom-field conditions (``{"custom": {"<key>": {"<op>": value}}}``): the operators each field type
+# accepts. "set" (true: has a value, false: has none) works for every type.
+CUSTOM_OPS: dict[str, set[str]] = {
+    CustomFieldKind.TEXT: {"equals", "contains", "set"},
+    CustomFieldKind.NUMBER: {"min", "max", "set"},
+    CustomFieldKind.DATE: {"from", "to", "set"},
+    CustomFieldKind.CHOICE: {"in", "set"},
+    CustomFieldKind.MULTI_CHOICE: {"any", "set"},
+}
+ALL_CUSTOM_OPS = {op for ops in CUSTOM_OPS.values() for op in ops}
 TAG_KEYS = {"all": _l("全部包含"), "any": _l("包含任一"), "none": _l("都不包含")}
 
 
@@ -190,6 +210,9 @@ def validate(expression: Any, *, organization_id: int | None = None) -> dict[str
         bounds = {k: v for k, v in (("min", low), ("max", high)) if v is not None}
         if bounds:
             out[key] = bounds
+    custom = _custom(expression.get("custom"))
+    if custom:
+        out["custom"] = custom
     consent = expression.get("consent") or "any"
     if consent not in CONSENT_VALUES:
         raise SegmentError(
@@ -202,7 +225,125 @@ def validate(expression: Any, *, organization_id: int | None = None) -> dict[str
     return out
 
 
+def _custom_number(value: Any, label: str) -> int | float:
+    """A bound for a number field (may be negative, unlike the order figures)."""
+    try:
+        number = Decimal(str(value)) if not isinstance(value, bool) else Decimal("NaN")
+    except InvalidOperation:
+        number = Decimal("NaN")
+    if not number.is_finite() or number.adjusted() >= LTV_DIGITS:
+        raise SegmentError(_("%(field)s 需要一个数字，收到 %(value)r") % {"field": label, "value": value})
+    return int(number) if number == number.to_integral_value() else float(number)
+
+
+def _custom(value: Any) -> dict[str, dict[str, Any]]:
+    """Structure of the custom-field part (the field types are checked against the definitions in
+    :func:`_check_custom`, when the organization is known)."""
+    if value in (None, {}):
+        return {}
+    if not isinstance(value, dict):
+        raise SegmentError(_('“自定义字段”条件必须是对象，例如 {"member_level": {"in": ["金卡"]}}'))
+    out: dict[str, dict[str, Any]] = {}
+    for key, cond in value.items():
+        if not isinstance(cond, dict) or not cond:
+            raise SegmentError(_('自定义字段 %(key)s 的条件必须是对象，例如 {"equals": "…"}') % {"key": key})
+        bad = sorted(set(cond) - ALL_CUSTOM_OPS)
+        if bad:
+            raise SegmentError(
+                _("自定义字段 %(key)s 不支持 %(bad)s；可用：%(ops)s")
+                % {"key": key, "bad": ", ".join(bad), "ops": ", ".join(sorted(ALL_CUSTOM_OPS))}
+            )
+        label = _("自定义字段 %(key)s") % {"key": key}
+        clean: dict[str, Any] = {}
+        for op, arg in cond.items():
+            if op == "set":
+                if not isinstance(arg, bool):
+                    raise SegmentError(_("%(field)s 的 set 必须是 true 或 false") % {"field": label})
+                clean[op] = arg
+            elif op in ("equals", "contains"):
+                if not isinstance(arg, str) or not arg.strip() or len(arg) > 200:
+                    raise SegmentError(_("%(field)s 需要 1 到 200 字的文字") % {"field": label})
+                clean[op] = arg.strip()
+            elif op in ("min", "max"):
+                clean[op] = _custom_number(arg, label)
+            elif op in ("from", "to"):
+                day = _day(arg, label)
+                if day:
+                    clean[op] = day
+            else:  # in / any: option lists
+                if not isinstance(arg, list) or not arg or not all(isinstance(v, str) for v in arg):
+                    raise SegmentError(_('%(field)s 需要选项列表，例如 ["金卡"]') % {"field": label})
+                clean[op] = sorted(set(arg))
+        if clean:
+            out[str(key)] = clean
+    return out
+
+
+def _check_custom(custom: dict[str, dict[str, Any]], organization_id: int) -> None:
+    fields = {f.key: f for f in CustomField.objects.filter(organization_id=organization_id, key__in=list(custom))}
+    for key, cond in custom.items():
+        field = fields.get(key)
+        if field is None:
+            raise SegmentError(_("自定义字段 %(key)s 不存在或已删除，请从条件中移除") % {"key": key})
+        wrong = sorted(set(cond) - CUSTOM_OPS[field.kind])
+        if wrong:
+            raise SegmentError(
+                _("“%(field)s”是%(kind)s字段，不能用 %(bad)s；可用：%(ops)s")
+                % {
+                    "field": field.label,
+                    "kind": field.get_kind_display(),
+                    "bad": ", ".join(wrong),
+                    "ops": ", ".join(sorted(CUSTOM_OPS[field.kind])),
+                }
+            )
+        for op in ("in", "any"):
+            unknown = sorted(set(cond.get(op, [])) - set(field.options))
+            if unknown:
+                raise SegmentError(
+                    _("“%(field)s”没有选项 %(bad)s；可选：%(options)s")
+                    % {"field": field.label, "bad": "、".join(unknown), "options": "、".join(field.options)}
+                )
+
+
+def _custom_conds(column: str, custom: dict[str, dict[str, Any]]) -> tuple[list[str], list[Any]]:
+    """Predicates on a JSONB ``attributes`` column; field keys are bound parameters, never SQL text.
+    Stored values were checked against the definition, so text comparisons of ISO dates are exact and
+    numbers are compared only where the stored JSON value is a number."""
+    conds: list[str] = []
+    params: list[Any] = []
+    for key, cond in custom.items():
+        if "set" in cond:
+            conds.append(f"{'' if cond['set'] else 'NOT '}({column} ? %s)")
+            params.append(key)
+        if "equals" in cond:
+            conds.append(f"{column} ->> %s = %s")
+            params += [key, cond["equals"]]
+        if "contains" in cond:
+            escaped = cond["contains"].replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+            conds.append(f"{column} ->> %s ILIKE %s")
+            params += [key, f"%{escaped}%"]
+        for op, sign in (("min", ">="), ("max", "<=")):
+            if op in cond:
+                conds.append(
+                    f"(CASE WHEN jsonb_typeof({column} -> %s) = 'number' THEN ({column} ->> %s)::numeric END) {sign} %s"
+                )
+                params += [key, key, Decimal(str(cond[op]))]
+        for op, sign in (("from", ">="), ("to", "<=")):
+            if op in cond:
+                conds.append(f"(CASE WHEN jsonb_typeof({column} -> %s) = 'string' THEN {column} ->> %s END) {sign} %s")
+                params += [key, key, cond[op]]
+        if "in" in cond:
+            conds.append(f"{column} ->> %s = ANY(%s)")
+            params += [key, list(cond["in"])]
+        if "any" in cond:
+            conds.append(f"({column} -> %s) ?| %s")
+            params += [key, list(cond["any"])]
+    return conds, params
+
+
 def _check_references(expression: dict[str, Any], organization_id: int) -> None:
+    if expression.get("custom"):
+        _check_custom(expression["custom"], organization_id)
     tag_ids = {i for ids in expression.get("tags", {}).values() for i in ids}
     for ids, model, label in (
         (tag_ids, Tag, _("标签")),
@@ -296,6 +437,17 @@ def _where(
         if span.get("max") is not None:
             conds.append(f"{alias}.{column} <= %s")
             params.append(Decimal(str(span["max"])))
+    if expression.get("custom"):
+        if facts:
+            # The narrow fact row has no attributes: one correlated look-up by primary key.
+            custom_conds, custom_params = _custom_conds("cf.attributes", expression["custom"])
+            conds.append(
+                f"EXISTS (SELECT 1 FROM contacts_customer cf WHERE cf.id = {alias}.id AND {' AND '.join(custom_conds)})"
+            )
+        else:
+            custom_conds, custom_params = _custom_conds(f"{alias}.attributes", expression["custom"])
+            conds += custom_conds
+        params += custom_params
     consent = expression.get("consent", "any")
     opted_out = f"{alias}.opted_out" if facts else f"{alias}.opted_out_at IS NOT NULL"
     if consent == "granted":

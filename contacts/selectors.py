@@ -16,12 +16,17 @@ from contacts.rfm import rfm_segment_expression as rfm_segment_expression  # one
 
 
 def customer_search_q(q: str) -> Q:
-    """Name (trigram-indexed ``icontains``), any follower's remark, or the exact phone number (keyed
-    hash: numbers are stored encrypted, so only a whole number can match)."""
+    """Name (trigram-indexed ``icontains``), any follower's remark, the whole phone number (keyed hash:
+    numbers are stored encrypted), its last four digits, or the masked number staff see (138****1234)."""
     q = q.strip()
     cond = Q(name__icontains=q) | Q(Exists(Follow.objects.filter(customer=OuterRef("pk"), remark__icontains=q)))
     with contextlib.suppress(crypto.InvalidPhone):
         cond |= Q(phone_hash=crypto.phone_hash(q))
+    if len(q) == 4 and q.isdigit():
+        cond |= Q(phone_last4=q)
+    masked = crypto.masked_phone_key(q)
+    if masked:
+        cond |= Q(phone_mask=masked)
     return cond
 
 

@@ -1,6 +1,6 @@
 from django.urls import URLPattern, URLResolver, include, path
 
-from contacts.views import customers, imports, merges, organization, segments, sidebar, tags
+from contacts.views import custom_fields, customers, imports, merges, organization, segments, sidebar, tags
 
 app_name = "contacts"
 urlpatterns: list[URLPattern | URLResolver] = [
@@ -10,6 +10,10 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("customers/import/", imports.import_page, name="customer_import"),
     path("customers/import/<int:pk>/", imports.import_status, name="customer_import_status"),
     path("customers/<int:pk>/", customers.customer_detail, name="customer_detail"),
+    path("customers/<int:pk>/edit/", custom_fields.customer_edit, name="customer_edit"),
+    path("customers/fields/", custom_fields.custom_field_list, name="custom_field_list"),
+    path("customers/fields/<int:pk>/", custom_fields.custom_field_edit, name="custom_field_edit"),
+    path("customers/fields/<int:pk>/delete/", custom_fields.custom_field_delete, name="custom_field_delete"),
     path("customers/<int:pk>/tags/", customers.customer_tag_toggle, name="customer_tag_toggle"),
     path("customers/<int:pk>/notes/", customers.customer_note_add, name="customer_note_add"),
     path("customers/<int:pk>/opt-out/", customers.customer_opt_out, name="customer_opt_out"),

@@ -17,6 +17,7 @@ NAV = [
     (_("客户"), "contacts:customer_list", {Role.OPERATOR, Role.MANAGER, Role.STORE_STAFF}),
     (_("标签"), "contacts:tag_list", {Role.OPERATOR, Role.MANAGER}),
     (_("客户分群"), "contacts:segment_list", {Role.OPERATOR, Role.MANAGER}),
+    (_("客户字段"), "contacts:custom_field_list", {Role.OPERATOR}),
     (_("客户群"), "contacts:group_list", {Role.OPERATOR, Role.MANAGER, Role.STORE_STAFF}),
     (_("渠道活码"), "channels:contactway_list", {Role.OPERATOR, Role.MANAGER}),
     (_("线索"), "channels:lead_list", {Role.OPERATOR, Role.MANAGER}),
@@ -37,7 +38,7 @@ def console(request: HttpRequest) -> dict[str, Any]:
     if actor is None:
         return {"nav_items": [], "actor": None}
     current = request.path
-    items = []
+    items: list[dict[str, Any]] = []
     for label, name, roles in NAV:
         if actor.role not in roles:
             continue
@@ -45,6 +46,10 @@ def console(request: HttpRequest) -> dict[str, Any]:
             url = reverse(name)
         except NoReverseMatch:
             continue
-        active = current == url if url == "/" else current.startswith(url)
-        items.append({"label": label, "url": url, "active": active})
+        items.append({"label": label, "url": url, "active": False})
+    # One entry is highlighted: the longest URL the page sits under (/campaigns/moments/ is 朋友圈,
+    # not also 群发 at /campaigns/).
+    under = [i for i in items if (current == i["url"] if i["url"] == "/" else current.startswith(str(i["url"])))]
+    if under:
+        max(under, key=lambda i: len(str(i["url"])))["active"] = True
     return {"nav_items": items, "actor": actor}

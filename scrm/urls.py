@@ -33,4 +33,6 @@ urlpatterns = [
     path("", include("channels.urls")),
 ]
 
-handler403 = "scrm.views.forbidden"
+handler403 = "scrm.errors.forbidden"
+handler404 = "scrm.errors.not_found"
+handler500 = "scrm.errors.server_error"

@@ -71,6 +71,3 @@ def home(request: AuthenticatedHttpRequest) -> HttpResponse:
     return render(request, "home.html", context)
 
 
-def forbidden(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
-    message = str(exception) if exception and str(exception) else "你没有权限访问此页面"
-    return render(request, "403.html", {"message": message}, status=403)

@@ -75,6 +75,14 @@ class CustomerFactory(factory.django.DjangoModelFactory):
     def phone_hash(self) -> str:
         return crypto.phone_hash(self.phone) if self.phone else ""
 
+    @factory.lazy_attribute
+    def phone_mask(self) -> str:
+        return crypto.mask_phone(self.phone) if self.phone else ""
+
+    @factory.lazy_attribute
+    def phone_last4(self) -> str:
+        return self.phone[-4:] if self.phone else ""
+
 
 class TagGroupFactory(factory.django.DjangoModelFactory):
     class Meta:

@@ -77,7 +77,7 @@ class ContactWayForm(forms.Form):
     )
     skip_verify = forms.BooleanField(label=_("免验证添加"), required=False, initial=True)
     chat_ids = forms.CharField(
-        label=_("客户群 ID"), required=False, help_text=_("群活码：每行一个群 chat_id，最多 5 个")
+        label=_("客户群 ID"), required=False, help_text=_("群活码：每行一个客户群 ID，最多 5 个")
     )
     auto_create_room = forms.BooleanField(label=_("群满自动建新群"), required=False, initial=True)
     room_base_name = forms.CharField(label=_("新群名称前缀"), max_length=40, required=False)

@@ -177,8 +177,7 @@ def _customer_resolve(
         customer = Customer.objects.create(
             organization=organization,
             unionid=unionid,
-            phone_hash=hashed,
-            phone_encrypted=crypto.encrypt_phone(phone_digits) if phone_digits else "",
+            **crypto.phone_columns(phone_digits),
             **fields,
         )
         if customer.marketing_consent and customer.consent_at is None:
@@ -201,8 +200,10 @@ def _customer_resolve(
             customer.unionid = unionid
             changed.append("unionid")
         if hashed and not customer.phone_hash:
-            customer.phone_hash, customer.phone_encrypted = hashed, crypto.encrypt_phone(phone_digits)
-            changed += ["phone_hash", "phone_encrypted"]
+            columns = crypto.phone_columns(phone_digits)
+            for attr, value in columns.items():
+                setattr(customer, attr, value)
+            changed += list(columns)
         for key, value in defaults.items():
             if key in _DEFAULT_FIELDS and key != "marketing_consent" and not _is_blank(value):
                 attr = "home_store_id" if key == "home_store" else key

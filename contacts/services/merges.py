@@ -21,6 +21,7 @@ from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from contacts import crypto
 from contacts.models import (
     AuditAction,
     Customer,
@@ -233,7 +234,10 @@ def customer_merge(
 
 
 def _merge_fields(survivor: Customer, absorbed: Customer) -> None:
-    for attr in ("name", "avatar", "unionid", "phone_hash", "phone_encrypted", "home_store_id", "consent_source"):
+    if not survivor.phone_hash and absorbed.phone_hash:
+        for attr in crypto.PHONE_COLUMNS:
+            setattr(survivor, attr, getattr(absorbed, attr))
+    for attr in ("name", "avatar", "unionid", "home_store_id", "consent_source", "birthday"):
         if not getattr(survivor, attr) and getattr(absorbed, attr):
             setattr(survivor, attr, getattr(absorbed, attr))
     if not survivor.gender and absorbed.gender:

@@ -22,6 +22,10 @@ _merge_handlers: dict[type[models.Model], MergeHandler] = {}
 _unmerge_handlers: list[UnmergeHandler] = []
 _sidebar_extensions: list[str] = []
 _profile_extensions: list[str] = []
+# A higher layer's part of the customer profile (orders, campaigns received): a template and a
+# function (actor, customer, query parameters) → its context, or None to leave the section out.
+ProfileSection = Callable[[Any, Any, Any], dict[str, Any] | None]
+_profile_sections: list[tuple[str, ProfileSection]] = []
 PersonalDataProvider = Callable[[int], list[dict[str, Any]]]
 ErasureHandler = Callable[[int], dict[str, int]]
 _personal_data_providers: dict[str, PersonalDataProvider] = {}
@@ -105,6 +109,14 @@ def register_profile_extension(template_name: str) -> None:
 
 def profile_extensions() -> list[str]:
     return list(_profile_extensions)
+def register_profile_section(template_name: str, fn: ProfileSection) -> None:
+    """A section of the customer profile that a higher layer renders (once per template)."""
+    if all(name != template_name for name, _fn in _profile_sections):
+        _profile_sections.append((template_name, fn))
+
+
+def profile_sections() -> list[tuple[str, ProfileSection]]:
+    return list(_profile_sections)
 
 
 def register_merge_handler(model: type[models.Model], fn: MergeHandler) -> None:

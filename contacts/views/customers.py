@@ -23,6 +23,7 @@ from contacts.models import (
     Customer,
     CustomerGroupMember,
     CustomerMerge,
+    CustomField,
     Follow,
     Identity,
     Note,
@@ -145,7 +146,13 @@ def _json_body(request: HttpRequest) -> dict[str, Any]:
 
 
 def profile_context(
-    actor: Actor, customer: Customer, *, timeline_page: str | None, timeline_size: int
+    actor: Actor,
+    customer: Customer,
+    *,
+    timeline_page: str | None,
+    timeline_size: int,
+    params: Any = None,
+    sections: bool = True,
 ) -> dict[str, Any]:
     groups = tag_groups(actor)
     current = set(customer.tag_ids)
@@ -163,9 +170,22 @@ def profile_context(
             Q(survivor=customer) | Q(organization_id=customer.organization_id, merged_customer_id=customer.pk)
         ).select_related("by", "undone_by")
     )[:20]
+    attributes = customer.attributes or {}
+    custom = [{"field": f, "value": attributes.get(f.key)} for f in actor.scope(CustomField.objects.all())]
+    # Higher layers' sections (orders, campaigns received): their context keys are their own.
+    section_templates: list[str] = []
+    section_context: dict[str, Any] = {}
+    for template_name, provider in services.profile_sections() if sections else []:
+        section = provider(actor, customer, params if params is not None else {})
+        if section is not None:
+            section_templates.append(template_name)
+            section_context.update(section)
     return {
+        **section_context,
         "merges": merges,
         "profile_extensions": services.profile_extensions(),
+        "custom_values": custom,
+        "profile_sections": section_templates,
         "customer": customer,
         "phone": display_phone(actor, customer),
         "tag_groups": groups,
@@ -183,7 +203,9 @@ def profile_context(
 def customer_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     actor = request.actor_obj
     customer = scoped_customer(actor, pk)
-    context = profile_context(actor, customer, timeline_page=request.GET.get("page"), timeline_size=20)
+    context = profile_context(
+        actor, customer, timeline_page=request.GET.get("page"), timeline_size=20, params=request.GET
+    )
     return render(request, "contacts/customer_detail.html", context)
 
 

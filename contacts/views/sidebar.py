@@ -49,5 +49,5 @@ def sidebar(request: AuthenticatedHttpRequest) -> HttpResponse:
         )
         context["results"] = [{"customer": c, "phone": display_phone(actor, c)} for c in results]
     if customer is not None:
-        context.update(profile_context(actor, customer, timeline_page="1", timeline_size=5))
+        context.update(profile_context(actor, customer, timeline_page="1", timeline_size=5, sections=False))
     return render(request, "sidebar/sidebar.html", context, status=status)

@@ -5,8 +5,8 @@ Usable by every app's browser tests (mark them ``@pytest.mark.e2e``):
 * ``chromium_executable`` (session): makes sure ``/usr/bin/chromium`` and a CJK font exist, installing
   the Debian packages with apt when missing (never a Playwright browser download).
 * ``browser`` (package): Playwright launching that chromium headless.
-* ``login_page(staff, width=1280, height=800)``: a new browser page already signed in as that staff
-  member's user (session cookie from ``force_login``), with ``base_url`` = ``live_server.url``; so
+* ``login_page(staff, width=1280, height=800, timezone_id=None)``: a new browser page already signed
+  in as that staff member's user (``timezone_id`` sets the browser's zone, e.g. ``"America/New_York"``) (session cookie from ``force_login``), with ``base_url`` = ``live_server.url``; so
   ``page.goto("/customers/")`` works. Pages are closed after the test; when the test fails each open
   page is saved as a screenshot under ``test-artifacts/``.
 * ``screenshot(page, name)``: save a full-page PNG under ``test-artifacts/e2e/`` (for looking at layouts).
@@ -127,7 +127,7 @@ def login_page(
     """Factory: ``login_page(staff, width=1280, height=800)`` → a Playwright page signed in as ``staff``."""
     contexts: list[tuple[Any, Any, str]] = []
 
-    def make(staff: Staff, *, width: int = 1280, height: int = 800) -> Any:
+    def make(staff: Staff, *, width: int = 1280, height: int = 800, timezone_id: str | None = None) -> Any:
         assert staff.user is not None, "this staff member has no login"
         client = Client()
         client.force_login(staff.user)
@@ -139,6 +139,7 @@ def login_page(
             locale="zh-CN",
             is_mobile=width < 500,
             has_touch=width < 500,
+            **({"timezone_id": timezone_id} if timezone_id else {}),
         )
         context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": session, "url": live_server.url}])
         context.set_default_timeout(10_000)

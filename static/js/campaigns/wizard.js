@@ -11,6 +11,13 @@
   const S = stringsEl ? JSON.parse(stringsEl.textContent) : {};
   const atts = [];
   let timer = null;
+  // One holdout seed for every preview and the submit: the count shown is the count planned.
+  const holdoutSeed = window.crypto.getRandomValues(new Uint32Array(1))[0];
+  // The schedule inputs are Beijing time whatever the browser's zone: send the wall-clock value with
+  // +08:00 (China has no daylight saving), never through the browser's own zone (new Date(v)).
+  const beijingIso = (v) => (v ? `${v.length === 16 ? v + ":00" : v}+08:00` : null);
+  const beijingText = (iso) =>
+    new Date(iso).toLocaleString(document.documentElement.lang || "zh-CN", { timeZone: "Asia/Shanghai", hour12: false });
 
   function esc(s) { const d = document.createElement("div"); d.textContent = s == null ? "" : String(s); return d.innerHTML; }
   // A translated string with %(name)s placeholders filled in (values are plain text).
@@ -27,7 +34,6 @@
 
   function payload() {
     const when = root.querySelector('[name="when"]:checked').value;
-    const toIso = (v) => (v ? new Date(v).toISOString() : null);
     const welcome = isWelcome();
     const way = field("contact_way_id");
     return {
@@ -40,9 +46,10 @@
       exclusion_segment_ids: welcome ? [] : multi("exclusion_segment_ids"),
       holdout_percent: welcome ? 0 : Number(field("holdout_percent").value || 0),
       priority: Number(field("priority").value || 0),
-      due_at: !welcome && when === "at" ? toIso(field("due_at").value) : null,
+      due_at: !welcome && when === "at" ? beijingIso(field("due_at").value) : null,
       recurrence: welcome ? "" : field("recurrence").value,
-      recurrence_until: welcome ? null : toIso(field("recurrence_until").value),
+      recurrence_until: welcome ? null : beijingIso(field("recurrence_until").value),
+      holdout_seed: holdoutSeed,
       contact_way_id: welcome && way && way.value ? Number(way.value) : null,
     };
   }
@@ -119,7 +126,7 @@
         li("customer_cap", q.customer_mode) + li("group_cap", q.group_mode) + li("moments_cap", q.moments_per_day) +
         li("brand_cap", brand) + li("quiet_hours", q.quiet_hours) +
         `<li>${tHtml("approval", { n: esc(q.approval_threshold) })}</li></ul>` +
-        `<p class="muted">${tHtml("earliest", { at: esc(new Date(r.send_after).toLocaleString(document.documentElement.lang || undefined)) })}</p>`;
+        `<p class="muted">${tHtml("earliest", { at: esc(beijingText(r.send_after)) })}</p>`;
     } catch (e) {
       note.textContent = e.message;
     }
