@@ -101,7 +101,7 @@ class ContactWayForm(forms.Form):
         label=_("单独设置上限"),
         required=False,
         widget=forms.Textarea(attrs={"rows": 2}),
-        help_text=_("每行一位：企业微信账号=上限，例如 zhangsan=30；未列出的员工用上面的统一上限"),
+        help_text=_("每行一位：企业微信账号=上限，例如 bj001_02=30；未列出的员工用上面的统一上限"),
     )
     backup_staff = forms.ModelMultipleChoiceField(label=_("备用员工"), queryset=Staff.objects.none(), required=False)
 
@@ -121,7 +121,7 @@ class ContactWayForm(forms.Form):
             userid, sep, value = (part.strip() for part in line.partition("="))
             if not sep or not userid or not value.isdigit() or int(value) < 1:
                 raise forms.ValidationError(
-                    _("第 %(n)s 行格式不对：请写成“企业微信账号=上限”，上限为正整数，例如 zhangsan=30") % {"n": number}
+                    _("第 %(n)s 行格式不对：请写成“企业微信账号=上限”，上限为正整数，例如 bj001_02=30") % {"n": number}
                 )
             if userid in caps:
                 raise forms.ValidationError(_("“%(u)s”写了两次，请只保留一行") % {"u": userid})

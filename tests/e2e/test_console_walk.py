@@ -33,10 +33,12 @@ from contacts.models import (
     CustomerGroup,
     CustomField,
     CustomFieldKind,
+    Follow,
     ImportJob,
     Organization,
     Segment,
     Staff,
+    Store,
 )
 from tests.e2e.conftest import screenshot
 
@@ -64,6 +66,8 @@ SKIP_NAMES = {
     "analytics:export",
     "campaigns:campaign_progress",
     "contacts:customer_privacy_export",
+    # The one-time password link a new login receives: a public page behind a signed token.
+    "contacts:password_set",
 }
 SKIP_PREFIXES = ("admin/", "api/", "sandbox/", "hooks")
 # Latin words allowed in the Chinese UI: brand and platform names and standard abbreviations.
@@ -104,8 +108,8 @@ ALLOWED_WORDS = {
 SNAKE = re.compile(r"\b[a-z]+(?:_[a-z]+)+\b", re.ASCII)
 LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z]+")
 # Data, not wording: URLs, domains and file names, and identifiers with a digit in them (store codes
-# BJ001, order numbers DEMO-000082, redemption:38, logins bj001_02).
-IDENTIFIERS = re.compile(r"https?://\S+|\b[\w-]+(?:\.[\w-]+)+\b|\.[A-Za-z]{2,5}\b|\b[\w:-]*\d[\w:-]*\b", re.ASCII)
+# BJ001, order numbers DEMO-000082, redemption:38, logins bj001_02), and template placeholders ({store}).
+IDENTIFIERS = re.compile(r"\{\w+\}|https?://\S+|\b[\w-]+(?:\.[\w-]+)+\b|\.[A-Za-z]{2,5}\b|\b[\w:-]*\d[\w:-]*\b", re.ASCII)
 
 # Visible text nodes, skipping what is meant to be copied verbatim (code, mono), form values and
 # hidden elements. Passed as a function, never as a string (the CSP forbids eval).
@@ -203,6 +207,17 @@ def _campaign_action(actor: Actor) -> tuple[dict[str, Any], bool] | None:
     return None if found is None else ({"pk": found[0].pk, "action": "pause"}, found[1])
 
 
+def _merge_undo(actor: Actor) -> tuple[dict[str, Any], bool] | None:
+    # The walk's world has no merge to undo: a POST-only action, so GET may rightly answer 405/404.
+    found = _first(actor, Customer)
+    return None if found is None else ({"pk": found[0].pk, "merge_id": 0}, False)
+
+
+def _token_revoke(actor: Actor) -> tuple[dict[str, Any], bool] | None:
+    # No token in the walk's world: a POST-only action, so GET may rightly answer 405/404.
+    return {"pk": 0}, False
+
+
 # Route name → the URL parameters for a role (from demo objects in the role's scope where it has one).
 PARAMS: dict[str, Fill] = {
     "contacts:customer_import_status": _pk(ImportJob),
@@ -232,6 +247,12 @@ PARAMS: dict[str, Fill] = {
     "channels:contactway_print": _pk(ContactWay),
     "channels:transfer_refresh": _pk(CustomerTransfer),
     "channels:leadform_edit": _pk(LeadForm),
+    "channels:wecom_follow_remark": _pk(Follow),
+    "contacts:customer_merge": _pk(Customer),
+    "contacts:customer_merge_undo": _merge_undo,
+    "contacts:settings_store": _pk(Store),
+    "contacts:settings_staff_edit": _pk(Staff),
+    "contacts:settings_token_revoke": _token_revoke,
 }
 
 
