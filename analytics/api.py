@@ -3,19 +3,22 @@
 from __future__ import annotations
 
 from decimal import Decimal
-from typing import Any
+from typing import Any, cast
 
 from django.db.models import QuerySet
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
+from django.utils.translation import gettext as _
 from django_filters import rest_framework as filters
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from analytics import services
 from analytics.models import Order, OrderSource, OrderStatus
-from contacts import crypto
+from contacts import crypto, selectors
 from contacts.access import ALL_ROLES, OPERATOR_AND_MANAGER, AuthenticatedRequest, ScopedQuerysetMixin
 from contacts.models import Customer, Staff, Store
 from scrm.fields import BoundedDateTimeField, BoundedIsoDateTimeFilter
@@ -171,3 +174,63 @@ class OrderRefund(APIView):
         except services.OrderError as exc:
             return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
         return Response(OrderOut(order).data)
+
+
+# One order; drf-spectacular wraps a list example in the pagination envelope (count/next/previous/results).
+CUSTOMER_ORDER_EXAMPLE = {
+    "id": 812,
+    "customer": 42,
+    "store": 3,
+    "store_name": "静安嘉里店",
+    "staff": 17,
+    "staff_name": "王敏",
+    "channel": "wecom",
+    "campaign_id": None,
+    "is_private": True,
+    "amount": "699.00",
+    "refunded_amount": "0.00",
+    "status": "paid",
+    "paid_at": "2026-11-20T14:30:00+08:00",
+    "refunded_at": None,
+    "source": "pos_import",
+    "external_ref": "POS-20261120-0031",
+    "items": [{"sku": "SERUM-30", "name": "修护精华 30ml", "qty": 1, "price": "699.00"}],
+    "created_at": "2026-11-20T14:31:05+08:00",
+}
+
+
+class CustomerOrderList(generics.ListAPIView[Order]):
+    """A customer's orders, newest paid first (``limit``/``offset``). The customer is looked up exactly
+    as the customer detail does: another organization's customer, or (for a manager or store staff
+    member) a customer of a store outside theirs, is a 404. A customer you may see shows all their
+    orders, the ones their ``order_count``/``ltv`` on the detail add up."""
+
+    allowed_roles = ALL_ROLES
+    serializer_class = OrderOut
+    filter_backends: list[Any] = []  # the path names the customer; no further filters
+
+    def get_queryset(self) -> QuerySet[Order]:
+        if getattr(self, "swagger_fake_view", False):  # schema generation has no actor
+            return Order.objects.none()
+        actor = cast("AuthenticatedRequest", self.request).actor_obj  # HasActor set it
+        customer = selectors.customer_get(actor=actor, pk=self.kwargs["pk"])
+        if customer is None:
+            raise Http404(_("客户不存在，或不属于你可查看的门店"))
+        return (
+            Order.objects.filter(organization_id=actor.organization_id, customer=customer)
+            .select_related("store", "staff")
+            .order_by("-paid_at", "-id")
+        )
+
+    @extend_schema(
+        summary="客户的订单（最新在前，分页）",
+        responses={
+            200: OrderOut(many=True),
+            404: OpenApiResponse(description="客户不存在，或不属于你可查看的门店（含其他品牌的客户）"),
+        },
+        examples=[
+            OpenApiExample("一位客户的订单", value=CUSTOMER_ORDER_EXAMPLE, response_only=True, status_codes=["200"])
+        ],
+    )
+    def get(self, request: Any, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)

@@ -11,5 +11,6 @@ urlpatterns = [
     path("reports/<slug:name>/", views.report, name="report"),
     path("reports/<slug:name>/export.<str:fmt>", views.export, name="export"),
     path("api/v1/orders/", api.OrderListCreate.as_view(), name="api_orders"),
+    path("api/v1/customers/<int:pk>/orders/", api.CustomerOrderList.as_view(), name="api_customer_orders"),
     path("api/v1/orders/<int:pk>/refund/", api.OrderRefund.as_view(), name="api_order_refund"),
 ]
