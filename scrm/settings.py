@@ -197,6 +197,15 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Several models have a "kind" field; each choice set gets its own readable name in the schema.
+    "ENUM_NAME_OVERRIDES": {
+        "CustomFieldKindEnum": "contacts.models.CustomFieldKind",
+        "CampaignKindEnum": "campaigns.models.CampaignKind",
+        "ContactWayKindEnum": "channels.models.ContactWayKind",
+        "TransferKindEnum": "channels.models.TransferKind",
+        "LedgerKindEnum": "campaigns.models.LedgerKind",
+        "TimelineKindEnum": "contacts.models.TimelineKind",
+    },
 }
 
 # Celery: reliability first (see README "Background jobs").
