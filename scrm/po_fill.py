@@ -32,12 +32,8 @@ def main() -> int:
     missing: list[str] = []
 
     def fill(match: re.Match[str]) -> str:
-        msgid = match.group("id")
-        if not msgid:
-            return match.group(0)
-        english = glossary.get(msgid.replace('\\"', '"'))
+        english = glossary.get(match.group("id").replace('\\"', '"'))
         if english is None:
-            missing.append(msgid)
             return match.group(0)
         escaped = english.replace('"', '\\"')
         return f"{match.group(1)}{escaped}{match.group(3)}"
@@ -45,20 +41,35 @@ def main() -> int:
     def fill_plural(match: re.Match[str]) -> str:
         english = glossary.get(match.group("id").replace('\\"', '"'))
         if english is None:
-            missing.append(match.group("id"))
             return match.group(0)
         one, _, many = english.partition("|")
         one, many = (x.replace('"', '\\"') for x in (one, many or one))
         return f'{match.group(1)}msgstr[0] "{one}"\nmsgstr[1] "{many}"'
 
-    text = PLURAL.sub(fill_plural, text)
-    text = ENTRY.sub(fill, text).replace("#, fuzzy\n", "").replace("#, fuzzy, ", "#, ")
-    # The previous msgid that makemessages keeps next to a fuzzy guess: the glossary decided instead.
-    text = re.sub(r"^#\| .*\n", "", text, flags=re.MULTILINE)
+    blocks = []
+    for block in text.split("\n\n"):
+        filled = ENTRY.sub(fill, PLURAL.sub(fill_plural, block))
+        msgid = re.search(r'^msgid "((?:[^"\\]|\\.)+)"$', block, flags=re.MULTILINE)
+        known = msgid is not None and msgid.group(1).replace('\\"', '"') in glossary
+        if msgid and not known and _is_fuzzy(block):
+            # A guess makemessages made from a similar string, and the glossary has no answer: a wrong
+            # msgstr (with other %(name)s) is worse than none, so it is blanked and reported below.
+            filled = re.sub(r'^(msgstr(?:\[\d\])?) ".*"$', r'\1 ""', block, flags=re.MULTILINE)
+        filled = re.sub(r"^#, fuzzy\n", "", filled, flags=re.MULTILINE).replace("#, fuzzy, ", "#, ")
+        # The previous msgid that makemessages keeps next to a fuzzy guess: decided above.
+        filled = re.sub(r"^#\| .*\n?", "", filled, flags=re.MULTILINE)
+        if msgid and re.search(r'^msgstr(?:\[0\])? ""$', filled, flags=re.MULTILINE):
+            missing.append(msgid.group(1))
+        blocks.append(filled)
+    text = "\n\n".join(blocks)
     po_path.write_text(text, encoding="utf-8")
     if missing:
         print("untranslated:", *missing, sep="\n  ", file=sys.stderr)
     return 0
+
+
+def _is_fuzzy(block: str) -> bool:
+    return bool(re.search(r"^#, (?:.*, )?fuzzy\b", block, flags=re.MULTILINE))
 
 
 if __name__ == "__main__":
