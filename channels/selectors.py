@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
+from django.db.models import Count, QuerySet, Subquery
 from django.urls import reverse
 
-from channels.models import ChannelAccount, ChannelPlatform, ContactWay
+from channels.models import ChannelAccount, ChannelPlatform, ContactWay, InboxEvent, InboxStatus, Lead
+from contacts.access import Actor
 from contacts.models import Organization
 
 
@@ -39,3 +43,24 @@ def contact_way_for_state(*, account: ChannelAccount, state: str) -> ContactWay 
         .prefetch_related("tags", "staff")
         .first()
     )
+
+
+def operator_todo_counts(*, actor: Actor) -> dict[str, int]:
+    """Operators: failed inbox events (replayed from the inbox) and leads with no store (nobody follows
+    them up until one is given). Empty for other roles, who cannot open those pages. One query."""
+    if not actor.is_operator:
+        return {}
+
+    def count(qs: QuerySet[Any]) -> Subquery:
+        return Subquery(actor.scope(qs).order_by().values("organization_id").annotate(n=Count("id")).values("n"))
+
+    row = (
+        actor.scope(Organization.objects.all())
+        .annotate(
+            failed_inbox=count(InboxEvent.objects.filter(status=InboxStatus.FAILED)),
+            unassigned_leads=count(Lead.objects.filter(store__isnull=True)),
+        )
+        .values("failed_inbox", "unassigned_leads")
+        .first()
+    )
+    return {k: int(v or 0) for k, v in (row or {}).items()}

@@ -40,6 +40,11 @@ class LeadFilterForm(forms.Form):
             ("no", gettext_lazy("未建档（无手机号）")),
         ],
     )
+    assigned = forms.ChoiceField(
+        label=gettext_lazy("门店"),
+        required=False,
+        choices=[("", gettext_lazy("全部")), ("no", gettext_lazy("未分配门店"))],
+    )
     date_from = forms.DateField(
         label=gettext_lazy("开始日期"), required=False, widget=forms.DateInput(attrs={"type": "date"})
     )
@@ -62,6 +67,8 @@ def leads_filter(actor: Actor, form: LeadFilterForm) -> QuerySet[Lead]:
         qs = qs.filter(customer__isnull=False)
     elif data.get("converted") == "no":
         qs = qs.filter(customer__isnull=True)
+    if data.get("assigned") == "no":
+        qs = qs.filter(store__isnull=True)
     tz = timezone.get_current_timezone()
     if data.get("date_from"):
         qs = qs.filter(occurred_at__gte=datetime.combine(data["date_from"], time.min, tzinfo=tz))
