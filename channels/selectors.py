@@ -64,3 +64,9 @@ def operator_todo_counts(*, actor: Actor) -> dict[str, int]:
         .first()
     )
     return {k: int(v or 0) for k, v in (row or {}).items()}
+
+
+def contact_way_names_for_states(organization_id: int, states: set[str]) -> dict[str, str]:
+    """The 活码 name for each of these states (contacts.labels.state_labels). One query."""
+    rows = ContactWay.objects.filter(organization_id=organization_id, state__in=states).order_by("-id")
+    return dict(rows.values_list("state", "name"))
