@@ -201,14 +201,18 @@ def campaigns_awaiting_approval(*, actor: Actor) -> list[Campaign]:
     )
 
 
-def campaigns_needing_operator(*, actor: Actor) -> list[dict[str, Any]]:
-    """Operators: campaigns with batches marked ``needs_operator`` (settled on the campaign's page), with
-    the number of such batches; ``total`` is the number of campaigns. One query."""
+def campaigns_needing_operator(*, actor: Actor) -> tuple[list[dict[str, Any]], int]:
+    """Operators: up to ``TODO_LIMIT`` campaigns with batches marked ``needs_operator`` (settled on the
+    campaign's page), each with its number of such batches, and the number of such batches in all. One
+    query (two when more campaigns are stuck than are listed)."""
     if not actor.is_operator:
-        return []
-    return list(
-        Batch.objects.filter(organization_id=actor.organization_id, status=BatchStatus.NEEDS_OPERATOR)
-        .values("campaign_id", "campaign__name")
-        .annotate(batches=Count("id"), total=Window(Count("campaign_id", distinct=False)))
-        .order_by("campaign_id")[:TODO_LIMIT]
-    )
+        return [], 0
+    stuck = Batch.objects.filter(organization_id=actor.organization_id, status=BatchStatus.NEEDS_OPERATOR)
+    rows: list[dict[str, Any]] = [
+        dict(r)
+        for r in stuck.values("campaign_id", "campaign__name")
+        .annotate(batches=Count("id"))
+        .order_by("campaign_id")[: TODO_LIMIT + 1]
+    ]
+    total = stuck.count() if len(rows) > TODO_LIMIT else sum(int(r["batches"]) for r in rows)
+    return rows[:TODO_LIMIT], total

@@ -63,7 +63,9 @@ def operator_todo_counts(*, actor: Actor) -> dict[str, int]:
         .values("failed_inbox", "unassigned_leads")
         .first()
     )
-    return {k: int(v or 0) for k, v in (row or {}).items()}
+    if row is None:
+        return {"failed_inbox": 0, "unassigned_leads": 0}
+    return {"failed_inbox": int(row["failed_inbox"] or 0), "unassigned_leads": int(row["unassigned_leads"] or 0)}
 
 
 def contact_way_names_for_states(organization_id: int, states: set[str]) -> dict[str, str]:

@@ -140,13 +140,13 @@ def _todos(actor: Actor) -> list[Todo]:
                 ],
             )
         )
-    stuck = campaign_selectors.campaigns_needing_operator(actor=actor)
+    stuck, stuck_batches = campaign_selectors.campaigns_needing_operator(actor=actor)
     if stuck:
         todos.append(
             Todo(
                 "needs_operator",
                 _("需人工确认的发送批次"),
-                sum(int(r["batches"]) for r in stuck),
+                stuck_batches,
                 reverse("campaigns:campaign_detail", args=[stuck[0]["campaign_id"]]),
                 [
                     {
