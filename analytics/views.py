@@ -21,6 +21,7 @@ from analytics import imports, reports
 from analytics.models import Order, OrderImport, OrderSource, OrderStatus
 from analytics.registry import campaign_names
 from analytics.reports import exports
+from analytics.reports.view_model import Report
 from contacts import selectors as contact_selectors
 from contacts import services as contact_services
 from contacts.access import ALL_ROLES, OPERATOR_AND_MANAGER, Actor, AuthenticatedHttpRequest, console_view
@@ -97,7 +98,24 @@ def report(request: AuthenticatedHttpRequest, name: str = "overview") -> HttpRes
         "rfm_codes": rep.extra.get("codes", []),
         "can_import": actor.role in OPERATOR_AND_MANAGER,
     }
+    context["table_pages"] = _table_pages(request, rep)
     return render(request, "analytics/report.html", context)
+
+
+def _table_pages(request: AuthenticatedHttpRequest, rep: Report) -> list[dict[str, Any]]:
+    """Each table with the rows this page shows: a table with ``page_size`` is paginated by its own
+    parameter (``daily_page``), keeping the filters in the links."""
+    out = []
+    for table in rep.tables:
+        if not table.page_size:
+            out.append({"table": table, "rows": table.rows, "page": None})
+            continue
+        param = f"{table.key}_page"
+        page = Paginator(table.rows, table.page_size).get_page(request.GET.get(param))
+        query = request.GET.copy()
+        query.pop(param, None)
+        out.append({"table": table, "rows": page.object_list, "page": page, "param": param, "query": query.urlencode()})
+    return out
 
 
 @console_view(ALL_ROLES)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import Count, Q, QuerySet
+from django.db.models import Count, Q, QuerySet, Window
 from django.utils.translation import gettext as _
 
 from campaigns.models import (
@@ -21,6 +21,7 @@ from campaigns.planner import campaign_plan
 from campaigns.quota import policy_for
 from campaigns.services import campaign_create, campaign_refresh_stats
 from contacts.access import Actor
+from contacts.models import Role
 
 
 class _Rollback(Exception):
@@ -180,3 +181,38 @@ def welcome_template_for(*, organization_id: int, account_id: int, contact_way_i
             Q(channel_account_id=account_id) | Q(channel_account__isnull=True)
         )
     return qs.order_by("-created_at", "-id").first()
+
+
+# --- home page to-dos ----------------------------------------------------------------------------
+
+TODO_LIMIT = 5
+
+
+def campaigns_awaiting_approval(*, actor: Actor) -> list[Campaign]:
+    """Campaigns this actor may approve (``campaign_action``'s rule: managers and operators, a manager
+    never their own), oldest first, at most ``TODO_LIMIT``; each carries ``total`` (all of them). One query."""
+    if actor.role not in (Role.OPERATOR, Role.MANAGER):
+        return []
+    qs = actor.scope(Campaign.objects.filter(status=CampaignStatus.PENDING_APPROVAL))
+    if actor.role != Role.OPERATOR:
+        qs = qs.exclude(created_by_id=actor.staff.pk)
+    return list(
+        qs.select_related("created_by").annotate(total=Window(Count("id"))).order_by("updated_at", "id")[:TODO_LIMIT]
+    )
+
+
+def campaigns_needing_operator(*, actor: Actor) -> tuple[list[dict[str, Any]], int]:
+    """Operators: up to ``TODO_LIMIT`` campaigns with batches marked ``needs_operator`` (settled on the
+    campaign's page), each with its number of such batches, and the number of such batches in all. One
+    query (two when more campaigns are stuck than are listed)."""
+    if not actor.is_operator:
+        return [], 0
+    stuck = Batch.objects.filter(organization_id=actor.organization_id, status=BatchStatus.NEEDS_OPERATOR)
+    rows: list[dict[str, Any]] = [
+        dict(r)
+        for r in stuck.values("campaign_id", "campaign__name")
+        .annotate(batches=Count("id"))
+        .order_by("campaign_id")[: TODO_LIMIT + 1]
+    ]
+    total = stuck.count() if len(rows) > TODO_LIMIT else sum(int(r["batches"]) for r in rows)
+    return rows[:TODO_LIMIT], total

@@ -30,6 +30,9 @@ class ChannelsConfig(AppConfig):
         # The sources channels write on a customer (建档（巨量引擎广告线索）), by label not code;
         # imported here, with the app registry ready.
         from channels.models import LeadSource
-        from contacts.labels import register_source_labels
+        from channels.selectors import contact_way_names_for_states
+        from contacts.labels import register_source_labels, register_state_labeler
 
         register_source_labels(dict(LeadSource.choices))
+        # A follow's 渠道参数 is shown as the name of its 活码 (the profile's 跟进人 table).
+        register_state_labeler(contact_way_names_for_states)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
+from django.db.models import Count, QuerySet, Subquery
 from django.urls import reverse
 
-from channels.models import ChannelAccount, ChannelPlatform, ContactWay
+from channels.models import ChannelAccount, ChannelPlatform, ContactWay, InboxEvent, InboxStatus, Lead
+from contacts.access import Actor
 from contacts.models import Organization
 
 
@@ -39,3 +43,32 @@ def contact_way_for_state(*, account: ChannelAccount, state: str) -> ContactWay 
         .prefetch_related("tags", "staff")
         .first()
     )
+
+
+def operator_todo_counts(*, actor: Actor) -> dict[str, int]:
+    """Operators: failed inbox events (replayed from the inbox) and leads with no store (nobody follows
+    them up until one is given). Empty for other roles, who cannot open those pages. One query."""
+    if not actor.is_operator:
+        return {}
+
+    def count(qs: QuerySet[Any]) -> Subquery:
+        return Subquery(actor.scope(qs).order_by().values("organization_id").annotate(n=Count("id")).values("n"))
+
+    row = (
+        actor.scope(Organization.objects.all())
+        .annotate(
+            failed_inbox=count(InboxEvent.objects.filter(status=InboxStatus.FAILED)),
+            unassigned_leads=count(Lead.objects.filter(store__isnull=True)),
+        )
+        .values("failed_inbox", "unassigned_leads")
+        .first()
+    )
+    if row is None:
+        return {"failed_inbox": 0, "unassigned_leads": 0}
+    return {"failed_inbox": int(row["failed_inbox"] or 0), "unassigned_leads": int(row["unassigned_leads"] or 0)}
+
+
+def contact_way_names_for_states(organization_id: int, states: set[str]) -> dict[str, str]:
+    """The 活码 name for each of these states (contacts.labels.state_labels). One query."""
+    rows = ContactWay.objects.filter(organization_id=organization_id, state__in=states).order_by("-id")
+    return dict(rows.values_list("state", "name"))

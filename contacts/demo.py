@@ -7,6 +7,9 @@ import random
 from datetime import timedelta
 from typing import Any
 
+from django.contrib.auth import get_user_model
+from django.contrib.auth.hashers import make_password
+from django.contrib.auth.models import Group
 from django.utils import timezone
 
 from contacts import crypto
@@ -81,6 +84,35 @@ DEMO_LOGINS = [
 ]
 
 
+def _store_members(organization: Organization, stores: list[Store], rng: random.Random) -> list[Staff]:
+    """3–6 members per store, each with a console login ``<store code>-<nn>`` (``sh001-01``) and the demo
+    password: the first of a store is its 店长 (manager), the others 导购 — except in the store of the
+    README's ``manager``, who already runs it. Users, roles and staff are bulk-inserted with one
+    password hash (hashing 40-odd passwords one by one would take most of the demo's load time)."""
+    user_model = get_user_model()
+    password = make_password(DEMO_PASSWORD)
+    groups = {role: Group.objects.get_or_create(name=role.value)[0] for role in (Role.MANAGER, Role.STORE_STAFF)}
+    managed = {code for _u, _n, role, code in DEMO_LOGINS if role == Role.MANAGER}
+    planned: list[tuple[Store, str, str, Role]] = []
+    for store in stores:
+        for i in range(rng.randint(3, 6)):
+            role = Role.MANAGER if i == 0 and store.code not in managed else Role.STORE_STAFF
+            planned.append((store, _name(rng), f"{store.code.lower()}-{i + 1:02d}", role))
+    users = user_model.objects.bulk_create([user_model(username=u, password=password) for _s, _n, u, _r in planned])
+    user_model.groups.through.objects.bulk_create(
+        [
+            user_model.groups.through(user_id=user.pk, group_id=groups[role].pk)
+            for user, (_s, _n, _u, role) in zip(users, planned, strict=True)
+        ]
+    )
+    return Staff.objects.bulk_create(
+        [
+            Staff(organization=organization, name=name, store=store, user=user, wecom_userid=username.replace("-", "_"))
+            for user, (store, name, username, _r) in zip(users, planned, strict=True)
+        ]
+    )
+
+
 def _name(rng: random.Random) -> str:
     return rng.choice(SURNAMES) + "".join(rng.choice(GIVEN) for _ in range(rng.choice((1, 2, 2))))
 
@@ -112,17 +144,7 @@ def load(*, organization: Organization, rng: random.Random, customers: int = 300
             password=DEMO_PASSWORD,
             wecom_userid=f"demo_{username}" if role != Role.OPERATOR else "",
         )
-    staff_rows = [logins["manager"], logins["staff"]]
-    for store in stores:
-        for i in range(rng.randint(3, 6)):
-            staff_rows.append(
-                Staff.objects.create(
-                    organization=organization,
-                    name=_name(rng),
-                    store=store,
-                    wecom_userid=f"{store.code.lower()}_{i:02d}",
-                )
-            )
+    staff_rows = [logins["manager"], logins["staff"], *_store_members(organization, stores, rng)]
     staff_by_store: dict[int, list[Staff]] = {}
     for s in staff_rows:
         if s.store_id:

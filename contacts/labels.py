@@ -7,7 +7,7 @@ never as the raw code.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from django.utils.functional import Promise
@@ -17,6 +17,9 @@ from contacts.models import Platform, SourceChannel, TimelineKind
 from contacts.rfm import RFM_BY_CODE
 
 _source_labels: dict[str, str | Promise] = {}
+# A follow's ``state`` (the 渠道参数 a 活码 carries) is named by the layer that owns 活码 (channels).
+StateLabeler = Callable[[int, set[str]], Mapping[str, str]]
+_state_labelers: list[StateLabeler] = []
 
 
 def register_source_labels(labels: Mapping[str, str | Promise]) -> None:
@@ -44,3 +47,19 @@ def timeline_text(kind: str, summary: str, data: Mapping[str, Any] | None) -> st
     if kind == TimelineKind.CREATED and data and "source" in data:
         return _("建档（%(source)s）") % {"source": source_label(str(data.get("source") or ""))}
     return summary
+
+
+def register_state_labeler(fn: StateLabeler) -> None:
+    """``fn(organization_id, states)`` → ``{state: name}`` for the states it knows (one query)."""
+    if fn not in _state_labelers:
+        _state_labelers.append(fn)
+
+
+def state_labels(organization_id: int, states: Iterable[str]) -> dict[str, str]:
+    """Each non-empty state → the name of the 活码 that carries it, else 未登记的渠道参数 (a state set
+    outside the product, in WeCom's own admin)."""
+    wanted = {s for s in states if s}
+    found: dict[str, str] = {}
+    for labeler in _state_labelers if wanted else []:
+        found.update({k: v for k, v in labeler(organization_id, wanted - set(found)).items() if k not in found})
+    return {s: found.get(s) or _("未登记的渠道参数") for s in wanted}

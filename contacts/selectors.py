@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import contextlib
+import datetime as dt
 from typing import Any
 
+from django.db import connection
 from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
 from contacts import crypto
 from contacts.access import Actor
 from contacts.models import Customer, CustomerGroup, CustomerGroupMember, Follow, Identity, ImportJob, Tag, TagGroup
+from contacts.periods import BEIJING, day_bounds
 from contacts.rfm import RFM_BY_CODE, RfmSegment
 from contacts.rfm import RFM_SEGMENTS as RFM_SEGMENTS  # the reports list them
 from contacts.rfm import rfm_segment_expression as rfm_segment_expression  # one click to a saved segment
@@ -128,3 +131,47 @@ def import_job_list(*, actor: Actor) -> QuerySet[ImportJob]:
 
 def import_job_get(*, actor: Actor, pk: int) -> ImportJob | None:
     return import_job_list(actor=actor).filter(pk=pk).first()
+
+
+# --- home page -----------------------------------------------------------------------------------
+
+
+def follow_daily_counts(
+    *, actor: Actor, first: dt.date, last: dt.date
+) -> tuple[dict[dt.date, int], dict[dt.date, int]]:
+    """New follows (adds) and ended follows (losses, transfers included) per Beijing day in
+    ``[first, last]``, within the actor's scope; store staff count only the follows they hold. One query.
+    """
+    lo, hi = day_bounds(first, last)
+    scoped = actor.scope(
+        Follow.objects.filter(Q(added_at__gte=lo, added_at__lt=hi) | Q(deleted_at__gte=lo, deleted_at__lt=hi))
+    )
+    if actor.is_store_staff:
+        scoped = scoped.filter(staff_id=actor.staff.pk)
+    sub_sql, sub_params = scoped.values("added_at", "deleted_at").query.sql_with_params()
+    sql = f"""
+        WITH f AS ({sub_sql})
+        SELECT day, SUM(adds)::int, SUM(losses)::int FROM (
+            SELECT (f.added_at AT TIME ZONE %s)::date AS day, 1 AS adds, 0 AS losses
+              FROM f WHERE f.added_at >= %s AND f.added_at < %s
+            UNION ALL
+            SELECT (f.deleted_at AT TIME ZONE %s)::date, 0, 1
+              FROM f WHERE f.deleted_at >= %s AND f.deleted_at < %s
+        ) d GROUP BY day
+    """
+    tz = str(BEIJING)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*sub_params, tz, lo, hi, tz, lo, hi])
+        rows = cursor.fetchall()
+    adds = {day: n for day, n, _losses in rows if n}
+    losses = {day: n for day, _adds, n in rows if n}
+    return adds, losses
+
+
+def home_totals(*, actor: Actor) -> dict[str, int]:
+    """Customers in the actor's scope and, for store staff, the customers they follow now (2 queries)."""
+    totals = {"customers": actor.scope(Customer.objects.filter(erased_at__isnull=True)).count()}
+    if actor.is_store_staff:
+        mine = actor.scope(Follow.objects.filter(staff_id=actor.staff.pk, deleted_at__isnull=True))
+        totals["following"] = mine.count()
+    return totals

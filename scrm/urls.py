@@ -4,7 +4,7 @@ from django.http import HttpRequest
 from django.urls import include, path
 from drf_spectacular.views import SpectacularAPIView, SpectacularRedocView, SpectacularSwaggerSplitView
 
-from scrm import views
+from scrm import home, views
 
 
 def _superuser_only(request: HttpRequest) -> bool:
@@ -16,7 +16,7 @@ def _superuser_only(request: HttpRequest) -> bool:
 admin.site.has_permission = _superuser_only  # type: ignore[method-assign]
 
 urlpatterns = [
-    path("", views.home, name="home"),
+    path("", home.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("login/", auth_views.LoginView.as_view(redirect_authenticated_user=True), name="login"),
     path("logout/", auth_views.LogoutView.as_view(), name="logout"),

@@ -1,18 +1,12 @@
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
-from typing import Any
 
 from django.conf import settings
 from django.db import connection
-from django.http import HttpRequest, HttpResponse, JsonResponse
-from django.shortcuts import render
-from django.utils import timezone
+from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 
-from contacts.access import AuthenticatedHttpRequest, console_view
-from contacts.models import Customer, CustomerGroup, Follow, Store, Tag
 from scrm.celery import app
 
 logger = logging.getLogger(__name__)
@@ -52,22 +46,3 @@ def healthz(request: HttpRequest) -> JsonResponse:
             logger.warning("healthz check failed", extra={"check": name, "error": type(exc).__name__})
     ok = all(value == "ok" for value in checks.values())
     return JsonResponse({"status": "ok" if ok else "error", "checks": checks}, status=200 if ok else 503)
-
-
-@console_view()
-def home(request: AuthenticatedHttpRequest) -> HttpResponse:
-    actor = request.actor_obj
-    customers = actor.scope(Customer.objects.all())
-    week_ago = timezone.now() - timedelta(days=7)
-    follows = actor.scope(Follow.objects.all())
-    context: dict[str, Any] = {
-        "customer_total": customers.count(),
-        "customer_new_week": customers.filter(created_at__gte=week_ago).count(),
-        "churned_week": follows.filter(deleted_at__gte=week_ago).count(),
-        "group_total": actor.scope(CustomerGroup.objects.filter(dismissed_at__isnull=True)).count(),
-        "tag_total": actor.scope(Tag.objects.all()).count(),
-        "stores": actor.scope(Store.objects.filter(is_active=True)).count(),
-    }
-    return render(request, "home.html", context)
-
-

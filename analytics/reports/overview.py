@@ -19,6 +19,8 @@ from analytics.reports.sql import (
 )
 from analytics.reports.view_model import Chart, Column, Report, Stat, Table
 
+DAILY_PAGE_SIZE = 31
+
 
 def overview(f: ReportFilter) -> Report:
     """Customers, new, churned, (private-domain) GMV, LTV, repurchase rate, with daily trends. 2 queries."""
@@ -120,6 +122,7 @@ def overview(f: ReportFilter) -> Report:
                     if d in by_day
                 ],
                 note=_("仅列出有数据的日期，最新在前。"),
+                page_size=DAILY_PAGE_SIZE,
             )
         ],
     )

@@ -20,6 +20,8 @@ class Table:
     columns: list[Column]
     rows: list[list[Any]]
     note: str = ""
+    # Rows per page on the report page (0: all); exports always hold every row.
+    page_size: int = 0
 
 
 @dataclass

@@ -12,13 +12,15 @@ from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from analytics import services as analytics
 from channels.leads.events import LeadEvent, OrderEvent
 from channels.models import ChannelAccount, Lead, LeadForm, LeadSource
 from contacts import crypto
 from contacts import services as contacts
-from contacts.models import Customer, SourceChannel, Store, Tag, TagSource, TimelineKind
+from contacts.access import Actor
+from contacts.models import Customer, Role, SourceChannel, Store, Tag, TagSource, TimelineKind
 
 logger = logging.getLogger(__name__)
 
@@ -246,3 +248,28 @@ def customer_leads_erase(customer_id: int) -> dict[str, int]:
         name="", phone_encrypted="", phone_hash="", open_id="", fields={}, updated_at=timezone.now()
     )
     return {"leads": erased}
+
+
+class LeadAssignError(ValueError):
+    """A refused assignment; the message says which input is wrong and why."""
+
+    def __init__(self, message: str, *, field: str) -> None:
+        super().__init__(message)
+        self.field = field
+
+
+@transaction.atomic
+def lead_store_assign(*, actor: Actor, lead_ids: Iterable[int], store_id: int) -> int:
+    """Give leads without a store to an open store of the actor's scope (operators: the to-do
+    未分配门店的线索), so that store's manager sees them in the leads list. One UPDATE; a lead that has
+    a store already, or is outside the actor's scope, is left alone. Returns how many were assigned."""
+    actor.require_role({Role.OPERATOR})
+    store = actor.scope(Store.objects.filter(pk=store_id, is_active=True)).first()
+    if store is None:
+        raise LeadAssignError(_("门店不存在或已停用"), field="store")
+    ids = sorted({int(i) for i in lead_ids})
+    if not ids:
+        raise LeadAssignError(_("请至少选择一条线索"), field="lead")
+    return actor.scope(Lead.objects.filter(pk__in=ids, store__isnull=True)).update(
+        store=store, updated_at=timezone.now()
+    )

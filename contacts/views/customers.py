@@ -19,6 +19,7 @@ from django.views.decorators.http import require_GET, require_POST
 from contacts import selectors, services
 from contacts.access import ALL_ROLES, OPERATOR_ONLY, Actor, AuthenticatedHttpRequest, console_view
 from contacts.forms import CustomerFilterForm, NoteForm
+from contacts.labels import state_labels
 from contacts.models import (
     Customer,
     CustomerGroupMember,
@@ -157,9 +158,14 @@ def profile_context(
     groups = tag_groups(actor)
     current = set(customer.tag_ids)
     identities = actor.scope(Identity.objects.filter(customer=customer)).order_by("platform", "id")
-    follows = actor.scope(Follow.objects.filter(customer=customer).select_related("staff", "staff__store")).order_by(
-        "deleted_at", "-added_at"
+    follows = list(
+        actor.scope(Follow.objects.filter(customer=customer).select_related("staff", "staff__store")).order_by(
+            "deleted_at", "-added_at"
+        )
     )
+    states = state_labels(customer.organization_id, {f.state for f in follows})
+    for follow in follows:
+        follow.state_label = states.get(follow.state, "")  # type: ignore[attr-defined]
     memberships = actor.scope(
         CustomerGroupMember.objects.filter(customer=customer).select_related("group", "group__owner")
     ).order_by("left_at", "-joined_at")

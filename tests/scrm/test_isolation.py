@@ -51,15 +51,15 @@ def test_the_console_home_counts_only_the_own_organization(world: World) -> None
     CustomerFactory.create_batch(3, organization=world.other_org, home_store=world.other_store)
     CustomerFactory.create_batch(2, organization=world.org, home_store=world.store_a)
     page = world.client_for(world.operator).get("/")
-    assert page.context["customer_total"] == 2
+    assert page.context["totals"]["customers"] == 2
     outsider_page = world.client_for(world.outsider).get("/")
-    assert outsider_page.context["customer_total"] == 3
+    assert outsider_page.context["totals"]["customers"] == 3
 
 
 @pytest.mark.django_db
 def test_store_staff_scope_is_their_store_only(world: World) -> None:
     CustomerFactory.create_batch(2, organization=world.org, home_store=world.store_a)
     CustomerFactory.create_batch(3, organization=world.org, home_store=world.store_b)
-    assert world.client_for(world.store_staff).get("/").context["customer_total"] == 2
-    assert world.client_for(world.manager).get("/").context["customer_total"] == 2
-    assert world.client_for(world.operator).get("/").context["customer_total"] == 5
+    assert world.client_for(world.store_staff).get("/").context["totals"]["customers"] == 2
+    assert world.client_for(world.manager).get("/").context["totals"]["customers"] == 2
+    assert world.client_for(world.operator).get("/").context["totals"]["customers"] == 5
