@@ -303,6 +303,9 @@ class SegmentFact(models.Model):
     lifecycle = models.CharField(max_length=20)
     ltv = models.DecimalField(max_digits=14, decimal_places=2, default=0)
     tag_ids = ArrayField(models.IntegerField(), default=list)
+    p_alive = models.FloatField(null=True)
+    predicted_value_12m = models.DecimalField(max_digits=14, decimal_places=2, null=True)
+    churn_risk = models.CharField(max_length=10, default="")
 
     class Meta:
         indexes = [

@@ -9,7 +9,7 @@ class Migration(migrations.Migration):
 
     dependencies = [
         ('analytics', '0003_fill_report_cells'),
-        ('contacts', '0011_customer_churn_risk_customer_expected_orders_30_and_more'),
+        ('contacts', '0011_customer_predictions'),
     ]
 
     operations = [

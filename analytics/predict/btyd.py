@@ -5,6 +5,8 @@
   with probability p ~ Beta(a, b). A customer is summarised by ``x`` (repeat purchases: purchase days
   after the first), ``t_x`` (time from the first to the last purchase) and ``T`` (time from the first
   purchase to the end of the data), all in the same unit (this module does not care which).
+- **MBG/NBD** (Batislam, Denizel & Filiztekin 2007): the same with a possible drop-out right after the
+  first purchase as well; the product fits both and keeps the one with the higher likelihood.
 - **Gamma-Gamma** (Fader & Hardie 2013, "The Gamma-Gamma model of monetary value"): the mean value
   ``m`` of a customer's ``x`` repeat purchases, with the transaction values ~ Gamma(p, ν) and
   ν ~ Gamma(q, γ) across customers, independent of the purchase process.
@@ -34,6 +36,14 @@ class BgNbd:
     alpha: float
     a: float
     b: float
+    modified: bool = False  # MBG/NBD
+
+    @property
+    def name(self) -> str:
+        return "MBG/NBD" if self.modified else "BG/NBD"
+
+    def as_dict(self) -> dict[str, float | str]:
+        return {"model": self.name, "r": self.r, "alpha": self.alpha, "a": self.a, "b": self.b}
 
 
 @dataclass(frozen=True)
@@ -63,81 +73,106 @@ def _fold(columns: list[Array]) -> tuple[list[Array], Array]:
 
 
 def _maximize(negative: Callable[[Array], float], start: Array) -> tuple[list[float], float, bool]:
-    """Minimise a negative log-likelihood over log-parameters: Nelder-Mead (robust far from the
-    optimum), then L-BFGS-B to polish; the parameters, the log-likelihood and whether either converged."""
-    coarse = optimize.minimize(
-        negative, start, method="Nelder-Mead", options={"maxiter": 4000, "xatol": 1e-7, "fatol": 1e-9}
-    )
-    fine = optimize.minimize(negative, coarse.x, method="L-BFGS-B")
-    best = fine if fine.fun <= coarse.fun else coarse
-    return [float(v) for v in np.exp(best.x)], -float(best.fun), bool(coarse.success or fine.success)
+    """Minimise a negative log-likelihood over log-parameters: L-BFGS-B (a few hundred evaluations), and
+    Nelder-Mead from there only if it did not converge; the parameters, the log-likelihood and whether
+    the search converged."""
+    best = optimize.minimize(negative, start, method="L-BFGS-B", options={"maxiter": 500})
+    if not best.success:
+        slow = optimize.minimize(
+            negative, best.x, method="Nelder-Mead", options={"maxiter": 4000, "xatol": 1e-7, "fatol": 1e-9}
+        )
+        best = slow if slow.fun <= best.fun else best
+    return [float(v) for v in np.exp(best.x)], -float(best.fun), bool(best.success)
 
 
-# --- BG/NBD ------------------------------------------------------------------------------------------
+# --- BG/NBD and MBG/NBD -------------------------------------------------------------------------------
+#
+# MBG/NBD (Batislam, Denizel & Filiztekin 2007) lets a customer drop out right after the first purchase
+# too, so a one-time buyer of long ago is no longer alive for sure (BG/NBD gives them P(alive) = 1). The
+# formulas differ by one shift, ``m`` = 0 (BG/NBD) or 1 (MBG/NBD): b + x − 1 + m where BG/NBD has b + x − 1.
+
+
+def _shift(params: BgNbd) -> float:
+    return 1.0 if params.modified else 0.0
+
+
+def _dropped_term(params: BgNbd, x: Array) -> Array:
+    """Where the "dropped out after the last purchase" term of the likelihood applies."""
+    return np.asarray(x > 0 if not params.modified else np.ones_like(x, dtype=bool))
 
 
 def bgnbd_log_likelihood(params: BgNbd, x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> Array:
-    """Each customer's log-likelihood (paper eq. 6, in logs)."""
+    """Each customer's log-likelihood (BG/NBD paper eq. 6 in logs; MBG/NBD eq. 5)."""
     x, t_x, T = _arrays(x, t_x, T)
-    r, alpha, a, b = params.r, params.alpha, params.a, params.b
+    r, alpha, a, b, m = params.r, params.alpha, params.a, params.b, _shift(params)
     a1 = special.gammaln(r + x) - special.gammaln(r) + r * np.log(alpha)
-    a2 = special.betaln(a, b + x) - special.betaln(a, b) - (r + x) * np.log(alpha + T)
-    repeat = x > 0
+    a2 = special.betaln(a, b + x + m) - special.betaln(a, b) - (r + x) * np.log(alpha + T)
+    dropped = _dropped_term(params, x)
     a3 = np.full_like(x, -np.inf)
-    a3[repeat] = (
-        special.betaln(a + 1, b + x[repeat] - 1) - special.betaln(a, b) - (r + x[repeat]) * np.log(alpha + t_x[repeat])
-    )
+    xd = x[dropped]
+    a3[dropped] = special.betaln(a + 1, b + xd - 1 + m) - special.betaln(a, b) - (r + xd) * np.log(alpha + t_x[dropped])
     return np.asarray(a1 + np.logaddexp(a2, a3), dtype=np.float64)
 
 
-def bgnbd_fit(x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> Fit[BgNbd]:
+def bgnbd_fit(x: ArrayLike, t_x: ArrayLike, T: ArrayLike, *, modified: bool = False) -> Fit[BgNbd]:
     (fx, ft, fT), weight = _fold(_arrays(x, t_x, T))
 
     def negative(log_params: Array) -> float:
-        params = BgNbd(*np.exp(log_params))
+        r, alpha, a, b = (float(v) for v in np.exp(log_params))
+        params = BgNbd(r, alpha, a, b, modified=modified)
         return float(-(weight * bgnbd_log_likelihood(params, fx, ft, fT)).sum())
 
     # Start from a mean rate of purchases per unit of time and an even chance of dropping out.
     rate = max(float((weight * fx).sum() / max((weight * fT).sum(), 1e-9)), 1e-3)
     start = np.log([1.0, 1.0 / rate, 1.0, 1.0])
     best, log_likelihood, converged = _maximize(negative, start)
-    return Fit(BgNbd(*best), log_likelihood, int(weight.sum()), converged)
+    r, alpha, a, b = best
+    return Fit(BgNbd(r, alpha, a, b, modified=modified), log_likelihood, int(weight.sum()), converged)
 
 
 def bgnbd_p_alive(params: BgNbd, x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> Array:
-    """P(still alive at T | x, t_x, T) (paper eq. 13 of the technical note; 1 for x = 0)."""
+    """P(still alive at T | x, t_x, T) (BG/NBD: 1 for x = 0)."""
     x, t_x, T = _arrays(x, t_x, T)
     return 1.0 / (1.0 + _dead_odds(params, x, t_x, T))
 
 
 def _dead_odds(params: BgNbd, x: Array, t_x: Array, T: Array) -> Array:
-    r, alpha, a, b = params.r, params.alpha, params.a, params.b
+    r, alpha, a, b, m = params.r, params.alpha, params.a, params.b, _shift(params)
     odds = np.zeros_like(x)
-    repeat = x > 0
-    xr = x[repeat]
-    odds[repeat] = np.exp(
-        np.log(a) - np.log(b + xr - 1) + (r + xr) * (np.log(alpha + T[repeat]) - np.log(alpha + t_x[repeat]))
+    dropped = _dropped_term(params, x)
+    xd = x[dropped]
+    odds[dropped] = np.exp(
+        np.log(a) - np.log(b + xd - 1 + m) + (r + xd) * (np.log(alpha + T[dropped]) - np.log(alpha + t_x[dropped]))
     )
     return odds
 
 
 def bgnbd_expected_purchases(params: BgNbd, t: float, x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> Array:
-    """Expected purchases in the next ``t`` units after T, given the customer's history (paper eq. 10)."""
+    """Expected purchases in the next ``t`` units after T, given the customer's history (BG/NBD eq. 10)."""
     x, t_x, T = _arrays(x, t_x, T)
-    r, alpha, a, b = params.r, params.alpha, params.a, params.b
+    r, alpha, a, b, m = params.r, params.alpha, params.a, params.b, _shift(params)
     z = t / (alpha + T + t)
-    hyper = special.hyp2f1(r + x, b + x, a + b + x - 1, z)
-    first = (a + b + x - 1) / (a - 1)
+    hyper = special.hyp2f1(r + x, b + x + m, a + b + x - 1 + m, z)
+    first = (a + b + x - 1 + m) / (a - 1)
     second = 1.0 - np.power((alpha + T) / (alpha + T + t), r + x) * hyper
     return np.asarray(first * second / (1.0 + _dead_odds(params, x, t_x, T)), dtype=np.float64)
 
 
 def bgnbd_expected_new_customer(params: BgNbd, t: ArrayLike) -> Array:
-    """E[X(t)]: expected purchases of a customer in a period of length t after their first (eq. 9)."""
+    """E[X(t)]: expected repeat purchases in a period of length t after the first purchase (BG/NBD eq. 9;
+    for MBG/NBD the same conditional expectation at x = t_x = T = 0)."""
     (t,) = _arrays(t)
-    r, alpha, a, b = params.r, params.alpha, params.a, params.b
-    hyper = special.hyp2f1(r, b, a + b - 1, t / (alpha + t))
-    return np.asarray((a + b - 1) / (a - 1) * (1.0 - np.power(alpha / (alpha + t), r) * hyper), dtype=np.float64)
+    r, alpha, a, b, m = params.r, params.alpha, params.a, params.b, _shift(params)
+    hyper = special.hyp2f1(r, b + m, a + b - 1 + m, t / (alpha + t))
+    scale = (a + b - 1 + m) / (a - 1) / (1.0 + m * a / b)
+    return np.asarray(scale * (1.0 - np.power(alpha / (alpha + t), r) * hyper), dtype=np.float64)
+
+
+def purchases_fit(x: ArrayLike, t_x: ArrayLike, T: ArrayLike) -> Fit[BgNbd]:
+    """BG/NBD and MBG/NBD both fitted; the one the data favour (same number of parameters, so the higher
+    log-likelihood is also the lower AIC/BIC)."""
+    plain, modified = bgnbd_fit(x, t_x, T), bgnbd_fit(x, t_x, T, modified=True)
+    return modified if modified.log_likelihood > plain.log_likelihood else plain
 
 
 # --- Gamma-Gamma -------------------------------------------------------------------------------------

@@ -38,14 +38,9 @@ def organization_predict(*, organization_id: int, end: dt.date | None = None) ->
         fit.status = FitStatus.TOO_FEW
         fit.message = f"repeat_customers<{MIN_REPEAT_CUSTOMERS}"
         return _finish(fit, None, began)
-    purchases = btyd.bgnbd_fit(summary.x, summary.t_x / WEEK, summary.T / WEEK)
+    purchases = btyd.purchases_fit(summary.x, summary.t_x / WEEK, summary.T / WEEK)
     spend = btyd.gamma_gamma_fit(summary.x, summary.m)
-    fit.bgnbd = {
-        "r": purchases.params.r,
-        "alpha": purchases.params.alpha,
-        "a": purchases.params.a,
-        "b": purchases.params.b,
-    }
+    fit.bgnbd = purchases.params.as_dict()
     fit.gamma_gamma = {"p": spend.params.p, "q": spend.params.q, "gamma": spend.params.gamma}
     fit.log_likelihood = purchases.log_likelihood
     fit.gamma_gamma_log_likelihood = spend.log_likelihood
@@ -63,7 +58,8 @@ def organization_predict(*, organization_id: int, end: dt.date | None = None) ->
 def _judge(
     purchases: btyd.Fit[btyd.BgNbd], spend: btyd.Fit[btyd.GammaGamma], held: dict[str, object]
 ) -> tuple[str, str]:
-    values = [*vars(purchases.params).values(), *vars(spend.params).values(), purchases.log_likelihood]
+    p, g = purchases.params, spend.params
+    values = [p.r, p.alpha, p.a, p.b, g.p, g.q, g.gamma, purchases.log_likelihood]
     if not all(math.isfinite(v) and v != 0 for v in values):
         return FitStatus.BAD_FIT, "not_finite"
     if spend.params.q <= 1:

@@ -39,7 +39,7 @@ def holdout_validate(*, organization_id: int, start: dt.date, end: dt.date) -> d
     calibration = data.summary(organization_id=organization_id, end=cut)
     if not len(calibration) or not (calibration.x > 0).any():
         return {}
-    fit = btyd.bgnbd_fit(calibration.x, calibration.t_x / WEEK, calibration.T / WEEK)
+    fit = btyd.purchases_fit(calibration.x, calibration.t_x / WEEK, calibration.T / WEEK)
     predicted = btyd.bgnbd_expected_purchases(
         fit.params, days / WEEK, calibration.x, calibration.t_x / WEEK, calibration.T / WEEK
     )
@@ -50,7 +50,7 @@ def holdout_validate(*, organization_id: int, start: dt.date, end: dt.date) -> d
         "end": end.isoformat(),
         "holdout_days": days,
         "customers": len(calibration),
-        "params": {"r": fit.params.r, "alpha": fit.params.alpha, "a": fit.params.a, "b": fit.params.b},
+        "params": fit.params.as_dict(),
         "groups": _groups(calibration.x, predicted, actual),
         "weekly": _weekly(organization_id, start, cut, end, calibration, fit.params),
         "errors": _errors(predicted, actual),
