@@ -75,6 +75,7 @@ class Organization(models.Model):
                 & models.Q(churn_high_below__lte=models.F("churn_medium_below"))
                 & models.Q(churn_medium_below__lte=1),
                 name="organization_churn_bands_ordered",
+                violation_error_message=_("高流失风险的阈值不能大于中流失风险的阈值，两者都在 0 到 1 之间"),
             )
         ]
 
@@ -225,7 +226,9 @@ class Customer(Scoped):
     predicted_value_12m = models.DecimalField(
         _("预测12个月价值"), max_digits=14, decimal_places=2, null=True, blank=True
     )
-    churn_risk = models.CharField(_("流失风险"), max_length=10, choices=ChurnRisk.choices, blank=True, default="")
+    churn_risk = models.CharField(
+        _("流失风险"), max_length=10, choices=ChurnRisk.choices, blank=True, default="", db_default=""
+    )
     predicted_at = models.DateTimeField(_("预测时间"), null=True, blank=True)
     created_at = models.DateTimeField(_("创建时间"), default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
@@ -305,7 +308,7 @@ class SegmentFact(models.Model):
     tag_ids = ArrayField(models.IntegerField(), default=list)
     p_alive = models.FloatField(null=True)
     predicted_value_12m = models.DecimalField(max_digits=14, decimal_places=2, null=True)
-    churn_risk = models.CharField(max_length=10, default="")
+    churn_risk = models.CharField(max_length=10, default="", db_default="")
 
     class Meta:
         indexes = [

@@ -14,7 +14,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='customer',
             name='churn_risk',
-            field=models.CharField(blank=True, choices=[('high', '高'), ('medium', '中'), ('low', '低')], default='', max_length=10, verbose_name='流失风险'),
+            field=models.CharField(blank=True, choices=[('high', '高'), ('medium', '中'), ('low', '低')], db_default='', default='', max_length=10, verbose_name='流失风险'),
         ),
         migrations.AddField(
             model_name='customer',
@@ -59,7 +59,7 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='segmentfact',
             name='churn_risk',
-            field=models.CharField(default='', max_length=10),
+            field=models.CharField(db_default='', default='', max_length=10),
         ),
         migrations.AddField(
             model_name='segmentfact',
@@ -73,7 +73,7 @@ class Migration(migrations.Migration):
         ),
         migrations.AddConstraint(
             model_name='organization',
-            constraint=models.CheckConstraint(condition=models.Q(('churn_high_below__gte', 0), ('churn_high_below__lte', models.F('churn_medium_below')), ('churn_medium_below__lte', 1)), name='organization_churn_bands_ordered'),
+            constraint=models.CheckConstraint(condition=models.Q(('churn_high_below__gte', 0), ('churn_high_below__lte', models.F('churn_medium_below')), ('churn_medium_below__lte', 1)), name='organization_churn_bands_ordered', violation_error_message='高流失风险的阈值不能大于中流失风险的阈值，两者都在 0 到 1 之间'),
         ),
     ]
 
