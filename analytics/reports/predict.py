@@ -26,6 +26,8 @@ LISTS: dict[str, tuple[Any, dict[str, Any]]] = {
     "at_risk": (gettext_lazy("流失风险高"), {"churn_risk": [ChurnRisk.HIGH.value]}),
     "watch": (gettext_lazy("流失风险中（值得唤醒）"), {"churn_risk": [ChurnRisk.MEDIUM.value]}),
 }
+# Low first: the charts' palette starts green, then blue, then orange.
+RISK_ORDER = (ChurnRisk.LOW, ChurnRisk.MEDIUM, ChurnRisk.HIGH)
 REASONS = {
     "repeat_customers<30": gettext_lazy("复购过的客户不足 30 人，模型学不到复购规律。"),
     "not_finite": gettext_lazy("拟合没有收敛到有效参数。"),
@@ -50,7 +52,8 @@ def predict(f: ReportFilter) -> Report:
             _params(f),
         )
     }
-    report = Report(name="predict", title=_("预测：复购与未来价值"))
+    # The scores are the latest fit's, whatever the dates: the page has no date filter.
+    report = Report(name="predict", title=_("预测：复购与未来价值"), extra={"undated": True})
     if fit is None:
         report.notes.append(_("还没有拟合过模型。每晚自动拟合一次，也可以点“立即重新拟合”。"))
         return report
@@ -87,7 +90,7 @@ def predict(f: ReportFilter) -> Report:
         ),
         _("留出期验证：用截止日之前的订单拟合，预测之后一段时间的购买，再和实际发生的比较。"),
     ]
-    report.extra = {"codes": list(LISTS), "fit_id": fit.pk, "status": fit.status}
+    report.extra = {"codes": list(LISTS), "fit_id": fit.pk, "status": fit.status, "undated": True}
     return report
 
 
@@ -133,8 +136,8 @@ def _charts(held: dict[str, Any], bands: dict[str, tuple[Any, ...]]) -> list[Cha
                 "risk_bands",
                 _("流失风险分布"),
                 "pie",
-                [str(label) for value, label in ChurnRisk.choices],
-                [{"name": _("客户数"), "data": [int(bands[v][1]) if v in bands else 0 for v in ChurnRisk.values]}],
+                [str(ChurnRisk(v).label) for v in RISK_ORDER],
+                [{"name": _("客户数"), "data": [int(bands[v][1]) if v in bands else 0 for v in RISK_ORDER]}],
             )
         )
     return charts
@@ -180,7 +183,9 @@ def _tables(
             )
         )
     b, g = fit.bgnbd or {}, fit.gamma_gamma or {}
-    params = [(k, b.get(k)) for k in ("r", "alpha", "a", "b")] + [(f"GG {k}", g.get(k)) for k in ("p", "q", "gamma")]
+    params = [(label, b.get(k)) for label, k in (("r", "r"), ("α", "alpha"), ("a", "a"), ("b", "b"))] + [
+        (_("消费 %(name)s") % {"name": label}, g.get(k)) for label, k in (("p", "p"), ("q", "q"), ("γ", "gamma"))
+    ]
     tables.append(
         Table(
             "fit",
