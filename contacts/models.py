@@ -49,18 +49,24 @@ class Organization(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     # Brand settings: the lifecycle rules (contacts.services.lifecycle), tuned on the settings page.
     lifecycle_repeat_orders = models.PositiveSmallIntegerField(
-        _("复购门槛（订单数）"), default=2, validators=[MinValueValidator(2), MaxValueValidator(100)]
+        _("复购门槛（订单数）"), default=2, db_default=2, validators=[MinValueValidator(2), MaxValueValidator(100)]
     )
     lifecycle_dormant_days = models.PositiveSmallIntegerField(
-        _("沉睡天数（无订单）"), default=180, validators=[MinValueValidator(0), MaxValueValidator(3650)]
+        _("沉睡天数（无订单）"), default=180, db_default=180, validators=[MinValueValidator(0), MaxValueValidator(3650)]
     )
-    lifecycle_churn_on_unfollow = models.BooleanField(_("删除全部好友即流失"), default=True)
+    lifecycle_churn_on_unfollow = models.BooleanField(_("删除全部好友即流失"), default=True, db_default=True)
     # Churn-risk bands over the predicted P(alive) (analytics.predict): below the first is 高, below the second 中.
     churn_high_below = models.FloatField(
-        _("高流失风险：活跃概率低于"), default=0.3, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)]
+        _("高流失风险：活跃概率低于"),
+        default=0.3,
+        db_default=0.3,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
     )
     churn_medium_below = models.FloatField(
-        _("中流失风险：活跃概率低于"), default=0.7, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)]
+        _("中流失风险：活跃概率低于"),
+        default=0.7,
+        db_default=0.7,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
     )
 
     SCOPE_ORG: ClassVar[str] = "id"

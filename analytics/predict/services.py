@@ -50,7 +50,7 @@ def organization_predict(*, organization_id: int, end: dt.date | None = None) ->
     if fit.status != FitStatus.OK:
         return _finish(fit, None, began)
     scoring = time.perf_counter()
-    predictions = _scores(summary, purchases.params, spend.params)
+    predictions = scores_compute(summary, purchases.params, spend.params)
     fit.score_seconds = time.perf_counter() - scoring
     return _finish(fit, predictions, began)
 
@@ -74,7 +74,9 @@ def _judge(
     return FitStatus.OK, ""
 
 
-def _scores(summary: data.Summary, purchases: btyd.BgNbd, spend: btyd.GammaGamma) -> contact_services.Predictions:
+def scores_compute(
+    summary: data.Summary, purchases: btyd.BgNbd, spend: btyd.GammaGamma
+) -> contact_services.Predictions:
     t_x, T = summary.t_x / WEEK, summary.T / WEEK
     expected = {
         days: np.clip(btyd.bgnbd_expected_purchases(purchases, days / WEEK, summary.x, t_x, T), 0, None)

@@ -11,6 +11,21 @@ class Migration(migrations.Migration):
     ]
 
     operations = [
+        migrations.AlterField(
+            model_name='organization',
+            name='lifecycle_churn_on_unfollow',
+            field=models.BooleanField(db_default=True, default=True, verbose_name='删除全部好友即流失'),
+        ),
+        migrations.AlterField(
+            model_name='organization',
+            name='lifecycle_dormant_days',
+            field=models.PositiveSmallIntegerField(db_default=180, default=180, validators=[django.core.validators.MinValueValidator(0), django.core.validators.MaxValueValidator(3650)], verbose_name='沉睡天数（无订单）'),
+        ),
+        migrations.AlterField(
+            model_name='organization',
+            name='lifecycle_repeat_orders',
+            field=models.PositiveSmallIntegerField(db_default=2, default=2, validators=[django.core.validators.MinValueValidator(2), django.core.validators.MaxValueValidator(100)], verbose_name='复购门槛（订单数）'),
+        ),
         migrations.AddField(
             model_name='customer',
             name='churn_risk',
@@ -49,12 +64,12 @@ class Migration(migrations.Migration):
         migrations.AddField(
             model_name='organization',
             name='churn_high_below',
-            field=models.FloatField(default=0.3, validators=[django.core.validators.MinValueValidator(0.0), django.core.validators.MaxValueValidator(1.0)], verbose_name='高流失风险：活跃概率低于'),
+            field=models.FloatField(db_default=0.3, default=0.3, validators=[django.core.validators.MinValueValidator(0.0), django.core.validators.MaxValueValidator(1.0)], verbose_name='高流失风险：活跃概率低于'),
         ),
         migrations.AddField(
             model_name='organization',
             name='churn_medium_below',
-            field=models.FloatField(default=0.7, validators=[django.core.validators.MinValueValidator(0.0), django.core.validators.MaxValueValidator(1.0)], verbose_name='中流失风险：活跃概率低于'),
+            field=models.FloatField(db_default=0.7, default=0.7, validators=[django.core.validators.MinValueValidator(0.0), django.core.validators.MaxValueValidator(1.0)], verbose_name='中流失风险：活跃概率低于'),
         ),
         migrations.AddField(
             model_name='segmentfact',
