@@ -372,3 +372,41 @@ class OrderImport(Scoped):
 
     class Meta:
         ordering = ["-created_at"]
+
+
+class FitStatus(models.TextChoices):
+    OK = "ok", _("可用")
+    TOO_FEW = "too_few", _("复购客户太少")
+    BAD_FIT = "bad_fit", _("拟合不佳")
+
+
+class PredictionFit(Scoped):
+    """One fit of the purchase (BG/NBD) and spend (Gamma-Gamma) models of an organization
+    (analytics.predict.services): parameters, data window, size, likelihood, timings, the holdout
+    validation, and whether its scores may be shown as truth (``status``)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    status = models.CharField(_("状态"), max_length=10, choices=FitStatus.choices)
+    message = models.CharField(_("说明"), max_length=300, blank=True, default="")
+    data_start = models.DateField(_("数据起始"), null=True, blank=True)
+    data_end = models.DateField(_("数据截止"))
+    customers = models.IntegerField(_("购买客户"), default=0)
+    repeat_customers = models.IntegerField(_("复购客户"), default=0)
+    # {"r": …, "alpha": …, "a": …, "b": …} with time in weeks; {"p": …, "q": …, "gamma": …} in yuan.
+    bgnbd = models.JSONField(default=dict, blank=True)
+    gamma_gamma = models.JSONField(default=dict, blank=True)
+    log_likelihood = models.FloatField(null=True, blank=True)
+    gamma_gamma_log_likelihood = models.FloatField(null=True, blank=True)
+    fit_seconds = models.FloatField(default=0)
+    score_seconds = models.FloatField(default=0)
+    scored = models.IntegerField(_("已评分客户"), default=0)
+    # The time holdout (analytics.predict.validation): cut date, per-group and weekly figures, errors.
+    validation = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["organization", "-created_at"], name="predictionfit_org_recent")]
+
+    def __str__(self) -> str:
+        return f"prediction fit #{self.pk} ({self.status})"

@@ -8,6 +8,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from analytics.imports import order_import_run
+from analytics.predict import services as predict_services
 from analytics.rollups import acquisition_months_refresh, daily_customer_metrics_refresh, report_cells_nightly
 from analytics.services import analytics_rebuild
 from contacts import services as contact_services
@@ -43,3 +44,16 @@ def rfm_nightly() -> None:
 @shared_task(name="analytics.rollups.rebuild", ignore_result=True)
 def rebuild(organization_id: int) -> None:
     analytics_rebuild(organization_id=organization_id)
+
+
+@shared_task(name="analytics.predict.refit_all", ignore_result=True)
+def predict_refit_all() -> None:
+    """Refit the purchase and spend models and rescore every buyer, for every organization (beat, nightly)."""
+    for org_id in Organization.objects.values_list("pk", flat=True):
+        predict_services.organization_predict(organization_id=org_id)
+
+
+@shared_task(name="analytics.predict.refit", ignore_result=True)
+def predict_refit(organization_id: int) -> None:
+    """One organization's refit, on demand (the 预测 page's button)."""
+    predict_services.organization_predict(organization_id=organization_id)

@@ -18,6 +18,7 @@ from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_POST
 
 from analytics import imports, reports
+from analytics import tasks as analytics_tasks
 from analytics.models import Order, OrderImport, OrderSource, OrderStatus
 from analytics.registry import campaign_names
 from analytics.reports import exports
@@ -36,9 +37,19 @@ TABS = [
     ("rfm", gettext_lazy("RFM 分层"), OPERATOR_AND_MANAGER),
     ("funnel", gettext_lazy("转化漏斗"), OPERATOR_AND_MANAGER),
     ("staff", gettext_lazy("员工"), ALL_ROLES),
+    ("predict", gettext_lazy("预测"), OPERATOR_AND_MANAGER),
 ]
 ROLES = {name: roles for name, _label, roles in TABS}
-DEFAULT_DAYS = {"overview": 90, "ltv": 365, "repurchase": 365, "cohorts": 365, "rfm": 365, "funnel": 180, "staff": 30}
+DEFAULT_DAYS = {
+    "overview": 90,
+    "ltv": 365,
+    "repurchase": 365,
+    "cohorts": 365,
+    "rfm": 365,
+    "funnel": 180,
+    "staff": 30,
+    "predict": 365,
+}
 
 
 def _tabs(actor: Actor, current: str) -> list[dict[str, Any]]:
@@ -96,6 +107,9 @@ def report(request: AuthenticatedHttpRequest, name: str = "overview") -> HttpRes
         "export_csv": reverse("analytics:export", args=[name, "csv"]) + (f"?{query}" if query else ""),
         "export_xlsx": reverse("analytics:export", args=[name, "xlsx"]) + (f"?{query}" if query else ""),
         "rfm_codes": rep.extra.get("codes", []),
+        # The table whose rows can be saved as segments, and where the button posts.
+        "save_table": {"rfm": "segments", "predict": "lists"}.get(name, ""),
+        "save_url": {"rfm": reverse("analytics:rfm_save"), "predict": reverse("analytics:predict_save")}.get(name, ""),
         "can_import": actor.role in OPERATOR_AND_MANAGER,
     }
     context["table_pages"] = _table_pages(request, rep)
@@ -127,16 +141,9 @@ def export(request: AuthenticatedHttpRequest, name: str, fmt: str) -> HttpRespon
     return exports.to_csv(rep, labels) if fmt == "csv" else exports.to_xlsx(rep, labels)
 
 
-@require_POST
-@console_view(OPERATOR_AND_MANAGER)
-def rfm_save(request: AuthenticatedHttpRequest) -> HttpResponse:
-    """One click from an RFM segment to a saved segment (contacts.segments) for campaigns."""
-    actor = request.actor_obj
-    code = request.POST.get("code", "")
-    seg = contact_selectors.rfm_segment_get(code)
-    if seg is None:
-        raise Http404(_("没有这个 RFM 分层"))
-    expression: dict[str, Any] = contact_selectors.rfm_segment_expression(code)
+def _scoped_expression(actor: Actor, request: AuthenticatedHttpRequest, expression: dict[str, Any]) -> dict[str, Any]:
+    """A report list's expression narrowed to the store and channel the page was filtered on, and
+    always to the actor's stores."""
     store = request.POST.get("store", "")
     if store:
         if not actor.can_access_store(int(store) if store.isdigit() else -1):
@@ -146,16 +153,68 @@ def rfm_save(request: AuthenticatedHttpRequest) -> HttpResponse:
         expression["stores"] = sorted(actor.store_ids)
     if request.POST.get("channel") in SourceChannel.values:
         expression["source_channels"] = [request.POST["channel"]]
-    name = f"RFM·{seg.label}·{timezone.localdate().isoformat()}"
+    return expression
+
+
+def _save_list(
+    request: AuthenticatedHttpRequest, *, name: str, expression: dict[str, Any], description: str, back: str
+) -> HttpResponse:
+    """Save a report's list as a segment (contacts.segments) and open it."""
+    actor = request.actor_obj
     try:
         segment = contact_services.segment_save(
-            actor=actor, name=name, expression=expression, description=str(seg.advice)
+            actor=actor, name=name, expression=_scoped_expression(actor, request, expression), description=description
         )
     except ValueError as exc:  # contacts.segments.SegmentError and name clashes explain themselves
         messages.error(request, str(exc))
-        return redirect(reverse("analytics:report", args=["rfm"]))
+        return redirect(back)
     messages.success(request, _("已保存分群“%(name)s”，可在群发中选择") % {"name": segment.name})
     return redirect("contacts:segment_edit", segment.pk)
+
+
+@require_POST
+@console_view(OPERATOR_AND_MANAGER)
+def rfm_save(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """One click from an RFM segment to a saved segment (contacts.segments) for campaigns."""
+    code = request.POST.get("code", "")
+    seg = contact_selectors.rfm_segment_get(code)
+    if seg is None:
+        raise Http404(_("没有这个 RFM 分层"))
+    name = f"RFM·{seg.label}·{timezone.localdate().isoformat()}"
+    return _save_list(
+        request,
+        name=name,
+        expression=contact_selectors.rfm_segment_expression(code),
+        description=str(seg.advice),
+        back=reverse("analytics:report", args=["rfm"]),
+    )
+
+
+@require_POST
+@console_view(OPERATOR_AND_MANAGER)
+def predict_save(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """One click from a 预测 list (e.g. high value at risk) to a saved segment for campaigns."""
+    code = request.POST.get("code", "")
+    if code not in reports.predict.LISTS:
+        raise Http404(_("没有这个名单"))
+    label, expression = reports.predict.LISTS[code]
+    name = f"{_('预测')}·{label}·{timezone.localdate().isoformat()}"
+    return _save_list(
+        request,
+        name=name[:100],
+        expression=dict(expression),
+        description=str(label),
+        back=reverse("analytics:report", args=["predict"]),
+    )
+
+
+@require_POST
+@console_view(OPERATOR_AND_MANAGER)
+def predict_refit(request: AuthenticatedHttpRequest) -> HttpResponse:
+    """Queue a refit of this brand's models now (the nightly beat does it too)."""
+    analytics_tasks.predict_refit.delay(request.actor_obj.organization_id)
+    messages.info(request, _("已开始重新拟合，通常一两分钟内完成，稍后刷新本页查看"))
+    return redirect("analytics:report", "predict")
 
 
 @console_view(OPERATOR_AND_MANAGER)

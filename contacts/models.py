@@ -35,6 +35,12 @@ class Scoped(models.Model):
         abstract = True
 
 
+class ChurnRisk(models.TextChoices):
+    HIGH = "high", _("高")
+    MEDIUM = "medium", _("中")
+    LOW = "low", _("低")
+
+
 class Organization(models.Model):
     """One enterprise (usually one WeCom corp); a group's brands or an agency's clients are separate."""
 
@@ -43,12 +49,25 @@ class Organization(models.Model):
     created_at = models.DateTimeField(default=timezone.now)
     # Brand settings: the lifecycle rules (contacts.services.lifecycle), tuned on the settings page.
     lifecycle_repeat_orders = models.PositiveSmallIntegerField(
-        _("复购门槛（订单数）"), default=2, validators=[MinValueValidator(2), MaxValueValidator(100)]
+        _("复购门槛（订单数）"), default=2, db_default=2, validators=[MinValueValidator(2), MaxValueValidator(100)]
     )
     lifecycle_dormant_days = models.PositiveSmallIntegerField(
-        _("沉睡天数（无订单）"), default=180, validators=[MinValueValidator(0), MaxValueValidator(3650)]
+        _("沉睡天数（无订单）"), default=180, db_default=180, validators=[MinValueValidator(0), MaxValueValidator(3650)]
     )
-    lifecycle_churn_on_unfollow = models.BooleanField(_("删除全部好友即流失"), default=True)
+    lifecycle_churn_on_unfollow = models.BooleanField(_("删除全部好友即流失"), default=True, db_default=True)
+    # Churn-risk bands over the predicted P(alive) (analytics.predict): below the first is 高, below the second 中.
+    churn_high_below = models.FloatField(
+        _("高流失风险：活跃概率低于"),
+        default=0.3,
+        db_default=0.3,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+    )
+    churn_medium_below = models.FloatField(
+        _("中流失风险：活跃概率低于"),
+        default=0.7,
+        db_default=0.7,
+        validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+    )
 
     SCOPE_ORG: ClassVar[str] = "id"
     SCOPE_STORE: ClassVar[str | None] = None
@@ -56,6 +75,15 @@ class Organization(models.Model):
     class Meta:
         verbose_name = _("企业")
         verbose_name_plural = _("企业")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(churn_high_below__gte=0)
+                & models.Q(churn_high_below__lte=models.F("churn_medium_below"))
+                & models.Q(churn_medium_below__lte=1),
+                name="organization_churn_bands_ordered",
+                violation_error_message=_("高流失风险的阈值不能大于中流失风险的阈值，两者都在 0 到 1 之间"),
+            )
+        ]
 
     def __str__(self) -> str:
         return self.name
@@ -195,6 +223,19 @@ class Customer(Scoped):
     rfm_f = models.PositiveSmallIntegerField(default=0)
     rfm_m = models.PositiveSmallIntegerField(default=0)
     rfm_segment = models.CharField(_("RFM 分层"), max_length=30, blank=True, default="")
+    # Predicted by analytics.predict (BG/NBD + Gamma-Gamma) for customers with orders; written only
+    # through contacts.services.customer_predictions_set, NULL where the brand has no trustworthy model.
+    p_alive = models.FloatField(_("活跃概率"), null=True, blank=True)
+    expected_orders_30 = models.FloatField(_("预计30天购买次数"), null=True, blank=True)
+    expected_orders_90 = models.FloatField(_("预计90天购买次数"), null=True, blank=True)
+    expected_orders_365 = models.FloatField(_("预计一年购买次数"), null=True, blank=True)
+    predicted_value_12m = models.DecimalField(
+        _("预测12个月价值"), max_digits=14, decimal_places=2, null=True, blank=True
+    )
+    churn_risk = models.CharField(
+        _("流失风险"), max_length=10, choices=ChurnRisk.choices, blank=True, default="", db_default=""
+    )
+    predicted_at = models.DateTimeField(_("预测时间"), null=True, blank=True)
     created_at = models.DateTimeField(_("创建时间"), default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
     # Set when the person's personal information was erased on request (PIPL Art. 47); the row stays,
@@ -271,6 +312,9 @@ class SegmentFact(models.Model):
     lifecycle = models.CharField(max_length=20)
     ltv = models.DecimalField(max_digits=14, decimal_places=2, default=0)
     tag_ids = ArrayField(models.IntegerField(), default=list)
+    p_alive = models.FloatField(null=True)
+    predicted_value_12m = models.DecimalField(max_digits=14, decimal_places=2, null=True)
+    churn_risk = models.CharField(max_length=10, default="", db_default="")
 
     class Meta:
         indexes = [

@@ -24,6 +24,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _l
 
 from contacts.models import (
+    ChurnRisk,
     Customer,
     CustomerGroup,
     CustomField,
@@ -38,13 +39,23 @@ from contacts.models import (
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 CONSENT_VALUES = ("any", "granted", "not_granted", "opted_out")
 ID_LISTS = {"stores": _l("门店"), "follower_staff": _l("跟进员工"), "groups": _l("客户群")}
-CHOICE_LISTS = {"source_channels": (_l("来源渠道"), SourceChannel), "lifecycle": (_l("生命周期"), Lifecycle)}
+CHOICE_LISTS = {
+    "source_channels": (_l("来源渠道"), SourceChannel),
+    "lifecycle": (_l("生命周期"), Lifecycle),
+    "churn_risk": (_l("流失风险"), ChurnRisk),
+}
 # key: (label, customer timestamp column, segment-fact day column)
 DATE_RANGES = {
     "created": (_l("建档日期"), "created_at", "created_day"),
     "last_order": (_l("最近下单日期"), "last_order_at", "last_order_day"),
 }
-NUMBER_RANGES = {"ltv": (_l("累计消费"), "ltv"), "order_count": (_l("订单数"), "order_count")}
+NUMBER_RANGES = {
+    "ltv": (_l("累计消费"), "ltv"),
+    "order_count": (_l("订单数"), "order_count"),
+    # Predicted by analytics.predict; a customer without a trustworthy prediction matches no bound.
+    "predicted_value_12m": (_l("预测12个月价值"), "predicted_value_12m"),
+    "p_alive": (_l("活跃概率"), "p_alive"),
+}
 # Bounds of the columns compared against: ltv numeric(14, 2) (< 10^12, cents), order_count int4.
 LTV_DIGITS, LTV_PLACES = 12, 2
 COUNT_MAX = 2**31 - 1
@@ -207,6 +218,8 @@ def validate(expression: Any, *, organization_id: int | None = None) -> dict[str
         high = _number(span.get("max"), _("%(field)s（最大）") % {"field": label}, integer=integer)
         if low is not None and high is not None and low > high:
             raise SegmentError(_("“%(field)s”的最小值大于最大值，请调换") % {"field": label})
+        if key == "p_alive" and any(v is not None and v > 1 for v in (low, high)):
+            raise SegmentError(_("“%(field)s”是 0 到 1 之间的概率") % {"field": label})
         bounds = {k: v for k, v in (("min", low), ("max", high)) if v is not None}
         if bounds:
             out[key] = bounds
@@ -401,6 +414,9 @@ def _where(
     if expression.get("lifecycle"):
         conds.append(f"{alias}.lifecycle = ANY(%s)")
         params.append(list(expression["lifecycle"]))
+    if expression.get("churn_risk"):
+        conds.append(f"{alias}.churn_risk = ANY(%s)")
+        params.append(list(expression["churn_risk"]))
     if expression.get("follower_staff"):
         conds.append(
             "EXISTS (SELECT 1 FROM contacts_follow f"

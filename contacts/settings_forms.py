@@ -21,11 +21,20 @@ class StoreForm(forms.Form):
 class BrandForm(forms.ModelForm):  # type: ignore[type-arg]
     class Meta:
         model = Organization
-        fields = ["name", "lifecycle_repeat_orders", "lifecycle_dormant_days", "lifecycle_churn_on_unfollow"]
+        fields = [
+            "name",
+            "lifecycle_repeat_orders",
+            "lifecycle_dormant_days",
+            "lifecycle_churn_on_unfollow",
+            "churn_high_below",
+            "churn_medium_below",
+        ]
         help_texts = {
             "lifecycle_repeat_orders": _("达到这么多笔有效订单即为复购客户（至少 2）"),
             "lifecycle_dormant_days": _("最近一笔订单超过这么多天即为沉睡客户；填 0 关闭此规则"),
             "lifecycle_churn_on_unfollow": _("客户删除了所有导购的企业微信好友后，记为流失"),
+            "churn_high_below": _("预测的活跃概率低于这个值（0–1）即为高流失风险"),
+            "churn_medium_below": _("低于这个值（且不低于上一项）即为中流失风险，其余为低"),
         }
 
 

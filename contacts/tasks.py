@@ -33,3 +33,9 @@ def lifecycle_refresh_all_task() -> None:
 def lifecycle_refresh_org_task(organization_id: int) -> None:
     """The brand changed its lifecycle rules: re-derive every stage."""
     services.organization_lifecycle_refresh(organization_id=organization_id)
+
+
+@shared_task(name="contacts.predictions.reband_org", ignore_result=True)
+def predictions_reband_org_task(organization_id: int) -> None:
+    """The brand moved its churn-risk thresholds: re-band every scored customer."""
+    services.customer_churn_risk_refresh(organization_id=organization_id)

@@ -13,6 +13,8 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {}
 # analytics: new customers / churned follows of today and yesterday; nightly RFM rescoring.
 BEAT_SCHEDULE["analytics-refresh-recent"] = {"task": "analytics.rollups.refresh_recent", "schedule": 600.0}
 BEAT_SCHEDULE["analytics-rfm-nightly"] = {"task": "analytics.rollups.rfm_nightly", "schedule": 24 * 3600.0}
+# analytics: refit the purchase/spend models (BG/NBD + Gamma-Gamma) and rescore every buyer, nightly.
+BEAT_SCHEDULE["analytics-predict-nightly"] = {"task": "analytics.predict.refit_all", "schedule": 24 * 3600.0}
 
 # channels (lead sources): Ocean Engine leads on a moving window (late fields re-pulled by the
 # overlap), 视频号 live-room lead forms, Meituan redemptions made elsewhere, WeCom staff behaviour.

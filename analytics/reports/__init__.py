@@ -3,7 +3,7 @@
 * ``filters``: the :class:`ReportFilter` (built only from an actor, which scopes it).
 * ``view_model``: what a report is made of (stats, charts, tables).
 * one module per report (``overview``, ``ltv``, ``repurchase``, ``cohorts``, ``rfm``, ``funnel``,
-  ``staff``), sharing the SQL helpers in ``sql``; ``exports`` writes any report as CSV or .xlsx.
+  ``staff``, ``predict``), sharing the SQL helpers in ``sql``; ``exports`` writes any report as CSV or .xlsx.
 
 Definitions (shown on the pages too):
 * GMV is net of refunds unless labelled otherwise; refunds count on the day the order was paid.
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from analytics.reports import cohorts, funnel, ltv, overview, repurchase, rfm, staff
+from analytics.reports import cohorts, funnel, ltv, overview, predict, repurchase, rfm, staff
 from analytics.reports.filters import ReportFilter, report_filter
 from analytics.reports.sql import channel_label
 from analytics.reports.view_model import Report
@@ -31,6 +31,7 @@ __all__ = [
     "funnel",
     "ltv",
     "overview",
+    "predict",
     "report_filter",
     "repurchase",
     "rfm",
@@ -45,4 +46,5 @@ REPORTS: dict[str, Callable[[ReportFilter], Report]] = {
     "rfm": rfm.rfm,
     "funnel": funnel.funnel,
     "staff": staff.staff,
+    "predict": predict.predict,
 }

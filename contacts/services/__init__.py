@@ -56,6 +56,7 @@ from contacts.services.organization import (
     store_set_active,
     store_update,
 )
+from contacts.services.predictions import Predictions, customer_churn_risk_refresh, customer_predictions_set
 from contacts.services.privacy import customer_erase, customer_personal_data
 from contacts.services.registry import (
     ContactsError,
@@ -106,6 +107,7 @@ __all__ = [
     "ContactsError",
     "MergeHandler",
     "OrderFigures",
+    "Predictions",
     "ProfileSection",
     "TagDeletedListener",
     "TagListener",
@@ -120,6 +122,7 @@ __all__ = [
     "custom_field_delete",
     "custom_field_update",
     "custom_value_clean",
+    "customer_churn_risk_refresh",
     "customer_erase",
     "customer_lifecycle_refresh",
     "customer_lifecycle_set",
@@ -130,6 +133,7 @@ __all__ = [
     "customer_opt_out",
     "customer_order_figures_set",
     "customer_personal_data",
+    "customer_predictions_set",
     "customer_resolve",
     "customer_rfm_refresh",
     "customer_tag_add",

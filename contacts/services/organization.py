@@ -39,8 +39,16 @@ from scrm.celery import enqueue_on_commit
 API_TOKEN_PREFIX = "scrm_"  # noqa: S105 -- the public marker of our tokens, not a secret
 API_TOKEN_MAX_DAYS = 365
 STORE_FIELDS = ("code", "name", "city", "address")
-BRAND_FIELDS = ("name", "lifecycle_repeat_orders", "lifecycle_dormant_days", "lifecycle_churn_on_unfollow")
-LIFECYCLE_FIELDS = frozenset(BRAND_FIELDS[1:])
+BRAND_FIELDS = (
+    "name",
+    "lifecycle_repeat_orders",
+    "lifecycle_dormant_days",
+    "lifecycle_churn_on_unfollow",
+    "churn_high_below",
+    "churn_medium_below",
+)
+LIFECYCLE_FIELDS = frozenset(BRAND_FIELDS[1:4])
+CHURN_FIELDS = frozenset(BRAND_FIELDS[4:])
 
 
 class _ActorIds(TypedDict):
@@ -328,8 +336,8 @@ def api_tokens_revoke_for_user(*, user_id: int, reason: str) -> int:
 
 @transaction.atomic
 def brand_settings_update(*, organization: Organization, by: Staff | None, **changes: Any) -> Organization:
-    """Change the brand's name or lifecycle rules; a rule change re-derives every stage (a task, since
-    a large brand has many customers)."""
+    """Change the brand's name, lifecycle rules or churn-risk thresholds; a rule change re-derives every
+    stage, a threshold change every churn band (tasks, since a large brand has many customers)."""
     unknown = set(changes) - set(BRAND_FIELDS)
     if unknown:
         raise ContactsError(_("品牌设置没有这些字段：%(f)s") % {"f": ", ".join(sorted(unknown))})
@@ -356,4 +364,6 @@ def brand_settings_update(*, organization: Organization, by: Staff | None, **cha
     )
     if LIFECYCLE_FIELDS & set(changed):
         enqueue_on_commit("contacts.lifecycle.refresh_org", org.pk)
+    if CHURN_FIELDS & set(changed):
+        enqueue_on_commit("contacts.predictions.reband_org", org.pk)
     return org

@@ -169,6 +169,8 @@ def test_brand_settings_change_the_lifecycle_rules(world: World, django_capture_
         "lifecycle_repeat_orders": 3,
         "lifecycle_dormant_days": 60,
         "lifecycle_churn_on_unfollow": "",
+        "churn_high_below": 0.3,
+        "churn_medium_below": 0.7,
     }
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         response = world.client_for(world.operator).post("/settings/", data)
@@ -188,6 +190,14 @@ def test_brand_settings_change_the_lifecycle_rules(world: World, django_capture_
     }
     bad = world.client_for(world.operator).post("/settings/", {**data, "lifecycle_repeat_orders": 1})
     assert bad.status_code == 200
+    # Churn-risk thresholds: the pair must be ordered; a change re-bands (one task, not the lifecycle one).
+    inverted = world.client_for(world.operator).post("/settings/", {**data, "churn_high_below": 0.8})
+    assert inverted.status_code == 200 and "高流失风险的阈值不能大于中流失风险的阈值" in inverted.content.decode()
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        moved = world.client_for(world.operator).post("/settings/", {**data, "churn_high_below": 0.2})
+    assert moved.status_code == 302 and len(callbacks) == 1
+    world.org.refresh_from_db()
+    assert world.org.churn_high_below == 0.2
     world.org.refresh_from_db()
     assert world.org.lifecycle_repeat_orders == 3 and customer.lifecycle == Lifecycle.LEAD
 

@@ -104,6 +104,15 @@ ALLOWED_WORDS = {
     "EncodingAESKey",
     "Client",
     "Key",
+    # The predictive models' published names and their authors, cited on the 预测 page.
+    "BG",
+    "NBD",
+    "MBG",
+    "Gamma",
+    "Fader",
+    "Hardie",
+    "Lee",
+    "Batislam",
 }
 SNAKE = re.compile(r"\b[a-z]+(?:_[a-z]+)+\b", re.ASCII)
 LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z]+")

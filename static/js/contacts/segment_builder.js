@@ -42,6 +42,7 @@
   chipList("store-conds", opts.stores, "stores");
   chipList("channel-conds", opts.channels, "source_channels");
   chipList("lifecycle-conds", opts.lifecycle, "lifecycle");
+  chipList("churn-conds", opts.churn_risk, "churn_risk");
   function selectList(id, items, key) {
     const sel = document.getElementById(id); const chosen = new Set(expr[key] || []);
     items.forEach((it) => { const o = new Option(it.name, it.id, false, chosen.has(it.id)); sel.add(o); });
@@ -61,7 +62,7 @@
     Object.entries(tagState).forEach(([id, k]) => tags[k].push(Number(id)));
     Object.keys(tags).forEach((k) => { if (!tags[k].length) delete tags[k]; });
     if (Object.keys(tags).length) out.tags = tags;
-    ["store-conds", "channel-conds", "lifecycle-conds"].forEach((id) => {
+    ["store-conds", "channel-conds", "lifecycle-conds", "churn-conds"].forEach((id) => {
       const box = document.getElementById(id); const picked = [];
       box.querySelectorAll(".chip-btn").forEach((b, i) => { if (b.classList.contains("on")) picked.push(box._items[i].id); });
       if (picked.length) out[box.dataset.key] = picked;
