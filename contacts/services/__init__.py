@@ -58,6 +58,8 @@ from contacts.services.organization import (
 )
 from contacts.services.privacy import customer_erase, customer_personal_data
 from contacts.services.registry import (
+    CatalogueChange,
+    CataloguePending,
     ContactsError,
     MergeHandler,
     ProfileSection,
@@ -71,6 +73,7 @@ from contacts.services.registry import (
     register_profile_extension,
     register_profile_section,
     register_sidebar_extension,
+    register_tag_catalogue_pusher,
     register_tag_deleted_listener,
     register_tag_listener,
     register_unmerge_handler,
@@ -103,6 +106,8 @@ __all__ = [
     "ORDER_FIGURE_FIELDS",
     "STALE_RUNNING",
     "UNDO_DAYS",
+    "CatalogueChange",
+    "CataloguePending",
     "ContactsError",
     "MergeHandler",
     "OrderFigures",
@@ -157,6 +162,7 @@ __all__ = [
     "register_profile_extension",
     "register_profile_section",
     "register_sidebar_extension",
+    "register_tag_catalogue_pusher",
     "register_tag_deleted_listener",
     "register_tag_listener",
     "register_unmerge_handler",
