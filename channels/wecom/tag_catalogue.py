@@ -21,6 +21,8 @@ from typing import Any
 
 from django.db.models import F
 from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _l
 
 from channels.errors import PlatformError, RateLimited, TransientError
 from channels.models import ChannelAccount, ChannelPlatform, RemarkStatus, TagPush, TagPushOp
@@ -36,13 +38,13 @@ UNKNOWN_TAG = 40068
 
 # WeCom's refusals of a catalogue change, said for the operator (docs/platforms.md#wecom-corp-tags).
 REFUSALS = {
-    40068: "企业微信里没有这个标签或标签组（可能已在企业微信删除），请先同步企业微信",
-    40071: "企业微信里已有同名标签（同一标签组内）或同名标签组，请换一个名称或先同步企业微信",
-    40072: "名称长度不符合企业微信要求（1–30 个字）",
-    40058: "企业微信认为参数不合法",
-    41017: "缺少标签 ID",
-    48002: "企业微信应用没有管理客户标签的权限（需使用“客户联系”secret）",
-    60011: "企业微信应用没有这个操作的权限",
+    40068: _l("企业微信里没有这个标签或标签组（可能已在企业微信删除），请先同步企业微信"),
+    40071: _l("企业微信里已有同名标签（同一标签组内）或同名标签组，请换一个名称或先同步企业微信"),
+    40072: _l("名称长度不符合企业微信要求（1–30 个字）"),
+    40058: _l("企业微信认为参数不合法"),
+    41017: _l("缺少标签 ID"),
+    48002: _l("企业微信应用没有管理客户标签的权限（需使用“客户联系”secret）"),
+    60011: _l("企业微信应用没有这个操作的权限"),
 }
 
 
@@ -56,8 +58,8 @@ def from_wecom_order(order: int) -> int:
 
 
 def refusal_text(code: int, message: str) -> str:
-    reason = REFUSALS.get(code) or f"企业微信返回：{message}"
-    return f"企业微信拒绝了这次修改（错误码 {code}：{reason}），本地未作改动"
+    reason = REFUSALS.get(code) or _("企业微信返回：%(m)s") % {"m": message}
+    return _("企业微信拒绝了这次修改（错误码 %(code)s：%(reason)s），本地未作改动") % {"code": code, "reason": reason}
 
 
 def _account(organization_id: int) -> ChannelAccount | None:
@@ -134,7 +136,7 @@ def catalogue_push(change: contacts.CatalogueChange) -> dict[str, str]:
     except (RateLimited, TransientError):
         enqueue_on_commit("channels.sync.wecom_tag_catalogue_push", push.pk)
         raise contacts.CataloguePending(
-            "企业微信暂时无法连接：这次修改已记录，将自动重试，企业微信接受后才会在这里生效"
+            _("企业微信暂时无法连接：这次修改已记录，将自动重试，企业微信接受后才会在这里生效")
         ) from None
 
 

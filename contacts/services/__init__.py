@@ -79,7 +79,7 @@ from contacts.services.registry import (
     register_unmerge_handler,
     sidebar_extensions,
 )
-from contacts.services.relations import follow_end, follow_upsert, group_dismiss, group_upsert
+from contacts.services.relations import follow_end, follow_upsert, group_dismiss, group_upsert, groups_owner_set
 from contacts.services.rollups import (
     ORDER_FIGURE_FIELDS,
     OrderFigures,
@@ -146,6 +146,7 @@ __all__ = [
     "follow_upsert",
     "group_dismiss",
     "group_upsert",
+    "groups_owner_set",
     "import_job_begin",
     "import_job_claim",
     "import_job_create",
