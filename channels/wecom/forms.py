@@ -164,8 +164,10 @@ class GroupTransferForm(forms.Form):
     handover = forms.ModelChoiceField(label=_("原群主"), queryset=Staff.objects.none())
     takeover = forms.ModelChoiceField(label=_("新群主"), queryset=Staff.objects.none())
 
+    prefix = "group"  # its fields sit on the page next to the customer transfer form's
+
     def __init__(self, *args: Any, actor: Any, **kwargs: Any) -> None:
-        super().__init__(*args, prefix="group", **kwargs)
+        super().__init__(*args, **kwargs)
         staff = actor.scope(Staff.objects.exclude(wecom_userid=""))
         choices_from(self, "handover", staff)
         choices_from(self, "takeover", staff.filter(is_active=True))

@@ -399,9 +399,9 @@ def sync_corp_tags(account: ChannelAccount, client: WeComClient) -> dict[str, in
                         stats["tags_created"] += 1
                     continue
                 if tag.name != name or tag.order != tag_order:
-                    clash = Tag.objects.filter(group_id=tag.group_id, name=name).exclude(pk=tag.pk).exists()
-                    stats["tags_renamed"] += int(tag.name != name and not clash)
-                    contacts.tag_update(tag=tag, name=None if clash else name, order=tag_order, source=sync)
+                    taken = Tag.objects.filter(group_id=tag.group_id, name=name).exclude(pk=tag.pk).exists()
+                    stats["tags_renamed"] += int(tag.name != name and not taken)
+                    contacts.tag_update(tag=tag, name=None if taken else name, order=tag_order, source=sync)
         gone = Tag.objects.filter(organization_id=org_id).exclude(wecom_tag_id="")
         for tag in gone.exclude(wecom_tag_id__in=seen):
             contacts.tag_delete(tag=tag, source=sync)

@@ -82,7 +82,7 @@ def _request(change: contacts.CatalogueChange) -> tuple[str, str, dict[str, Any]
         body = {"group_name": group.name, "order": to_wecom_order(group.order), "tag": [tag]}
         return change.op, "externalcontact/add_corp_tag", body
     if change.op in (TagPushOp.TAG_UPDATE, TagPushOp.TAG_DELETE):
-        wecom_id = Tag.objects.filter(pk=change.tag_id).values_list("wecom_tag_id", flat=True).first()
+        wecom_id = Tag.objects.filter(pk=change.tag_id or 0).values_list("wecom_tag_id", flat=True).first()
         if not wecom_id:
             return None
         if change.op == TagPushOp.TAG_DELETE:

@@ -296,7 +296,7 @@ def transfer_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     group_form = GroupTransferForm(request.POST if posted_groups else None, actor=actor, initial=initial)
     if request.method == "POST" and account is None:
         messages.error(request, _("还没有连接企业微信：请先在“渠道账号”页连接"))
-    elif posted_customers and form.is_valid():
+    elif account is not None and posted_customers and form.is_valid():
         data = form.cleaned_data
         try:
             transfer = transfers.transfer_start(
@@ -320,7 +320,12 @@ def transfer_list(request: AuthenticatedHttpRequest) -> HttpResponse:
                     _("已提交 %(n)s 位客户的转接，客户 24 小时内未拒绝即自动完成") % {"n": len(transfer.results)},
                 )
             return redirect("channels:transfer_list")
-    elif posted_groups and group_form.is_valid() and _group_transfer(request, account, group_form):
+    elif (
+        account is not None
+        and posted_groups
+        and group_form.is_valid()
+        and _group_transfer(request, account, group_form)
+    ):
         return redirect("channels:transfer_list")
     rows = actor.scope(CustomerTransfer.objects.select_related("handover", "takeover")).order_by("-created_at")
     page = page_of(request, rows)

@@ -102,7 +102,7 @@ class Scenarios(FakeCore):
                 "tag": [],
             }
             corp.tag_groups[group_id] = group
-        new_tags = []
+        new_tags: list[dict[str, Any]] = []
         for item in items:
             if any(t["name"] == item["name"] for t in new_tags):
                 continue

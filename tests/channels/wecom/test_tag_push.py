@@ -178,6 +178,11 @@ def test_the_console_and_the_api_show_wecoms_refusal(account, world, wecom_sandb
     renamed = api.patch(f"/api/v1/tags/{tag.pk}/", {"name": "护肤品"}, format="json")
     assert renamed.status_code == 200 and renamed.json()["name"] == "护肤品"
     assert "护肤品" in [t for _g, _o, tags in wecom_catalogue(account) for t, _ in tags]
+    wecom_sandbox.inject_error("externalcontact/edit_corp_tag", -1)  # WeCom busy: recorded, retried
+    deferred = api.patch(f"/api/v1/tags/{tag.pk}/", {"name": "护肤类"}, format="json")
+    assert deferred.status_code == 202 and deferred.json()["pending"] is True
+    tag.refresh_from_db()
+    assert tag.name == "护肤品"
 
 
 def test_a_brand_without_wecom_changes_tags_locally_only(world):
