@@ -26,7 +26,7 @@ from channels.wecom import adapter, add_caps
 from channels.wecom.client import WeComClient
 from channels.wecom.lead_codes import lead_code_join
 from channels.wecom.remarks import auto_remark_queue
-from channels.wecom.tag_catalogue import catalogue_push, from_wecom_order
+from channels.wecom.tag_catalogue import catalogue_notices, catalogue_push, from_wecom_order
 from contacts import crypto
 from contacts import services as contacts
 from contacts.models import (
@@ -565,3 +565,4 @@ def connect_tag_listener() -> None:
     contacts.register_tag_listener(on_tags_changed)
     contacts.register_tag_deleted_listener(on_tag_deleted)
     contacts.register_tag_catalogue_pusher(catalogue_push)
+    contacts.register_tag_notices(catalogue_notices)

@@ -17,9 +17,10 @@ the other (docs/platforms.md#wecom-corp-tags). The full sync reconciles whatever
 from __future__ import annotations
 
 import logging
+from datetime import timedelta
 from typing import Any
 
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _l
@@ -198,3 +199,28 @@ def _apply(push: TagPush, ids: dict[str, str]) -> None:
         contacts.tag_group_update(group=group, name=change.get("name"), order=change.get("order"), source=sync)
     elif push.op == TagPushOp.GROUP_DELETE and group is not None:
         contacts.tag_group_delete(group=group, source=sync)
+
+
+def catalogue_notices(organization_id: int) -> list[str]:
+    """For the tag page: changes still waiting for WeCom, and queued ones WeCom refused this week."""
+    week = timezone.now() - timedelta(days=7)
+    pushes = TagPush.objects.filter(organization_id=organization_id).filter(
+        Q(status__in=[RemarkStatus.PENDING, RemarkStatus.RETRYING])
+        | Q(status=RemarkStatus.REFUSED, attempts__gt=1, updated_at__gte=week)
+    )[:20]
+    lines = []
+    for push in pushes:
+        what = push.get_op_display()
+        name = (
+            push.change.get("name")
+            or Tag.objects.filter(pk=push.change.get("tag_id") or 0).values_list("name", flat=True).first()
+            or TagGroup.objects.filter(pk=push.change.get("group_id") or 0).values_list("name", flat=True).first()
+            or ""
+        )
+        if push.status == RemarkStatus.REFUSED:
+            lines.append(
+                _("排队重试的“%(what)s %(name)s”被企业微信拒绝：%(e)s") % {"what": what, "name": name, "e": push.error}
+            )
+        else:
+            lines.append(_("“%(what)s %(name)s”正在等待企业微信接受，接受后生效") % {"what": what, "name": name})
+    return lines

@@ -76,8 +76,10 @@ from contacts.services.registry import (
     register_tag_catalogue_pusher,
     register_tag_deleted_listener,
     register_tag_listener,
+    register_tag_notices,
     register_unmerge_handler,
     sidebar_extensions,
+    tag_notices,
 )
 from contacts.services.relations import follow_end, follow_upsert, group_dismiss, group_upsert, groups_owner_set
 from contacts.services.rollups import (
@@ -97,7 +99,9 @@ from contacts.services.tags import (
     tag_delete,
     tag_group_create,
     tag_group_delete,
+    tag_group_move,
     tag_group_update,
+    tag_move,
     tag_update,
 )
 
@@ -166,6 +170,7 @@ __all__ = [
     "register_tag_catalogue_pusher",
     "register_tag_deleted_listener",
     "register_tag_listener",
+    "register_tag_notices",
     "register_unmerge_handler",
     "segment_delete",
     "segment_facts_rebuild",
@@ -188,7 +193,10 @@ __all__ = [
     "tag_delete",
     "tag_group_create",
     "tag_group_delete",
+    "tag_group_move",
     "tag_group_update",
+    "tag_move",
+    "tag_notices",
     "tag_update",
     "timeline_add",
 ]

@@ -69,6 +69,20 @@ def register_tag_catalogue_pusher(fn: CataloguePusher) -> None:
         _catalogue_pushers.append(fn)
 
 
+TagNotices = Callable[[int], list[str]]
+_tag_notice_providers: list[TagNotices] = []
+
+
+def register_tag_notices(fn: TagNotices) -> None:
+    """``fn(organization_id)`` → lines the tag page shows (e.g. changes still waiting for WeCom)."""
+    if fn not in _tag_notice_providers:
+        _tag_notice_providers.append(fn)
+
+
+def tag_notices(organization_id: int) -> list[str]:
+    return [line for fn in _tag_notice_providers for line in fn(organization_id)]
+
+
 def catalogue_push(change: CatalogueChange) -> dict[str, str]:
     ids: dict[str, str] = {}
     for fn in _catalogue_pushers:

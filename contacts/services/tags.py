@@ -443,3 +443,32 @@ def tag_delete(*, tag: Tag, by: Staff | None = None, source: str = TagSource.STA
         organization_id, wecom_tag_id = tag.organization_id, tag.wecom_tag_id
         tag.delete()
         _notify_tag_deleted(organization_id, wecom_tag_id, TagSource.SYNC if pushed else source)
+
+
+def tag_move(*, tag: Tag, step: int, by: Staff | None = None) -> None:
+    """Move a tag one place up (``step=-1``) or down (``+1``) in its group: the group's tags are
+    numbered 0, 1, 2 … in their new order, each changed order through :func:`tag_update` (so WeCom
+    hears of it first; a refusal stops the move where it is, both sides still equal)."""
+    tags = list(Tag.objects.filter(group_id=tag.group_id).order_by("order", "id"))
+    _move(tags, tag.pk, step)
+    for position, item in enumerate(tags):
+        if item.order != position:
+            tag_update(tag=item, order=position, by=by)
+
+
+def tag_group_move(*, group: TagGroup, step: int, by: Staff | None = None) -> None:
+    """Move a tag group one place up or down among the organization's groups (as :func:`tag_move`)."""
+    groups = list(TagGroup.objects.filter(organization_id=group.organization_id).order_by("order", "id"))
+    _move(groups, group.pk, step)
+    for position, item in enumerate(groups):
+        if item.order != position:
+            tag_group_update(group=item, order=position, by=by)
+
+
+def _move(rows: list[Any], pk: int, step: int) -> None:
+    if step not in (-1, 1):
+        raise ContactsError(_("只能上移或下移一位"))
+    index = next(i for i, row in enumerate(rows) if row.pk == pk)
+    other = index + step
+    if 0 <= other < len(rows):
+        rows[index], rows[other] = rows[other], rows[index]

@@ -55,6 +55,7 @@ def tag_list(request: AuthenticatedHttpRequest) -> HttpResponse:
         "sections": sections,
         "group_form": TagGroupForm(),
         "can_edit": actor.is_operator,
+        "notices": services.tag_notices(actor.organization.pk),
     }
     return render(request, "contacts/tag_list.html", context)
 
@@ -99,6 +100,14 @@ def _tag_action(request: HttpRequest, actor: Actor) -> None:
                 return
             services.tag_update(tag=tag, name=form.cleaned_data["name"], by=actor.staff)
             messages.success(request, _("标签已重命名"))
+        elif action in ("tag_move", "group_move"):
+            step = 1 if request.POST.get("step") == "down" else -1
+            if action == "tag_move":
+                services.tag_move(tag=get_object_or_404(tags, pk=request.POST.get("tag")), step=step, by=actor.staff)
+            else:
+                group = get_object_or_404(groups, pk=request.POST.get("group"))
+                services.tag_group_move(group=group, step=step, by=actor.staff)
+            messages.success(request, _("顺序已调整"))
         elif action == "tag_delete":
             tag = get_object_or_404(tags, pk=request.POST.get("tag"))
             services.tag_delete(tag=tag, by=actor.staff)

@@ -152,7 +152,10 @@ def test_an_unreachable_wecom_defers_the_change_and_the_retry_applies_it(
     push = TagPush.objects.get()
     assert push.status == RemarkStatus.RETRYING
     assert len(callbacks) == 1  # the retry task is enqueued on commit
+    page = world.client_for(world.operator).get("/tags/").content.decode()
+    assert "新建标签 护肤”正在等待企业微信接受" in page
     assert tag_push_run(push_id=push.pk) == "done"
+    assert "正在等待企业微信接受" not in world.client_for(world.operator).get("/tags/").content.decode()
     tag = Tag.objects.get(name="护肤")
     assert tag.wecom_tag_id == wecom_sandbox.tag_id("护肤")
     assert tag_push_run(push_id=push.pk) == "nothing to do"  # a redelivered task changes nothing
@@ -191,3 +194,35 @@ def test_a_brand_without_wecom_changes_tags_locally_only(world):
     services.tag_update(tag=tag, name="护肤品")
     services.tag_delete(tag=tag)
     assert not TagPush.objects.exists()
+
+
+def test_moving_tags_and_groups_in_the_console_reorders_them_in_wecom(account, world):
+    first = services.tag_group_create(organization=world.org, name="兴趣")
+    for name in ("护肤", "彩妆", "香水"):
+        services.tag_create(group=first, name=name)  # all order 0: shown by creation
+    second = services.tag_group_create(organization=world.org, name="来源")
+    services.tag_create(group=second, name="抖音")
+    client = world.client_for(world.operator)
+    skin = Tag.objects.get(name="护肤")
+    client.post("/tags/", {"action": "tag_move", "tag": skin.pk, "step": "down"})
+    client.post("/tags/", {"action": "group_move", "group": second.pk, "step": "up"})
+    assert [t.name for t in Tag.objects.filter(group=first).order_by("order", "id")] == ["彩妆", "护肤", "香水"]
+    assert [g for g, _o, _t in wecom_catalogue(account)] == ["来源", "兴趣"]
+    assert [t for t, _o in wecom_catalogue(account)[1][2]] == ["彩妆", "护肤", "香水"]
+    full_sync(account=account)
+    assert our_catalogue(world.org) == wecom_catalogue(account)
+    assert [g.name for g in TagGroup.objects.filter(organization=world.org).order_by("order", "id")] == ["来源", "兴趣"]
+
+
+def test_a_queued_change_wecom_refuses_later_is_shown_on_the_tag_page(account, world, wecom_sandbox):
+    group = services.tag_group_create(organization=world.org, name="兴趣")
+    services.tag_create(group=group, name="彩妆")
+    wecom_sandbox.inject_error("externalcontact/add_corp_tag", 45033)  # concurrency limit: retried
+    with pytest.raises(services.CataloguePending):
+        services.tag_create(group=group, name="护肤")
+    wecom_sandbox.add_tag_group("兴趣", ["护肤"])  # meanwhile made in the WeCom admin
+    push = TagPush.objects.get(status=RemarkStatus.RETRYING)
+    assert tag_push_run(push_id=push.pk) == "refused"
+    assert not Tag.objects.filter(name="护肤").exists()
+    page = world.client_for(world.operator).get("/tags/").content.decode()
+    assert "排队重试的“新建标签 护肤”被企业微信拒绝" in page and "40071" in page
