@@ -189,7 +189,11 @@ def _apply(push: TagPush, ids: dict[str, str]) -> None:
             contacts.tag_group_update(group=group, wecom_group_id=ids["group_id"], source=sync)
         if not Tag.objects.filter(group=group, name=change["name"]).exists():
             contacts.tag_create(
-                group=group, name=change["name"], order=change.get("order") or 0, wecom_tag_id=ids["tag_id"]
+                group=group,
+                name=change["name"],
+                order=change.get("order") or 0,
+                wecom_tag_id=ids["tag_id"],
+                source=sync,
             )
     elif push.op == TagPushOp.TAG_UPDATE and tag is not None:
         contacts.tag_update(tag=tag, name=change.get("name"), order=change.get("order"), source=sync)
