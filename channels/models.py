@@ -527,3 +527,57 @@ class ContactWayRoster(Scoped):
     class Meta:
         ordering = ["-created_at", "-id"]
         constraints = [models.CheckConstraint(condition=~Q(userids=[]), name="contactwayroster_userids_nonempty")]
+
+
+class TagPushOp(models.TextChoices):
+    TAG_CREATE = "tag_create", _("新建标签")
+    TAG_UPDATE = "tag_update", _("修改标签")
+    TAG_DELETE = "tag_delete", _("删除标签")
+    GROUP_UPDATE = "group_update", _("修改标签组")
+    GROUP_DELETE = "group_delete", _("删除标签组")
+
+
+class TagPush(Scoped):
+    """One ``add_corp_tag`` / ``edit_corp_tag`` / ``del_corp_tag`` call, written (and committed) before it
+    is made. The tag catalogue changes on our side only once WeCom accepted; a refusal keeps WeCom's code
+    and message, a transient error is retried by ``channels.sync.wecom_tag_catalogue_push``.
+    ``change`` is the catalogue change as contacts asked for it (ids, name, order)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    account = models.ForeignKey(ChannelAccount, on_delete=models.CASCADE, related_name="+")
+    op = models.CharField(_("操作"), max_length=20, choices=TagPushOp.choices)
+    path = models.CharField(max_length=64)
+    body = models.JSONField(default=dict, blank=True)
+    change = models.JSONField(default=dict, blank=True)
+    by = models.ForeignKey(Staff, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    status = models.CharField(max_length=10, choices=RemarkStatus.choices, default=RemarkStatus.PENDING)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    error = models.CharField(max_length=300, blank=True, default="")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+
+class GroupTransfer(Scoped):
+    """One 客户群继承 request: ``handover``'s customer groups to ``takeover`` (``groupchat/onjob_transfer``
+    for a member still on the job, ``groupchat/transfer`` for one who left), written before the call."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    account = models.ForeignKey(ChannelAccount, on_delete=models.CASCADE, related_name="group_transfers")
+    kind = models.CharField(_("类型"), max_length=10, choices=TransferKind.choices)
+    handover = models.ForeignKey(Staff, on_delete=models.CASCADE, related_name="+", verbose_name=_("原群主"))
+    takeover = models.ForeignKey(Staff, on_delete=models.CASCADE, related_name="+", verbose_name=_("新群主"))
+    chat_ids = ArrayField(models.CharField(max_length=64), default=list, blank=True)
+    status = models.CharField(max_length=10, choices=TransferStatus.choices, default=TransferStatus.PENDING)
+    # chat_id → {"errcode": int, "errmsg": str} as WeCom answered (0 = the group has its new owner).
+    results = models.JSONField(default=dict, blank=True)
+    error = models.CharField(max_length=300, blank=True, default="")
+    created_by = models.ForeignKey(Staff, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("客户群继承")
+        verbose_name_plural = _("客户群继承")
+        ordering = ["-created_at", "-id"]

@@ -16,7 +16,7 @@ from django.http.response import HttpResponseBase
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _l
 from drf_spectacular.types import OpenApiTypes
-from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import generics, serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.request import Request
@@ -66,6 +66,14 @@ from scrm.fields import BoundedDateTimeField
 
 CONSENT_FILTER = [("granted", _l("同意营销")), ("not_granted", _l("未授权")), ("opted_out", _l("已退订"))]
 REFUSALS = (services.ContactsError, SegmentError, crypto.InvalidPhone)
+# A tag-catalogue change WeCom could not be reached for: recorded and retried, applied once accepted.
+# (A refusal by WeCom is a 400 whose detail carries WeCom's reason in Chinese.)
+PENDING_202 = OpenApiResponse(
+    response=inline_serializer(
+        "CataloguePending", {"detail": serializers.CharField(), "pending": serializers.BooleanField()}
+    ),
+    description="企业微信暂时无法连接：修改已记录并自动重试，企业微信接受后生效",
+)
 
 
 class ContactsAPIView(APIView):
@@ -78,6 +86,8 @@ class ContactsAPIView(APIView):
         return cast("AuthenticatedRequest", self.request).actor_obj
 
     def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, services.CataloguePending):  # recorded; applied once WeCom accepts it
+            return Response({"detail": str(exc), "pending": True}, status=status.HTTP_202_ACCEPTED)
         if isinstance(exc, REFUSALS):
             return Response({"detail": str(exc)}, status=status.HTTP_400_BAD_REQUEST)
         return super().handle_exception(exc)
@@ -326,17 +336,19 @@ class TagGroupDetailView(ContactsAPIView, generics.RetrieveAPIView):  # type: ig
     def scoped_queryset(self) -> QuerySet[TagGroup]:
         return self.actor.scope(TagGroup.objects.prefetch_related("tags"))
 
-    @extend_schema(request=TagGroupInputSerializer, responses=TagGroupSerializer, summary="修改标签组")
+    @extend_schema(
+        request=TagGroupInputSerializer, responses={200: TagGroupSerializer, 202: PENDING_202}, summary="修改标签组"
+    )
     def patch(self, request: Request, pk: int) -> Response:
         group = self.get_object()
         data = TagGroupInputSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        group = services.tag_group_update(group=group, **data.validated_data)
+        group = services.tag_group_update(group=group, by=self.actor.staff, **data.validated_data)
         return Response(TagGroupSerializer(group).data)
 
-    @extend_schema(responses={204: None}, summary="删除标签组（及其标签）")
+    @extend_schema(responses={204: None, 202: PENDING_202}, summary="删除标签组（及其标签）")
     def delete(self, request: Request, pk: int) -> Response:
-        services.tag_group_delete(group=self.get_object())
+        services.tag_group_delete(group=self.get_object(), by=self.actor.staff)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -349,14 +361,18 @@ class TagListView(ContactsAPIView, generics.ListAPIView):  # type: ignore[type-a
     def scoped_queryset(self) -> QuerySet[Tag]:
         return self.actor.scope(Tag.objects.all())
 
-    @extend_schema(request=TagInputCreateSerializer, responses={201: TagSerializer}, summary="新建标签")
+    @extend_schema(
+        request=TagInputCreateSerializer, responses={201: TagSerializer, 202: PENDING_202}, summary="新建标签"
+    )
     def post(self, request: Request) -> Response:
         data = TagInputCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         group = self.actor.scope(TagGroup.objects.all()).filter(pk=data.validated_data["group"]).first()
         if group is None:
             raise ValidationError({"group": _("标签组不存在，请刷新后重试")})
-        tag = services.tag_create(group=group, name=data.validated_data["name"], order=data.validated_data["order"])
+        tag = services.tag_create(
+            group=group, name=data.validated_data["name"], order=data.validated_data["order"], by=self.actor.staff
+        )
         return Response(TagSerializer(tag).data, status=status.HTTP_201_CREATED)
 
 
@@ -368,16 +384,18 @@ class TagDetailView(ContactsAPIView, generics.RetrieveAPIView):  # type: ignore[
     def scoped_queryset(self) -> QuerySet[Tag]:
         return self.actor.scope(Tag.objects.all())
 
-    @extend_schema(request=TagUpdateSerializer, responses=TagSerializer, summary="重命名 / 排序标签")
+    @extend_schema(
+        request=TagUpdateSerializer, responses={200: TagSerializer, 202: PENDING_202}, summary="重命名 / 排序标签"
+    )
     def patch(self, request: Request, pk: int) -> Response:
         tag = self.get_object()
         data = TagUpdateSerializer(data=request.data, partial=True)
         data.is_valid(raise_exception=True)
-        return Response(TagSerializer(services.tag_update(tag=tag, **data.validated_data)).data)
+        return Response(TagSerializer(services.tag_update(tag=tag, by=self.actor.staff, **data.validated_data)).data)
 
-    @extend_schema(responses={204: None}, summary="删除标签（从所有客户身上移除）")
+    @extend_schema(responses={204: None, 202: PENDING_202}, summary="删除标签（从所有客户身上移除）")
     def delete(self, request: Request, pk: int) -> Response:
-        services.tag_delete(tag=self.get_object())
+        services.tag_delete(tag=self.get_object(), by=self.actor.staff)
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 

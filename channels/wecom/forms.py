@@ -157,6 +157,22 @@ class TransferForm(forms.Form):
         choices_from(self, "takeover", staff.filter(is_active=True))
 
 
+class GroupTransferForm(forms.Form):
+    """客户群继承: every live customer group one member owns, to a colleague."""
+
+    kind = forms.ChoiceField(label=_("类型"), choices=TransferKind.choices)
+    handover = forms.ModelChoiceField(label=_("原群主"), queryset=Staff.objects.none())
+    takeover = forms.ModelChoiceField(label=_("新群主"), queryset=Staff.objects.none())
+
+    prefix = "group"  # its fields sit on the page next to the customer transfer form's
+
+    def __init__(self, *args: Any, actor: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        staff = actor.scope(Staff.objects.exclude(wecom_userid=""))
+        choices_from(self, "handover", staff)
+        choices_from(self, "takeover", staff.filter(is_active=True))
+
+
 class FollowRemarkForm(forms.Form):
     """A member's remark for a customer, checked against WeCom's bounds before anything is recorded."""
 

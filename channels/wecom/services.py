@@ -26,6 +26,7 @@ from channels.wecom import adapter, add_caps
 from channels.wecom.client import WeComClient
 from channels.wecom.lead_codes import lead_code_join
 from channels.wecom.remarks import auto_remark_queue
+from channels.wecom.tag_catalogue import catalogue_notices, catalogue_push, from_wecom_order
 from contacts import crypto
 from contacts import services as contacts
 from contacts.models import (
@@ -339,38 +340,83 @@ def refresh_group(account: ChannelAccount, client: WeComClient, chat_id: str) ->
 
 # -- corp tags --------------------------------------------------------------------------------------
 def sync_corp_tags(account: ChannelAccount, client: WeComClient) -> dict[str, int]:
-    """Mirror WeCom corp tags into local tag groups/tags (matched by WeCom id, then by name)."""
-    stats = {"tag_groups": 0, "tags_created": 0, "tags_renamed": 0, "tags_deleted": 0}
+    """Mirror WeCom corp tags into local tag groups/tags, names and orders included.
+
+    A group is matched by its WeCom id, then by name; a tag by its WeCom id, then by name within its
+    group — a same-name tag made on both sides is linked, not duplicated. WeCom tags gone from WeCom
+    are deleted here (and groups WeCom no longer has, once empty), without pushing anything back.
+    """
+    stats = {"tag_groups": 0, "tags_created": 0, "tags_linked": 0, "tags_renamed": 0, "tags_deleted": 0}
     groups = client.corp_tag_list()
     seen: set[str] = set()
+    seen_groups: set[str] = set()
+    org_id = account.organization_id
+    sync = TagSource.SYNC
     with transaction.atomic():
         for group in groups:
             if group.get("deleted"):
                 continue
-            local_group = TagGroup.objects.filter(
-                organization_id=account.organization_id, name=group["group_name"]
-            ).first() or contacts.tag_group_create(organization=account.organization, name=group["group_name"])
+            group_id, group_name = str(group["group_id"]), str(group["group_name"])
+            seen_groups.add(group_id)
+            order = from_wecom_order(group.get("order") or 0)
+            local_group = (
+                TagGroup.objects.filter(organization_id=org_id, wecom_group_id=group_id).first()
+                or TagGroup.objects.filter(organization_id=org_id, name=group_name, wecom_group_id="").first()
+            )
+            if local_group is None:
+                local_group = contacts.tag_group_create(
+                    organization=account.organization,
+                    name=_free_group_name(org_id, group_name),
+                    order=order,
+                    wecom_group_id=group_id,
+                )
+            elif (local_group.wecom_group_id, local_group.order, local_group.name) != (group_id, order, group_name):
+                clash = TagGroup.objects.filter(organization_id=org_id, name=group_name).exclude(pk=local_group.pk)
+                contacts.tag_group_update(
+                    group=local_group,
+                    name=None if clash.exists() else group_name,
+                    order=order,
+                    wecom_group_id=group_id,
+                    source=sync,
+                )
             stats["tag_groups"] += 1
             for item in group.get("tag") or []:
                 if item.get("deleted"):
                     continue
-                wecom_id = str(item["id"])
+                wecom_id, name = str(item["id"]), str(item["name"])
+                tag_order = from_wecom_order(item.get("order") or 0)
                 seen.add(wecom_id)
-                tag = Tag.objects.filter(organization_id=account.organization_id, wecom_tag_id=wecom_id).first()
+                tag = Tag.objects.filter(organization_id=org_id, wecom_tag_id=wecom_id).first()
                 if tag is None:
-                    if Tag.objects.filter(group=local_group, name=item["name"]).exists():
-                        # A local tag of that name exists; contacts has no service to link it (see report).
-                        continue
-                    contacts.tag_create(group=local_group, name=item["name"], wecom_tag_id=wecom_id)
-                    stats["tags_created"] += 1
-                elif tag.name != item["name"]:
-                    contacts.tag_update(tag=tag, name=item["name"])
-                    stats["tags_renamed"] += 1
-        gone = Tag.objects.filter(organization_id=account.organization_id).exclude(wecom_tag_id="")
+                    tag = Tag.objects.filter(group=local_group, name=name, wecom_tag_id="").first()
+                    if tag is not None:
+                        contacts.tag_update(tag=tag, order=tag_order, wecom_tag_id=wecom_id, source=sync)
+                        stats["tags_linked"] += 1
+                    elif Tag.objects.filter(group=local_group, name=name).exists():
+                        log.warning("wecom tag %s: the group already has another WeCom tag named alike", wecom_id)
+                    else:
+                        contacts.tag_create(group=local_group, name=name, order=tag_order, wecom_tag_id=wecom_id)
+                        stats["tags_created"] += 1
+                    continue
+                if tag.name != name or tag.order != tag_order:
+                    taken = Tag.objects.filter(group_id=tag.group_id, name=name).exclude(pk=tag.pk).exists()
+                    stats["tags_renamed"] += int(tag.name != name and not taken)
+                    contacts.tag_update(tag=tag, name=None if taken else name, order=tag_order, source=sync)
+        gone = Tag.objects.filter(organization_id=org_id).exclude(wecom_tag_id="")
         for tag in gone.exclude(wecom_tag_id__in=seen):
-            contacts.tag_delete(tag=tag, source=TagSource.SYNC)
+            contacts.tag_delete(tag=tag, source=sync)
             stats["tags_deleted"] += 1
+        empty = TagGroup.objects.filter(organization_id=org_id, tags__isnull=True).exclude(wecom_group_id="")
+        for local_group in empty.exclude(wecom_group_id__in=seen_groups):
+            contacts.tag_group_delete(group=local_group, source=sync)
     return stats
+
+
+def _free_group_name(organization_id: int, name: str) -> str:
+    """WeCom's name, or (when a local group linked to another WeCom group has it) a marked variant."""
+    if not TagGroup.objects.filter(organization_id=organization_id, name=name).exists():
+        return name
+    return f"{name}（企业微信）"[:50]
 
 
 # -- the inbox processor ----------------------------------------------------------------------------
@@ -518,3 +564,5 @@ def tag_delete_push(*, organization_id: int, wecom_tag_id: str) -> int:
 def connect_tag_listener() -> None:
     contacts.register_tag_listener(on_tags_changed)
     contacts.register_tag_deleted_listener(on_tag_deleted)
+    contacts.register_tag_catalogue_pusher(catalogue_push)
+    contacts.register_tag_notices(catalogue_notices)

@@ -17,6 +17,7 @@ from channels.wecom.behavior import wecom_accounts, wecom_behavior_sync
 from channels.wecom.remarks import remark_push_run
 from channels.wecom.services import tag_delete_push, tag_push
 from channels.wecom.sync import full_sync
+from channels.wecom.tag_catalogue import tag_push_run
 from scrm.celery import enqueue
 
 log = logging.getLogger(__name__)
@@ -30,6 +31,12 @@ def tag_push_task(self: Any, customer_id: int, added: list[int], removed: list[i
 @shared_task(name="channels.sync.tag_delete_push", bind=True, ignore_result=True, max_retries=5)
 def tag_delete_push_task(self: Any, organization_id: int, wecom_tag_id: str) -> None:
     with_platform_retry(self, lambda: tag_delete_push(organization_id=organization_id, wecom_tag_id=wecom_tag_id))
+
+
+@shared_task(name="channels.sync.wecom_tag_catalogue_push", bind=True, ignore_result=True, max_retries=6)
+def tag_catalogue_push_task(self: Any, push_id: int) -> None:
+    """One recorded add/edit/del_corp_tag call; rate limits and transient errors retry with backoff."""
+    with_platform_retry(self, lambda: tag_push_run(push_id=push_id))
 
 
 @shared_task(name="channels.sync.wecom_remark_push", bind=True, ignore_result=True, max_retries=6)

@@ -24,12 +24,14 @@ from channels.models import (
     ContactWay,
     ContactWayKind,
     CustomerTransfer,
+    GroupTransfer,
     RemarkStatus,
     TransferKind,
+    TransferStatus,
 )
 from channels.views import page_of, query_without_page
-from channels.wecom import add_caps, contact_ways, remarks, transfers
-from channels.wecom.forms import ContactWayForm, FollowRemarkForm, TransferForm, WeComAccountForm
+from channels.wecom import add_caps, contact_ways, group_transfers, remarks, transfers
+from channels.wecom.forms import ContactWayForm, FollowRemarkForm, GroupTransferForm, TransferForm, WeComAccountForm
 from channels.wecom.sandbox_seed import SandboxUnavailable, sandbox_scan
 from contacts.access import ALL_ROLES, OPERATOR_AND_MANAGER, OPERATOR_ONLY, AuthenticatedHttpRequest, console_view
 from contacts.models import Follow, Staff, Store
@@ -286,55 +288,97 @@ def contactway_print(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse
 def transfer_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     actor = request.actor_obj
     account = selectors.wecom_account_for(organization=actor.organization)
-    # "Transfer the customers of X" links from the waiting list below pre-fill the form.
+    # "Transfer the customers (groups) of X" links from the waiting list below pre-fill the forms.
     initial = {key: request.GET[key] for key in ("kind", "handover") if request.GET.get(key)}
-    form = TransferForm(request.POST or None, actor=actor, initial=initial)
-    if request.method == "POST":
-        if account is None:
-            messages.error(request, _("还没有连接企业微信：请先在“渠道账号”页连接"))
-        elif form.is_valid():
-            data = form.cleaned_data
-            try:
-                transfer = transfers.transfer_start(
-                    account=account,
-                    kind=data["kind"],
-                    handover=data["handover"],
-                    takeover=data["takeover"],
-                    message=data["message"],
-                    by=actor.staff,
-                )
-            except transfers.TransferError as exc:
-                form.add_error(None, str(exc))
-            except (PlatformError, TransientError) as exc:
-                form.add_error(None, _("企业微信调用失败：%(e)s，请稍后重试") % {"e": exc})
+    posted_groups = request.method == "POST" and request.POST.get("target") == "groups"
+    posted_customers = request.method == "POST" and not posted_groups
+    form = TransferForm(request.POST if posted_customers else None, actor=actor, initial=initial)
+    group_form = GroupTransferForm(request.POST if posted_groups else None, actor=actor, initial=initial)
+    if request.method == "POST" and account is None:
+        messages.error(request, _("还没有连接企业微信：请先在“渠道账号”页连接"))
+    elif account is not None and posted_customers and form.is_valid():
+        data = form.cleaned_data
+        try:
+            transfer = transfers.transfer_start(
+                account=account,
+                kind=data["kind"],
+                handover=data["handover"],
+                takeover=data["takeover"],
+                message=data["message"],
+                by=actor.staff,
+            )
+        except transfers.TransferError as exc:
+            form.add_error(None, str(exc))
+        except (PlatformError, TransientError) as exc:
+            form.add_error(None, _("企业微信调用失败：%(e)s，请稍后重试") % {"e": exc})
+        else:
+            if transfer.error:
+                messages.error(request, transfer.error)
             else:
-                if transfer.error:
-                    messages.error(request, transfer.error)
-                else:
-                    messages.success(
-                        request,
-                        _("已提交 %(n)s 位客户的转接，客户 24 小时内未拒绝即自动完成") % {"n": len(transfer.results)},
-                    )
-                return redirect("channels:transfer_list")
+                messages.success(
+                    request,
+                    _("已提交 %(n)s 位客户的转接，客户 24 小时内未拒绝即自动完成") % {"n": len(transfer.results)},
+                )
+            return redirect("channels:transfer_list")
+    elif (
+        account is not None
+        and posted_groups
+        and group_form.is_valid()
+        and _group_transfer(request, account, group_form)
+    ):
+        return redirect("channels:transfer_list")
     rows = actor.scope(CustomerTransfer.objects.select_related("handover", "takeover")).order_by("-created_at")
     page = page_of(request, rows)
-    # Departed members whose customers still await handover (离职待继承), most recent first.
+    group_rows = actor.scope(GroupTransfer.objects.select_related("handover", "takeover")).order_by("-created_at")[:20]
+    # Departed members whose customers or groups still await handover (离职待继承), most recent first.
     waiting = (
         actor.scope(Staff.objects.filter(is_active=False).exclude(wecom_userid=""))
         .select_related("store")
-        .annotate(customers=Count("follows", filter=Q(follows__deleted_at__isnull=True)))
-        .filter(customers__gt=0)
+        .annotate(
+            customers=Count("follows", filter=Q(follows__deleted_at__isnull=True), distinct=True),
+            groups=Count("owned_groups", filter=Q(owned_groups__dismissed_at__isnull=True), distinct=True),
+        )
+        .filter(Q(customers__gt=0) | Q(groups__gt=0))
         .order_by("-departed_at", "-id")[:50]
     )
     context = {
         "form": form,
+        "group_form": group_form,
         "page": page,
         "waiting": waiting,
         "resigned_kind": TransferKind.RESIGNED.value,
         "rows": [{"transfer": t, "summary": transfers.summary(t)} for t in page],
+        "group_rows": [{"transfer": t, "summary": group_transfers.summary(t)} for t in group_rows],
         "query": query_without_page(request),
     }
     return render(request, "channels/wecom/transfer_list.html", context)
+
+
+def _group_transfer(request: AuthenticatedHttpRequest, account: Any, form: GroupTransferForm) -> bool:
+    """Submit a 客户群继承 from the console; True when done (messages say how it went)."""
+    data = form.cleaned_data
+    try:
+        transfer = group_transfers.group_transfer_start(
+            account=account,
+            kind=data["kind"],
+            handover=data["handover"],
+            takeover=data["takeover"],
+            by=request.actor_obj.staff,
+        )
+    except group_transfers.GroupTransferError as exc:
+        form.add_error(None, str(exc))
+        return False
+    except PlatformError as exc:
+        form.add_error(None, _("企业微信调用失败：%(e)s，请稍后重试") % {"e": exc})
+        return False
+    labels = "；".join(f"{label} {n}" for label, n in group_transfers.summary(transfer).items())
+    if transfer.error:
+        messages.error(request, transfer.error)
+    elif transfer.status == TransferStatus.DONE:
+        messages.success(request, _("客户群已转接：%(r)s") % {"r": labels})
+    else:
+        messages.error(request, _("客户群没有转接成功：%(r)s") % {"r": labels})
+    return True
 
 
 @require_POST

@@ -59,6 +59,8 @@ from contacts.services.organization import (
 from contacts.services.predictions import Predictions, customer_churn_risk_refresh, customer_predictions_set
 from contacts.services.privacy import customer_erase, customer_personal_data
 from contacts.services.registry import (
+    CatalogueChange,
+    CataloguePending,
     ContactsError,
     MergeHandler,
     ProfileSection,
@@ -72,12 +74,15 @@ from contacts.services.registry import (
     register_profile_extension,
     register_profile_section,
     register_sidebar_extension,
+    register_tag_catalogue_pusher,
     register_tag_deleted_listener,
     register_tag_listener,
+    register_tag_notices,
     register_unmerge_handler,
     sidebar_extensions,
+    tag_notices,
 )
-from contacts.services.relations import follow_end, follow_upsert, group_dismiss, group_upsert
+from contacts.services.relations import follow_end, follow_upsert, group_dismiss, group_upsert, groups_owner_set
 from contacts.services.rollups import (
     ORDER_FIGURE_FIELDS,
     OrderFigures,
@@ -95,7 +100,9 @@ from contacts.services.tags import (
     tag_delete,
     tag_group_create,
     tag_group_delete,
+    tag_group_move,
     tag_group_update,
+    tag_move,
     tag_update,
 )
 
@@ -104,6 +111,8 @@ __all__ = [
     "ORDER_FIGURE_FIELDS",
     "STALE_RUNNING",
     "UNDO_DAYS",
+    "CatalogueChange",
+    "CataloguePending",
     "ContactsError",
     "MergeHandler",
     "OrderFigures",
@@ -145,6 +154,7 @@ __all__ = [
     "follow_upsert",
     "group_dismiss",
     "group_upsert",
+    "groups_owner_set",
     "import_job_begin",
     "import_job_claim",
     "import_job_create",
@@ -161,8 +171,10 @@ __all__ = [
     "register_profile_extension",
     "register_profile_section",
     "register_sidebar_extension",
+    "register_tag_catalogue_pusher",
     "register_tag_deleted_listener",
     "register_tag_listener",
+    "register_tag_notices",
     "register_unmerge_handler",
     "segment_delete",
     "segment_facts_rebuild",
@@ -185,7 +197,10 @@ __all__ = [
     "tag_delete",
     "tag_group_create",
     "tag_group_delete",
+    "tag_group_move",
     "tag_group_update",
+    "tag_move",
+    "tag_notices",
     "tag_update",
     "timeline_add",
 ]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from typing import Any
 
 from django.db import models, transaction
@@ -34,6 +35,59 @@ _erasure_handlers: list[ErasureHandler] = []
 
 class ContactsError(ValueError):
     """A refused write; the message (Chinese) says what to do."""
+
+
+class CataloguePending(ContactsError):
+    """The platform could not be reached: the change is recorded and retried, and takes effect here
+    once the platform accepts it (the message says so)."""
+
+
+@dataclass(frozen=True)
+class CatalogueChange:
+    """A tag-catalogue change about to be made (``op``: tag_create, tag_update, tag_delete,
+    group_update, group_delete), handed to the registered pusher before anything is written here."""
+
+    op: str
+    organization_id: int
+    group_id: int
+    tag_id: int | None = None
+    name: str | None = None
+    order: int | None = None
+    by_id: int | None = None
+
+
+# The pusher returns the platform ids to keep ({"tag_id": …, "group_id": …}, empty when the platform
+# holds nothing to change), or raises ContactsError (refused) / CataloguePending (queued for retry).
+CataloguePusher = Callable[[CatalogueChange], dict[str, str]]
+_catalogue_pushers: list[CataloguePusher] = []
+
+
+def register_tag_catalogue_pusher(fn: CataloguePusher) -> None:
+    """``fn(change)`` is called outside any transaction of ours, before a tag or tag group is created,
+    renamed, reordered or deleted by anyone but the platform's own sync; a refusal stops the change."""
+    if fn not in _catalogue_pushers:
+        _catalogue_pushers.append(fn)
+
+
+TagNotices = Callable[[int], list[str]]
+_tag_notice_providers: list[TagNotices] = []
+
+
+def register_tag_notices(fn: TagNotices) -> None:
+    """``fn(organization_id)`` → lines the tag page shows (e.g. changes still waiting for WeCom)."""
+    if fn not in _tag_notice_providers:
+        _tag_notice_providers.append(fn)
+
+
+def tag_notices(organization_id: int) -> list[str]:
+    return [line for fn in _tag_notice_providers for line in fn(organization_id)]
+
+
+def catalogue_push(change: CatalogueChange) -> dict[str, str]:
+    ids: dict[str, str] = {}
+    for fn in _catalogue_pushers:
+        ids.update(fn(change))
+    return ids
 
 
 # --- registries (higher layers plug in from AppConfig.ready()) -----------------------------------
@@ -109,6 +163,8 @@ def register_profile_extension(template_name: str) -> None:
 
 def profile_extensions() -> list[str]:
     return list(_profile_extensions)
+
+
 def register_profile_section(template_name: str, fn: ProfileSection) -> None:
     """A section of the customer profile that a higher layer renders (once per template)."""
     if all(name != template_name for name, _fn in _profile_sections):

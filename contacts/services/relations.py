@@ -11,6 +11,7 @@ from django.utils.translation import gettext as _
 
 from contacts import crypto
 from contacts.models import (
+    AuditAction,
     ChurnedBy,
     Customer,
     CustomerGroup,
@@ -22,6 +23,7 @@ from contacts.models import (
     Store,
     TimelineKind,
 )
+from contacts.services.audit import audit_record
 from contacts.services.customers import timeline_add
 from contacts.services.lifecycle import customer_lifecycle_refresh
 from contacts.services.registry import ContactsError
@@ -172,6 +174,35 @@ def group_upsert(
     group.member_count = len(listed)
     group.save(update_fields=["member_count"])
     return group
+
+
+@transaction.atomic
+def groups_owner_set(
+    *,
+    organization: Organization,
+    wecom_chat_ids: list[str],
+    owner: Staff,
+    by: Staff | None = None,
+    transfer_id: int | str = "",
+    kind: str = "",
+) -> int:
+    """The platform handed these groups to ``owner`` (客户群继承): one UPDATE (the group follows its
+    owner's store, as the sync does) and one audit entry. Returns how many groups changed owner."""
+    if owner.organization_id != organization.pk:
+        raise ContactsError(_("新群主不属于该企业"))
+    groups = CustomerGroup.objects.filter(organization=organization, wecom_chat_id__in=wecom_chat_ids)
+    previous = sorted({pk for pk in groups.exclude(owner=owner).values_list("owner_id", flat=True) if pk})
+    moved = groups.exclude(owner=owner).update(owner=owner, store=owner.store)
+    audit_record(
+        organization_id=organization.pk,
+        action=AuditAction.GROUP_TRANSFER,
+        target_type="group_transfer",
+        target_id=transfer_id,
+        actor_staff_id=by.pk if by else None,
+        fields=["owner", "store"],
+        details={"kind": kind, "from_staff": previous, "to_staff": owner.pk, "groups": moved},
+    )
+    return moved
 
 
 @transaction.atomic

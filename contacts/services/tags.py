@@ -20,7 +20,13 @@ from contacts.models import (
     TimelineKind,
 )
 from contacts.services.customers import timeline_add
-from contacts.services.registry import ContactsError, _notify_tag_deleted, _notify_tags
+from contacts.services.registry import (
+    CatalogueChange,
+    ContactsError,
+    _notify_tag_deleted,
+    _notify_tags,
+    catalogue_push,
+)
 
 # --- tags ----------------------------------------------------------------------------------------
 
@@ -233,99 +239,236 @@ def customer_tag_ids_rebuild(*, organization_id: int) -> int:
 # --- tag catalogue -------------------------------------------------------------------------------
 
 
+def _push(change: CatalogueChange, source: str) -> dict[str, str]:
+    """Ask the platform first (outside our transactions): a refusal raises and nothing changes here."""
+    if source == TagSource.SYNC:
+        return {}
+    return catalogue_push(change)
+
+
+def _clean_name(name: str, empty: str) -> str:
+    name = name.strip()
+    if not name:
+        raise ContactsError(empty)
+    return name
+
+
 @transaction.atomic
 def tag_group_create(
-    *, organization: Organization, name: str, choice: str = TagChoice.MULTI, order: int = 0
+    *, organization: Organization, name: str, choice: str = TagChoice.MULTI, order: int = 0, wecom_group_id: str = ""
 ) -> TagGroup:
-    name = name.strip()
-    if not name:
-        raise ContactsError(_("请填写标签组名称"))
+    """A local group; WeCom holds no empty group, so it reaches WeCom with its first tag."""
+    name = _clean_name(name, _("请填写标签组名称"))
     if TagGroup.objects.filter(organization=organization, name=name).exists():
         raise ContactsError(_("标签组“%(name)s”已存在，请换一个名称") % {"name": name})
-    return TagGroup.objects.create(organization=organization, name=name, choice=choice, order=order)
-
-
-@transaction.atomic
-def tag_group_update(
-    *, group: TagGroup, name: str | None = None, choice: str | None = None, order: int | None = None
-) -> TagGroup:
-    """Rename / reorder a group or change its choice; turning multi into single is refused while
-    some customer holds two tags of the group."""
-    if name is not None:
-        name = name.strip()
-        if not name:
-            raise ContactsError(_("请填写标签组名称"))
-        if TagGroup.objects.filter(organization_id=group.organization_id, name=name).exclude(pk=group.pk).exists():
-            raise ContactsError(_("标签组“%(name)s”已存在，请换一个名称") % {"name": name})
-        group.name = name
-    if choice is not None and choice != group.choice:
-        if choice == TagChoice.SINGLE:
-            clash = (
-                CustomerTag.objects.filter(tag__group=group)
-                .values("customer_id")
-                .annotate(n=models.Count("id"))
-                .filter(n__gt=1)
-                .count()
-            )
-            if clash:
-                raise ContactsError(_("有 %(n)s 位客户在该组有多个标签，请先处理后再改为单选") % {"n": clash})
-        group.choice = choice
-    if order is not None:
-        group.order = order
-    group.save()
-    return group
-
-
-@transaction.atomic
-def tag_group_delete(*, group: TagGroup) -> None:
-    """Delete a group and its tags (removing them from every customer's ``tag_ids``)."""
-    for tag in list(group.tags.all()):
-        tag_delete(tag=tag)
-    group.delete()
-
-
-@transaction.atomic
-def tag_create(*, group: TagGroup, name: str, order: int = 0, wecom_tag_id: str = "") -> Tag:
-    name = name.strip()
-    if not name:
-        raise ContactsError(_("请填写标签名称"))
-    if Tag.objects.filter(group=group, name=name).exists():
-        raise ContactsError(_("标签组“%(group)s”里已有标签“%(name)s”") % {"group": group.name, "name": name})
-    return Tag.objects.create(
-        organization_id=group.organization_id, group=group, name=name, order=order, wecom_tag_id=wecom_tag_id
+    return TagGroup.objects.create(
+        organization=organization, name=name, choice=choice, order=order, wecom_group_id=wecom_group_id
     )
 
 
-@transaction.atomic
-def tag_update(*, tag: Tag, name: str | None = None, order: int | None = None) -> Tag:
+def tag_group_update(
+    *,
+    group: TagGroup,
+    name: str | None = None,
+    choice: str | None = None,
+    order: int | None = None,
+    wecom_group_id: str | None = None,
+    by: Staff | None = None,
+    source: str = TagSource.STAFF,
+) -> TagGroup:
+    """Rename / reorder a group or change its choice; turning multi into single is refused while
+    some customer holds two tags of the group. A rename or reorder reaches the platform first."""
     if name is not None:
-        name = name.strip()
-        if not name:
-            raise ContactsError(_("请填写标签名称"))
+        name = _clean_name(name, _("请填写标签组名称"))
+        if TagGroup.objects.filter(organization_id=group.organization_id, name=name).exclude(pk=group.pk).exists():
+            raise ContactsError(_("标签组“%(name)s”已存在，请换一个名称") % {"name": name})
+    if choice is not None and choice != group.choice and choice == TagChoice.SINGLE:
+        clash = (
+            CustomerTag.objects.filter(tag__group=group)
+            .values("customer_id")
+            .annotate(n=models.Count("id"))
+            .filter(n__gt=1)
+            .count()
+        )
+        if clash:
+            raise ContactsError(_("有 %(n)s 位客户在该组有多个标签，请先处理后再改为单选") % {"n": clash})
+    new_name = name if name is not None and name != group.name else None
+    new_order = order if order is not None and order != group.order else None
+    if new_name is not None or new_order is not None:
+        _push(
+            CatalogueChange(
+                op="group_update",
+                organization_id=group.organization_id,
+                group_id=group.pk,
+                name=new_name,
+                order=new_order,
+                by_id=by.pk if by else None,
+            ),
+            source,
+        )
+    with transaction.atomic():
+        if name is not None:
+            group.name = name
+        if choice is not None:
+            group.choice = choice
+        if order is not None:
+            group.order = order
+        if wecom_group_id is not None:
+            group.wecom_group_id = wecom_group_id
+        group.save()
+    return group
+
+
+def tag_group_delete(*, group: TagGroup, by: Staff | None = None, source: str = TagSource.STAFF) -> None:
+    """Delete a group and its tags (removing them from every customer's ``tag_ids``); the platform
+    deletes it first."""
+    _push(
+        CatalogueChange(
+            op="group_delete", organization_id=group.organization_id, group_id=group.pk, by_id=by.pk if by else None
+        ),
+        source,
+    )
+    with transaction.atomic():
+        for tag in list(group.tags.all()):
+            tag_delete(tag=tag, source=TagSource.SYNC)  # already gone on the platform
+        group.delete()
+
+
+def tag_create(
+    *,
+    group: TagGroup,
+    name: str,
+    order: int = 0,
+    wecom_tag_id: str = "",
+    by: Staff | None = None,
+    source: str = TagSource.STAFF,
+) -> Tag:
+    """A new tag; unless it comes from the platform (``wecom_tag_id`` given or ``source=sync``), the
+    platform creates it first (with its group, when the group is not there yet) and its ids are kept."""
+    name = _clean_name(name, _("请填写标签名称"))
+    if Tag.objects.filter(group=group, name=name).exists():
+        raise ContactsError(_("标签组“%(group)s”里已有标签“%(name)s”") % {"group": group.name, "name": name})
+    ids: dict[str, str] = {}
+    if not wecom_tag_id:
+        ids = _push(
+            CatalogueChange(
+                op="tag_create",
+                organization_id=group.organization_id,
+                group_id=group.pk,
+                name=name,
+                order=order,
+                by_id=by.pk if by else None,
+            ),
+            source,
+        )
+    with transaction.atomic():
+        if ids.get("group_id") and ids["group_id"] != group.wecom_group_id:
+            TagGroup.objects.filter(pk=group.pk).update(wecom_group_id=ids["group_id"])
+            group.wecom_group_id = ids["group_id"]
+        return Tag.objects.create(
+            organization_id=group.organization_id,
+            group=group,
+            name=name,
+            order=order,
+            wecom_tag_id=ids.get("tag_id") or wecom_tag_id,
+        )
+
+
+def tag_update(
+    *,
+    tag: Tag,
+    name: str | None = None,
+    order: int | None = None,
+    wecom_tag_id: str | None = None,
+    by: Staff | None = None,
+    source: str = TagSource.STAFF,
+) -> Tag:
+    """Rename / reorder a tag (the platform first), or link it to the platform's tag of that name."""
+    if name is not None:
+        name = _clean_name(name, _("请填写标签名称"))
         if Tag.objects.filter(group_id=tag.group_id, name=name).exclude(pk=tag.pk).exists():
             raise ContactsError(_("该标签组里已有标签“%(name)s”") % {"name": name})
-        tag.name = name
-    if order is not None:
-        tag.order = order
-    tag.save()
+    new_name = name if name is not None and name != tag.name else None
+    new_order = order if order is not None and order != tag.order else None
+    if new_name is not None or new_order is not None:
+        _push(
+            CatalogueChange(
+                op="tag_update",
+                organization_id=tag.organization_id,
+                group_id=tag.group_id,
+                tag_id=tag.pk,
+                name=new_name,
+                order=new_order,
+                by_id=by.pk if by else None,
+            ),
+            source,
+        )
+    with transaction.atomic():
+        if name is not None:
+            tag.name = name
+        if order is not None:
+            tag.order = order
+        if wecom_tag_id is not None:
+            tag.wecom_tag_id = wecom_tag_id
+        tag.save()
     return tag
 
 
-@transaction.atomic
-def tag_delete(*, tag: Tag, source: str = TagSource.STAFF) -> None:
-    """Delete a tag: its assignments go by cascade and ``tag_ids`` loses it in one indexed UPDATE.
+def tag_delete(*, tag: Tag, by: Staff | None = None, source: str = TagSource.STAFF) -> None:
+    """Delete a tag: the platform first (unless the deletion comes from it, ``source=sync``), then its
+    assignments go by cascade and ``tag_ids`` loses it in one indexed UPDATE.
 
-    After commit the tag-deleted listeners hear of it (channels deletes the WeCom corp tag unless the
-    deletion came from WeCom itself, ``source=sync``).
+    After commit the tag-deleted listeners hear of it, with ``source=sync`` when the platform already
+    deleted it.
     """
-    with connection.cursor() as cursor:
-        cursor.execute(
-            """
-            UPDATE contacts_customer SET tag_ids = tag_ids - %s::int, updated_at = now()
-             WHERE organization_id = %s AND tag_ids @> ARRAY[%s]::int[]
-            """,
-            [tag.pk, tag.organization_id, tag.pk],
-        )
-    organization_id, wecom_tag_id = tag.organization_id, tag.wecom_tag_id
-    tag.delete()
-    _notify_tag_deleted(organization_id, wecom_tag_id, source)
+    pushed = _push(
+        CatalogueChange(
+            op="tag_delete",
+            organization_id=tag.organization_id,
+            group_id=tag.group_id,
+            tag_id=tag.pk,
+            by_id=by.pk if by else None,
+        ),
+        source,
+    )
+    with transaction.atomic():
+        with connection.cursor() as cursor:
+            cursor.execute(
+                """
+                UPDATE contacts_customer SET tag_ids = tag_ids - %s::int, updated_at = now()
+                 WHERE organization_id = %s AND tag_ids @> ARRAY[%s]::int[]
+                """,
+                [tag.pk, tag.organization_id, tag.pk],
+            )
+        organization_id, wecom_tag_id = tag.organization_id, tag.wecom_tag_id
+        tag.delete()
+        _notify_tag_deleted(organization_id, wecom_tag_id, TagSource.SYNC if pushed else source)
+
+
+def tag_move(*, tag: Tag, step: int, by: Staff | None = None) -> None:
+    """Move a tag one place up (``step=-1``) or down (``+1``) in its group: the group's tags are
+    numbered 0, 1, 2 … in their new order, each changed order through :func:`tag_update` (so WeCom
+    hears of it first; a refusal stops the move where it is, both sides still equal)."""
+    tags = list(Tag.objects.filter(group_id=tag.group_id).order_by("order", "id"))
+    _move(tags, tag.pk, step)
+    for position, item in enumerate(tags):
+        if item.order != position:
+            tag_update(tag=item, order=position, by=by)
+
+
+def tag_group_move(*, group: TagGroup, step: int, by: Staff | None = None) -> None:
+    """Move a tag group one place up or down among the organization's groups (as :func:`tag_move`)."""
+    groups = list(TagGroup.objects.filter(organization_id=group.organization_id).order_by("order", "id"))
+    _move(groups, group.pk, step)
+    for position, item in enumerate(groups):
+        if item.order != position:
+            tag_group_update(group=item, order=position, by=by)
+
+
+def _move(rows: list[Any], pk: int, step: int) -> None:
+    if step not in (-1, 1):
+        raise ContactsError(_("只能上移或下移一位"))
+    index = next(i for i, row in enumerate(rows) if row.pk == pk)
+    other = index + step
+    if 0 <= other < len(rows):
+        rows[index], rows[other] = rows[other], rows[index]

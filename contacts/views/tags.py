@@ -55,6 +55,7 @@ def tag_list(request: AuthenticatedHttpRequest) -> HttpResponse:
         "sections": sections,
         "group_form": TagGroupForm(),
         "can_edit": actor.is_operator,
+        "notices": services.tag_notices(actor.organization.pk),
     }
     return render(request, "contacts/tag_list.html", context)
 
@@ -77,11 +78,11 @@ def _tag_action(request: HttpRequest, actor: Actor) -> None:
             if not form.is_valid():
                 messages.error(request, _("请填写标签组名称（最多 50 字）并选择单选或多选"))
                 return
-            services.tag_group_update(group=group, **form.cleaned_data)
+            services.tag_group_update(group=group, by=actor.staff, **form.cleaned_data)
             messages.success(request, _("标签组已保存"))
         elif action == "group_delete":
             group = get_object_or_404(groups, pk=request.POST.get("group"))
-            services.tag_group_delete(group=group)
+            services.tag_group_delete(group=group, by=actor.staff)
             messages.success(request, _("标签组及其标签已删除"))
         elif action == "tag_create":
             group = get_object_or_404(groups, pk=request.POST.get("group"))
@@ -89,7 +90,7 @@ def _tag_action(request: HttpRequest, actor: Actor) -> None:
             if not form.is_valid():
                 messages.error(request, _("请填写标签名称（最多 50 字）"))
                 return
-            services.tag_create(group=group, name=form.cleaned_data["name"])
+            services.tag_create(group=group, name=form.cleaned_data["name"], by=actor.staff)
             messages.success(request, _("标签已创建"))
         elif action == "tag_rename":
             tag = get_object_or_404(tags.select_related("group"), pk=request.POST.get("tag"))
@@ -97,15 +98,25 @@ def _tag_action(request: HttpRequest, actor: Actor) -> None:
             if not form.is_valid():
                 messages.error(request, _("请填写标签名称（最多 50 字）"))
                 return
-            services.tag_update(tag=tag, name=form.cleaned_data["name"])
+            services.tag_update(tag=tag, name=form.cleaned_data["name"], by=actor.staff)
             messages.success(request, _("标签已重命名"))
+        elif action in ("tag_move", "group_move"):
+            step = 1 if request.POST.get("step") == "down" else -1
+            if action == "tag_move":
+                services.tag_move(tag=get_object_or_404(tags, pk=request.POST.get("tag")), step=step, by=actor.staff)
+            else:
+                group = get_object_or_404(groups, pk=request.POST.get("group"))
+                services.tag_group_move(group=group, step=step, by=actor.staff)
+            messages.success(request, _("顺序已调整"))
         elif action == "tag_delete":
             tag = get_object_or_404(tags, pk=request.POST.get("tag"))
-            services.tag_delete(tag=tag)
+            services.tag_delete(tag=tag, by=actor.staff)
             messages.success(request, _("标签已删除，已从所有客户身上移除"))
         else:
             messages.error(request, _("未知操作，请刷新页面后重试"))
-    except ValueError as exc:  # the services' refusals (duplicate names, single-choice clashes) say what to do
+    except services.CataloguePending as exc:  # WeCom unreachable: recorded, retried, applied once accepted
+        messages.warning(request, str(exc))
+    except ValueError as exc:  # the services' refusals (duplicates, single-choice clashes; WeCom's, in Chinese)
         messages.error(request, str(exc))
     except IntegrityError:
         messages.error(request, _("名称已存在：同一组内的标签、同一企业的标签组不能重名，请换一个名称"))

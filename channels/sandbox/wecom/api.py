@@ -6,7 +6,7 @@ import hashlib
 import json
 from typing import Any
 
-from channels.sandbox.wecom.scenarios import Scenarios
+from channels.sandbox.wecom.scenarios import Scenarios, _check_tag_name
 from channels.sandbox.wecom.state import (
     ApiError,
     Corp,
@@ -150,19 +150,43 @@ class WeComFake(Scenarios):
 
     # tags
     def api_externalcontact__get_corp_tag_list(self, corp: Corp, p: dict[str, Any]) -> dict[str, Any]:
-        return {"tag_group": json.loads(json.dumps(list(corp.tag_groups.values())))}
+        """Groups and their tags, larger ``order`` first (WeCom: "order值大的排序靠前")."""
+        groups = sorted(corp.tag_groups.values(), key=lambda g: (-int(g["order"]), g["create_time"]))
+        out = [{**g, "tag": sorted(g["tag"], key=lambda t: (-int(t["order"]), t["create_time"]))} for g in groups]
+        return {"tag_group": json.loads(json.dumps(out))}
 
     def api_externalcontact__add_corp_tag(self, corp: Corp, p: dict[str, Any]) -> dict[str, Any]:
         return self._add_corp_tag(corp, p)
 
     def api_externalcontact__edit_corp_tag(self, corp: Corp, p: dict[str, Any]) -> dict[str, Any]:
+        """Rename or reorder a tag or a group: unknown id 40068, a name of 1..30 characters (40072), not the
+        name of another group or of another tag of the same group (40071), order in [0, 2^32) (40058)."""
+        target_id = p.get("id")
+        if not target_id:
+            raise ApiError(41017, "missing tag id")
+        name = p.get("name")
+        order = p.get("order")
+        if order is not None and not (isinstance(order, int) and 0 <= order < 2**32):
+            raise ApiError(40058, "order must be in [0, 2^32)")
         for group in corp.tag_groups.values():
-            if group["group_id"] == p.get("id"):
-                group["group_name"] = p.get("name", group["group_name"])
+            if group["group_id"] == target_id:
+                if name is not None:
+                    _check_tag_name(str(name))
+                    if any(g["group_name"] == name and g is not group for g in corp.tag_groups.values()):
+                        raise ApiError(40071, "invalid tag name: another tag group has this name")
+                    group["group_name"] = name
+                if order is not None:
+                    group["order"] = order
                 return {}
             for tag in group["tag"]:
-                if tag["id"] == p.get("id"):
-                    tag["name"] = p.get("name", tag["name"])
+                if tag["id"] == target_id:
+                    if name is not None:
+                        _check_tag_name(str(name))
+                        if any(t["name"] == name and t is not tag for t in group["tag"]):
+                            raise ApiError(40071, "invalid tag name: the name already exists in the group")
+                        tag["name"] = name
+                    if order is not None:
+                        tag["order"] = order
                     return {}
         raise ApiError(40068, "invalid tagid")
 
@@ -175,8 +199,10 @@ class WeComFake(Scenarios):
             raise ApiError(40068, "invalid tagid")  # like WeCom: an unknown (or another corp's) id
         for gid in group_ids:
             corp.tag_groups.pop(gid, None)
-        for group in corp.tag_groups.values():
+        for gid, group in list(corp.tag_groups.items()):
             group["tag"] = [t for t in group["tag"] if t["id"] not in ids]
+            if not group["tag"]:
+                corp.tag_groups.pop(gid)  # "如果一个标签组下所有的标签均被删除，则标签组会被自动删除"
         return {}
 
     def api_externalcontact__mark_tag(self, corp: Corp, p: dict[str, Any]) -> dict[str, Any]:
@@ -295,18 +321,77 @@ class WeComFake(Scenarios):
         return {}
 
     # groups
+    def _group_status(self, corp: Corp, group: dict[str, Any]) -> int:
+        """0 正常, 1 跟进人离职 (owner resigned, not yet handed over), 3 离职继承完成."""
+        if group["status"] == 0 and corp.members.get(group["owner"], {}).get("status") == 5:
+            return 1
+        return int(group["status"])
+
     def api_externalcontact__groupchat__list(self, corp: Corp, p: dict[str, Any]) -> dict[str, Any]:
         limit = int(p.get("limit") or 100)
         if not 1 <= limit <= 1000:
             raise ApiError(40058, "limit must be 1..1000")
         owners = set((p.get("owner_filter") or {}).get("userid_list") or [])
-        chats = sorted(c for c, g in corp.groups.items() if not owners or g["owner"] in owners)
+        status_filter = int(p.get("status_filter") or 0)
+        chats = sorted(
+            c
+            for c, g in corp.groups.items()
+            if (not owners or g["owner"] in owners)
+            and (status_filter == 0 or self._group_status(corp, g) == status_filter)
+        )
         start = int(p.get("cursor") or 0)
         page = chats[start : start + limit]
         return {
-            "group_chat_list": [{"chat_id": c, "status": corp.groups[c]["status"]} for c in page],
+            "group_chat_list": [{"chat_id": c, "status": self._group_status(corp, corp.groups[c])} for c in page],
             "next_cursor": str(start + limit) if start + limit < len(chats) else "",
         }
+
+    def _groupchat_transfer(self, corp: Corp, p: dict[str, Any], *, resigned: bool) -> dict[str, Any]:
+        """分配离职/在职成员的客户群 (docs/platforms.md#wecom-group-handover): 1..100 chats and a new owner
+        (40058), the new owner a member (46004); per chat in ``failed_chat_list``: unknown 40050, owner
+        not resigned 90500 (resigned call) or resigned 90502 (on-job call), already handed over 90508,
+        same owner 90504. The owner changes at once. (WeCom also caps a new owner at 300 chats a day; its code for
+        that is not documented, so the fake does not play it.)"""
+        chat_ids = [str(c) for c in p.get("chat_id_list") or []]
+        new_owner = str(p.get("new_owner") or "")
+        if not chat_ids or len(chat_ids) > 100 or not new_owner:
+            raise ApiError(40058, "chat_id_list must have 1..100 chats and new_owner is required")
+        if new_owner not in corp.members or corp.members[new_owner].get("status") == 5:
+            raise ApiError(46004, "new_owner not found")
+        now = self.now()
+        handed = corp.group_handovers.setdefault(new_owner, [])
+        failed = []
+        for chat_id in chat_ids:
+            group = corp.groups.get(chat_id)
+            code, message = 0, ""
+            if group is None:
+                code, message = 40050, "chat_id not found"
+            elif resigned and group["status"] == 3:
+                code, message = 90508, "group already inherited"
+            elif group["owner"] == new_owner:
+                code, message = 90504, "owner not changed"
+            elif resigned and corp.members.get(group["owner"], {}).get("status") != 5:
+                code, message = 90500, "group owner not resigned"
+            elif not resigned and corp.members.get(group["owner"], {}).get("status") == 5:
+                code, message = 90502, "group owner has resigned"
+            if code or group is None:
+                failed.append({"chat_id": chat_id, "errcode": code, "errmsg": message})
+                continue
+            group["owner"] = new_owner
+            group["status"] = 3 if resigned else 0
+            if not any(m["userid"] == new_owner for m in group["member_list"]):
+                group["member_list"].append(
+                    {"userid": new_owner, "type": 1, "join_time": int(now), "join_scene": 1, "name": new_owner}
+                )
+            group["member_version"] = str(int(group.get("member_version") or 0) + 1)
+            handed.append(now)
+        return {"failed_chat_list": failed}
+
+    def api_externalcontact__groupchat__transfer(self, corp: Corp, p: dict[str, Any]) -> dict[str, Any]:
+        return self._groupchat_transfer(corp, p, resigned=True)
+
+    def api_externalcontact__groupchat__onjob_transfer(self, corp: Corp, p: dict[str, Any]) -> dict[str, Any]:
+        return self._groupchat_transfer(corp, p, resigned=False)
 
     def api_externalcontact__groupchat__get(self, corp: Corp, p: dict[str, Any]) -> dict[str, Any]:
         group = corp.groups.get(p.get("chat_id", ""))

@@ -16,6 +16,13 @@ from channels.sandbox.wecom.state import (
     FollowInfo,
 )
 
+TAG_NAME_MAX = 30  # add_corp_tag / edit_corp_tag: "最长为30个字符" (docs/platforms.md#wecom-corp-tags)
+
+
+def _check_tag_name(name: str) -> None:
+    if not name.strip() or len(name) > TAG_NAME_MAX:
+        raise ApiError(40072, f"invalid tag name length: 1..{TAG_NAME_MAX} characters")
+
 
 class Scenarios(FakeCore):
     """Seed data and play users: scan a 活码, delete a friend, confirm a group send, set faults."""
@@ -48,48 +55,66 @@ class Scenarios(FakeCore):
             self.corp(corp_id).members[userid]["status"] = 5
 
     def add_tag_group(self, group_name: str, tags: list[str], corp_id: str = "") -> dict[str, Any]:
+        """An admin adds tags in the WeCom console (names already there are kept, not refused)."""
         with self.lock:
-            return self._add_corp_tag(
-                self.corp(corp_id), {"group_name": group_name, "tag": [{"name": t} for t in tags]}
-            )
+            corp = self.corp(corp_id)
+            group = next((g for g in corp.tag_groups.values() if g["group_name"] == group_name), None)
+            held = {t["name"] for t in group["tag"]} if group else set()
+            fresh = [t for t in dict.fromkeys(tags) if t not in held]
+            if not fresh:
+                return {"tag_group": {**{k: v for k, v in (group or {}).items() if k != "tag"}, "tag": []}}
+            return self._add_corp_tag(corp, {"group_name": group_name, "tag": [{"name": t} for t in fresh]})
 
     def _add_corp_tag(self, corp: Corp, p: dict[str, Any]) -> dict[str, Any]:
+        """添加企业客户标签 (docs/platforms.md#wecom-corp-tags): a name of 1..30 characters (else 40072), no
+        second tag of a name in one group (40071), no empty group (40058), ``group_id`` unknown → 40068.
+        Names repeated within one request make one tag. Nothing is written when anything is refused."""
+        items = [item for item in p.get("tag") or [] if isinstance(item, dict)]
+        if not items:
+            raise ApiError(40058, "tag list is empty: an empty tag group cannot be created")
+        names = [str(item.get("name") or "") for item in items]
+        for name in names:
+            _check_tag_name(name)
         group_id = p.get("group_id")
+        group: dict[str, Any] | None
         if group_id:
             group = corp.tag_groups.get(group_id)
             if group is None:
                 raise ApiError(40068, "invalid tagid")
         else:
-            name = p.get("group_name") or "未分组"
+            name = str(p.get("group_name") or "未分组")
+            _check_tag_name(name)
             group = next((g for g in corp.tag_groups.values() if g["group_name"] == name), None)
-            if group is None:
-                group_id = self._id("et")
-                group = {
-                    "group_id": group_id,
-                    "group_name": name,
-                    "create_time": int(self.now()),
-                    "order": 0,
-                    "deleted": False,
-                    "tag": [],
-                }
-                corp.tag_groups[group_id] = group
+        held = {t["name"] for t in group["tag"]} if group else set()
+        if any(n in held for n in names):
+            raise ApiError(40071, "invalid tag name: the name already exists in the group")
         total = sum(len(g["tag"]) for g in corp.tag_groups.values())
-        new_tags = []
-        for item in p.get("tag") or []:
-            if total >= 3000:
-                raise ApiError(40071, "too many tags")
-            existing = next((t for t in group["tag"] if t["name"] == item["name"]), None)
-            if existing is None:
-                existing = {
-                    "id": self._id("et"),
-                    "name": item["name"],
-                    "create_time": int(self.now()),
-                    "order": item.get("order", 0),
-                    "deleted": False,
-                }
-                group["tag"].append(existing)
-                total += 1
-            new_tags.append(existing)
+        if total + len(set(names)) > 3000:
+            raise ApiError(40071, "too many tags")  # the 3,000 cap; WeCom's code for it is not documented
+        if group is None:
+            group_id = self._id("et")
+            group = {
+                "group_id": group_id,
+                "group_name": str(p.get("group_name") or "未分组"),
+                "create_time": int(self.now()),
+                "order": int(p.get("order") or 0),
+                "deleted": False,
+                "tag": [],
+            }
+            corp.tag_groups[group_id] = group
+        new_tags: list[dict[str, Any]] = []
+        for item in items:
+            if any(t["name"] == item["name"] for t in new_tags):
+                continue
+            tag = {
+                "id": self._id("et"),
+                "name": item["name"],
+                "create_time": int(self.now()),
+                "order": int(item.get("order") or 0),
+                "deleted": False,
+            }
+            group["tag"].append(tag)
+            new_tags.append(tag)
         return {"tag_group": {**{k: v for k, v in group.items() if k != "tag"}, "tag": new_tags}}
 
     def tag_id(self, tag_name: str, corp_id: str = "") -> str:

@@ -79,6 +79,8 @@ class Corp:
     moments: dict[str, dict[str, Any]] = field(default_factory=dict)
     transfers: list[dict[str, Any]] = field(default_factory=list)
     transfer_counts: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
+    # new owner userid → times groups were handed to them (groupchat/transfer, onjob_transfer)
+    group_handovers: dict[str, list[float]] = field(default_factory=dict)
     outbox: list[str] = field(default_factory=list)
     deliveries: list[dict[str, Any]] = field(default_factory=list)
     # JS-SDK tickets (corp for wx.config, agent for agentConfig) and one-time OAuth codes → userid.
