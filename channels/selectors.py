@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from django.conf import settings
+from django.db.models import Count
 from django.urls import reverse
 
 from channels.models import ChannelAccount, ChannelPlatform, ContactWay
-from contacts.models import Organization
+from contacts.access import Actor
+from contacts.models import Follow, Organization
 
 
 def wecom_account_for(*, organization: Organization) -> ChannelAccount | None:
@@ -39,3 +41,16 @@ def contact_way_for_state(*, account: ChannelAccount, state: str) -> ContactWay 
         .prefetch_related("tags", "staff")
         .first()
     )
+
+
+def adds_by_state(*, actor: Actor, states: list[str]) -> dict[str, int]:
+    """Adds per 活码 / 获客链接 state the actor may see (every follow that came with it), one grouped query."""
+    if not states:
+        return {}
+    rows = (
+        actor.scope(Follow.objects.filter(state__in=states))
+        .values("state")
+        .annotate(n=Count("id"))
+        .values_list("state", "n")
+    )
+    return dict(rows)

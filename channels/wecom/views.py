@@ -99,9 +99,9 @@ def _rate_limits(account: ChannelAccount | None, data: dict[str, Any]) -> dict[s
 @console_view(OPERATOR_AND_MANAGER)
 def contactway_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     actor = request.actor_obj
-    ways = actor.scope(ContactWay.objects.select_related("store", "account")).prefetch_related(
-        "tags", "staff", "backup_staff"
-    )
+    ways = actor.scope(
+        ContactWay.objects.exclude(kind=ContactWayKind.LINK).select_related("store", "account")
+    ).prefetch_related("tags", "staff", "backup_staff", "windows__staff")
     kind = request.GET.get("kind", "")
     if kind in ContactWayKind.values:
         ways = ways.filter(kind=kind)
@@ -114,13 +114,7 @@ def contactway_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     ways = ways.filter(is_active=request.GET.get("active") != "0")
     page = page_of(request, ways.order_by("-created_at", "-id"))
     # Adds per code (every follow that carried its state), one grouped query for the page.
-    states = [w.state for w in page]
-    adds = dict(
-        actor.scope(Follow.objects.filter(state__in=states))
-        .values("state")
-        .annotate(n=Count("id"))
-        .values_list("state", "n")
-    )
+    adds = selectors.adds_by_state(actor=actor, states=[w.state for w in page])
     today = add_caps.beijing_day(timezone.now())
     capped_ways = [w for w in page if add_caps.has_caps(w)]
     today_adds = add_caps.adds_today(capped_ways, today)
@@ -139,7 +133,7 @@ def contactway_list(request: AuthenticatedHttpRequest) -> HttpResponse:
         "kind": kind,
         "store": store,
         "stores": actor.scope(Store.objects.all()),
-        "kinds": ContactWayKind.choices,
+        "kinds": [(v, label) for v, label in ContactWayKind.choices if v != ContactWayKind.LINK],
         "can_edit": actor.is_operator,
         "sandbox": any(_is_sandbox(w.account) for w in page),
         "has_account": selectors.wecom_account_for(organization=actor.organization) is not None,
