@@ -28,7 +28,7 @@ from channels.models import (
     TransferKind,
 )
 from channels.views import page_of, query_without_page
-from channels.wecom import add_caps, contact_ways, remarks, transfers
+from channels.wecom import add_caps, contact_ways, remarks, schedules, transfers
 from channels.wecom.forms import ContactWayForm, FollowRemarkForm, TransferForm, WeComAccountForm
 from channels.wecom.sandbox_seed import SandboxUnavailable, sandbox_scan
 from contacts.access import ALL_ROLES, OPERATOR_AND_MANAGER, OPERATOR_ONLY, AuthenticatedHttpRequest, console_view
@@ -125,6 +125,10 @@ def contactway_list(request: AuthenticatedHttpRequest) -> HttpResponse:
                 "way": w,
                 "adds": adds.get(w.state, 0),
                 "caps": _caps_row(w, today, today_adds) if w in capped_ways else None,
+                "windows": [
+                    {"label": schedules.window_label(x), "staff": [s.name for s in x.staff.all()]}
+                    for x in w.windows.all()
+                ],
             }
             for w in page
         ],
@@ -159,7 +163,8 @@ def _caps_row(way: ContactWay, today: date, counts: dict[tuple[int, str], int]) 
 @console_view(OPERATOR_ONLY)
 def contactway_edit(request: AuthenticatedHttpRequest, pk: int | None = None) -> HttpResponse:
     actor = request.actor_obj
-    way = get_object_or_404(actor.scope(ContactWay.objects.all()), pk=pk) if pk else None
+    codes = ContactWay.objects.exclude(kind=ContactWayKind.LINK)  # a 获客链接 channel is edited with its link
+    way = get_object_or_404(actor.scope(codes), pk=pk) if pk else None
     account = way.account if way else selectors.wecom_account_for(organization=actor.organization)
     if account is None:
         messages.error(request, _("还没有连接企业微信：请先在“渠道账号”页连接，再创建活码"))
@@ -184,6 +189,7 @@ def contactway_edit(request: AuthenticatedHttpRequest, pk: int | None = None) ->
             "daily_cap": way.daily_cap,
             "member_caps": "\n".join(f"{u}={n}" for u, n in (way.member_caps or {}).items()),
             "backup_staff": list(way.backup_staff.all()),
+            "windows": schedules.format_windows(way),
         }
     form = ContactWayForm(request.POST or None, actor=actor, initial=initial)
     if request.method == "POST" and form.is_valid():
@@ -209,6 +215,7 @@ def contactway_edit(request: AuthenticatedHttpRequest, pk: int | None = None) ->
                 daily_cap=data["daily_cap"],
                 member_caps=data["member_caps"],
                 backup_staff=list(data["backup_staff"]),
+                windows=data["windows"],
                 by=actor.staff,
             )
         except contact_ways.ContactWayError as exc:
@@ -225,7 +232,8 @@ def contactway_edit(request: AuthenticatedHttpRequest, pk: int | None = None) ->
 @require_POST
 @console_view(OPERATOR_ONLY)
 def contactway_action(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    way = get_object_or_404(request.actor_obj.scope(ContactWay.objects.select_related("account")), pk=pk)
+    codes = ContactWay.objects.exclude(kind=ContactWayKind.LINK).select_related("account")
+    way = get_object_or_404(request.actor_obj.scope(codes), pk=pk)
     action = request.POST.get("action")
     try:
         if action == "resync":
