@@ -187,7 +187,11 @@ def test_bad_input_is_refused_before_anything_is_written(linked, wecom_sandbox, 
             "渠道参数最多 30 个字符",
         ),
         (
-            {"name": "x", "staff": [staff["guide_a"]], "channels": [ChannelSpec("a", "same"), ChannelSpec("b", "same")]},
+            {
+                "name": "x",
+                "staff": [staff["guide_a"]],
+                "channels": [ChannelSpec("a", "same"), ChannelSpec("b", "same")],
+            },
             "渠道参数重复",
         ),
     ]
