@@ -19,13 +19,14 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
+from django.utils.translation import gettext_lazy as _
 
 from channels.models import ChannelAccount, ContactWay, ContactWayWindow
 from contacts.models import Staff
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 END_OF_DAY = dt.time(23, 59, 59, 999999)
-WEEKDAY_NAMES = {1: "周一", 2: "周二", 3: "周三", 4: "周四", 5: "周五", 6: "周六", 7: "周日"}
+WEEKDAY_NAMES = {1: _("周一"), 2: _("周二"), 3: _("周三"), 4: _("周四"), 5: _("周五"), 6: _("周六"), 7: _("周日")}
 _LINE = re.compile(
     r"^(?P<days>[1-7](?:\s*[-,，]\s*[1-7])*)\s+"
     r"(?P<start>\d{1,2}:\d{2})\s*-\s*(?P<end>\d{1,2}:\d{2})\s+(?P<users>.+)$"
@@ -106,7 +107,7 @@ def format_windows(way: ContactWay) -> str:
 
 
 def window_label(window: ContactWayWindow) -> str:
-    days = "、".join(WEEKDAY_NAMES[d] for d in window.weekdays)
+    days = "、".join(str(WEEKDAY_NAMES[d]) for d in window.weekdays)
     end = "24:00" if window.end == END_OF_DAY else window.end.strftime("%H:%M")
     return f"{days} {window.start.strftime('%H:%M')}–{end}"
 
