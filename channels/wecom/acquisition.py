@@ -213,3 +213,35 @@ def acquisition_stats_refresh(*, link: AcquisitionLink) -> dict[str, dict[str, i
     result = dict(stats)
     AcquisitionLink.objects.filter(pk=link.pk).update(wecom_stats=result, stats_synced_at=timezone.now())
     return result
+
+
+QUOTA_CHANGES = {"balance_low", "balance_exhausted", "balance_increased", "quota_expire_soon"}
+
+
+def acquisition_event(*, account: ChannelAccount, change_type: str, link_id: str) -> str:
+    """A ``customer_acquisition`` callback: the quota state is kept on the account (the links page warns
+    when it runs low or out); a link WeCom reports unusable gets a sync error, one deleted in WeCom's
+    admin console stops here too. Returns the inbox note."""
+    if change_type in QUOTA_CHANGES:
+        with transaction.atomic():
+            locked = ChannelAccount.objects.select_for_update().get(pk=account.pk)
+            locked.settings = {
+                **(locked.settings or {}),
+                "acquisition_quota": {"state": change_type, "at": timezone.now().isoformat()},
+            }
+            locked.save(update_fields=["settings", "updated_at"])
+        return f"acquisition quota: {change_type}"
+    link = AcquisitionLink.objects.filter(account=account, link_id=link_id).first() if link_id else None
+    if link is None:
+        return f"ignored: acquisition {change_type} for an unknown link"
+    if change_type == "link_unavailable":
+        AcquisitionLink.objects.filter(pk=link.pk).update(
+            sync_error="企业微信报告该链接已不可用：请确认接待员工仍在职且有客户联系权限，再点“重新同步”"
+        )
+        return "acquisition link unavailable"
+    if change_type == "delete_link":
+        with transaction.atomic():
+            AcquisitionLink.objects.filter(pk=link.pk).update(is_active=False)
+            ContactWay.objects.filter(acquisition_link=link).update(is_active=False)
+        return "acquisition link deleted on WeCom"
+    return f"ignored: acquisition {change_type}"

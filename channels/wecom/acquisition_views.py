@@ -56,14 +56,17 @@ def acquisition_list(request: AuthenticatedHttpRequest) -> HttpResponse:
                 "wecom": sum(int(v.get("customers", 0)) for v in stats.values()),
             }
         )
+    account = selectors.wecom_account_for(organization=actor.organization)
+    quota = ((account.settings or {}).get("acquisition_quota") or {}).get("state", "") if account else ""
     context = {
         "page": page,
         "rows": rows,
+        "quota_state": quota,
         "query": query_without_page(request),
         "q": q,
         "can_edit": actor.is_operator,
         "sandbox": any(_is_sandbox(link.account) for link in page),
-        "has_account": selectors.wecom_account_for(organization=actor.organization) is not None,
+        "has_account": account is not None,
     }
     return render(request, "channels/wecom/acquisition_list.html", context)
 

@@ -180,7 +180,7 @@ class AcquisitionChannelForm(forms.Form):
 
     label = forms.CharField(label=_("投放位置"), max_length=100, required=False)
     customer_channel = forms.CharField(
-        label=_("渠道参数"), max_length=30, required=False, help_text=_("customer_channel；留空自动生成")
+        label=_("渠道参数"), max_length=30, required=False, help_text=_("最多 30 个字符；留空自动生成")
     )
     channel = forms.ChoiceField(label=_("来源渠道"), choices=SourceChannel.choices, initial=SourceChannel.OTHER)
     store = forms.ModelChoiceField(label=_("归属门店"), queryset=Store.objects.none(), required=False)

@@ -31,7 +31,7 @@ def cut_channel(value: str) -> str:
 class Acquisition(Scenarios):
     """The 获客链接 API, the quota, and the link page that simulates a click → chat → add."""
 
-    CONTROL = Scenarios.CONTROL | {"open_link", "set_acquisition_quota"}
+    CONTROL = Scenarios.CONTROL | {"open_link", "set_acquisition_quota", "admin_deletes_link"}
 
     # -- API ----------------------------------------------------------------------------------------
     def _link(self, corp: Corp, p: dict[str, Any]) -> dict[str, Any]:
@@ -121,6 +121,25 @@ class Acquisition(Scenarios):
         return dict(corp.acquisition_quota)
 
     # -- users --------------------------------------------------------------------------------------
+    def resign_member(self, userid: str, corp_id: str = "") -> None:
+        """A member leaves; a link whose whole range has left becomes unusable (``link_unavailable``)."""
+        super().resign_member(userid, corp_id=corp_id)
+        with self.lock:
+            corp = self.corp(corp_id)
+            for link in corp.acquisition_links.values():
+                users = link["range"]["user_list"]
+                if link["deleted"] or userid not in users or link["range"]["department_list"]:
+                    continue
+                if all(corp.members.get(u, {}).get("status") != 1 for u in users):
+                    self._emit(corp, "customer_acquisition", "link_unavailable", LinkId=link["link_id"])
+
+    def admin_deletes_link(self, link_id: str, corp_id: str = "") -> None:
+        """An admin deletes the link in WeCom's console: it stops working and ``delete_link`` is sent."""
+        with self.lock:
+            corp = self.corp(corp_id)
+            self._link(corp, {"link_id": link_id})["deleted"] = True
+            self._emit(corp, "customer_acquisition", "delete_link", LinkId=link_id)
+
     def set_acquisition_quota(self, balance: int, total: int | None = None, corp_id: str = "") -> dict[str, int]:
         with self.lock:
             corp = self.corp(corp_id)

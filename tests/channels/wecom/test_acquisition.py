@@ -165,7 +165,9 @@ def test_the_sandbox_refuses_what_wecom_refuses(linked, wecom_sandbox):
     assert refused_page.status_code == 404 and "quota" in refused_page.text
     outbox = wecom_sandbox.fake.corp(wecom_sandbox.corp_id).outbox
     assert sum("balance_exhausted" in xml for xml in outbox) == 1
-    assert relay() == ["done", "ignored"]  # the add, then balance_exhausted (no handler yet)
+    assert relay() == ["done", "done"]  # the add, then balance_exhausted: kept on the account and shown
+    account.refresh_from_db()
+    assert account.settings["acquisition_quota"]["state"] == "balance_exhausted"
 
 
 def test_bad_input_is_refused_before_anything_is_written(linked, wecom_sandbox, world):
@@ -224,3 +226,30 @@ def test_store_staff_cannot_reach_links_of_other_stores(linked, world):
     assert other.get(reverse("channels:acquisition_edit", args=[link.pk])).status_code == 404
     link.refresh_from_db()
     assert link.is_active
+
+
+def test_wecom_link_events_reach_the_page(linked, wecom_sandbox, world):
+    account, staff, relay = linked
+    link = acquisition_link_save(
+        account=account, name="只有甲", staff=[staff["guide_a"]],
+        channels=[ChannelSpec(label="抖音", customer_channel="dy_a", channel="douyin")],
+    )  # fmt: skip
+    other = acquisition_link_save(
+        account=account, name="乙的链接", staff=[staff["guide_b"]],
+        channels=[ChannelSpec(label="小红书", customer_channel="xhs_b", channel="other")],
+    )  # fmt: skip
+    wecom_sandbox.resign_member("guide_a")  # the whole range has left
+    wecom_sandbox.admin_deletes_link(other.link_id)
+    assert relay() == ["done", "done"]
+    link.refresh_from_db()
+    other.refresh_from_db()
+    assert "已不可用" in link.sync_error and link.is_active
+    assert not other.is_active and not ContactWay.objects.get(state="xhs_b").is_active
+    page = world.client_for(world.operator).get(reverse("channels:acquisition_list")).content.decode()
+    assert "企业微信报告该链接已不可用" in page
+    wecom_sandbox.set_acquisition_quota(balance=20)
+    wecom_sandbox.fake.corp(wecom_sandbox.corp_id).members["guide_a"]["status"] = 1
+    wecom_sandbox.open_link(link.link_id, customer_channel="dy_a")
+    assert relay() == ["done", "done"]  # the add and balance_low
+    page = world.client_for(world.operator).get(reverse("channels:acquisition_list")).content.decode()
+    assert "获客助手使用量即将用完" in page
