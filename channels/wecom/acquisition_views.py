@@ -33,7 +33,9 @@ def acquisition_list(request: AuthenticatedHttpRequest) -> HttpResponse:
         links = links.filter(Q(name__icontains=q) | Q(channels__state__icontains=q)).distinct()
     links = links.filter(is_active=request.GET.get("active") != "0")
     page = page_of(request, links.order_by("-created_at", "-id"))
-    channels_of = {link.pk: [c for c in link.channels.all() if c.is_active] for link in page}
+    channels_of = {
+        link.pk: sorted((c for c in link.channels.all() if c.is_active), key=lambda c: c.pk) for link in page
+    }
     adds = selectors.adds_by_state(actor=actor, states=[c.state for cs in channels_of.values() for c in cs])
     rows = []
     for link in page:
