@@ -156,6 +156,8 @@ def acquisition_link_save(
     """
     name = name.strip()
     staff, tags = list(staff), list(tags or [])
+    if store is not None and store.organization_id != account.organization_id:
+        raise AcquisitionLinkError("门店不属于该企业")
     cleaned = _clean(account, link, name, staff, tags, channels)
     link = _save_rows(account=account, link=link, name=name, store=store, staff=staff, tags=tags,
                       welcome_text=welcome_text, skip_verify=skip_verify, channels=cleaned, by=by)  # fmt: skip

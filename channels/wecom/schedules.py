@@ -149,7 +149,7 @@ def window_at(way: ContactWay, now: dt.datetime) -> ContactWayWindow | None:
 
 def own_members(way: ContactWay) -> list[str]:
     """The code's own members (what a push without schedule or caps sends)."""
-    return [s.wecom_userid for s in way.staff.all().order_by("id") if s.wecom_userid]
+    return [s.wecom_userid for s in sorted(way.staff.all(), key=lambda s: s.pk) if s.wecom_userid]
 
 
 def members_at(way: ContactWay, now: dt.datetime) -> list[str]:
@@ -157,4 +157,4 @@ def members_at(way: ContactWay, now: dt.datetime) -> list[str]:
     window = window_at(way, now)
     if window is None:
         return own_members(way)
-    return [s.wecom_userid for s in window.staff.all().order_by("id") if s.wecom_userid]
+    return [s.wecom_userid for s in sorted(window.staff.all(), key=lambda s: s.pk) if s.wecom_userid]  # prefetched
