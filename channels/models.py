@@ -135,6 +135,9 @@ class InboxEvent(Scoped):
 class ContactWayKind(models.TextChoices):
     CONTACT = "contact", _("渠道活码")
     JOIN = "join", _("群活码")
+    # One ``customer_channel`` of a 获客链接 (AcquisitionLink): not a code on WeCom, but its ``state``
+    # comes back on the add exactly like a 活码's, so attribution reads it through the same row.
+    LINK = "link", _("获客链接渠道")
 
 
 class ContactWay(Scoped):
@@ -178,6 +181,10 @@ class ContactWay(Scoped):
     qr_code = models.CharField(_("二维码地址"), max_length=500, blank=True, default="")
     is_active = models.BooleanField(_("启用"), default=True)
     sync_error = models.CharField(max_length=300, blank=True, default="")
+    # kind = link: the 获客链接 this customer_channel belongs to (channels/wecom/acquisition.py).
+    acquisition_link = models.ForeignKey(
+        "channels.AcquisitionLink", on_delete=models.CASCADE, null=True, blank=True, related_name="channels"
+    )
     created_by = models.ForeignKey(Staff, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
@@ -191,6 +198,11 @@ class ContactWay(Scoped):
             models.UniqueConstraint(fields=["account", "state"], name="contactway_state_unique"),
             models.CheckConstraint(
                 condition=Q(daily_cap__isnull=True) | Q(daily_cap__gte=1), name="contactway_daily_cap_positive"
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="link", acquisition_link__isnull=False)
+                | (~Q(kind="link") & Q(acquisition_link__isnull=True)),
+                name="contactway_link_kind",
             ),
         ]
         ordering = ["-created_at", "-id"]
@@ -501,6 +513,7 @@ class RemarkPush(Scoped):
 class RosterReason(models.TextChoices):
     CAP = "cap", _("达到上限，切换备用员工")
     RESTORE = "restore", _("新的一天，恢复原接待员工")
+    SCHEDULE = "schedule", _("工作时段切换接待员工")
 
 
 class RosterStatus(models.TextChoices):
@@ -581,3 +594,69 @@ class GroupTransfer(Scoped):
         verbose_name = _("客户群继承")
         verbose_name_plural = _("客户群继承")
         ordering = ["-created_at", "-id"]
+
+
+class ContactWayWindow(Scoped):
+    """A working-hours window of a 渠道活码: on these ISO weekdays (1 = Monday … 7 = Sunday), from
+    ``start`` to ``end`` (Beijing time, end exclusive), WeCom holds ``staff`` instead of the code's own
+    members (channels/wecom/schedules.py; switched by the roster beat, channels/wecom/add_caps.py)."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    way = models.ForeignKey(ContactWay, on_delete=models.CASCADE, related_name="windows")
+    weekdays = ArrayField(models.PositiveSmallIntegerField(), verbose_name=_("星期"))
+    start = models.TimeField(_("开始时间"))
+    end = models.TimeField(_("结束时间"))
+    staff = models.ManyToManyField(Staff, related_name="+", verbose_name=_("接待员工"))
+    position = models.PositiveSmallIntegerField(default=0)
+
+    SCOPE_STORE: ClassVar[str | None] = "way__store"
+
+    class Meta:
+        ordering = ["position", "id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(start__lt=models.F("end")), name="contactwaywindow_start_before_end"),
+            models.CheckConstraint(condition=~Q(weekdays=[]), name="contactwaywindow_weekdays_nonempty"),
+        ]
+
+
+class AcquisitionLink(Scoped):
+    """A 获客链接 (WeCom customer acquisition link): opened in WeChat it starts a chat with a member of
+    ``staff``. Each ``customer_channel`` appended to the url is one ContactWay row of kind ``link``
+    (``channels``), whose ``state`` is that value: the add comes back with it and is attributed, tagged
+    and welcomed like a 活码 add. Saved before WeCom is called; ``link_id``/``url`` recorded after."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    account = models.ForeignKey(ChannelAccount, on_delete=models.CASCADE, related_name="acquisition_links")
+    name = models.CharField(_("链接名称"), max_length=100)
+    store = models.ForeignKey(
+        Store, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("门店")
+    )
+    staff = models.ManyToManyField(Staff, related_name="acquisition_links", verbose_name=_("接待员工"))
+    tags = models.ManyToManyField(Tag, blank=True, related_name="+", verbose_name=_("添加后自动打标签"))
+    welcome_text = models.TextField(_("欢迎语"), blank=True, default="")
+    skip_verify = models.BooleanField(_("免验证添加"), default=True)
+    link_id = models.CharField(max_length=64, blank=True, default="")
+    url = models.CharField(_("链接地址"), max_length=500, blank=True, default="")
+    is_active = models.BooleanField(_("启用"), default=True)
+    sync_error = models.CharField(max_length=300, blank=True, default="")
+    # customer_acquisition/customer, grouped by state: {state: {"customers": n, "chatted": n}}.
+    wecom_stats = models.JSONField(default=dict, blank=True)
+    stats_synced_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(Staff, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    SCOPE_STORE: ClassVar[str | None] = "store"
+
+    class Meta:
+        verbose_name = _("获客链接")
+        verbose_name_plural = _("获客链接")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["account", "link_id"], condition=~Q(link_id=""), name="acquisitionlink_link_id_unique"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return self.name

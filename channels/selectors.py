@@ -10,7 +10,7 @@ from django.urls import reverse
 
 from channels.models import ChannelAccount, ChannelPlatform, ContactWay, InboxEvent, InboxStatus, Lead
 from contacts.access import Actor
-from contacts.models import Organization
+from contacts.models import Follow, Organization
 
 
 def wecom_account_for(*, organization: Organization) -> ChannelAccount | None:
@@ -72,3 +72,16 @@ def contact_way_names_for_states(organization_id: int, states: set[str]) -> dict
     """The 活码 name for each of these states (contacts.labels.state_labels). One query."""
     rows = ContactWay.objects.filter(organization_id=organization_id, state__in=states).order_by("-id")
     return dict(rows.values_list("state", "name"))
+
+
+def adds_by_state(*, actor: Actor, states: list[str]) -> dict[str, int]:
+    """Adds per 活码 / 获客链接 state the actor may see (every follow that came with it), one grouped query."""
+    if not states:
+        return {}
+    rows = (
+        actor.scope(Follow.objects.filter(state__in=states))
+        .values("state")
+        .annotate(n=Count("id"))
+        .values_list("state", "n")
+    )
+    return dict(rows)

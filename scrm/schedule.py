@@ -27,8 +27,11 @@ BEAT_SCHEDULE["channels-wecom-behavior"] = {"task": "channels.sync.wecom_behavio
 # a full WeCom sync heals dropped/out-of-order callbacks.
 BEAT_SCHEDULE["channels-inbox-sweep"] = {"task": "channels.inbox.sweep", "schedule": 60.0}
 BEAT_SCHEDULE["channels-wecom-full-sync"] = {"task": "channels.sync.wecom_all", "schedule": 6 * 3600.0}
-# 活码 daily add caps: every 5 minutes, codes on a fallback of an earlier Beijing day get their members back.
-BEAT_SCHEDULE["channels-contact-way-caps"] = {"task": "channels.sync.contact_way_caps_rollover", "schedule": 300.0}
+# 活码 rosters: every minute, codes on a fallback of an earlier Beijing day get their members back, and
+# codes with working-hours windows get the open window's staff (switched within a minute of the edge).
+BEAT_SCHEDULE["channels-contact-way-caps"] = {"task": "channels.sync.contact_way_caps_rollover", "schedule": 60.0}
+# 获客链接: hourly, each live link's customer list (click-to-add counts per customer_channel).
+BEAT_SCHEDULE["channels-acquisition-stats"] = {"task": "channels.sync.acquisition_stats_all", "schedule": 3600.0}
 
 # campaigns: start due scheduled/recurring campaigns and (re)enqueue due or orphaned batches; follow
 # member confirmations, reminders and per-recipient results; recompute attribution and lift.

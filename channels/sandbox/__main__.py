@@ -1,6 +1,6 @@
 """``python -m channels.sandbox --port 8001``: serve every platform fake on one loopback port.
 
-Mounted by path: ``/cgi-bin/`` and ``/sandbox/wecom/`` → the WeCom fake; ``/open_api/`` → Ocean
+Mounted by path: ``/cgi-bin/``, ``/sandbox/wecom/`` and ``/ca/`` (获客链接) → the WeCom fake; ``/open_api/`` → Ocean
 Engine, ``/ddzh/`` … → Meituan, ``/channels/`` and the shop's ``/cgi-bin/token`` → 视频号 / 微信小店.
 The WeCom corp of the demo is created from the environment (``SANDBOX_WECOM_CORP_ID`` …,
 defaults in ``channels.sandbox.defaults``).
@@ -28,6 +28,7 @@ def build(base_url: str) -> tuple[Router, WeComFake]:
     defaults.seed_demo_corp(fake)
     router.mount("/cgi-bin/", fake)
     router.mount("/sandbox/wecom/", fake)
+    router.mount("/ca/", fake)  # 获客链接 pages
     # Each lead-source fake seeds its demo state (``for_demo``).
     mounts: list[tuple[Any, list[str]]] = [
         (OceanEngineFake.for_demo(), ["/open_api/"]),

@@ -64,11 +64,21 @@ class TagEvent:
 
 
 @dataclass
+class AcquisitionEvent:
+    """获客助手: quota (balance_low / balance_exhausted / balance_increased / quota_expire_soon) or a
+    link (link_unavailable / delete_link, with LinkId)."""
+
+    change_type: str
+    link_id: str
+    occurred_at: datetime | None
+
+
+@dataclass
 class Ignored:
     reason: str
 
 
-def to_event(fields: dict[str, str]) -> ContactEvent | ChatEvent | TagEvent | Ignored:
+def to_event(fields: dict[str, str]) -> ContactEvent | ChatEvent | TagEvent | AcquisitionEvent | Ignored:
     event = fields.get("Event", "")
     when = ts(fields.get("CreateTime"))
     if event == "change_external_contact":
@@ -95,6 +105,10 @@ def to_event(fields: dict[str, str]) -> ContactEvent | ChatEvent | TagEvent | Ig
             tag_id=fields.get("Id", ""),
             tag_type=fields.get("TagType", ""),
             occurred_at=when,
+        )
+    if event == "customer_acquisition":
+        return AcquisitionEvent(
+            change_type=fields.get("ChangeType", ""), link_id=fields.get("LinkId", ""), occurred_at=when
         )
     return Ignored(f"not a 客户联系 event: {fields.get('MsgType', '')}/{event}")
 

@@ -7,6 +7,9 @@ capped ones plus the backups (``externalcontact/update_contact_way``; all capped
 alone), so the next scan lands on someone who still has room. At the next Beijing day the beat task
 puts the original members back. Each switch is a :class:`ContactWayRoster` row written (committed)
 before the call and marked done or failed after it (docs/platforms.md#wecom-contact-way-caps).
+
+Working-hours schedules (channels/wecom/schedules.py) decide who "the members" are at a moment: the
+open window's staff, else the code's own. The same beat switches WeCom's list at the window edges.
 """
 
 from __future__ import annotations
@@ -17,12 +20,13 @@ from dataclasses import dataclass
 from zoneinfo import ZoneInfo
 
 from django.db import transaction
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.utils import timezone
 
 from channels.errors import PlatformError, TransientError
 from channels.models import ContactWay, ContactWayKind, ContactWayRoster, RosterReason, RosterStatus
 from channels.wecom.client import WeComClient
+from channels.wecom.schedules import members_at, own_members, window_at
 from contacts.models import Follow, Staff
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -40,6 +44,10 @@ def _day_bounds(day: dt.date) -> tuple[dt.datetime, dt.datetime]:
 
 def has_caps(way: ContactWay) -> bool:
     return way.kind == ContactWayKind.CONTACT and (way.daily_cap is not None or bool(way.member_caps))
+
+
+def has_schedule(way: ContactWay) -> bool:
+    return way.kind == ContactWayKind.CONTACT and way.windows.exists()
 
 
 def cap_for(way: ContactWay, userid: str) -> int | None:
@@ -79,8 +87,9 @@ class Roster:
     serving: list[str]  # who WeCom should hold now (never empty while there are members)
 
 
-def roster_of(way: ContactWay, counts: dict[tuple[int, str], int]) -> Roster:
-    members = [s.wecom_userid for s in way.staff.all().order_by("id") if s.wecom_userid]
+def roster_of(way: ContactWay, counts: dict[tuple[int, str], int], now: dt.datetime | None = None) -> Roster:
+    """Who WeCom should hold: the members at ``now`` (schedule), minus the capped, plus the backups."""
+    members = members_at(way, now or timezone.now())
     backups = [s.wecom_userid for s in way.backup_staff.all().order_by("id") if s.wecom_userid]
     capped = []
     for userid in members:
@@ -96,22 +105,28 @@ def roster_of(way: ContactWay, counts: dict[tuple[int, str], int]) -> Roster:
 
 
 def current_serving(way: ContactWay, day: dt.date) -> list[str]:
-    """Who WeCom holds for the code: the fallback list of ``day``, else the members themselves."""
+    """Who WeCom holds for the code: the fallback / scheduled list of ``day``, else the members themselves."""
     if way.serving_userids and way.serving_day == day:
         return list(way.serving_userids)
-    return [s.wecom_userid for s in way.staff.all().order_by("id") if s.wecom_userid]
+    return own_members(way)
 
 
 def caps_check(*, way: ContactWay, clock: Clock = timezone.now) -> ContactWayRoster | None:
     """Recount today's adds; switch WeCom's member list when it should change. Returns the switch made."""
     if way.kind != ContactWayKind.CONTACT or not way.config_id or not way.is_active:
         return None
-    day = beijing_day(clock())
-    roster = roster_of(way, adds_today([way], day))
-    held = way.serving_userids if way.serving_userids else roster.members
+    now = clock()
+    day = beijing_day(now)
+    roster = roster_of(way, adds_today([way], day) if has_caps(way) else {}, now)
+    held = way.serving_userids if way.serving_userids else own_members(way)
     if roster.serving == held and (not way.serving_userids or way.serving_day == day):
         return None
-    reason = RosterReason.CAP if roster.capped else RosterReason.RESTORE
+    if roster.capped:
+        reason = RosterReason.CAP
+    elif window_at(way, now) is not None:
+        reason = RosterReason.SCHEDULE
+    else:
+        reason = RosterReason.RESTORE
     return _switch(way=way, day=day, roster=roster, reason=reason, clock=clock)
 
 
@@ -138,20 +153,25 @@ def _switch(*, way: ContactWay, day: dt.date, roster: Roster, reason: str, clock
         return record
     record.status = RosterStatus.DONE
     record.save(update_fields=["status"])
-    fallback = roster.serving if roster.serving != roster.members else []
+    # Recorded whenever WeCom holds anything but the code's own members (a cap fallback or a window).
+    fallback = roster.serving if roster.serving != own_members(way) else []
     ContactWay.objects.filter(pk=way.pk).update(serving_userids=fallback, serving_day=day if fallback else None)
     way.serving_userids, way.serving_day = fallback, (day if fallback else None)
     return record
 
 
 def caps_rollover(*, clock: Clock = timezone.now) -> int:
-    """Beat: codes still on a fallback of an earlier Beijing day get their list recomputed for today
-    (normally the members back). Returns how many codes were switched."""
+    """Beat (every minute): codes still on a fallback of an earlier Beijing day get their list
+    recomputed for today (normally the members back), and codes with working-hours windows get the
+    list of the window open now. Returns how many codes were switched."""
     today = beijing_day(clock())
     stale = (
-        ContactWay.objects.filter(is_active=True, kind=ContactWayKind.CONTACT, serving_day__lt=today)
-        .exclude(serving_userids=[])
+        ContactWay.objects.filter(is_active=True, kind=ContactWayKind.CONTACT)
+        .exclude(config_id="")
+        .filter((Q(serving_day__lt=today) & ~Q(serving_userids=[])) | Q(windows__isnull=False))
+        .distinct()
         .select_related("account")
+        .prefetch_related("staff", "backup_staff", "windows__staff")
     )
     switched = 0
     for way in stale:

@@ -16,7 +16,7 @@ from django.db import transaction
 
 from channels.errors import PlatformError, TransientError
 from channels.models import ChannelAccount, ContactWay, ContactWayKind
-from channels.wecom import add_caps
+from channels.wecom import add_caps, schedules
 from channels.wecom.client import WeComClient
 from contacts.models import SourceChannel, Staff, Store, Tag
 
@@ -30,6 +30,23 @@ class ContactWayError(ValueError):
 
 def new_state(prefix: str = "cw") -> str:
     return f"{prefix}_{secrets.token_hex(6)}"
+
+
+def check_state(state: str) -> str:
+    """A valid ``state`` (活码) or ``customer_channel`` (获客链接), else :class:`ContactWayError`."""
+    if not _STATE_RE.match(state):
+        raise ContactWayError(f"渠道参数最多 {STATE_MAX} 个字符，只能用字母、数字和 _ - : .")
+    return state
+
+
+def staff_without_wecom(account: ChannelAccount, staff: list[Staff]) -> list[str]:
+    """Names of the staff who cannot receive customers of this account (no WeCom userid, other org)."""
+    return [s.name for s in staff if not s.wecom_userid or s.organization_id != account.organization_id]
+
+
+def state_taken(account: ChannelAccount, state: str, exclude: list[int]) -> bool:
+    """Another 活码 or 获客链接 channel of the account already uses ``state`` (contactway_state_unique)."""
+    return ContactWay.objects.filter(account=account, state=state).exclude(pk__in=exclude).exists()
 
 
 @transaction.atomic
@@ -53,11 +70,11 @@ def _save_row(
     by: Staff | None,
     remark_template: str | None = None,
     caps: tuple[int | None, dict[str, int], list[Staff]] | None = None,
+    windows: tuple[list[schedules.WindowSpec], dict[str, Staff]] | None = None,
 ) -> ContactWay:
     if way is None:
         way = ContactWay(organization_id=account.organization_id, account=account, kind=kind, created_by=by)
-    clash = ContactWay.objects.filter(account=account, state=state).exclude(pk=way.pk).exists()
-    if clash:
+    if state_taken(account, state, [way.pk] if way.pk else []):
         raise ContactWayError(f"渠道参数“{state}”已被其他活码使用，请换一个")
     way.name, way.state, way.channel, way.store = name, state, channel, store
     way.welcome_text, way.skip_verify = welcome_text, skip_verify
@@ -72,6 +89,8 @@ def _save_row(
     way.tags.set(tags)
     if caps is not None:
         way.backup_staff.set(caps[2])
+    if windows is not None:
+        schedules.windows_replace(way=way, specs=windows[0], staff=windows[1])
     return way
 
 
@@ -95,6 +114,7 @@ def contact_way_save(
     daily_cap: int | None = None,
     member_caps: dict[str, int] | None = None,
     backup_staff: list[Staff] | None = None,
+    windows: str | None = None,
     by: Staff | None = None,
     way: ContactWay | None = None,
 ) -> ContactWay:
@@ -102,14 +122,15 @@ def contact_way_save(
 
     ``daily_cap``/``member_caps``/``backup_staff``: the daily add caps and who takes over
     (channels/wecom/add_caps.py); left as they are when all three are None (callers that do not edit them).
+    ``windows``: the working-hours schedule as the operator's lines (channels/wecom/schedules.py); None
+    leaves it as it is, "" removes it.
     Raises :class:`ContactWayError` for invalid input; platform errors are kept on ``sync_error``.
     """
     name = name.strip()
     if not name:
         raise ContactWayError("请填写活码名称")
     state = (state or (way.state if way else "") or new_state("jw" if kind == ContactWayKind.JOIN else "cw")).strip()
-    if not _STATE_RE.match(state):
-        raise ContactWayError(f"渠道参数最多 {STATE_MAX} 个字符，只能用字母、数字和 _ - : .")
+    check_state(state)
     staff = list(staff or [])
     tags = list(tags or [])
     chat_ids = [c.strip() for c in chat_ids or [] if c.strip()]
@@ -118,7 +139,7 @@ def contact_way_save(
     if kind == ContactWayKind.CONTACT:
         if not staff:
             raise ContactWayError("请至少选择一位接待员工")
-        missing = [s.name for s in staff if not s.wecom_userid or s.organization_id != account.organization_id]
+        missing = staff_without_wecom(account, staff)
         if missing:
             raise ContactWayError(f"这些员工没有企业微信账号，不能接待：{'、'.join(missing)}")
     else:
@@ -126,6 +147,13 @@ def contact_way_save(
             raise ContactWayError("群活码需要 1 到 5 个客户群")
         if len(room_base_name) > 40:
             raise ContactWayError("新群名称前缀最多 40 个字符")
+    windows_plan = None
+    if windows is not None and kind == ContactWayKind.CONTACT:
+        try:
+            specs = schedules.parse_windows(windows)
+            windows_plan = (specs, schedules.resolve_staff(account, specs))
+        except schedules.ScheduleError as exc:
+            raise ContactWayError(f"工作时段：{exc}") from exc
     caps = None
     if daily_cap is not None or member_caps is not None or backup_staff is not None:
         caps = _clean_caps(account, staff, daily_cap, dict(member_caps or {}), list(backup_staff or []))
@@ -133,7 +161,7 @@ def contact_way_save(
         account=account, way=way, kind=kind, name=name, state=state, channel=channel, store=store, staff=staff,
         tags=tags, welcome_text=welcome_text, skip_verify=skip_verify, chat_ids=chat_ids,
         auto_create_room=auto_create_room, room_base_name=room_base_name, room_base_id=room_base_id, by=by,
-        remark_template=remark_template, caps=caps,
+        remark_template=remark_template, caps=caps, windows=windows_plan,
     )  # fmt: skip
     contact_way_push(way=way)
     way.refresh_from_db()
@@ -157,7 +185,7 @@ def _clean_caps(
     bad = [members[u].name for u, n in member_caps.items() if not isinstance(n, int) or n < 1]
     if bad:
         raise ContactWayError(f"单独设置的上限至少为 1：{'、'.join(bad)}")
-    missing = [s.name for s in backups if not s.wecom_userid or s.organization_id != account.organization_id]
+    missing = staff_without_wecom(account, backups)
     if missing:
         raise ContactWayError(f"这些备用员工没有企业微信账号，不能接待：{'、'.join(missing)}")
     if (daily_cap is not None or member_caps) and not backups:
@@ -209,15 +237,15 @@ def contact_way_push(*, way: ContactWay) -> None:
     except TransientError as exc:
         updates["sync_error"] = f"暂时无法连接企业微信（{exc}），请稍后点“重新同步”"[:300]
     ContactWay.objects.filter(pk=way.pk).update(**updates)
-    if not updates["sync_error"] and add_caps.has_caps(way):
-        # Pushing sent the members themselves: re-apply a fallback for anyone capped today.
+    if not updates["sync_error"] and (add_caps.has_caps(way) or add_caps.has_schedule(way)):
+        # Pushing sent the members themselves: re-apply the open window and anyone capped today.
         way.refresh_from_db()
         add_caps.caps_check(way=way)
 
 
 def _way_type(way: ContactWay, users: list[str]) -> int:
-    """单人 (1) only for one member and no backups: a 单人 code cannot later hold a backup list."""
-    return 1 if len(users) == 1 and not way.backup_staff.exists() else 2
+    """单人 (1) only for one member, no backups and no schedule: a 单人 code cannot later hold another list."""
+    return 1 if len(users) == 1 and not way.backup_staff.exists() and not way.windows.exists() else 2
 
 
 def contact_way_disable(*, way: ContactWay) -> None:

@@ -1,5 +1,5 @@
-"""The demo brand's WeCom: an account on the local sandbox, 渠道活码 per source and store, a 群活码
-(called from ``channels/demo.py``).
+"""The demo brand's WeCom: an account on the local sandbox, 渠道活码 per source and store (the
+flagship's with a weekend schedule), a 获客链接 for Douyin and 小红书 (called from ``channels/demo.py``).
 
 The sandbox (``python -m channels.sandbox --port 8001``, URL in ``SCRM_SANDBOX_URL``) keeps its state
 in memory; if it is running now it is seeded right away, otherwise ``manage.py channels_sandbox_seed``
@@ -8,13 +8,14 @@ does it after it starts.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import random
 from typing import Any
 
 from django.db import transaction
 
-from channels.models import ChannelPlatform, ContactWay, ContactWayKind
+from channels.models import AcquisitionLink, ChannelPlatform, ContactWay, ContactWayKind, ContactWayWindow
 from channels.sandbox import defaults
 from channels.services import channel_account_connect
 from channels.wecom.sandbox_seed import SandboxUnavailable, seed_sandbox
@@ -80,7 +81,34 @@ def load(*, context: dict[str, Any], rng: random.Random) -> None:
             channel=SourceChannel.WECOM, store=store, welcome_text=f"欢迎光临{store.name}，到店报手机号享会员价",
         )  # fmt: skip
         way.staff.set([s for s in staff if s.store_id == store.pk][:3])
+        if store == flagship and way.staff.count() > 1:
+            # Weekends: only the last of them receives (the others are off).
+            window = ContactWayWindow.objects.create(
+                organization=org, way=way, weekdays=[6, 7], start=dt.time(0), end=dt.time(23, 59, 59, 999999)
+            )
+            window.staff.set(list(way.staff.order_by("-id"))[:1])
+    _acquisition_link(org, account, flagship, staff, tags)
     _seed_if_running(account)
+
+
+def _acquisition_link(org: Any, account: Any, store: Any, staff: list[Any], tags: dict[str, Tag]) -> None:
+    """A 获客链接 handed out in the Douyin bio and a 小红书 note (rows only; the sandbox seed pushes it)."""
+    link = AcquisitionLink.objects.create(
+        organization=org, account=account, name="抖音 / 小红书主页咨询", store=store,
+        welcome_text="你好，我是悦享生活的顾问，想了解哪款套餐？",
+    )  # fmt: skip
+    receivers = [s for s in staff if store and s.store_id == store.pk][:2] or staff[:1]
+    link.staff.set(receivers)
+    link_tags = [tags[n] for n in ("抖音团购",) if n in tags]
+    link.tags.set(link_tags)
+    for label, state, channel in (("抖音主页", "ca_douyin_bio", SourceChannel.DOUYIN),
+                                  ("小红书笔记", "ca_xhs_note", SourceChannel.OTHER)):  # fmt: skip
+        way = ContactWay.objects.create(
+            organization=org, account=account, kind=ContactWayKind.LINK, acquisition_link=link, name=label,
+            state=state, channel=channel, store=store, welcome_text=link.welcome_text,
+        )  # fmt: skip
+        way.staff.set(receivers)
+        way.tags.set(link_tags)
 
 
 def _seed_if_running(account: Any) -> None:

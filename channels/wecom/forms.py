@@ -1,4 +1,4 @@
-"""Django forms of the WeCom console pages: the corp account, 渠道活码 / 群活码, 客户继承."""
+"""Django forms of the WeCom console pages: the corp account, 渠道活码 / 群活码, 获客链接, 客户继承."""
 
 from __future__ import annotations
 
@@ -62,7 +62,10 @@ class WeComAccountForm(forms.Form):
 
 class ContactWayForm(forms.Form):
     kind = forms.ChoiceField(
-        label=_("类型"), choices=ContactWayKind.choices, initial=ContactWayKind.CONTACT, required=False
+        label=_("类型"),
+        choices=[(v, label) for v, label in ContactWayKind.choices if v != ContactWayKind.LINK],
+        initial=ContactWayKind.CONTACT,
+        required=False,
     )
     name = forms.CharField(label=_("名称"), max_length=100)
     state = forms.CharField(
@@ -104,6 +107,15 @@ class ContactWayForm(forms.Form):
         help_text=_("每行一位：企业微信账号=上限，例如 bj001_02=30；未列出的员工用上面的统一上限"),
     )
     backup_staff = forms.ModelMultipleChoiceField(label=_("备用员工"), queryset=Staff.objects.none(), required=False)
+    windows = forms.CharField(
+        label=_("工作时段"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_(
+            "北京时间；每行一个时段：星期 开始-结束 企业微信账号，例如“1-5 09:00-18:00 bj001_01,bj001_02”"
+            "“6,7 10:00-22:00 bj001_03”（1=周一…7=周日，24:00=当天结束）。时段外由上面的接待员工接待；留空不排班"
+        ),
+    )
 
     def __init__(self, *args: Any, actor: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -142,6 +154,49 @@ class ContactWayForm(forms.Form):
     def clean_chat_ids(self) -> list[str]:
         raw: str = self.cleaned_data.get("chat_ids") or ""
         return [line.strip() for line in raw.replace(",", "\n").splitlines() if line.strip()]
+
+
+class AcquisitionLinkForm(forms.Form):
+    name = forms.CharField(label=_("链接名称"), max_length=100)
+    store = forms.ModelChoiceField(label=_("门店"), queryset=Store.objects.none(), required=False)
+    staff = forms.ModelMultipleChoiceField(
+        label=_("接待员工"), queryset=Staff.objects.none(), help_text=_("点开链接的客户会被分配给其中一位，最多 100 位")
+    )
+    tags = forms.ModelMultipleChoiceField(label=_("添加后自动打标签"), queryset=Tag.objects.none(), required=False)
+    welcome_text = forms.CharField(
+        label=_("欢迎语"), required=False, widget=forms.Textarea(attrs={"rows": 3}), max_length=4000
+    )
+    skip_verify = forms.BooleanField(label=_("免验证添加"), required=False, initial=True)
+
+    def __init__(self, *args: Any, actor: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        choices_from(self, "store", actor.scope(Store.objects.all()))
+        choices_from(self, "staff", actor.scope(Staff.objects.exclude(wecom_userid="").filter(is_active=True)))
+        choices_from(self, "tags", actor.scope(Tag.objects.select_related("group")))
+
+
+class AcquisitionChannelForm(forms.Form):
+    """One place the link is handed out (a row of the channel table; an empty row is skipped)."""
+
+    label = forms.CharField(label=_("投放位置"), max_length=100, required=False)
+    customer_channel = forms.CharField(
+        label=_("渠道参数"), max_length=30, required=False, help_text=_("最多 30 个字符；留空自动生成")
+    )
+    channel = forms.ChoiceField(label=_("来源渠道"), choices=SourceChannel.choices, initial=SourceChannel.OTHER)
+    store = forms.ModelChoiceField(label=_("归属门店"), queryset=Store.objects.none(), required=False)
+
+    def __init__(self, *args: Any, actor: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        choices_from(self, "store", actor.scope(Store.objects.all()))
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("customer_channel") and not (data.get("label") or "").strip():
+            self.add_error("label", _("请填写投放位置，例如“抖音主页”"))
+        return data
+
+
+AcquisitionChannelFormSet = forms.formset_factory(AcquisitionChannelForm, extra=2, max_num=50)
 
 
 class TransferForm(forms.Form):

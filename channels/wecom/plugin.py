@@ -62,6 +62,8 @@ def crypt_for(account: ChannelAccount) -> WXBizMsgCrypt:
 
 def event_key(fields: dict[str, str]) -> str:
     key = ":".join(fields.get(name, "") for name in KEY_FIELDS)
+    if fields.get("LinkId"):  # 获客助手 events of two links can share a second (appended: older keys unchanged)
+        key += f":{fields['LinkId']}"
     if len(key) > 200:
         key = hashlib.sha256(key.encode()).hexdigest()
     return key

@@ -12,8 +12,9 @@ from typing import Any
 
 import requests
 
-from channels.models import ChannelAccount, ContactWay
+from channels.models import AcquisitionLink, ChannelAccount, ContactWay, ContactWayKind
 from channels.selectors import callback_url
+from channels.wecom.acquisition import acquisition_link_push
 from channels.wecom.contact_ways import contact_way_push
 from contacts.models import CustomerGroup, Follow, Identity, Platform, Staff
 
@@ -41,6 +42,17 @@ def sandbox_scan(*, way: ContactWay) -> dict[str, Any]:
 
     name = random.choice("王李张刘陈杨黄赵吴周") + random.choice(["小雨", "晓明", "佳怡", "子涵", "一诺"])  # noqa: S311
     return dict(_control(way.account, "scan", 5.0, corp_id=way.account.external_id, state=way.state, name=name))
+
+
+def sandbox_open_link(*, link: AcquisitionLink, customer_channel: str) -> dict[str, Any]:
+    """Demo: a WeChat user taps the 获客链接 with this customer_channel, chats and adds a member."""
+    import random
+
+    name = random.choice("王李张刘陈杨黄赵吴周") + random.choice(["小雨", "晓明", "佳怡", "子涵", "一诺"])  # noqa: S311
+    return dict(
+        _control(link.account, "open_link", 5.0, corp_id=link.account.external_id, link_id=link.link_id,
+                 customer_channel=customer_channel, name=name)
+    )  # fmt: skip
 
 
 def seed_sandbox(*, account: ChannelAccount, timeout: float = 30.0) -> dict[str, Any]:
@@ -89,9 +101,15 @@ def seed_sandbox(*, account: ChannelAccount, timeout: float = 30.0) -> dict[str,
                       customers=list(customers.values()), groups=groups)  # fmt: skip
     # 活码 live on WeCom by config_id; a fresh sandbox knows none of them: create them again.
     pushed = 0
-    for way in ContactWay.objects.filter(account=account, is_active=True):
+    for way in ContactWay.objects.filter(account=account, is_active=True).exclude(kind=ContactWayKind.LINK):
         ContactWay.objects.filter(pk=way.pk).update(config_id="", qr_code="")
         way.config_id = ""
         contact_way_push(way=way)
         pushed += 1
-    return {**(result or {}), "contact_ways": pushed}
+    links = 0  # 获客链接 too: a fresh sandbox has none, so each gets a new link_id and url
+    for link in AcquisitionLink.objects.filter(account=account, is_active=True):
+        AcquisitionLink.objects.filter(pk=link.pk).update(link_id="", url="")
+        link.link_id = ""
+        acquisition_link_push(link=link)
+        links += 1
+    return {**(result or {}), "contact_ways": pushed, "acquisition_links": links}

@@ -22,7 +22,7 @@ from channels import registry
 from channels.errors import PlatformError
 from channels.models import ChannelAccount, ContactWayKind, InboxEvent
 from channels.selectors import contact_way_for_state
-from channels.wecom import adapter, add_caps
+from channels.wecom import acquisition, adapter, add_caps
 from channels.wecom.client import WeComClient
 from channels.wecom.lead_codes import lead_code_join
 from channels.wecom.remarks import auto_remark_queue
@@ -427,6 +427,8 @@ def process_event(event: InboxEvent) -> str:
     if isinstance(typed, adapter.Ignored):
         return f"ignored: {typed.reason}"
     client = WeComClient.for_account(account, max_wait=10.0)
+    if isinstance(typed, adapter.AcquisitionEvent):
+        return acquisition.acquisition_event(account=account, change_type=typed.change_type, link_id=typed.link_id)
     if isinstance(typed, adapter.ContactEvent):
         return _process_contact(account, client, typed)
     if isinstance(typed, adapter.ChatEvent):

@@ -10,8 +10,9 @@ from typing import Any
 
 from celery import shared_task
 
-from channels.models import ChannelAccount, ChannelPlatform
+from channels.models import AcquisitionLink, ChannelAccount, ChannelPlatform
 from channels.tasks import with_platform_retry
+from channels.wecom.acquisition import acquisition_stats_refresh
 from channels.wecom.add_caps import caps_rollover
 from channels.wecom.behavior import wecom_accounts, wecom_behavior_sync
 from channels.wecom.remarks import remark_push_run
@@ -76,5 +77,25 @@ def wecom_behavior_account_task(account_id: int, day: str | None = None) -> None
 
 @shared_task(name="channels.sync.contact_way_caps_rollover", ignore_result=True)
 def contact_way_caps_rollover_task() -> None:
-    """Beat: at the new Beijing day, 活码 on a backup-staff fallback get their own members back."""
+    """Beat (every minute): 活码 on an earlier day's fallback get their own members back, and 活码 with
+    working-hours windows get the staff of the window open now."""
     caps_rollover()
+
+
+@shared_task(name="channels.sync.acquisition_stats_all", ignore_result=True)
+def acquisition_stats_all_task() -> None:
+    """Beat: one task per live 获客链接 to re-read its customer list from WeCom (the page's counts)."""
+    for link_id in (
+        AcquisitionLink.objects.filter(is_active=True, account__is_active=True)
+        .exclude(link_id="")
+        .values_list("id", flat=True)
+    ):
+        enqueue("channels.sync.acquisition_stats", link_id)
+
+
+@shared_task(name="channels.sync.acquisition_stats", bind=True, ignore_result=True, max_retries=5)
+def acquisition_stats_task(self: Any, link_id: int) -> None:
+    link = AcquisitionLink.objects.filter(pk=link_id, is_active=True).select_related("account").first()
+    if link is None or not link.link_id:
+        return
+    with_platform_retry(self, lambda: acquisition_stats_refresh(link=link))

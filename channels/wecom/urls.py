@@ -2,7 +2,7 @@
 
 from django.urls import URLPattern, path
 
-from channels.wecom import login, views
+from channels.wecom import acquisition_views, login, views
 
 urlpatterns: list[URLPattern] = [
     path("channels/accounts/connect/", views.account_connect, name="account_connect"),
@@ -13,6 +13,10 @@ urlpatterns: list[URLPattern] = [
     path("channels/qrcodes/<int:pk>/action/", views.contactway_action, name="contactway_action"),
     path("channels/qrcodes/<int:pk>/qr.png", views.contactway_qr, name="contactway_qr"),
     path("channels/qrcodes/<int:pk>/print/", views.contactway_print, name="contactway_print"),
+    path("channels/qrcodes/links/", acquisition_views.acquisition_list, name="acquisition_list"),
+    path("channels/qrcodes/links/new/", acquisition_views.acquisition_edit, name="acquisition_new"),
+    path("channels/qrcodes/links/<int:pk>/", acquisition_views.acquisition_edit, name="acquisition_edit"),
+    path("channels/qrcodes/links/<int:pk>/action/", acquisition_views.acquisition_action, name="acquisition_action"),
     path("channels/transfers/", views.transfer_list, name="transfer_list"),
     path("channels/transfers/<int:pk>/refresh/", views.transfer_refresh, name="transfer_refresh"),
     path("channels/wecom/follows/<int:pk>/remark/", views.follow_remark, name="wecom_follow_remark"),

@@ -30,7 +30,7 @@ from channels.models import (
     TransferStatus,
 )
 from channels.views import page_of, query_without_page
-from channels.wecom import add_caps, contact_ways, group_transfers, remarks, transfers
+from channels.wecom import add_caps, contact_ways, group_transfers, remarks, schedules, transfers
 from channels.wecom.forms import ContactWayForm, FollowRemarkForm, GroupTransferForm, TransferForm, WeComAccountForm
 from channels.wecom.sandbox_seed import SandboxUnavailable, sandbox_scan
 from contacts.access import ALL_ROLES, OPERATOR_AND_MANAGER, OPERATOR_ONLY, AuthenticatedHttpRequest, console_view
@@ -101,9 +101,9 @@ def _rate_limits(account: ChannelAccount | None, data: dict[str, Any]) -> dict[s
 @console_view(OPERATOR_AND_MANAGER)
 def contactway_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     actor = request.actor_obj
-    ways = actor.scope(ContactWay.objects.select_related("store", "account")).prefetch_related(
-        "tags", "staff", "backup_staff"
-    )
+    ways = actor.scope(
+        ContactWay.objects.exclude(kind=ContactWayKind.LINK).select_related("store", "account")
+    ).prefetch_related("tags", "staff", "backup_staff", "windows__staff")
     kind = request.GET.get("kind", "")
     if kind in ContactWayKind.values:
         ways = ways.filter(kind=kind)
@@ -116,13 +116,7 @@ def contactway_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     ways = ways.filter(is_active=request.GET.get("active") != "0")
     page = page_of(request, ways.order_by("-created_at", "-id"))
     # Adds per code (every follow that carried its state), one grouped query for the page.
-    states = [w.state for w in page]
-    adds = dict(
-        actor.scope(Follow.objects.filter(state__in=states))
-        .values("state")
-        .annotate(n=Count("id"))
-        .values_list("state", "n")
-    )
+    adds = selectors.adds_by_state(actor=actor, states=[w.state for w in page])
     today = add_caps.beijing_day(timezone.now())
     capped_ways = [w for w in page if add_caps.has_caps(w)]
     today_adds = add_caps.adds_today(capped_ways, today)
@@ -133,6 +127,10 @@ def contactway_list(request: AuthenticatedHttpRequest) -> HttpResponse:
                 "way": w,
                 "adds": adds.get(w.state, 0),
                 "caps": _caps_row(w, today, today_adds) if w in capped_ways else None,
+                "windows": [
+                    {"label": schedules.window_label(x), "staff": [s.name for s in x.staff.all()]}
+                    for x in w.windows.all()
+                ],
             }
             for w in page
         ],
@@ -141,7 +139,7 @@ def contactway_list(request: AuthenticatedHttpRequest) -> HttpResponse:
         "kind": kind,
         "store": store,
         "stores": actor.scope(Store.objects.all()),
-        "kinds": ContactWayKind.choices,
+        "kinds": [(v, label) for v, label in ContactWayKind.choices if v != ContactWayKind.LINK],
         "can_edit": actor.is_operator,
         "sandbox": any(_is_sandbox(w.account) for w in page),
         "has_account": selectors.wecom_account_for(organization=actor.organization) is not None,
@@ -167,7 +165,8 @@ def _caps_row(way: ContactWay, today: date, counts: dict[tuple[int, str], int]) 
 @console_view(OPERATOR_ONLY)
 def contactway_edit(request: AuthenticatedHttpRequest, pk: int | None = None) -> HttpResponse:
     actor = request.actor_obj
-    way = get_object_or_404(actor.scope(ContactWay.objects.all()), pk=pk) if pk else None
+    codes = ContactWay.objects.exclude(kind=ContactWayKind.LINK)  # a 获客链接 channel is edited with its link
+    way = get_object_or_404(actor.scope(codes), pk=pk) if pk else None
     account = way.account if way else selectors.wecom_account_for(organization=actor.organization)
     if account is None:
         messages.error(request, _("还没有连接企业微信：请先在“渠道账号”页连接，再创建活码"))
@@ -192,6 +191,7 @@ def contactway_edit(request: AuthenticatedHttpRequest, pk: int | None = None) ->
             "daily_cap": way.daily_cap,
             "member_caps": "\n".join(f"{u}={n}" for u, n in (way.member_caps or {}).items()),
             "backup_staff": list(way.backup_staff.all()),
+            "windows": schedules.format_windows(way),
         }
     form = ContactWayForm(request.POST or None, actor=actor, initial=initial)
     if request.method == "POST" and form.is_valid():
@@ -217,6 +217,7 @@ def contactway_edit(request: AuthenticatedHttpRequest, pk: int | None = None) ->
                 daily_cap=data["daily_cap"],
                 member_caps=data["member_caps"],
                 backup_staff=list(data["backup_staff"]),
+                windows=data["windows"],
                 by=actor.staff,
             )
         except contact_ways.ContactWayError as exc:
@@ -233,7 +234,8 @@ def contactway_edit(request: AuthenticatedHttpRequest, pk: int | None = None) ->
 @require_POST
 @console_view(OPERATOR_ONLY)
 def contactway_action(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
-    way = get_object_or_404(request.actor_obj.scope(ContactWay.objects.select_related("account")), pk=pk)
+    codes = ContactWay.objects.exclude(kind=ContactWayKind.LINK).select_related("account")
+    way = get_object_or_404(request.actor_obj.scope(codes), pk=pk)
     action = request.POST.get("action")
     try:
         if action == "resync":

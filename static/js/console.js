@@ -55,6 +55,14 @@
       if (target) target.classList.toggle(closest.dataset.toggleClass);
     }
     if (e.target.closest("[data-print]")) window.print();
+    const copy = e.target.closest("[data-copy]");
+    if (copy && navigator.clipboard) {
+      navigator.clipboard.writeText(copy.dataset.copy).then(() => {
+        const label = copy.textContent;
+        copy.textContent = copy.dataset.done || label;
+        setTimeout(() => { copy.textContent = label; }, 1500);
+      });
+    }
   });
   document.addEventListener("change", (e) => {
     const select = e.target.closest("[data-autosubmit]");

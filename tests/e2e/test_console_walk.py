@@ -25,7 +25,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from campaigns.models import Batch, Campaign, QuotaPolicy
-from channels.models import ChannelAccount, ContactWay, CustomerTransfer, InboxEvent, LeadForm
+from channels.models import AcquisitionLink, ChannelAccount, ContactWay, CustomerTransfer, InboxEvent, LeadForm
 from contacts import services
 from contacts.access import Actor, actor_for_user
 from contacts.models import (
@@ -118,7 +118,9 @@ SNAKE = re.compile(r"\b[a-z]+(?:_[a-z]+)+\b", re.ASCII)
 LATIN_WORD = re.compile(r"[A-Za-z][A-Za-z]+")
 # Data, not wording: URLs, domains and file names, and identifiers with a digit in them (store codes
 # BJ001, order numbers DEMO-000082, redemption:38, logins bj001_02), and template placeholders ({store}).
-IDENTIFIERS = re.compile(r"\{\w+\}|https?://\S+|\b[\w-]+(?:\.[\w-]+)+\b|\.[A-Za-z]{2,5}\b|\b[\w:-]*\d[\w:-]*\b", re.ASCII)
+IDENTIFIERS = re.compile(
+    r"\{\w+\}|https?://\S+|\b[\w-]+(?:\.[\w-]+)+\b|\.[A-Za-z]{2,5}\b|\b[\w:-]*\d[\w:-]*\b", re.ASCII
+)
 
 # Visible text nodes, skipping what is meant to be copied verbatim (code, mono), form values and
 # hidden elements. Passed as a function, never as a string (the CSP forbids eval).
@@ -251,9 +253,11 @@ PARAMS: dict[str, Fill] = {
     "channels:account_edit": _pk(ChannelAccount),
     "channels:lead_account_edit": _pk(ChannelAccount, platform__in=["douyin", "video"]),
     "channels:inbox_detail": _pk(InboxEvent),
-    "channels:contactway_edit": _pk(ContactWay),
-    "channels:contactway_action": _pk(ContactWay),
-    "channels:contactway_print": _pk(ContactWay),
+    "channels:contactway_edit": _pk(ContactWay, kind__in=["contact", "join"]),
+    "channels:contactway_action": _pk(ContactWay, kind__in=["contact", "join"]),
+    "channels:contactway_print": _pk(ContactWay, kind__in=["contact", "join"]),
+    "channels:acquisition_edit": _pk(AcquisitionLink),
+    "channels:acquisition_action": _pk(AcquisitionLink),
     "channels:transfer_refresh": _pk(CustomerTransfer),
     "channels:leadform_edit": _pk(LeadForm),
     "channels:wecom_follow_remark": _pk(Follow),

@@ -6,7 +6,8 @@ import hashlib
 import json
 from typing import Any
 
-from channels.sandbox.wecom.scenarios import Scenarios, _check_tag_name
+from channels.sandbox.wecom.acquisition import Acquisition
+from channels.sandbox.wecom.scenarios import _check_tag_name
 from channels.sandbox.wecom.state import (
     ApiError,
     Corp,
@@ -16,8 +17,8 @@ from channels.sandbox.wecom.state import (
 )
 
 
-class WeComFake(Scenarios):
-    """The WeCom fake: state, scenarios, and the 客户联系 API."""
+class WeComFake(Acquisition):
+    """The WeCom fake: state, scenarios, 获客助手, and the 客户联系 API."""
 
     def api_externalcontact__get_follow_user_list(self, corp: Corp, p: dict[str, Any]) -> dict[str, Any]:
         return {"follow_user": [u for u, m in corp.members.items() if m["status"] == 1]}

@@ -230,6 +230,8 @@ class FakeCore:
             return json_response(start_response, {"errcode": 47001, "errmsg": "data format error"})
         if path.rstrip("/") == "/connect/oauth2/authorize":
             return self._authorize_page(query, start_response)
+        if path.startswith("/ca/"):
+            return self._ca_page(path, query, start_response)
         if path.startswith("/sandbox/wecom/qr/"):
             return self._qr(path.rsplit("/", 1)[-1], start_response)
         if path.startswith("/sandbox/wecom/"):
@@ -280,6 +282,10 @@ class FakeCore:
         except (KeyError, TypeError, ApiError) as exc:
             return json_response(start_response, {"error": f"{type(exc).__name__}: {exc}"}, 400)
         return json_response(start_response, {"ok": True, "result": result})
+
+    def _ca_page(self, path: str, query: dict[str, str], start_response: Callable[..., Any]) -> list[bytes]:
+        """The 获客链接 page (channels/sandbox/wecom/acquisition.py)."""
+        return json_response(start_response, {"errcode": 404, "errmsg": "not found"}, 404)
 
     def issue_oauth_code(self, corp: Corp, userid: str) -> str:
         with self.lock:

@@ -258,34 +258,63 @@ class Scenarios(FakeCore):
                 way["_rr"] = way.get("_rr", -1) + 1
                 userid = users[way["_rr"] % len(users)]
             the_state = way.get("state", "") if way else state
-            ext = self.seed_customer(
+            return self._befriend(
+                corp,
                 userid,
+                state=the_state,
                 external_userid=external_userid,
                 name=name,
                 unionid=unionid,
-                state=the_state,
                 add_way=add_way,
-                corp_id=corp.corp_id,
                 wechat_channels=wechat_channels,
+                half=half,
                 remark_mobiles=remark_mobiles,
             )
-            code = self._id("WELCOME")
-            corp.welcome_codes[code] = {
-                "external_userid": ext,
-                "userid": userid,
-                "expires": self.now() + WELCOME_TTL,
-                "used": False,
-            }
-            self._emit(
-                corp,
-                "change_external_contact",
-                "add_half_external_contact" if half else "add_external_contact",
-                UserID=userid,
-                ExternalUserID=ext,
-                State=the_state,
-                WelcomeCode=code,
-            )
-            return {"external_userid": ext, "userid": userid, "welcome_code": code, "state": the_state}
+
+    def _befriend(
+        self,
+        corp: Corp,
+        userid: str,
+        *,
+        state: str,
+        external_userid: str = "",
+        name: str = "",
+        unionid: str = "",
+        add_way: int = 1,
+        wechat_channels: dict[str, Any] | None = None,
+        half: bool = False,
+        remark_mobiles: list[str] | None = None,
+    ) -> dict[str, Any]:
+        """The friend request is accepted: the follow exists, a WelcomeCode (20 s) is issued and
+        ``add_external_contact`` (or ``add_half_external_contact``) is emitted with State."""
+        ext = self.seed_customer(
+            userid,
+            external_userid=external_userid,
+            name=name,
+            unionid=unionid,
+            state=state,
+            add_way=add_way,
+            corp_id=corp.corp_id,
+            wechat_channels=wechat_channels,
+            remark_mobiles=remark_mobiles,
+        )
+        code = self._id("WELCOME")
+        corp.welcome_codes[code] = {
+            "external_userid": ext,
+            "userid": userid,
+            "expires": self.now() + WELCOME_TTL,
+            "used": False,
+        }
+        self._emit(
+            corp,
+            "change_external_contact",
+            "add_half_external_contact" if half else "add_external_contact",
+            UserID=userid,
+            ExternalUserID=ext,
+            State=state,
+            WelcomeCode=code,
+        )
+        return {"external_userid": ext, "userid": userid, "welcome_code": code, "state": state}
 
     def edit_customer(
         self,

@@ -86,6 +86,11 @@ class Corp:
     # JS-SDK tickets (corp for wx.config, agent for agentConfig) and one-time OAuth codes → userid.
     tickets: dict[str, str] = field(default_factory=dict)
     oauth_codes: dict[str, tuple[str, float]] = field(default_factory=dict)
+    # 获客助手: links by link_id, the customers each brought (customer_acquisition/customer), and the
+    # corp's usage quota (customer_acquisition_quota: total ever bought, balance left).
+    acquisition_links: dict[str, dict[str, Any]] = field(default_factory=dict)
+    acquisition_customers: list[dict[str, Any]] = field(default_factory=list)
+    acquisition_quota: dict[str, int] = field(default_factory=lambda: {"total": 1000, "balance": 1000})
 
 
 def _cdata(value: Any) -> str:
