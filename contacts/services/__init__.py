@@ -21,6 +21,7 @@ from contacts.services.customers import (
     note_add,
     timeline_add,
 )
+from contacts.services.erasure_text import PersonIdentifiers, customer_identifiers, scrub_columns
 from contacts.services.facts import segment_facts_rebuild
 from contacts.services.imports import (
     STALE_RUNNING,
@@ -106,6 +107,7 @@ __all__ = [
     "ContactsError",
     "MergeHandler",
     "OrderFigures",
+    "PersonIdentifiers",
     "ProfileSection",
     "TagDeletedListener",
     "TagListener",
@@ -121,6 +123,7 @@ __all__ = [
     "custom_field_update",
     "custom_value_clean",
     "customer_erase",
+    "customer_identifiers",
     "customer_lifecycle_refresh",
     "customer_lifecycle_set",
     "customer_merge",
@@ -160,6 +163,7 @@ __all__ = [
     "register_tag_deleted_listener",
     "register_tag_listener",
     "register_unmerge_handler",
+    "scrub_columns",
     "segment_delete",
     "segment_facts_rebuild",
     "segment_save",
