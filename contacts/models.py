@@ -695,6 +695,7 @@ class AuditAction(models.TextChoices):
     TOKEN_REVOKE = "token_revoke", _("吊销 API 令牌")
     BRAND_UPDATE = "brand_update", _("修改品牌设置")
     PRIVACY_EXPORT = "privacy_export", _("导出个人信息")
+    CUSTOMER_EXPORT = "customer_export", _("导出客户名单")
     PRIVACY_ERASE = "privacy_erase", _("删除个人信息")
     CUSTOMER_MERGE = "customer_merge", _("合并客户")
     CUSTOMER_UNMERGE = "customer_unmerge", _("撤销合并")
@@ -772,6 +773,8 @@ class ApiToken(Scoped):
     @property
     def is_usable(self) -> bool:
         return self.revoked_at is None and self.expires_at > timezone.now()
+
+
 class CustomFieldKind(models.TextChoices):
     TEXT = "text", _("文本")
     NUMBER = "number", _("数字")

@@ -11,6 +11,7 @@ item text); :func:`scrub_sql` builds the ``replace(…)`` expression that masks 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from contacts.crypto import decrypt_phone
 from contacts.models import Customer, Identity
@@ -83,7 +84,7 @@ def contains_any_sql(expression: str, needles: list[str]) -> tuple[str, list[str
     return "(" + " OR ".join(f"position(%s in {expression}) > 0" for _ in needles) + ")", list(needles)
 
 
-def scrub_columns(*, table: str, columns: list[str], where: str, where_params: list[object], needles: list[str]) -> int:
+def scrub_columns(*, table: str, columns: list[str], where: str, where_params: list[Any], needles: list[str]) -> int:
     """Mask ``needles`` in each of ``columns`` (text, or jsonb — masked in its text form) of the rows
     of ``table`` matching ``where`` that hold one of them. One UPDATE; returns the rows changed.
     ``table``, ``columns`` and ``where`` are code, never client input."""
@@ -92,7 +93,10 @@ def scrub_columns(*, table: str, columns: list[str], where: str, where_params: l
     from django.db import connection
 
     json_columns = _json_columns(table)
-    sets, set_params, matches, match_params = [], [], [], []
+    sets: list[str] = []
+    matches: list[str] = []
+    set_params: list[Any] = []
+    match_params: list[Any] = []
     for column in columns:
         as_text = f"{column}::text" if column in json_columns else column
         expression, params = scrub_sql(as_text, needles)
@@ -115,5 +119,5 @@ def _json_columns(table: str) -> set[str]:
 
     for model in apps.get_models():
         if model._meta.db_table == table:
-            return {f.column for f in model._meta.concrete_fields if isinstance(f, JSONField)}
+            return {str(f.column) for f in model._meta.concrete_fields if isinstance(f, JSONField)}
     raise LookupError(table)
