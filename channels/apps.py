@@ -31,6 +31,7 @@ class ChannelsConfig(AppConfig):
 
         register_erasure_handler(erasure.customer_transfers_erase)
         register_erasure_handler(erasure.customer_redemptions_erase)
+        register_erasure_handler(erasure.customer_remark_pushes_erase)
         # The sources channels write on a customer (建档（巨量引擎广告线索）), by label not code;
         # imported here, with the app registry ready.
         from channels.models import LeadSource

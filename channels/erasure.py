@@ -1,12 +1,13 @@
 """Erasure handlers for what channels keeps besides leads and inbox bodies (registered with contacts
 in ``ChannelsConfig.ready``): customer transfers list the person's WeCom external_userid, Meituan
-redemptions keep the masked mobile and Meituan's raw answer. Counts and outcomes stay."""
+redemptions keep the masked mobile and Meituan's raw answer, remark pushes keep the remark text and
+the (encrypted) remark phones sent to WeCom. Counts and outcomes stay."""
 
 from __future__ import annotations
 
 from django.db import connection
 
-from channels.models import CustomerTransfer, MeituanRedemption
+from channels.models import CustomerTransfer, MeituanRedemption, RemarkPush
 from contacts import services as contact_services
 
 
@@ -50,3 +51,12 @@ def customer_redemptions_erase(customer_id: int) -> dict[str, int]:
     """The person's Meituan redemptions keep the deal, count, amount and time, not the mobile."""
     erased = MeituanRedemption.objects.filter(customer_id=customer_id).update(mobile_masked="", raw={})
     return {"meituan_redemptions": erased}
+
+
+def customer_remark_pushes_erase(customer_id: int) -> dict[str, int]:
+    """Remark pushes to WeCom for the person's follows keep who, when and the outcome, not the text
+    or the phones (which the follow itself loses in the same erasure)."""
+    erased = RemarkPush.objects.filter(follow__customer_id=customer_id).update(
+        remark="", description="", mobiles_encrypted=[], error=""
+    )
+    return {"remark_pushes": erased}

@@ -39,7 +39,7 @@ from contacts.models import (
     TimelineEvent,
 )
 from contacts.services.audit import audit_record
-from contacts.services.erasure_text import PersonIdentifiers, customer_identifiers, scrub_columns
+from contacts.services.erasure_text import MASK, PersonIdentifiers, customer_identifiers, scrub_columns
 from contacts.services.registry import ContactsError, erasure_handlers, personal_data_providers
 
 
@@ -186,6 +186,10 @@ def customer_erase(*, customer: Customer, by: Staff | None, reason: str) -> Priv
         actor_user_id=by.user_id if by else None,
         fields=sorted(counts),
     )
+    # The reason is the legal basis and stays; the person's own identifiers in it (an operator may
+    # write "林小姐 139… called") do not.
+    for needle in identifiers.needles() if identifiers else []:
+        reason = reason.replace(needle, MASK)
     return PrivacyRecord.objects.create(
         organization_id=customer.organization_id,
         customer_id=customer.pk,

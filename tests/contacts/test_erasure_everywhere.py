@@ -17,6 +17,7 @@ import io
 import json
 import logging
 import os
+import re
 import socket
 import subprocess
 import time
@@ -43,7 +44,7 @@ from channels.sandbox.douyin import DouyinWebhookEmitter
 from channels.sandbox.douyin import serve as serve_fake
 from channels.sandbox.meituan import MeituanFake
 from contacts import crypto, imports, services
-from contacts.models import Customer, Identity, Staff
+from contacts.models import Customer, Identity, PrivacyRecord, Staff
 from scrm.launcher import gunicorn_command
 from tests.campaigns.factories import campaign, policy
 from tests.channels.leads.helpers import make_account
@@ -103,6 +104,22 @@ def encoded_forms(text: str) -> list[bytes]:
             continue
         forms += [raw, raw.hex().encode(), base64.b64encode(raw)[:-4] if len(raw) > 6 else raw]
     return forms
+
+
+FERNET_TOKEN = re.compile(rb"gAAAAA[A-Za-z0-9_=-]{40,}")
+
+
+def decrypted(blob: bytes) -> bytes:
+    """The plaintext of every value encrypted with the app's key (phones, remark mobiles, secrets): a
+    ciphertext the app can read back is a copy too. One line per token, named by the INSERT it was in."""
+    lines = []
+    for line in blob.splitlines():
+        for token in FERNET_TOKEN.findall(line):
+            plain = crypto.decrypt_phone(token.decode())
+            if plain:
+                table = line.split(b" ", 3)[2] if line.startswith(b"INSERT INTO ") else b"?"
+                lines.append(b"INSERT INTO " + table + b" (decrypted) " + plain.encode())
+    return b"\n".join(lines)
 
 
 def find(blob: bytes, where: str) -> list[str]:
@@ -217,6 +234,18 @@ def wecom_add(sandbox: Any, world: Any) -> tuple[Any, Staff, Staff]:
     sandbox.edit_customer(EXT, "guide_a", remark=REMARK, description=ADDRESS, remark_mobiles=[PHONE])
     assert set(relay()) == {InboxStatus.DONE}
     return account, guide, other
+
+
+def remark_push(guide: Staff) -> None:
+    """The guide edits the WeCom remark from the console: a push row, then the call to WeCom."""
+    from channels.wecom.remarks import remark_push_record, remark_push_run
+    from contacts.models import Follow
+
+    follow = Follow.objects.get(staff=guide, customer__identities__external_id=EXT)
+    push = remark_push_record(
+        follow=follow, remark=f"{NAME} 老客", description=f"住{ADDRESS}", mobiles=[PHONE], by=guide
+    )
+    assert remark_push_run(push_id=push.pk).status == "done"
 
 
 def douyin_lead(world: Any) -> None:
@@ -413,6 +442,7 @@ def test_one_person_through_every_door_then_erased_leaves_nothing(
     account, guide, other = wecom_add(wecom_sandbox, world)
     person = Customer.objects.get(identities__external_id=EXT)
     assert person.unionid == UNIONID and person.name == NAME
+    remark_push(guide)
     douyin_lead(world)
     meituan_redemption(world, meituan)
     form_submission(world)
@@ -436,22 +466,28 @@ def test_one_person_through_every_door_then_erased_leaves_nothing(
     # Before: the identifiers are there (so the search below can fail).
     before = pg_dump()
     assert find(before, "pg_dump before"), "the dump does not hold the person before erasure"
+    assert PHONE.encode() in decrypted(before)  # the ciphertexts are read back too
     for value in (PHONE, NAME, EXT, OPEN_ID, ITEM):
         assert any(form in before for form in encoded_forms(value)), value
 
     response = world.client_for(world.operator).post(
-        reverse("contacts:customer_privacy_erase", args=[person.pk]), {"confirm": "yes", "reason": "本人来电要求删除"}
+        reverse("contacts:customer_privacy_erase", args=[person.pk]),
+        {"confirm": "yes", "reason": f"{NAME}（{PHONE}）本人来电要求删除"},
     )
     assert response.status_code == 302
     person.refresh_from_db()
     assert person.erased_at is not None
 
     dump = pg_dump()
-    found = find(dump, "pg_dump") + find(redis_dump(), "redis")
+    found = find(dump + b"\n" + decrypted(dump), "pg_dump") + find(redis_dump(), "redis")
     found += find(app_log.getvalue().encode(), "app log")
     found += find(gunicorn[1].read_bytes(), "web server log")
     assert not found, "\n".join(found)
     # What reports need stays: the orders and their amounts, anonymous.
     amounts = sorted(str(a) for a in Order.objects.filter(customer=person).values_list("amount", flat=True))
     assert amounts == ["199.00", "58.00", "88.00"]
-    assert CustomerTransfer.objects.get().results  # the transfer's outcome counts stay
+    assert Order.objects.get(external_ref="API-LIN-1").items == [{"qty": 1, "price": "58.00"}]
+    transfer = CustomerTransfer.objects.get()
+    assert transfer.external_userids == [f"erased:{person.pk}"] and len(transfer.results) == 1  # counts stay
+    record = PrivacyRecord.objects.get(customer_id=person.pk, action="erase")
+    assert record.reason == "***（***）本人来电要求删除"  # the basis stays, their identifiers in it do not
