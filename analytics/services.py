@@ -10,7 +10,7 @@ import logging
 from decimal import Decimal
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 
 from analytics import rollups
@@ -285,8 +285,6 @@ def customer_orders_erase(customer_id: int) -> dict[str, int]:
     reports and LTV, but their item lists keep only the numbers; the organization's order-import
     jobs lose the person's name, phone and ids from their file names and rejected-row reasons.
     Two set-based UPDATEs."""
-    from django.db import connection
-
     kept = ", ".join(f"'{key}', e -> '{key}'" for key in ERASURE_KEPT_ITEM_KEYS)
     with connection.cursor() as cursor:
         cursor.execute(

@@ -27,7 +27,7 @@ class ChannelsConfig(AppConfig):
         register_personal_data_provider("leads", leads.customer_leads_export)
         register_erasure_handler(leads.customer_leads_erase)
         register_erasure_handler(inbox.customer_inbox_erase)
-        from channels import erasure
+        from channels import erasure  # imported here: its models need the app registry
 
         register_erasure_handler(erasure.customer_transfers_erase)
         register_erasure_handler(erasure.customer_redemptions_erase)

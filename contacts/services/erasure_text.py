@@ -13,6 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from django.apps import apps
+from django.db import connection
+from django.db.models import JSONField
+
 from contacts.crypto import decrypt_phone
 from contacts.models import Customer, Identity
 
@@ -90,8 +94,6 @@ def scrub_columns(*, table: str, columns: list[str], where: str, where_params: l
     ``table``, ``columns`` and ``where`` are code, never client input."""
     if not needles:
         return 0
-    from django.db import connection
-
     json_columns = _json_columns(table)
     sets: list[str] = []
     matches: list[str] = []
@@ -114,9 +116,6 @@ def scrub_columns(*, table: str, columns: list[str], where: str, where_params: l
 
 
 def _json_columns(table: str) -> set[str]:
-    from django.apps import apps
-    from django.db.models import JSONField
-
     for model in apps.get_models():
         if model._meta.db_table == table:
             return {str(f.column) for f in model._meta.concrete_fields if isinstance(f, JSONField)}
