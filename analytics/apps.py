@@ -18,8 +18,11 @@ class AnalyticsConfig(AppConfig):
         contact_services.register_merge_handler(BuyerFact, rollups.merge_handler)
         contact_services.register_merge_handler(CustomerMonth, rollups.merge_bystander)
         contact_services.register_unmerge_handler(rollups.unmerge_handler)
-        # Orders hold no personal data (they stay, anonymous, after an erasure) but belong in a copy.
+        # Orders stay, anonymous, after an erasure (amounts for reports); their item text goes.
         contact_services.register_personal_data_provider("orders", customer_orders_export)
+        from analytics.services import customer_orders_erase  # imported here: it needs the app registry
+
+        contact_services.register_erasure_handler(customer_orders_erase)
         from analytics.profile import profile_orders  # imported here: it needs the app registry
 
         contact_services.register_profile_section("analytics/_profile_orders.html", profile_orders)

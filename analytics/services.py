@@ -10,7 +10,7 @@ import logging
 from decimal import Decimal
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 
 from analytics import rollups
@@ -273,3 +273,47 @@ def staff_behavior_record(
 def analytics_rebuild(*, organization_id: int) -> dict[str, int]:
     """Rebuild every rollup of one organization (the ``analytics_rebuild`` command)."""
     return rollups.organization_rebuild(organization_id=organization_id)
+
+
+# Item keys kept after an erasure: what the item cost and how many, for reports; every text (the
+# item's name, a gift note, a delivery address) may name the person and goes.
+ERASURE_KEPT_ITEM_KEYS = ("qty", "price", "amount")
+
+
+def customer_orders_erase(customer_id: int) -> dict[str, int]:
+    """Erasure handler (registered with contacts): the person's orders stay, amounts and all, for
+    reports and LTV, but their item lists keep only the numbers; the organization's order-import
+    jobs lose the person's name, phone and ids from their file names and rejected-row reasons.
+    Two set-based UPDATEs."""
+    kept = ", ".join(f"'{key}', e -> '{key}'" for key in ERASURE_KEPT_ITEM_KEYS)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"""
+            UPDATE analytics_order o SET items = COALESCE(
+                (SELECT jsonb_agg(CASE WHEN jsonb_typeof(e) = 'object'
+                                       THEN jsonb_strip_nulls(jsonb_build_object({kept}))
+                                       ELSE '{{}}'::jsonb END)
+                   FROM jsonb_array_elements(o.items) e),
+                '[]'::jsonb), updated_at = now()
+            WHERE o.customer_id = %s AND jsonb_typeof(o.items) = 'array' AND o.items <> '[]'::jsonb
+            """,
+            [customer_id],
+        )
+        orders = cursor.rowcount
+        cursor.execute(
+            "UPDATE analytics_order SET items = '[]'::jsonb, updated_at = now() "
+            "WHERE customer_id = %s AND jsonb_typeof(items) <> 'array'",
+            [customer_id],
+        )
+        orders += cursor.rowcount
+    identifiers = contact_services.customer_identifiers(customer_id)
+    imports = 0
+    if identifiers is not None:
+        imports = contact_services.scrub_columns(
+            table="analytics_orderimport",
+            columns=["file_name", "errors"],
+            where="organization_id = %s",
+            where_params=[identifiers.organization_id],
+            needles=identifiers.needles(),
+        )
+    return {"order_items": orders, "order_imports": imports}

@@ -27,6 +27,11 @@ class ChannelsConfig(AppConfig):
         register_personal_data_provider("leads", leads.customer_leads_export)
         register_erasure_handler(leads.customer_leads_erase)
         register_erasure_handler(inbox.customer_inbox_erase)
+        from channels import erasure  # imported here: its models need the app registry
+
+        register_erasure_handler(erasure.customer_transfers_erase)
+        register_erasure_handler(erasure.customer_redemptions_erase)
+        register_erasure_handler(erasure.customer_remark_pushes_erase)
         # The sources channels write on a customer (建档（巨量引擎广告线索）), by label not code;
         # imported here, with the app registry ready.
         from channels.models import LeadSource

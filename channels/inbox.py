@@ -19,14 +19,14 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import F, Q
+from django.db.models import CharField, F, Q, Value
+from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from channels.errors import RateLimited, TransientError
 from channels.models import ChannelAccount, InboxEvent, InboxStatus
 from channels.registry import IGNORED_PREFIX, IncomingEvent, plugin_for
-from contacts import crypto
-from contacts.models import Customer, Identity
+from contacts import services as contact_services
 from scrm.celery import enqueue
 
 log = logging.getLogger(__name__)
@@ -178,25 +178,36 @@ def inbox_sweep(*, limit: int = 1000) -> int:
 
 
 def customer_inbox_erase(customer_id: int) -> dict[str, int]:
-    """Erasure handler: stored webhook bodies that name the person (their platform ids or phone) are
-    emptied. Runs before contacts deletes the identities. An event not processed yet is set aside as
-    ignored, since there is nothing left to process."""
-    customer = Customer.objects.filter(pk=customer_id).first()
-    if customer is None:
+    """Erasure handler: stored webhook bodies that name the person (their platform ids, unionid or phone,
+    however it is written) are emptied, and those ids are taken out of the events' keys and errors.
+    Runs before contacts deletes the identities. An event not processed yet is set aside as ignored,
+    since there is nothing left to process. The name is not a needle here: another person's waiting
+    event with the same name must still be processed."""
+    identifiers = contact_services.customer_identifiers(customer_id)
+    if identifiers is None:
         return {"inbox_events": 0}
-    needles = set(Identity.objects.filter(customer_id=customer_id).values_list("external_id", flat=True))
-    if customer.phone_encrypted:
-        needles.add(crypto.decrypt_phone(customer.phone_encrypted))
-    needles = {n for n in needles if len(n) >= 6}  # never match on a fragment that common text contains
+    needles = identifiers.needles(with_name=False)
     if not needles:
         return {"inbox_events": 0}
     match = Q()
     for needle in needles:
-        match |= Q(body__contains=needle)
-    events = InboxEvent.objects.filter(match, organization_id=customer.organization_id)
+        match |= Q(body__contains=needle) | Q(event_key__contains=needle) | Q(error__contains=needle)
+    events = InboxEvent.objects.filter(match, organization_id=identifiers.organization_id)
+    ids = list(events.values_list("id", flat=True))
+    if not ids:
+        return {"inbox_events": 0}
     now = timezone.now()
-    waiting = events.filter(status__in=[InboxStatus.PENDING, InboxStatus.FAILED]).update(
-        body="", meta={"erased": True}, status=InboxStatus.IGNORED, error="已应本人要求删除个人信息", processed_at=now
+    InboxEvent.objects.filter(pk__in=ids, status__in=[InboxStatus.PENDING, InboxStatus.FAILED]).update(
+        status=InboxStatus.IGNORED, error="已应本人要求删除个人信息", processed_at=now
     )
-    done = events.update(body="", meta={"erased": True})  # the rest (the waiting ones no longer match)
-    return {"inbox_events": waiting + done}
+    # The key stays unique per account (it is the retry guard): a key naming the person becomes the
+    # row's own id. A retry of the same callback after this is stored as a new event.
+    key_named = Q()
+    for needle in needles:
+        key_named |= Q(event_key__contains=needle)
+    InboxEvent.objects.filter(key_named, pk__in=ids).update(event_key=Concat(Value("erased:"), Cast("id", CharField())))
+    InboxEvent.objects.filter(pk__in=ids).update(body="", meta={"erased": True})
+    contact_services.scrub_columns(
+        table=InboxEvent._meta.db_table, columns=["error"], where="id = ANY(%s)", where_params=[ids], needles=needles
+    )
+    return {"inbox_events": len(ids)}

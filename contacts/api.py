@@ -301,7 +301,8 @@ class CustomerExportView(ContactsAPIView):
         filterset = CustomerFilterSet(request.query_params, queryset=selectors.customer_list(actor=self.actor))
         if not filterset.is_valid():
             raise ValidationError(filterset.errors)
-        return export_response(actor=self.actor, queryset=filterset.qs, export_format=export_format)
+        used = sorted(name for name in filterset.filters if request.query_params.get(name))
+        return export_response(actor=self.actor, queryset=filterset.qs, export_format=export_format, filters=used)
 
 
 # --- tags ----------------------------------------------------------------------------------------

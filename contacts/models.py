@@ -746,6 +746,7 @@ class AuditAction(models.TextChoices):
     TOKEN_REVOKE = "token_revoke", _("吊销 API 令牌")
     BRAND_UPDATE = "brand_update", _("修改品牌设置")
     PRIVACY_EXPORT = "privacy_export", _("导出个人信息")
+    CUSTOMER_EXPORT = "customer_export", _("导出客户名单")
     PRIVACY_ERASE = "privacy_erase", _("删除个人信息")
     CUSTOMER_MERGE = "customer_merge", _("合并客户")
     CUSTOMER_UNMERGE = "customer_unmerge", _("撤销合并")

@@ -30,7 +30,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.exceptions import AuthenticationFailed
 
 from contacts import services as contact_services
-from contacts.models import ApiToken, AuditAction, Staff
+from contacts.models import ApiToken, AuditAction, AuditEntry, Staff
 from contacts.services.organization import API_TOKEN_PREFIX
 
 
@@ -129,6 +129,16 @@ def _audit_lockout(sender: Any, request: Any = None, username: str | None = None
     )
     if staff is None:
         return
+    # One entry per lockout: axes signals again on every attempt while locked, and a brute-force run
+    # must not flood the audit log. A lockout that began within the cool-off is the same lockout.
+    if AuditEntry.objects.filter(
+        organization_id=staff["organization_id"],
+        action=AuditAction.LOGIN_LOCKOUT,
+        target_type="staff",
+        target_id=str(staff["pk"]),
+        at__gte=timezone.now() - settings.AXES_COOLOFF_TIME,
+    ).exists():
+        return
     contact_services.audit_record(
         organization_id=staff["organization_id"],
         action=AuditAction.LOGIN_LOCKOUT,
@@ -137,6 +147,24 @@ def _audit_lockout(sender: Any, request: Any = None, username: str | None = None
         actor_user_id=staff["user_id"],
         details={"failures": settings.AXES_FAILURE_LIMIT},
     )
+
+
+def login_records_purge(*, now: datetime | None = None) -> dict[str, int]:
+    """django-axes keeps usernames, IP addresses and user agents (PIPL: personal information) — keep them
+    no longer than they serve. Failed-attempt counters (``AccessAttempt``) go once their cool-off has
+    passed (they lock nobody any more); the login and failure logs (``AccessLog``, ``AccessFailureLog``)
+    after ``LOGIN_LOG_RETENTION_DAYS``. Run daily by beat (``scrm.auth.login_records_retention``)."""
+    from axes.models import AccessAttempt, AccessFailureLog, AccessLog
+
+    now = now or timezone.now()
+    cutoff = now - timedelta(days=settings.LOGIN_LOG_RETENTION_DAYS)
+    return {
+        "attempts": AccessAttempt.objects.filter(attempt_time__lt=now - settings.AXES_COOLOFF_TIME)
+        .delete()[1]
+        .get(AccessAttempt._meta.label, 0),
+        "logins": AccessLog.objects.filter(attempt_time__lt=cutoff).delete()[0],
+        "failures": AccessFailureLog.objects.filter(attempt_time__lt=cutoff).delete()[0],
+    }
 
 
 def connect_signals() -> None:

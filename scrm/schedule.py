@@ -40,6 +40,9 @@ BEAT_SCHEDULE["campaigns-track"] = {"task": "campaigns.dispatch.track_tick", "sc
 BEAT_SCHEDULE["campaigns-results"] = {"task": "campaigns.results.compute_all", "schedule": 3600.0}
 BEAT_SCHEDULE["channels-leads-retention"] = {"task": "channels.leads.retention", "schedule": 24 * 3600.0}
 
+# accounts: django-axes' login records (usernames, IP addresses) are kept LOGIN_LOG_RETENTION_DAYS.
+BEAT_SCHEDULE["scrm-login-records-retention"] = {"task": "scrm.auth.login_records_retention", "schedule": 24 * 3600.0}
+
 # contacts: re-enqueue customer imports whose message was lost or whose worker died mid-chunk.
 BEAT_SCHEDULE["contacts-imports-sweep"] = {"task": "contacts.imports.sweep", "schedule": 300.0}
 

@@ -135,6 +135,9 @@ AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_CALLABLE = "scrm.auth.lockout_response"
 AXES_SENSITIVE_PARAMETERS = ["password"]
 AXES_VERBOSE = False
+# django-axes' login logs hold usernames, IP addresses and user agents: kept this many days, then
+# deleted by the daily beat task scrm.auth.login_records_retention (counters go after the cool-off).
+LOGIN_LOG_RETENTION_DAYS = env_int("LOGIN_LOG_RETENTION_DAYS", 30)
 # axes.W006 warns that a lock without the address can be dodged by rotating user agents or cookies;
 # a username lock cannot (the username is the key), and an address lock is wrong behind a proxy.
 SILENCED_SYSTEM_CHECKS = ["axes.W006"]

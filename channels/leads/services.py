@@ -11,6 +11,8 @@ from datetime import timedelta
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Case, CharField, F, Q, Value, When
+from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -243,9 +245,30 @@ def customer_leads_export(customer_id: int) -> list[dict[str, Any]]:
 
 
 def customer_leads_erase(customer_id: int) -> dict[str, int]:
-    """Erasure handler: the customer's leads lose everything personal (the ad and time stay)."""
-    erased = Lead.objects.filter(customer_id=customer_id).update(
-        name="", phone_encrypted="", phone_hash="", open_id="", fields={}, updated_at=timezone.now()
+    """Erasure handler: the person's leads lose everything personal (the ad and time stay) — the ones
+    linked to the customer and any other lead holding their phone or platform id (a DM entry kept
+    before the phone came). A lead key built from their open_id (``im:<open_id>``) becomes the row's
+    own id. One UPDATE."""
+    identifiers = contacts.customer_identifiers(customer_id)
+    match = Q(customer_id=customer_id)
+    key_named = Q(pk__in=[])
+    if identifiers is not None:
+        org = Q(organization_id=identifiers.organization_id)
+        if identifiers.phone:
+            match |= org & Q(phone_hash=crypto.phone_hash(identifiers.phone))
+        for platform_id in identifiers.platform_ids:
+            match |= org & (Q(open_id=platform_id) | Q(external_id__contains=platform_id))
+            key_named |= Q(external_id__contains=platform_id)
+    erased = Lead.objects.filter(match).update(
+        name="",
+        phone_encrypted="",
+        phone_hash="",
+        open_id="",
+        fields={},
+        external_id=Case(
+            When(key_named, then=Concat(Value("erased:"), Cast("id", CharField()))), default=F("external_id")
+        ),
+        updated_at=timezone.now(),
     )
     return {"leads": erased}
 

@@ -21,6 +21,7 @@ from contacts.services.customers import (
     note_add,
     timeline_add,
 )
+from contacts.services.erasure_text import PersonIdentifiers, customer_identifiers, scrub_columns
 from contacts.services.facts import segment_facts_rebuild
 from contacts.services.imports import (
     STALE_RUNNING,
@@ -116,6 +117,7 @@ __all__ = [
     "ContactsError",
     "MergeHandler",
     "OrderFigures",
+    "PersonIdentifiers",
     "Predictions",
     "ProfileSection",
     "TagDeletedListener",
@@ -133,6 +135,7 @@ __all__ = [
     "custom_value_clean",
     "customer_churn_risk_refresh",
     "customer_erase",
+    "customer_identifiers",
     "customer_lifecycle_refresh",
     "customer_lifecycle_set",
     "customer_merge",
@@ -176,6 +179,7 @@ __all__ = [
     "register_tag_listener",
     "register_tag_notices",
     "register_unmerge_handler",
+    "scrub_columns",
     "segment_delete",
     "segment_facts_rebuild",
     "segment_save",

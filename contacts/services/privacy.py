@@ -39,6 +39,7 @@ from contacts.models import (
     TimelineEvent,
 )
 from contacts.services.audit import audit_record
+from contacts.services.erasure_text import MASK, PersonIdentifiers, customer_identifiers, scrub_columns
 from contacts.services.registry import ContactsError, erasure_handlers, personal_data_providers
 
 
@@ -130,6 +131,7 @@ def customer_erase(*, customer: Customer, by: Staff | None, reason: str) -> Priv
         raise ContactsError(_("这位客户的个人信息已于 %(at)s 删除") % {"at": timezone.localtime(customer.erased_at)})
     now = timezone.now()
     counts: dict[str, int] = {}
+    identifiers = customer_identifiers(customer.pk)  # read before the handlers and the blanking below
     # Higher layers first: they may need the identities and the phone to find their rows.
     for handler in erasure_handlers():
         counts.update(handler(customer.pk))
@@ -152,6 +154,7 @@ def customer_erase(*, customer: Customer, by: Staff | None, reason: str) -> Priv
         )
         .exclude(content=b"")
         .update(content=b""),
+        "import_jobs": _erase_import_jobs(identifiers) if identifiers else 0,
     }
     Customer.objects.filter(pk=customer.pk).update(
         name="",
@@ -183,6 +186,10 @@ def customer_erase(*, customer: Customer, by: Staff | None, reason: str) -> Priv
         actor_user_id=by.user_id if by else None,
         fields=sorted(counts),
     )
+    # The reason is the legal basis and stays; the person's own identifiers in it (an operator may
+    # write "林小姐 139… called") do not.
+    for needle in identifiers.needles() if identifiers else []:
+        reason = reason.replace(needle, MASK)
     return PrivacyRecord.objects.create(
         organization_id=customer.organization_id,
         customer_id=customer.pk,
@@ -199,4 +206,17 @@ def _erase_group_members(customer: Customer, now: Any) -> int:
         name="",
         member_id=Concat(Value("erased:"), Cast("id", CharField())),
         left_at=Coalesce("left_at", Value(now)),
+    )
+
+
+def _erase_import_jobs(identifiers: PersonIdentifiers) -> int:
+    """Import jobs keep a file name and the reasons rows were rejected (a reason may quote a cell: a
+    name typed into the gender column); both are masked wherever they hold the person's phone, name
+    or platform ids. One UPDATE over the organization's jobs."""
+    return scrub_columns(
+        table="contacts_importjob",
+        columns=["filename", "errors"],
+        where="organization_id = %s",
+        where_params=[identifiers.organization_id],
+        needles=identifiers.needles(),
     )

@@ -7,6 +7,7 @@ The import itself (parsing, OneID dedupe, the Celery job for large files) is the
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django.db.models import QuerySet
@@ -21,7 +22,8 @@ from contacts import selectors
 from contacts.access import OPERATOR_ONLY, Actor, AuthenticatedHttpRequest, console_view
 from contacts.forms import ImportForm
 from contacts.imports import export_csv, export_xlsx, import_start
-from contacts.models import Customer, ImportJob, ImportStatus
+from contacts.models import AuditAction, Customer, ImportJob, ImportStatus
+from contacts.services import audit_record
 
 
 def _job_payload(job: ImportJob) -> dict[str, Any]:
@@ -82,8 +84,20 @@ def import_status(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     return JsonResponse(_job_payload(job))
 
 
-def export_response(*, actor: Actor, queryset: QuerySet[Customer], export_format: str = "csv") -> HttpResponseBase:
-    """The customer export as a download: streamed CSV, or an .xlsx file (``contacts.imports`` builds both)."""
+def export_response(
+    *, actor: Actor, queryset: QuerySet[Customer], export_format: str = "csv", filters: Iterable[str] = ()
+) -> HttpResponseBase:
+    """The customer export as a download: streamed CSV, or an .xlsx file (``contacts.imports`` builds both).
+    Audited: who, the format and the names of the filters used (never their values: ``q`` may be a phone)."""
+    audit_record(
+        organization_id=actor.organization_id,
+        action=AuditAction.CUSTOMER_EXPORT,
+        target_type="customer_list",
+        actor_staff_id=actor.staff.pk,
+        actor_user_id=actor.staff.user_id,
+        fields=filters,
+        details={"format": export_format},
+    )
     stamp = timezone.localtime().strftime("%Y%m%d-%H%M")
     if export_format == "xlsx":
         return FileResponse(

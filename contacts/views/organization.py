@@ -361,6 +361,7 @@ TARGET_LABELS = {
     "customer": gettext_lazy("客户"),
     "campaign": gettext_lazy("活动"),
     "channel_account": gettext_lazy("渠道账号"),
+    "customer_list": gettext_lazy("客户名单"),
 }
 
 
@@ -393,6 +394,12 @@ FIELD_LABELS = {
     "secret": gettext_lazy("密钥"),
     "token": gettext_lazy("回调令牌"),
     "aes_key": gettext_lazy("加密密钥"),
+    # The filters a customer export used (their names only).
+    "q": gettext_lazy("搜索"),
+    "tag": gettext_lazy("标签"),
+    "source_channel": gettext_lazy("来源渠道"),
+    "lifecycle": gettext_lazy("生命周期"),
+    "consent": gettext_lazy("营销授权"),
 }
 
 
