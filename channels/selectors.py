@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.urls import reverse
 
-from channels.models import ChannelAccount, ChannelPlatform, ContactWay
+from channels.models import ChannelAccount, ChannelPlatform, ContactWay, Material, MaterialKind
+from contacts.access import Actor
 from contacts.models import Organization
 
 
@@ -39,3 +42,23 @@ def contact_way_for_state(*, account: ChannelAccount, state: str) -> ContactWay 
         .prefetch_related("tags", "staff")
         .first()
     )
+
+
+# -- the material library (素材库) ---------------------------------------------------------------
+def materials_for(actor: Actor, kind: str = "") -> Any:
+    """The actor's library (newest first), optionally one kind; the bytes are left out."""
+    qs = actor.scope(Material.objects.defer("data"))
+    return qs.filter(kind=kind) if kind in MaterialKind.values else qs
+
+
+def picker_options(actor: Actor, limit: int = 200) -> list[dict[str, Any]]:
+    """What the material pickers (wizard, welcome editors) offer: id, name, kind and a preview URL."""
+    return [
+        {
+            "id": m.pk,
+            "name": m.name,
+            "kind": m.kind,
+            "url": reverse("channels:material_file", args=[m.pk]),
+        }
+        for m in materials_for(actor).only("pk", "name", "kind")[:limit]
+    ]
