@@ -22,7 +22,7 @@ from campaigns.planner import campaign_plan
 from campaigns.quota import policy_for
 from campaigns.services import campaign_create, campaign_refresh_stats
 from contacts.access import Actor
-from contacts.models import Customer
+from contacts.models import Customer, Staff
 
 
 class _Rollback(Exception):
@@ -222,13 +222,19 @@ def moment_interactions(*, campaign: Campaign, actor: Actor) -> dict[str, Any] |
         return None
     ids = {r.get("customer_id") for key in ("like_list", "comment_list") for r in stats.get(key) or []}
     visible = set(actor.scope(Customer.objects.filter(pk__in=[i for i in ids if i])).values_list("pk", flat=True))
+    userids = {r.get("sender") for key in ("like_list", "comment_list") for r in stats.get(key) or []}
+    staff = dict(
+        Staff.objects.filter(organization_id=campaign.organization_id, wecom_userid__in=userids).values_list(
+            "wecom_userid", "name"
+        )
+    )
 
     def rows(key: str) -> list[dict[str, Any]]:
         return [
             {
                 "name": r.get("name") or _("未识别的客户"),
                 "customer_id": r.get("customer_id") if r.get("customer_id") in visible else None,
-                "sender": r.get("sender", ""),
+                "sender": staff.get(r.get("sender")) or r.get("sender", ""),
                 "at": datetime.fromtimestamp(int(r.get("create_time") or 0), tz=UTC),
             }
             for r in (stats.get(key) or [])[:200]

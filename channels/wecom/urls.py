@@ -2,7 +2,7 @@
 
 from django.urls import URLPattern, path
 
-from channels.wecom import login, views
+from channels.wecom import group_welcome_views, login, views
 
 urlpatterns: list[URLPattern] = [
     path("channels/accounts/connect/", views.account_connect, name="account_connect"),
@@ -13,6 +13,12 @@ urlpatterns: list[URLPattern] = [
     path("channels/qrcodes/<int:pk>/action/", views.contactway_action, name="contactway_action"),
     path("channels/qrcodes/<int:pk>/qr.png", views.contactway_qr, name="contactway_qr"),
     path("channels/qrcodes/<int:pk>/print/", views.contactway_print, name="contactway_print"),
+    path("channels/group-welcome/", group_welcome_views.group_welcome_list, name="group_welcome_list"),
+    path("channels/group-welcome/new/", group_welcome_views.group_welcome_edit, name="group_welcome_new"),
+    path("channels/group-welcome/<int:pk>/", group_welcome_views.group_welcome_edit, name="group_welcome_edit"),
+    path(
+        "channels/group-welcome/<int:pk>/delete/", group_welcome_views.group_welcome_remove, name="group_welcome_remove"
+    ),
     path("channels/transfers/", views.transfer_list, name="transfer_list"),
     path("channels/transfers/<int:pk>/refresh/", views.transfer_refresh, name="transfer_refresh"),
     path("channels/wecom/follows/<int:pk>/remark/", views.follow_remark, name="wecom_follow_remark"),
