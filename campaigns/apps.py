@@ -13,7 +13,8 @@ class CampaignsConfig(AppConfig):
         from channels.registry import register_welcome_provider
 
         register_welcome_provider(welcome_provider)
-        # A library material (素材) cannot be deleted while a campaign still sends it.
+        # A library material (素材) cannot be deleted while a campaign still sends it; imported here
+        # because the selectors need the app registry.
         from campaigns.selectors import material_usage
         from channels.materials import register_material_usage
 

@@ -3,17 +3,19 @@
 ``get_moment_comments`` answers, per sending member, who liked and who commented and when — not the
 comment's text (docs/platforms.md#wecom-moments). The result task (``campaigns.dispatcher.track_tick``)
 collects them for a Moments campaign while it sends and for ``INTERACTIONS_DAYS`` after it finished,
-and stores the counts and rows on ``Campaign.moment_interactions`` (one UPDATE per campaign).
+at most every ``INTERACTIONS_EVERY``, and stores the counts and rows on ``Campaign.moment_interactions``
+(one UPDATE per campaign).
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.db import connection
 from django.db.models import Q
+from django.db.models.fields.json import KT
 from django.utils import timezone
 
 from campaigns.models import BatchStatus, Campaign, CampaignKind, CampaignStatus
@@ -22,6 +24,8 @@ from channels import errors, outbound
 log = logging.getLogger(__name__)
 
 INTERACTIONS_DAYS = 7
+# One get_moment_comments per sender per campaign at most this often (the result task runs every 2 min).
+INTERACTIONS_EVERY = timedelta(minutes=10)
 
 
 def _names(organization_id: int, external_ids: set[str]) -> dict[str, tuple[int, str]]:
@@ -71,7 +75,7 @@ def moment_interactions_sync(*, campaign: Campaign, account_id: int) -> dict[str
         "likes": len(rows["like_list"]),
         "comments": len(rows["comment_list"]),
         **rows,
-        "synced_at": timezone.now().isoformat(),
+        "synced_at": timezone.now().astimezone(UTC).isoformat(),
     }
     Campaign.objects.filter(pk=campaign.pk).update(moment_interactions=stats)
     campaign.moment_interactions = stats
@@ -80,11 +84,17 @@ def moment_interactions_sync(*, campaign: Campaign, account_id: int) -> dict[str
 
 def interactions_due(*, now: datetime | None = None) -> list[int]:
     """Moments campaigns whose likes and comments are still collected: sending, or done in the last days."""
-    since = (now or timezone.now()) - timedelta(days=INTERACTIONS_DAYS)
+    now = now or timezone.now()
+    since = now - timedelta(days=INTERACTIONS_DAYS)
+    # synced_at is an ISO-8601 UTC text, so text order is time order.
+    fresh = (now - INTERACTIONS_EVERY).astimezone(UTC).isoformat()
     return list(
         Campaign.objects.filter(kind=CampaignKind.MOMENT)
         .exclude(moment_id="")
         .filter(Q(status=CampaignStatus.SENDING) | Q(status=CampaignStatus.DONE, finished_at__gte=since))
+        .annotate(synced=KT("moment_interactions__synced_at"))
+        .filter(Q(synced__isnull=True) | Q(synced__lt=fresh))
+        .order_by("synced", "pk")
         .values_list("pk", flat=True)[:500]
     )
 

@@ -85,8 +85,13 @@ def material_upload(request: AuthenticatedHttpRequest) -> HttpResponse:
 def material_file(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     """The stored bytes: images and videos shown inline (preview), files downloaded."""
     material = get_object_or_404(request.actor_obj.scope(Material.objects.all()), pk=pk)
-    response = HttpResponse(bytes(material.data), content_type=material.content_type)
-    disposition = "inline" if material.kind != MaterialKind.FILE else "attachment"
+    # Images and videos carry the type we sniffed; a file's type came from the browser, so it is only
+    # ever offered as a download.
+    is_file = material.kind == MaterialKind.FILE
+    response = HttpResponse(
+        bytes(material.data), content_type="application/octet-stream" if is_file else material.content_type
+    )
+    disposition = "attachment" if is_file else "inline"
     response["Content-Disposition"] = f"{disposition}; filename*=UTF-8''{_quote(material.name)}"
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, max-age=3600"

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.core.exceptions import ValidationError
 from django.test import Client
+from django.utils import timezone
 
 from campaigns import dispatcher, services
 from campaigns.models import Campaign, Delivery, DeliveryStatus
@@ -80,14 +82,19 @@ def test_likes_and_comments_are_collected_by_the_result_task_and_shown(world, we
     wecom_sandbox.moment_interact(staff_of[first.pk], brand.ext(first), like=True, comment=True)
     wecom_sandbox.moment_interact(staff_of[second.pk], brand.ext(second), like=True)
     wecom_sandbox.moment_interact(staff_of[third.pk], brand.ext(third), comment=True)
-    dispatcher.track_tick()
+    asked = sum(1 for api, _ in list(wecom_sandbox.fake.calls) if api == "externalcontact/get_moment_comments")
+    assert asked == 2  # once per sender when the post appeared
+    dispatcher.track_tick()  # two minutes later: not asked again yet (at most every 10 minutes)
+    assert sum(1 for api, _ in list(wecom_sandbox.fake.calls) if api == "externalcontact/get_moment_comments") == 2
+    assert Campaign.objects.get(pk=c.pk).moment_interactions["likes"] == 0
+    dispatcher.track_tick(now=timezone.now() + timedelta(minutes=11))
     stats = Campaign.objects.get(pk=c.pk).moment_interactions
     assert (stats["likes"], stats["comments"]) == (2, 2)
     assert {r["customer_id"] for r in stats["comment_list"]} == {first.pk, third.pk}
     assert {r["name"] for r in stats["like_list"]} == {first.name, second.name}
     # Another comment later: the next run replaces the figures (they are WeCom's, not added up).
     wecom_sandbox.moment_interact(staff_of[second.pk], brand.ext(second), comment=True)
-    dispatcher.track_tick()
+    dispatcher.track_tick(now=timezone.now() + timedelta(minutes=22))
     assert Campaign.objects.get(pk=c.pk).moment_interactions["comments"] == 3
 
     client = Client()

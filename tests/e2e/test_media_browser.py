@@ -5,11 +5,12 @@ from __future__ import annotations
 import re
 import struct
 import zlib
-from datetime import time
+from datetime import time, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from django.utils import timezone
 
 from campaigns import dispatcher, services
 from campaigns.models import Campaign, CampaignKind
@@ -99,7 +100,7 @@ def test_upload_an_image_post_it_to_moments_and_see_likes_and_comments(
     first, second, _third = brand.customers
     wecom_sandbox.moment_interact(userid, brand.ext(first), like=True, comment=True)
     wecom_sandbox.moment_interact(userid, brand.ext(second), like=True)
-    dispatcher.track_tick()
+    dispatcher.track_tick(now=timezone.now() + timedelta(minutes=11))  # interactions are asked every 10 min
 
     page.goto(f"/campaigns/{campaign.pk}/")
     box = page.locator("#moment-interactions")
