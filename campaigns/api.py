@@ -38,6 +38,8 @@ class CampaignInput(serializers.Serializer):  # type: ignore[type-arg]
     recurrence_until = BoundedDateTimeField(required=False, allow_null=True, default=None)
     # Welcome templates: the 渠道活码 it answers; empty = the default for every 活码.
     contact_way_id = serializers.IntegerField(required=False, allow_null=True, default=None)
+    # Moments: only customers with one of these tags see the post (empty: every customer).
+    moment_tag_ids = serializers.ListField(child=serializers.IntegerField(), required=False, default=list)
 
 
 def _values(actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
@@ -80,6 +82,7 @@ def _values(actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
         "audience_store_ids": actor.store_ids,
         "created_by": actor.staff,
         "contact_way": contact_way,
+        "moment_tag_ids": list(data.get("moment_tag_ids") or []) if data["kind"] == CampaignKind.MOMENT else [],
     }
 
 

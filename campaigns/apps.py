@@ -13,6 +13,12 @@ class CampaignsConfig(AppConfig):
         from channels.registry import register_welcome_provider
 
         register_welcome_provider(welcome_provider)
+        # A library material (素材) cannot be deleted while a campaign still sends it; imported here
+        # because the selectors need the app registry.
+        from campaigns.selectors import material_usage
+        from channels.materials import register_material_usage
+
+        register_material_usage(material_usage)
         # The profile lists the campaigns a customer received; analytics shows the names of the
         # campaigns its orders are attributed to. Neither lower layer imports campaigns; imported here
         # because the models need the app registry.

@@ -1,6 +1,6 @@
 """Message content checked against WeCom's limits, with messages that say what to fix.
 
-Limits: docs/platforms.md#wecom-broadcasts and docs/platforms.md#wecom-moments.
+Limits: docs/platforms.md#wecom-broadcasts, docs/platforms.md#wecom-moments and docs/platforms.md#wecom-media.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from django.core.exceptions import ValidationError
 from django.utils.translation import gettext as _
 
 from campaigns.models import MAX_ATTACHMENTS, CampaignKind
+from channels.models import Material, MaterialKind
 
 TEXT_MAX_BYTES = 4000
 MOMENT_TEXT_MAX_CHARS = 2000
@@ -18,7 +19,8 @@ LINK_TITLE_MAX_BYTES = 128
 LINK_DESC_MAX_BYTES = 512
 URL_MAX_BYTES = 2048
 MINIPROGRAM_TITLE_MAX_BYTES = 64
-ATTACHMENT_TYPES = ("image", "link", "miniprogram")
+ATTACHMENT_TYPES = ("image", "video", "file", "link", "miniprogram")
+MATERIAL_TYPES = ("image", "video", "file")
 
 
 def _nbytes(value: str) -> int:
@@ -29,8 +31,40 @@ def _url_ok(value: str) -> bool:
     return value.startswith(("http://", "https://")) and _nbytes(value) <= URL_MAX_BYTES
 
 
-def validate_content(*, kind: str, text: str, attachments: list[dict[str, Any]] | None) -> list[dict[str, Any]]:
-    """Return the normalized attachments or raise ``ValidationError`` with every problem found."""
+def _material_errors(organization_id: int, attachments: list[dict[str, Any]]) -> list[str]:
+    """Every library material named must be this brand's and of the right kind (素材库, channels.materials)."""
+    wanted: list[tuple[int, int, str]] = []  # (position, material id, kind it must be)
+    for i, att in enumerate(attachments, start=1):
+        if not isinstance(att, dict):
+            continue
+        body = att.get(str(att.get("msgtype"))) or {}
+        if att.get("msgtype") in MATERIAL_TYPES and isinstance(body.get("material_id"), int):
+            wanted.append((i, body["material_id"], str(att["msgtype"])))
+        if att.get("msgtype") == "miniprogram" and isinstance(body.get("pic_material_id"), int):
+            wanted.append((i, body["pic_material_id"], MaterialKind.IMAGE))
+    kinds = dict(
+        Material.objects.filter(organization_id=organization_id, pk__in=[m for _i, m, _k in wanted]).values_list(
+            "pk", "kind"
+        )
+    )
+    errors = []
+    for i, material_id, kind in wanted:
+        if kinds.get(material_id) != kind:
+            errors.append(
+                _("第 %(i)d 个附件的素材不存在或不是%(kind)s，请从素材库重新选择")
+                % {"i": i, "kind": MaterialKind(kind).label}
+            )
+    return errors
+
+
+def validate_content(
+    *, kind: str, text: str, attachments: list[dict[str, Any]] | None, organization_id: int
+) -> list[dict[str, Any]]:
+    """Return the normalized attachments or raise ``ValidationError`` with every problem found.
+
+    Images, videos and files are library materials (``{"material_id": id}``), never URLs: WeCom takes
+    only its own media ids there, which ``channels.wecom.media`` uploads and caches at send time.
+    """
     attachments = list(attachments or [])
     errors: list[str] = []
     if not text.strip() and not attachments:
@@ -50,20 +84,27 @@ def validate_content(*, kind: str, text: str, attachments: list[dict[str, Any]] 
             _("附件最多 %(n)d 个，当前 %(m)d 个，请移除多余的附件") % {"n": MAX_ATTACHMENTS, "m": len(attachments)}
         )
     types = [a.get("msgtype") for a in attachments if isinstance(a, dict)]
-    if kind == CampaignKind.MOMENT and "link" in types and len(attachments) > 1:
-        errors.append(_("朋友圈只能带 9 张图片或 1 个链接，链接不能与其他附件同时发布"))
-    if kind == CampaignKind.MOMENT and "miniprogram" in types:
-        errors.append(_("朋友圈不支持小程序附件，请改用图片或链接"))
+    if kind == CampaignKind.MOMENT and ("link" in types or "video" in types) and len(attachments) > 1:
+        errors.append(_("朋友圈只能带 9 张图片、1 个视频或 1 个链接，视频和链接不能与其他附件同时发布"))
+    if kind == CampaignKind.MOMENT and ("miniprogram" in types or "file" in types):
+        errors.append(_("朋友圈不支持小程序和文件附件，请改用图片、视频或链接"))
     normalized: list[dict[str, Any]] = []
     for i, att in enumerate(attachments, start=1):
         if not isinstance(att, dict) or att.get("msgtype") not in ATTACHMENT_TYPES:
-            errors.append(_("第 %(i)d 个附件类型无效：只支持图片、链接、小程序") % {"i": i})
+            errors.append(_("第 %(i)d 个附件类型无效：只支持图片、视频、文件、链接、小程序") % {"i": i})
             continue
         msgtype = att["msgtype"]
         body = att.get(msgtype) or {}
-        if msgtype == "image":
-            if not (body.get("media_id") or _url_ok(str(body.get("pic_url", "")))):
-                errors.append(_("第 %(i)d 个附件（图片）缺少图片：请上传图片或填写 http(s) 图片地址") % {"i": i})
+        if not isinstance(body, dict):
+            errors.append(_("第 %(i)d 个附件格式无效") % {"i": i})
+            continue
+        if msgtype in MATERIAL_TYPES:
+            if not isinstance(body.get("material_id"), int):
+                errors.append(
+                    _("第 %(i)d 个附件（%(kind)s）缺少素材：请从素材库选择，不能填写网址")
+                    % {"i": i, "kind": MaterialKind(msgtype).label}
+                )
+            body = {"material_id": body.get("material_id")}
         elif msgtype == "link":
             title, url = str(body.get("title", "")), str(body.get("url", ""))
             if not title:
@@ -95,9 +136,12 @@ def validate_content(*, kind: str, text: str, attachments: list[dict[str, Any]] 
                 errors.append(_("第 %(i)d 个附件（小程序）缺少 AppID，请填写已关联的小程序 AppID") % {"i": i})
             if not str(body.get("page", "")):
                 errors.append(_("第 %(i)d 个附件（小程序）缺少页面路径，例如 pages/index/index.html") % {"i": i})
-            if not body.get("pic_media_id"):
-                errors.append(_("第 %(i)d 个附件（小程序）缺少封面图片（pic_media_id）") % {"i": i})
+            if not isinstance(body.get("pic_material_id"), int):
+                errors.append(_("第 %(i)d 个附件（小程序）缺少封面图片：请从素材库选择") % {"i": i})
+            body = {k: body.get(k) for k in ("title", "appid", "page", "pic_material_id")}
         normalized.append({"msgtype": msgtype, msgtype: body})
+    if not errors:
+        errors = _material_errors(organization_id, normalized)
     if errors:
         raise ValidationError(errors)
     return normalized

@@ -37,6 +37,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
+from campaigns import moments
 from campaigns.models import (
     AttemptOutcome,
     Batch,
@@ -55,7 +56,7 @@ from campaigns.quota import in_quiet_hours, next_allowed, platform_day, policy_f
 from campaigns.services import campaign_finish_if_complete
 from channels import errors, outbound
 from channels.selectors import wecom_account_for
-from contacts.models import TimelineKind
+from contacts.models import Tag, TimelineKind
 from contacts.services import timeline_add
 from scrm.celery import enqueue
 
@@ -500,6 +501,8 @@ def track_tick(*, now: datetime | None = None) -> int:
         "pk", flat=True
     ):
         moment_track(campaign_id=campaign_id)
+    # Likes and comments keep coming after the post is visible (campaigns.moments).
+    moments.interactions_tick(account_for=_account_id, now=now)
     return len(ids)
 
 
@@ -661,7 +664,11 @@ def moment_dispatch(*, campaign_id: int, now: datetime | None = None) -> str:
             if account_id is None:
                 raise errors.PlatformError(0, "未连接企业微信账号")
             jobid = outbound.moment_create(
-                account_id=account_id, text=campaign.text, attachments=campaign.attachments or None, sender_list=senders
+                account_id=account_id,
+                text=campaign.text,
+                attachments=campaign.attachments or None,
+                sender_list=senders,
+                tag_list=_wecom_tag_ids(campaign),
             )
         except errors.RateLimited as exc:
             for b in pending:
@@ -690,6 +697,14 @@ def moment_dispatch(*, campaign_id: int, now: datetime | None = None) -> str:
                 state=LedgerState.USED
             )
         return "created"
+
+
+def _wecom_tag_ids(campaign: Campaign) -> list[str]:
+    """The corp tag ids of the Moments visibility tags (checked to exist in WeCom when the campaign was made)."""
+    if not campaign.moment_tag_ids:
+        return []
+    ids = Tag.objects.filter(organization_id=campaign.organization_id, pk__in=campaign.moment_tag_ids)
+    return sorted(ids.exclude(wecom_tag_id="").values_list("wecom_tag_id", flat=True))
 
 
 def moment_track(*, campaign_id: int) -> str:

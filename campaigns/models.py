@@ -264,6 +264,12 @@ class Campaign(Scoped):
     results = models.JSONField(default=dict, blank=True)
     moment_jobid = models.CharField(max_length=128, blank=True, default="")
     moment_id = models.CharField(max_length=128, blank=True, default="")
+    # Moments only: the customer tags (contacts Tag ids, synced to WeCom) whose holders see the post;
+    # empty = every customer of the senders (add_moment_task visible_range.external_contact_list.tag_list).
+    moment_tag_ids = ArrayField(models.BigIntegerField(), default=list, blank=True, verbose_name=_("朋友圈可见标签"))
+    # Likes and comments from get_moment_comments (campaigns.moments): {likes, comments, like_list,
+    # comment_list, synced_at}; each row {external_userid | userid, sender, create_time, customer_id, name}.
+    moment_interactions = models.JSONField(default=dict, blank=True)
     created_at = models.DateTimeField(default=timezone.now)
     updated_at = models.DateTimeField(auto_now=True)
 

@@ -79,6 +79,12 @@ def _customer_audience(campaign: Campaign) -> tuple[dict[str, Any], frozenset[in
     expression = campaign.segment.expression if campaign.segment_id and campaign.segment else campaign.expression
     if campaign.group_ids and not campaign.segment_id:
         expression = {**(expression or {}), "groups": list(campaign.group_ids)}
+    if campaign.kind == CampaignKind.MOMENT and campaign.moment_tag_ids:
+        # Only holders of the visibility tags see the post (campaign_create refused a segment that
+        # already filters by "any" tags, so this is the whole "any" part).
+        tags = dict((expression or {}).get("tags") or {})
+        tags["any"] = list(campaign.moment_tag_ids)
+        expression = {**(expression or {}), "tags": {"all": [], "none": [], **tags}}
     return expression or {}, store_ids
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from django.db import connection, transaction
@@ -21,7 +22,7 @@ from campaigns.planner import campaign_plan
 from campaigns.quota import policy_for
 from campaigns.services import campaign_create, campaign_refresh_stats
 from contacts.access import Actor
-from contacts.models import Role
+from contacts.models import Customer, Role, Staff
 
 
 class _Rollback(Exception):
@@ -216,3 +217,68 @@ def campaigns_needing_operator(*, actor: Actor) -> tuple[list[dict[str, Any]], i
     ]
     total = stuck.count() if len(rows) > TODO_LIMIT else sum(int(r["batches"]) for r in rows)
     return rows[:TODO_LIMIT], total
+
+
+# Campaigns that still send (or answer, for welcome templates) hold on to their library materials.
+_MATERIAL_USES_SQL = """
+SELECT DISTINCT m.id, c.id, c.name, c.kind
+  FROM campaigns_campaign c
+  CROSS JOIN LATERAL (
+      SELECT jsonb_path_query(c.attachments, '$[*].*.material_id')
+      UNION ALL SELECT jsonb_path_query(c.attachments, '$[*].*.pic_material_id')
+  ) AS x(v)
+  JOIN LATERAL (SELECT (x.v)::bigint AS id) m ON TRUE
+ WHERE c.organization_id = %s AND c.status <> ALL(%s) AND jsonb_typeof(x.v) = 'number' AND m.id = ANY(%s)
+ ORDER BY c.id
+"""
+
+
+def material_usage(organization_id: int, material_ids: list[int]) -> dict[int, list[str]]:
+    """The campaigns (not done or cancelled) whose attachments name each material (channels.materials asks)."""
+    labels = dict(CampaignKind.choices)
+    out: dict[int, list[str]] = {}
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _MATERIAL_USES_SQL,
+            [organization_id, [CampaignStatus.DONE, CampaignStatus.CANCELLED], list(material_ids)],
+        )
+        for material_id, _pk, name, kind in cursor.fetchall():
+            out.setdefault(int(material_id), []).append(f"{labels.get(kind, kind)}「{name}」")
+    return out
+
+
+def moment_interactions(*, campaign: Campaign, actor: Actor) -> dict[str, Any] | None:
+    """Likes and comments of a Moments campaign for its page: counts, and rows with Beijing times.
+
+    A customer is linked only when the actor may open their profile (the store scope of ``actor``).
+    """
+    stats = campaign.moment_interactions or {}
+    if campaign.kind != CampaignKind.MOMENT or not stats.get("synced_at"):
+        return None
+    ids = {r.get("customer_id") for key in ("like_list", "comment_list") for r in stats.get(key) or []}
+    visible = set(actor.scope(Customer.objects.filter(pk__in=[i for i in ids if i])).values_list("pk", flat=True))
+    userids = {r.get("sender") for key in ("like_list", "comment_list") for r in stats.get(key) or []}
+    staff = dict(
+        Staff.objects.filter(organization_id=campaign.organization_id, wecom_userid__in=userids).values_list(
+            "wecom_userid", "name"
+        )
+    )
+
+    def rows(key: str) -> list[dict[str, Any]]:
+        return [
+            {
+                "name": r.get("name") or _("未识别的客户"),
+                "customer_id": r.get("customer_id") if r.get("customer_id") in visible else None,
+                "sender": staff.get(r.get("sender")) or r.get("sender", ""),
+                "at": datetime.fromtimestamp(int(r.get("create_time") or 0), tz=UTC),
+            }
+            for r in (stats.get(key) or [])[:200]
+        ]
+
+    return {
+        "likes": int(stats.get("likes") or 0),
+        "comments": int(stats.get("comments") or 0),
+        "comment_rows": rows("comment_list"),
+        "like_rows": rows("like_list"),
+        "synced_at": datetime.fromisoformat(stats["synced_at"]),
+    }

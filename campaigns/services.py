@@ -38,7 +38,7 @@ from campaigns.quota import policy_for
 from channels.models import ContactWay
 from channels.selectors import wecom_account_for
 from contacts import services as contact_services
-from contacts.models import AuditAction, Organization, Segment, Staff, Store
+from contacts.models import AuditAction, Organization, Segment, Staff, Store, Tag
 from contacts.segments import validate
 from scrm.celery import enqueue_on_commit
 
@@ -83,6 +83,7 @@ def campaign_create(
     created_by: Staff | None = None,
     channel_account_id: int | None = None,
     contact_way: ContactWay | None = None,
+    moment_tag_ids: list[int] | None = None,
 ) -> Campaign:
     if not name.strip():
         raise ValidationError(["请填写活动名称"])
@@ -102,7 +103,13 @@ def campaign_create(
         raise ValidationError(["客户群群发请至少选择一个客户群"])
     if expression:
         expression = validate(expression)
-    normalized = validate_content(kind=kind, text=text, attachments=attachments)
+    normalized = validate_content(kind=kind, text=text, attachments=attachments, organization_id=organization.pk)
+    moment_tags = _moment_tags(
+        organization=organization,
+        kind=kind,
+        tag_ids=moment_tag_ids,
+        expression=segment.expression if segment else expression,
+    )
     if channel_account_id is None:
         account = wecom_account_for(organization=organization)
         channel_account_id = account.pk if account else None
@@ -126,10 +133,36 @@ def campaign_create(
         recurrence_until=recurrence_until,
         created_by=created_by,
         contact_way=contact_way,
+        moment_tag_ids=moment_tags,
     )
     if exclusion_segments:
         campaign.exclusion_segments.set(exclusion_segments)
     return campaign
+
+
+def _moment_tags(
+    *, organization: Organization, kind: str, tag_ids: list[int] | None, expression: dict[str, Any] | None
+) -> list[int]:
+    """The Moments visibility tags: this brand's tags that exist in WeCom (they go out as corp tag ids)."""
+    ids = sorted(set(tag_ids or []))
+    if not ids:
+        return []
+    if kind != CampaignKind.MOMENT:
+        raise ValidationError([_("只有朋友圈可以按客户标签设置可见范围")])
+    tags = {t.pk: t for t in Tag.objects.filter(organization=organization, pk__in=ids)}
+    if set(ids) - set(tags):
+        raise ValidationError([_("所选可见标签不存在或无权使用，请重新选择")])
+    unsynced = [t.name for t in tags.values() if not t.wecom_tag_id]
+    if unsynced:
+        raise ValidationError(
+            [_("标签「%(names)s」还没有同步到企业微信，不能用作朋友圈可见范围") % {"names": "、".join(unsynced)}]
+        )
+    if ((expression or {}).get("tags") or {}).get("any"):
+        # The audience would be "any of the segment's tags AND any of these", which one tag query cannot hold.
+        raise ValidationError(
+            [_("所选分群已按「包含任一」标签筛选，不能再叠加朋友圈可见标签；请把可见标签并入分群条件，或换一个分群")]
+        )
+    return ids
 
 
 def _locked(campaign: Campaign) -> Campaign:

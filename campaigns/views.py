@@ -12,6 +12,7 @@ from django.core.paginator import Paginator
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
@@ -20,6 +21,7 @@ from campaigns.forms import POLICY_FIELDS, QuotaPolicyForm
 from campaigns.models import Batch, BatchStatus, Campaign, CampaignKind, CampaignStatus, QuotaPolicy, Recurrence
 from campaigns.quota import default_policy
 from channels.models import ChannelAccount, ChannelPlatform, ContactWay, ContactWayKind
+from channels.selectors import picker_options
 from contacts.access import (
     ALL_ROLES,
     OPERATOR_AND_MANAGER,
@@ -28,7 +30,7 @@ from contacts.access import (
     AuthenticatedHttpRequest,
     console_view,
 )
-from contacts.models import CustomerGroup, Role, Segment
+from contacts.models import CustomerGroup, Role, Segment, Tag
 
 PAGE_SIZE = 20
 
@@ -80,10 +82,13 @@ def wizard_strings() -> dict[str, str]:
         "untitled": _("未命名活动"),
         "max_attachments": _("最多 9 个附件"),
         "link_title": _("链接标题"),
-        "image_url": _("图片地址 https://"),
         "miniprogram_title": _("小程序标题"),
         "page_path": _("页面路径"),
-        "cover_media_id": _("封面 media_id"),
+        "choose_material": _("从素材库选择%(kind)s"),
+        "choose_cover": _("从素材库选择封面图片"),
+        "no_materials": _("素材库还没有%(kind)s，请先到「素材库」上传"),
+        "video": _("视频"),
+        "file": _("文件"),
         "remove_attachment": _("移除附件"),
         "phone_placeholder": _("在此预览群发内容"),
         "welcome_phone_placeholder": _("在此预览欢迎语"),
@@ -129,6 +134,8 @@ def campaign_new(request: AuthenticatedHttpRequest) -> HttpResponse:
     contact_ways = actor.scope(
         ContactWay.objects.filter(kind=ContactWayKind.CONTACT, is_active=True).order_by("name", "id")
     )[:500]
+    # Moments visibility: only tags that exist in WeCom can narrow who sees a post.
+    moment_tags = actor.scope(Tag.objects.exclude(wecom_tag_id="").select_related("group").order_by("name"))[:500]
     return render(
         request,
         "campaigns/campaign_wizard.html",
@@ -138,10 +145,14 @@ def campaign_new(request: AuthenticatedHttpRequest) -> HttpResponse:
             "segments": segments,
             "groups": groups,
             "contact_ways": contact_ways,
+            "moment_tags": moment_tags,
             # Only operators may set the default welcome (it answers every 活码 of the brand).
             "can_default_welcome": actor.is_operator,
             "recurrences": Recurrence.choices,
             "strings": wizard_strings(),
+            # The material picker: images, videos and files come from the library, never URLs.
+            "materials": picker_options(actor),
+            "material_library": reverse("channels:material_list"),
         },
     )
 
@@ -165,6 +176,7 @@ def campaign_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         {
             "campaign": campaign,
             "progress": progress,
+            "interactions": selectors.moment_interactions(campaign=campaign, actor=actor),
             "results": campaign.results or {},
             "can_approve": actor.role in (Role.MANAGER, Role.OPERATOR),
             "active": campaign.status in (CampaignStatus.SCHEDULED, CampaignStatus.SENDING),

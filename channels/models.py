@@ -660,3 +660,14 @@ class AcquisitionLink(Scoped):
 
     def __str__(self) -> str:
         return self.name
+
+
+# The material library (素材库) and its WeCom media ids: channels/media_models.py.
+from channels.media_models import GroupWelcomeKind as GroupWelcomeKind  # noqa: E402
+from channels.media_models import GroupWelcomeTemplate as GroupWelcomeTemplate  # noqa: E402
+from channels.media_models import Material as Material  # noqa: E402
+from channels.media_models import MaterialKind as MaterialKind  # noqa: E402
+from channels.media_models import MaterialUpload as MaterialUpload  # noqa: E402
+from channels.media_models import MediaPurpose as MediaPurpose  # noqa: E402
+from channels.media_models import PushState as PushState  # noqa: E402
+from channels.media_models import UploadState as UploadState  # noqa: E402

@@ -4,18 +4,25 @@ Each function takes the ``ChannelAccount`` id and speaks WeCom through :class:`W
 paces every call (Redis token bucket per (account, api) + concurrency cap) and refreshes the token
 once on 40014/42001. Errors: :class:`channels.errors.PlatformError` (``code``, ``message``),
 :class:`~channels.errors.RateLimited` (``retry_after``), :class:`~channels.errors.TransientError`.
-No database writes happen here: callers record their attempt before calling (docs/architecture.md#outbound-sends).
+Attachments name library materials; ``channels.wecom.media`` turns them into media ids (uploading and
+caching them, recorded before each upload) and retries once with fresh ids when WeCom answers 40007.
+Apart from that media cache no database writes happen here: callers record their attempt before
+calling (docs/architecture.md#outbound-sends).
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, TypeVar
 
 from channels.errors import PlatformError
-from channels.models import ChannelAccount, ChannelPlatform
+from channels.models import ChannelAccount, ChannelPlatform, MediaPurpose
+from channels.wecom import media
 from channels.wecom.client import WeComClient
+
+T = TypeVar("T")
 
 MAX_SINGLE_RECIPIENTS = 10_000
 MAX_GROUP_RECIPIENTS = 2_000
@@ -29,13 +36,31 @@ class GroupMsgCreated:
     fail_list: list[str]
 
 
-def _client(account_id: int) -> WeComClient:
+def _account(account_id: int) -> ChannelAccount:
     account = ChannelAccount.objects.filter(pk=account_id, platform=ChannelPlatform.WECOM).first()
     if account is None:
         raise PlatformError(0, f"企业微信账号 #{account_id} 不存在")
     if not account.is_active:
         raise PlatformError(0, f"企业微信账号「{account.name}」已停用，请在渠道账号页重新启用")
-    return WeComClient.for_account(account, max_wait=MAX_WAIT_SECONDS)
+    return account
+
+
+def _client(account_id: int) -> WeComClient:
+    return WeComClient.for_account(_account(account_id), max_wait=MAX_WAIT_SECONDS)
+
+
+def _with_media(
+    account_id: int,
+    attachments: list[dict[str, Any]] | None,
+    purpose: str,
+    call: Callable[[WeComClient, list[dict[str, Any]]], T],
+) -> T:
+    """Run ``call(client, attachments in WeCom's shape)``: materials become media ids (channels.wecom.media)."""
+    account = _account(account_id)
+    client = WeComClient.for_account(account, max_wait=MAX_WAIT_SECONDS)
+    return media.with_media(
+        account=account, attachments=attachments, purpose=purpose, call=lambda atts: call(client, atts), client=client
+    )
 
 
 def _content(text: str, attachments: list[dict[str, Any]] | None) -> dict[str, Any]:
@@ -60,7 +85,7 @@ def broadcast_create(
     allow_select: bool = False,
 ) -> GroupMsgCreated:
     """``externalcontact/add_msg_template``: creates a task the member confirms in WeCom."""
-    body: dict[str, Any] = {"chat_type": chat_type, "sender": sender, **_content(text, attachments)}
+    body: dict[str, Any] = {"chat_type": chat_type, "sender": sender}
     if chat_type == "single":
         ids = list(external_userids or [])
         if len(ids) > MAX_SINGLE_RECIPIENTS:
@@ -74,7 +99,11 @@ def broadcast_create(
         if chats:
             body["chat_id_list"] = chats
         body["allow_select"] = allow_select
-    data = _client(account_id).post("externalcontact/add_msg_template", body)
+
+    def create(client: WeComClient, resolved: list[dict[str, Any]]) -> dict[str, Any]:
+        return client.post("externalcontact/add_msg_template", {**body, **_content(text, resolved)})
+
+    data = _with_media(account_id, attachments, MediaPurpose.MESSAGE, create)
     return GroupMsgCreated(msgid=str(data.get("msgid", "")), fail_list=list(data.get("fail_list") or []))
 
 
@@ -121,10 +150,23 @@ def broadcast_cancel(*, account_id: int, msgid: str) -> None:
 
 # -- 客户朋友圈 -----------------------------------------------------------------------------------
 def moment_create(
-    *, account_id: int, text: str, attachments: list[dict[str, Any]] | None, sender_list: list[str]
+    *,
+    account_id: int,
+    text: str,
+    attachments: list[dict[str, Any]] | None,
+    sender_list: list[str],
+    tag_list: list[str] | None = None,
 ) -> str:
-    body: dict[str, Any] = {**_content(text, attachments), "visible_range": {"sender_list": {"user_list": sender_list}}}
-    return str(_client(account_id).post("externalcontact/add_moment_task", body)["jobid"])
+    """``add_moment_task``; ``tag_list`` (WeCom corp tag ids): only customers with one of them see it."""
+    visible: dict[str, Any] = {"sender_list": {"user_list": sender_list}}
+    if tag_list:
+        visible["external_contact_list"] = {"tag_list": list(tag_list)}
+
+    def create(client: WeComClient, resolved: list[dict[str, Any]]) -> str:
+        body = {**_content(text, resolved), "visible_range": visible}
+        return str(client.post("externalcontact/add_moment_task", body)["jobid"])
+
+    return _with_media(account_id, attachments, MediaPurpose.MOMENT, create)
 
 
 def moment_result(*, account_id: int, jobid: str) -> dict[str, Any]:
@@ -138,13 +180,21 @@ def moment_send_results(*, account_id: int, moment_id: str, userid: str) -> list
     return list(_client(account_id).paginate("externalcontact/get_moment_customer_list", body, "customer_list"))
 
 
+def moment_comments(*, account_id: int, moment_id: str, userid: str) -> dict[str, list[dict[str, Any]]]:
+    """``get_moment_comments``: ``{comment_list, like_list}`` of rows ``{external_userid | userid, create_time}``."""
+    return _client(account_id).moment_comments(moment_id=moment_id, userid=userid)
+
+
 # -- 欢迎语 / 标签 --------------------------------------------------------------------------------
 def welcome_send(
     *, account_id: int, welcome_code: str, text: str, attachments: list[dict[str, Any]] | None = None
 ) -> None:
     """``send_welcome_msg``; the code lives 20 s and works once (41051 for the second caller)."""
-    body = {"welcome_code": welcome_code, **_content(text, attachments)}
-    _client(account_id).post("externalcontact/send_welcome_msg", body)
+
+    def send(client: WeComClient, resolved: list[dict[str, Any]]) -> None:
+        client.post("externalcontact/send_welcome_msg", {"welcome_code": welcome_code, **_content(text, resolved)})
+
+    _with_media(account_id, attachments, MediaPurpose.MESSAGE, send)
 
 
 def tag_mark(*, account_id: int, userid: str, external_userid: str, add: list[str], remove: list[str]) -> None:

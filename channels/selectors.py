@@ -8,7 +8,16 @@ from django.conf import settings
 from django.db.models import Count, QuerySet, Subquery
 from django.urls import reverse
 
-from channels.models import ChannelAccount, ChannelPlatform, ContactWay, InboxEvent, InboxStatus, Lead
+from channels.models import (
+    ChannelAccount,
+    ChannelPlatform,
+    ContactWay,
+    InboxEvent,
+    InboxStatus,
+    Lead,
+    Material,
+    MaterialKind,
+)
 from contacts.access import Actor
 from contacts.models import Follow, Organization
 
@@ -85,3 +94,23 @@ def adds_by_state(*, actor: Actor, states: list[str]) -> dict[str, int]:
         .values_list("state", "n")
     )
     return dict(rows)
+
+
+# -- the material library (素材库) ---------------------------------------------------------------
+def materials_for(actor: Actor, kind: str = "") -> Any:
+    """The actor's library (newest first), optionally one kind; the bytes are left out."""
+    qs = actor.scope(Material.objects.defer("data"))
+    return qs.filter(kind=kind) if kind in MaterialKind.values else qs
+
+
+def picker_options(actor: Actor, limit: int = 200) -> list[dict[str, Any]]:
+    """What the material pickers (wizard, welcome editors) offer: id, name, kind and a preview URL."""
+    return [
+        {
+            "id": m.pk,
+            "name": m.name,
+            "kind": m.kind,
+            "url": reverse("channels:material_file", args=[m.pk]),
+        }
+        for m in materials_for(actor).only("pk", "name", "kind")[:limit]
+    ]

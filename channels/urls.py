@@ -4,7 +4,7 @@ platform's pages in its own ``channels/<platform>/urls.py``. URL names stay flat
 from django.conf import settings
 from django.urls import URLPattern, URLResolver, path
 
-from channels import views, webhooks
+from channels import material_views, views, webhooks
 from channels.forms import urls as forms_urls
 from channels.leads import views as leads_views
 from channels.meituan import urls as meituan_urls
@@ -21,6 +21,10 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("channels/leads/", leads_views.lead_list, name="lead_list"),
     path("channels/leads/accounts/connect/", views.lead_account_connect, name="lead_account_connect"),
     path("channels/leads/accounts/<int:pk>/", views.lead_account_connect, name="lead_account_edit"),
+    path("channels/materials/", material_views.material_list, name="material_list"),
+    path("channels/materials/upload/", material_views.material_upload, name="material_upload"),
+    path("channels/materials/<int:pk>/file/", material_views.material_file, name="material_file"),
+    path("channels/materials/<int:pk>/delete/", material_views.material_remove, name="material_remove"),
     *wecom_urls.urlpatterns,
     *forms_urls.urlpatterns,
     *meituan_urls.urlpatterns,

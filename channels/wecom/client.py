@@ -111,13 +111,22 @@ class WeComClient:
 
     # -- transport -------------------------------------------------------------------------------
     def _request(
-        self, method: str, path: str, *, params: dict[str, Any] | None = None, json: Any = None, api: str
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+        files: dict[str, tuple[str, bytes, str]] | None = None,
+        api: str,
     ) -> dict[str, Any]:
         limits = ratelimit.Limits.resolve(self.rate_limits, api)
         scope = f"wecom:{self.account_id or self.corp_id}:{api}"
         with ratelimit.paced(scope, limits, max_wait=self.max_wait):
             try:
-                response = _session().request(method, self.api_base + path, params=params, json=json, timeout=TIMEOUT)
+                response = _session().request(
+                    method, self.api_base + path, params=params, json=json, files=files, timeout=TIMEOUT
+                )
             except requests.RequestException as exc:
                 raise TransientError(f"{api}: {type(exc).__name__}") from exc
         if response.status_code >= 500:
@@ -143,14 +152,22 @@ class WeComClient:
             raise ConfigError(code, message)
         raise PlatformError(code, message)
 
-    def call(self, method: str, path: str, *, params: dict[str, Any] | None = None, json: Any = None) -> dict[str, Any]:
+    def call(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: dict[str, Any] | None = None,
+        json: Any = None,
+        files: dict[str, tuple[str, bytes, str]] | None = None,
+    ) -> dict[str, Any]:
         """Call ``/cgi-bin/<path>`` with the access token; refresh it once on 40014/42001."""
         api = path.strip("/")
         for attempt in (1, 2):
             token = self.access_token()
             query = {**(params or {}), "access_token": token}
             try:
-                return self._request(method, f"/cgi-bin/{api}", params=query, json=json, api=api)
+                return self._request(method, f"/cgi-bin/{api}", params=query, json=json, files=files, api=api)
             except PlatformError as exc:
                 if exc.code in TOKEN_INVALID and attempt == 1:
                     self.invalidate_token(token)
@@ -255,3 +272,40 @@ class WeComClient:
 
     def groupchat_get(self, chat_id: str) -> dict[str, Any]:
         return dict(self.post("externalcontact/groupchat/get", {"chat_id": chat_id, "need_name": 1})["group_chat"])
+
+    # -- media (docs/platforms.md#wecom-media) ------------------------------------------------------
+    def media_upload(self, *, kind: str, filename: str, content: bytes, content_type: str) -> dict[str, Any]:
+        """``media/upload`` (multipart part ``media``): ``{type, media_id, created_at}``, valid 3 days."""
+        return self.call(
+            "POST", "media/upload", params={"type": kind}, files={"media": (filename, content, content_type)}
+        )
+
+    def upload_attachment(
+        self, *, kind: str, filename: str, content: bytes, content_type: str, attachment_type: int = 1
+    ) -> dict[str, Any]:
+        """``media/upload_attachment`` (``attachment_type`` 1 = 朋友圈): the media ids Moments need."""
+        return self.call(
+            "POST",
+            "media/upload_attachment",
+            params={"media_type": kind, "attachment_type": attachment_type},
+            files={"media": (filename, content, content_type)},
+        )
+
+    # -- Moments interactions, 入群欢迎语 ------------------------------------------------------------
+    def moment_comments(self, *, moment_id: str, userid: str) -> dict[str, list[dict[str, Any]]]:
+        """``get_moment_comments``: who liked and who commented one member's post (no comment text)."""
+        data = self.post("externalcontact/get_moment_comments", {"moment_id": moment_id, "userid": userid})
+        return {"comment_list": list(data.get("comment_list") or []), "like_list": list(data.get("like_list") or [])}
+
+    def group_welcome_add(self, body: dict[str, Any]) -> str:
+        return str(self.post("externalcontact/group_welcome_template/add", body)["template_id"])
+
+    def group_welcome_edit(self, template_id: str, body: dict[str, Any]) -> None:
+        self.post("externalcontact/group_welcome_template/edit", {"template_id": template_id, **body})
+
+    def group_welcome_get(self, template_id: str) -> dict[str, Any]:
+        data = self.post("externalcontact/group_welcome_template/get", {"template_id": template_id})
+        return {k: v for k, v in data.items() if k not in ("errcode", "errmsg")}
+
+    def group_welcome_del(self, template_id: str) -> None:
+        self.post("externalcontact/group_welcome_template/del", {"template_id": template_id})

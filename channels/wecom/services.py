@@ -20,9 +20,9 @@ from django.utils import timezone
 
 from channels import registry
 from channels.errors import PlatformError
-from channels.models import ChannelAccount, ContactWayKind, InboxEvent
+from channels.models import ChannelAccount, ContactWayKind, InboxEvent, MediaPurpose
 from channels.selectors import contact_way_for_state
-from channels.wecom import acquisition, adapter, add_caps
+from channels.wecom import acquisition, adapter, add_caps, media
 from channels.wecom.client import WeComClient
 from channels.wecom.lead_codes import lead_code_join
 from channels.wecom.remarks import auto_remark_queue
@@ -259,10 +259,17 @@ def send_welcome(
     body: dict[str, Any] = {"welcome_code": event.welcome_code}
     if content.text.strip():
         body["text"] = {"content": content.text}
-    if content.attachments:
-        body["attachments"] = content.attachments
+
+    def send(attachments: list[dict[str, Any]]) -> None:
+        client.post(
+            "externalcontact/send_welcome_msg", {**body, **({"attachments": attachments} if attachments else {})}
+        )
+
     try:
-        client.post("externalcontact/send_welcome_msg", body)
+        # Library materials become media ids (uploaded and cached; once more with fresh ids on 40007).
+        media.with_media(
+            account=account, attachments=content.attachments, purpose=MediaPurpose.MESSAGE, call=send, client=client
+        )
     except PlatformError as exc:
         if exc.code == 41051:
             return "welcome skipped: already sent or the customer started chatting (41051)"

@@ -2,7 +2,7 @@
 
 from django.urls import URLPattern, path
 
-from channels.wecom import acquisition_views, login, views
+from channels.wecom import acquisition_views, group_welcome_views, login, views
 
 urlpatterns: list[URLPattern] = [
     path("channels/accounts/connect/", views.account_connect, name="account_connect"),
@@ -17,6 +17,12 @@ urlpatterns: list[URLPattern] = [
     path("channels/qrcodes/links/new/", acquisition_views.acquisition_edit, name="acquisition_new"),
     path("channels/qrcodes/links/<int:pk>/", acquisition_views.acquisition_edit, name="acquisition_edit"),
     path("channels/qrcodes/links/<int:pk>/action/", acquisition_views.acquisition_action, name="acquisition_action"),
+    path("channels/group-welcome/", group_welcome_views.group_welcome_list, name="group_welcome_list"),
+    path("channels/group-welcome/new/", group_welcome_views.group_welcome_edit, name="group_welcome_new"),
+    path("channels/group-welcome/<int:pk>/", group_welcome_views.group_welcome_edit, name="group_welcome_edit"),
+    path(
+        "channels/group-welcome/<int:pk>/delete/", group_welcome_views.group_welcome_remove, name="group_welcome_remove"
+    ),
     path("channels/transfers/", views.transfer_list, name="transfer_list"),
     path("channels/transfers/<int:pk>/refresh/", views.transfer_refresh, name="transfer_refresh"),
     path("channels/wecom/follows/<int:pk>/remark/", views.follow_remark, name="wecom_follow_remark"),

@@ -22,6 +22,7 @@ from campaigns.models import (
     Recurrence,
 )
 from campaigns.results import campaign_results_compute, lift_interval
+from channels.materials import material_create
 from tests.campaigns.factories import at, campaign, policy, reachable_customers
 from tests.factories import StaffFactory
 
@@ -38,13 +39,21 @@ def no_enqueue(monkeypatch):
     return sent
 
 
-def test_content_limits_have_clear_messages():
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+MP4 = b"\x00\x00\x00\x18ftypmp42" + b"\x00" * 64
+
+
+def test_content_limits_have_clear_messages(world):
+    org = world.org.pk
     with pytest.raises(ValidationError) as err:
         validate_content(
-            kind=CampaignKind.BROADCAST_SINGLE, text="字" * 1400, attachments=[{"msgtype": "image", "image": {}}] * 10
+            kind=CampaignKind.BROADCAST_SINGLE,
+            text="字" * 1400,
+            attachments=[{"msgtype": "image", "image": {}}] * 10,
+            organization_id=org,
         )
     text = " ".join(err.value.messages)
-    assert "4000 字节" in text and "附件最多 9 个" in text and "缺少图片" in text
+    assert "4000 字节" in text and "附件最多 9 个" in text and "缺少素材" in text
     with pytest.raises(ValidationError, match="标题超过 64 字节"):
         validate_content(
             kind=CampaignKind.BROADCAST_SINGLE,
@@ -52,16 +61,46 @@ def test_content_limits_have_clear_messages():
             attachments=[
                 {
                     "msgtype": "miniprogram",
-                    "miniprogram": {"title": "长" * 30, "appid": "wx1", "page": "p", "pic_media_id": "m"},
+                    "miniprogram": {"title": "长" * 30, "appid": "wx1", "page": "p", "pic_material_id": 1},
                 }
             ],
+            organization_id=org,
+        )
+    # An image is a library material of this brand, never a URL.
+    with pytest.raises(ValidationError, match="不能填写网址"):
+        validate_content(
+            kind=CampaignKind.BROADCAST_SINGLE,
+            text="",
+            attachments=[{"msgtype": "image", "image": {"pic_url": "https://x.cn/a.png"}}],
+            organization_id=org,
+        )
+    theirs = material_create(organization=world.other_org, kind="image", name="a", data=PNG).material
+    video = material_create(organization=world.org, kind="video", name="v", data=MP4).material
+    for material_id in (theirs.pk, video.pk):
+        with pytest.raises(ValidationError, match="素材不存在或不是图片"):
+            validate_content(
+                kind=CampaignKind.BROADCAST_SINGLE,
+                text="",
+                attachments=[{"msgtype": "image", "image": {"material_id": material_id}}],
+                organization_id=org,
+            )
+    with pytest.raises(ValidationError, match="1 个视频"):
+        validate_content(
+            kind=CampaignKind.MOMENT,
+            text="",
+            attachments=[{"msgtype": "video", "video": {"material_id": video.pk}}] * 2,
+            organization_id=org,
         )
     ok = validate_content(
         kind=CampaignKind.BROADCAST_SINGLE,
         text="hi",
-        attachments=[{"msgtype": "link", "link": {"title": "t", "url": "https://x.cn"}}],
+        attachments=[
+            {"msgtype": "link", "link": {"title": "t", "url": "https://x.cn"}},
+            {"msgtype": "video", "video": {"material_id": video.pk}},
+        ],
+        organization_id=org,
     )
-    assert ok[0]["msgtype"] == "link"
+    assert [a["msgtype"] for a in ok] == ["link", "video"]
 
 
 def test_large_audiences_need_a_managers_approval(world):

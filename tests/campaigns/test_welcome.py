@@ -11,6 +11,7 @@ from campaigns import services
 from campaigns.models import Campaign, CampaignKind, CampaignStatus
 from campaigns.welcome import welcome_provider
 from channels import registry
+from channels.materials import material_create
 from channels.models import ChannelAccount, ContactWay, InboxEvent, InboxStatus
 from channels.wecom import services as wecom
 from channels.wecom.adapter import ContactEvent
@@ -20,11 +21,32 @@ from contacts.models import Customer, TimelineEvent
 from tests.factories import CustomerFactory, StaffFactory
 
 LINK = {"msgtype": "link", "link": {"title": "新人礼领取", "url": "https://shop.example.com/gift"}}
-IMAGE = {"msgtype": "image", "image": {"pic_url": "https://shop.example.com/gift.png"}}
-MINI = {
-    "msgtype": "miniprogram",
-    "miniprogram": {"title": "会员中心", "appid": "wx1234", "page": "pages/member/index", "pic_media_id": "MEDIA1"},
-}
+PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+
+
+def image_att(org: Any) -> dict[str, Any]:
+    """An image attachment from the material library (WeCom takes media ids, not URLs)."""
+    material = material_create(organization=org, kind="image", name="新人礼.png", data=PNG).material
+    return {"msgtype": "image", "image": {"material_id": material.pk}}
+
+
+def mini_att(org: Any) -> dict[str, Any]:
+    cover = material_create(organization=org, kind="image", name="会员中心封面.png", data=PNG + b"cover").material
+    return {
+        "msgtype": "miniprogram",
+        "miniprogram": {
+            "title": "会员中心",
+            "appid": "wx1234",
+            "page": "pages/member/index",
+            "pic_material_id": cover.pk,
+        },
+    }
+
+
+def assert_uploaded(sandbox: Any, media_id: str) -> None:
+    """``media_id`` is one the sandbox issued through media/upload for an image."""
+    entry = sandbox.snapshot()["media"][media_id]
+    assert entry["purpose"] == "message" and entry["type"] == "image"
 
 
 def welcome_template(org: Any, *, text: str, way: ContactWay | None = None, attachments: Any = None) -> Campaign:
@@ -54,7 +76,12 @@ def test_a_scan_of_a_channel_code_ends_with_the_templates_text_and_attachments_o
         account=account, name="A店收银台", state="store_a_desk", channel="wecom", store=world.store_a,
         staff=[guide], tags=[], welcome_text="活码自带欢迎语",
     )  # fmt: skip
-    template = welcome_template(world.org, text="欢迎来到A店！点击领取新人礼", way=way, attachments=[LINK, IMAGE, MINI])
+    template = welcome_template(
+        world.org,
+        text="欢迎来到A店！点击领取新人礼",
+        way=way,
+        attachments=[LINK, image_att(world.org), mini_att(world.org)],
+    )
     welcome_template(world.org, text="默认模板欢迎语")
     assert template.status == CampaignStatus.SCHEDULED and template.channel_account_id == account.pk
 
@@ -67,7 +94,11 @@ def test_a_scan_of_a_channel_code_ends_with_the_templates_text_and_attachments_o
     assert len(welcomes) == 1
     assert welcomes[0]["external_userid"] == scanned["external_userid"]
     assert welcomes[0]["text"] == "欢迎来到A店！点击领取新人礼"
-    assert welcomes[0]["attachments"] == [LINK, IMAGE, MINI]
+    link, image, mini = welcomes[0]["attachments"]
+    assert link == LINK
+    assert_uploaded(wecom_sandbox, image["image"]["media_id"])
+    assert mini["miniprogram"]["title"] == "会员中心" and mini["miniprogram"]["appid"] == "wx1234"
+    assert_uploaded(wecom_sandbox, mini["miniprogram"]["pic_media_id"])
     customer = Customer.objects.get(name="扫码新客")
     assert TimelineEvent.objects.filter(customer=customer, kind="welcomed").exists()
 
@@ -119,16 +150,18 @@ def test_the_template_for_the_code_beats_the_codes_own_text_and_the_defaults(bra
 
 def test_the_codes_own_text_beats_the_default_template(brand, wecom_sandbox, world):
     way_for(brand, "desk", welcome_text="活码自带欢迎语")
-    welcome_template(world.org, text="默认模板", attachments=[IMAGE])
+    welcome_template(world.org, text="默认模板", attachments=[image_att(world.org)])
     sent = scan_and_welcome(wecom_sandbox, brand, "desk")
     assert sent is not None and sent["text"] == "活码自带欢迎语" and sent["attachments"] == []
 
 
 def test_the_default_template_beats_the_account_text_for_a_code_without_its_own(brand, wecom_sandbox, world):
     way_for(brand, "desk")
-    welcome_template(world.org, text="默认模板", attachments=[IMAGE])
+    welcome_template(world.org, text="默认模板", attachments=[image_att(world.org)])
     sent = scan_and_welcome(wecom_sandbox, brand, "desk")
-    assert sent is not None and sent["text"] == "默认模板" and sent["attachments"] == [IMAGE]
+    assert sent is not None and sent["text"] == "默认模板"
+    [image] = sent["attachments"]
+    assert_uploaded(wecom_sandbox, image["image"]["media_id"])
     # A scan without any 活码 (no state) gets the default template too.
     scanned = wecom_sandbox.scan(userid="guide_a")
     event = ContactEvent(

@@ -123,6 +123,8 @@ def test_wizard_script_strings_follow_the_english_switch(world: Any, login_page:
     assert page.locator("#phone").inner_text().strip() == "Preview the broadcast here"
     page.get_by_role("button", name="Next: content").click()
     page.locator('[data-add="image"]').click()
-    page.locator('#atts [data-k="pic_url"]').fill("https://shop.example.com/a.png")
+    # An image is picked from the material library (素材库), never typed as a URL.
+    page.locator('#atts select[data-k="material_id"]').wait_for()
+    assert page.locator('#atts input[data-k="pic_url"]').count() == 0
     assert "🖼 Image" in page.locator("#phone").inner_text()
     assert "图片" not in page.locator("#phone").inner_text()

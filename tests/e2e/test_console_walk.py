@@ -25,7 +25,17 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from campaigns.models import Batch, Campaign, QuotaPolicy
-from channels.models import AcquisitionLink, ChannelAccount, ContactWay, CustomerTransfer, InboxEvent, LeadForm
+from channels.materials import material_create
+from channels.models import (
+    AcquisitionLink,
+    ChannelAccount,
+    ContactWay,
+    CustomerTransfer,
+    GroupWelcomeTemplate,
+    InboxEvent,
+    LeadForm,
+    Material,
+)
 from contacts import services
 from contacts.access import Actor, actor_for_user
 from contacts.models import (
@@ -63,6 +73,7 @@ SKIP_NAMES = {
     "channels:wecom_jssdk",
     "channels:form_public",
     "channels:contactway_qr",
+    "channels:material_file",  # the stored bytes of a material (an image or a download)
     "analytics:export",
     "campaigns:campaign_progress",
     "contacts:customer_privacy_export",
@@ -92,6 +103,8 @@ ALLOWED_WORDS = {
     "AES",
     "UTC",
     "PNG",
+    "JPG",
+    "MB",
     "UnionID",
     "Excel",
     "Ctrl",
@@ -100,6 +113,7 @@ ALLOWED_WORDS = {
     # Chinese admin shows exactly these words).
     "CorpID",
     "AgentId",
+    "AppID",
     "Secret",
     "EncodingAESKey",
     "Client",
@@ -261,6 +275,9 @@ PARAMS: dict[str, Fill] = {
     "channels:transfer_refresh": _pk(CustomerTransfer),
     "channels:leadform_edit": _pk(LeadForm),
     "channels:wecom_follow_remark": _pk(Follow),
+    "channels:material_remove": _pk(Material),
+    "channels:group_welcome_edit": _pk(GroupWelcomeTemplate),
+    "channels:group_welcome_remove": _pk(GroupWelcomeTemplate),
     "contacts:customer_merge": _pk(Customer),
     "contacts:customer_merge_undo": _merge_undo,
     "contacts:settings_store": _pk(Store),
@@ -336,6 +353,15 @@ def _world() -> Organization:
             attempts=3,
             error="客户不存在",
         )
+    if not Material.objects.filter(organization=org).exists():
+        poster = material_create(
+            organization=org, kind="image", name="门店海报.png", data=b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, by=operator
+        ).material
+        # Not pushed (the walk has no WeCom to answer): shown as a failed sync with its reason.
+        GroupWelcomeTemplate.objects.create(
+            organization=org, account=wecom, name="新群欢迎", text="欢迎 %NICKNAME% 入群", kind="image",
+            material=poster, push_state="failed", push_error="沙箱未启动",
+        )  # fmt: skip
     if not QuotaPolicy.objects.filter(organization=org, channel_account__isnull=False).exists():
         QuotaPolicy.objects.create(organization=org, channel_account=wecom)
     if not CustomerTransfer.objects.filter(organization=org).exists():

@@ -7,6 +7,7 @@ import json
 from typing import Any
 
 from channels.sandbox.wecom.acquisition import Acquisition
+from channels.sandbox.wecom.media import MediaApi
 from channels.sandbox.wecom.scenarios import _check_tag_name
 from channels.sandbox.wecom.state import (
     ApiError,
@@ -17,8 +18,8 @@ from channels.sandbox.wecom.state import (
 )
 
 
-class WeComFake(Acquisition):
-    """The WeCom fake: state, scenarios, 获客助手, and the 客户联系 API."""
+class WeComFake(MediaApi, Acquisition):
+    """The WeCom fake: state, scenarios, media, 获客助手, and the 客户联系 API."""
 
     def api_externalcontact__get_follow_user_list(self, corp: Corp, p: dict[str, Any]) -> dict[str, Any]:
         return {"follow_user": [u for u, m in corp.members.items() if m["status"] == 1]}
@@ -409,8 +410,7 @@ class WeComFake(Acquisition):
             raise ApiError(41051, "externaluser has started chatting")
         if not p.get("text") and not p.get("attachments"):
             raise ApiError(40058, "text or attachments required")
-        if len(p.get("attachments") or []) > 9:
-            raise ApiError(40058, "at most 9 attachments")
+        self.check_attachments(corp, list(p.get("attachments") or []), purpose="message")
         code["used"] = True
         corp.welcomes.append(
             {
@@ -431,10 +431,9 @@ class WeComFake(Acquisition):
         attachments = list(p.get("attachments") or [])
         if text and len(str(text.get("content", "")).encode()) > 4000:
             raise ApiError(40058, "text longer than 4000 bytes")
-        if len(attachments) > 9:
-            raise ApiError(40058, "at most 9 attachments")
         if not text and not attachments:
             raise ApiError(40058, "text or attachments required")
+        self.check_attachments(corp, attachments, purpose="message")
         msgid = self._id("msg")
         msg = GroupSend(
             msgid=msgid,
@@ -564,11 +563,16 @@ class WeComFake(Acquisition):
         if len(text) > 2000:
             raise ApiError(40058, "text longer than 2000 characters")
         attachments = p.get("attachments") or []
-        if len(attachments) > 9:
-            raise ApiError(40058, "at most 9 attachments")
         if not text and not attachments:
             raise ApiError(40058, "text or attachments required")
-        senders = list(((p.get("visible_range") or {}).get("sender_list") or {}).get("user_list") or [])
+        self.check_attachments(corp, list(attachments), purpose="moment")
+        visible = p.get("visible_range") or {}
+        senders = list((visible.get("sender_list") or {}).get("user_list") or [])
+        # Customers who see the post: only those with one of these corp tags (none = every customer).
+        tag_list = [str(t) for t in (visible.get("external_contact_list") or {}).get("tag_list") or []]
+        known = {t["id"] for g in corp.tag_groups.values() for t in g["tag"]}
+        if any(t not in known for t in tag_list):
+            raise ApiError(40068, "invalid tagid")
         jobid = self._id("job")
         corp.moments[jobid] = {
             "jobid": jobid,
@@ -577,6 +581,7 @@ class WeComFake(Acquisition):
             "moment_id": self._id("mom"),
             "text": text,
             "attachments": attachments,
+            "tag_list": tag_list,
             "create_time": int(self.now()),
         }
         return {"jobid": jobid}
@@ -606,8 +611,11 @@ class WeComFake(Acquisition):
         if job is None:
             raise ApiError(40058, "invalid moment_id")
         userid = p.get("userid", "")
+        tags = set(job.get("tag_list") or [])
         rows = [
-            {"userid": userid, "external_userid": e} for e, c in sorted(corp.customers.items()) if userid in c.follows
+            {"userid": userid, "external_userid": e}
+            for e, c in sorted(corp.customers.items())
+            if userid in c.follows and (not tags or tags & c.follows[userid].tags)
         ]
         return {"customer_list": rows, "next_cursor": ""}
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import email.policy
 import json
 import queue
 import random
@@ -10,6 +11,7 @@ import threading
 import time
 from collections import defaultdict, deque
 from collections.abc import Callable, Iterable
+from email.parser import BytesParser
 from typing import Any
 from urllib.parse import parse_qs, urlencode
 from xml.sax.saxutils import escape
@@ -23,6 +25,24 @@ from channels.sandbox.wecom.state import (
     _cdata,
 )
 from channels.wecom.crypto import WXBizMsgCrypt, signature
+
+
+def multipart_media(content_type: str, raw: bytes) -> dict[str, Any] | None:
+    """The part named ``media`` of a multipart/form-data body: ``{filename, content_type, data}``."""
+    message = BytesParser(policy=email.policy.HTTP).parsebytes(
+        b"Content-Type: " + content_type.encode() + b"\r\nMIME-Version: 1.0\r\n\r\n" + raw
+    )
+    if not message.is_multipart():
+        return None
+    for part in message.iter_parts():
+        if part.get_param("name", header="content-disposition") == "media":
+            payload = part.get_payload(decode=True)
+            return {
+                "filename": part.get_filename() or "",
+                "content_type": part.get_content_type(),
+                "data": payload if isinstance(payload, bytes) else b"",
+            }
+    return None
 
 
 class FakeCore:
@@ -224,10 +244,14 @@ class FakeCore:
         query = {k: v[0] for k, v in parse_qs(environ.get("QUERY_STRING", "")).items()}
         length = int(environ.get("CONTENT_LENGTH") or 0)
         raw = environ["wsgi.input"].read(length) if length else b""
-        try:
-            body = json.loads(raw) if raw else {}
-        except ValueError:
-            return json_response(start_response, {"errcode": 47001, "errmsg": "data format error"})
+        content_type = environ.get("CONTENT_TYPE", "")
+        if content_type.startswith("multipart/form-data"):
+            body = {"media": multipart_media(content_type, raw)}
+        else:
+            try:
+                body = json.loads(raw) if raw else {}
+            except ValueError:
+                return json_response(start_response, {"errcode": 47001, "errmsg": "data format error"})
         if path.rstrip("/") == "/connect/oauth2/authorize":
             return self._authorize_page(query, start_response)
         if path.startswith("/ca/"):
@@ -272,6 +296,8 @@ class FakeCore:
         "verify_callback_url",
         "wait_idle",
         "seed_bulk",
+        "expire_media",
+        "moment_interact",
     }
 
     def _control(self, method: str, body: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:

@@ -635,6 +635,12 @@ class Scenarios(FakeCore):
                     k: {kk: vv for kk, vv in v.items() if not kk.startswith("_")} for k, v in corp.join_ways.items()
                 },
                 "transfers": list(corp.transfers),
+                "media": {k: dict(v) for k, v in corp.media.items()},
+                "moments": {
+                    j: {k: v for k, v in m.items() if k in ("senders", "text", "attachments", "tag_list", "moment_id")}
+                    for j, m in corp.moments.items()
+                },
+                "group_welcome_templates": json.loads(json.dumps(corp.group_welcome_templates)),
                 "group_sends": {
                     m: {"creator": g.creator, "chat_type": g.chat_type, "cancelled": g.cancelled, "tasks": g.tasks}
                     for m, g in corp.group_sends.items()

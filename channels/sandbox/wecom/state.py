@@ -77,6 +77,9 @@ class Corp:
     # (recipient id, timestamp) of every delivered group message, from any source (企业 or 个人).
     received: list[tuple[str, float]] = field(default_factory=list)
     moments: dict[str, dict[str, Any]] = field(default_factory=dict)
+    # media_id -> {type, purpose ("message" | "moment" | "album"), created_at, size, filename}
+    media: dict[str, dict[str, Any]] = field(default_factory=dict)
+    group_welcome_templates: dict[str, dict[str, Any]] = field(default_factory=dict)
     transfers: list[dict[str, Any]] = field(default_factory=list)
     transfer_counts: dict[str, list[float]] = field(default_factory=lambda: defaultdict(list))
     # new owner userid → times groups were handed to them (groupchat/transfer, onjob_transfer)

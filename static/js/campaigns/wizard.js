@@ -51,24 +51,40 @@
       recurrence_until: welcome ? null : beijingIso(field("recurrence_until").value),
       holdout_seed: holdoutSeed,
       contact_way_id: welcome && way && way.value ? Number(way.value) : null,
+      moment_tag_ids: field("kind").value === "moment" ? multi("moment_tag_ids") : [],
     };
   }
+
+  // Library materials (素材库) the pickers offer: [{id, name, kind, url}].
+  const materialsEl = document.getElementById("wizard-materials");
+  const materials = materialsEl ? JSON.parse(materialsEl.textContent) : [];
+  const materialId = (value) => (value ? Number(value) : null);
 
   function readAtt(row) {
     const type = row.dataset.type, v = (n) => row.querySelector(`[data-k="${n}"]`).value;
     if (type === "link") return { msgtype: "link", link: { title: v("title"), url: v("url") } };
-    if (type === "image") return { msgtype: "image", image: { pic_url: v("pic_url") } };
-    return { msgtype: "miniprogram", miniprogram: { title: v("title"), appid: v("appid"), page: v("page"), pic_media_id: v("pic_media_id") } };
+    if (type === "image" || type === "video" || type === "file") return { msgtype: type, [type]: { material_id: materialId(v("material_id")) } };
+    return { msgtype: "miniprogram", miniprogram: { title: v("title"), appid: v("appid"), page: v("page"), pic_material_id: materialId(v("pic_material_id")) } };
+  }
+
+  // A <select> of the library's materials of one kind (the picker), or a note that there are none yet.
+  function picker(key, kind, label) {
+    const options = materials.filter((m) => m.kind === kind);
+    if (!options.length) return `<select data-k="${key}" aria-label="${esc(label)}"><option value="">${esc(t("no_materials", { kind: t(kind) }))}</option></select>`;
+    return `<select data-k="${key}" aria-label="${esc(label)}"><option value="">${esc(label)}</option>` +
+      options.map((m) => `<option value="${m.id}" data-url="${esc(m.url)}">${esc(m.name)}</option>`).join("") + "</select>";
   }
 
   function addAtt(type) {
     if (atts.length >= 9) { alert(t("max_attachments")); return; }
     const row = document.createElement("div");
     row.className = "att-row"; row.dataset.type = type;
-    const inputs = { link: [["title", t("link_title")], ["url", "https://"]], image: [["pic_url", t("image_url")]],
-      miniprogram: [["title", t("miniprogram_title")], ["appid", "AppID"], ["page", t("page_path")], ["pic_media_id", t("cover_media_id")]] }[type];
-    row.innerHTML = inputs.map(([k, p]) => `<input data-k="${k}" placeholder="${esc(p)}">`).join("") +
+    const inputs = { link: [["title", t("link_title")], ["url", "https://"]], miniprogram: [["title", t("miniprogram_title")], ["appid", "AppID"], ["page", t("page_path")]] }[type] || [];
+    const pick = type === "miniprogram" ? picker("pic_material_id", "image", t("choose_cover"))
+      : type in { image: 1, video: 1, file: 1 } ? picker("material_id", type, t("choose_material", { kind: t(type) })) : "";
+    row.innerHTML = inputs.map(([k, p]) => `<input data-k="${k}" placeholder="${esc(p)}">`).join("") + pick +
       `<button type="button" title="${esc(t("remove_attachment"))}" aria-label="${esc(t("remove_attachment"))}">✕</button>`;
+    row.addEventListener("change", phone);
     row.querySelector("button").onclick = () => { atts.splice(atts.indexOf(row), 1); row.remove(); phone(); };
     row.addEventListener("input", phone);
     atts.push(row); $("#atts").appendChild(row); phone();
@@ -81,7 +97,10 @@
     let html = `<div class="bubble">${esc(text || placeholder).replace(/\n/g, "<br>")}</div>`;
     for (const a of atts.map(readAtt)) {
       const b = a[a.msgtype];
-      html += `<div class="bubble att">${a.msgtype === "link" ? "🔗 " + esc(b.title || t("link")) : a.msgtype === "image" ? "🖼 " + esc(t("image")) : "▣ " + esc(b.title || t("miniprogram"))}</div>`;
+      const m = materials.find((x) => x.id === b.material_id);
+      if (a.msgtype === "image" && m) { html += `<div class="bubble att"><img src="${esc(m.url)}" alt="${esc(m.name)}" style="max-width:100%;max-height:120px"></div>`; continue; }
+      const label = { link: "🔗 " + esc(b.title || t("link")), image: "🖼 " + esc(t("image")), video: "▶ " + esc(m ? m.name : t("video")), file: "📄 " + esc(m ? m.name : t("file")) }[a.msgtype];
+      html += `<div class="bubble att">${label || "▣ " + esc(b.title || t("miniprogram"))}</div>`;
     }
     p.innerHTML = html;
   }
@@ -148,6 +167,8 @@
     toggle("audience", !welcome);
     toggle("groups", !welcome && isGroup());
     toggle("customers", !welcome && !isGroup());
+    toggle("not-moment", field("kind").value !== "moment");
+    toggle("moment", field("kind").value === "moment");
     document.querySelectorAll("[data-label-for]").forEach((el) => {
       el.hidden = (el.dataset.labelFor === "welcome") !== welcome;
     });
@@ -160,7 +181,7 @@
     if (target.dataset.next) show(Number(target.dataset.next));
     if (target.dataset.add) addAtt(target.dataset.add);
   });
-  ["segment_id", "group_ids", "exclusion_segment_ids", "holdout_percent", "contact_way_id"].forEach((n) => field(n).addEventListener("change", schedulePreview));
+  ["segment_id", "group_ids", "exclusion_segment_ids", "holdout_percent", "contact_way_id", "moment_tag_ids"].forEach((n) => field(n).addEventListener("change", schedulePreview));
   field("kind").addEventListener("change", kindChanged);
   field("text").addEventListener("input", phone);
   document.getElementById("submit").addEventListener("click", async () => {
