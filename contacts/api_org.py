@@ -250,7 +250,8 @@ class StaffFilterSet(django_filters.FilterSet):  # type: ignore[misc]
         fields: list[str] = []
 
     def apply(self, queryset: QuerySet[Staff], name: str, value: Any) -> QuerySet[Staff]:
-        return selectors.staff_filter(queryset, **{name: int(value) if name == "store" else value})
+        filters: dict[str, Any] = {name: int(value) if name == "store" else value}
+        return selectors.staff_filter(queryset, **filters)
 
 
 def _staff(view: ContactsAPIView) -> QuerySet[Staff]:

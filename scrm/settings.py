@@ -205,6 +205,9 @@ SPECTACULAR_SETTINGS = {
         "TransferKindEnum": "channels.models.TransferKind",
         "LedgerKindEnum": "campaigns.models.LedgerKind",
         "TimelineKindEnum": "contacts.models.TimelineKind",
+        "SourceChannelEnum": "contacts.models.SourceChannel",
+        "LeadSourceEnum": "channels.models.LeadSource",
+        "OrderSourceEnum": "analytics.models.OrderSource",
     },
 }
 
