@@ -9,7 +9,7 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.utils.translation import gettext as _
@@ -40,12 +40,7 @@ def _list(request: AuthenticatedHttpRequest, *, moments: bool) -> HttpResponse:
     status = request.GET.get("status", "")
     kind = request.GET.get("kind", "")
     q = request.GET.get("q", "").strip()
-    if status in CampaignStatus.values:
-        qs = qs.filter(status=status)
-    if kind in CampaignKind.values and not moments:
-        qs = qs.filter(kind=kind)
-    if q:
-        qs = qs.filter(Q(name__icontains=q) | Q(text__icontains=q))
+    qs = selectors.campaign_filter(qs, status=status, kind="" if moments else kind, q=q)
     page = Paginator(qs.order_by("-created_at", "-id"), PAGE_SIZE).get_page(request.GET.get("page"))
     kinds = [(v, label) for v, label in CampaignKind.choices if v != CampaignKind.MOMENT]
     return render(

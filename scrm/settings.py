@@ -208,6 +208,8 @@ SPECTACULAR_SETTINGS = {
         "SourceChannelEnum": "contacts.models.SourceChannel",
         "LeadSourceEnum": "channels.models.LeadSource",
         "OrderSourceEnum": "analytics.models.OrderSource",
+        "OrderStatusEnum": "analytics.models.OrderStatus",
+        "CampaignStatusEnum": "campaigns.models.CampaignStatus",
     },
 }
 
