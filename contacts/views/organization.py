@@ -91,12 +91,11 @@ def store_list(request: AuthenticatedHttpRequest) -> HttpResponse:
                 return redirect(reverse("contacts:settings_stores"))
         else:
             messages.error(request, _("请检查门店信息：编码和名称必填，编码最多 50 字，名称最多 100 字"))
-    stores = actor.scope(Store.objects.all()).annotate(
-        staff_count=Count("staff", filter=Q(staff__is_active=True), distinct=True)
-    )
     q = (request.GET.get("q") or "").strip()[:100]
     status = request.GET.get("status") or ""
-    stores = selectors.store_filter(stores, q=q, status=status)
+    stores = selectors.store_filter(actor.scope(Store.objects.all()), q=q, status=status).annotate(
+        staff_count=Count("staff", filter=Q(staff__is_active=True), distinct=True)
+    )
     context = {
         "form": form,
         "page": _page(request, stores.order_by("code")),
