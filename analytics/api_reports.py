@@ -145,14 +145,102 @@ EXAMPLE = {
 }
 
 
-SCHEMA: dict[str, Any] = {
-    "parameters": [ReportQuery],
-    "responses": {
-        200: ReportOut,
-        400: OpenApiResponse(description="筛选参数有误（字段与原因）"),
-        403: OpenApiResponse(description="你的角色不能查看该报表，或门店 / 员工不在你的范围内"),
-    },
-    "examples": [OpenApiExample("数据概览", value=EXAMPLE, response_only=True, status_codes=["200"])],
+def _example(name: str, title: str, stats: list[tuple[str, Any, str]], table: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "name": name,
+        "title": title,
+        "filter": {"start": "2025-12-03", "end": "2026-12-02", "store_ids": None, "channel": "", "staff_id": None},
+        "stats": [{"label": label, "value": value, "kind": kind, "hint": ""} for label, value, kind in stats],
+        "charts": [],
+        "tables": [table],
+        "notes": [],
+    }
+
+
+def _table(key: str, title: str, columns: list[tuple[str, str, str]], rows: list[list[Any]]) -> dict[str, Any]:
+    return {
+        "key": key,
+        "title": title,
+        "note": "",
+        "columns": [{"key": k, "label": label, "kind": kind} for k, label, kind in columns],
+        "rows": rows,
+    }
+
+
+# One illustration per report (the shapes the report modules build; figures made up).
+EXAMPLES: dict[str, dict[str, Any]] = {
+    "overview": EXAMPLE,
+    "ltv": _example(
+        "ltv",
+        "客户终身价值（LTV）",
+        [("平均 LTV", "812.40", "money")],
+        _table(
+            "distribution",
+            "LTV 分布",
+            [("bucket", "LTV 区间", "text"), ("customers", "购买客户", "int")],
+            [["0–200", 1204], ["200–500", 860]],
+        ),
+    ),
+    "repurchase": _example(
+        "repurchase",
+        "复购分析",
+        [("首购客户", 3120, "int"), ("已复购", 841, "int"), ("30 天复购率", 12.4, "pct")],
+        _table(
+            "repurchase",
+            "复购率（按首购月份）",
+            [("cohort", "首购月份", "text"), ("buyers", "首购客户", "int"), ("repeaters", "已复购", "int")],
+            [["2026-10", 402, 57]],
+        ),
+    ),
+    "cohorts": _example(
+        "cohorts",
+        "同期群留存",
+        [],
+        _table(
+            "customers",
+            "留存率（按客户，%）",
+            [("cohort", "首购月份", "text"), ("size", "首购客户", "int"), ("m1", "第1月", "pct")],
+            [["2026-09", 388, 18.3]],
+        ),
+    ),
+    "rfm": _example(
+        "rfm",
+        "RFM 客户分层",
+        [],
+        _table(
+            "segments",
+            "RFM 分层",
+            [("segment", "分层", "text"), ("customers", "客户数", "int"), ("share", "占比", "pct")],
+            [["重要价值客户", 412, 9.8]],
+        ),
+    ),
+    "funnel": _example(
+        "funnel",
+        "转化漏斗",
+        [("加企微率", 63.5, "pct")],
+        _table(
+            "funnel",
+            "按渠道",
+            [("channel", "渠道", "text"), ("leads", "线索/新客", "int"), ("add_rate", "加企微率", "pct")],
+            [["巨量引擎", 1520, 61.2]],
+        ),
+    ),
+    "staff": _example(
+        "staff",
+        "员工业绩与服务",
+        [],
+        _table(
+            "staff",
+            "员工明细",
+            [("staff", "员工", "text"), ("store", "门店", "text"), ("gmv", "业绩 GMV", "money")],
+            [["王敏", "静安嘉里店", "86230.00"]],
+        ),
+    ),
+}
+RESPONSES: dict[int, Any] = {
+    200: ReportOut,
+    400: OpenApiResponse(description="筛选参数有误（字段与原因）"),
+    403: OpenApiResponse(description="你的角色不能查看该报表，或门店 / 员工不在你的范围内"),
 }
 SUMMARIES = {
     "overview": "数据概览（新增、流失、订单、GMV、私域 GMV）",
@@ -186,7 +274,13 @@ def report_view(name: str) -> Any:
     def get(self: ReportView, request: AuthenticatedRequest) -> Response:
         return self.report(request)
 
-    get = extend_schema(summary=SUMMARIES[name], operation_id=f"reports_{name}_retrieve", **SCHEMA)(get)
+    get = extend_schema(
+        summary=SUMMARIES[name],
+        operation_id=f"reports_{name}_retrieve",
+        parameters=[ReportQuery],
+        responses=RESPONSES,
+        examples=[OpenApiExample(SUMMARIES[name], value=EXAMPLES[name], response_only=True, status_codes=["200"])],
+    )(get)
     view: type[ReportView] = type(
         f"{name.title()}ReportView", (ReportView,), {"report_name": name, "allowed_roles": ROLES[name], "get": get}
     )

@@ -277,7 +277,13 @@ class CampaignListCreateView(generics.ListAPIView):  # type: ignore[type-arg]
                     "holdout_percent": 10,
                 },
                 request_only=True,
-            )
+            ),
+            OpenApiExample(
+                "已提交",
+                value={"id": 88, "status": "scheduled", "url": "/campaigns/88/"},
+                response_only=True,
+                status_codes=["201"],
+            ),
         ],
     )
     def post(self, request: AuthenticatedRequest) -> Response:
@@ -324,20 +330,14 @@ ACTION_SUMMARIES = {
 }
 
 
+ACTION_OUTCOMES = {"pause": CampaignStatus.PAUSED, "resume": CampaignStatus.SENDING, "cancel": CampaignStatus.CANCELLED}
+
+
 class CampaignActionView(APIView):
     allowed_roles = OPERATOR_AND_MANAGER
     action_name = "pause"
 
-    @extend_schema(
-        request=None,
-        responses={
-            200: CampaignOut,
-            400: OpenApiResponse(description="当前状态不能执行该操作，detail 说明原因"),
-            404: OpenApiResponse(description="活动不存在（含其他品牌的活动）"),
-        },
-        summary="暂停 / 恢复 / 取消活动",
-    )
-    def post(self, request: AuthenticatedRequest, pk: int) -> Response:
+    def act(self, request: AuthenticatedRequest, pk: int) -> Response:
         actor = request.actor_obj
         campaign = _campaign(actor, pk)
         try:
@@ -345,6 +345,37 @@ class CampaignActionView(APIView):
         except (services.CampaignError, ValidationError) as exc:
             return _errors(exc)
         return Response(CampaignOut(_campaign(actor, pk)).data)
+
+
+def action_view(name: str) -> Any:
+    """The view of one lifecycle step (its own summary, operation and example in the schema)."""
+
+    def post(self: CampaignActionView, request: AuthenticatedRequest, pk: int) -> Response:
+        return self.act(request, pk)
+
+    outcome = ACTION_OUTCOMES[name]
+    post = extend_schema(
+        request=None,
+        responses={
+            200: CampaignOut,
+            400: OpenApiResponse(description="当前状态不能执行该操作，detail 说明原因"),
+            404: OpenApiResponse(description="活动不存在（含其他品牌的活动）"),
+        },
+        summary=ACTION_SUMMARIES[name],
+        operation_id=f"campaigns_{name}",
+        examples=[
+            OpenApiExample(
+                str(outcome.label),
+                value={**CAMPAIGN_EXAMPLE, "status": outcome.value, "status_label": str(outcome.label)},
+                response_only=True,
+                status_codes=["200"],
+            )
+        ],
+    )(post)
+    view: type[CampaignActionView] = type(
+        f"Campaign{name.title()}View", (CampaignActionView,), {"action_name": name, "post": post}
+    )
+    return view.as_view()
 
 
 class ResultsOut(serializers.Serializer):  # type: ignore[type-arg]

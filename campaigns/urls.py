@@ -27,7 +27,7 @@ urlpatterns = [
     path("api/v1/campaigns/<int:pk>/", api.CampaignDetailView.as_view(), name="api_detail"),
     path("api/v1/campaigns/<int:pk>/results/", api.CampaignResultsView.as_view(), name="api_results"),
     *[
-        path(f"api/v1/campaigns/<int:pk>/{name}/", api.CampaignActionView.as_view(action_name=name), name=f"api_{name}")
+        path(f"api/v1/campaigns/<int:pk>/{name}/", api.action_view(name), name=f"api_{name}")
         for name in api.API_ACTIONS
     ],
 ]

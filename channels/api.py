@@ -362,7 +362,10 @@ class ContactWayListView(ChannelsAPIView, generics.ListAPIView):  # type: ignore
     @extend_schema(
         request=ContactWayInputSerializer,
         responses={201: ContactWaySerializer},
-        examples=[CONTACT_WAY_INPUT_EXAMPLE],
+        examples=[
+            CONTACT_WAY_INPUT_EXAMPLE,
+            OpenApiExample("已创建并同步", value=CONTACT_WAY_EXAMPLE, response_only=True, status_codes=["201"]),
+        ],
         summary="新建活码并同步到企业微信（运营；同步失败时 sync_error 说明原因）",
     )
     def post(self, request: Request) -> Response:
@@ -388,7 +391,15 @@ class ContactWayDetailView(ChannelsAPIView, generics.RetrieveAPIView):  # type: 
     @extend_schema(
         request=ContactWayInputSerializer,
         responses=ContactWaySerializer,
-        examples=[OpenApiExample("换接待员工", value={"staff": [17, 19]}, request_only=True)],
+        examples=[
+            OpenApiExample("改名称", value={"name": "静安店收银台"}, request_only=True),
+            OpenApiExample(
+                "已修改并同步",
+                value={**CONTACT_WAY_EXAMPLE, "name": "静安店收银台"},
+                response_only=True,
+                status_codes=["200"],
+            ),
+        ],
         summary="修改活码并同步到企业微信（运营；只改给出的字段）",
     )
     def patch(self, request: Request, pk: int) -> Response:

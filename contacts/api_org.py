@@ -182,7 +182,10 @@ class StoreListView(ContactsAPIView, generics.ListAPIView):  # type: ignore[type
                 "新门店",
                 value={"code": "SH-JA01", "name": "静安嘉里店", "city": "上海", "address": "南京西路 1515 号 B1"},
                 request_only=True,
-            )
+            ),
+            OpenApiExample(
+                "已创建", value={**STORE_EXAMPLE, "staff_count": 0}, response_only=True, status_codes=["201"]
+            ),
         ],
     )
     def post(self, request: Request) -> Response:
@@ -210,7 +213,15 @@ class StoreDetailView(ContactsAPIView, generics.RetrieveAPIView):  # type: ignor
         request=StoreInputSerializer(partial=True),
         responses=StoreSerializer,
         summary="修改门店（只改给出的字段，留痕）",
-        examples=[OpenApiExample("改地址", value={"address": "南京西路 1601 号 2F"}, request_only=True)],
+        examples=[
+            OpenApiExample("改地址", value={"address": "南京西路 1601 号 2F"}, request_only=True),
+            OpenApiExample(
+                "已修改",
+                value={**STORE_EXAMPLE, "address": "南京西路 1601 号 2F"},
+                response_only=True,
+                status_codes=["200"],
+            ),
+        ],
     )
     def patch(self, request: Request, pk: int) -> Response:
         store = self.get_object()
@@ -227,7 +238,16 @@ class StoreActiveView(ContactsAPIView):
     allowed_roles = OPERATOR_ONLY
     active = False
 
-    @extend_schema(request=None, responses=StoreSerializer, summary="停用 / 重新启用门店（留痕）")
+    @extend_schema(
+        request=None,
+        responses=StoreSerializer,
+        summary="停用 / 重新启用门店（留痕）",
+        examples=[
+            OpenApiExample(
+                "已停用", value={**STORE_EXAMPLE, "is_active": False}, response_only=True, status_codes=["200"]
+            )
+        ],
+    )
     def post(self, request: Request, pk: int) -> Response:
         store = generics.get_object_or_404(_stores(self), pk=pk)
         services.store_set_active(store=store, by=self.actor.staff, active=self.active)
@@ -299,7 +319,13 @@ class StaffDetailView(ContactsAPIView, generics.RetrieveAPIView):  # type: ignor
                 "设为店长并管理两家店",
                 value={"role": "manager", "store": 3, "managed_stores": [4, 5]},
                 request_only=True,
-            )
+            ),
+            OpenApiExample(
+                "已修改",
+                value={**STAFF_EXAMPLE, "role": "manager", "role_label": "店长/经理", "managed_store_ids": [4, 5]},
+                response_only=True,
+                status_codes=["200"],
+            ),
         ],
     )
     def patch(self, request: Request, pk: int) -> Response:
