@@ -148,3 +148,24 @@ def test_an_api_token_lists_and_pauses(world):
     assert Client().post(f"/api/v1/campaigns/{c.pk}/pause/", **auth).json()["status"] == "paused"
     c.refresh_from_db()
     assert c.status == CampaignStatus.PAUSED
+
+
+def test_list_queries_do_not_grow_with_the_rows(world):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from contacts.models import Segment
+
+    op = world.client_for(world.operator)
+    segment = Segment.objects.create(organization=world.org, name="老客", expression={})
+
+    def count() -> int:
+        with CaptureQueriesContext(connection) as ctx:
+            assert op.get("/api/v1/campaigns/").status_code == 200
+        return len(ctx.captured_queries)
+
+    campaign(world.org, segment=segment, created_by=world.operator).exclusion_segments.add(segment)
+    base = count()
+    for _ in range(4):
+        campaign(world.org, segment=segment, created_by=world.manager).exclusion_segments.add(segment)
+    assert count() == base

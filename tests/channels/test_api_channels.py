@@ -251,3 +251,24 @@ def test_an_api_token_lists_leads_and_disables_a_code(account, guide, leads, wor
     assert Client().delete(f"/api/v1/contact-ways/{way.pk}/", **auth).status_code == 204
     way.refresh_from_db()
     assert not way.is_active and wecom_sandbox.snapshot()["contact_ways"] == {}
+
+
+def _queries(client: Client, path: str) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(path).status_code == 200
+    return len(ctx.captured_queries)
+
+
+def test_list_queries_do_not_grow_with_the_rows(account, guide, leads, world):
+    op = world.client_for(world.operator)
+    tag = TagFactory(group__organization=world.org, name="扫码")
+    paths = ("/api/v1/channel-accounts/", "/api/v1/contact-ways/", "/api/v1/leads/")
+    contact_way_save(account=account, name="一号", store=world.store_a, staff=[guide], tags=[tag])
+    base = {path: _queries(op, path) for path in paths}
+    for i in range(3):
+        contact_way_save(account=account, name=f"活码{i}", store=world.store_a, staff=[guide], tags=[tag])
+        _lead(world, world.store_a, LeadSource.FORM, f"extra{i}", dt.datetime(2026, 11, 9, tzinfo=SHANGHAI))
+    assert {path: _queries(op, path) for path in paths} == base

@@ -155,3 +155,23 @@ def test_an_api_token_reads_the_list_and_runs_an_action(world):
     manager = StaffFactory(organization=world.org, store=world.store_a, user=manager_user)
     _row, manager_secret = api_token_create(staff=manager, by=world.operator, name="BI", days=30)
     assert client.get("/api/v1/stores/", HTTP_AUTHORIZATION=f"Token {manager_secret}").status_code == 403
+
+
+def _queries(client: Client, path: str) -> int:
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    with CaptureQueriesContext(connection) as ctx:
+        assert client.get(path).status_code == 200
+    return len(ctx.captured_queries)
+
+
+def test_list_queries_do_not_grow_with_the_rows(world):
+    op = world.client_for(world.operator)
+    base = {path: _queries(op, path) for path in ("/api/v1/stores/", "/api/v1/staff/")}
+    for i in range(4):
+        user = UserFactory(username=f"extra{i}", role=Role.MANAGER)
+        member = StaffFactory(organization=world.org, store=world.store_a, user=user)
+        member.managed_stores.add(world.store_b)
+        Store.objects.create(organization=world.org, code=f"N{i}", name=f"新店{i}")
+    assert {path: _queries(op, path) for path in base} == base
