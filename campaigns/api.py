@@ -322,15 +322,26 @@ class CampaignDetailView(generics.RetrieveAPIView):  # type: ignore[type-arg]
 
 
 # The lifecycle steps the API offers, each the console's own service (campaigns.views.ACTIONS).
-API_ACTIONS = {name: ACTIONS[name] for name in ("pause", "resume", "cancel")}
+API_ACTIONS = {name: ACTIONS[name] for name in ("submit", "approve", "reject", "pause", "resume", "cancel")}
+REVIEWS = ("approve", "reject")
 ACTION_SUMMARIES = {
+    "submit": "提交草稿（超过审批门槛时进入待审批）",
+    "approve": "审批通过（店长不能审批自己创建的活动）",
+    "reject": "驳回，退回草稿（店长不能驳回自己创建的活动）",
     "pause": "暂停活动（已排期或发送中）",
     "resume": "恢复已暂停的活动",
     "cancel": "取消活动（未发出的不再发送，预留的配额释放，未确认的企业微信任务撤回）",
 }
 
 
-ACTION_OUTCOMES = {"pause": CampaignStatus.PAUSED, "resume": CampaignStatus.SENDING, "cancel": CampaignStatus.CANCELLED}
+ACTION_OUTCOMES = {
+    "submit": CampaignStatus.SCHEDULED,
+    "approve": CampaignStatus.SCHEDULED,
+    "reject": CampaignStatus.DRAFT,
+    "pause": CampaignStatus.PAUSED,
+    "resume": CampaignStatus.SENDING,
+    "cancel": CampaignStatus.CANCELLED,
+}
 
 
 class CampaignActionView(APIView):
@@ -340,6 +351,10 @@ class CampaignActionView(APIView):
     def act(self, request: AuthenticatedRequest, pk: int) -> Response:
         actor = request.actor_obj
         campaign = _campaign(actor, pk)
+        if self.action_name in REVIEWS:
+            refusal = services.campaign_review_refusal(campaign=campaign, staff=actor.staff, role=actor.role)
+            if refusal:
+                return Response({"detail": refusal}, status=403)
         try:
             API_ACTIONS[self.action_name](campaign=campaign, by=actor.staff)
         except (services.CampaignError, ValidationError) as exc:
@@ -359,6 +374,7 @@ def action_view(name: str) -> Any:
         responses={
             200: CampaignOut,
             400: OpenApiResponse(description="当前状态不能执行该操作，detail 说明原因"),
+            403: OpenApiResponse(description="角色不允许；或店长审批自己创建的活动"),
             404: OpenApiResponse(description="活动不存在（含其他品牌的活动）"),
         },
         summary=ACTION_SUMMARIES[name],

@@ -215,8 +215,13 @@ def campaign_action(request: AuthenticatedHttpRequest, pk: int, action: str) -> 
     fn = ACTIONS.get(action)
     if fn is None:
         raise PermissionDenied(_("未知操作"))
-    if action in ("approve", "reject") and campaign.created_by_id == actor.staff.pk and actor.role != Role.OPERATOR:
-        messages.error(request, _("不能审批自己创建的活动，请让其他店长或运营审批"))
+    refusal = (
+        services.campaign_review_refusal(campaign=campaign, staff=actor.staff, role=actor.role)
+        if action in ("approve", "reject")
+        else None
+    )
+    if refusal:
+        messages.error(request, refusal)
         return redirect("campaigns:campaign_detail", pk=pk)
     try:
         fn(campaign=campaign, by=actor.staff)

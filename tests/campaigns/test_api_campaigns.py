@@ -169,3 +169,31 @@ def test_list_queries_do_not_grow_with_the_rows(world):
     for _ in range(4):
         campaign(world.org, segment=segment, created_by=world.manager).exclusion_segments.add(segment)
     assert count() == base
+
+
+def test_submit_approve_and_reject_with_the_pages_review_rule(world):
+    from tests.campaigns.factories import policy
+
+    policy(world.org, approval_threshold=1)
+    reachable_customers(world.org, 3, staff=[StaffFactory(organization=world.org)])
+    mine = campaign(world.org, created_by=world.manager)
+    manager = world.client_for(world.manager)
+    resp = _post(manager, f"/api/v1/campaigns/{mine.pk}/submit/")
+    assert resp.status_code == 200 and resp.json()["status"] == "pending_approval"
+    # A manager never reviews their own campaign: refused, nothing changes (the page says the same).
+    refused = _post(manager, f"/api/v1/campaigns/{mine.pk}/approve/")
+    assert refused.status_code == 403 and "自己创建" in refused.json()["detail"]
+    assert _post(manager, f"/api/v1/campaigns/{mine.pk}/reject/").status_code == 403
+    mine.refresh_from_db()
+    assert mine.status == CampaignStatus.PENDING_APPROVAL and mine.approved_by is None
+    approved = _post(world.client_for(world.operator), f"/api/v1/campaigns/{mine.pk}/approve/")
+    assert approved.status_code == 200 and approved.json()["approved_by"]["id"] == world.operator.pk
+    assert approved.json()["status"] == "scheduled"
+    # The operator's campaign waits for a manager, who may reject it back to draft.
+    theirs = campaign(world.org, created_by=world.operator)
+    assert _post(world.client_for(world.operator), f"/api/v1/campaigns/{theirs.pk}/submit/").status_code == 200
+    rejected = _post(manager, f"/api/v1/campaigns/{theirs.pk}/reject/")
+    assert rejected.status_code == 200 and rejected.json()["status"] == "draft"
+    again = _post(manager, f"/api/v1/campaigns/{theirs.pk}/approve/")
+    assert again.status_code == 400 and again.json()["detail"]
+    assert _post(world.client_for(world.outsider), f"/api/v1/campaigns/{theirs.pk}/submit/").status_code == 404
