@@ -465,7 +465,7 @@ LEAD_EXAMPLE = {
     "source_label": "巨量引擎广告线索",
     "account": 2,
     "form": None,
-    "name": "张女士",
+    "name": "示例客户",
     "phone": "138****8000",
     "ad_id": "1790000000001",
     "ad_name": "双十二焕肤体验",
