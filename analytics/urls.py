@@ -1,6 +1,6 @@
 from django.urls import path
 
-from analytics import api, views
+from analytics import api, api_reports, reports, views
 
 app_name = "analytics"
 urlpatterns = [
@@ -15,4 +15,8 @@ urlpatterns = [
     path("api/v1/orders/", api.OrderListCreate.as_view(), name="api_orders"),
     path("api/v1/customers/<int:pk>/orders/", api.CustomerOrderList.as_view(), name="api_customer_orders"),
     path("api/v1/orders/<int:pk>/refund/", api.OrderRefund.as_view(), name="api_order_refund"),
+    *[
+        path(f"api/v1/reports/{name}/", api_reports.report_view(name), name=f"api_report_{name}")
+        for name in reports.REPORTS
+    ],
 ]

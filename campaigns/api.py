@@ -1,19 +1,27 @@
-"""JSON API for the wizard: a dry-run preview (live count, exclusions, quota) and create + submit."""
+"""JSON API of campaigns: the wizard's dry-run preview and create + submit, the list and detail, the
+lifecycle actions (pause, resume, cancel: the console's own services) and the results the campaign
+page shows. The campaign pages' roles (operators and managers) and look-up (the brand's campaigns)."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
+import django_filters
 from django.core.exceptions import ValidationError
+from django.db.models import QuerySet
+from django.http import Http404
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import serializers
+from django.utils.translation import gettext_lazy as _l
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema, extend_schema_field
+from rest_framework import generics, serializers
+from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from campaigns import selectors, services
-from campaigns.models import CampaignKind, Recurrence
+from campaigns.models import Campaign, CampaignKind, CampaignStatus, Recurrence
+from campaigns.views import ACTIONS
 from channels.models import ContactWay, ContactWayKind
 from contacts.access import OPERATOR_AND_MANAGER, Actor, AuthenticatedRequest
 from contacts.models import CustomerGroup, Segment
@@ -115,10 +123,172 @@ class CampaignPreviewView(APIView):
             return _errors(exc)
 
 
-class CampaignCreateView(APIView):
-    allowed_roles = OPERATOR_AND_MANAGER
+# --- list, detail, lifecycle actions, results ---------------------------------------------------
 
-    @extend_schema(request=CampaignInput, responses={201: OpenApiResponse(description="id, status, url")})
+
+class RefOut(serializers.Serializer):  # type: ignore[type-arg]
+    id = serializers.IntegerField()
+    name = serializers.CharField()
+
+
+class CampaignOut(serializers.ModelSerializer):  # type: ignore[type-arg]
+    kind_label = serializers.CharField(source="get_kind_display", read_only=True)
+    status_label = serializers.CharField(source="get_status_display", read_only=True)
+    recurrence_label = serializers.CharField(source="get_recurrence_display", read_only=True)
+    segment = RefOut(allow_null=True, read_only=True)
+    store = RefOut(allow_null=True, read_only=True)
+    contact_way = RefOut(allow_null=True, read_only=True)
+    created_by = RefOut(allow_null=True, read_only=True)
+    approved_by = RefOut(allow_null=True, read_only=True)
+    exclusion_segment_ids = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Campaign
+        fields = [
+            "id",
+            "name",
+            "kind",
+            "kind_label",
+            "status",
+            "status_label",
+            "text",
+            "attachments",
+            "segment",
+            "expression",
+            "group_ids",
+            "exclusion_segment_ids",
+            "holdout_percent",
+            "priority",
+            "due_at",
+            "recurrence",
+            "recurrence_label",
+            "recurrence_until",
+            "store",
+            "audience_store_ids",
+            "contact_way",
+            "created_by",
+            "approved_by",
+            "approved_at",
+            "planned_at",
+            "send_after",
+            "finished_at",
+            "created_at",
+            "updated_at",
+        ]
+        read_only_fields = fields
+
+    @extend_schema_field(serializers.ListField(child=serializers.IntegerField()))
+    def get_exclusion_segment_ids(self, obj: Campaign) -> list[int]:
+        return sorted(s.pk for s in obj.exclusion_segments.all())
+
+
+CAMPAIGN_EXAMPLE = {
+    "id": 88,
+    "name": "双十二老客回购",
+    "kind": "broadcast_single",
+    "kind_label": "客户群发",
+    "status": "sending",
+    "status_label": "发送中",
+    "text": "亲爱的会员，双十二专享价已开启～",
+    "attachments": [],
+    "segment": {"id": 5, "name": "90 天内复购客户"},
+    "expression": {},
+    "group_ids": [],
+    "exclusion_segment_ids": [9],
+    "holdout_percent": 10,
+    "priority": 0,
+    "due_at": "2026-12-12T10:00:00+08:00",
+    "recurrence": "",
+    "recurrence_label": "",
+    "recurrence_until": None,
+    "store": None,
+    "audience_store_ids": None,
+    "contact_way": None,
+    "created_by": {"id": 2, "name": "运营小周"},
+    "approved_by": None,
+    "approved_at": None,
+    "planned_at": "2026-12-12T10:00:03+08:00",
+    "send_after": "2026-12-12T10:00:00+08:00",
+    "finished_at": None,
+    "created_at": "2026-12-10T15:20:00+08:00",
+    "updated_at": "2026-12-12T10:05:00+08:00",
+}
+
+
+class CampaignFilterSet(django_filters.FilterSet):  # type: ignore[misc]
+    status = django_filters.ChoiceFilter(choices=CampaignStatus.choices, method="apply", label=_l("状态"))
+    kind = django_filters.ChoiceFilter(choices=CampaignKind.choices, method="apply", label=_l("类型"))
+    q = django_filters.CharFilter(method="apply", label=_l("搜索：名称 / 文字内容"), max_length=100)
+
+    class Meta:
+        model = Campaign
+        fields: list[str] = []
+
+    def apply(self, queryset: QuerySet[Campaign], name: str, value: Any) -> QuerySet[Campaign]:
+        return selectors.campaign_filter(queryset, **{name: value})
+
+
+def _actor(view: APIView) -> Actor:
+    return cast("AuthenticatedRequest", view.request).actor_obj  # HasActor set it before any handler
+
+
+def _campaigns(actor: Actor) -> QuerySet[Campaign]:
+    # The console's look-up (campaigns.views._campaign_for): the brand's campaigns, managers included.
+    return actor.scope(
+        Campaign.objects.select_related("segment", "store", "contact_way", "created_by", "approved_by")
+    ).prefetch_related("exclusion_segments")
+
+
+def _campaign(actor: Actor, pk: int) -> Campaign:
+    campaign = _campaigns(actor).filter(pk=pk).first()
+    if campaign is None:
+        raise Http404(_("活动不存在"))
+    return campaign
+
+
+class CampaignListCreateView(generics.ListAPIView):  # type: ignore[type-arg]
+    """GET: the brand's campaigns, newest first (filters: status, kind, q). POST: create (and by
+    default submit) a campaign, as the wizard does."""
+
+    allowed_roles = OPERATOR_AND_MANAGER  # the campaign pages' roles
+    serializer_class = CampaignOut
+    filterset_class = CampaignFilterSet
+
+    def get_queryset(self) -> QuerySet[Campaign]:
+        if getattr(self, "swagger_fake_view", False):  # schema generation has no actor
+            return Campaign.objects.none()
+        return _campaigns(_actor(self)).order_by("-created_at", "-id")
+
+    @extend_schema(
+        summary="活动列表（最新在前；筛选：状态、类型、搜索）",
+        examples=[OpenApiExample("发送中的群发", value=CAMPAIGN_EXAMPLE, response_only=True, status_codes=["200"])],
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        request=CampaignInput,
+        responses={201: OpenApiResponse(description="id, status, url")},
+        summary="新建活动（默认同时提交；submit=false 只存草稿）",
+        examples=[
+            OpenApiExample(
+                "给一个分群群发",
+                value={
+                    "name": "双十二老客回购",
+                    "text": "双十二专享价已开启～",
+                    "segment_id": 5,
+                    "holdout_percent": 10,
+                },
+                request_only=True,
+            ),
+            OpenApiExample(
+                "已提交",
+                value={"id": 88, "status": "scheduled", "url": "/campaigns/88/"},
+                response_only=True,
+                status_codes=["201"],
+            ),
+        ],
+    )
     def post(self, request: AuthenticatedRequest) -> Response:
         ser = CampaignInput(data=request.data)
         ser.is_valid(raise_exception=True)
@@ -136,4 +306,174 @@ class CampaignCreateView(APIView):
                 "url": reverse("campaigns:campaign_detail", args=[campaign.pk]),
             },
             status=201,
+        )
+
+
+class CampaignDetailView(generics.RetrieveAPIView):  # type: ignore[type-arg]
+    allowed_roles = OPERATOR_AND_MANAGER
+    serializer_class = CampaignOut
+
+    def get_object(self) -> Campaign:
+        return _campaign(_actor(self), self.kwargs["pk"])
+
+    @extend_schema(
+        summary="活动详情",
+        examples=[OpenApiExample("发送中的群发", value=CAMPAIGN_EXAMPLE, response_only=True, status_codes=["200"])],
+    )
+    def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+
+# The lifecycle steps the API offers, each the console's own service (campaigns.views.ACTIONS).
+API_ACTIONS = {name: ACTIONS[name] for name in ("submit", "approve", "reject", "pause", "resume", "cancel")}
+REVIEWS = ("approve", "reject")
+ACTION_SUMMARIES = {
+    "submit": "提交草稿（超过审批门槛时进入待审批）",
+    "approve": "审批通过（店长不能审批自己创建的活动）",
+    "reject": "驳回，退回草稿（店长不能驳回自己创建的活动）",
+    "pause": "暂停活动（已排期或发送中）",
+    "resume": "恢复已暂停的活动",
+    "cancel": "取消活动（未发出的不再发送，预留的配额释放，未确认的企业微信任务撤回）",
+}
+
+
+ACTION_OUTCOMES = {
+    "submit": CampaignStatus.SCHEDULED,
+    "approve": CampaignStatus.SCHEDULED,
+    "reject": CampaignStatus.DRAFT,
+    "pause": CampaignStatus.PAUSED,
+    "resume": CampaignStatus.SENDING,
+    "cancel": CampaignStatus.CANCELLED,
+}
+
+
+class CampaignActionView(APIView):
+    allowed_roles = OPERATOR_AND_MANAGER
+    action_name = "pause"
+
+    def act(self, request: AuthenticatedRequest, pk: int) -> Response:
+        actor = request.actor_obj
+        campaign = _campaign(actor, pk)
+        if self.action_name in REVIEWS:
+            refusal = services.campaign_review_refusal(campaign=campaign, staff=actor.staff, role=actor.role)
+            if refusal:
+                return Response({"detail": refusal}, status=403)
+        try:
+            API_ACTIONS[self.action_name](campaign=campaign, by=actor.staff)
+        except (services.CampaignError, ValidationError) as exc:
+            return _errors(exc)
+        return Response(CampaignOut(_campaign(actor, pk)).data)
+
+
+def action_view(name: str) -> Any:
+    """The view of one lifecycle step (its own summary, operation and example in the schema)."""
+
+    def post(self: CampaignActionView, request: AuthenticatedRequest, pk: int) -> Response:
+        return self.act(request, pk)
+
+    outcome = ACTION_OUTCOMES[name]
+    post = extend_schema(
+        request=None,
+        responses={
+            200: CampaignOut,
+            400: OpenApiResponse(description="当前状态不能执行该操作，detail 说明原因"),
+            403: OpenApiResponse(description="角色不允许；或店长审批自己创建的活动"),
+            404: OpenApiResponse(description="活动不存在（含其他品牌的活动）"),
+        },
+        summary=ACTION_SUMMARIES[name],
+        operation_id=f"campaigns_{name}",
+        examples=[
+            OpenApiExample(
+                str(outcome.label),
+                value={**CAMPAIGN_EXAMPLE, "status": outcome.value, "status_label": str(outcome.label)},
+                response_only=True,
+                status_codes=["200"],
+            )
+        ],
+    )(post)
+    view: type[CampaignActionView] = type(
+        f"Campaign{name.title()}View", (CampaignActionView,), {"action_name": name, "post": post}
+    )
+    return view.as_view()
+
+
+class ResultsOut(serializers.Serializer):  # type: ignore[type-arg]
+    id = serializers.IntegerField()
+    status = serializers.ChoiceField(choices=CampaignStatus.choices)
+    status_label = serializers.CharField()
+    progress = serializers.DictField(help_text="计划 / 已创建任务 / 送达 / 失败、排除原因、每位员工的确认情况")
+    results = serializers.DictField(
+        allow_null=True,
+        help_text="归因订单、GMV、转化率（发送组 / 对照组）、提升及 95% 置信区间；尚未计算时为 null",
+    )
+
+
+RESULTS_EXAMPLE = {
+    "id": 88,
+    "status": "done",
+    "status_label": "已完成",
+    "progress": {
+        "status": "done",
+        "status_label": "已完成",
+        "planned": 1200,
+        "task_created": 1200,
+        "confirmed_batches": 6,
+        "total_batches": 6,
+        "delivered": 1130,
+        "failed": 70,
+        "percent": 100,
+        "exclusions": [{"reason": "holdout", "label": "对照组", "count": 133}],
+        "failures": [{"reason": "quota_used_elsewhere", "label": "客户本周已收到其他企业群发", "count": 70}],
+        "staff": [
+            {
+                "staff": "王敏",
+                "batches": 1,
+                "recipients": 200,
+                "created": 1,
+                "confirmed": 1,
+                "delivered": 190,
+                "problems": 0,
+            }
+        ],
+        "needs_operator": 0,
+    },
+    "results": {
+        "computed_at": "2026-12-20T03:00:00+08:00",
+        "window_days": 7,
+        "orders": 96,
+        "buyers": 90,
+        "gmv": "61234.00",
+        "treated": {"customers": 1200, "converted": 90, "gmv": "61234.00"},
+        "holdout": {"customers": 133, "converted": 5, "gmv": "2980.00"},
+        "rate_treated": 0.075,
+        "rate_holdout": 0.0376,
+        "lift": 0.0374,
+        "relative_lift": 0.995,
+        "ci": [0.0019, 0.0729],
+        "significant": True,
+    },
+}
+
+
+class CampaignResultsView(APIView):
+    """What the campaign page shows: the send's progress and, once computed, its results."""
+
+    allowed_roles = OPERATOR_AND_MANAGER
+
+    @extend_schema(
+        responses={200: ResultsOut, 404: OpenApiResponse(description="活动不存在（含其他品牌的活动）")},
+        summary="活动效果：发送进度、归因订单、转化率与提升（95% 置信区间）",
+        examples=[OpenApiExample("已完成的群发", value=RESULTS_EXAMPLE, response_only=True, status_codes=["200"])],
+    )
+    def get(self, request: AuthenticatedRequest, pk: int) -> Response:
+        campaign = _campaign(request.actor_obj, pk)
+        progress = selectors.campaign_progress(campaign=campaign)
+        return Response(
+            {
+                "id": campaign.pk,
+                "status": campaign.status,
+                "status_label": str(campaign.get_status_display()),
+                "progress": progress,
+                "results": campaign.results or None,
+            }
         )

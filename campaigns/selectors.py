@@ -147,6 +147,18 @@ def pending_confirmations(*, actor: Actor) -> QuerySet[Batch]:
     )
 
 
+def campaign_filter(qs: QuerySet[Campaign], *, status: str = "", kind: str = "", q: str = "") -> QuerySet[Campaign]:
+    """The campaign list's filters (the page and the API): status, kind, and ``q`` in name or text."""
+    if status in CampaignStatus.values:
+        qs = qs.filter(status=status)
+    if kind in CampaignKind.values:
+        qs = qs.filter(kind=kind)
+    q = q.strip()
+    if q:
+        qs = qs.filter(Q(name__icontains=q) | Q(text__icontains=q))
+    return qs
+
+
 def campaigns_report(*, actor: Actor) -> list[Campaign]:
     return list(
         actor.scope(Campaign.objects.filter(planned_at__isnull=False))

@@ -38,7 +38,7 @@ from campaigns.quota import policy_for
 from channels.models import ContactWay
 from channels.selectors import wecom_account_for
 from contacts import services as contact_services
-from contacts.models import AuditAction, Organization, Segment, Staff, Store, Tag
+from contacts.models import AuditAction, Organization, Role, Segment, Staff, Store, Tag
 from contacts.segments import validate
 from scrm.celery import enqueue_on_commit
 
@@ -201,6 +201,14 @@ def campaign_approve(*, campaign: Campaign, by: Staff) -> Campaign:
     campaign.save(update_fields=["status", "approved_by", "approved_at", "updated_at"])
     _audit(campaign, AuditAction.CAMPAIGN_APPROVE, by)
     return campaign
+
+
+def campaign_review_refusal(*, campaign: Campaign, staff: Staff, role: Role) -> str | None:
+    """Why ``staff`` may not approve or reject ``campaign``, or None: a manager never reviews their own
+    campaign (another manager or an operator does); an operator may. The page and the API ask here."""
+    if campaign.created_by_id == staff.pk and role != Role.OPERATOR:
+        return _("不能审批自己创建的活动，请让其他店长或运营审批")
+    return None
 
 
 def _audit(campaign: Campaign, action: AuditAction, by: Staff) -> None:

@@ -22,5 +22,12 @@ urlpatterns = [
     path("quota-policies/<int:pk>/", views.quota_policy_edit, name="quota_policy_edit"),
     path("quota-policies/<int:pk>/delete/", views.quota_policy_delete, name="quota_policy_delete"),
     path("api/v1/campaigns/preview/", api.CampaignPreviewView.as_view(), name="api_preview"),
-    path("api/v1/campaigns/", api.CampaignCreateView.as_view(), name="api_create"),
+    # One route for the list (GET) and create (POST); "api_create" is the name the wizard reverses.
+    path("api/v1/campaigns/", api.CampaignListCreateView.as_view(), name="api_create"),
+    path("api/v1/campaigns/<int:pk>/", api.CampaignDetailView.as_view(), name="api_detail"),
+    path("api/v1/campaigns/<int:pk>/results/", api.CampaignResultsView.as_view(), name="api_results"),
+    *[
+        path(f"api/v1/campaigns/<int:pk>/{name}/", api.action_view(name), name=f"api_{name}")
+        for name in api.API_ACTIONS
+    ],
 ]

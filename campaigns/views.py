@@ -9,7 +9,7 @@ from typing import Any
 from django.contrib import messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.paginator import Paginator
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
@@ -42,12 +42,7 @@ def _list(request: AuthenticatedHttpRequest, *, moments: bool) -> HttpResponse:
     status = request.GET.get("status", "")
     kind = request.GET.get("kind", "")
     q = request.GET.get("q", "").strip()
-    if status in CampaignStatus.values:
-        qs = qs.filter(status=status)
-    if kind in CampaignKind.values and not moments:
-        qs = qs.filter(kind=kind)
-    if q:
-        qs = qs.filter(Q(name__icontains=q) | Q(text__icontains=q))
+    qs = selectors.campaign_filter(qs, status=status, kind="" if moments else kind, q=q)
     page = Paginator(qs.order_by("-created_at", "-id"), PAGE_SIZE).get_page(request.GET.get("page"))
     kinds = [(v, label) for v, label in CampaignKind.choices if v != CampaignKind.MOMENT]
     return render(
@@ -232,8 +227,13 @@ def campaign_action(request: AuthenticatedHttpRequest, pk: int, action: str) -> 
     fn = ACTIONS.get(action)
     if fn is None:
         raise PermissionDenied(_("未知操作"))
-    if action in ("approve", "reject") and campaign.created_by_id == actor.staff.pk and actor.role != Role.OPERATOR:
-        messages.error(request, _("不能审批自己创建的活动，请让其他店长或运营审批"))
+    refusal = (
+        services.campaign_review_refusal(campaign=campaign, staff=actor.staff, role=actor.role)
+        if action in ("approve", "reject")
+        else None
+    )
+    if refusal:
+        messages.error(request, refusal)
         return redirect("campaigns:campaign_detail", pk=pk)
     try:
         fn(campaign=campaign, by=actor.staff)

@@ -2,7 +2,7 @@
 platform's pages in its own ``channels/<platform>/urls.py``. URL names stay flat (``channels:…``)."""
 
 from django.conf import settings
-from django.urls import URLPattern, URLResolver, path
+from django.urls import URLPattern, URLResolver, include, path
 
 from channels import material_views, views, webhooks
 from channels.forms import urls as forms_urls
@@ -13,6 +13,7 @@ from channels.wecom import urls as wecom_urls
 app_name = "channels"
 urlpatterns: list[URLPattern | URLResolver] = [
     path("hooks/<slug:platform>/<str:key>/", webhooks.webhook, name="webhook"),
+    path("api/v1/", include("channels.api_urls")),
     path("channels/accounts/", views.account_list, name="account_list"),
     path("channels/accounts/<int:pk>/action/", views.account_action, name="account_action"),
     path("channels/inbox/", views.inbox_list, name="inbox_list"),

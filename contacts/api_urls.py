@@ -2,7 +2,7 @@
 
 from django.urls import URLPattern, path
 
-from contacts import api, api_custom_fields
+from contacts import api, api_custom_fields, api_org
 
 urlpatterns: list[URLPattern] = [
     path("customers/", api.CustomerListView.as_view(), name="api-customer-list"),
@@ -33,6 +33,12 @@ urlpatterns: list[URLPattern] = [
     path("segments/", api.SegmentListView.as_view(), name="api-segment-list"),
     path("segments/preview/", api.SegmentPreviewView.as_view(), name="api-segment-preview"),
     path("segments/<int:pk>/", api.SegmentDetailView.as_view(), name="api-segment-detail"),
+    path("stores/", api_org.StoreListView.as_view(), name="api-store-list"),
+    path("stores/<int:pk>/", api_org.StoreDetailView.as_view(), name="api-store-detail"),
+    path("stores/<int:pk>/close/", api_org.StoreActiveView.as_view(active=False), name="api-store-close"),
+    path("stores/<int:pk>/reopen/", api_org.StoreActiveView.as_view(active=True), name="api-store-reopen"),
+    path("staff/", api_org.StaffListView.as_view(), name="api-staff-list"),
+    path("staff/<int:pk>/", api_org.StaffDetailView.as_view(), name="api-staff-detail"),
     path("imports/", api.ImportCreateView.as_view(), name="api-import-create"),
     path("imports/<int:pk>/", api.ImportDetailView.as_view(), name="api-import-detail"),
 ]

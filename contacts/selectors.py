@@ -11,7 +11,19 @@ from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
 
 from contacts import crypto
 from contacts.access import Actor
-from contacts.models import Customer, CustomerGroup, CustomerGroupMember, Follow, Identity, ImportJob, Tag, TagGroup
+from contacts.models import (
+    Customer,
+    CustomerGroup,
+    CustomerGroupMember,
+    Follow,
+    Identity,
+    ImportJob,
+    Role,
+    Staff,
+    Store,
+    Tag,
+    TagGroup,
+)
 from contacts.periods import BEIJING, day_bounds
 from contacts.rfm import RFM_BY_CODE, RfmSegment
 from contacts.rfm import RFM_SEGMENTS as RFM_SEGMENTS  # the reports list them
@@ -175,3 +187,35 @@ def home_totals(*, actor: Actor) -> dict[str, int]:
         mine = actor.scope(Follow.objects.filter(staff_id=actor.staff.pk, deleted_at__isnull=True))
         totals["following"] = mine.count()
     return totals
+
+
+# --- the brand's stores and staff (settings pages and API) ------------------------------------------
+
+
+def store_filter(qs: QuerySet[Store], *, q: str = "", status: str = "") -> QuerySet[Store]:
+    """The settings list's filters: ``q`` in name, code or city; ``status`` ``open`` or ``closed``."""
+    q = q.strip()[:100]
+    if q:
+        qs = qs.filter(Q(name__icontains=q) | Q(code__icontains=q) | Q(city__icontains=q))
+    if status in ("open", "closed"):
+        qs = qs.filter(is_active=status == "open")
+    return qs
+
+
+def staff_filter(
+    qs: QuerySet[Staff], *, q: str = "", store: int | None = None, login: str = "", role: str = ""
+) -> QuerySet[Staff]:
+    """The settings list's filters: ``q`` in name, WeCom account or login; the own store; whether the
+    member has a working console login (``yes``/``no``); the role."""
+    q = q.strip()[:100]
+    if q:
+        qs = qs.filter(Q(name__icontains=q) | Q(wecom_userid__icontains=q) | Q(user__username__icontains=q))
+    if store:
+        qs = qs.filter(store_id=store)
+    if login == "yes":
+        qs = qs.filter(user__isnull=False, user__is_active=True)
+    elif login == "no":
+        qs = qs.filter(Q(user__isnull=True) | Q(user__is_active=False))
+    if role in Role.values:
+        qs = qs.filter(user__groups__name=role)
+    return qs

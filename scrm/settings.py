@@ -208,6 +208,11 @@ SPECTACULAR_SETTINGS = {
         "TransferKindEnum": "channels.models.TransferKind",
         "LedgerKindEnum": "campaigns.models.LedgerKind",
         "TimelineKindEnum": "contacts.models.TimelineKind",
+        "SourceChannelEnum": "contacts.models.SourceChannel",
+        "LeadSourceEnum": "channels.models.LeadSource",
+        "OrderSourceEnum": "analytics.models.OrderSource",
+        "OrderStatusEnum": "analytics.models.OrderStatus",
+        "CampaignStatusEnum": "campaigns.models.CampaignStatus",
     },
 }
 

@@ -7,7 +7,8 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from channels.models import ContactWayKind, TransferKind
+from channels.models import ChannelAccount, ContactWay, ContactWayKind, TransferKind
+from channels.wecom import contact_ways, schedules
 from channels.wecom.remarks import DESCRIPTION_MAX, MOBILES_MAX, REMARK_MAX, RemarkError, normalize_mobiles
 from contacts.forms import choices_from
 from contacts.models import SourceChannel, Staff, Store, Tag
@@ -244,3 +245,58 @@ class FollowRemarkForm(forms.Form):
         if len(phones) > MOBILES_MAX:
             raise forms.ValidationError(_("备注手机号最多 %(n)s 个") % {"n": MOBILES_MAX})
         return phones
+
+
+def contact_way_initial(way: ContactWay) -> dict[str, Any]:
+    """A code's current values in :class:`ContactWayForm`'s shape (the edit page's initial data, and
+    what the API's partial edit starts from)."""
+    return {
+        "kind": way.kind,
+        "name": way.name,
+        "state": way.state,
+        "channel": way.channel,
+        "store": way.store,
+        "staff": list(way.staff.all()),
+        "tags": list(way.tags.all()),
+        "welcome_text": way.welcome_text,
+        "skip_verify": way.skip_verify,
+        "chat_ids": "\n".join(way.chat_ids),
+        "auto_create_room": way.auto_create_room,
+        "room_base_name": way.room_base_name,
+        "room_base_id": way.room_base_id,
+        "remark_template": way.remark_template,
+        "daily_cap": way.daily_cap,
+        "member_caps": "\n".join(f"{u}={n}" for u, n in (way.member_caps or {}).items()),
+        "backup_staff": list(way.backup_staff.all()),
+        "windows": schedules.format_windows(way),
+    }
+
+
+def contact_way_save_from_form(
+    *, account: ChannelAccount, way: ContactWay | None, data: dict[str, Any], by: Staff | None
+) -> ContactWay:
+    """Save a valid :class:`ContactWayForm` through ``contact_way_save`` (row first, then WeCom); the
+    console page and the API both come here. The kind of an existing code never changes."""
+    return contact_ways.contact_way_save(
+        account=account,
+        way=way,
+        kind=way.kind if way else (data["kind"] or ContactWayKind.CONTACT),
+        name=data["name"],
+        state=data["state"],
+        channel=data["channel"],
+        store=data["store"],
+        staff=list(data["staff"]),
+        tags=list(data["tags"]),
+        welcome_text=data["welcome_text"],
+        skip_verify=data["skip_verify"],
+        chat_ids=data["chat_ids"],
+        auto_create_room=data["auto_create_room"],
+        room_base_name=data["room_base_name"],
+        room_base_id=data["room_base_id"] or 1,
+        remark_template=data["remark_template"],
+        daily_cap=data["daily_cap"],
+        member_caps=data["member_caps"],
+        backup_staff=list(data["backup_staff"]),
+        windows=data["windows"],
+        by=by,
+    )

@@ -31,7 +31,15 @@ from channels.models import (
 )
 from channels.views import page_of, query_without_page
 from channels.wecom import add_caps, contact_ways, group_transfers, remarks, schedules, transfers
-from channels.wecom.forms import ContactWayForm, FollowRemarkForm, GroupTransferForm, TransferForm, WeComAccountForm
+from channels.wecom.forms import (
+    ContactWayForm,
+    FollowRemarkForm,
+    GroupTransferForm,
+    TransferForm,
+    WeComAccountForm,
+    contact_way_initial,
+    contact_way_save_from_form,
+)
 from channels.wecom.sandbox_seed import SandboxUnavailable, sandbox_scan
 from contacts.access import ALL_ROLES, OPERATOR_AND_MANAGER, OPERATOR_ONLY, AuthenticatedHttpRequest, console_view
 from contacts.models import Follow, Staff, Store
@@ -171,55 +179,12 @@ def contactway_edit(request: AuthenticatedHttpRequest, pk: int | None = None) ->
     if account is None:
         messages.error(request, _("还没有连接企业微信：请先在“渠道账号”页连接，再创建活码"))
         return redirect("channels:account_list")
-    initial: dict[str, Any] = {"kind": request.GET.get("kind", ContactWayKind.CONTACT)}
-    if way is not None:
-        initial = {
-            "kind": way.kind,
-            "name": way.name,
-            "state": way.state,
-            "channel": way.channel,
-            "store": way.store,
-            "staff": list(way.staff.all()),
-            "tags": list(way.tags.all()),
-            "welcome_text": way.welcome_text,
-            "skip_verify": way.skip_verify,
-            "chat_ids": "\n".join(way.chat_ids),
-            "auto_create_room": way.auto_create_room,
-            "room_base_name": way.room_base_name,
-            "room_base_id": way.room_base_id,
-            "remark_template": way.remark_template,
-            "daily_cap": way.daily_cap,
-            "member_caps": "\n".join(f"{u}={n}" for u, n in (way.member_caps or {}).items()),
-            "backup_staff": list(way.backup_staff.all()),
-            "windows": schedules.format_windows(way),
-        }
+    initial = contact_way_initial(way) if way is not None else {"kind": request.GET.get("kind", ContactWayKind.CONTACT)}
     form = ContactWayForm(request.POST or None, actor=actor, initial=initial)
     if request.method == "POST" and form.is_valid():
         data = form.cleaned_data
         try:
-            way = contact_ways.contact_way_save(
-                account=account,
-                way=way,
-                kind=way.kind if way else (data["kind"] or ContactWayKind.CONTACT),
-                name=data["name"],
-                state=data["state"],
-                channel=data["channel"],
-                store=data["store"],
-                staff=list(data["staff"]),
-                tags=list(data["tags"]),
-                welcome_text=data["welcome_text"],
-                skip_verify=data["skip_verify"],
-                chat_ids=data["chat_ids"],
-                auto_create_room=data["auto_create_room"],
-                room_base_name=data["room_base_name"],
-                room_base_id=data["room_base_id"] or 1,
-                remark_template=data["remark_template"],
-                daily_cap=data["daily_cap"],
-                member_caps=data["member_caps"],
-                backup_staff=list(data["backup_staff"]),
-                windows=data["windows"],
-                by=actor.staff,
-            )
+            way = contact_way_save_from_form(account=account, way=way, data=data, by=actor.staff)
         except contact_ways.ContactWayError as exc:
             form.add_error(None, str(exc))
         else:

@@ -237,6 +237,23 @@ def staff_role_change(*, staff: Staff, by: Staff | None, role: Role) -> None:
     staff_set_role(staff=staff, role=role, by=by)
 
 
+@transaction.atomic
+def staff_update(
+    *,
+    staff: Staff,
+    by: Staff | None,
+    role: Role | None = None,
+    stores: tuple[Store | None, Iterable[Store]] | None = None,
+) -> Staff:
+    """Change a member's role and/or stores (``(own store, managed stores)``) in one transaction, so a
+    refused role leaves the stores as they were (the API's one PATCH; the page posts them apart)."""
+    if stores is not None:
+        staff = staff_stores_set(staff=staff, by=by, store=stores[0], managed_stores=stores[1])
+    if role is not None:
+        staff_role_change(staff=staff, by=by, role=role)
+    return staff
+
+
 def staff_password_link(*, staff: Staff, by: Staff | None) -> tuple[str, str]:
     """The one-time ``(uidb64, token)`` of the member's password-set page (Django's password-reset
     tokens: valid for ``PASSWORD_RESET_TIMEOUT``, void once the password changes). Audited."""

@@ -20,7 +20,7 @@ from django.utils.http import urlencode
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from contacts import services
+from contacts import selectors, services
 from contacts.access import OPERATOR_ONLY, Actor, AuthenticatedHttpRequest, console_view, role_of
 from contacts.models import ApiToken, AuditAction, AuditEntry, Organization, Role, Staff, Store
 from contacts.services.registry import ContactsError
@@ -91,15 +91,11 @@ def store_list(request: AuthenticatedHttpRequest) -> HttpResponse:
                 return redirect(reverse("contacts:settings_stores"))
         else:
             messages.error(request, _("请检查门店信息：编码和名称必填，编码最多 50 字，名称最多 100 字"))
-    stores = actor.scope(Store.objects.all()).annotate(
+    q = (request.GET.get("q") or "").strip()[:100]
+    status = request.GET.get("status") or ""
+    stores = selectors.store_filter(actor.scope(Store.objects.all()), q=q, status=status).annotate(
         staff_count=Count("staff", filter=Q(staff__is_active=True), distinct=True)
     )
-    q = (request.GET.get("q") or "").strip()[:100]
-    if q:
-        stores = stores.filter(Q(name__icontains=q) | Q(code__icontains=q) | Q(city__icontains=q))
-    status = request.GET.get("status") or ""
-    if status in ("open", "closed"):
-        stores = stores.filter(is_active=status == "open")
     context = {
         "form": form,
         "page": _page(request, stores.order_by("code")),
@@ -148,19 +144,12 @@ def staff_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     actor = request.actor_obj
     staff = actor.scope(Staff.objects.select_related("store", "user")).prefetch_related("user__groups")
     q = (request.GET.get("q") or "").strip()[:100]
-    if q:
-        staff = staff.filter(Q(name__icontains=q) | Q(wecom_userid__icontains=q) | Q(user__username__icontains=q))
     store = request.GET.get("store") or ""
-    if store.isdigit():
-        staff = staff.filter(store_id=int(store))
     login = request.GET.get("login") or ""
-    if login == "yes":
-        staff = staff.filter(user__isnull=False, user__is_active=True)
-    elif login == "no":
-        staff = staff.filter(Q(user__isnull=True) | Q(user__is_active=False))
     role = request.GET.get("role") or ""
-    if role in Role.values:
-        staff = staff.filter(user__groups__name=role)
+    staff = selectors.staff_filter(
+        staff, q=q, store=int(store) if store.isdigit() and len(store) < 10 else None, login=login, role=role
+    )
     page = _page(request, staff.order_by("store__code", "name", "id"))
     rows = [{"staff": s, "role": _role_label(s)} for s in page]
     context = {

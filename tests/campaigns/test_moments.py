@@ -13,7 +13,7 @@ from django.utils import timezone
 from campaigns import dispatcher, services
 from campaigns.models import Campaign, Delivery, DeliveryStatus
 from channels.materials import material_create
-from contacts.models import TagGroup
+from contacts.models import Tag, TagGroup
 from contacts.services.tags import customer_tag_add, tag_create
 from tests.campaigns.conftest import sandbox_brand
 from tests.campaigns.test_dispatcher import planned_campaign
@@ -43,7 +43,8 @@ def test_visibility_by_tags_reaches_wecom_and_limits_the_audience(world, wecom_s
     gold_id = wecom_group["tag"][0]["id"]
     group = TagGroup.objects.create(organization=world.org, name="会员等级", wecom_group_id=wecom_group["group_id"])
     gold = tag_create(group=group, name="金卡", wecom_tag_id=gold_id)
-    local = tag_create(group=group, name="本地标签")
+    # A tag whose push to WeCom has not gone through yet (tag_create would push it at once).
+    local = Tag.objects.create(organization=world.org, group=group, name="本地标签")
     userid = brand.staff[0].wecom_userid
     for customer in brand.customers[:2]:
         customer_tag_add(customer=customer, tag=gold)
