@@ -291,12 +291,12 @@ def _load(cursor: Any, n: int) -> None:
         "follows",
         """
         INSERT INTO contacts_follow (organization_id, customer_id, staff_id, added_at, add_way, state, remark,
-            description, last_interaction_at, deleted_at, deleted_by)
+            description, last_interaction_at, deleted_at, deleted_by, remark_mobiles)
         SELECT c.organization_id, c.id,
                ss.staff_ids[1 + ((c.id + k) %% array_length(ss.staff_ids, 1))],
                c.created_at + k * interval '1 day', 1, '',
                CASE WHEN x.r < 0.05 THEN 'VIP老客' ELSE '' END, '', NULL,
-               CASE WHEN x.r > 0.92 THEN now() END, CASE WHEN x.r > 0.92 THEN 'customer' ELSE '' END
+               CASE WHEN x.r > 0.92 THEN now() END, CASE WHEN x.r > 0.92 THEN 'customer' ELSE '' END, '[]'
           FROM contacts_customer c
           JOIN bench_store_staff ss ON ss.store_id = COALESCE(c.home_store_id, 0)
          CROSS JOIN LATERAL (SELECT random() AS n, c.id AS cid) f
