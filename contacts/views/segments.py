@@ -17,7 +17,18 @@ from django.views.decorators.http import require_POST
 from contacts import segments, services
 from contacts.access import OPERATOR_AND_MANAGER, Actor, AuthenticatedHttpRequest, console_view
 from contacts.forms import SegmentForm
-from contacts.models import ChurnRisk, CustomerGroup, Lifecycle, Segment, SourceChannel, Staff, Store, Tag, TagSource
+from contacts.models import (
+    ChurnRisk,
+    CustomerGroup,
+    CustomField,
+    Lifecycle,
+    Segment,
+    SourceChannel,
+    Staff,
+    Store,
+    Tag,
+    TagSource,
+)
 from contacts.views.customers import display_phone, tag_groups
 
 SAMPLE_SIZE = 10
@@ -41,6 +52,10 @@ def _options(actor: Actor) -> dict[str, Any]:
         "channels": [{"id": v, "name": str(label)} for v, label in SourceChannel.choices],
         "lifecycle": [{"id": v, "name": str(label)} for v, label in Lifecycle.choices],
         "churn_risk": [{"id": v, "name": str(label)} for v, label in ChurnRisk.choices],
+        "custom_fields": [
+            {"key": f.key, "label": f.label, "kind": f.kind, "options": list(f.options)}
+            for f in actor.scope(CustomField.objects.order_by("order", "id"))
+        ],
         "staff": [
             {"id": s.pk, "name": s.name}
             for s in actor.scope(Staff.objects.filter(is_active=True).exclude(wecom_userid="")).order_by("name")[:500]

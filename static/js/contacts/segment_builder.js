@@ -50,6 +50,60 @@
   }
   selectList("staff-conds", opts.staff, "follower_staff");
   selectList("group-conds", opts.groups, "groups");
+
+  // Custom fields the brand defines: one row each, with the inputs its type allows; each row reads
+  // back its condition ({"equals"|"contains": text}, {"min","max"}, {"from","to"}, {"in"|"any": [...]}).
+  const customBox = document.getElementById("custom-conds");
+  const customReaders = [];
+  function input(type, value, placeholder, label) {
+    const el = document.createElement("input"); el.type = type;
+    if (type === "number") el.step = "any";
+    if (placeholder) el.placeholder = placeholder;
+    if (label) el.setAttribute("aria-label", label);
+    if (value !== undefined && value !== null) el.value = value;
+    el.addEventListener("input", schedule); el.addEventListener("change", schedule);
+    return el;
+  }
+  (opts.custom_fields || []).forEach((f) => {
+    const cond = (expr.custom || {})[f.key] || {};
+    const row = document.createElement("div"); row.className = "row custom-row"; row.dataset.key = f.key;
+    const name = document.createElement("span"); name.className = "custom-label"; name.textContent = f.label;
+    row.appendChild(name);
+    let read;
+    if (f.kind === "text") {
+      const op = document.createElement("select"); op.setAttribute("aria-label", f.label);
+      [["contains", T.contains], ["equals", T.equals]].forEach(([v, l]) => op.add(new Option(l, v, false, v in cond)));
+      op.addEventListener("change", schedule);
+      const text = input("text", cond.equals || cond.contains, "", f.label);
+      row.append(op, text);
+      read = () => (text.value.trim() ? { [op.value]: text.value.trim() } : null);
+    } else if (f.kind === "number" || f.kind === "date") {
+      const type = f.kind === "number" ? "number" : "date";
+      const [a, b] = f.kind === "number" ? ["min", "max"] : ["from", "to"];
+      const lo = input(type, cond[a], T.low, f.label + " " + T.low);
+      const hi = input(type, cond[b], T.high, f.label + " " + T.high);
+      const dash = document.createElement("span"); dash.textContent = "—";
+      row.append(lo, dash, hi);
+      read = () => {
+        const out = {};
+        if (lo.value) out[a] = type === "number" ? Number(lo.value) : lo.value;
+        if (hi.value) out[b] = type === "number" ? Number(hi.value) : hi.value;
+        return Object.keys(out).length ? out : null;
+      };
+    } else {
+      const key = f.kind === "multi_choice" ? "any" : "in";
+      const chosen = new Set(cond[key] || []);
+      const box = document.createElement("span"); box.className = "chips";
+      f.options.forEach((o) => box.appendChild(chip(o, chosen.has(o) ? "on" : "", (b) => b.classList.toggle("on"))));
+      row.appendChild(box);
+      read = () => {
+        const picked = f.options.filter((_o, i) => box.children[i].classList.contains("on"));
+        return picked.length ? { [key]: picked } : null;
+      };
+    }
+    customBox.appendChild(row);
+    customReaders.push([f.key, read]);
+  });
   document.querySelectorAll("[data-path]").forEach((el) => {
     const [a, b] = el.dataset.path.split(".");
     const v = b ? (expr[a] || {})[b] : expr[a];
@@ -71,6 +125,9 @@
       const picked = Array.from(document.getElementById(id).selectedOptions).map((o) => Number(o.value));
       if (picked.length) out[key] = picked;
     });
+    const custom = {};
+    customReaders.forEach(([key, read]) => { const c = read(); if (c) custom[key] = c; });
+    if (Object.keys(custom).length) out.custom = custom;
     document.querySelectorAll("[data-path]").forEach((el) => {
       const [a, b] = el.dataset.path.split(".");
       if (!el.value) return;
