@@ -25,6 +25,8 @@ from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
+import kombu.exceptions
+import redis
 from django.conf import settings
 from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, Q
@@ -40,6 +42,14 @@ from scrm.celery import enqueue
 log = logging.getLogger(__name__)
 
 PENDING_GRACE = timedelta(seconds=30)
+# Our own services failing under the event (a Postgres or Redis restart), not the event or the platform.
+INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
+    OperationalError,
+    InterfaceError,
+    redis.ConnectionError,
+    redis.TimeoutError,
+    kombu.exceptions.OperationalError,
+)
 
 
 def stale_after() -> timedelta:
@@ -188,18 +198,26 @@ def inbox_process(*, event_id: int) -> str:
     except ClaimLost:
         log.warning("inbox event %s: claim taken over by another worker; this attempt rolled back", event.pk)
         return "superseded"
-    except (RateLimited, TransientError, OperationalError, InterfaceError) as exc:
-        # A platform limit or outage, or Postgres going away mid-event: try again later. If even the
-        # failure cannot be written, the row stays "processing" and the sweep requeues it once its
-        # heartbeat is stale.
+    except INFRASTRUCTURE_ERRORS as exc:
+        # Postgres or Redis went away mid-event (a restart): nothing about the event is wrong. It goes
+        # back to pending, so the sweep requeues it even if this retry cannot reach the broker; if even
+        # that cannot be written, it stays "processing" and is requeued once its heartbeat is stale.
         with contextlib.suppress(DatabaseError):
-            _fail(event, exc)
+            _release(event, exc)
+        log.warning("inbox event %s: %s mid-event; will retry", event.pk, type(exc).__name__)
+        raise Retry(float(min(30, 2 ** min(event.attempts, 5)))) from exc
+    except (RateLimited, TransientError) as exc:
+        _fail(event, exc)
         countdown = getattr(exc, "retry_after", None) or min(300, 2 ** min(event.attempts, 8))
         raise Retry(min(float(countdown), 300.0)) from exc
     except Exception as exc:
         _fail(event, exc)
         log.warning("inbox event %s failed: %s", event.pk, type(exc).__name__)
         return InboxStatus.FAILED
+
+
+def _release(event: InboxEvent, exc: BaseException) -> None:
+    _ours(event).update(status=InboxStatus.PENDING, error=f"{type(exc).__name__}: {exc}"[:2000])
 
 
 def _fail(event: InboxEvent, exc: BaseException) -> None:

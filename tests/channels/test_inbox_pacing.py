@@ -9,7 +9,8 @@ from types import SimpleNamespace
 from unittest import mock
 
 import pytest
-from django.db import connection
+import redis
+from django.db import OperationalError, connection
 from django.utils import timezone
 
 from channels.errors import RateLimited
@@ -140,18 +141,28 @@ def test_a_worker_whose_claim_was_taken_over_rolls_back_instead_of_recording_twi
     assert event.status == InboxStatus.PROCESSING and event.attempts == 2 and event.processed_at is None
 
 
-def test_postgres_going_away_mid_event_asks_for_a_retry(account):
-    from django.db import OperationalError
-
-    event = store(account, "pgdown")
+@pytest.mark.parametrize(
+    "error",
+    [
+        OperationalError("terminating connection due to administrator command"),
+        redis.ConnectionError("Error 111 connecting to 127.0.0.1:6379. Connection refused."),
+    ],
+)
+def test_postgres_or_redis_going_away_mid_event_puts_it_back_for_the_sweep(account, error):
+    event = store(account, "down")
 
     def boom(ev):
-        raise OperationalError("terminating connection due to administrator command")
+        raise error
 
     with mock.patch("channels.inbox.plugin_for", return_value=_plugin(boom)), pytest.raises(Retry):
         inbox_process(event_id=event.pk)
     event.refresh_from_db()
-    assert event.status == InboxStatus.FAILED and "administrator command" in event.error
+    # pending, not failed: it needs no operator, and the sweep requeues it if the retry is lost too
+    assert event.status == InboxStatus.PENDING and str(error) in event.error
+    InboxEvent.objects.filter(pk=event.pk).update(received_at=timezone.now() - timedelta(minutes=1))
+    with mock.patch("channels.tasks.inbox_process_task.apply_async") as delay:
+        assert inbox_sweep() == 1
+    assert delay.call_args.args[0] == (event.pk,)
 
 
 def test_our_concurrency_cap_keeps_the_platform_from_answering_45033(account, wecom_sandbox):
