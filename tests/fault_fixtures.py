@@ -15,7 +15,6 @@ and each process must notice and reconnect.
 from __future__ import annotations
 
 import shutil
-import socket
 import subprocess
 import time
 from collections.abc import Iterator
@@ -27,13 +26,8 @@ import pytest
 import redis
 from django.db import connection
 
+from bench.common import free_port
 from scrm.celery import app
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @dataclass
