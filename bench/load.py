@@ -189,21 +189,44 @@ def start_server(*, port: int, workers: int, threads: int, log_path: Path) -> su
     raise RuntimeError("gunicorn did not answer in 90 s")
 
 
-def login(base: str) -> Any:
-    import requests
+def sessions_for(base: str, n: int) -> list[Any]:
+    """``n`` logged-in browser sessions of the bench operator, each its own session row.
 
-    session = requests.Session()
-    session.get(f"{base}/login/", timeout=30)
-    response = session.post(
+    Made the way ``Client.force_login`` does (a session with the user's auth hash) rather than
+    through the login form: 50 password hashes (PBKDF2, ~1 s each on a busy core) would be most of
+    a quick run and are not what is measured. One real form login checks the login path works.
+    """
+    import requests
+    from django.conf import settings
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+    from django.contrib.auth.models import User
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.middleware.csrf import _get_new_csrf_string
+
+    form = requests.Session()
+    form.get(f"{base}/login/", timeout=60)
+    response = form.post(
         f"{base}/login/",
-        data={"username": USERNAME, "password": PASSWORD, "csrfmiddlewaretoken": session.cookies["csrftoken"]},
+        data={"username": USERNAME, "password": PASSWORD, "csrfmiddlewaretoken": form.cookies["csrftoken"]},
         headers={"Referer": f"{base}/login/"},
         allow_redirects=False,
-        timeout=30,
+        timeout=60,
     )
     if response.status_code != 302:
         raise RuntimeError(f"login failed: {response.status_code}")
-    return session
+    user = User.objects.get(username=USERNAME)
+    sessions = [form]
+    for _ in range(n - 1):
+        store = SessionStore()
+        store[SESSION_KEY] = str(user.pk)
+        store[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[-1]
+        store[HASH_SESSION_KEY] = user.get_session_auth_hash()
+        store.create()
+        session = requests.Session()
+        session.cookies.set(settings.SESSION_COOKIE_NAME, store.session_key)
+        session.cookies.set(settings.CSRF_COOKIE_NAME, _get_new_csrf_string())
+        sessions.append(session)
+    return sessions
 
 
 # -- load ----------------------------------------------------------------------------------------
@@ -270,7 +293,7 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
     server = start_server(port=port, workers=args.workers, threads=args.threads, log_path=log_path)
     results: dict[str, dict[str, Any]] = {}
     try:
-        sessions = [login(base) for _ in range(args.users)]
+        sessions = sessions_for(base, args.users)
         catalogue = pages(fx)
         order = [catalogue[0], *catalogue[1:], catalogue[0]]  # bare first and last: drift shows
         bare_runs = []

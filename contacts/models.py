@@ -344,7 +344,11 @@ class Follow(Scoped):
         verbose_name = _("跟进关系")
         verbose_name_plural = _("跟进关系")
         constraints = [models.UniqueConstraint(fields=["customer", "staff"], name="follow_unique_pair")]
-        indexes = [models.Index(fields=["staff", "deleted_at"], name="follow_staff_active")]
+        indexes = [
+            models.Index(fields=["staff", "deleted_at"], name="follow_staff_active"),
+            # the customer search matches remarks with ILIKE (contacts.selectors.customer_search_q)
+            GinIndex(OpClass("remark", name="gin_trgm_ops"), name="follow_remark_trgm"),
+        ]
 
     @property
     def is_active(self) -> bool:
