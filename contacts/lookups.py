@@ -14,14 +14,14 @@ from django.db.models import CharField, Lookup, TextField
 
 @CharField.register_lookup
 @TextField.register_lookup
-class ILikeContains(Lookup):  # type: ignore[type-arg]
+class ILikeContains(Lookup):
     lookup_name = "ilike"
 
-    def process_rhs(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+    def process_rhs(self, compiler: Any, connection: Any) -> tuple[str, tuple[str | int, ...]]:
         rhs, params = super().process_rhs(compiler, connection)
-        return rhs, [f"%{connection.ops.prep_for_like_query(p)}%" for p in params]
+        return rhs, tuple(f"%{connection.ops.prep_for_like_query(p)}%" for p in params)
 
-    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, list[Any]]:
+    def as_sql(self, compiler: Any, connection: Any) -> tuple[str, tuple[str | int, ...]]:
         lhs, lhs_params = self.process_lhs(compiler, connection)
         rhs, rhs_params = self.process_rhs(compiler, connection)
-        return f"{lhs} ILIKE {rhs}", [*lhs_params, *rhs_params]
+        return f"{lhs} ILIKE {rhs}", (*lhs_params, *rhs_params)
