@@ -281,6 +281,7 @@ def run_phase(
 
 
 def run(args: argparse.Namespace) -> dict[str, Any]:
+    load_before = os.getloadavg()[0]
     common.setup_django(args.db)
     started = time.perf_counter()
     fx = prepare(customers=args.customers, orders=args.orders or args.customers * 2)
@@ -345,6 +346,9 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         "gunicorn": f"{args.workers} workers x {args.threads} threads",
         "cpus": os.cpu_count(),
         "prepare_s": round(prepare_s, 1),
+        # the machine's 1-minute load average before and after: the client and anything else running
+        # share the CPUs with the server, and the figures mean little when this is far above "cpus"
+        "loadavg": f"{load_before:.1f} → {os.getloadavg()[0]:.1f}",
     }
     path = common.write_result(
         name="load",
@@ -368,8 +372,8 @@ def markdown(results: dict[str, dict[str, Any]], *, bare_per_s: float, bare_p95:
     lines = [
         f"Load at {scale['customers']:,} customers / {scale['orders']:,} orders, {scale['users']} users, "
         f"{scale['think_s']} s think time, {scale['duration_s']:.0f} s per page, gunicorn {scale['gunicorn']} "
-        f"on {scale['cpus']} CPUs shared with the client. Targets: p95 ≤ {P95_TARGET_MS} ms, "
-        f"≥ {SHARE_TARGET:.0%} of the bare view's rate.",
+        f"on {scale['cpus']} CPUs shared with the client (load average {scale['loadavg']}). "
+        f"Targets: p95 ≤ {P95_TARGET_MS} ms, ≥ {SHARE_TARGET:.0%} of the bare view's rate.",
         "",
         "| page | p50 ms | p95 ms | req/s | share of bare | errors | ok |",
         "|---|---:|---:|---:|---:|---:|:-:|",

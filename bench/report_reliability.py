@@ -20,6 +20,7 @@ from typing import Any
 
 from bench.common import RESULTS_DIR
 
+REPO = RESULTS_DIR.parent.parent.resolve()
 START, END = "<!-- reliability:start -->", "<!-- reliability:end -->"
 SOURCES = {
     "schemathesis.json": "make test (tests/scrm/test_schemathesis.py)",
@@ -46,20 +47,28 @@ def _get(report: Report, data: dict[str, Any], file: str, *path: str) -> Any:
     return value
 
 
+def _shown(path: Path) -> str:
+    """The path as the repository names it (README text must not carry a machine's absolute path)."""
+    try:
+        return str(path.resolve().relative_to(REPO))
+    except ValueError:
+        return str(path)
+
+
 def _load(report: Report, results: Path, file: str) -> dict[str, Any] | None:
     path = results / file
     if not path.exists():
-        report.problems.append(f"{path}: absent (produced by {SOURCES[file]})")
+        report.problems.append(f"{_shown(path)}: absent (produced by {SOURCES[file]})")
         report.lines.append(f"- *{file} is absent — run {SOURCES[file]}.*")
         return None
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except ValueError as exc:
-        report.problems.append(f"{path}: not JSON ({exc})")
+        report.problems.append(f"{_shown(path)}: not JSON ({exc})")
         report.lines.append(f"- *{file} could not be read.*")
         return None
     if not isinstance(data, dict):
-        report.problems.append(f"{path}: not a JSON object")
+        report.problems.append(f"{_shown(path)}: not a JSON object")
         return None
     return data
 
@@ -114,7 +123,8 @@ def load_part(report: Report, results: Path) -> None:
         f"{fmt(scale.get('customers', '—'), ',')} customers, {fmt(scale.get('orders', '—'), ',')} orders, "
         f"{scale.get('users', '—')} users with {scale.get('think_s', '—')} s think time, "
         f"{scale.get('duration_s', '—')} s per page, gunicorn {scale.get('gunicorn', '—')} on "
-        f"{scale.get('cpus', '—')} CPUs shared with the client. Targets: p95 ≤ 300 ms and ≥ 50 % of the bare "
+        f"{scale.get('cpus', '—')} CPUs shared with the client (load average {scale.get('loadavg', '—')} "
+        f"before → after the run, other work on the machine included). Targets: p95 ≤ 300 ms and ≥ 50 % of the bare "
         f"view's rate. All targets met: **{'yes' if data.get('ok') else 'no'}**.",
         "",
         "| page | p95 ms | req/s | share of bare | errors |",
