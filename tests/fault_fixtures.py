@@ -89,11 +89,11 @@ class PrivateRedis:
 
 
 def _point_producer_at(url: str) -> None:
-    """Send this process's tasks to ``url`` (Celery caches its connection pools: drop them)."""
+    """Send this process's tasks to ``url``: Celery caches its pools per app, so forget them (never
+    close them: kombu keeps them in a process-wide registry per broker URL, and a closed one would
+    be handed to the next test that publishes to that broker)."""
     app.conf.broker_url = url
-    if app._pool is not None:
-        app._pool.force_close_all()
-        app._pool = None
+    app._pool = None
     app.amqp._producer_pool = None
 
 
