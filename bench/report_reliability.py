@@ -115,6 +115,7 @@ def load_part(report: Report, results: Path) -> None:
     pages = _get(report, data, f, "details", "pages")
     bare = _get(report, data, f, "baseline", "bare_throughput_per_s")
     bare_p95 = _get(report, data, f, "baseline", "bare_p95_ms")
+    loadavg = _get(report, data, f, "scale", "loadavg")
 
     def fmt(value: Any, spec: str) -> str:
         return format(value, spec) if isinstance(value, int | float) else str(value)
@@ -123,7 +124,7 @@ def load_part(report: Report, results: Path) -> None:
         f"{fmt(scale.get('customers', '—'), ',')} customers, {fmt(scale.get('orders', '—'), ',')} orders, "
         f"{scale.get('users', '—')} users with {scale.get('think_s', '—')} s think time, "
         f"{scale.get('duration_s', '—')} s per page, gunicorn {scale.get('gunicorn', '—')} on "
-        f"{scale.get('cpus', '—')} CPUs shared with the client (load average {scale.get('loadavg', '—')} "
+        f"{scale.get('cpus', '—')} CPUs shared with the client (load average {loadavg} "
         f"before → after the run, other work on the machine included). Targets: p95 ≤ 300 ms and ≥ 50 % of the bare "
         f"view's rate. All targets met: **{'yes' if data.get('ok') else 'no'}**.",
         "",
