@@ -28,7 +28,7 @@ from typing import Any
 import kombu.exceptions
 import redis
 from django.conf import settings
-from django.db import DatabaseError, InterfaceError, OperationalError, connection, transaction
+from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
@@ -42,6 +42,7 @@ from scrm.celery import enqueue
 log = logging.getLogger(__name__)
 
 PENDING_GRACE = timedelta(seconds=30)
+INTEGRITY_RETRIES = 3  # attempts at an event whose writes lost a race on a unique constraint
 # Our own services failing under the event (a Postgres or Redis restart), not the event or the platform.
 INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
     OperationalError,
@@ -206,6 +207,16 @@ def inbox_process(*, event_id: int) -> str:
             _release(event, exc)
         log.warning("inbox event %s: %s mid-event; will retry", event.pk, type(exc).__name__)
         raise Retry(float(min(30, 2 ** min(event.attempts, 5)))) from exc
+    except IntegrityError as exc:
+        # Two events creating the same row at once (e.g. a new member's Staff from two callbacks):
+        # the loser's transaction rolled back; run it again and it finds the row. A constraint that
+        # still fails after a few tries is a real error and stays failed for the operator.
+        if event.attempts >= INTEGRITY_RETRIES:
+            _fail(event, exc)
+            return InboxStatus.FAILED
+        with contextlib.suppress(DatabaseError):
+            _release(event, exc)
+        raise Retry(float(event.attempts)) from exc
     except (RateLimited, TransientError) as exc:
         _fail(event, exc)
         countdown = getattr(exc, "retry_after", None) or min(300, 2 ** min(event.attempts, 8))

@@ -215,3 +215,21 @@ def test_console_tag_changes_are_pushed_but_sync_changes_are_not(world):
         on_tags_changed(1, [wecom_tag.pk], [], TagSource.SYNC)
         on_tags_changed(1, [local_tag.pk], [], TagSource.STAFF)
     assert [c.args for c in delay.call_args_list] == [(1, [wecom_tag.pk], [])]
+
+
+def test_an_event_that_lost_a_unique_race_runs_again_but_not_forever(account):
+    from django.db import IntegrityError
+
+    event = store(account, "race")
+
+    def dup(ev):
+        raise IntegrityError('duplicate key value violates unique constraint "staff_wecom_userid_unique_per_org"')
+
+    with mock.patch("channels.inbox.plugin_for", return_value=_plugin(dup)):
+        for _ in range(2):
+            with pytest.raises(Retry):
+                inbox_process(event_id=event.pk)
+            assert InboxEvent.objects.get(pk=event.pk).status == InboxStatus.PENDING
+        assert inbox_process(event_id=event.pk) == InboxStatus.FAILED  # the third time it is a real error
+    event.refresh_from_db()
+    assert event.attempts == 3 and "staff_wecom_userid_unique_per_org" in event.error
