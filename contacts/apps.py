@@ -7,4 +7,5 @@ class ContactsConfig(AppConfig):
     verbose_name = _("客户")
 
     def ready(self) -> None:
-        from contacts import lookups  # noqa: F401  (registers the trigram-friendly __ilike)
+        # Imported here, once the app registry is ready: registers the trigram-friendly __ilike lookup.
+        from contacts import lookups  # noqa: F401
