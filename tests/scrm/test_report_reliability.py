@@ -10,7 +10,7 @@ from bench import report_reliability
 LOAD = {
     "name": "load",
     "scale": {"customers": 100000, "orders": 200000, "users": 50, "think_s": 1.0, "duration_s": 30.0,
-              "gunicorn": "2 workers x 4 threads", "cpus": 2},
+              "gunicorn": "2 workers x 4 threads", "cpus": 2, "loadavg": "1.2 → 1.9"},
     "baseline": {"bare_throughput_per_s": 48.2, "bare_p95_ms": 21.0},
     "ok": False,
     "details": {"pages": {"customer_list": {"label": "客户列表 /customers/", "p95_ms": 412.5, "per_s": 40.1,
