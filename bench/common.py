@@ -30,6 +30,15 @@ DEFAULT_DB = "scrm_bench"
 _ready = False
 
 
+def free_port() -> int:
+    """A free TCP port on loopback (for a server a benchmark or test starts)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def scratch_url(base_url: str, name: str = DEFAULT_DB) -> str:
     parts = urlsplit(base_url)
     return urlunsplit((parts.scheme, parts.netloc, f"/{name}", parts.query, parts.fragment))

@@ -33,6 +33,7 @@ TABLES = [
     "contacts_segmentfact",
 ]
 STORES = 40
+ORGANIZATIONS = [("基准品牌", "bench"), ("另一个品牌", "bench-other")]
 SINGLE_GROUPS = [
     ("会员等级", [("普通会员", 0.55), ("银卡会员", 0.25), ("金卡会员", 0.12), ("黑金会员", 0.03)]),
     ("消费能力", [("价格敏感", 0.35), ("中等", 0.40), ("高消费", 0.15)]),
@@ -146,11 +147,10 @@ def generate(*, customers: int, force: bool = False, seed: float = 0.42) -> Data
 
 def _load(cursor: Any, n: int) -> None:
     cursor.execute("DROP TABLE IF EXISTS bench_tag, bench_store_staff")
-    cursor.execute(
-        "INSERT INTO contacts_organization (name, slug, created_at) VALUES ('基准品牌', 'bench', now()), "
-        "('另一个品牌', 'bench-other', now()) RETURNING id"
-    )
-    org, other = (row[0] for row in cursor.fetchall())
+    from contacts.models import Organization
+
+    # Through the ORM: the organization's settings columns carry Python-side defaults only.
+    org, other = (Organization.objects.create(name=name, slug=slug).pk for name, slug in ORGANIZATIONS)
     weights = [1 / (i + 1) ** 0.8 for i in range(STORES)]
     cursor.execute(
         """
@@ -296,7 +296,7 @@ def _load(cursor: Any, n: int) -> None:
                ss.staff_ids[1 + ((c.id + k) %% array_length(ss.staff_ids, 1))],
                c.created_at + k * interval '1 day', 1, '',
                CASE WHEN x.r < 0.05 THEN 'VIP老客' ELSE '' END, '', NULL,
-               CASE WHEN x.r > 0.92 THEN now() END, CASE WHEN x.r > 0.92 THEN 'customer' ELSE '' END, '[]'
+               CASE WHEN x.r > 0.92 THEN now() END, CASE WHEN x.r > 0.92 THEN 'customer' ELSE '' END, '[]'::jsonb
           FROM contacts_customer c
           JOIN bench_store_staff ss ON ss.store_id = COALESCE(c.home_store_id, 0)
          CROSS JOIN LATERAL (SELECT random() AS n, c.id AS cid) f

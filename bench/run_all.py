@@ -26,6 +26,8 @@ BENCHES: list[tuple[str, list[str]]] = [
     ("predict", ["--customers", str(QUICK_CUSTOMERS)]),
     ("dispatch", []),
     ("ingest", ["--events", "2000", "--rounds", "3", "--process", "300"]),
+    # 50 users, 1 s think time, against gunicorn; 20 s per page at the quick scale (default 1M, 30 s).
+    ("load", ["--customers", str(QUICK_CUSTOMERS), "--duration", "20"]),
 ]
 
 

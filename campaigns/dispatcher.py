@@ -11,8 +11,10 @@ Per batch (``batch_dispatch``):
    Pacing is the channels client's token bucket and concurrency cap; ``RateLimited`` puts the
    batch back with ``not_before = now + retry_after`` (no retry storm).
 3. **Record** the outcome. A timeout or a crash leaves the batch ``attempting``.
-4. **Reconcile** an ``attempting`` batch whose advisory lock is free (its worker is gone):
-   ``broadcast_list`` (get_groupmsg_list_v2) from the attempt's start, same creator and text,
+4. **Reconcile** an ``attempting`` batch whose advisory lock is free (its worker is gone, or lost its
+   Postgres connection) once the unfinished call cannot still be in flight
+   (``CAMPAIGNS_RECONCILE_AFTER_SECONDS``, longer than the outbound timeout): ``broadcast_list``
+   (get_groupmsg_list_v2) from the attempt's start, same creator and text,
    not adopted by another batch; one candidate → adopt its msgid; several → compare recipients
    with ``broadcast_send_result``; none → the call never created a task, so it is safe to call again;
    anything WeCom cannot tell → ``needs_operator`` (a duplicate would burn the customer's slot).
@@ -397,6 +399,16 @@ def _reconcile(batch_id: int, *, requeue: bool) -> str:
     if attempt is None or account_id is None:
         _needs_operator(batch, "调用记录缺失，无法确认是否已创建群发任务，请人工核对企业微信后台")
         return "needs_operator"
+    if attempt.finished_at is None:
+        # The worker that made this call went away before it recorded the outcome — killed, or its
+        # Postgres connection dropped (which frees the advisory lock while the process may still be
+        # waiting on WeCom). Until the call's own timeout has passed it may still be in flight and
+        # WeCom's list would not show its task yet: looking now could send a second task.
+        wait = attempt.started_at + timedelta(seconds=settings.CAMPAIGNS_RECONCILE_AFTER_SECONDS) - timezone.now()
+        if wait > timedelta(0):
+            if requeue:
+                _enqueue([batch.pk], countdown=wait.total_seconds() + 1)
+            return "reconcile_later"
     try:
         found = outbound.broadcast_list(
             account_id=account_id,

@@ -4,9 +4,14 @@
    (account, event_key): a platform retry or a replayed request adds nothing and enqueues nothing.
 2. New rows are enqueued on commit (``channels.inbox.process``). If the broker is down the rows stay
    ``pending`` and ``inbox_sweep`` (beat) enqueues them later, so the webhook still answers fast.
-3. ``inbox_process`` claims the row with a conditional UPDATE (pending/failed, or processing for
-   longer than the stale limit — a worker killed mid-event), runs the platform's ``process`` inside a
-   transaction and records done/ignored, or failed with the error and the attempt count.
+3. ``inbox_process`` claims the row with a conditional UPDATE (pending/failed, or processing with a
+   heartbeat older than ``INBOX_STALE_SECONDS`` — a worker killed mid-event), runs the platform's
+   ``process`` inside a transaction and records done/ignored, or failed with the error and the
+   attempt count. While it works a heartbeat thread (its own connection) refreshes ``heartbeat_at``
+   every ``INBOX_HEARTBEAT_SECONDS``.
+4. The attempt count is the claim's fencing token: the worker writes the outcome only while the row
+   is still its claim (processing, same attempt). A worker that was presumed dead and lost its claim
+   to another one rolls its transaction back instead of recording a second outcome.
 """
 
 from __future__ import annotations
@@ -14,11 +19,16 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import threading
 import traceback
-from datetime import timedelta
+from collections.abc import Iterator
+from datetime import datetime, timedelta
 from typing import Any
 
-from django.db import connection, transaction
+import kombu.exceptions
+import redis
+from django.conf import settings
+from django.db import DatabaseError, IntegrityError, InterfaceError, OperationalError, connection, transaction
 from django.db.models import CharField, F, Q, Value
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
@@ -31,9 +41,29 @@ from scrm.celery import enqueue
 
 log = logging.getLogger(__name__)
 
-# A row "processing" for longer than this was abandoned by a dead worker and may be claimed again.
-STALE_AFTER = timedelta(minutes=5)
 PENDING_GRACE = timedelta(seconds=30)
+INTEGRITY_RETRIES = 3  # attempts at an event whose writes lost a race on a unique constraint
+# Our own services failing under the event (a Postgres or Redis restart), not the event or the platform.
+INFRASTRUCTURE_ERRORS: tuple[type[BaseException], ...] = (
+    OperationalError,
+    InterfaceError,
+    redis.ConnectionError,
+    redis.TimeoutError,
+    kombu.exceptions.OperationalError,
+)
+
+
+def stale_after() -> timedelta:
+    """A row "processing" whose heartbeat is older than this was abandoned by a dead worker."""
+    return timedelta(seconds=settings.INBOX_STALE_SECONDS)
+
+
+def _abandoned(now: datetime) -> Q:
+    return Q(status=InboxStatus.PROCESSING, heartbeat_at__lt=now - stale_after())
+
+
+class ClaimLost(Exception):
+    """The event was claimed by another worker while this one worked on it (its heartbeat had gone stale)."""
 
 
 class Retry(Exception):
@@ -103,17 +133,49 @@ def inbox_enqueue(*, event_ids: list[int]) -> None:
 
 def _claim(event_id: int) -> InboxEvent | None:
     now = timezone.now()
-    claimable = Q(status__in=[InboxStatus.PENDING, InboxStatus.FAILED]) | Q(
-        status=InboxStatus.PROCESSING, started_at__lt=now - STALE_AFTER
-    )
+    claimable = Q(status__in=[InboxStatus.PENDING, InboxStatus.FAILED]) | _abandoned(now)
     updated = (
         InboxEvent.objects.filter(claimable, pk=event_id)
         .exclude(status=InboxStatus.DONE)
-        .update(status=InboxStatus.PROCESSING, started_at=now, attempts=F("attempts") + 1)
+        .update(status=InboxStatus.PROCESSING, started_at=now, heartbeat_at=now, attempts=F("attempts") + 1)
     )
     if not updated:
         return None
     return InboxEvent.objects.select_related("account", "organization").get(pk=event_id)
+
+
+def _ours(event: InboxEvent) -> Any:
+    """The row, while it is still this worker's claim (the attempt count is the fencing token)."""
+    return InboxEvent.objects.filter(pk=event.pk, status=InboxStatus.PROCESSING, attempts=event.attempts)
+
+
+@contextlib.contextmanager
+def _heartbeat(event: InboxEvent) -> Iterator[None]:
+    """Refresh the claim's heartbeat from a thread with its own connection while the body runs.
+
+    A failed refresh (Postgres restarting) is logged and retried on the next beat with a new
+    connection; the processing itself is never interrupted by the heartbeat."""
+    stop = threading.Event()
+    every = max(float(settings.INBOX_HEARTBEAT_SECONDS), 0.05)
+
+    def beat() -> None:
+        try:
+            while not stop.wait(every):
+                try:
+                    _ours(event).update(heartbeat_at=timezone.now())
+                except DatabaseError as exc:
+                    log.warning("inbox event %s: heartbeat failed (%s)", event.pk, type(exc).__name__)
+                    connection.close()
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=beat, name=f"inbox-heartbeat-{event.pk}", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join(timeout=5)
 
 
 def inbox_process(*, event_id: int) -> str:
@@ -128,11 +190,33 @@ def inbox_process(*, event_id: int) -> str:
             raise LookupError(f"no processor registered for platform {event.platform}")
         # ``atomic=False`` processors open their own transactions, because they call the platform
         # between writes (a transaction is never held across a network call).
-        with transaction.atomic() if plugin.atomic else contextlib.nullcontext():
+        with _heartbeat(event), transaction.atomic() if plugin.atomic else contextlib.nullcontext():
             note = plugin.process(event) or ""
             status = InboxStatus.IGNORED if note.startswith(IGNORED_PREFIX) else InboxStatus.DONE
-            InboxEvent.objects.filter(pk=event.pk).update(status=status, processed_at=timezone.now(), error=note[:2000])
+            if not _ours(event).update(status=status, processed_at=timezone.now(), error=note[:2000]):
+                raise ClaimLost(event.pk)  # rolls back what this (presumed dead) worker did
         return status
+    except ClaimLost:
+        log.warning("inbox event %s: claim taken over by another worker; this attempt rolled back", event.pk)
+        return "superseded"
+    except INFRASTRUCTURE_ERRORS as exc:
+        # Postgres or Redis went away mid-event (a restart): nothing about the event is wrong. It goes
+        # back to pending, so the sweep requeues it even if this retry cannot reach the broker; if even
+        # that cannot be written, it stays "processing" and is requeued once its heartbeat is stale.
+        with contextlib.suppress(DatabaseError):
+            _release(event, exc)
+        log.warning("inbox event %s: %s mid-event; will retry", event.pk, type(exc).__name__)
+        raise Retry(float(min(30, 2 ** min(event.attempts, 5)))) from exc
+    except IntegrityError as exc:
+        # Two events creating the same row at once (e.g. a new member's Staff from two callbacks):
+        # the loser's transaction rolled back; run it again and it finds the row. A constraint that
+        # still fails after a few tries is a real error and stays failed for the operator.
+        if event.attempts >= INTEGRITY_RETRIES:
+            _fail(event, exc)
+            return InboxStatus.FAILED
+        with contextlib.suppress(DatabaseError):
+            _release(event, exc)
+        raise Retry(float(event.attempts)) from exc
     except (RateLimited, TransientError) as exc:
         _fail(event, exc)
         countdown = getattr(exc, "retry_after", None) or min(300, 2 ** min(event.attempts, 8))
@@ -143,18 +227,20 @@ def inbox_process(*, event_id: int) -> str:
         return InboxStatus.FAILED
 
 
+def _release(event: InboxEvent, exc: BaseException) -> None:
+    _ours(event).update(status=InboxStatus.PENDING, error=f"{type(exc).__name__}: {exc}"[:2000])
+
+
 def _fail(event: InboxEvent, exc: BaseException) -> None:
     detail = "".join(traceback.format_exception_only(type(exc), exc)).strip()
     tail = "".join(traceback.format_tb(exc.__traceback__)[-3:])
-    InboxEvent.objects.filter(pk=event.pk).update(status=InboxStatus.FAILED, error=f"{detail}\n{tail}"[:4000])
+    _ours(event).update(status=InboxStatus.FAILED, error=f"{detail}\n{tail}"[:4000])
 
 
 def inbox_replay(*, event: InboxEvent) -> bool:
     """Operator replay: put a failed (or abandoned) event back in the queue. Returns False if not replayable."""
     now = timezone.now()
-    replayable = Q(status__in=[InboxStatus.FAILED, InboxStatus.PENDING]) | Q(
-        status=InboxStatus.PROCESSING, started_at__lt=now - STALE_AFTER
-    )
+    replayable = Q(status__in=[InboxStatus.FAILED, InboxStatus.PENDING]) | _abandoned(now)
     with transaction.atomic():
         updated = InboxEvent.objects.filter(replayable, pk=event.pk).update(status=InboxStatus.PENDING)
         if updated:
@@ -163,13 +249,11 @@ def inbox_replay(*, event: InboxEvent) -> bool:
 
 
 def inbox_sweep(*, limit: int = 1000) -> int:
-    """Beat job: enqueue pending events the webhook could not enqueue and events abandoned mid-way."""
+    """Beat job (every 15 s): enqueue pending events the webhook could not enqueue, and events whose
+    worker stopped beating (died, or lost Postgres) — picked up again within a minute."""
     now = timezone.now()
     ids = list(
-        InboxEvent.objects.filter(
-            Q(status=InboxStatus.PENDING, received_at__lt=now - PENDING_GRACE)
-            | Q(status=InboxStatus.PROCESSING, started_at__lt=now - STALE_AFTER)
-        )
+        InboxEvent.objects.filter(Q(status=InboxStatus.PENDING, received_at__lt=now - PENDING_GRACE) | _abandoned(now))
         .order_by("received_at")
         .values_list("id", flat=True)[:limit]
     )

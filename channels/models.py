@@ -120,6 +120,8 @@ class InboxEvent(Scoped):
     error = models.TextField(_("错误"), blank=True, default="")
     received_at = models.DateTimeField(_("接收时间"), default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
+    # Refreshed by the worker while it processes the event; a stale heartbeat means the worker died.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
     processed_at = models.DateTimeField(_("处理时间"), null=True, blank=True)
 
     class Meta:

@@ -187,5 +187,5 @@ def inbox_replay(request: AuthenticatedHttpRequest) -> HttpResponse:
     if replayed:
         messages.success(request, _("已重新排队 %(n)s 个事件") % {"n": replayed})
     else:
-        messages.error(request, _("没有可重放的事件：只有失败的、或处理中超过 5 分钟的事件可以重放"))
+        messages.error(request, _("没有可重放的事件：只有失败的、或处理中已停止心跳（45 秒以上）的事件可以重放"))
     return redirect(safe_next(request, reverse("channels:inbox_list")))

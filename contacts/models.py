@@ -395,6 +395,8 @@ class Follow(Scoped):
             models.Index(
                 fields=["organization", "deleted_at"], condition=Q(deleted_at__isnull=False), name="follow_org_deleted"
             ),
+            # the customer search matches remarks with ILIKE (contacts.selectors.customer_search_q)
+            GinIndex(OpClass("remark", name="gin_trgm_ops"), name="follow_remark_trgm"),
         ]
 
     @property

@@ -7,7 +7,7 @@ import datetime as dt
 from typing import Any
 
 from django.db import connection
-from django.db.models import Exists, OuterRef, Prefetch, Q, QuerySet
+from django.db.models import Prefetch, Q, QuerySet
 
 from contacts import crypto
 from contacts.access import Actor
@@ -31,18 +31,26 @@ from contacts.rfm import rfm_segment_expression as rfm_segment_expression  # one
 
 
 def customer_search_q(q: str) -> Q:
-    """Name (trigram-indexed ``icontains``), any follower's remark, the whole phone number (keyed hash:
-    numbers are stored encrypted), its last four digits, or the masked number staff see (138****1234)."""
+    """Name and any follower's remark (trigram-indexed ``ilike``, contacts/lookups.py), the whole phone
+    number (keyed hash: numbers are stored encrypted), its last four digits, or the masked number staff
+    see (138****1234)."""
     q = q.strip()
-    cond = Q(name__icontains=q) | Q(Exists(Follow.objects.filter(customer=OuterRef("pk"), remark__icontains=q)))
+    # One id set from index look-ups (trigram ILIKE on the name and the remarks, keyed hashes), so
+    # the search never scans every customer of the brand nor probes the follows once per customer.
+    matches = Customer.objects.filter(name__ilike=q).values("pk").union(
+        Follow.objects.filter(remark__ilike=q).values("customer_id")
+    )
+    by_phone = Q()
     with contextlib.suppress(crypto.InvalidPhone):
-        cond |= Q(phone_hash=crypto.phone_hash(q))
+        by_phone |= Q(phone_hash=crypto.phone_hash(q))
     if len(q) == 4 and q.isdigit():
-        cond |= Q(phone_last4=q)
+        by_phone |= Q(phone_last4=q)
     masked = crypto.masked_phone_key(q)
     if masked:
-        cond |= Q(phone_mask=masked)
-    return cond
+        by_phone |= Q(phone_mask=masked)
+    if by_phone:
+        matches = matches.union(Customer.objects.filter(by_phone).values("pk"))
+    return Q(pk__in=matches)
 
 
 def customer_filter(

@@ -23,9 +23,10 @@ BEAT_SCHEDULE["channels-video-leads"] = {"task": "channels.sync.video_leads", "s
 BEAT_SCHEDULE["channels-meituan-redemptions"] = {"task": "channels.sync.meituan_redemptions", "schedule": 600.0}
 BEAT_SCHEDULE["channels-wecom-behavior"] = {"task": "channels.sync.wecom_behavior", "schedule": 6 * 3600.0}
 
-# channels (WeCom + inbox): re-enqueue inbox events whose enqueue was lost or whose worker died;
+# channels (WeCom + inbox): re-enqueue inbox events whose enqueue was lost or whose worker died (a
+# heartbeat older than INBOX_STALE_SECONDS);
 # a full WeCom sync heals dropped/out-of-order callbacks.
-BEAT_SCHEDULE["channels-inbox-sweep"] = {"task": "channels.inbox.sweep", "schedule": 60.0}
+BEAT_SCHEDULE["channels-inbox-sweep"] = {"task": "channels.inbox.sweep", "schedule": 15.0}
 BEAT_SCHEDULE["channels-wecom-full-sync"] = {"task": "channels.sync.wecom_all", "schedule": 6 * 3600.0}
 # 活码 rosters: every minute, codes on a fallback of an earlier Beijing day get their members back, and
 # codes with working-hours windows get the open window's staff (switched within a minute of the edge).

@@ -247,6 +247,15 @@ CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", default=False)
 # Anything due later than this is a ``due_at`` row that a beat job picks up, never a broker ETA.
 CELERY_MAX_COUNTDOWN_SECONDS = 300
 
+# Inbox heartbeat: a worker refreshes an event's heartbeat this often while it processes it; an
+# event "processing" whose heartbeat is older than the stale limit is requeued by the sweep (beat,
+# every 15 s), so a dead worker's event is picked up again within a minute.
+INBOX_HEARTBEAT_SECONDS = env_int("INBOX_HEARTBEAT_SECONDS", 10)
+INBOX_STALE_SECONDS = env_int("INBOX_STALE_SECONDS", 45)
+# A batch left "attempting" is reconciled against WeCom only once its last attempt is older than the
+# outbound call's timeout (connect + read), so a call still in flight cannot be taken for a lost one.
+CAMPAIGNS_RECONCILE_AFTER_SECONDS = env_int("CAMPAIGNS_RECONCILE_AFTER_SECONDS", 25)
+
 # Leads that never became a customer (no phone, no consent) are purged after this many days (PIPL).
 LEAD_RETENTION_DAYS = env_int("LEAD_RETENTION_DAYS", 180)
 

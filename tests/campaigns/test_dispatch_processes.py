@@ -116,7 +116,10 @@ def test_a_worker_killed_mid_dispatch_never_sends_twice(transactional_db, world,
         worker.stop(kill=True)
     time.sleep(2)  # the fake finishes the creates it was holding
     assert Batch.objects.filter(campaign=c, status=BatchStatus.ATTEMPTING).exists()
-    restarted = start_worker(tmp_path, queues="dispatch", concurrency=2)
+    # Reconcile 4 s after the killed attempts began (production: 25 s, longer than the call timeout).
+    restarted = start_worker(
+        tmp_path, queues="dispatch", concurrency=2, extra_env={"CAMPAIGNS_RECONCILE_AFTER_SECONDS": "4"}
+    )
     try:
         wecom_sandbox.fake.slow_apis[API] = 0.0
 

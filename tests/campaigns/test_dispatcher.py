@@ -110,6 +110,35 @@ def test_a_crash_after_wecom_created_the_task_is_adopted_not_sent_again(world, w
     assert batch.status == BatchStatus.CREATED
 
 
+def test_an_unfinished_attempt_is_not_reconciled_while_its_call_may_still_be_in_flight(
+    world, wecom_sandbox, enqueued, monkeypatch, settings
+):
+    """A dropped Postgres connection frees the batch's advisory lock while its worker may still be
+    waiting on WeCom: until the call's timeout has passed, WeCom's list may not show the task yet."""
+    sandbox_brand(wecom_sandbox, world.org, n_staff=1)
+    c = planned_campaign(world.org)
+    batch = Batch.objects.get(campaign=c)
+    real = outbound.broadcast_create
+
+    def lost_connection_mid_call(**kw):  # the worker "dies" before the task exists on WeCom's side
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(outbound, "broadcast_create", lost_connection_mid_call)
+    with pytest.raises(KeyboardInterrupt):
+        dispatcher.batch_dispatch(batch_id=batch.pk)
+    monkeypatch.setattr(outbound, "broadcast_create", real)
+    assert Batch.objects.get(pk=batch.pk).status == BatchStatus.ATTEMPTING
+    listed = []
+    monkeypatch.setattr(outbound, "broadcast_list", lambda **kw: listed.append(kw) or [])
+    assert settings.CAMPAIGNS_RECONCILE_AFTER_SECONDS == 25
+    assert dispatcher.batch_dispatch(batch_id=batch.pk) == "reconcile_later"
+    assert listed == [] and wecom_sandbox.group_sends() == {}
+    assert enqueued and 20 < enqueued[-1][1] <= 26  # looked at again once the call cannot be in flight
+    DispatchAttempt.objects.filter(batch=batch).update(started_at=timezone.now() - timedelta(seconds=26))
+    assert dispatcher.batch_dispatch(batch_id=batch.pk) == "created"  # WeCom lists nothing: safe to send
+    assert len(listed) == 1 and len(wecom_sandbox.group_sends()) == 1
+
+
 def test_a_crash_before_the_call_reached_wecom_sends_once(world, wecom_sandbox, enqueued, monkeypatch):
     sandbox_brand(wecom_sandbox, world.org, n_staff=1)
     c = planned_campaign(world.org)

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 import psutil
 import pytest
-from django.utils import timezone
 
-from channels.inbox import inbox_replay
+from channels.inbox import inbox_replay, inbox_sweep
 from channels.models import ContactWay, InboxEvent, InboxStatus
 from channels.wecom.contact_ways import contact_way_save
 from contacts.models import Customer, Follow, TimelineEvent
@@ -59,32 +59,54 @@ def test_a_customer_added_through_a_channel_qr_code_ends_tagged_followed_welcome
     assert InboxEvent.objects.get().error == "welcome sent"
 
 
-def test_a_worker_killed_mid_event_leaves_it_replayable(live_account, wecom_sandbox, world, tmp_path):
-    worker = start_worker(tmp_path, queues="inbox")
+# Fast heartbeat for the real-process tests: beat every second, stale after 3 s (production: 10 s / 45 s).
+FAST_HEARTBEAT = {"INBOX_HEARTBEAT_SECONDS": "1", "INBOX_STALE_SECONDS": "3"}
+
+
+def _kill_tree(worker) -> None:
+    parent = psutil.Process(worker.process.pid)
+    for child in parent.children(recursive=True):
+        child.kill()
+    worker.stop(kill=True)
+
+
+def test_a_worker_killed_mid_event_is_recovered_by_the_heartbeat_sweep(
+    live_account, wecom_sandbox, world, tmp_path, settings
+):
+    settings.INBOX_STALE_SECONDS = 3
+    worker = start_worker(tmp_path, queues="inbox", extra_env=FAST_HEARTBEAT)
     try:
         wecom_sandbox.set_options(slow_apis={"externalcontact/get": 30})
         ext = wecom_sandbox.scan(userid="guide_a", name="半路顾客")["external_userid"]
         event = worker.wait_for(lambda: InboxEvent.objects.filter(status=InboxStatus.PROCESSING).first(), timeout=30)
+        # A live worker keeps its claim: the heartbeat moves on and the sweep leaves the event alone.
+        worker.wait_for(
+            lambda: InboxEvent.objects.filter(pk=event.pk, heartbeat_at__gt=event.started_at + timedelta(seconds=2))
+            .exists(),
+            timeout=10,
+        )
+        assert inbox_sweep() == 0 and not inbox_replay(event=event)
         # SIGKILL the whole worker (pool children first) while it waits on WeCom.
-        parent = psutil.Process(worker.process.pid)
-        for child in parent.children(recursive=True):
-            child.kill()
-        worker.stop(kill=True)
+        _kill_tree(worker)
     finally:
         worker.stop(kill=True)
+    killed_at = time.monotonic()
     event.refresh_from_db()
     assert event.status == InboxStatus.PROCESSING and event.attempts == 1
     assert not Customer.objects.exists()
-    assert not inbox_replay(event=event)  # not yet: another worker may still be on it
-    # Five minutes later the event counts as abandoned: replay it on a fresh worker.
-    InboxEvent.objects.filter(pk=event.pk).update(started_at=timezone.now() - timedelta(minutes=6))
     wecom_sandbox.set_options(slow_apis={})
-    worker = start_worker(tmp_path, queues="inbox")
+    worker = start_worker(tmp_path, queues="inbox", extra_env=FAST_HEARTBEAT)
     try:
-        assert inbox_replay(event=event)
-        worker.wait_for(lambda: InboxEvent.objects.filter(pk=event.pk, status=InboxStatus.DONE).exists(), timeout=30)
+
+        def recovered() -> bool:
+            inbox_sweep()  # what beat does every 15 s
+            return InboxEvent.objects.filter(pk=event.pk, status=InboxStatus.DONE).exists()
+
+        worker.wait_for(recovered, timeout=30, interval=0.5)
     finally:
         worker.stop()
+    # Recovered once the heartbeat went stale (3 s here), not after a fixed 5 minutes.
+    assert time.monotonic() - killed_at < 20
     event.refresh_from_db()
     assert event.attempts == 2
     customer = Customer.objects.get()
