@@ -21,7 +21,7 @@ from analytics.models import Order, OrderSource, OrderStatus
 from contacts import crypto, selectors
 from contacts.access import ALL_ROLES, OPERATOR_AND_MANAGER, AuthenticatedRequest, ScopedQuerysetMixin
 from contacts.models import Customer, Staff, Store
-from scrm.fields import BoundedDateTimeField, BoundedIsoDateTimeFilter
+from scrm.fields import BoundedDateTimeField, BoundedIsoDateTimeFilter, IdFilter
 
 
 class OrderOut(serializers.ModelSerializer[Order]):
@@ -78,6 +78,12 @@ class RefundIn(serializers.Serializer[Any]):
 
 
 class OrderFilter(filters.FilterSet):  # type: ignore[misc]  # django-filter ships no stubs
+    # Ids, not model choices: an id outside the caller's scope is an empty list, never a 400 that would
+    # tell another organization's customer from one that does not exist.
+    customer = IdFilter(field_name="customer_id")
+    store = IdFilter(field_name="store_id")
+    staff = IdFilter(field_name="staff_id")
+    campaign_id = IdFilter(field_name="campaign_id")
     paid_after = BoundedIsoDateTimeFilter(field_name="paid_at", lookup_expr="gte")
     paid_before = BoundedIsoDateTimeFilter(field_name="paid_at", lookup_expr="lt")
 
