@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from contacts.imports import upload_refusal
 from contacts.models import (
     Customer,
     CustomerGroup,
@@ -291,3 +292,9 @@ class ImportJobSerializer(serializers.ModelSerializer):  # type: ignore[type-arg
 
 class ImportInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
     file = serializers.FileField()
+
+    def validate_file(self, upload: Any) -> Any:
+        refusal = upload_refusal(upload.size)
+        if refusal:
+            raise serializers.ValidationError(refusal)
+        return upload

@@ -19,5 +19,6 @@ class ScrmConfig(AppConfig):
         # Every model serializer's date fields are bounded and rendered as RFC 3339 in Beijing time.
         serializers.ModelSerializer.serializer_field_mapping[models.DateTimeField] = BoundedDateTimeField
         serializers.ModelSerializer.serializer_field_mapping[models.DateField] = BoundedDateField
-        # The OpenAPI field extensions register themselves on import (before any schema is generated).
+        # Imported here, not at module top: the OpenAPI field extensions register themselves on import
+        # (before any schema is generated), and they import DRF, which reads settings at import.
         import scrm.openapi  # noqa: F401

@@ -60,7 +60,7 @@ def _answer(description: str) -> dict[str, Any]:
 
 
 def _requires_auth(operation: dict[str, Any], default: list[dict[str, Any]] | None) -> bool:
-    security = operation.get("security", default)
+    security: list[dict[str, Any]] = operation.get("security", default) or []
     return bool(security) and {} not in security
 
 
