@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from openpyxl import Workbook, load_workbook
 
@@ -38,6 +38,7 @@ FUZZ = settings(
     derandomize=True,  # the same cases on every run
     deadline=None,
     database=None,
+    phases=[Phase.explicit, Phase.generate],  # a failure is reported as found, not shrunk for minutes
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
 
