@@ -112,6 +112,15 @@ class OrderListCreate(ScopedQuerysetMixin, generics.ListAPIView[Order]):
     def get_serializer_class(self) -> Any:
         return OrderIn if self.request.method == "POST" else OrderOut
 
+    @extend_schema(
+        request=OrderIn,
+        responses={
+            201: OrderOut,
+            200: OpenApiResponse(OrderOut, description="该外部单号的订单已存在：返回已有订单，不重复记录"),
+            404: OpenApiResponse(description="找不到该客户（或不在你的门店范围内），请先创建客户"),
+        },
+        summary="记录订单（按 source + external_ref 幂等）",
+    )
     def post(self, request: AuthenticatedRequest) -> Response:
         actor = request.actor_obj
         data_in = OrderIn(data=request.data)

@@ -282,7 +282,10 @@ class CustomerExportView(ContactsAPIView):
             OpenApiParameter("consent", str, enum=[value for value, _label in CONSENT_FILTER]),
             OpenApiParameter("q", str),
         ],
-        responses={(200, "text/csv"): OpenApiTypes.BINARY},
+        responses={
+            (200, "text/csv"): OpenApiTypes.BINARY,
+            (200, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"): OpenApiTypes.BINARY,
+        },
         summary="导出客户（CSV / Excel）",
     )
     def get(self, request: Request) -> HttpResponseBase:

@@ -112,3 +112,19 @@ class IdFilter(filters.NumberFilter):  # type: ignore[misc]  # django-filter shi
 @extend_schema_field(OpenApiTypes.STR)
 class TextFilter(filters.CharFilter):  # type: ignore[misc]  # a filter with a method: the schema cannot guess its type
     pass
+
+
+def _text_only(self: serializers.CharField, data: Any) -> str:
+    """DRF's CharField turns a JSON number into text ("name": 12 becomes "12"); the schema says string,
+    so a number, list or object is refused with the field's "invalid" message (forms send text anyway)."""
+    if not isinstance(data, str):
+        self.fail("invalid")
+    return _char_to_internal_value(self, data)
+
+
+_char_to_internal_value = serializers.CharField.to_internal_value
+
+
+def strict_text_fields() -> None:
+    """Called once from ``ScrmConfig.ready()``: every API text field takes text only."""
+    serializers.CharField.to_internal_value = _text_only  # type: ignore[method-assign,assignment]
