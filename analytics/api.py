@@ -21,7 +21,7 @@ from analytics.models import Order, OrderSource, OrderStatus
 from contacts import crypto, selectors
 from contacts.access import ALL_ROLES, OPERATOR_AND_MANAGER, AuthenticatedRequest, ScopedQuerysetMixin
 from contacts.models import Customer, Staff, Store
-from scrm.fields import BoundedDateTimeField, BoundedIsoDateTimeFilter
+from scrm.fields import BoundedDateTimeField, BoundedIsoDateTimeFilter, IdFilter
 
 
 class OrderOut(serializers.ModelSerializer[Order]):
@@ -78,6 +78,12 @@ class RefundIn(serializers.Serializer[Any]):
 
 
 class OrderFilter(filters.FilterSet):  # type: ignore[misc]  # django-filter ships no stubs
+    # Ids, not model choices: an id outside the caller's scope is an empty list, never a 400 that would
+    # tell another organization's customer from one that does not exist.
+    customer = IdFilter(field_name="customer_id")
+    store = IdFilter(field_name="store_id")
+    staff = IdFilter(field_name="staff_id")
+    campaign_id = IdFilter(field_name="campaign_id")
     paid_after = BoundedIsoDateTimeFilter(field_name="paid_at", lookup_expr="gte")
     paid_before = BoundedIsoDateTimeFilter(field_name="paid_at", lookup_expr="lt")
 
@@ -106,6 +112,15 @@ class OrderListCreate(ScopedQuerysetMixin, generics.ListAPIView[Order]):
     def get_serializer_class(self) -> Any:
         return OrderIn if self.request.method == "POST" else OrderOut
 
+    @extend_schema(
+        request=OrderIn,
+        responses={
+            201: OrderOut,
+            200: OpenApiResponse(OrderOut, description="该外部单号的订单已存在：返回已有订单，不重复记录"),
+            404: OpenApiResponse(description="找不到该客户（或不在你的门店范围内），请先创建客户"),
+        },
+        summary="记录订单（按 source + external_ref 幂等）",
+    )
     def post(self, request: AuthenticatedRequest) -> Response:
         actor = request.actor_obj
         data_in = OrderIn(data=request.data)

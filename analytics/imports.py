@@ -73,7 +73,11 @@ def _rows_csv(data: bytes) -> Iterator[list[str]]:
             continue
     else:
         raise ImportFileError("无法识别文件编码，请另存为 UTF-8 或 GBK 编码的 CSV")
-    yield from csv.reader(io.StringIO(text))
+    reader = csv.reader(io.StringIO(text), strict=True)
+    try:
+        yield from reader
+    except csv.Error as exc:  # e.g. a quote never closed: the rest of the file would vanish into one cell
+        raise ImportFileError(f"CSV 第 {reader.line_num} 行附近格式错误（引号未闭合或多余），请检查后重新导出") from exc
 
 
 def _rows_xlsx(data: bytes) -> Iterator[list[Any]]:
@@ -83,9 +87,14 @@ def _rows_xlsx(data: bytes) -> Iterator[list[Any]]:
         wb = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
     except Exception as exc:
         raise ImportFileError("无法打开 .xlsx 文件，请确认文件未损坏、不是旧版 .xls") from exc
-    ws = wb.worksheets[0]
-    for row in ws.iter_rows(values_only=True):
-        yield ["" if v is None else v for v in row]
+    try:
+        ws = wb.worksheets[0]
+        for row in ws.iter_rows(values_only=True):
+            yield ["" if v is None else v for v in row]
+    except Exception as exc:  # the sheet is read lazily: a broken or hostile sheet fails here, not at open
+        raise ImportFileError("无法读取 .xlsx 文件的内容，请确认文件未损坏，另存后重新上传") from exc
+    finally:
+        wb.close()
 
 
 def read_rows(file_name: str, data: bytes) -> Iterator[list[Any]]:
@@ -95,6 +104,13 @@ def read_rows(file_name: str, data: bytes) -> Iterator[list[Any]]:
     if name.endswith((".csv", ".txt")):
         return _rows_csv(data)
     raise ImportFileError("只支持 .csv 或 .xlsx 文件，请另存为这两种格式之一再上传")
+
+
+def file_check(file_name: str, data: bytes) -> None:
+    """Read the whole file once without importing: raises ``ImportFileError`` when any part of it cannot
+    be read, so a file broken near its end is refused before its first rows are written."""
+    for _row in read_rows(file_name, data):
+        pass
 
 
 def _header_map(header: list[Any]) -> dict[str, int]:
@@ -310,7 +326,8 @@ def order_import_start(*, actor: Actor, upload: UploadedFile[Any]) -> OrderImpor
         raise ImportFileError("文件超过 50 MB，请拆分后分批导入")
     data = upload.read()
     name = upload.name or "orders.csv"
-    rows = read_rows(name, data)  # validates the extension early
+    file_check(name, data)  # a file that cannot be read to its end is refused whole: no job, no row
+    rows = read_rows(name, data)
     job = OrderImport.objects.create(organization=actor.organization, created_by=actor.staff, file_name=name[:200])
     if _count_rows(name, data) <= SYNC_MAX_ROWS:
         try:
@@ -339,9 +356,9 @@ def order_import_run(*, job_id: int, store_ids: list[int] | None) -> None:
     job = OrderImport.objects.select_related("organization").get(pk=job_id)
     path = Path(job.file_path)
     try:
-        import_rows(
-            job, read_rows(job.file_name, path.read_bytes()), frozenset(store_ids) if store_ids is not None else None
-        )
+        data = path.read_bytes()
+        file_check(job.file_name, data)
+        import_rows(job, read_rows(job.file_name, data), frozenset(store_ids) if store_ids is not None else None)
     except (ImportFileError, OSError) as exc:
         job.status, job.message, job.finished_at = ImportStatus.FAILED, str(exc)[:300], timezone.now()
         job.save()

@@ -25,6 +25,7 @@ from campaigns.views import ACTIONS
 from channels.models import ContactWay, ContactWayKind
 from contacts.access import OPERATOR_AND_MANAGER, Actor, AuthenticatedRequest
 from contacts.models import CustomerGroup, Segment
+from contacts.segment_schema import ExpressionField
 from scrm.fields import BoundedDateTimeField
 
 
@@ -34,7 +35,7 @@ class CampaignInput(serializers.Serializer):  # type: ignore[type-arg]
     text = serializers.CharField(allow_blank=True, required=False, default="")
     attachments = serializers.ListField(child=serializers.DictField(), required=False, default=list)
     segment_id = serializers.IntegerField(required=False, allow_null=True, default=None)
-    expression = serializers.DictField(required=False, default=dict)
+    expression = ExpressionField(required=False, default=dict)
     group_ids = serializers.ListField(child=serializers.IntegerField(), required=False, default=list)
     exclusion_segment_ids = serializers.ListField(child=serializers.IntegerField(), required=False, default=list)
     holdout_percent = serializers.IntegerField(min_value=0, max_value=50, default=0)

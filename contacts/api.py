@@ -38,7 +38,6 @@ from contacts.models import (
 )
 from contacts.segments import SegmentError, segment_count, segment_queryset, segment_sample
 from contacts.serializers import (
-    INT4_MAX,
     BulkTagInputSerializer,
     CustomerDetailSerializer,
     CustomerGroupDetailSerializer,
@@ -54,6 +53,7 @@ from contacts.serializers import (
     SegmentPreviewInputSerializer,
     SegmentPreviewSerializer,
     SegmentSerializer,
+    TagGroupCreateSerializer,
     TagGroupInputSerializer,
     TagGroupSerializer,
     TagInputCreateSerializer,
@@ -62,7 +62,7 @@ from contacts.serializers import (
     TagUpdateSerializer,
 )
 from contacts.views.imports import export_response
-from scrm.fields import BoundedDateTimeField
+from scrm.fields import ID_SCHEMA, BoundedDateTimeField, IdFilter, TextFilter
 
 CONSENT_FILTER = [("granted", _l("同意营销")), ("not_granted", _l("未授权")), ("opted_out", _l("已退订"))]
 REFUSALS = (services.ContactsError, SegmentError, crypto.InvalidPhone)
@@ -120,12 +120,12 @@ class ContactsAPIView(APIView):
 
 
 class CustomerFilterSet(django_filters.FilterSet):  # type: ignore[misc]
-    store = django_filters.NumberFilter(method="apply", label=_l("门店 ID"), min_value=1, max_value=INT4_MAX)
-    tag = django_filters.NumberFilter(method="apply", label=_l("标签 ID"), min_value=1, max_value=INT4_MAX)
+    store = IdFilter(method="apply", label=_l("门店 ID"))
+    tag = IdFilter(method="apply", label=_l("标签 ID"))
     source_channel = django_filters.ChoiceFilter(choices=SourceChannel.choices, method="apply", label=_l("来源渠道"))
     lifecycle = django_filters.ChoiceFilter(choices=Lifecycle.choices, method="apply", label=_l("生命周期"))
     consent = django_filters.ChoiceFilter(choices=CONSENT_FILTER, method="apply", label=_l("营销授权"))
-    q = django_filters.CharFilter(method="apply", label=_l("搜索：姓名 / 完整手机号 / 跟进备注"))
+    q = TextFilter(method="apply", label=_l("搜索：姓名 / 完整手机号 / 跟进备注"))
 
     class Meta:
         model = Customer
@@ -284,14 +284,18 @@ class CustomerExportView(ContactsAPIView):
     @extend_schema(
         parameters=[
             OpenApiParameter("export_format", str, enum=["csv", "xlsx"], description="文件格式，默认 csv"),
-            OpenApiParameter("store", int),
-            OpenApiParameter("tag", int),
-            OpenApiParameter("source_channel", str),
-            OpenApiParameter("lifecycle", str),
-            OpenApiParameter("consent", str),
+            # The filters of /customers/, with the same values.
+            OpenApiParameter("store", ID_SCHEMA),
+            OpenApiParameter("tag", ID_SCHEMA),
+            OpenApiParameter("source_channel", str, enum=SourceChannel.values),
+            OpenApiParameter("lifecycle", str, enum=Lifecycle.values),
+            OpenApiParameter("consent", str, enum=[value for value, _label in CONSENT_FILTER]),
             OpenApiParameter("q", str),
         ],
-        responses={(200, "text/csv"): OpenApiTypes.BINARY},
+        responses={
+            (200, "text/csv"): OpenApiTypes.BINARY,
+            (200, "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"): OpenApiTypes.BINARY,
+        },
         summary="导出客户（CSV / Excel）",
     )
     def get(self, request: Request) -> HttpResponseBase:
@@ -319,12 +323,10 @@ class TagGroupListView(ContactsAPIView, generics.ListAPIView):  # type: ignore[t
             TagGroup.objects.prefetch_related(Prefetch("tags", Tag.objects.order_by("order", "id")))
         )
 
-    @extend_schema(request=TagGroupInputSerializer, responses={201: TagGroupSerializer}, summary="新建标签组")
+    @extend_schema(request=TagGroupCreateSerializer, responses={201: TagGroupSerializer}, summary="新建标签组")
     def post(self, request: Request) -> Response:
-        data = TagGroupInputSerializer(data=request.data)
+        data = TagGroupCreateSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        if "name" not in data.validated_data:
-            raise ValidationError({"name": _("请填写标签组名称")})
         group = services.tag_group_create(organization=self.actor.organization, **data.validated_data)
         return Response(TagGroupSerializer(group).data, status=status.HTTP_201_CREATED)
 

@@ -15,6 +15,7 @@ from contacts import services
 from contacts.access import ALL_ROLES, OPERATOR_ONLY
 from contacts.api import ContactsAPIView
 from contacts.models import CustomField, CustomFieldKind
+from contacts.services.custom_fields import KEY_MESSAGE, KEY_PATTERN
 
 
 class CustomFieldSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
@@ -41,7 +42,13 @@ class CustomFieldSerializer(serializers.ModelSerializer):  # type: ignore[type-a
 # The ``label`` and ``required`` fields carry ``type: ignore[assignment]``: DRF collects declared
 # fields from the class, but for mypy the names shadow ``Field.label`` / ``Field.required``.
 class CustomFieldInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
-    key = serializers.CharField(max_length=40, help_text="小写字母、数字、下划线，以字母开头；创建后不能修改")
+    # The service's own rule, so the schema carries it as a pattern.
+    key = serializers.RegexField(
+        KEY_PATTERN,
+        max_length=40,
+        help_text="小写字母、数字、下划线，以字母开头；创建后不能修改",
+        error_messages={"invalid": KEY_MESSAGE},
+    )
     label = serializers.CharField(max_length=50)  # type: ignore[assignment]
     kind = serializers.ChoiceField(choices=CustomFieldKind.choices)
     options = serializers.ListField(child=serializers.CharField(max_length=50), required=False, max_length=50)
@@ -61,7 +68,8 @@ class CustomFieldUpdateSerializer(serializers.Serializer):  # type: ignore[type-
 
 
 class CustomerFieldValuesSerializer(serializers.Serializer):  # type: ignore[type-arg]
-    values = serializers.DictField(help_text="字段标识 → 值；值为 null 表示清除")
+    # Absent or {}: nothing to change (a PATCH of nothing), answered with the current values.
+    values = serializers.DictField(help_text="字段标识 → 值；值为 null 表示清除", required=False, default=dict)
 
 
 FIELD_EXAMPLE = OpenApiExample(

@@ -8,6 +8,7 @@ from django import forms
 from django.utils.translation import gettext_lazy as _
 
 from contacts.access import Actor
+from contacts.imports import upload_refusal
 from contacts.models import CustomField, CustomFieldKind, Gender, Lifecycle, SourceChannel, Store, TagChoice, TagGroup
 
 
@@ -81,6 +82,9 @@ class ImportForm(forms.Form):
         name = (upload.name or "").lower()
         if not name.endswith((".csv", ".xlsx")):
             raise forms.ValidationError(_("只支持 .csv 或 .xlsx 文件，请另存为其中一种格式后重新上传"))
+        refusal = upload_refusal(upload.size)
+        if refusal:
+            raise forms.ValidationError(refusal)
         return upload
 
 

@@ -57,6 +57,7 @@ logger = logging.getLogger(__name__)
 
 INLINE_MAX_ROWS = 300
 MAX_ROWS = 200_000
+MAX_BYTES = 50 * 1024 * 1024  # an upload larger than this is refused before it is read or stored
 PROGRESS_EVERY = 200
 # One task run imports at most this many rows (~20–40 s), far below the Celery time limit; the task
 # re-enqueues itself for the rest.
@@ -129,10 +130,14 @@ def _table(filename: str, content: bytes) -> Iterator[list[str]]:
             workbook = load_workbook(io.BytesIO(content), read_only=True, data_only=True)
         except Exception as exc:
             raise ImportFileError(_("无法读取 Excel 文件，请确认是 .xlsx 格式（不是 .xls），另存后重新上传")) from exc
-        sheet = workbook.worksheets[0]
-        for values in sheet.iter_rows(values_only=True):
-            yield [_cell(v) for v in values]
-        workbook.close()
+        try:
+            sheet = workbook.worksheets[0]
+            for values in sheet.iter_rows(values_only=True):
+                yield [_cell(v) for v in values]
+        except Exception as exc:  # read lazily: a broken or hostile sheet fails here, not at open
+            raise ImportFileError(_("无法读取 Excel 文件的内容，请确认文件未损坏，另存后重新上传")) from exc
+        finally:
+            workbook.close()
         return
     if not name.endswith(".csv"):
         raise ImportFileError(_("只支持 .csv 或 .xlsx 文件，请另存为其中一种格式后重新上传"))
@@ -144,8 +149,14 @@ def _table(filename: str, content: bytes) -> Iterator[list[str]]:
             continue
     else:  # pragma: no cover - gb18030 decodes any byte string
         raise ImportFileError(_("无法识别文件编码，请另存为 UTF-8 编码的 CSV"))
-    for values in csv.reader(io.StringIO(text)):
-        yield [_cell(v) for v in values]
+    reader = csv.reader(io.StringIO(text), strict=True)
+    try:
+        for values in reader:
+            yield [_cell(v) for v in values]
+    except csv.Error as exc:  # e.g. a quote never closed: the rest of the file would vanish into one cell
+        raise ImportFileError(
+            _("CSV 第 %(line)s 行附近格式错误（引号未闭合或多余），请检查后重新导出") % {"line": reader.line_num}
+        ) from exc
 
 
 def parse(filename: str, content: bytes) -> tuple[list[Row], list[str]]:
@@ -444,3 +455,10 @@ def export_xlsx(*, actor: Actor, queryset: QuerySet[Customer]) -> IO[bytes]:
     workbook.save(spool)
     spool.seek(0)
     return spool
+
+
+def upload_refusal(size: int | None) -> str | None:
+    """Why an upload of ``size`` bytes cannot be imported (too large), or ``None``."""
+    if size is not None and size > MAX_BYTES:
+        return _("文件超过 %(mb)s MB，请拆分后分批导入") % {"mb": MAX_BYTES // (1024 * 1024)}
+    return None

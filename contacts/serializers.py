@@ -13,6 +13,7 @@ from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from contacts.imports import upload_refusal
 from contacts.models import (
     Customer,
     CustomerGroup,
@@ -26,6 +27,7 @@ from contacts.models import (
     TagChoice,
     TagGroup,
 )
+from contacts.segment_schema import ExpressionField
 
 INT4_MIN, INT4_MAX = -(2**31), 2**31 - 1  # integer columns (order) and ids
 
@@ -127,7 +129,7 @@ class BulkTagInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
     customer_ids = serializers.ListField(
         child=serializers.IntegerField(min_value=1, max_value=INT4_MAX), required=False, max_length=100000
     )
-    expression = serializers.JSONField(required=False)
+    expression = ExpressionField(required=False)
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if ("customer_ids" in attrs) == ("expression" in attrs):
@@ -176,6 +178,10 @@ class TagGroupInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
     name = serializers.CharField(max_length=50, required=False)
     choice = serializers.ChoiceField(choices=TagChoice.choices, required=False)
     order = serializers.IntegerField(required=False, min_value=INT4_MIN, max_value=INT4_MAX)
+
+
+class TagGroupCreateSerializer(TagGroupInputSerializer):
+    name = serializers.CharField(max_length=50)
 
 
 class TagInputCreateSerializer(serializers.Serializer):  # type: ignore[type-arg]
@@ -246,11 +252,11 @@ class SegmentSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
 class SegmentInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
     name = serializers.CharField(max_length=100)
     description = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
-    expression = serializers.JSONField()
+    expression = ExpressionField()
 
 
 class SegmentPreviewInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
-    expression = serializers.JSONField()
+    expression = ExpressionField()
     limit = serializers.IntegerField(min_value=0, max_value=100, required=False, default=20)
 
 
@@ -286,3 +292,9 @@ class ImportJobSerializer(serializers.ModelSerializer):  # type: ignore[type-arg
 
 class ImportInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
     file = serializers.FileField()
+
+    def validate_file(self, upload: Any) -> Any:
+        refusal = upload_refusal(upload.size)
+        if refusal:
+            raise serializers.ValidationError(refusal)
+        return upload

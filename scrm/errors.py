@@ -1,14 +1,16 @@
-"""The console's error pages (403, 404, 500): styled, in the console frame, Chinese first.
+"""The console's error pages (400, 403, 404, 500): styled, in the console frame, Chinese first.
 
 Django's defaults are bare English pages; a store staff member who opens another store's customer
-gets a 404 and must see, on a phone, what happened and where to go next.
+gets a 404 and must see, on a phone, what happened and where to go next. Under ``/api/`` the same
+refusals are JSON (``{"detail": ...}``, the body the OpenAPI schema documents), never an HTML page:
+a path the API does not route, or a request Django itself refuses before DRF sees it.
 """
 
 from __future__ import annotations
 
 import logging
 
-from django.http import HttpRequest, HttpResponse, HttpResponseServerError
+from django.http import HttpRequest, HttpResponse, HttpResponseServerError, JsonResponse
 from django.shortcuts import render
 from django.template import loader
 from django.utils.translation import gettext as _
@@ -16,7 +18,20 @@ from django.utils.translation import gettext as _
 log = logging.getLogger(__name__)
 
 
+API_PREFIX = "/api/"
+
+
+def _is_api(request: HttpRequest) -> bool:
+    return request.path.startswith(API_PREFIX)
+
+
+def _json(status: int, message: str) -> HttpResponse:
+    return JsonResponse({"detail": message}, status=status, json_dumps_params={"ensure_ascii": False})
+
+
 def _page(request: HttpRequest, status: int, *, title: str, message: str, hint: str) -> HttpResponse:
+    if _is_api(request):
+        return _json(status, message)
     context = {"status": status, "title": title, "message": message, "hint": hint}
     return render(request, f"{status}.html", context, status=status)
 
@@ -26,6 +41,16 @@ def _reason(exception: Exception | None) -> str:
     English internals (e.g. "No Customer matches the given query." from get_object_or_404)."""
     text = str(exception.args[0]) if exception is not None and exception.args else ""
     return text if text and not text.isascii() else ""
+
+
+def bad_request(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
+    return _page(
+        request,
+        400,
+        title=_("请求有误"),
+        message=_reason(exception) or _("请求无法处理：内容不完整或格式有误。"),
+        hint=_("请返回上一页重新提交；多次出现请联系品牌管理员。"),
+    )
 
 
 def forbidden(request: HttpRequest, exception: Exception | None = None) -> HttpResponse:
@@ -50,6 +75,8 @@ def not_found(request: HttpRequest, exception: Exception | None = None) -> HttpR
 
 def server_error(request: HttpRequest) -> HttpResponse:
     """A self-contained page: no database, no session, no context processors (they may be what failed)."""
+    if _is_api(request):
+        return _json(500, _("服务暂时出错，请稍后重试。"))
     try:
         return HttpResponseServerError(loader.get_template("500.html").render({}))
     except Exception:  # the template itself failed: a plain answer still says what to do

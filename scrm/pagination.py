@@ -30,3 +30,12 @@ class BoundedLimitOffsetPagination(LimitOffsetPagination):
         _bounded(request, self.limit_query_param, MAX_LIMIT)
         _bounded(request, self.offset_query_param, MAX_OFFSET)
         return super().paginate_queryset(queryset, request, view)
+
+    def get_schema_operation_parameters(self, view: Any) -> list[dict[str, Any]]:
+        """``limit`` and ``offset`` with the bounds :meth:`paginate_queryset` enforces."""
+        bounds = {self.limit_query_param: MAX_LIMIT, self.offset_query_param: MAX_OFFSET}
+        parameters: list[dict[str, Any]] = super().get_schema_operation_parameters(view)
+        for parameter in parameters:
+            if parameter["name"] in bounds:
+                parameter["schema"] = {**parameter["schema"], "minimum": 0, "maximum": bounds[parameter["name"]]}
+        return parameters

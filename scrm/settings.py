@@ -200,6 +200,14 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Request bodies get their own components: no read-only fields, and minLength 1 where blank is refused.
+    "COMPONENT_SPLIT_REQUEST": True,
+    # Every operation documents its refusals (400/403/404/405/415) with one error schema: scrm/openapi.py.
+    "POSTPROCESSING_HOOKS": [
+        "drf_spectacular.hooks.postprocess_schema_enums",
+        "scrm.openapi.error_responses",
+        "scrm.openapi.bounded_values",
+    ],
     # Several models have a "kind" field; each choice set gets its own readable name in the schema.
     "ENUM_NAME_OVERRIDES": {
         "CustomFieldKindEnum": "contacts.models.CustomFieldKind",

@@ -33,6 +33,7 @@ urlpatterns = [
     path("", include("channels.urls")),
 ]
 
+handler400 = "scrm.errors.bad_request"
 handler403 = "scrm.errors.forbidden"
 handler404 = "scrm.errors.not_found"
 handler500 = "scrm.errors.server_error"

@@ -48,6 +48,8 @@ def receive(request: HttpRequest, account: ChannelAccount) -> Received:
         if str(exc) == "signature":
             raise WebhookRejected(403, "签名校验失败：请核对微信小店的 Token") from exc
         raise WebhookRejected(400, str(exc)) from exc
+    if not isinstance(event.get("Event"), str) or not event["Event"]:
+        raise WebhookRejected(400, "解密后的内容不是微信小店事件：缺少 Event 字段")
     return Received(
         response=HttpResponse("success", content_type="text/plain"),
         events=[

@@ -6,6 +6,7 @@ re-read the truth (``externalcontact/get``, ``groupchat/get``) before writing.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -205,7 +206,21 @@ def first_touch(follow: FollowData, *, channel: str, contact_way_id: int | None)
     return touch
 
 
+_CDATA = re.compile(r"<!\[CDATA\[.*?\]\]>", re.S)
+_DECLARATION = re.compile(r"<!(DOCTYPE|ENTITY|ELEMENT|ATTLIST)", re.I)
+
+
 def parse_event(xml: bytes | str) -> dict[str, str]:
-    """Flat dict of the event's child elements (WeCom events are one level deep)."""
-    root = ElementTree.fromstring(xml)  # noqa: S314 - signature verified before parsing; trusted sender
-    return {child.tag: (child.text or "").strip() for child in root}
+    """Flat dict of the event's child elements (WeCom events are one level deep).
+
+    WeCom never sends a DTD: a document type or entity declaration (outside CDATA text) is refused
+    before parsing — no entity expansion, no external DTD — and so is a document with no ``MsgType``
+    (not an event at all). Raises ``ValueError``."""
+    text = xml.decode("utf-8") if isinstance(xml, bytes) else xml
+    if _DECLARATION.search(_CDATA.sub("", text)):
+        raise ValueError("DTD or entity declaration in a callback event")
+    root = ElementTree.fromstring(text)  # noqa: S314 - signed, decrypted, and without DTD (checked above)
+    fields = {child.tag: (child.text or "").strip() for child in root}
+    if not fields.get("MsgType"):
+        raise ValueError("not a WeCom event: no MsgType")
+    return fields

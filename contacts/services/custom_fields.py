@@ -15,6 +15,7 @@ from typing import Any
 from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy as _l
 
 from contacts import crypto
 from contacts.models import Customer, CustomField, CustomFieldKind, Gender, Organization, Staff, TimelineKind
@@ -22,6 +23,7 @@ from contacts.services.customers import timeline_add
 from contacts.services.registry import ContactsError
 
 KEY_PATTERN = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+KEY_MESSAGE = _l("字段标识只能用小写字母、数字和下划线，以字母开头，最多 40 个字符，例如 member_level")
 MAX_OPTIONS = 50
 MAX_TEXT = 200
 NUMBER_LIMIT = Decimal(10) ** 12
@@ -59,7 +61,7 @@ def custom_field_create(
 ) -> CustomField:
     key, label = key.strip(), label.strip()
     if not KEY_PATTERN.match(key):
-        raise ContactsError(_("字段标识只能用小写字母、数字和下划线，以字母开头，最多 40 个字符，例如 member_level"))
+        raise ContactsError(KEY_MESSAGE)
     if not label or len(label) > 50:
         raise ContactsError(_("请填写字段名称（最多 50 字）"))
     if kind not in CustomFieldKind.values:
