@@ -16,8 +16,9 @@ MAX_OFFSET = 2**31 - 1
 
 def _bounded(request: Request, name: str, maximum: int) -> None:
     raw = request.query_params.get(name)
-    if raw in (None, ""):
+    if raw is None:
         return
+    # Present but empty (``?offset=``) is not an integer either: refused like any other non-integer.
     text = str(raw).strip()
     if not text.isascii() or not text.isdigit() or len(text) > len(str(maximum)) or int(text) > maximum:
         raise ValidationError({name: [_("必须是 0 到 %(max)s 之间的整数") % {"max": maximum}]})
