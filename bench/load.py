@@ -77,6 +77,13 @@ class PhaseResult:
         }
 
 
+def _csrf(session: Any) -> str:
+    """The session's CSRF token. A page can set the cookie again (e.g. after login rotates it); requests
+    then holds two and ``cookies.get`` raises, so the newest one wins."""
+    values = [c.value for c in session.cookies if c.name == "csrftoken"]
+    return values[-1] if values else ""
+
+
 def pages(fx: Fixture) -> list[Page]:
     def pick(seq: list[Any]) -> Any:
         return lambda rng: rng.choice(seq)
@@ -254,7 +261,7 @@ def run_phase(
             path, body = page.make(rng)
             headers = {}
             if page.method == "POST":
-                headers = {"X-CSRFToken": session.cookies.get("csrftoken", ""), "Referer": f"{base}/segments/new/"}
+                headers = {"X-CSRFToken": _csrf(session), "Referer": f"{base}/segments/new/"}
             began = time.monotonic()
             try:
                 response = client.request(page.method, base + path, json=body, headers=headers, timeout=30)
