@@ -21,6 +21,7 @@ from channels.models import ChannelAccount, GroupTransfer, TransferKind, Transfe
 from channels.wecom.client import WeComClient
 from contacts import services as contacts
 from contacts.models import CustomerGroup, Staff
+from scrm.celery import enqueue_on_commit
 
 log = logging.getLogger(__name__)
 
@@ -84,23 +85,43 @@ def group_transfer_start(
         chat_ids=ids,
         created_by=by,
     )
+    try:
+        return group_transfer_run(transfer_id=transfer.pk)
+    except TransientError:
+        # Recorded on the row (what moved so far, the error); the task resubmits the rest with a backoff.
+        enqueue_on_commit("channels.sync.wecom_group_transfer", transfer.pk)
+        transfer.refresh_from_db()
+        return transfer
+
+
+def group_transfer_run(*, transfer_id: int) -> GroupTransfer:
+    """Submit the groups of a recorded transfer WeCom has not answered for yet, in batches of 100, and
+    give the ones it moved their new owner here. A transient error keeps what was answered, records the
+    error and raises (``channels.sync.wecom_group_transfer`` retries); a redelivered run after the
+    last answer changes nothing."""
+    transfer = GroupTransfer.objects.select_related("account", "takeover", "created_by").get(pk=transfer_id)
+    results: dict[str, dict[str, Any]] = dict(transfer.results or {})
+    ids = [chat_id for chat_id in transfer.chat_ids if chat_id not in results]
+    if transfer.status in (TransferStatus.DONE, TransferStatus.FAILED) or not ids:
+        return transfer
     path = (
         "externalcontact/groupchat/transfer"
-        if kind == TransferKind.RESIGNED
+        if transfer.kind == TransferKind.RESIGNED
         else "externalcontact/groupchat/onjob_transfer"
     )
-    client = WeComClient.for_account(account, max_wait=10.0)
-    results: dict[str, dict[str, Any]] = {}
-    error = ""
+    client = WeComClient.for_account(transfer.account, max_wait=10.0)
+    error, pending = "", None
+    moved_now: list[str] = []
     for i in range(0, len(ids), BATCH):
         chunk = ids[i : i + BATCH]
         try:
-            data = client.post(path, {"chat_id_list": chunk, "new_owner": takeover.wecom_userid})
+            data = client.post(path, {"chat_id_list": chunk, "new_owner": transfer.takeover.wecom_userid})
         except PlatformError as exc:
             error = _("企业微信拒绝了转接（错误码 %(code)s）：%(m)s") % {"code": exc.code, "m": exc.message}
             break
         except TransientError as exc:
-            error = _("企业微信暂时无法连接（%(e)s），未提交的客户群可稍后重新提交") % {"e": exc}
+            error = _("企业微信暂时无法连接（%(e)s），剩下的客户群稍后自动重新提交") % {"e": exc}
+            pending = exc
             break
         failed = {str(row.get("chat_id")): row for row in data.get("failed_chat_list") or []}
         for chat_id in chunk:
@@ -110,18 +131,25 @@ def group_transfer_start(
                 if row
                 else {"errcode": 0, "errmsg": ""}
             )
-    moved = [chat_id for chat_id, row in results.items() if row["errcode"] == 0]
-    if moved:
+            if not row:
+                moved_now.append(chat_id)
+    if moved_now:
         contacts.groups_owner_set(
-            organization=account.organization,
-            wecom_chat_ids=moved,
-            owner=takeover,
-            by=by,
+            organization=transfer.account.organization,
+            wecom_chat_ids=moved_now,
+            owner=transfer.takeover,
+            by=transfer.created_by,
             transfer_id=transfer.pk,
-            kind=kind,
+            kind=transfer.kind,
         )
-    status = TransferStatus.DONE if moved else TransferStatus.FAILED
+    moved = any(row["errcode"] == 0 for row in results.values())
+    if pending is not None:
+        status = TransferStatus.SUBMITTED
+    else:
+        status = TransferStatus.DONE if moved else TransferStatus.FAILED
     GroupTransfer.objects.filter(pk=transfer.pk).update(results=results, status=status, error=error[:300])
+    if pending is not None:
+        raise pending
     transfer.refresh_from_db()
     return transfer
 

@@ -15,6 +15,7 @@ from channels.tasks import with_platform_retry
 from channels.wecom.acquisition import acquisition_stats_refresh
 from channels.wecom.add_caps import caps_rollover
 from channels.wecom.behavior import wecom_accounts, wecom_behavior_sync
+from channels.wecom.group_transfers import group_transfer_run
 from channels.wecom.remarks import remark_push_run
 from channels.wecom.services import tag_delete_push, tag_push
 from channels.wecom.sync import full_sync
@@ -44,6 +45,12 @@ def tag_catalogue_push_task(self: Any, push_id: int) -> None:
 def remark_push_task(self: Any, push_id: int) -> None:
     """One recorded ``externalcontact/remark`` call; rate limits and transient errors retry with backoff."""
     with_platform_retry(self, lambda: remark_push_run(push_id=push_id))
+
+
+@shared_task(name="channels.sync.wecom_group_transfer", bind=True, ignore_result=True, max_retries=6)
+def group_transfer_task(self: Any, transfer_id: int) -> None:
+    """The rest of a 客户群继承 a transient error interrupted; retried with backoff like the pushes."""
+    with_platform_retry(self, lambda: group_transfer_run(transfer_id=transfer_id))
 
 
 @shared_task(name="channels.sync.wecom_full", ignore_result=True)

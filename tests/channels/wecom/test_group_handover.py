@@ -115,3 +115,25 @@ def test_the_console_hands_a_members_groups_over(setup, wecom_sandbox, world):
     assert "客户群已转接" in body and "已转给新群主 2" in body
     assert "客户群转接记录" in body
     assert owners(wecom_sandbox, chats)[1] == dict.fromkeys(chats, "lisi")
+
+
+def test_an_unreachable_wecom_is_retried_and_the_retry_finishes_the_handover(
+    setup, wecom_sandbox, django_capture_on_commit_callbacks
+):
+    from channels.wecom.group_transfers import group_transfer_run
+
+    account, chats = setup
+    wecom_sandbox.inject_error("externalcontact/groupchat/onjob_transfer", -1)  # 系统繁忙
+    with django_capture_on_commit_callbacks() as callbacks:
+        transfer = group_transfer_start(
+            account=account, kind=TransferKind.ON_JOB, handover=staff("zhangsan"), takeover=staff("lisi")
+        )
+    assert transfer.status == TransferStatus.SUBMITTED and "稍后自动重新提交" in transfer.error
+    assert transfer.results == {} and len(callbacks) == 1  # the retry task is enqueued on commit
+    wecom, ours = owners(wecom_sandbox, chats)
+    assert set(wecom.values()) == {"zhangsan"} and set(ours.values()) == {"zhangsan"}  # nothing moved yet
+    done = group_transfer_run(transfer_id=transfer.pk)  # what the task runs
+    assert done.status == TransferStatus.DONE
+    wecom, ours = owners(wecom_sandbox, chats)
+    assert set(wecom.values()) == {"lisi"} and wecom == ours
+    assert group_transfer_run(transfer_id=transfer.pk).status == TransferStatus.DONE  # a redelivery changes nothing
