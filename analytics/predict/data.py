@@ -14,6 +14,8 @@ import numpy as np
 from django.db import connection
 from numpy.typing import NDArray
 
+from analytics.rollups import SHANGHAI
+
 # One purchase per customer and Shanghai day, net of refunds; fully refunded orders do not count.
 _PURCHASE_DAYS = """
     SELECT customer_id, (paid_at AT TIME ZONE 'Asia/Shanghai')::date AS day, SUM(amount - refunded_amount) AS value
@@ -41,9 +43,7 @@ class Summary:
 
 
 def _midnight_after(day: dt.date) -> dt.datetime:
-    from zoneinfo import ZoneInfo
-
-    return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=ZoneInfo("Asia/Shanghai"))
+    return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(), tzinfo=SHANGHAI)
 
 
 def summary(*, organization_id: int, end: dt.date) -> Summary:
