@@ -56,6 +56,7 @@ INSTALLED_APPS = [
     "analytics",
     "channels",
     "campaigns",
+    "todos",
 ]
 
 MIDDLEWARE = [
