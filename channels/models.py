@@ -673,3 +673,7 @@ from channels.media_models import MaterialUpload as MaterialUpload  # noqa: E402
 from channels.media_models import MediaPurpose as MediaPurpose  # noqa: E402
 from channels.media_models import PushState as PushState  # noqa: E402
 from channels.media_models import UploadState as UploadState  # noqa: E402
+
+# WeCom app messages (应用消息) to members: channels/message_models.py.
+from channels.message_models import AppMessage as AppMessage  # noqa: E402
+from channels.message_models import AppMessageStatus as AppMessageStatus  # noqa: E402
