@@ -492,6 +492,8 @@ class CustomerTag(Scoped):
     assigned_at = models.DateTimeField(default=timezone.now)
     assigned_by = models.ForeignKey(Staff, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     source = models.CharField(max_length=10, choices=TagSource.choices, default=TagSource.STAFF)
+    # The tagging rule that gave the tag (source "rule"): only its own assignments are removed by it.
+    rule = models.ForeignKey("contacts.TagRule", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
 
     SCOPE_STORE: ClassVar[str | None] = "customer__home_store"
 
@@ -879,3 +881,7 @@ class CustomField(Scoped):
     @property
     def has_options(self) -> bool:
         return self.kind in (CustomFieldKind.CHOICE, CustomFieldKind.MULTI_CHOICE)
+
+
+# Tagging rules (自动打标签): contacts/rule_models.py.
+from contacts.rule_models import TagRule as TagRule  # noqa: E402

@@ -50,5 +50,8 @@ BEAT_SCHEDULE["scrm-login-records-retention"] = {"task": "scrm.auth.login_record
 # contacts: re-enqueue customer imports whose message was lost or whose worker died mid-chunk.
 BEAT_SCHEDULE["contacts-imports-sweep"] = {"task": "contacts.imports.sweep", "schedule": 300.0}
 
+# contacts: tagging rules (自动打标签) for everyone every 15 minutes (and for buyers as their orders land).
+BEAT_SCHEDULE["contacts-tag-rules"] = {"task": "contacts.tag_rules.apply_all", "schedule": 900.0}
+
 # contacts: lifecycle stages move with the calendar (沉睡 after the brand's idle days).
 BEAT_SCHEDULE["contacts-lifecycle-daily"] = {"task": "contacts.lifecycle.refresh_all", "schedule": 24 * 3600.0}
