@@ -51,7 +51,9 @@ from scrm.celery import enqueue
 log = logging.getLogger(__name__)
 
 NOT_A_CONTACT = {84061, 40096}
-GROUP_GONE = {40050, 90500}
+# groupchat/get of a dismissed (or never-existing) chat: 40050. 90500 means "the owner has not resigned"
+# and only comes from group handovers, so it must not mark a group gone.
+GROUP_GONE = {40050}
 
 
 # -- lookups ----------------------------------------------------------------------------------------
