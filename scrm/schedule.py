@@ -34,6 +34,8 @@ BEAT_SCHEDULE["channels-contact-way-caps"] = {"task": "channels.sync.contact_way
 # 应用消息: every minute, app messages whose task was lost or whose worker died are sent again (inside
 # WeCom's 30-minute duplicate check; older ones are marked failed instead of risking a second copy).
 BEAT_SCHEDULE["channels-app-messages-sweep"] = {"task": "channels.sync.wecom_app_messages_sweep", "schedule": 60.0}
+# 待办: every 30 minutes, members with overdue to-dos get an app message (≤ 3 per Beijing day each).
+BEAT_SCHEDULE["channels-todo-reminders"] = {"task": "channels.sync.todo_reminders", "schedule": 1800.0}
 # 获客链接: hourly, each live link's customer list (click-to-add counts per customer_channel).
 BEAT_SCHEDULE["channels-acquisition-stats"] = {"task": "channels.sync.acquisition_stats_all", "schedule": 3600.0}
 
