@@ -76,6 +76,40 @@ PENDING_202 = OpenApiResponse(
 )
 
 
+class TagUsageSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    kind = serializers.CharField(help_text="segment 分群 / campaign 营销活动 / journey 旅程 …")
+    kind_label = serializers.CharField()
+    object_id = serializers.IntegerField()
+    name = serializers.CharField()
+    url = serializers.CharField(help_text="控制台中的页面地址")
+    status = serializers.CharField(help_text="营销活动的状态（其他为空）")
+    effects = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="删除后规则的变化：widens_all / narrows_any / drops_any / widens_none / everyone / inverted / "
+        "moment_visibility / moment_everyone",
+    )
+    effect_labels = serializers.ListField(child=serializers.CharField(), help_text="同上，中文说明")
+    blocked = serializers.CharField(help_text="非空：该使用处阻止删除，说明需先做什么")
+
+
+TAG_IN_USE_409 = OpenApiResponse(
+    response=inline_serializer(
+        "TagInUse", {"detail": serializers.CharField(), "usages": TagUsageSerializer(many=True)}
+    ),
+    description="标签被分群或活动规则使用：未确认（confirm=true）时列出使用位置；有阻止删除的使用处时即使确认也拒绝",
+)
+CONFIRM_PARAM = OpenApiParameter(
+    "confirm", bool, description="确认删除：同时从使用该标签的分群、未开始的活动规则中移除（同一事务）"
+)
+
+
+def _confirmed(request: Request) -> bool:
+    value = str(request.query_params.get("confirm", "")).strip().lower()
+    if value not in ("", "true", "false", "1", "0"):
+        raise ValidationError({"confirm": _("只能是 true 或 false")})
+    return value in ("true", "1")
+
+
 class ContactsAPIView(APIView):
     # Base: ``self.actor``, scoped querysets, refused writes (Chinese message) as 400. (A comment, not a
     # docstring: drf-spectacular would show it as the description of every endpoint.)
@@ -86,6 +120,11 @@ class ContactsAPIView(APIView):
         return cast("AuthenticatedRequest", self.request).actor_obj
 
     def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, services.TagInUse):  # stored rules use the tag: where, and what to do
+            return Response(
+                {"detail": str(exc), "usages": TagUsageSerializer(exc.usages, many=True).data},
+                status=status.HTTP_409_CONFLICT,
+            )
         if isinstance(exc, services.CataloguePending):  # recorded; applied once WeCom accepts it
             return Response({"detail": str(exc), "pending": True}, status=status.HTTP_202_ACCEPTED)
         if isinstance(exc, REFUSALS):
@@ -349,9 +388,13 @@ class TagGroupDetailView(ContactsAPIView, generics.RetrieveAPIView):  # type: ig
         group = services.tag_group_update(group=group, by=self.actor.staff, **data.validated_data)
         return Response(TagGroupSerializer(group).data)
 
-    @extend_schema(responses={204: None, 202: PENDING_202}, summary="删除标签组（及其标签）")
+    @extend_schema(
+        parameters=[CONFIRM_PARAM],
+        responses={204: None, 202: PENDING_202, 409: TAG_IN_USE_409},
+        summary="删除标签组（及其标签；被规则使用时需 confirm=true）",
+    )
     def delete(self, request: Request, pk: int) -> Response:
-        services.tag_group_delete(group=self.get_object(), by=self.actor.staff)
+        services.tag_group_delete(group=self.get_object(), by=self.actor.staff, confirmed=_confirmed(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -396,10 +439,26 @@ class TagDetailView(ContactsAPIView, generics.RetrieveAPIView):  # type: ignore[
         data.is_valid(raise_exception=True)
         return Response(TagSerializer(services.tag_update(tag=tag, by=self.actor.staff, **data.validated_data)).data)
 
-    @extend_schema(responses={204: None, 202: PENDING_202}, summary="删除标签（从所有客户身上移除）")
+    @extend_schema(
+        parameters=[CONFIRM_PARAM],
+        responses={204: None, 202: PENDING_202, 409: TAG_IN_USE_409},
+        summary="删除标签（从所有客户身上移除；被规则使用时需 confirm=true）",
+    )
     def delete(self, request: Request, pk: int) -> Response:
-        services.tag_delete(tag=self.get_object(), by=self.actor.staff)
+        services.tag_delete(tag=self.get_object(), by=self.actor.staff, confirmed=_confirmed(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class TagUsageView(ContactsAPIView):
+    allowed_roles = OPERATOR_AND_MANAGER
+
+    @extend_schema(responses=TagUsageSerializer(many=True), summary="标签的使用位置（分群、未开始的活动……）")
+    def get(self, request: Request, pk: int) -> Response:
+        tag = self.actor.scope(Tag.objects.all()).filter(pk=pk).first()
+        if tag is None:
+            raise Http404(_("标签不存在，请刷新标签列表后重试"))
+        usages = services.tag_usages(organization_id=self.actor.organization_id, tag_ids={tag.pk})
+        return Response(TagUsageSerializer(usages, many=True).data)
 
 
 # --- customer groups -----------------------------------------------------------------------------

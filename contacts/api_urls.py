@@ -28,6 +28,7 @@ urlpatterns: list[URLPattern] = [
     path("tag-groups/<int:pk>/", api.TagGroupDetailView.as_view(), name="api-tag-group-detail"),
     path("tags/", api.TagListView.as_view(), name="api-tag-list"),
     path("tags/<int:pk>/", api.TagDetailView.as_view(), name="api-tag-detail"),
+    path("tags/<int:pk>/usages/", api.TagUsageView.as_view(), name="api-tag-usages"),
     path("customer-groups/", api.CustomerGroupListView.as_view(), name="api-customer-group-list"),
     path("customer-groups/<int:pk>/", api.CustomerGroupDetailView.as_view(), name="api-customer-group-detail"),
     path("segments/", api.SegmentListView.as_view(), name="api-segment-list"),

@@ -91,8 +91,17 @@ from contacts.services.rollups import (
     customer_order_figures_set,
     customer_rfm_refresh,
 )
-from contacts.services.saved_segments import segment_delete, segment_save
+from contacts.services.saved_segments import segment_delete, segment_recount, segment_save
+from contacts.services.segment_counts import segment_count_brand, segments_recount
 from contacts.services.staff import staff_create, staff_depart, staff_login_user, staff_return, staff_set_role
+from contacts.services.tag_usage import (
+    EFFECT_LABELS,
+    TagInUse,
+    TagUsage,
+    TagUsageQuery,
+    register_tag_usage,
+    tag_usages,
+)
 from contacts.services.tags import (
     customer_tag_add,
     customer_tag_ids_rebuild,
@@ -110,6 +119,7 @@ from contacts.services.tags import (
 
 __all__ = [
     "API_TOKEN_PREFIX",
+    "EFFECT_LABELS",
     "ORDER_FIGURE_FIELDS",
     "STALE_RUNNING",
     "UNDO_DAYS",
@@ -122,7 +132,10 @@ __all__ = [
     "Predictions",
     "ProfileSection",
     "TagDeletedListener",
+    "TagInUse",
     "TagListener",
+    "TagUsage",
+    "TagUsageQuery",
     "_customer_foreign_keys",
     "api_token_create",
     "api_token_hash",
@@ -179,11 +192,15 @@ __all__ = [
     "register_tag_deleted_listener",
     "register_tag_listener",
     "register_tag_notices",
+    "register_tag_usage",
     "register_unmerge_handler",
     "scrub_columns",
+    "segment_count_brand",
     "segment_delete",
     "segment_facts_rebuild",
+    "segment_recount",
     "segment_save",
+    "segments_recount",
     "sidebar_extensions",
     "staff_create",
     "staff_depart",
@@ -208,5 +225,6 @@ __all__ = [
     "tag_move",
     "tag_notices",
     "tag_update",
+    "tag_usages",
     "timeline_add",
 ]
