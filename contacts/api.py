@@ -36,7 +36,7 @@ from contacts.models import (
     Tag,
     TagGroup,
 )
-from contacts.segments import SegmentError, segment_count, segment_queryset, segment_sample
+from contacts.segments import SegmentError, segment_count, segment_queryset, segment_sample, validate
 from contacts.serializers import (
     BulkTagInputSerializer,
     CustomerDetailSerializer,
@@ -165,6 +165,7 @@ class CustomerFilterSet(django_filters.FilterSet):  # type: ignore[misc]
     lifecycle = django_filters.ChoiceFilter(choices=Lifecycle.choices, method="apply", label=_l("生命周期"))
     consent = django_filters.ChoiceFilter(choices=CONSENT_FILTER, method="apply", label=_l("营销授权"))
     q = TextFilter(method="apply", label=_l("搜索：姓名 / 完整手机号 / 跟进备注"))
+    segment = IdFilter(method="apply_segment", label=_l("已保存分群 ID（成员按分群条件实时计算）"))
 
     class Meta:
         model = Customer
@@ -173,9 +174,21 @@ class CustomerFilterSet(django_filters.FilterSet):  # type: ignore[misc]
     def apply(self, queryset: QuerySet[Customer], name: str, value: Any) -> QuerySet[Customer]:
         return selectors.customer_filter(queryset, **{name: value})
 
+    def apply_segment(self, queryset: QuerySet[Customer], name: str, value: Any) -> QuerySet[Customer]:
+        actor: Actor = self.request.actor_obj
+        segment = actor.scope(Segment.objects.all()).filter(pk=value).first()
+        if segment is None:
+            raise ValidationError({"segment": [_("分群不存在，请刷新分群列表后重试")]})
+        try:
+            members = segment_queryset(actor=actor, expression=segment.expression).values("pk")
+        except SegmentError as exc:
+            raise ValidationError({"segment": [str(exc)]}) from exc
+        return queryset.filter(pk__in=members)
+
 
 class CustomerListView(ContactsAPIView, generics.ListAPIView):  # type: ignore[type-arg]
-    """Customers the caller may see, newest first; filter by store, tag, source, lifecycle, consent, q."""
+    """Customers the caller may see, newest first; filter by store, tag, source, lifecycle, consent, q,
+    segment (a saved segment's members; to walk a large segment use its ``members/`` cursor instead)."""
 
     allowed_roles = ALL_ROLES
     serializer_class = CustomerSerializer
@@ -246,7 +259,8 @@ class CustomerBulkTagView(ContactsAPIView):
         data.is_valid(raise_exception=True)
         tag = self.scoped_tag(data.validated_data["tag"])
         if "expression" in data.validated_data:
-            targets = segment_queryset(actor=self.actor, expression=data.validated_data["expression"])
+            expression = validate(data.validated_data["expression"], organization_id=self.actor.organization_id)
+            targets = segment_queryset(actor=self.actor, expression=expression)
         else:
             targets = self.actor.scope(Customer.objects.filter(pk__in=data.validated_data["customer_ids"]))
         tagged = services.customers_tag_bulk(
@@ -330,6 +344,7 @@ class CustomerExportView(ContactsAPIView):
             OpenApiParameter("lifecycle", str, enum=Lifecycle.values),
             OpenApiParameter("consent", str, enum=[value for value, _label in CONSENT_FILTER]),
             OpenApiParameter("q", str),
+            OpenApiParameter("segment", ID_SCHEMA),
         ],
         responses={
             (200, "text/csv"): OpenApiTypes.BINARY,
@@ -341,7 +356,9 @@ class CustomerExportView(ContactsAPIView):
         export_format = request.query_params.get("export_format", "csv")
         if export_format not in ("csv", "xlsx"):
             raise ValidationError({"export_format": _("只支持 csv 或 xlsx")})
-        filterset = CustomerFilterSet(request.query_params, queryset=selectors.customer_list(actor=self.actor))
+        filterset = CustomerFilterSet(
+            request.query_params, queryset=selectors.customer_list(actor=self.actor), request=request
+        )
         if not filterset.is_valid():
             raise ValidationError(filterset.errors)
         used = sorted(name for name in filterset.filters if request.query_params.get(name))
@@ -527,6 +544,17 @@ class SegmentDetailView(ContactsAPIView, generics.RetrieveAPIView):  # type: ign
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+class SegmentRecountView(ContactsAPIView):
+    allowed_roles = OPERATOR_AND_MANAGER
+
+    @extend_schema(request=None, responses=SegmentSerializer, summary="重新统计分群人数（全品牌，last_count）")
+    def post(self, request: Request, pk: int) -> Response:
+        segment = self.actor.scope(Segment.objects.all()).filter(pk=pk).first()
+        if segment is None:
+            raise Http404(_("分群不存在"))
+        return Response(SegmentSerializer(services.segment_recount(segment=segment)).data)
+
+
 class SegmentPreviewView(ContactsAPIView):
     """Live count and sample of an unsaved expression, within the caller's scope."""
 
@@ -536,7 +564,10 @@ class SegmentPreviewView(ContactsAPIView):
     def post(self, request: Request) -> Response:
         data = SegmentPreviewInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        expression, limit = data.validated_data["expression"], data.validated_data["limit"]
+        # The reference check saving runs (unknown tag / store / staff / group / custom field → 400
+        # naming it), so a preview never shows a count the save would refuse; null is everyone.
+        expression = validate(data.validated_data["expression"], organization_id=self.actor.organization_id)
+        limit = data.validated_data["limit"]
         count = segment_count(actor=self.actor, expression=expression)
         sample = segment_sample(actor=self.actor, expression=expression, limit=limit) if limit else []
         context = {

@@ -39,3 +39,10 @@ def lifecycle_refresh_org_task(organization_id: int) -> None:
 def predictions_reband_org_task(organization_id: int) -> None:
     """The brand moved its churn-risk thresholds: re-band every scored customer."""
     services.customer_churn_risk_refresh(organization_id=organization_id)
+
+
+@shared_task(name="contacts.segments.recount_all", ignore_result=True)
+def segments_recount_all_task() -> None:
+    """Beat (nightly): every saved segment's brand-wide ``last_count``, set-based per organization."""
+    for organization_id in Organization.objects.values_list("id", flat=True).order_by("id"):
+        services.segments_recount(organization_id=organization_id)

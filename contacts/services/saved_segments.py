@@ -19,7 +19,12 @@ from contacts.services.segment_counts import segment_count_brand, segments_recou
 
 @transaction.atomic
 def segment_save(
-    *, actor: Any, name: str, expression: dict[str, Any], description: str = "", segment: Segment | None = None
+    *,
+    actor: Any,
+    name: str,
+    expression: dict[str, Any] | None,
+    description: str = "",
+    segment: Segment | None = None,
 ) -> Segment:
     """Create or update a saved segment; the expression is validated and stored normalized (``None``
     and ``{}`` are everyone). ``last_count`` is the brand-wide size (see ``segment_counts``)."""
