@@ -31,7 +31,7 @@ UNPLANNED = (CampaignStatus.DRAFT, CampaignStatus.PENDING_APPROVAL, CampaignStat
 SENDS_UNREVIEWED = (CampaignStatus.PENDING_APPROVAL, CampaignStatus.SCHEDULED, CampaignStatus.PAUSED)
 
 
-def _effects(campaign: Campaign, query: TagUsageQuery) -> tuple[list[str], bool]:
+def _effects(campaign: Campaign, exclusion_ids: list[int], query: TagUsageQuery) -> tuple[list[str], bool]:
     """What the deletion does to the campaign's audience, and whether it would become the whole brand."""
     effects: list[str] = []
     everyone = False
@@ -39,11 +39,11 @@ def _effects(campaign: Campaign, query: TagUsageQuery) -> tuple[list[str], bool]
         own = removal_effects(campaign.expression, "tags", query.tag_ids)
         effects += own
         everyone |= "everyone" in own and not campaign.segment_id and not campaign.group_ids
-    if campaign.segment_id in query.segment_effects:
+    if campaign.segment_id is not None and campaign.segment_id in query.segment_effects:
         via = query.segment_effects[campaign.segment_id]
         effects += via
         everyone |= "everyone" in via and not campaign.group_ids
-    for segment_id in campaign.exclusion_ids:
+    for segment_id in exclusion_ids:
         if segment_id in query.segment_effects:
             # A widened exclusion narrows the campaign, and the other way round.
             effects += [*query.segment_effects[segment_id], "inverted"]
@@ -62,8 +62,8 @@ def tag_usage(query: TagUsageQuery) -> list[TagUsage]:
     )
     usages: list[TagUsage] = []
     for campaign in candidates:
-        campaign.exclusion_ids = [s.pk for s in campaign.exclusion_segments.all()]  # type: ignore[attr-defined]
-        effects, everyone = _effects(campaign, query)
+        exclusion_ids = [s.pk for s in campaign.exclusion_segments.all()]
+        effects, everyone = _effects(campaign, exclusion_ids, query)
         if not effects:
             continue
         unreviewed = campaign.status in SENDS_UNREVIEWED

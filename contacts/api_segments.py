@@ -110,7 +110,9 @@ class SegmentMembersView(_MembersBase):
         limit = _limit(request)
         page = members_page(actor=self.actor, expression=segment.expression, cursor=cursor or None, limit=limit)
         next_url = (
-            f"{request.path}?{urlencode({'cursor': page.next_cursor, 'limit': limit})}" if page.next_cursor else None
+            f"{request.path}?{urlencode({'cursor': page.next_cursor, 'limit': str(limit)})}"
+            if page.next_cursor
+            else None
         )
         return self.page_response(page, next_url)
 

@@ -27,6 +27,7 @@ caller (the tag-deletion page, the API) shows them and asks before anything is w
 from __future__ import annotations
 
 import copy
+from collections.abc import Collection
 from typing import Any
 
 ID_KINDS = ("stores", "groups", "follower_staff")
@@ -125,7 +126,7 @@ def _leaf_without(leaf: dict[str, Any], kind: str, ids: set[Any]) -> dict[str, A
     return out
 
 
-def without_ids(expression: Any, kind: str, ids: set[int] | set[str] | list[Any]) -> Any:
+def without_ids(expression: Any, kind: str, ids: Collection[Any]) -> Any:
     """The expression with ``ids`` of ``kind`` removed from every leaf (see the module docstring for
     what that does to the audience). An untouched expression comes back equal; the input is not
     modified. ``None`` stays ``None``."""
@@ -157,7 +158,7 @@ def _walk(node: Any, kind: str, ids: set[Any]) -> Any:
     return {op: children}
 
 
-def removal_effects(expression: Any, kind: str, ids: set[int] | set[str] | list[Any]) -> list[str]:
+def removal_effects(expression: Any, kind: str, ids: Collection[Any]) -> list[str]:
     """What removing ``ids`` changes, as codes the caller words: ``"widens_all"`` (an ``all`` tag
     requirement or a custom-field condition goes), ``"narrows_any"`` (an alternative of an "any of"
     list goes), ``"drops_any"`` (an "any of" list loses its last id: that condition goes),
@@ -169,7 +170,7 @@ def removal_effects(expression: Any, kind: str, ids: set[int] | set[str] | list[
     for leaf, negated in _signed_leaves(expression, negated=False):
         before = len(effects)
         if kind == "tags":
-            tags = leaf.get("tags") if isinstance(leaf.get("tags"), dict) else {}
+            tags: dict[str, Any] = leaf["tags"] if isinstance(leaf.get("tags"), dict) else {}
             if _ids(tags.get("all")) & wanted:
                 effects.append("widens_all")
             if _ids(tags.get("any")) & wanted:
@@ -180,7 +181,7 @@ def removal_effects(expression: Any, kind: str, ids: set[int] | set[str] | list[
             if _ids(leaf.get(kind)) & wanted:
                 effects.append("drops_any" if not _ids(leaf.get(kind)) - wanted else "narrows_any")
         elif kind == "custom":
-            custom = leaf.get("custom") if isinstance(leaf.get("custom"), dict) else {}
+            custom: dict[str, Any] = leaf["custom"] if isinstance(leaf.get("custom"), dict) else {}
             if {str(k) for k in custom} & wanted:
                 effects.append("widens_all")
         if negated and len(effects) > before:

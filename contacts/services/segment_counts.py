@@ -10,6 +10,7 @@ count a sub-select over the segment facts.
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from django.db import connection, transaction
 from django.utils import timezone
@@ -21,9 +22,9 @@ logger = logging.getLogger(__name__)
 CHUNK = 50
 
 
-def segment_count_brand(*, organization_id: int, expression: object) -> int:
+def segment_count_brand(*, organization_id: int, expression: Any) -> int:
     """The brand-wide size of an expression (one ``count(*)``)."""
-    sql, params = segments.count_sql(organization_id=organization_id, expression=expression, store_ids=None)  # type: ignore[arg-type]
+    sql, params = segments.count_sql(organization_id=organization_id, expression=expression, store_ids=None)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         return int(cursor.fetchone()[0])
@@ -41,7 +42,7 @@ def segments_recount(*, organization_id: int, segment_ids: list[int] | None = No
     done = 0
     for start in range(0, len(rows), CHUNK):
         selects: list[str] = []
-        params: list[object] = []
+        params: list[Any] = []
         for pk, expression in rows[start : start + CHUNK]:
             try:
                 sql, p = segments.count_sql(organization_id=organization_id, expression=expression, store_ids=None)
