@@ -60,7 +60,7 @@ def test_a_scheduled_audience_that_would_become_everyone_refuses_the_deletion(
     scheduled = _campaign(world, "金卡专享", CampaignStatus.SCHEDULED, segment=segment)
     draft = _campaign(world, "草稿", CampaignStatus.DRAFT, expression={"tags": {"all": [gold.pk]}})
 
-    with pytest.raises(services.TagInUse, match="金卡专享.*全部客户") as refused:
+    with pytest.raises(services.TagInUse, match=r"金卡专享.*全部客户") as refused:
         services.tag_delete(tag=gold, by=world.operator, confirmed=True)
     assert {u.name: bool(u.blocked) for u in refused.value.usages} == {
         "金卡会员": False,

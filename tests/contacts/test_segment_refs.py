@@ -33,7 +33,7 @@ def test_referenced_ids_of_flat_null_and_empty() -> None:
 def test_without_ids_removes_from_every_leaf_and_keeps_input() -> None:
     before = copy.deepcopy(TREE)
     out = without_ids(TREE, "tags", {1, 3})
-    assert TREE == before
+    assert before == TREE
     assert out == {
         "all": [
             # {"all": [3]} lost its only tag: the leaf keeps its store condition.
