@@ -100,12 +100,45 @@ def _errors(exc: Exception) -> Response:
     return Response({"detail": "；".join(msgs), "errors": msgs}, status=400)
 
 
+class ExclusionOut(serializers.Serializer):  # type: ignore[type-arg]
+    reason = serializers.CharField(help_text="排除原因代码（opted_out / no_consent / excluded_segment / holdout …）")
+    label = serializers.CharField()
+    count = serializers.IntegerField()
+
+
+class SenderCountOut(serializers.Serializer):  # type: ignore[type-arg]
+    name = serializers.CharField(allow_null=True)
+    count = serializers.IntegerField()
+
+
+class QuotaPictureOut(serializers.Serializer):  # type: ignore[type-arg]
+    customer_mode = serializers.CharField()
+    group_mode = serializers.CharField()
+    moments_per_day = serializers.IntegerField()
+    brand_cap = serializers.IntegerField()
+    brand_cap_period = serializers.CharField()
+    quiet_hours = serializers.CharField(help_text="免打扰时段，如 22:00–08:00，或“未设置”")
+    require_consent = serializers.BooleanField()
+    approval_threshold = serializers.IntegerField()
+
+
+class CampaignPreviewOut(serializers.Serializer):  # type: ignore[type-arg]
+    recipients = serializers.IntegerField(help_text="会收到的人数")
+    audience = serializers.IntegerField(help_text="受众总人数（含被排除的）")
+    exclusions = ExclusionOut(many=True)
+    batches = serializers.IntegerField(required=False, help_text="发送批次数（欢迎语模板无此项）")
+    senders = SenderCountOut(many=True, required=False, help_text="人数最多的 10 位发送员工")
+    send_after = serializers.CharField(required=False, help_text="最早发送时间（免打扰时段后），ISO 8601")
+    quota = QuotaPictureOut(required=False)
+
+
 class CampaignPreviewView(APIView):
     allowed_roles = OPERATOR_AND_MANAGER
 
     @extend_schema(
         request=CampaignInput,
-        responses={200: OpenApiResponse(description="recipients, audience, exclusions by reason, batches, quota")},
+        responses={200: CampaignPreviewOut},
+        summary="活动预览（精确人数、排除原因、批次与配额，不占用配额）",
     )
     def post(self, request: AuthenticatedRequest) -> Response:
         ser = CampaignInput(data=request.data)

@@ -36,7 +36,7 @@ from contacts.models import (
     Tag,
     TagGroup,
 )
-from contacts.segments import SegmentError, segment_count, segment_queryset, segment_sample
+from contacts.segments import SegmentError, segment_count, segment_queryset, segment_sample, validate
 from contacts.serializers import (
     BulkTagInputSerializer,
     CustomerDetailSerializer,
@@ -76,6 +76,40 @@ PENDING_202 = OpenApiResponse(
 )
 
 
+class TagUsageSerializer(serializers.Serializer):  # type: ignore[type-arg]
+    kind = serializers.CharField(help_text="segment 分群 / campaign 营销活动 / journey 旅程 …")
+    kind_label = serializers.CharField()
+    object_id = serializers.IntegerField()
+    name = serializers.CharField()
+    url = serializers.CharField(help_text="控制台中的页面地址")
+    status = serializers.CharField(help_text="营销活动的状态（其他为空）")
+    effects = serializers.ListField(
+        child=serializers.CharField(),
+        help_text="删除后规则的变化：widens_all / narrows_any / drops_any / widens_none / everyone / inverted / "
+        "moment_visibility / moment_everyone",
+    )
+    effect_labels = serializers.ListField(child=serializers.CharField(), help_text="同上，中文说明")
+    blocked = serializers.CharField(help_text="非空：该使用处阻止删除，说明需先做什么")
+
+
+TAG_IN_USE_409 = OpenApiResponse(
+    response=inline_serializer(
+        "TagInUse", {"detail": serializers.CharField(), "usages": TagUsageSerializer(many=True)}
+    ),
+    description="标签被分群或活动规则使用：未确认（confirm=true）时列出使用位置；有阻止删除的使用处时即使确认也拒绝",
+)
+CONFIRM_PARAM = OpenApiParameter(
+    "confirm", bool, description="确认删除：同时从使用该标签的分群、未开始的活动规则中移除（同一事务）"
+)
+
+
+def _confirmed(request: Request) -> bool:
+    value = str(request.query_params.get("confirm", "")).strip().lower()
+    if value not in ("", "true", "false", "1", "0"):
+        raise ValidationError({"confirm": _("只能是 true 或 false")})
+    return value in ("true", "1")
+
+
 class ContactsAPIView(APIView):
     # Base: ``self.actor``, scoped querysets, refused writes (Chinese message) as 400. (A comment, not a
     # docstring: drf-spectacular would show it as the description of every endpoint.)
@@ -86,6 +120,11 @@ class ContactsAPIView(APIView):
         return cast("AuthenticatedRequest", self.request).actor_obj
 
     def handle_exception(self, exc: Exception) -> Response:
+        if isinstance(exc, services.TagInUse):  # stored rules use the tag: where, and what to do
+            return Response(
+                {"detail": str(exc), "usages": TagUsageSerializer(exc.usages, many=True).data},
+                status=status.HTTP_409_CONFLICT,
+            )
         if isinstance(exc, services.CataloguePending):  # recorded; applied once WeCom accepts it
             return Response({"detail": str(exc), "pending": True}, status=status.HTTP_202_ACCEPTED)
         if isinstance(exc, REFUSALS):
@@ -126,6 +165,7 @@ class CustomerFilterSet(django_filters.FilterSet):  # type: ignore[misc]
     lifecycle = django_filters.ChoiceFilter(choices=Lifecycle.choices, method="apply", label=_l("生命周期"))
     consent = django_filters.ChoiceFilter(choices=CONSENT_FILTER, method="apply", label=_l("营销授权"))
     q = TextFilter(method="apply", label=_l("搜索：姓名 / 完整手机号 / 跟进备注"))
+    segment = IdFilter(method="apply_segment", label=_l("已保存分群 ID（成员按分群条件实时计算）"))
 
     class Meta:
         model = Customer
@@ -134,9 +174,21 @@ class CustomerFilterSet(django_filters.FilterSet):  # type: ignore[misc]
     def apply(self, queryset: QuerySet[Customer], name: str, value: Any) -> QuerySet[Customer]:
         return selectors.customer_filter(queryset, **{name: value})
 
+    def apply_segment(self, queryset: QuerySet[Customer], name: str, value: Any) -> QuerySet[Customer]:
+        actor: Actor = self.request.actor_obj
+        segment = actor.scope(Segment.objects.all()).filter(pk=value).first()
+        if segment is None:
+            raise ValidationError({"segment": [_("分群不存在，请刷新分群列表后重试")]})
+        try:
+            members = segment_queryset(actor=actor, expression=segment.expression).values("pk")
+        except SegmentError as exc:
+            raise ValidationError({"segment": [str(exc)]}) from exc
+        return queryset.filter(pk__in=members)
+
 
 class CustomerListView(ContactsAPIView, generics.ListAPIView):  # type: ignore[type-arg]
-    """Customers the caller may see, newest first; filter by store, tag, source, lifecycle, consent, q."""
+    """Customers the caller may see, newest first; filter by store, tag, source, lifecycle, consent, q,
+    segment (a saved segment's members; to walk a large segment use its ``members/`` cursor instead)."""
 
     allowed_roles = ALL_ROLES
     serializer_class = CustomerSerializer
@@ -207,7 +259,8 @@ class CustomerBulkTagView(ContactsAPIView):
         data.is_valid(raise_exception=True)
         tag = self.scoped_tag(data.validated_data["tag"])
         if "expression" in data.validated_data:
-            targets = segment_queryset(actor=self.actor, expression=data.validated_data["expression"])
+            expression = validate(data.validated_data["expression"], organization_id=self.actor.organization_id)
+            targets = segment_queryset(actor=self.actor, expression=expression)
         else:
             targets = self.actor.scope(Customer.objects.filter(pk__in=data.validated_data["customer_ids"]))
         tagged = services.customers_tag_bulk(
@@ -291,6 +344,7 @@ class CustomerExportView(ContactsAPIView):
             OpenApiParameter("lifecycle", str, enum=Lifecycle.values),
             OpenApiParameter("consent", str, enum=[value for value, _label in CONSENT_FILTER]),
             OpenApiParameter("q", str),
+            OpenApiParameter("segment", ID_SCHEMA),
         ],
         responses={
             (200, "text/csv"): OpenApiTypes.BINARY,
@@ -302,7 +356,9 @@ class CustomerExportView(ContactsAPIView):
         export_format = request.query_params.get("export_format", "csv")
         if export_format not in ("csv", "xlsx"):
             raise ValidationError({"export_format": _("只支持 csv 或 xlsx")})
-        filterset = CustomerFilterSet(request.query_params, queryset=selectors.customer_list(actor=self.actor))
+        filterset = CustomerFilterSet(
+            request.query_params, queryset=selectors.customer_list(actor=self.actor), request=request
+        )
         if not filterset.is_valid():
             raise ValidationError(filterset.errors)
         used = sorted(name for name in filterset.filters if request.query_params.get(name))
@@ -349,9 +405,13 @@ class TagGroupDetailView(ContactsAPIView, generics.RetrieveAPIView):  # type: ig
         group = services.tag_group_update(group=group, by=self.actor.staff, **data.validated_data)
         return Response(TagGroupSerializer(group).data)
 
-    @extend_schema(responses={204: None, 202: PENDING_202}, summary="删除标签组（及其标签）")
+    @extend_schema(
+        parameters=[CONFIRM_PARAM],
+        responses={204: None, 202: PENDING_202, 409: TAG_IN_USE_409},
+        summary="删除标签组（及其标签；被规则使用时需 confirm=true）",
+    )
     def delete(self, request: Request, pk: int) -> Response:
-        services.tag_group_delete(group=self.get_object(), by=self.actor.staff)
+        services.tag_group_delete(group=self.get_object(), by=self.actor.staff, confirmed=_confirmed(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
@@ -396,10 +456,26 @@ class TagDetailView(ContactsAPIView, generics.RetrieveAPIView):  # type: ignore[
         data.is_valid(raise_exception=True)
         return Response(TagSerializer(services.tag_update(tag=tag, by=self.actor.staff, **data.validated_data)).data)
 
-    @extend_schema(responses={204: None, 202: PENDING_202}, summary="删除标签（从所有客户身上移除）")
+    @extend_schema(
+        parameters=[CONFIRM_PARAM],
+        responses={204: None, 202: PENDING_202, 409: TAG_IN_USE_409},
+        summary="删除标签（从所有客户身上移除；被规则使用时需 confirm=true）",
+    )
     def delete(self, request: Request, pk: int) -> Response:
-        services.tag_delete(tag=self.get_object(), by=self.actor.staff)
+        services.tag_delete(tag=self.get_object(), by=self.actor.staff, confirmed=_confirmed(request))
         return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+class TagUsageView(ContactsAPIView):
+    allowed_roles = OPERATOR_AND_MANAGER
+
+    @extend_schema(responses=TagUsageSerializer(many=True), summary="标签的使用位置（分群、未开始的活动……）")
+    def get(self, request: Request, pk: int) -> Response:
+        tag = self.actor.scope(Tag.objects.all()).filter(pk=pk).first()
+        if tag is None:
+            raise Http404(_("标签不存在，请刷新标签列表后重试"))
+        usages = services.tag_usages(organization_id=self.actor.organization_id, tag_ids={tag.pk})
+        return Response(TagUsageSerializer(usages, many=True).data)
 
 
 # --- customer groups -----------------------------------------------------------------------------
@@ -468,6 +544,17 @@ class SegmentDetailView(ContactsAPIView, generics.RetrieveAPIView):  # type: ign
         return Response(status=status.HTTP_204_NO_CONTENT)
 
 
+class SegmentRecountView(ContactsAPIView):
+    allowed_roles = OPERATOR_AND_MANAGER
+
+    @extend_schema(request=None, responses=SegmentSerializer, summary="重新统计分群人数（全品牌，last_count）")
+    def post(self, request: Request, pk: int) -> Response:
+        segment = self.actor.scope(Segment.objects.all()).filter(pk=pk).first()
+        if segment is None:
+            raise Http404(_("分群不存在"))
+        return Response(SegmentSerializer(services.segment_recount(segment=segment)).data)
+
+
 class SegmentPreviewView(ContactsAPIView):
     """Live count and sample of an unsaved expression, within the caller's scope."""
 
@@ -477,7 +564,10 @@ class SegmentPreviewView(ContactsAPIView):
     def post(self, request: Request) -> Response:
         data = SegmentPreviewInputSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        expression, limit = data.validated_data["expression"], data.validated_data["limit"]
+        # The reference check saving runs (unknown tag / store / staff / group / custom field → 400
+        # naming it), so a preview never shows a count the save would refuse; null is everyone.
+        expression = validate(data.validated_data["expression"], organization_id=self.actor.organization_id)
+        limit = data.validated_data["limit"]
         count = segment_count(actor=self.actor, expression=expression)
         sample = segment_sample(actor=self.actor, expression=expression, limit=limit) if limit else []
         context = {

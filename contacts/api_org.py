@@ -22,7 +22,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 
 from contacts import selectors, services
-from contacts.access import OPERATOR_ONLY, role_of
+from contacts.access import ALL_ROLES, OPERATOR_ONLY, role_of
 from contacts.api import ContactsAPIView
 from contacts.models import Role, Staff, Store
 from contacts.serializers import INT4_MAX, StoreRefSerializer
@@ -143,6 +143,9 @@ class StoreFilterSet(django_filters.FilterSet):  # type: ignore[misc]
     status = django_filters.ChoiceFilter(
         choices=[("open", _l("营业中")), ("closed", _l("已停用"))], method="apply", label=_l("状态")
     )
+    code = django_filters.CharFilter(
+        field_name="code", lookup_expr="exact", max_length=50, label=_l("门店编码（精确）")
+    )
 
     class Meta:
         model = Store
@@ -159,7 +162,9 @@ def _stores(view: ContactsAPIView) -> QuerySet[Store]:
 
 
 class StoreListView(ContactsAPIView, generics.ListAPIView):  # type: ignore[type-arg]
-    allowed_roles = OPERATOR_ONLY
+    # Everyone reads the stores they may see (an integrator maps codes to ids); operators create them.
+    allowed_roles = ALL_ROLES
+    write_roles = OPERATOR_ONLY
     serializer_class = StoreSerializer
     filterset_class = StoreFilterSet
 
@@ -167,7 +172,7 @@ class StoreListView(ContactsAPIView, generics.ListAPIView):  # type: ignore[type
         return _stores(self).order_by("code", "id")
 
     @extend_schema(
-        summary="门店列表（运营）",
+        summary="门店列表（按可见范围：运营看全部，店长、店员看自己的门店；可按编码筛选）",
         examples=[OpenApiExample("一家门店", value=STORE_EXAMPLE, response_only=True, status_codes=["200"])],
     )
     def get(self, request: Request, *args: Any, **kwargs: Any) -> Response:

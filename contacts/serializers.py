@@ -30,6 +30,7 @@ from contacts.models import (
 from contacts.segment_schema import ExpressionField
 
 INT4_MIN, INT4_MAX = -(2**31), 2**31 - 1  # integer columns (order) and ids
+EXPRESSION_HELP = '分群条件，例如 {"tags": {"all": [1]}, "consent": "granted"}；null 或 {} 表示全部客户'
 
 
 def phone_for(context: Mapping[str, Any], customer: Customer) -> str:
@@ -234,6 +235,12 @@ class CustomerGroupDetailSerializer(CustomerGroupSerializer):
 
 
 class SegmentSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
+    expression = ExpressionField(read_only=True)
+    last_count = serializers.IntegerField(
+        read_only=True, allow_null=True, help_text="全品牌人数（保存、重新统计及每晚更新）"
+    )
+    last_counted_at = serializers.DateTimeField(read_only=True, allow_null=True, help_text="last_count 的统计时间")
+
     class Meta:
         model = Segment
         fields = [
@@ -252,11 +259,11 @@ class SegmentSerializer(serializers.ModelSerializer):  # type: ignore[type-arg]
 class SegmentInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
     name = serializers.CharField(max_length=100)
     description = serializers.CharField(max_length=300, required=False, allow_blank=True, default="")
-    expression = ExpressionField()
+    expression = ExpressionField(allow_null=True, help_text=EXPRESSION_HELP)
 
 
 class SegmentPreviewInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
-    expression = ExpressionField()
+    expression = ExpressionField(allow_null=True, help_text=EXPRESSION_HELP)
     limit = serializers.IntegerField(min_value=0, max_value=100, required=False, default=20)
 
 

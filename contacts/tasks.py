@@ -61,3 +61,10 @@ def tag_rules_apply_all_task() -> None:
     """Beat: every brand's rules for everyone (time-window conditions move with the clock)."""
     for organization_id in tag_rules.organizations_with_rules():
         services.tag_rules_apply(organization_id=organization_id)
+
+
+@shared_task(name="contacts.segments.recount_all", ignore_result=True)
+def segments_recount_all_task() -> None:
+    """Beat (nightly): every saved segment's brand-wide ``last_count``, set-based per organization."""
+    for organization_id in Organization.objects.values_list("id", flat=True).order_by("id"):
+        services.segments_recount(organization_id=organization_id)

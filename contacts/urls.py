@@ -44,6 +44,7 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("segments/<int:pk>/", segments.segment_edit, name="segment_edit"),
     path("segments/<int:pk>/delete/", segments.segment_delete, name="segment_delete"),
     path("segments/<int:pk>/tag/", segments.segment_tag, name="segment_tag"),
+    path("segments/<int:pk>/recount/", segments.segment_recount, name="segment_recount"),
     path("sidebar/", sidebar.sidebar, name="sidebar"),
     path("settings/", organization.settings_home, name="settings"),
     path("settings/stores/", organization.store_list, name="settings_stores"),

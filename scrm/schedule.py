@@ -57,3 +57,5 @@ BEAT_SCHEDULE["contacts-tag-rules"] = {"task": "contacts.tag_rules.apply_all", "
 
 # contacts: lifecycle stages move with the calendar (沉睡 after the brand's idle days).
 BEAT_SCHEDULE["contacts-lifecycle-daily"] = {"task": "contacts.lifecycle.refresh_all", "schedule": 24 * 3600.0}
+# contacts: every saved segment's brand-wide count (last_count), recounted nightly per organization.
+BEAT_SCHEDULE["contacts-segments-recount"] = {"task": "contacts.segments.recount_all", "schedule": 24 * 3600.0}

@@ -91,10 +91,19 @@ from contacts.services.rollups import (
     customer_order_figures_set,
     customer_rfm_refresh,
 )
-from contacts.services.saved_segments import segment_delete, segment_save
+from contacts.services.saved_segments import segment_delete, segment_recount, segment_save
+from contacts.services.segment_counts import segment_count_brand, segments_recount
 from contacts.services.staff import staff_create, staff_depart, staff_login_user, staff_return, staff_set_role
 from contacts.services.tag_rule_triggers import tag_rules_after_change
 from contacts.services.tag_rules import tag_rule_apply, tag_rule_delete, tag_rule_save, tag_rules_apply
+from contacts.services.tag_usage import (
+    EFFECT_LABELS,
+    TagInUse,
+    TagUsage,
+    TagUsageQuery,
+    register_tag_usage,
+    tag_usages,
+)
 from contacts.services.tags import (
     customer_tag_add,
     customer_tag_ids_rebuild,
@@ -112,6 +121,7 @@ from contacts.services.tags import (
 
 __all__ = [
     "API_TOKEN_PREFIX",
+    "EFFECT_LABELS",
     "ORDER_FIGURE_FIELDS",
     "STALE_RUNNING",
     "UNDO_DAYS",
@@ -124,7 +134,10 @@ __all__ = [
     "Predictions",
     "ProfileSection",
     "TagDeletedListener",
+    "TagInUse",
     "TagListener",
+    "TagUsage",
+    "TagUsageQuery",
     "_customer_foreign_keys",
     "api_token_create",
     "api_token_hash",
@@ -181,11 +194,15 @@ __all__ = [
     "register_tag_deleted_listener",
     "register_tag_listener",
     "register_tag_notices",
+    "register_tag_usage",
     "register_unmerge_handler",
     "scrub_columns",
+    "segment_count_brand",
     "segment_delete",
     "segment_facts_rebuild",
+    "segment_recount",
     "segment_save",
+    "segments_recount",
     "sidebar_extensions",
     "staff_create",
     "staff_depart",
@@ -215,5 +232,6 @@ __all__ = [
     "tag_rules_after_change",
     "tag_rules_apply",
     "tag_update",
+    "tag_usages",
     "timeline_add",
 ]

@@ -12,15 +12,22 @@ from contacts import segments
 from contacts.models import (
     Segment,
 )
+from contacts.services.segment_counts import segment_count_brand, segments_recount
 
 # --- segments ------------------------------------------------------------------------------------
 
 
 @transaction.atomic
 def segment_save(
-    *, actor: Any, name: str, expression: dict[str, Any], description: str = "", segment: Segment | None = None
+    *,
+    actor: Any,
+    name: str,
+    expression: dict[str, Any] | None,
+    description: str = "",
+    segment: Segment | None = None,
 ) -> Segment:
-    """Create or update a saved segment; the expression is validated and stored normalized."""
+    """Create or update a saved segment; the expression is validated and stored normalized (``None``
+    and ``{}`` are everyone). ``last_count`` is the brand-wide size (see ``segment_counts``)."""
     name = name.strip()
     if not name:
         raise segments.SegmentError(_("请填写分群名称"))
@@ -35,7 +42,7 @@ def segment_save(
     if segment is None:
         segment = Segment(organization_id=actor.organization_id, created_by=actor.staff)
     segment.name, segment.description, segment.expression = name, description, normalized
-    segment.last_count = segments.segment_count(actor=actor, expression=normalized)
+    segment.last_count = segment_count_brand(organization_id=actor.organization_id, expression=normalized)
     segment.last_counted_at = timezone.now()
     segment.save()
     return segment
@@ -50,3 +57,10 @@ def segment_delete(*, segment: Segment) -> None:
             _("自动打标签规则正在使用这个分群：%(rules)s。请先删除或修改这些规则") % {"rules": "、".join(rules)}
         )
     segment.delete()
+
+
+def segment_recount(*, segment: Segment) -> Segment:
+    """Recount one saved segment now (brand-wide); returns it with ``last_count`` / ``last_counted_at``."""
+    segments_recount(organization_id=segment.organization_id, segment_ids=[segment.pk])
+    segment.refresh_from_db(fields=["last_count", "last_counted_at"])
+    return segment

@@ -13,12 +13,14 @@ from typing import Any
 
 from django.db import IntegrityError, transaction
 from django.db.models.expressions import RawSQL
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from contacts import segments
 from contacts.models import Customer, Organization, Segment, Tag, TagRule, TagSource
 from contacts.services.registry import ContactsError
+from contacts.services.tag_usage import TagUsage, TagUsageQuery
 from contacts.services.tags import customers_tag_bulk, customers_untag_by_rule
 from scrm.celery import enqueue_on_commit
 
@@ -99,3 +101,40 @@ def organizations_with_rules() -> list[int]:
     return list(
         Organization.objects.filter(tag_rules__is_active=True).distinct().order_by("pk").values_list("pk", flat=True)
     )
+
+
+def tag_rule_usages(query: TagUsageQuery) -> list[TagUsage]:
+    """Tag-usage provider: rules giving a tag being deleted (they go with it), and rules whose segment
+    the deletion rewrites — refused when that segment would match the whole brand, since the rule
+    would then tag everyone."""
+    rules = TagRule.objects.filter(organization_id=query.organization_id).select_related("segment", "tag")
+    usages = [
+        TagUsage(
+            kind="tag_rule",
+            kind_label=str(_("自动打标签规则")),
+            object_id=rule.pk,
+            name=rule.name,
+            url=reverse("contacts:tag_rule_edit", args=[rule.pk]),
+            status=str(_("标签删除后规则一并删除")),
+        )
+        for rule in rules.filter(tag_id__in=query.tag_ids).order_by("name", "pk")
+    ]
+    for rule in rules.filter(segment_id__in=list(query.segment_effects)).exclude(tag_id__in=query.tag_ids):
+        effects = query.segment_effects[rule.segment_id]
+        blocked = ""
+        if "everyone" in effects and rule.is_active:
+            blocked = str(
+                _("会让规则给全部客户打标签：请先修改分群“%(segment)s”或停用规则") % {"segment": rule.segment.name}
+            )
+        usages.append(
+            TagUsage(
+                kind="tag_rule",
+                kind_label=str(_("自动打标签规则")),
+                object_id=rule.pk,
+                name=rule.name,
+                url=reverse("contacts:tag_rule_edit", args=[rule.pk]),
+                effects=effects,
+                blocked=blocked,
+            )
+        )
+    return usages

@@ -29,6 +29,7 @@ from contacts.services.registry import (
     _notify_tags,
     catalogue_push,
 )
+from contacts.services.tag_usage import tag_deletion_check, tag_references_remove
 
 # --- tags ----------------------------------------------------------------------------------------
 
@@ -371,9 +372,14 @@ def tag_group_update(
     return group
 
 
-def tag_group_delete(*, group: TagGroup, by: Staff | None = None, source: str = TagSource.STAFF) -> None:
-    """Delete a group and its tags (removing them from every customer's ``tag_ids``); the platform
-    deletes it first."""
+def tag_group_delete(
+    *, group: TagGroup, by: Staff | None = None, source: str = TagSource.STAFF, confirmed: bool = False
+) -> None:
+    """Delete a group and its tags (removing them from every customer's ``tag_ids`` and from every
+    stored rule, see :mod:`contacts.services.tag_usage`); the platform deletes it first. Staff must
+    confirm (``confirmed``) when stored rules use its tags, else :class:`TagInUse` lists them."""
+    tags = list(group.tags.all())
+    tag_deletion_check(organization_id=group.organization_id, tags=tags, confirmed=confirmed, source=source)
     _push(
         CatalogueChange(
             op="group_delete", organization_id=group.organization_id, group_id=group.pk, by_id=by.pk if by else None
@@ -381,8 +387,9 @@ def tag_group_delete(*, group: TagGroup, by: Staff | None = None, source: str = 
         source,
     )
     with transaction.atomic():
-        for tag in list(group.tags.all()):
-            tag_delete(tag=tag, source=TagSource.SYNC)  # already gone on the platform
+        tag_references_remove(organization_id=group.organization_id, tag_ids={t.pk for t in tags}, source=source)
+        for tag in tags:
+            _tag_rows_delete(tag, TagSource.SYNC)  # already gone on the platform
         group.delete()
 
 
@@ -466,13 +473,16 @@ def tag_update(
     return tag
 
 
-def tag_delete(*, tag: Tag, by: Staff | None = None, source: str = TagSource.STAFF) -> None:
+def tag_delete(*, tag: Tag, by: Staff | None = None, source: str = TagSource.STAFF, confirmed: bool = False) -> None:
     """Delete a tag: the platform first (unless the deletion comes from it, ``source=sync``), then its
-    assignments go by cascade and ``tag_ids`` loses it in one indexed UPDATE.
+    assignments go by cascade and ``tag_ids`` loses it in one indexed UPDATE, and every stored rule
+    naming it (segments, campaigns, …) is rewritten without it in the same transaction.
 
-    After commit the tag-deleted listeners hear of it, with ``source=sync`` when the platform already
-    deleted it.
+    Staff must confirm (``confirmed``) when stored rules use it: without, :class:`TagInUse` lists them
+    and nothing changes (nor when one of them refuses the deletion). After commit the tag-deleted
+    listeners hear of it, with ``source=sync`` when the platform already deleted it.
     """
+    tag_deletion_check(organization_id=tag.organization_id, tags=[tag], confirmed=confirmed, source=source)
     pushed = _push(
         CatalogueChange(
             op="tag_delete",
@@ -484,17 +494,22 @@ def tag_delete(*, tag: Tag, by: Staff | None = None, source: str = TagSource.STA
         source,
     )
     with transaction.atomic():
-        with connection.cursor() as cursor:
-            cursor.execute(
-                """
-                UPDATE contacts_customer SET tag_ids = tag_ids - %s::int, updated_at = now()
-                 WHERE organization_id = %s AND tag_ids @> ARRAY[%s]::int[]
-                """,
-                [tag.pk, tag.organization_id, tag.pk],
-            )
-        organization_id, wecom_tag_id = tag.organization_id, tag.wecom_tag_id
-        tag.delete()
-        _notify_tag_deleted(organization_id, wecom_tag_id, TagSource.SYNC if pushed else source)
+        tag_references_remove(organization_id=tag.organization_id, tag_ids={tag.pk}, source=source)
+        _tag_rows_delete(tag, TagSource.SYNC if pushed else source)
+
+
+def _tag_rows_delete(tag: Tag, notify_source: str) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            UPDATE contacts_customer SET tag_ids = tag_ids - %s::int, updated_at = now()
+             WHERE organization_id = %s AND tag_ids @> ARRAY[%s]::int[]
+            """,
+            [tag.pk, tag.organization_id, tag.pk],
+        )
+    organization_id, wecom_tag_id = tag.organization_id, tag.wecom_tag_id
+    tag.delete()
+    _notify_tag_deleted(organization_id, wecom_tag_id, notify_source)
 
 
 def tag_move(*, tag: Tag, step: int, by: Staff | None = None) -> None:

@@ -137,6 +137,16 @@ def segment_tag(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 
 @require_POST
 @console_view(OPERATOR_AND_MANAGER)
+def segment_recount(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    """Recount the saved segment now (its brand-wide ``last_count``)."""
+    segment = get_object_or_404(request.actor_obj.scope(Segment.objects.all()), pk=pk)
+    segment = services.segment_recount(segment=segment)
+    messages.success(request, _("已重新统计：全品牌 %(n)s 位客户") % {"n": segment.last_count})
+    return redirect(reverse("contacts:segment_edit", args=[segment.pk]))
+
+
+@require_POST
+@console_view(OPERATOR_AND_MANAGER)
 def segment_delete(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     actor = request.actor_obj
     segment = get_object_or_404(actor.scope(Segment.objects.all()), pk=pk)
@@ -158,10 +168,14 @@ def segment_preview(request: AuthenticatedHttpRequest) -> HttpResponse:
         body = json.loads(request.body or b"{}")
     except ValueError:
         return JsonResponse({"detail": _("条件不是合法的 JSON，请检查后重试")}, status=400)
-    expression = body.get("expression", {}) if isinstance(body, dict) else None
+    if not isinstance(body, dict):
+        return JsonResponse({"detail": _("条件必须是一个 JSON 对象")}, status=400)
+    expression = body.get("expression") or {}  # null: everyone, as saving reads it
     if not isinstance(expression, dict):
         return JsonResponse({"detail": _("条件必须是一个 JSON 对象")}, status=400)
     try:
+        # The same reference check as saving: an unknown or deleted id is a 400 naming it.
+        expression = segments.validate(expression, organization_id=actor.organization_id)
         count = segments.segment_count(actor=actor, expression=expression)
         sample = segments.segment_sample(actor=actor, expression=expression, limit=SAMPLE_SIZE)
     except segments.SegmentError as exc:
@@ -182,4 +196,4 @@ def segment_preview(request: AuthenticatedHttpRequest) -> HttpResponse:
     )
 
 
-__all__ = ["segment_delete", "segment_edit", "segment_list", "segment_preview", "segment_tag"]
+__all__ = ["segment_delete", "segment_edit", "segment_list", "segment_preview", "segment_recount", "segment_tag"]

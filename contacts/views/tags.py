@@ -13,7 +13,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.utils.translation import gettext as _
 
-from contacts import services
+from contacts import segments, services
 from contacts.access import (
     ALL_ROLES,
     OPERATOR_AND_MANAGER,
@@ -46,7 +46,10 @@ def tag_list(request: AuthenticatedHttpRequest) -> HttpResponse:
     actor = request.actor_obj
     if request.method == "POST":
         actor.require_role(OPERATOR_ONLY)
-        _tag_action(request, actor)
+        try:
+            _tag_action(request, actor)
+        except services.TagInUse as exc:  # stored rules use it: show where, and ask (or say what to do first)
+            return _delete_confirm(request, actor, exc)
         return redirect(reverse("contacts:tag_list"))
     groups = tag_groups(actor)
     counts = _tag_counts(actor)
@@ -82,7 +85,7 @@ def _tag_action(request: HttpRequest, actor: Actor) -> None:
             messages.success(request, _("标签组已保存"))
         elif action == "group_delete":
             group = get_object_or_404(groups, pk=request.POST.get("group"))
-            services.tag_group_delete(group=group, by=actor.staff)
+            services.tag_group_delete(group=group, by=actor.staff, confirmed=request.POST.get("confirmed") == "1")
             messages.success(request, _("标签组及其标签已删除"))
         elif action == "tag_create":
             group = get_object_or_404(groups, pk=request.POST.get("group"))
@@ -110,16 +113,50 @@ def _tag_action(request: HttpRequest, actor: Actor) -> None:
             messages.success(request, _("顺序已调整"))
         elif action == "tag_delete":
             tag = get_object_or_404(tags, pk=request.POST.get("tag"))
-            services.tag_delete(tag=tag, by=actor.staff)
-            messages.success(request, _("标签已删除，已从所有客户身上移除"))
+            confirmed = request.POST.get("confirmed") == "1"
+            services.tag_delete(tag=tag, by=actor.staff, confirmed=confirmed)
+            messages.success(
+                request,
+                _("标签已删除，已从所有客户身上和使用它的规则中移除")
+                if confirmed
+                else _("标签已删除，已从所有客户身上移除"),
+            )
         else:
             messages.error(request, _("未知操作，请刷新页面后重试"))
+    except services.TagInUse:
+        raise
     except services.CataloguePending as exc:  # WeCom unreachable: recorded, retried, applied once accepted
         messages.warning(request, str(exc))
     except ValueError as exc:  # the services' refusals (duplicates, single-choice clashes; WeCom's, in Chinese)
         messages.error(request, str(exc))
     except IntegrityError:
         messages.error(request, _("名称已存在：同一组内的标签、同一企业的标签组不能重名，请换一个名称"))
+
+
+def _delete_confirm(request: HttpRequest, actor: Actor, exc: services.TagInUse) -> HttpResponse:
+    """Where the tag is used, what its deletion does to each rule (and the count before and after,
+    within the actor's scope), and a confirm button unless a use refuses the deletion."""
+    rows = []
+    for usage in exc.usages:
+        counts = None
+        if isinstance(usage.expression_before, dict):
+            try:
+                counts = (
+                    segments.segment_count(actor=actor, expression=usage.expression_before),
+                    segments.segment_count(actor=actor, expression=usage.expression_after or {}),
+                )
+            except segments.SegmentError:  # a stored rule the engine refuses: shown without counts
+                counts = None
+        rows.append({"usage": usage, "counts": counts})
+    context = {
+        "rows": rows,
+        "blocked": any(u.blocked for u in exc.usages),
+        "message": str(exc),
+        "action": request.POST.get("action", ""),
+        "tag": request.POST.get("tag", ""),
+        "group": request.POST.get("group", ""),
+    }
+    return render(request, "contacts/tag_delete_confirm.html", context, status=409)
 
 
 @console_view(ALL_ROLES)

@@ -31,9 +31,13 @@ def test_operator_lists_filters_and_reads_stores(world):
 
 
 def test_only_operators_may_use_the_store_api_as_on_the_settings_page(world):
+    # Reading the list is open to every role, within their stores (an integrator maps codes to ids).
+    for staff in (world.manager, world.store_staff):
+        listed = world.client_for(staff).get("/api/v1/stores/")
+        assert [s["code"] for s in listed.json()["results"]] == ["A"]
+    assert world.client_for(world.no_role).get("/api/v1/stores/").status_code == 403
     for staff in (world.manager, world.store_staff, world.no_role):
         client = world.client_for(staff)
-        assert client.get("/api/v1/stores/").status_code == 403
         assert client.get(f"/api/v1/stores/{world.store_a.pk}/").status_code == 403
         assert _json(client, "post", "/api/v1/stores/", {"code": "C", "name": "C店"}).status_code == 403
         assert world.client_for(world.manager).get("/settings/stores/").status_code == 403
@@ -154,7 +158,9 @@ def test_an_api_token_reads_the_list_and_runs_an_action(world):
     manager_user = UserFactory(username="mgr2", role=Role.MANAGER)
     manager = StaffFactory(organization=world.org, store=world.store_a, user=manager_user)
     _row, manager_secret = api_token_create(staff=manager, by=world.operator, name="BI", days=30)
-    assert client.get("/api/v1/stores/", HTTP_AUTHORIZATION=f"Token {manager_secret}").status_code == 403
+    manager_auth = {"HTTP_AUTHORIZATION": f"Token {manager_secret}"}
+    assert client.get(f"/api/v1/stores/{world.store_b.pk}/", **manager_auth).status_code == 403
+    assert [s["id"] for s in client.get("/api/v1/stores/", **manager_auth).json()["results"]] == [world.store_a.pk]
 
 
 def _queries(client: Client, path: str) -> int:

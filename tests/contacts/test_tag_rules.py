@@ -129,3 +129,20 @@ def test_the_console_page_by_role(setup, world):
     assert not TagRule.objects.exists() and _tagged(tag) == {two.pk, three.pk}  # its tags stay
     assert CustomerTag.objects.get(customer=two, tag=tag).source == TagSource.RULE
     assert world.client_for(world.outsider).get(f"/tags/rules/{rule.pk}/").status_code == 404
+
+
+def test_a_tag_deletion_lists_rules_and_refuses_one_that_would_tag_everyone(setup, world):
+    operator, repeat, tag, _buyers = setup
+    vip = TagFactory(group__organization=world.org, name="VIP")
+    only_vip = Segment.objects.create(organization=world.org, name="VIP客户", expression={"tags": {"all": [vip.pk]}})
+    rule = services.tag_rule_save(actor=operator, name="VIP打复购", segment_id=only_vip.pk, tag_id=tag.pk)
+    with pytest.raises(services.TagInUse) as refused:
+        services.tag_delete(tag=vip, by=world.operator, confirmed=True)
+    assert "全部客户" in str(refused.value) and any(u.kind == "tag_rule" for u in refused.value.usages)
+    # A stopped rule does not block; deleting the rule's own tag lists the rule, which goes with it.
+    services.tag_rule_save(
+        actor=operator, rule=rule, name="VIP打复购", segment_id=only_vip.pk, tag_id=tag.pk, is_active=False
+    )
+    services.tag_delete(tag=vip, by=world.operator, confirmed=True)
+    usages = services.tag_usages(organization_id=world.org.pk, tag_ids={tag.pk})
+    assert [(u.kind, u.name) for u in usages] == [("tag_rule", "VIP打复购")]
