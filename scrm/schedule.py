@@ -31,6 +31,9 @@ BEAT_SCHEDULE["channels-wecom-full-sync"] = {"task": "channels.sync.wecom_all", 
 # 活码 rosters: every minute, codes on a fallback of an earlier Beijing day get their members back, and
 # codes with working-hours windows get the open window's staff (switched within a minute of the edge).
 BEAT_SCHEDULE["channels-contact-way-caps"] = {"task": "channels.sync.contact_way_caps_rollover", "schedule": 60.0}
+# 应用消息: every minute, app messages whose task was lost or whose worker died are sent again (inside
+# WeCom's 30-minute duplicate check; older ones are marked failed instead of risking a second copy).
+BEAT_SCHEDULE["channels-app-messages-sweep"] = {"task": "channels.sync.wecom_app_messages_sweep", "schedule": 60.0}
 # 获客链接: hourly, each live link's customer list (click-to-add counts per customer_channel).
 BEAT_SCHEDULE["channels-acquisition-stats"] = {"task": "channels.sync.acquisition_stats_all", "schedule": 3600.0}
 

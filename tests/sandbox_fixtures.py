@@ -73,6 +73,7 @@ class WeComSandbox:
             name=name,
             external_id=self.corp_id,
             credentials={"secret": self.secret, "token": self.token, "aes_key": self.aes_key},
+            agent_id=self.fake.corp(self.corp_id).agent_id,
             api_base=self.base_url,
             default_store=default_store,
             rate_limits=rate_limits or {},
@@ -84,6 +85,10 @@ class WeComSandbox:
 
     def welcomes(self) -> list[dict[str, Any]]:
         return list(self.fake.corp(self.corp_id).welcomes)
+
+    def app_messages(self) -> list[dict[str, Any]]:
+        """The app messages (应用消息) members received, oldest first."""
+        return list(self.fake.corp(self.corp_id).app_messages)
 
     def group_sends(self) -> dict[str, Any]:
         return dict(self.fake.corp(self.corp_id).group_sends)

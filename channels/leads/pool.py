@@ -38,6 +38,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from channels.app_messages import app_message_send
 from channels.models import (
     AssignmentStatus,
     LeadAssignment,
@@ -360,8 +361,6 @@ def _notify(assignments: list[LeadAssignment]) -> None:
 
 
 def _app_message(*, organization_id: int, staff_id: int, assignments: list[LeadAssignment]) -> None:
-    from channels.app_messages import app_message_send  # lands on main with the app-messages commit
-
     app_message_send(
         organization_id=organization_id,
         staff_ids=[staff_id],

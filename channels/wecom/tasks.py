@@ -10,6 +10,7 @@ from typing import Any
 
 from celery import shared_task
 
+from channels.app_messages import app_message_deliver, app_messages_sweep
 from channels.models import AcquisitionLink, ChannelAccount, ChannelPlatform
 from channels.tasks import with_platform_retry
 from channels.wecom.acquisition import acquisition_stats_refresh
@@ -106,3 +107,14 @@ def acquisition_stats_task(self: Any, link_id: int) -> None:
     if link is None or not link.link_id:
         return
     with_platform_retry(self, lambda: acquisition_stats_refresh(link=link))
+
+
+@shared_task(name="channels.sync.wecom_app_message", bind=True, ignore_result=True, max_retries=6)
+def app_message_task(self: Any, message_id: int) -> None:
+    """One recorded app message (应用消息); rate limits and transient errors retry with backoff."""
+    with_platform_retry(self, lambda: app_message_deliver(message_id=message_id))
+
+
+@shared_task(name="channels.sync.wecom_app_messages_sweep", ignore_result=True)
+def app_messages_sweep_task() -> None:
+    app_messages_sweep()

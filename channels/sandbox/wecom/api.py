@@ -17,6 +17,23 @@ from channels.sandbox.wecom.state import (
     GroupSend,
 )
 
+# message/send's message types (WeCom serves them all; the sandbox serves text and textcard).
+APP_MESSAGE_TYPES = frozenset(
+    {
+        "text",
+        "image",
+        "voice",
+        "video",
+        "file",
+        "textcard",
+        "news",
+        "mpnews",
+        "markdown",
+        "miniprogram_notice",
+        "template_card",
+    }
+)
+
 
 class WeComFake(MediaApi, Acquisition):
     """The WeCom fake: state, scenarios, media, 获客助手, and the 客户联系 API."""
@@ -422,6 +439,74 @@ class WeComFake(MediaApi, Acquisition):
             }
         )
         return {}
+
+    # app messages (应用消息) to members: message/send (docs/platforms.md#wecom-app-messages)
+    def api_message__send(self, corp: Corp, p: dict[str, Any]) -> dict[str, Any]:
+        if str(p.get("agentid", "")) != str(corp.agent_id):
+            raise ApiError(40056, "invalid agentid")
+        msgtype = p.get("msgtype")
+        if msgtype not in APP_MESSAGE_TYPES:
+            raise ApiError(40008, "invalid message type")
+        if msgtype not in ("text", "textcard"):
+            raise ApiError(48002, f"msgtype {msgtype} not served by the sandbox")
+        content = p.get(msgtype)
+        if not isinstance(content, dict):
+            raise ApiError(40058, f"{msgtype} required")
+        if msgtype == "text":
+            text = str(content.get("content") or "")
+            if not text:
+                raise ApiError(44004, "empty content")
+            if len(text.encode()) > 2048:
+                raise ApiError(45002, "content size out of limit")
+        else:
+            for key, limit in (("title", 128), ("description", 512), ("url", 2048)):
+                value = str(content.get(key) or "")
+                if not value:
+                    raise ApiError(40058, f"textcard.{key} required")
+                if len(value.encode()) > limit:
+                    raise ApiError(45002, "content size out of limit")
+            if len(str(content.get("btntxt") or "")) > 4:
+                raise ApiError(45002, "btntxt size out of limit")
+        users = [u for u in str(p.get("touser") or "").split("|") if u]
+        if len(users) > 1000:
+            raise ApiError(40058, "touser exceeds 1000")
+        members = {uid.lower(): m for uid, m in corp.members.items()}
+        valid = [u for u in users if members.get(u.lower(), {}).get("status") == 1]
+        invalid = [u.lower() for u in users if members.get(u.lower(), {}).get("status") != 1]
+        if not valid:
+            raise ApiError(81013, "user & party & tag all invalid")
+        now = self.now()
+        fingerprint = json.dumps({k: p[k] for k in ("touser", "msgtype", msgtype, "agentid") if k in p}, sort_keys=True)
+        interval = float(p.get("duplicate_check_interval") or 1800)
+        duplicate = bool(p.get("enable_duplicate_check")) and any(
+            m["fingerprint"] == fingerprint and now - m["at"] < interval for m in corp.app_messages
+        )
+        msgid = f"appmsg{len(corp.app_messages) + 1}"
+        delivered: list[str] = []
+        dropped: list[str] = []
+        if not duplicate:
+            for user in valid:
+                # WeCom: at most 30 messages per member per minute from one app; the rest are dropped silently.
+                recent = [t for t in corp.app_message_times.get(user, []) if now - t < 60]
+                if len(recent) >= 30:
+                    dropped.append(user)
+                    continue
+                corp.app_message_times.setdefault(user, []).append(now)
+                delivered.append(user)
+        corp.app_messages.append(
+            {
+                "msgid": msgid,
+                "touser": delivered,
+                "dropped": dropped,
+                "duplicate": duplicate,
+                "msgtype": msgtype,
+                msgtype: dict(content),
+                "agentid": p.get("agentid"),
+                "at": now,
+                "fingerprint": fingerprint,
+            }
+        )
+        return {"invaliduser": "|".join(invalid), "invalidparty": "", "invalidtag": "", "msgid": msgid}
 
     # group sends
     def api_externalcontact__add_msg_template(self, corp: Corp, p: dict[str, Any]) -> dict[str, Any]:

@@ -93,6 +93,9 @@ class Corp:
     # corp's usage quota (customer_acquisition_quota: total ever bought, balance left).
     acquisition_links: dict[str, dict[str, Any]] = field(default_factory=dict)
     acquisition_customers: list[dict[str, Any]] = field(default_factory=list)
+    # message/send: what members received (text / textcard), and each member's receive times (30 per minute).
+    app_messages: list[dict[str, Any]] = field(default_factory=list)
+    app_message_times: dict[str, list[float]] = field(default_factory=dict)
     acquisition_quota: dict[str, int] = field(default_factory=lambda: {"total": 1000, "balance": 1000})
 
 
