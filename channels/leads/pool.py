@@ -243,9 +243,9 @@ def _queue_for(rule: LeadPoolRule) -> Any:
     )
     if rule.store_id is not None:
         return queue.filter(store_id=rule.store_id)
-    own = LeadPoolRule.objects.filter(
-        organization_id=rule.organization_id, store__isnull=False, is_active=True
-    ).values("store_id")
+    own = LeadPoolRule.objects.filter(organization_id=rule.organization_id, store__isnull=False, is_active=True).values(
+        "store_id"
+    )
     return queue.exclude(store_id__in=own)
 
 
@@ -299,7 +299,12 @@ RETURNING id
 
 
 def _assign(
-    *, pairs: Sequence[tuple[int, int]], now: dt.datetime, return_days: int, by: Staff | None, from_statuses: tuple[str, ...]
+    *,
+    pairs: Sequence[tuple[int, int]],
+    now: dt.datetime,
+    return_days: int,
+    by: Staff | None,
+    from_statuses: tuple[str, ...],
 ) -> list[LeadAssignment]:
     """Move entries to their members and record the assignments (one statement), then the to-dos and
     the app messages. Entries no longer in ``from_statuses`` (converted meanwhile) are skipped."""
@@ -379,9 +384,7 @@ def lead_pool_convert(*, customer_id: int, clock: Clock = timezone.now) -> LeadP
 
     Returns the converted entry, or ``None`` (not in the pool, or no active follow)."""
     entry = (
-        LeadPoolEntry.objects.select_for_update()
-        .filter(customer_id=customer_id, status__in=OPEN_POOL_STATUSES)
-        .first()
+        LeadPoolEntry.objects.select_for_update().filter(customer_id=customer_id, status__in=OPEN_POOL_STATUSES).first()
     )
     if entry is None:
         return None
@@ -455,7 +458,9 @@ def lead_pool_assign(
     moving = [e.pk for e in entries if e.status == PoolStatus.ASSIGNED]
     if moving:
         old = list(
-            LeadAssignment.objects.filter(entry_id__in=moving, status=AssignmentStatus.OPEN).values_list("pk", flat=True)
+            LeadAssignment.objects.filter(entry_id__in=moving, status=AssignmentStatus.OPEN).values_list(
+                "pk", flat=True
+            )
         )
         LeadAssignment.objects.filter(pk__in=old).update(status=AssignmentStatus.REASSIGNED, closed_at=now)
         # SET reads the row as it was: the member who had them becomes the previous one.

@@ -1,7 +1,7 @@
 """The lead pool (公海): reads for the pool page and the API, scoped to the actor.
 
-Operators read the brand, managers their stores, store staff only the people assigned to them (now or
-before). The figures (assigned, converted, conversion rate, median time-to-add) are read from the
+Operators read the brand, managers their stores, store staff only the people assigned to them now and
+those they added. The figures (assigned, converted, conversion rate, median time-to-add) are read from the
 assignments, per member and per source, with the page's filters.
 """
 
@@ -11,7 +11,7 @@ from datetime import datetime, time
 from typing import Any
 
 from django import forms
-from django.db.models import Aggregate, Count, Exists, FloatField, OuterRef, Q, QuerySet
+from django.db.models import Aggregate, Count, FloatField, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext_lazy
 
@@ -68,9 +68,8 @@ def _day_bounds(data: dict[str, Any]) -> tuple[datetime | None, datetime | None]
 def pool_entries(actor: Actor, form: PoolFilterForm) -> QuerySet[LeadPoolEntry]:
     """The pool list: the actor's scope, the form's filters (an invalid form filters nothing more)."""
     qs = actor.scope(LeadPoolEntry.objects.select_related("customer", "store", "assignee", "converted_by"))
-    if actor.role == Role.STORE_STAFF:
-        mine = LeadAssignment.objects.filter(entry=OuterRef("pk"), staff=actor.staff)
-        qs = qs.filter(Exists(mine))
+    if actor.role == Role.STORE_STAFF:  # the people they hold now, and those they added
+        qs = qs.filter(Q(assignee=actor.staff) | Q(status=PoolStatus.CONVERTED, converted_by=actor.staff))
     if not form.is_valid():
         return qs.order_by("-entered_at", "-pk")
     data = form.cleaned_data
@@ -148,8 +147,10 @@ def pool_figures(actor: Actor, form: PoolFilterForm) -> dict[str, list[dict[str,
 
 def pool_rules(actor: Actor) -> QuerySet[LeadPoolRule]:
     """The rules the actor may see (managers: their stores'; the brand default only for operators)."""
-    return actor.scope(LeadPoolRule.objects.select_related("store")).prefetch_related("members__staff").order_by(
-        "store__code", "pk"
+    return (
+        actor.scope(LeadPoolRule.objects.select_related("store"))
+        .prefetch_related("members__staff")
+        .order_by("store__code", "pk")
     )
 
 

@@ -82,7 +82,11 @@ def _pool_context(request: AuthenticatedHttpRequest, actor: Actor) -> dict[str, 
         "rows": page.object_list,
         "query": query,
         "tabs": [
-            {"label": label, "url": "?" + urlencode({**base, **({"status": value} if value else {})}), "on": value == current}
+            {
+                "label": label,
+                "url": "?" + urlencode({**base, **({"status": value} if value else {})}),
+                "on": value == current,
+            }
             for value, label in tabs
         ],
         "figures": pool_figures(actor, form),
@@ -136,9 +140,7 @@ class RuleForm(forms.Form):
         initial=[1, 2, 3, 4, 5, 6, 7],
         widget=forms.CheckboxSelectMultiple,
     )
-    return_days = forms.IntegerField(
-        label=gettext_lazy("几天未添加退回公海"), min_value=1, max_value=60, initial=3
-    )
+    return_days = forms.IntegerField(label=gettext_lazy("几天未添加退回公海"), min_value=1, max_value=60, initial=3)
 
     def __init__(self, *args: Any, actor: Actor, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
