@@ -183,7 +183,7 @@ def lead_pool_fill(*, now: dt.datetime) -> int:
     since = now - dt.timedelta(days=settings.LEAD_POOL_LOOKBACK_DAYS)
     with connection.cursor() as cursor:
         cursor.execute(_FILL_SQL, {"now": now, "since": since})
-        return cursor.rowcount
+        return int(cursor.rowcount)
 
 
 _RETURN_SQL = """
@@ -239,7 +239,9 @@ def _given_today(staff_ids: Iterable[int], now: dt.datetime) -> dict[int, int]:
 
 def _queue_for(rule: LeadPoolRule) -> Any:
     queue = LeadPoolEntry.objects.filter(
-        organization_id=rule.organization_id, status__in=[PoolStatus.WAITING, PoolStatus.RETURNED]
+        organization_id=rule.organization_id,
+        status__in=[PoolStatus.WAITING, PoolStatus.RETURNED],
+        customer__erased_at__isnull=True,
     )
     if rule.store_id is not None:
         return queue.filter(store_id=rule.store_id)
@@ -270,7 +272,7 @@ def lead_pool_assign_rule(*, rule_id: int, now: dt.datetime) -> int:
         return 0
     queue = list(
         _queue_for(rule)
-        .select_for_update(skip_locked=True)
+        .select_for_update(skip_locked=True, of=("self",))
         .order_by("entered_at", "pk")
         .values_list("pk", "previous_assignee_id")[:room]
     )
@@ -418,7 +420,7 @@ def lead_pool_convert(*, customer_id: int, clock: Clock = timezone.now) -> LeadP
 
 def _return_days_for(organization_id: int, store_id: int | None) -> int:
     """The return deadline of the rule serving ``store_id`` (its own, else the brand default)."""
-    rules = dict(
+    rules: dict[int | None, int] = dict(
         LeadPoolRule.objects.filter(organization_id=organization_id)
         .filter(Q(store_id=store_id) | Q(store__isnull=True))
         .values_list("store_id", "return_days")
@@ -547,9 +549,11 @@ def lead_pool_rule_save(*, actor: Actor, data: RuleInput, rule_id: int | None = 
         if rule.store_id is None and not actor.is_operator:
             raise LeadPoolError(_("只有运营可以修改品牌默认规则"), field="rule")
     else:
-        if LeadPoolRule.objects.filter(organization_id=actor.organization_id, store_id=data.store_id).exists():
-            raise LeadPoolError(_("该门店已有分配规则，请直接编辑"), field="store")
         rule = LeadPoolRule(organization_id=actor.organization_id)
+    same_store = LeadPoolRule.objects.filter(organization_id=actor.organization_id).exclude(pk=rule.pk)
+    taken = same_store.filter(store__isnull=True) if data.store_id is None else same_store.filter(store=data.store_id)
+    if taken.exists():
+        raise LeadPoolError(_("该门店已有分配规则，请直接编辑"), field="store")
     rule.store_id = data.store_id
     rule.is_active = data.is_active
     rule.daily_cap = data.daily_cap
@@ -566,3 +570,20 @@ def lead_pool_rule_save(*, actor: Actor, data: RuleInput, rule_id: int | None = 
         ]
     )
     return rule
+
+
+# ---- privacy --------------------------------------------------------------------------------------
+
+
+def customer_pool_erase(customer_id: int) -> dict[str, int]:
+    """Erasure handler: an erased person leaves the pool — open assignments are closed as returned (their
+    to-dos are cancelled by the to-dos' own handler) and the entry is no longer handed out (the queue
+    skips erased customers). The assignment rows (member, store, source, times) stay for the figures."""
+    now = timezone.now()
+    closed = LeadAssignment.objects.filter(entry__customer_id=customer_id, status=AssignmentStatus.OPEN).update(
+        status=AssignmentStatus.RETURNED, closed_at=now
+    )
+    LeadPoolEntry.objects.filter(customer_id=customer_id, status=PoolStatus.ASSIGNED).update(
+        status=PoolStatus.RETURNED, assignee=None, assigned_at=None
+    )
+    return {"lead_pool_assignments": closed}
