@@ -7,7 +7,8 @@ import datetime as dt
 from zoneinfo import ZoneInfo
 
 import pytest
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from channels.app_messages import app_message_deliver
@@ -301,3 +302,20 @@ def test_rules_page_saves_and_refuses_with_the_field(world):
     page = manager.get("/channels/leads/pool/rules/").content.decode()
     assert "一号" in page and "09:00–18:00" in page
     assert world.client_for(world.store_staff).get("/channels/leads/pool/rules/").status_code == 403
+
+
+def test_the_pool_page_reads_a_fixed_number_of_queries(world):
+    members = [StaffFactory(organization=world.org, store=world.store_a) for _ in range(2)]
+    rule(world, members=members)
+    leads(world, 2)
+    lead_pool_tick()
+    client = world.client_for(world.operator)
+    url = f"/channels/leads/pool/?status=assigned&store={world.store_a.pk}"
+    with CaptureQueriesContext(connection) as few:
+        assert client.get(url).status_code == 200
+    leads(world, 6, start=20)
+    lead_pool_tick()
+    with CaptureQueriesContext(connection) as many:
+        body = client.get(url).content.decode()
+    assert body.count("data-entry=") == 8 and body.count("data-copy-phone=") == 8
+    assert len(many) == len(few)
