@@ -24,8 +24,10 @@ from channels.models import (
     PoolStatus,
 )
 from channels.wecom.contact_ways import contact_way_save
+from channels.wecom.lead_codes import lead_code_issue
 from contacts.access import actor_for_user
 from contacts.models import AuditAction, AuditEntry, Staff
+from contacts.services.privacy import customer_erase
 from tests.channels.wecom.test_events import Relay
 from tests.factories import StaffFactory
 from todos.models import Todo, TodoKind, TodoStatus
@@ -319,3 +321,33 @@ def test_the_pool_page_reads_a_fixed_number_of_queries(world):
         body = client.get(url).content.decode()
     assert body.count("data-entry=") == 8 and body.count("data-copy-phone=") == 8
     assert len(many) == len(few)
+
+
+def test_an_add_through_the_leads_own_code_converts_it_without_a_remark_phone(
+    relay, wecom_sandbox, world, django_capture_on_commit_callbacks
+):
+    guide = StaffFactory(organization=world.org, store=world.store_a, name="导购A", wecom_userid="guide_a")
+    way = contact_way_save(account=relay.account, name="门店码", channel="douyin", store=world.store_a, staff=[guide])
+    rule(world, members=[guide])
+    (lead,) = leads(world, 1)
+    lead_pool_tick()
+    code = lead_code_issue(base=way, customer=lead.customer, lead=lead)
+    assert code is not None
+    wecom_sandbox.scan(state=code.state, userid="guide_a", name="微信周")  # no remark phone: the state joins them
+    with django_capture_on_commit_callbacks(execute=True):
+        relay()
+    entry = LeadPoolEntry.objects.get()
+    assert entry.status == PoolStatus.CONVERTED
+    assert Todo.objects.get(kind=TodoKind.LEAD_ADD).status == TodoStatus.DONE
+
+
+def test_an_erased_person_leaves_the_pool(world):
+    member = StaffFactory(organization=world.org, store=world.store_a)
+    rule(world, members=[member])
+    (lead,) = leads(world, 1)
+    lead_pool_tick()
+    customer_erase(customer=lead.customer, by=world.operator, reason="客户要求删除")
+    assignment = LeadAssignment.objects.get()
+    assert assignment.status == AssignmentStatus.RETURNED
+    assert Todo.objects.get(source_key=assignment.todo_key).status == TodoStatus.CANCELLED
+    assert lead_pool_tick()["assigned"] == 0  # never handed out again
