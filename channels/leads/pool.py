@@ -374,6 +374,9 @@ def _app_message(*, organization_id: int, staff_id: int, assignments: list[LeadA
         text=_("公海给你分配了 %(n)s 条新线索，请尽快添加企业微信好友（手机号在待办中一键复制）。")
         % {"n": len(assignments)},
         source_key=f"lead_pool:{assignments[0].pk}:{staff_id}",
+        # A text card whose button opens the member's own pool list (what they hold now).
+        title=_("新线索待添加"),
+        url=f"{settings.PUBLIC_BASE_URL}{reverse('channels:lead_pool')}?status=assigned",
     )
 
 

@@ -197,7 +197,8 @@ def test_a_wecom_add_through_the_sandbox_converts_the_lead_and_the_member_got_th
     message = AppMessage.objects.get(source_key__startswith="lead_pool:")
     app_message_deliver(message_id=message.pk)
     received = wecom_sandbox.app_messages()
-    assert [m["touser"] for m in received] == [["guide_a"]] and "1 条新线索" in received[0]["text"]["content"]
+    assert [m["touser"] for m in received] == [["guide_a"]] and "1 条新线索" in received[0]["textcard"]["description"]
+    assert received[0]["textcard"]["url"].endswith("/channels/leads/pool/?status=assigned")
 
     # The customer adds the member; the member typed the lead's phone as remark: OneID joins them.
     wecom_sandbox.scan(state=way.state, userid="guide_a", name="微信周", remark_mobiles=[PHONE])
