@@ -35,6 +35,9 @@ class ChannelsConfig(AppConfig):
         from channels.leads.pool import customer_pool_erase
 
         register_erasure_handler(customer_pool_erase)
+        from channels.app_messages import customer_app_messages_erase
+
+        register_erasure_handler(customer_app_messages_erase)
         # The sources channels write on a customer (建档（巨量引擎广告线索）), by label not code;
         # imported here, with the app registry ready.
         from channels.models import LeadSource
