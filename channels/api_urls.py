@@ -3,6 +3,7 @@
 from django.urls import URLPattern, path
 
 from channels import api
+from channels.leads import pool_api
 
 urlpatterns: list[URLPattern] = [
     path("channel-accounts/", api.ChannelAccountListView.as_view(), name="api-account-list"),
@@ -11,4 +12,6 @@ urlpatterns: list[URLPattern] = [
     path("contact-ways/<int:pk>/", api.ContactWayDetailView.as_view(), name="api-contact-way-detail"),
     path("leads/", api.LeadListView.as_view(), name="api-lead-list"),
     path("leads/<int:pk>/", api.LeadDetailView.as_view(), name="api-lead-detail"),
+    path("lead-pool/", pool_api.PoolListView.as_view(), name="api-lead-pool-list"),
+    path("lead-pool/assign/", pool_api.PoolAssignView.as_view(), name="api-lead-pool-assign"),
 ]

@@ -32,8 +32,11 @@ class ChannelsConfig(AppConfig):
         register_erasure_handler(erasure.customer_transfers_erase)
         register_erasure_handler(erasure.customer_redemptions_erase)
         register_erasure_handler(erasure.customer_remark_pushes_erase)
+        # imported here, like erasure above: their models need the app registry
         from channels.app_messages import customer_app_messages_erase
+        from channels.leads.pool import customer_pool_erase
 
+        register_erasure_handler(customer_pool_erase)
         register_erasure_handler(customer_app_messages_erase)
         # The sources channels write on a customer (建档（巨量引擎广告线索）), by label not code;
         # imported here, with the app registry ready.

@@ -677,3 +677,13 @@ from channels.media_models import UploadState as UploadState  # noqa: E402
 # WeCom app messages (应用消息) to members: channels/message_models.py.
 from channels.message_models import AppMessage as AppMessage  # noqa: E402
 from channels.message_models import AppMessageStatus as AppMessageStatus  # noqa: E402
+
+# The lead pool (公海): channels/pool_models.py.
+from channels.pool_models import AssignmentStatus as AssignmentStatus  # noqa: E402
+from channels.pool_models import LeadAssignment as LeadAssignment  # noqa: E402
+from channels.pool_models import LeadPoolEntry as LeadPoolEntry  # noqa: E402
+from channels.pool_models import LeadPoolMember as LeadPoolMember  # noqa: E402
+from channels.pool_models import LeadPoolRule as LeadPoolRule  # noqa: E402
+from channels.pool_models import PoolMemberRole as PoolMemberRole  # noqa: E402
+from channels.pool_models import PoolSource as PoolSource  # noqa: E402
+from channels.pool_models import PoolStatus as PoolStatus  # noqa: E402

@@ -6,6 +6,7 @@ from django.urls import URLPattern, URLResolver, include, path
 
 from channels import material_views, views, webhooks
 from channels.forms import urls as forms_urls
+from channels.leads import pool_views
 from channels.leads import views as leads_views
 from channels.meituan import urls as meituan_urls
 from channels.wecom import urls as wecom_urls
@@ -20,6 +21,11 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("channels/inbox/replay/", views.inbox_replay, name="inbox_replay"),
     path("channels/inbox/<int:pk>/", views.inbox_detail, name="inbox_detail"),
     path("channels/leads/", leads_views.lead_list, name="lead_list"),
+    path("channels/leads/pool/", pool_views.pool_list, name="lead_pool"),
+    path("channels/leads/pool/<int:pk>/phone/", pool_views.pool_phone, name="lead_pool_phone"),
+    path("channels/leads/pool/rules/", pool_views.pool_rule_list, name="lead_pool_rules"),
+    path("channels/leads/pool/rules/new/", pool_views.pool_rule_edit, name="lead_pool_rule_new"),
+    path("channels/leads/pool/rules/<int:pk>/", pool_views.pool_rule_edit, name="lead_pool_rule_edit"),
     path("channels/leads/accounts/connect/", views.lead_account_connect, name="lead_account_connect"),
     path("channels/leads/accounts/<int:pk>/", views.lead_account_connect, name="lead_account_edit"),
     path("channels/materials/", material_views.material_list, name="material_list"),

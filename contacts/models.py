@@ -769,6 +769,7 @@ class AuditAction(models.TextChoices):
     CHANNEL_CREDENTIALS = "channel_credentials", _("修改渠道账号凭据")
     GROUP_TRANSFER = "group_transfer", _("客户群继承")
     LOGIN_LOCKOUT = "login_lockout", _("登录被锁定")
+    LEAD_PHONE_COPY = "lead_phone_copy", _("复制线索手机号")
 
 
 class AuditEntry(Scoped):

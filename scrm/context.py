@@ -21,6 +21,7 @@ NAV = [
     (_("客户群"), "contacts:group_list", {Role.OPERATOR, Role.MANAGER, Role.STORE_STAFF}),
     (_("渠道活码"), "channels:contactway_list", {Role.OPERATOR, Role.MANAGER}),
     (_("线索"), "channels:lead_list", {Role.OPERATOR, Role.MANAGER}),
+    (_("线索公海"), "channels:lead_pool", {Role.OPERATOR, Role.MANAGER, Role.STORE_STAFF}),
     (_("群发"), "campaigns:campaign_list", {Role.OPERATOR, Role.MANAGER}),
     (_("朋友圈"), "campaigns:moment_list", {Role.OPERATOR, Role.MANAGER}),
     (_("素材库"), "channels:material_list", {Role.OPERATOR, Role.MANAGER}),

@@ -45,6 +45,8 @@ BEAT_SCHEDULE["campaigns-due"] = {"task": "campaigns.dispatch.due_tick", "schedu
 BEAT_SCHEDULE["campaigns-track"] = {"task": "campaigns.dispatch.track_tick", "schedule": 120.0}
 BEAT_SCHEDULE["campaigns-results"] = {"task": "campaigns.results.compute_all", "schedule": 3600.0}
 BEAT_SCHEDULE["channels-leads-retention"] = {"task": "channels.leads.retention", "schedule": 24 * 3600.0}
+# lead pool (公海): every minute, new leads enter, overdue assignments return, rules hand out the queue.
+BEAT_SCHEDULE["channels-lead-pool"] = {"task": "channels.leads.pool_tick", "schedule": 60.0}
 
 # accounts: django-axes' login records (usernames, IP addresses) are kept LOGIN_LOG_RETENTION_DAYS.
 BEAT_SCHEDULE["scrm-login-records-retention"] = {"task": "scrm.auth.login_records_retention", "schedule": 24 * 3600.0}

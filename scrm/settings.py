@@ -267,6 +267,8 @@ CAMPAIGNS_RECONCILE_AFTER_SECONDS = env_int("CAMPAIGNS_RECONCILE_AFTER_SECONDS",
 
 # Leads that never became a customer (no phone, no consent) are purged after this many days (PIPL).
 LEAD_RETENTION_DAYS = env_int("LEAD_RETENTION_DAYS", 180)
+# Lead pool (公海): leads and Meituan buyers of the last N days enter the pool (older ones are history).
+LEAD_POOL_LOOKBACK_DAYS = env_int("LEAD_POOL_LOOKBACK_DAYS", 30)
 
 LOG_LEVEL = env_str("LOG_LEVEL", "INFO")
 LOGGING = {

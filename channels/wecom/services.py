@@ -20,6 +20,7 @@ from django.utils import timezone
 
 from channels import registry
 from channels.errors import PlatformError
+from channels.leads.pool import lead_pool_convert
 from channels.models import ChannelAccount, ContactWayKind, InboxEvent, MediaPurpose
 from channels.selectors import contact_way_for_state
 from channels.wecom import acquisition, adapter, add_caps, media
@@ -164,6 +165,8 @@ def apply_contact(
             follow = next(f for f in data.follows if f.userid == userid)
             _apply_contact_way_tags(account, customer, follow)
             _auto_remark(account, customer, follow)
+        # After OneID (lead code state, remark phone, unionid): a person waiting in the lead pool is added.
+        lead_pool_convert(customer_id=customer.pk)
     return customer, new_follows
 
 

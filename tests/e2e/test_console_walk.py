@@ -12,6 +12,7 @@ error page that is not the console's styled one.
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -25,6 +26,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 
 from campaigns.models import Batch, Campaign, QuotaPolicy
+from channels.leads.pool import RuleInput, lead_pool_rule_save, lead_pool_tick
 from channels.materials import material_create
 from channels.models import (
     AcquisitionLink,
@@ -34,6 +36,7 @@ from channels.models import (
     GroupWelcomeTemplate,
     InboxEvent,
     LeadForm,
+    LeadPoolRule,
     Material,
 )
 from contacts import services
@@ -283,6 +286,9 @@ PARAMS: dict[str, Fill] = {
     "contacts:settings_store": _pk(Store),
     "contacts:settings_staff_edit": _pk(Staff),
     "contacts:settings_token_revoke": _token_revoke,
+    "channels:lead_pool_rule_edit": _pk(LeadPoolRule),
+    # The one-tap phone copy: a POST-only action, so GET rightly answers 405.
+    "channels:lead_pool_phone": _token_revoke,
 }
 
 
@@ -369,6 +375,19 @@ def _world() -> Organization:
         CustomerTransfer.objects.create(
             organization=org, account=wecom, kind="on_job", handover=pair[0], takeover=pair[1], created_by=operator
         )
+    if not LeadPoolRule.objects.filter(organization=org).exists():
+        # The lead pool with a rule for the manager's store, and its queue handed out.
+        manager = Staff.objects.get(organization=org, user__username="manager")
+        members = list(Staff.objects.filter(store=manager.store).exclude(wecom_userid="").order_by("pk")[:2])
+        lead_pool_rule_save(
+            actor=actor,
+            data=RuleInput(
+                store_id=manager.store_id, is_active=True, daily_cap=20, work_start=dt.time(0),
+                work_end=dt.time(23, 59), work_days=[], return_days=3, member_ids=[m.pk for m in members],
+                backup_ids=[],
+            ),
+        )  # fmt: skip
+        lead_pool_tick()
     return org
 
 
