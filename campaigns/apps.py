@@ -28,7 +28,8 @@ class CampaignsConfig(AppConfig):
 
         register_profile_section("campaigns/_profile_campaigns.html", profile_campaigns)
         register_campaign_names(campaign_names)
-        # A tag used by a campaign's rule is shown (and refused or rewritten) when it is deleted.
+        # A tag used by a campaign's rule is shown (and refused or rewritten) when it is deleted;
+        # imported here, with the app registry ready.
         from campaigns.tag_usage import tag_usage
         from contacts.services import register_tag_usage
 

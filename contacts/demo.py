@@ -27,17 +27,19 @@ from contacts.models import (
     Organization,
     Platform,
     Role,
+    Segment,
     SourceChannel,
     Staff,
     Store,
     Tag,
     TagChoice,
     TagGroup,
+    TagRule,
     TagSource,
     TimelineEvent,
     TimelineKind,
 )
-from contacts.services import customer_tag_ids_rebuild, staff_create
+from contacts.services import customer_tag_ids_rebuild, staff_create, tag_rule_apply
 
 SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何高林罗郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武戴莫孔向汤"
 GIVEN = "伟芳娜秀英敏静丽强磊军洋勇艳杰娟涛明超秀兰霞平刚桂英华玉萍红娥玲芬燕彩春菊兰凤洁梅琳素云莲真环雪荣爱妹霞香月莺媛艳瑞凡佳嘉琼勤珍贞莉桂娣叶璧璐娅琦晶妍茜秋珊莎锦黛青倩婷姣婉娴瑾颖露瑶怡婵雁蓓纨仪荷丹蓉眉君琴蕊薇菁梦岚苑婕馨瑗琰韵融园艺咏卿聪澜纯毓悦昭冰爽琬茗羽希宁欣飘育滢馥筠柔竹霭凝晓欢霄枫芸菲寒伊亚宜可姬舒影荔枝丽阳妮宝贝初程梵罡恒鸿桦骅剑娇纪宽苛灵玛媚琪晴容睿烁堂唯威韦雯苇萱阅彦宇雨洋忠宗曼紫逸贤蝶菡绿蓝儿翠烟"
@@ -295,9 +297,6 @@ def load(*, organization: Organization, rng: random.Random, customers: int = 300
 
 def load_rules(*, context: dict[str, Any]) -> None:
     """A demo tagging rule, once orders are in: customers with three or more orders carry 复购达人."""
-    from contacts.models import Segment, Tag, TagGroup, TagRule
-    from contacts.services import tag_rule_apply
-
     organization = context["organization"]
     group = TagGroup.objects.create(organization=organization, name="自动标签", choice=TagChoice.MULTI, order=99)
     tag = Tag.objects.create(organization=organization, group=group, name="复购达人")

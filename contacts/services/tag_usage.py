@@ -128,6 +128,7 @@ def _collect(organization_id: int, tag_ids: frozenset[int], *, apply: bool, sour
     if apply and uses:
         for segment, _effects, after in uses:
             Segment.objects.filter(pk=segment.pk).update(expression=after)
+        # Imported here: segment_counts imports the segment services, which import this module (a cycle).
         from contacts.services.segment_counts import segments_recount
 
         segments_recount(organization_id=organization_id, segment_ids=[segment.pk for segment, *_rest in uses])

@@ -132,7 +132,7 @@ def test_the_console_page_by_role(setup, world):
 
 
 def test_a_tag_deletion_lists_rules_and_refuses_one_that_would_tag_everyone(setup, world):
-    operator, repeat, tag, _buyers = setup
+    operator, _repeat, tag, _buyers = setup
     vip = TagFactory(group__organization=world.org, name="VIP")
     only_vip = Segment.objects.create(organization=world.org, name="VIP客户", expression={"tags": {"all": [vip.pk]}})
     rule = services.tag_rule_save(actor=operator, name="VIP打复购", segment_id=only_vip.pk, tag_id=tag.pk)

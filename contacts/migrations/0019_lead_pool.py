@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('contacts', '0017_tag_rules'),
+        ('contacts', '0018_segment_dangling_tags'),
     ]
 
     operations = [
