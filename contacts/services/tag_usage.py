@@ -26,6 +26,7 @@ from django.utils.translation import gettext_lazy as _l
 from contacts.models import Segment, Tag, TagSource
 from contacts.segment_refs import referenced_ids, removal_effects, without_ids
 from contacts.services.registry import ContactsError
+from contacts.services.segment_counts import segments_recount
 
 EFFECT_LABELS = {
     "widens_all": _l("“全部包含”少了这个标签：条件放宽，人数可能变多"),
@@ -128,8 +129,6 @@ def _collect(organization_id: int, tag_ids: frozenset[int], *, apply: bool, sour
     if apply and uses:
         for segment, _effects, after in uses:
             Segment.objects.filter(pk=segment.pk).update(expression=after)
-        # Imported here: segment_counts imports the segment services, which import this module (a cycle).
-        from contacts.services.segment_counts import segments_recount
 
         segments_recount(organization_id=organization_id, segment_ids=[segment.pk for segment, *_rest in uses])
     return usages
