@@ -129,7 +129,6 @@ def _collect(organization_id: int, tag_ids: frozenset[int], *, apply: bool, sour
     if apply and uses:
         for segment, _effects, after in uses:
             Segment.objects.filter(pk=segment.pk).update(expression=after)
-
         segments_recount(organization_id=organization_id, segment_ids=[segment.pk for segment, *_rest in uses])
     return usages
 
