@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "contacts",
     "analytics",
     "channels",
+    "offers",
     "campaigns",
     "todos",
 ]
