@@ -12,12 +12,12 @@ from django.utils import timezone
 
 from analytics import services as order_services
 from analytics.models import Order
-from contacts.services import registry
 from contacts.models import CustomerGroupMember, Segment, TimelineEvent
+from contacts.services import registry
 from offers import selectors, services
 from offers.models import CouponHolding, CouponStatus, CouponTemplate, IssuedCoupon, Redemption
 from tests.factories import CustomerFactory, CustomerGroupFactory
-from tests.offers.helpers import fixed_window, template
+from tests.offers.helpers import template
 
 pytestmark = pytest.mark.django_db
 
@@ -275,7 +275,7 @@ def test_the_redeemed_selector_is_an_exists_fragment_for_segments(world):
     sql, params = selectors.redeemed_exists_sql(alias="c", template_ids=[t.pk])
     with connection.cursor() as cursor:
         cursor.execute(
-            f"SELECT c.id FROM contacts_segmentfact c WHERE c.organization_id = %s AND {sql}",  # noqa: S608
+            f"SELECT c.id FROM contacts_segmentfact c WHERE c.organization_id = %s AND {sql}",
             [world.org.pk, *params],
         )
         assert [row[0] for row in cursor.fetchall()] == [buyer.pk]
