@@ -8,7 +8,7 @@ from typing import Any
 from django.db.models import QuerySet
 from django.shortcuts import get_object_or_404
 from django_filters import rest_framework as filters
-from drf_spectacular.utils import OpenApiResponse, extend_schema
+from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
 from rest_framework import generics, serializers, status
 from rest_framework.response import Response
 from rest_framework.views import APIView
@@ -19,6 +19,87 @@ from contacts.models import Customer, CustomerGroup, Segment, Store
 from offers import selectors, services
 from offers.models import CouponTemplate, IssuedCoupon, Redemption
 from scrm.fields import BoundedDateTimeField, IdFilter
+
+TEMPLATE_EXAMPLE = {
+    "id": 7,
+    "name": "新人立减5元",
+    "kind": "amount",
+    "kind_label": "立减金额",
+    "amount_off": "5.00",
+    "percent_off": None,
+    "threshold": "0.00",
+    "benefit": "立减 ¥5",
+    "validity": "relative",
+    "validity_label": "领取后 N 天内有效",
+    "valid_from": None,
+    "valid_to": None,
+    "valid_days": 7,
+    "stock": 1000,
+    "issued": 312,
+    "remaining": 688,
+    "per_customer_limit": 1,
+    "stores": [],
+    "stackable": False,
+    "refund_restores": True,
+    "is_active": True,
+    "created_at": "2026-11-20T10:00:00+08:00",
+}
+TEMPLATE_IN_EXAMPLE = {
+    "name": "满100减20",
+    "kind": "amount",
+    "amount_off": "20.00",
+    "threshold": "100.00",
+    "validity": "fixed",
+    "valid_from": "2026-12-01T00:00:00+08:00",
+    "valid_to": "2026-12-31T23:59:59+08:00",
+    "stock": 500,
+    "per_customer_limit": 1,
+    "store_ids": [3, 4],
+}
+COUPON_EXAMPLE = {
+    "id": 901,
+    "template": 7,
+    "template_name": "新人立减5元",
+    "customer": 42,
+    "code": "K7PQ2M9X",
+    "status": "issued",
+    "status_label": "未使用",
+    "source": "welcome",
+    "source_label": "新好友欢迎语",
+    "campaign_id": 15,
+    "issued_at": "2026-12-03T10:00:00+08:00",
+    "valid_from": "2026-12-03T10:00:00+08:00",
+    "valid_until": "2026-12-10T10:00:00+08:00",
+    "redeemed_at": None,
+    "link": "https://scrm.example.com/c/3f2a…:Vb1c…/",
+}
+REDEMPTION_EXAMPLE = {
+    "id": 55,
+    "code": "K7PQ2M9X",
+    "template": 7,
+    "customer": 42,
+    "order": 812,
+    "store": 3,
+    "staff": 17,
+    "external_ref": "MALL-20261203-0031",
+    "amount": "128.00",
+    "campaign_id": 15,
+    "redeemed_at": "2026-12-03T15:20:00+08:00",
+}
+REPORT_EXAMPLE = {
+    "template_id": 7,
+    "name": "新人立减5元",
+    "benefit": "立减 ¥5",
+    "stock": 1000,
+    "issued": 312,
+    "redeemed": 96,
+    "redemption_rate": 0.3077,
+    "gmv": "18240.00",
+    "redeemers": 96,
+    "non_redeemers": 216,
+    "ltv_redeemers": "412.50",
+    "ltv_non_redeemers": "88.20",
+}
 
 
 def _refused(exc: services.CouponError) -> Response:
@@ -105,7 +186,22 @@ class TemplateListCreate(ScopedQuerysetMixin, generics.ListAPIView[CouponTemplat
             return CouponTemplate.objects.none()
         return super().get_queryset()
 
-    @extend_schema(request=TemplateIn, responses={201: TemplateOut}, summary="新建优惠券模板")
+    @extend_schema(
+        summary="优惠券模板列表",
+        examples=[OpenApiExample("一张模板", value=TEMPLATE_EXAMPLE, response_only=True, status_codes=["200"])],
+    )
+    def get(self, request: Any, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(
+        request=TemplateIn,
+        responses={201: TemplateOut},
+        summary="新建优惠券模板",
+        examples=[
+            OpenApiExample("满减券", value=TEMPLATE_IN_EXAMPLE, request_only=True),
+            OpenApiExample("已创建", value=TEMPLATE_EXAMPLE, response_only=True, status_codes=["201"]),
+        ],
+    )
     def post(self, request: AuthenticatedRequest) -> Response:
         data_in = TemplateIn(data=request.data)
         data_in.is_valid(raise_exception=True)
@@ -129,11 +225,23 @@ class TemplateDetail(APIView):
     write_roles = OPERATOR_ONLY
     serializer_class = TemplateOut
 
-    @extend_schema(responses={200: TemplateOut}, summary="优惠券模板详情")
+    @extend_schema(
+        responses={200: TemplateOut},
+        summary="优惠券模板详情",
+        examples=[OpenApiExample("一张模板", value=TEMPLATE_EXAMPLE, response_only=True)],
+    )
     def get(self, request: AuthenticatedRequest, pk: int) -> Response:
         return Response(TemplateOut(get_object_or_404(selectors.templates_for(request.actor_obj), pk=pk)).data)
 
-    @extend_schema(request=TemplatePatch, responses={200: TemplateOut}, summary="修改优惠券模板")
+    @extend_schema(
+        request=TemplatePatch,
+        responses={200: TemplateOut},
+        summary="修改优惠券模板",
+        examples=[
+            OpenApiExample("加库存", value={"stock": 2000}, request_only=True),
+            OpenApiExample("已修改", value=TEMPLATE_EXAMPLE, response_only=True),
+        ],
+    )
     def patch(self, request: AuthenticatedRequest, pk: int) -> Response:
         template = get_object_or_404(selectors.templates_for(request.actor_obj), pk=pk)
         data_in = TemplatePatch(data=request.data)
@@ -208,6 +316,13 @@ class CouponList(ScopedQuerysetMixin, generics.ListAPIView[IssuedCoupon]):
             return IssuedCoupon.objects.none()
         return super().get_queryset()
 
+    @extend_schema(
+        summary="已发放的优惠券",
+        examples=[OpenApiExample("一张券", value=COUPON_EXAMPLE, response_only=True, status_codes=["200"])],
+    )
+    def get(self, request: Any, *args: Any, **kwargs: Any) -> Response:
+        return super().get(request, *args, **kwargs)
+
 
 class IssueIn(serializers.Serializer[Any]):
     template_id = serializers.IntegerField()
@@ -236,7 +351,21 @@ class CouponIssue(APIView):
     allowed_roles = ALL_ROLES
     serializer_class = IssueIn
 
-    @extend_schema(request=IssueIn, responses={201: IssueOut}, summary="发放优惠券")
+    @extend_schema(
+        request=IssueIn,
+        responses={201: IssueOut},
+        summary="发放优惠券",
+        examples=[
+            OpenApiExample("发给一位客户", value={"template_id": 7, "customer_id": 42}, request_only=True),
+            OpenApiExample("发给客户群（群专享）", value={"template_id": 7, "group_id": 5}, request_only=True),
+            OpenApiExample(
+                "结果",
+                value={"targets": 1, "issued": 1, "at_limit": 0, "coupons": [COUPON_EXAMPLE]},
+                response_only=True,
+                status_codes=["201"],
+            ),
+        ],
+    )
     def post(self, request: AuthenticatedRequest) -> Response:
         actor = request.actor_obj
         data_in = IssueIn(data=request.data)
@@ -338,6 +467,19 @@ class CouponRedeem(APIView):
             200: OpenApiResponse(RedemptionOut, description="同一券码与外部单号已核销过：返回已有的核销记录"),
         },
         summary="核销优惠券（按外部单号幂等）",
+        examples=[
+            OpenApiExample(
+                "商场 POS 核销",
+                value={
+                    "code": "K7PQ2M9X",
+                    "external_ref": "MALL-20261203-0031",
+                    "amount": "128.00",
+                    "store_code": "A01",
+                },
+                request_only=True,
+            ),
+            OpenApiExample("已核销", value=REDEMPTION_EXAMPLE, response_only=True, status_codes=["201", "200"]),
+        ],
     )
     def post(self, request: AuthenticatedRequest) -> Response:
         actor = request.actor_obj
@@ -403,7 +545,11 @@ class CouponReport(generics.GenericAPIView[CouponTemplate]):
             return CouponTemplate.objects.none()
         return selectors.templates_for(self.request.actor_obj)  # type: ignore[attr-defined]
 
-    @extend_schema(responses={200: ReportRowOut(many=True)}, summary="优惠券效果报表")
+    @extend_schema(
+        responses={200: ReportRowOut(many=True)},
+        summary="优惠券效果报表",
+        examples=[OpenApiExample("一张券的效果", value=REPORT_EXAMPLE, response_only=True, status_codes=["200"])],
+    )
     def get(self, request: AuthenticatedRequest) -> Response:
         page = self.paginate_queryset(self.get_queryset())
         templates = list(page if page is not None else self.get_queryset())
