@@ -214,9 +214,11 @@ def redeem(request: AuthenticatedHttpRequest) -> HttpResponse:
     status = 200
     if request.method == "POST":
         store = next((s for s in stores if str(s.pk) == values["store"]), None)
-        if store is None and len(stores) == 1:
+        if not request.POST.get("store") and len(stores) == 1:
             store = stores[0]
         try:
+            if request.POST.get("store") and store is None:
+                raise services.CouponError(_("该门店不在你管理的门店范围内"), field="store")
             redemption, created = services.coupon_redeem(
                 organization=actor.organization,
                 code=values["code"],
