@@ -14,6 +14,7 @@ from typing import ClassVar
 from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
+from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
 from contacts.models import Customer, CustomerGroup, Organization, Scoped, Segment, Staff, Store
@@ -85,13 +86,18 @@ class CouponTemplate(Scoped):
     @property
     def benefit(self) -> str:
         """``满 100 减 5`` / ``8.5 折`` (the face of the coupon)."""
-        threshold = _yuan(self.threshold)
+        values = {
+            "t": _yuan(self.threshold),
+            "off": _yuan(self.amount_off),
+            # 8.5 折 = pay 85 % = 15 % off; the English reads "percent" off.
+            "rate": f"{(100 - (self.percent_off or 0)) / 10:g}",
+            "percent": self.percent_off or 0,
+        }
         if self.kind == DiscountKind.AMOUNT:
-            off = f"¥{_yuan(self.amount_off)}"
-            return f"满 ¥{threshold} 减 {off}" if self.threshold else f"立减 {off}"
-        paid = (100 - (self.percent_off or 0)) / 10
-        face = f"{paid:g} 折"
-        return f"满 ¥{threshold} 享 {face}" if self.threshold else face
+            face = gettext("满 ¥%(t)s 减 ¥%(off)s") if self.threshold else gettext("立减 ¥%(off)s")
+        else:
+            face = gettext("满 ¥%(t)s 享 %(rate)s 折") if self.threshold else gettext("%(rate)s 折")
+        return face % values
 
 
 def _yuan(value: Decimal | None) -> str:

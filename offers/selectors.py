@@ -145,7 +145,7 @@ def template_figures(actor: Actor, templates: list[CouponTemplate]) -> list[Temp
     templates, counting the customers in the actor's stores."""
     if not templates:
         return []
-    params = {
+    params: dict[str, Any] = {
         "org": actor.organization_id,
         "templates": [t.pk for t in templates],
         "all_stores": actor.store_ids is None,

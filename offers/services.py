@@ -148,11 +148,10 @@ def coupon_template_save(
     if any(store.organization_id != organization.pk for store in stores):
         raise CouponError(_("所选门店不存在或无权使用"), field="stores")
     name = str(merged["name"]).strip()
-    if (
-        CouponTemplate.objects.filter(organization=organization, name=name)
-        .exclude(pk=getattr(template, "pk", None))
-        .exists()
-    ):
+    same_name = CouponTemplate.objects.filter(organization=organization, name=name)
+    if template is not None:
+        same_name = same_name.exclude(pk=template.pk)
+    if same_name.exists():
         raise CouponError(_("已有同名的优惠券，请换一个名称"), field="name")
     if template is None:
         template = CouponTemplate(organization=organization, created_by=by)

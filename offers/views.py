@@ -257,7 +257,10 @@ def report(request: AuthenticatedHttpRequest) -> HttpResponse:
         "templates_page": templates_page,
         "templates": selectors.templates_for(actor).only("id", "name")[:200],
         "template_id": template_id,
-        "redemptions": [{"r": r, "campaign": names.get(r.order.campaign_id) if r.order else None} for r in rpage],
+        "redemptions": [
+            {"r": r, "campaign": names.get(r.order.campaign_id) if r.order and r.order.campaign_id else None}
+            for r in rpage
+        ],
         "rpage": rpage,
         "rquery": urlencode([("template", template_id)] if template_id else []),
         "pquery": urlencode([("template", template_id)] if template_id else []),

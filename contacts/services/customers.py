@@ -85,7 +85,7 @@ def timeline_add_bulk(
                 organization_id,
             ],
         )
-        return cursor.rowcount
+        return int(cursor.rowcount)
 
 
 # --- OneID: resolve and merge --------------------------------------------------------------------
