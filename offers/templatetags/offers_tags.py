@@ -17,7 +17,8 @@ register = template.Library()
 @register.simple_tag
 def issuable_templates(actor: Actor) -> list[CouponTemplate]:
     """Active templates with stock left, for the 发券 select."""
-    return [t for t in selectors.templates_for(actor).filter(is_active=True)[:50] if t.remaining > 0]
+    # No prefetch of the stores: one query whatever the number of templates (the sidebar's count is pinned).
+    return [t for t in actor.scope(CouponTemplate.objects.filter(is_active=True))[:50] if t.remaining > 0]
 
 
 @register.simple_tag
