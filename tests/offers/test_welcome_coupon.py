@@ -90,3 +90,23 @@ def test_only_a_welcome_template_may_carry_a_coupon(world):
             organization=world.org, name="群发", kind=CampaignKind.BROADCAST_SINGLE, text="hi",
             coupon_template=template(world.org),
         )  # fmt: skip
+
+
+def test_a_welcome_template_names_its_coupon_through_the_campaigns_api(world):
+    coupon = template(world.org)
+    op = world.client_for(world.operator)
+    body = {"name": "默认欢迎语", "kind": "welcome_template", "text": "欢迎！", "coupon_template_id": coupon.pk}
+    response = op.post("/api/v1/campaigns/", body, content_type="application/json")
+    assert response.status_code in (200, 201), response.content
+    from campaigns.models import Campaign
+
+    assert Campaign.objects.get().coupon_template == coupon
+    outsider_coupon = template(world.other_org)
+    response = op.post(
+        "/api/v1/campaigns/", {**body, "name": "另一个", "coupon_template_id": outsider_coupon.pk},
+        content_type="application/json",
+    )  # fmt: skip
+    assert response.status_code == 400 and Campaign.objects.count() == 1
+    page = op.get(f"/campaigns/{Campaign.objects.get().pk}/").content.decode()
+    assert 'id="welcome-coupon"' in page and coupon.name in page
+    assert 'name="coupon_template_id"' in op.get("/campaigns/new/?kind=welcome_template").content.decode()
