@@ -9,6 +9,7 @@ import re
 from typing import Any
 
 import pytest
+from playwright.sync_api import expect
 
 from campaigns import services as campaign_services
 from campaigns.models import CampaignKind
@@ -23,6 +24,24 @@ from tests.sandbox_fixtures import wecom_sandbox  # noqa: F401  (pytest fixture)
 
 pytestmark = pytest.mark.e2e
 LINK = re.compile(r"https?://\S+/c/\S+/")
+WXWORK_UA = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_0 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Mobile/15E148 wxwork/4.1.20 MicroMessenger/7.0.1 Language/zh"
+)
+# WeCom's client side of @wecom/jssdk: register() keeps the options, scanQRCode() asks for the page's
+# signature (as the client does) and answers what the camera "saw".
+STAND_IN_WW = """
+window.ww = {
+  register: function (options) { window.__wwOptions = options; },
+  scanQRCode: function () {
+    var o = window.__wwOptions;
+    return Promise.resolve(o.getConfigSignature(location.href.split('#')[0])).then(function (signed) {
+      if (!signed || !signed.signature) { throw new Error('unsigned'); }
+      return {resultStr: window.__scanResult};
+    });
+  }
+};
+"""
 
 
 def test_a_new_friend_coupon_goes_from_the_welcome_to_a_redeemed_order_in_the_report(
@@ -75,11 +94,22 @@ def test_a_new_friend_coupon_goes_from_the_welcome_to_a_redeemed_order_in_the_re
     screenshot(page, "coupon-customer-page-390")
     phone.close()
 
-    # The clerk, in the sidebar at 390 px: the customer's open coupon, one tap to the redeem form.
-    sidebar = login_page(clerk, width=390, height=844)
+    # The clerk, in the sidebar inside WeCom at 390 px: the customer's open coupon, one tap to the
+    # redeem form; the code is scanned (WeCom's scanQRCode, played by a stand-in ww as in
+    # test_wecom_sidebar_browser) into the input.
+    sidebar = login_page(clerk, width=390, height=844, user_agent=WXWORK_UA)
+    sidebar.route(
+        "**/static/vendor/wecom-jssdk.min.js",
+        lambda route: route.fulfill(body=STAND_IN_WW, content_type="text/javascript"),
+    )
     sidebar.goto(f"/sidebar/?customer={customer.pk}")
     sidebar.get_by_test_id("coupon-open").get_by_role("link", name="核销").click()
     assert sidebar.locator("input[name=code]").input_value() == coupon.code
+    sidebar.fill("input[name=code]", "")
+    sidebar.evaluate(f"window.__scanResult = 'QR_CODE,{coupon.code}'")
+    sidebar.get_by_role("button", name="扫码").click()
+    expect(sidebar.locator("input[name=code]")).to_have_value(coupon.code)
+    assert "scanQRCode" in sidebar.evaluate("window.__wwOptions.jsApiList")
     sidebar.fill("input[name=amount]", "128")
     sidebar.fill("input[name=external_ref]", "POS-A-0001")
     sidebar.get_by_role("button", name="确认核销").click()

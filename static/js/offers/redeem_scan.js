@@ -50,7 +50,11 @@
       })
       .catch(function (error) {
         registered = null;
-        alert(script.dataset.textFailed.replace("%s", (error && (error.errMsg || error.message)) || error));
+        var note = document.getElementById("scan-error");
+        if (note) {
+          note.textContent = script.dataset.textFailed.replace("%s", (error && (error.errMsg || error.message)) || error);
+          note.hidden = false;
+        }
       });
   });
 })();
