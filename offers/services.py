@@ -27,6 +27,7 @@ from typing import Any
 from django.conf import settings
 from django.core import signing
 from django.db import IntegrityError, connection, transaction
+from django.db.models import ProtectedError
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -167,6 +168,22 @@ def coupon_template_save(
         raise CouponError(_("总库存不能少于已发放的张数"), field="stock") from exc
     template.stores.set(stores)
     return template
+
+
+@transaction.atomic
+def coupon_template_delete(*, template: CouponTemplate) -> None:
+    """Delete a template nothing was issued from; one with coupons out is disabled instead."""
+    locked = CouponTemplate.objects.select_for_update().get(pk=template.pk)
+    if locked.issued or IssuedCoupon.objects.filter(template=locked).exists():
+        raise CouponError(
+            _("已发放过的券不能删除（客户手中的券仍要可用、报表要能统计），请编辑并取消“启用”来停止发放"),
+            field="template",
+        )
+    try:
+        with transaction.atomic():
+            locked.delete()
+    except ProtectedError as exc:
+        raise CouponError(_("有欢迎语模板附带这张券，请先在欢迎语模板中去掉它或停用该模板"), field="template") from exc
 
 
 # -- issuing ----------------------------------------------------------------------------------------

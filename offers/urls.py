@@ -8,6 +8,7 @@ urlpatterns = [
     path("coupons/new/", views.template_new, name="template_new"),
     path("coupons/<int:pk>/", views.template_detail, name="template_detail"),
     path("coupons/<int:pk>/edit/", views.template_edit, name="template_edit"),
+    path("coupons/<int:pk>/delete/", views.template_delete, name="template_delete"),
     path("coupons/<int:pk>/issue/", views.template_issue, name="template_issue"),
     path("coupons/redeem/", views.redeem, name="redeem"),
     path("customers/<int:pk>/coupons/issue/", views.customer_issue, name="customer_issue"),

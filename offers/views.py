@@ -100,6 +100,19 @@ def template_edit(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     return _save_template(request, _template_or_404(request.actor_obj, pk))
 
 
+@require_POST
+@console_view(OPERATOR_ONLY)
+def template_delete(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
+    template = _template_or_404(request.actor_obj, pk)
+    try:
+        services.coupon_template_delete(template=template)
+    except services.CouponError as exc:
+        messages.error(request, str(exc))
+        return redirect("offers:template_detail", template.pk)
+    messages.success(request, _("已删除优惠券“%(name)s”") % {"name": template.name})
+    return redirect("offers:template_list")
+
+
 @console_view(OPERATOR_AND_MANAGER)
 def template_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     actor = request.actor_obj

@@ -291,6 +291,7 @@ PARAMS: dict[str, Fill] = {
     "offers:template_detail": _pk(CouponTemplate),
     "offers:template_edit": _pk(CouponTemplate),
     "offers:template_issue": _pk(CouponTemplate),
+    "offers:template_delete": _pk(CouponTemplate),
     "offers:customer_issue": _pk(Customer),
 }
 

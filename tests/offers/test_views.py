@@ -125,3 +125,15 @@ def test_the_report_page_shows_figures_and_the_redeemed_orders(world):
         assert "R-1" in body and "100%" in body and "¥99.00" in body, staff
     assert "R-1" not in world.client_for(world.outsider).get("/reports/coupons/").content.decode()
     assert "R-1" in world.client_for(world.operator).get(f"/reports/coupons/?template={t.pk}").content.decode()
+
+
+def test_a_template_is_deleted_only_while_nothing_was_issued_from_it(world):
+    unused, used = template(world.org, name="未发放"), template(world.org, name="已发放")
+    services.coupon_issue(template=used, customer=CustomerFactory(organization=world.org, home_store=world.store_a))
+    assert world.client_for(world.manager).post(f"/coupons/{unused.pk}/delete/").status_code == 403
+    op = world.client_for(world.operator)
+    assert op.post(f"/coupons/{used.pk}/delete/").status_code == 302
+    assert CouponTemplate.objects.filter(pk=used.pk).exists()
+    assert "不能删除" in op.get(f"/coupons/{used.pk}/").content.decode()
+    assert op.post(f"/coupons/{unused.pk}/delete/").status_code == 302
+    assert not CouponTemplate.objects.filter(pk=unused.pk).exists()
