@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import secrets
 from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from typing import Any
@@ -210,8 +211,6 @@ def validity_window(template: CouponTemplate, now: dt.datetime) -> tuple[dt.date
 
 def new_token() -> str:
     """An unguessable coupon token (the customer's link carries it signed)."""
-    import secrets
-
     return secrets.token_hex(16)
 
 
