@@ -15,6 +15,7 @@ from django.db.models import Q
 
 from analytics import rollups
 from analytics.models import Order, OrderStatus, StaffBehaviorDaily
+from analytics.registry import refund_listeners
 from contacts import services as contact_services
 from contacts.access import store_in_scope
 from contacts.models import Customer, Follow, Organization, Staff, Store
@@ -230,6 +231,8 @@ def order_refund(*, order: Order, amount: Decimal, at: dt.datetime) -> Order:
         at,
     )
     order.refunded_amount, order.status, order.refunded_at = locked.refunded_amount, locked.status, at
+    for listener in refund_listeners():
+        listener(locked)
     return locked
 
 

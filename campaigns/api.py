@@ -26,6 +26,7 @@ from channels.models import ContactWay, ContactWayKind
 from contacts.access import OPERATOR_AND_MANAGER, Actor, AuthenticatedRequest
 from contacts.models import CustomerGroup, Segment
 from contacts.segment_schema import ExpressionField
+from offers import selectors as offer_selectors
 from scrm.fields import BoundedDateTimeField
 
 
@@ -47,6 +48,8 @@ class CampaignInput(serializers.Serializer):  # type: ignore[type-arg]
     recurrence_until = BoundedDateTimeField(required=False, allow_null=True, default=None)
     # Welcome templates: the 渠道活码 it answers; empty = the default for every 活码.
     contact_way_id = serializers.IntegerField(required=False, allow_null=True, default=None)
+    # Welcome templates: a new-friend coupon (offers) issued to the new customer, its link in the text.
+    coupon_template_id = serializers.IntegerField(required=False, allow_null=True, default=None)
     # Moments: only customers with one of these tags see the post (empty: every customer).
     moment_tag_ids = serializers.ListField(child=serializers.IntegerField(), required=False, default=list)
 
@@ -61,6 +64,11 @@ def _values(actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
     if group_ids:
         group_ids = list(actor.scope(CustomerGroup.objects.filter(pk__in=group_ids)).values_list("pk", flat=True))
     contact_way = None
+    coupon_template = None
+    if data.get("coupon_template_id") and data["kind"] == CampaignKind.WELCOME_TEMPLATE:
+        coupon_template = offer_selectors.template_for(actor, data["coupon_template_id"])
+        if coupon_template is None:
+            raise ValidationError([_("所选优惠券不存在或无权使用，请重新选择")])
     if data["kind"] == CampaignKind.WELCOME_TEMPLATE:
         if data.get("contact_way_id"):
             ways = actor.scope(ContactWay.objects.filter(kind=ContactWayKind.CONTACT))
@@ -91,6 +99,7 @@ def _values(actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
         "audience_store_ids": actor.store_ids,
         "created_by": actor.staff,
         "contact_way": contact_way,
+        "coupon_template": coupon_template,
         "moment_tag_ids": list(data.get("moment_tag_ids") or []) if data["kind"] == CampaignKind.MOMENT else [],
     }
 

@@ -236,6 +236,16 @@ class Campaign(Scoped):
         related_name="+",
         verbose_name=_("渠道活码"),
     )
+    # Welcome templates only: a new-friend coupon issued to the customer the welcome greets, its link
+    # appended to the text (offers is a lower layer).
+    coupon_template = models.ForeignKey(
+        "offers.CouponTemplate",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("新好友优惠券"),
+    )
     expression = models.JSONField(_("受众条件"), default=dict, blank=True)
     group_ids = ArrayField(models.BigIntegerField(), default=list, blank=True, verbose_name=_("客户群"))
     exclusion_segments = models.ManyToManyField(Segment, blank=True, related_name="+", verbose_name=_("排除分群"))

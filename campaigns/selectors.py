@@ -193,7 +193,7 @@ def welcome_template_for(*, organization_id: int, account_id: int, contact_way_i
         qs = qs.filter(contact_way__isnull=True).filter(
             Q(channel_account_id=account_id) | Q(channel_account__isnull=True)
         )
-    return qs.order_by("-created_at", "-id").first()
+    return qs.select_related("coupon_template").order_by("-created_at", "-id").first()
 
 
 # --- home page to-dos ----------------------------------------------------------------------------

@@ -40,6 +40,7 @@ from channels.selectors import wecom_account_for
 from contacts import services as contact_services
 from contacts.models import AuditAction, Organization, Role, Segment, Staff, Store, Tag
 from contacts.segments import validate
+from offers.models import CouponTemplate
 from scrm.celery import enqueue_on_commit
 
 logger = logging.getLogger(__name__)
@@ -84,6 +85,7 @@ def campaign_create(
     channel_account_id: int | None = None,
     contact_way: ContactWay | None = None,
     moment_tag_ids: list[int] | None = None,
+    coupon_template: CouponTemplate | None = None,
 ) -> Campaign:
     if not name.strip():
         raise ValidationError(["请填写活动名称"])
@@ -91,6 +93,10 @@ def campaign_create(
         raise ValidationError([_("只有欢迎语模板可以指定渠道活码")])
     if contact_way is not None and contact_way.organization_id != organization.pk:
         raise ValidationError([_("所选渠道活码不存在或无权使用，请重新选择")])
+    if coupon_template is not None and kind != CampaignKind.WELCOME_TEMPLATE:
+        raise ValidationError([_("只有欢迎语模板可以附带新好友优惠券")])
+    if coupon_template is not None and coupon_template.organization_id != organization.pk:
+        raise ValidationError([_("所选优惠券不存在或无权使用，请重新选择")])
     if kind == CampaignKind.WELCOME_TEMPLATE:
         # A welcome answers whoever adds us: no audience, no schedule (see campaigns.welcome).
         segment, expression, group_ids, exclusion_segments = None, None, None, None
@@ -134,6 +140,7 @@ def campaign_create(
         created_by=created_by,
         contact_way=contact_way,
         moment_tag_ids=moment_tags,
+        coupon_template=coupon_template,
     )
     if exclusion_segments:
         campaign.exclusion_segments.set(exclusion_segments)

@@ -31,6 +31,7 @@ from contacts.access import (
     console_view,
 )
 from contacts.models import CustomerGroup, Role, Segment, Tag
+from offers import selectors as offer_selectors
 
 PAGE_SIZE = 20
 
@@ -140,6 +141,7 @@ def campaign_new(request: AuthenticatedHttpRequest) -> HttpResponse:
             "segments": segments,
             "groups": groups,
             "contact_ways": contact_ways,
+            "coupon_templates": offer_selectors.templates_for(actor).filter(is_active=True)[:200],
             "moment_tags": moment_tags,
             # Only operators may set the default welcome (it answers every 活码 of the brand).
             "can_default_welcome": actor.is_operator,

@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from django.utils.functional import _StrPromise
 
     from channels.models import ChannelAccount, ContactWay, InboxEvent
+    from contacts.models import Customer
 
 log = logging.getLogger(__name__)
 
@@ -135,6 +136,9 @@ class WelcomeContent:
     attachments: list[dict[str, Any]] = field(default_factory=list)
     # Who chose it (e.g. "welcome template 12"), for logs.
     source: str = ""
+    # Called with the new customer once WeCom accepted the welcome and the customer is stored (inside
+    # the event's transaction): e.g. offers issues the new-friend coupon whose link the text carries.
+    after_send: Callable[[Customer], None] | None = None
 
     def __bool__(self) -> bool:
         return bool(self.text.strip() or self.attachments)

@@ -584,6 +584,7 @@ class TimelineKind(models.TextChoices):
     ORDERED = "ordered", _("下单")
     REFUNDED = "refunded", _("退款")
     REDEEMED = "redeemed", _("核销")
+    COUPON = "coupon", _("优惠券")
     OPTED_OUT = "opted_out", _("退订")
     OPTED_IN = "opted_in", _("同意营销")
     MERGED = "merged", _("合并")

@@ -55,6 +55,7 @@ INSTALLED_APPS = [
     "contacts",
     "analytics",
     "channels",
+    "offers",
     "campaigns",
     "todos",
 ]
@@ -222,6 +223,10 @@ SPECTACULAR_SETTINGS = {
         "OrderSourceEnum": "analytics.models.OrderSource",
         "OrderStatusEnum": "analytics.models.OrderStatus",
         "CampaignStatusEnum": "campaigns.models.CampaignStatus",
+        "DiscountKindEnum": "offers.models.DiscountKind",
+        "ValidityKindEnum": "offers.models.ValidityKind",
+        "CouponStatusEnum": "offers.models.CouponStatus",
+        "CouponSourceEnum": "offers.models.CouponSource",
     },
 }
 

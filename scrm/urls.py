@@ -29,6 +29,8 @@ urlpatterns = [
     path("", include("contacts.urls")),
     # campaigns first: its /reports/campaigns/ must win over analytics' /reports/<name>/.
     path("", include("campaigns.urls")),
+    # offers before analytics too: /reports/coupons/.
+    path("", include("offers.urls")),
     path("", include("analytics.urls")),
     path("", include("channels.urls")),
 ]

@@ -233,7 +233,11 @@ def refresh_contact(
 
 
 def send_welcome(
-    account: ChannelAccount, client: WeComClient, event: adapter.ContactEvent, occurred_at: datetime | None
+    account: ChannelAccount,
+    client: WeComClient,
+    event: adapter.ContactEvent,
+    occurred_at: datetime | None,
+    sent: list[registry.WelcomeContent] | None = None,
 ) -> str:
     """Send the welcome message with the 20-second WelcomeCode. Returns a note for the inbox.
 
@@ -242,6 +246,8 @@ def send_welcome(
       2. the 活码's own ``welcome_text``;
       3. the default welcome template (a provider, asked with no 活码);
       4. the account's ``settings["welcome_text"]``.
+
+    The content WeCom accepted is appended to ``sent`` (its ``after_send`` runs once the customer is stored).
 
     Consent and opt-out are deliberately not checked: a welcome is the service reply to a customer
     who has just added the staff member themselves, not marketing (and a brand-new contact has no
@@ -281,6 +287,8 @@ def send_welcome(
             return "welcome skipped: already sent or the customer started chatting (41051)"
         return f"welcome failed: {exc.code} {exc.message}"
     log.info("welcome sent on account %s from %s", account.pk, content.source)
+    if sent is not None:
+        sent.append(content)
     return "welcome sent"
 
 
@@ -455,11 +463,24 @@ def process_event(event: InboxEvent) -> str:
     return f"tags synced: {stats}"
 
 
+def _after_welcome(content: registry.WelcomeContent, customer: Customer) -> None:
+    """Run the welcome's follow-up (a new-friend coupon) in a savepoint: the welcome is already on
+    WeCom, so a refused follow-up is logged and must not fail the event (a replay would not resend)."""
+    if content.after_send is None:
+        return
+    try:
+        with transaction.atomic():
+            content.after_send(customer)
+    except Exception:
+        log.exception("welcome follow-up from %s failed for customer %s", content.source, customer.pk)
+
+
 def _process_contact(account: ChannelAccount, client: WeComClient, event: adapter.ContactEvent) -> str:
     kind = event.change_type
     if kind in adapter.CONTACT_ADDS:
         # The WelcomeCode lives 20 s: send first, then write (a replay gets 41051 and changes nothing).
-        note = send_welcome(account, client, event, event.occurred_at)
+        sent: list[registry.WelcomeContent] = []
+        note = send_welcome(account, client, event, event.occurred_at, sent)
         customer, _new = refresh_contact(account, client, event.external_userid)
         capped = contact_way_for_state(account=account, state=event.state) if event.state else None
         if capped is not None and add_caps.has_caps(capped):
@@ -474,6 +495,8 @@ def _process_contact(account: ChannelAccount, client: WeComClient, event: adapte
                 data={"state": event.state, "contact_way_id": way.pk if way else None, "staff": event.userid},
                 actor=Staff.objects.filter(organization_id=account.organization_id, wecom_userid=event.userid).first(),
             )
+            for content in sent:
+                _after_welcome(content, customer)
         return note or "contact added"
     if kind in ("edit_external_contact", "msg_audit_approved"):
         refresh_contact(account, client, event.external_userid)

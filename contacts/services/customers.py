@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import json
 import logging
 from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -49,6 +50,42 @@ def timeline_add(
         actor=actor,
         occurred_at=occurred_at or timezone.now(),
     )
+
+
+def timeline_add_bulk(
+    *,
+    organization_id: int,
+    customer_ids: list[int],
+    kind: str,
+    summary: str,
+    data: dict[str, Any] | None = None,
+    actor: Staff | None = None,
+    occurred_at: datetime | None = None,
+) -> int:
+    """The same touch on many customers' timelines in one ``INSERT … SELECT unnest`` (bulk issues)."""
+    if not customer_ids:
+        return 0
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO contacts_timelineevent
+                   (organization_id, customer_id, kind, occurred_at, actor_id, summary, data)
+            SELECT %s, c.id, %s, %s, %s, %s, %s::jsonb
+              FROM contacts_customer c
+             WHERE c.id = ANY(%s::bigint[]) AND c.organization_id = %s
+            """,
+            [
+                organization_id,
+                kind,
+                occurred_at or timezone.now(),
+                actor.pk if actor else None,
+                summary[:200],
+                json.dumps(data or {}),
+                customer_ids,
+                organization_id,
+            ],
+        )
+        return int(cursor.rowcount)
 
 
 # --- OneID: resolve and merge --------------------------------------------------------------------

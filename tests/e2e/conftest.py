@@ -127,7 +127,14 @@ def login_page(
     """Factory: ``login_page(staff, width=1280, height=800)`` → a Playwright page signed in as ``staff``."""
     contexts: list[tuple[Any, Any, str]] = []
 
-    def make(staff: Staff, *, width: int = 1280, height: int = 800, timezone_id: str | None = None) -> Any:
+    def make(
+        staff: Staff,
+        *,
+        width: int = 1280,
+        height: int = 800,
+        timezone_id: str | None = None,
+        user_agent: str | None = None,
+    ) -> Any:
         assert staff.user is not None, "this staff member has no login"
         client = Client()
         client.force_login(staff.user)
@@ -140,6 +147,7 @@ def login_page(
             is_mobile=width < 500,
             has_touch=width < 500,
             **({"timezone_id": timezone_id} if timezone_id else {}),
+            **({"user_agent": user_agent} if user_agent else {}),
         )
         context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": session, "url": live_server.url}])
         context.set_default_timeout(10_000)

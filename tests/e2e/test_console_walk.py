@@ -53,6 +53,8 @@ from contacts.models import (
     Staff,
     Store,
 )
+from offers import services as offer_services
+from offers.models import CouponTemplate
 from tests.e2e.conftest import screenshot
 
 pytestmark = pytest.mark.e2e
@@ -82,6 +84,9 @@ SKIP_NAMES = {
     "contacts:customer_privacy_export",
     # The one-time password link a new login receives: a public page behind a signed token.
     "contacts:password_set",
+    # The customer's coupon page and its QR: public, behind a signed token (tests/e2e/test_coupons_browser.py).
+    "offers:customer_coupon",
+    "offers:customer_coupon_qr",
 }
 SKIP_PREFIXES = ("admin/", "api/", "sandbox/", "hooks")
 # Latin words allowed in the Chinese UI: brand and platform names and standard abbreviations.
@@ -289,6 +294,11 @@ PARAMS: dict[str, Fill] = {
     "channels:lead_pool_rule_edit": _pk(LeadPoolRule),
     # The one-tap phone copy: a POST-only action, so GET rightly answers 405.
     "channels:lead_pool_phone": _token_revoke,
+    "offers:template_detail": _pk(CouponTemplate),
+    "offers:template_edit": _pk(CouponTemplate),
+    "offers:template_issue": _pk(CouponTemplate),
+    "offers:template_delete": _pk(CouponTemplate),
+    "offers:customer_issue": _pk(Customer),
 }
 
 
@@ -368,6 +378,16 @@ def _world() -> Organization:
             organization=org, account=wecom, name="新群欢迎", text="欢迎 %NICKNAME% 入群", kind="image",
             material=poster, push_state="failed", push_error="沙箱未启动",
         )  # fmt: skip
+    if not CouponTemplate.objects.filter(organization=org).exists():
+        coupon = offer_services.coupon_template_save(
+            organization=org,
+            data={"name": "新人立减5元", "kind": "amount", "amount_off": 5, "validity": "relative", "valid_days": 7,
+                  "stock": 100},
+            stores=[],
+        )  # fmt: skip
+        holder = Customer.objects.filter(organization=org, erased_at__isnull=True).order_by("pk").first()
+        assert holder is not None
+        offer_services.coupon_issue(template=coupon, customer=holder)
     if not QuotaPolicy.objects.filter(organization=org, channel_account__isnull=False).exists():
         QuotaPolicy.objects.create(organization=org, channel_account=wecom)
     if not CustomerTransfer.objects.filter(organization=org).exists():

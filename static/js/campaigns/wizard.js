@@ -51,6 +51,7 @@
       recurrence_until: welcome ? null : beijingIso(field("recurrence_until").value),
       holdout_seed: holdoutSeed,
       contact_way_id: welcome && way && way.value ? Number(way.value) : null,
+      coupon_template_id: welcome && field("coupon_template_id") && field("coupon_template_id").value ? Number(field("coupon_template_id").value) : null,
       moment_tag_ids: field("kind").value === "moment" ? multi("moment_tag_ids") : [],
     };
   }
