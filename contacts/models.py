@@ -25,6 +25,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from contacts.crypto import decrypt_phone, mask_phone
+from contacts.lookups import ShortGrams
 
 
 class Scoped(models.Model):
@@ -261,6 +262,8 @@ class Customer(Scoped):
             models.Index(fields=["organization", "home_store"], name="customer_org_store"),
             models.Index(fields=["organization", "-created_at"], name="customer_org_created"),
             GinIndex(OpClass("name", name="gin_trgm_ops"), name="customer_name_trgm"),
+            # one- and two-character name searches (contacts.lookups.ShortGrams)
+            GinIndex(ShortGrams("name"), name="customer_name_short_grams"),
             models.Index(
                 fields=["organization", "phone_last4"], condition=~Q(phone_last4=""), name="customer_org_phone_last4"
             ),
@@ -397,6 +400,7 @@ class Follow(Scoped):
             ),
             # the customer search matches remarks with ILIKE (contacts.selectors.customer_search_q)
             GinIndex(OpClass("remark", name="gin_trgm_ops"), name="follow_remark_trgm"),
+            GinIndex(ShortGrams("remark"), name="follow_remark_short_grams"),
         ]
 
     @property
