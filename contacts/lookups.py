@@ -49,3 +49,29 @@ class ShortGrams(Func):
 
     function = "scrm_short_grams"
     output_field = ArrayField(TextField())
+
+
+# The database's own check (migration contacts 0016): no customer row may carry the phone hash of a
+# person erased within the quiet period (contacts.ErasedKey), whichever code path writes it.
+ERASED_PHONE_TRIGGER_SQL = """
+CREATE OR REPLACE FUNCTION scrm_refuse_erased_phone() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.phone_hash <> '' AND EXISTS (
+        SELECT 1 FROM contacts_erasedkey e
+         WHERE e.organization_id = NEW.organization_id
+           AND e.key_hash = encode(sha256(convert_to(NEW.phone_hash, 'UTF8')), 'hex')
+           -- contacts.models.ERASURE_QUIET_PERIOD: writes that began before the erasure or soon after
+           AND e.erased_at > now() - interval '24 hours'
+    ) THEN
+        RAISE EXCEPTION 'the phone of an erased person (contacts.ErasedKey) cannot be stored again';
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER customer_refuse_erased_phone BEFORE INSERT OR UPDATE OF phone_hash ON contacts_customer
+    FOR EACH ROW EXECUTE FUNCTION scrm_refuse_erased_phone();
+"""
+ERASED_PHONE_TRIGGER_REVERSE_SQL = """
+DROP TRIGGER IF EXISTS customer_refuse_erased_phone ON contacts_customer;
+DROP FUNCTION IF EXISTS scrm_refuse_erased_phone();
+"""

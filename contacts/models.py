@@ -675,6 +675,28 @@ class PrivacyRecord(Scoped):
         ordering = ["-created_at", "-id"]
 
 
+# How long after an erasure its tombstones refuse every write of the person's keys: imports, sync
+# jobs and webhook retries that began before the request have finished by then. Later, the same
+# phone or WeCom contact is a new person (they came back); a file uploaded before the erasure never
+# brings them back, whenever it runs. The trigger of migration contacts 0016 holds the same 24 hours.
+ERASURE_QUIET_PERIOD = timedelta(hours=24)
+
+
+class ErasedKey(Scoped):
+    """A tombstone: a one-way hash of one identifier (phone, unionid, platform identity) of an erased
+    person (``crypto.key_hash``; it names no one). ``customer_resolve`` — every import row, webhook and
+    identity upsert — refuses a key erased within ``ERASURE_QUIET_PERIOD`` before the work began (an
+    import: before its file was uploaded), and a trigger refuses a customer row carrying such a phone
+    hash, so an import running during the erasure cannot re-create the person."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    key_hash = models.CharField(max_length=64)
+    erased_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["organization", "key_hash"], name="erasedkey_unique")]
+
+
 class Segment(Scoped):
     """A saved audience: a JSON expression compiled to one SQL query by contacts.segments."""
 
