@@ -42,8 +42,9 @@ def customer_search_q(q: str) -> Q:
         # Too short for a trigram (王芳, 王): the gram index of one- and two-character pieces finds
         # the rows, and holding the piece is the same as containing it. No ILIKE here: the planner
         # would take the trigram index for it, which for such a query reads every row.
-        customers = Customer.objects.alias(grams=ShortGrams("name")).filter(grams__contains=[q.lower()])
-        follows = Follow.objects.alias(grams=ShortGrams("remark")).filter(grams__contains=[q.lower()])
+        piece = [q.lower()]
+        customers: QuerySet[Any] = Customer.objects.alias(grams=ShortGrams("name")).filter(grams__contains=piece)  # type: ignore[misc]
+        follows: QuerySet[Any] = Follow.objects.alias(grams=ShortGrams("remark")).filter(grams__contains=piece)  # type: ignore[misc]
     else:
         customers, follows = Customer.objects.filter(name__ilike=q), Follow.objects.filter(remark__ilike=q)
     matches = customers.values("pk").union(follows.values("customer_id"))

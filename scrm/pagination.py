@@ -37,7 +37,7 @@ def bounded_count(queryset: Any, bound: int) -> tuple[int, bool]:
     return (bound, True) if n > bound else (n, False)
 
 
-class BoundedPaginator(Paginator):
+class BoundedPaginator(Paginator[Any]):
     """A console list's paginator whose count stops at ``COUNT_LIMIT`` rows past the page asked for.
 
     ``near_page`` is the page the request asks for (the raw ``?page=`` value): the count reaches one
@@ -70,7 +70,7 @@ class BoundedPaginator(Paginator):
                 self.__dict__.pop(cached, None)
             return super().validate_number(number)
 
-    def _get_page(self, *args: Any, **kwargs: Any) -> Page:
+    def _get_page(self, *args: Any, **kwargs: Any) -> Page[Any]:
         return _BoundedPage(*args, **kwargs)
 
     @property
@@ -82,7 +82,7 @@ class BoundedPaginator(Paginator):
         return f"{self.num_pages:,}+" if self.capped else f"{self.num_pages:,}"
 
 
-class _BoundedPage(Page):
+class _BoundedPage(Page[Any]):
     paginator: BoundedPaginator
 
     def has_next(self) -> bool:
@@ -119,7 +119,7 @@ class BoundedLimitOffsetPagination(LimitOffsetPagination):
         return n
 
     def get_next_link(self) -> str | None:
-        if self.count_capped:  # there is at least one row past the bound, which is past this page
+        if self.count_capped and self.count is not None:  # a row past the bound, which is past this page
             self.count += 1
             try:
                 return super().get_next_link()
