@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections import OrderedDict
 from functools import cached_property
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.paginator import EmptyPage, Page, Paginator
 from django.utils.translation import gettext as _
@@ -27,6 +27,13 @@ MAX_OFFSET = 2**31 - 1
 COUNT_LIMIT = 10_000
 
 
+if TYPE_CHECKING:  # django-stubs makes them generic; Django's classes are not subscriptable
+    _PaginatorBase = Paginator[Any]
+    _PageBase = Page[Any]
+else:
+    _PaginatorBase, _PageBase = Paginator, Page
+
+
 def bounded_count(queryset: Any, bound: int) -> tuple[int, bool]:
     """``(n, capped)``: the number of rows, or ``bound`` and True when there are more. Counts at most
     ``bound + 1`` rows, without the list's ordering (the count does not need the sort)."""
@@ -37,7 +44,7 @@ def bounded_count(queryset: Any, bound: int) -> tuple[int, bool]:
     return (bound, True) if n > bound else (n, False)
 
 
-class BoundedPaginator(Paginator[Any]):
+class BoundedPaginator(_PaginatorBase):
     """A console list's paginator whose count stops at ``COUNT_LIMIT`` rows past the page asked for.
 
     ``near_page`` is the page the request asks for (the raw ``?page=`` value): the count reaches one
@@ -82,7 +89,7 @@ class BoundedPaginator(Paginator[Any]):
         return f"{self.num_pages:,}+" if self.capped else f"{self.num_pages:,}"
 
 
-class _BoundedPage(Page[Any]):
+class _BoundedPage(_PageBase):
     paginator: BoundedPaginator
 
     def has_next(self) -> bool:
