@@ -357,6 +357,8 @@ def run(args: argparse.Namespace) -> dict[str, Any]:
         # share the CPUs with the server, and the figures mean little when this is far above "cpus"
         "loadavg": f"{load_before:.1f} → {os.getloadavg()[0]:.1f}",
     }
+    if args.machine:
+        scale["machine"] = args.machine
     path = common.write_result(
         name="load",
         scale=scale,
@@ -406,6 +408,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--threads", type=int, default=4, help="gunicorn threads per worker")
     parser.add_argument("--only", nargs="*", help="only these pages (the bare view always runs)")
     parser.add_argument("--db", default=DB, help="scratch database (created and reused)")
+    parser.add_argument(
+        "--machine", default="", help='what else ran on the machine, as the README should say (e.g. "shared with …")'
+    )
     parser.add_argument("--json")
     args = parser.parse_args(argv)
     return 0 if run(args)["ok"] else 1

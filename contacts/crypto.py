@@ -45,6 +45,16 @@ def phone_hash(phone: str) -> str:
     return hmac.new(_key_bytes(b"hmac:"), normalize_phone(phone).encode(), hashlib.sha256).hexdigest()
 
 
+def key_hash(kind: str, value: str) -> str:
+    """The one-way hash an erasure tombstone (contacts.ErasedKey) holds. A phone's is the SHA-256 of its
+    ``phone_hash`` (so the database can compare it with ``contacts_customer.phone_hash`` without the
+    key, and the tombstone is not the customer's old column); other keys are keyed hashes with their
+    kind (``unionid``, ``identity:<platform>:<account>``) in front."""
+    if kind == "phone":
+        return hashlib.sha256(value.encode()).hexdigest()
+    return hmac.new(_key_bytes(b"hmac:"), f"{kind}\x00{value}".encode(), hashlib.sha256).hexdigest()
+
+
 def encrypt_phone(phone: str) -> str:
     return _fernet().encrypt(normalize_phone(phone).encode()).decode()
 

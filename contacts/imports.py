@@ -276,8 +276,11 @@ def _prepare(row: Row, lookups: Lookups) -> dict[str, Any]:
 
 
 @transaction.atomic
-def _import_row(*, organization: Organization, prepared: dict[str, Any], by: Staff | None) -> tuple[Customer, bool]:
-    customer, created = services.customer_resolve(organization=organization, **prepared["resolve"])
+def _import_row(
+    *, organization: Organization, prepared: dict[str, Any], by: Staff | None, since: Any = None
+) -> tuple[Customer, bool]:
+    # ``since``: the file's upload — a person erased after it was uploaded is never brought back by it.
+    customer, created = services.customer_resolve(organization=organization, since=since, **prepared["resolve"])
     if prepared["lifecycle"]:
         services.customer_lifecycle_set(customer=customer, lifecycle=prepared["lifecycle"])
     for tag in prepared["tags"]:
@@ -328,7 +331,9 @@ def import_run(*, job_id: int, max_rows: int | None = None) -> bool:
     for row in rows[progress.processed : stop]:
         try:
             prepared = _prepare(row, lookups)
-            _customer, created = _import_row(organization=job.organization, prepared=prepared, by=job.created_by)
+            _customer, created = _import_row(
+                organization=job.organization, prepared=prepared, by=job.created_by, since=job.created_at
+            )
         except (ValueError, services.ContactsError) as exc:
             progress.errors.append({"line": row.line, "reason": str(exc)})
         except Exception:

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import CharField, Lookup, TextField
+from django.contrib.postgres.fields import ArrayField
+from django.db.models import CharField, Func, Lookup, TextField
 
 
 @CharField.register_lookup
@@ -25,3 +26,52 @@ class ILikeContains(Lookup):
         lhs, lhs_params = self.process_lhs(compiler, connection)
         rhs, rhs_params = self.process_rhs(compiler, connection)
         return f"{lhs} ILIKE {rhs}", (*lhs_params, *rhs_params)
+
+
+# Searches shorter than a trigram (a two-character Chinese name such as 王芳 — four in ten names —
+# or a surname alone) cannot use the pg_trgm indexes: Postgres scanned every customer for them.
+# ``scrm_short_grams(text)`` (created by migration contacts 0016) is the set of the text's
+# lower-cased single characters and character pairs; a GIN index over it finds the rows containing a
+# one- or two-character query, and the ILIKE beside it keeps the match exact.
+SHORT_GRAM_MAX = 2
+SHORT_GRAMS_SQL = """
+CREATE OR REPLACE FUNCTION scrm_short_grams(t text) RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE STRICT AS $$
+    SELECT COALESCE(array_agg(DISTINCT substr(lower(t), i, n)), '{}')
+      FROM generate_series(1, char_length(t)) AS i, (VALUES (1), (2)) AS v(n)
+     WHERE i + n - 1 <= char_length(t)
+$$
+"""
+
+
+class ShortGrams(Func):
+    """``scrm_short_grams(col)``: the one- and two-character grams a GIN index holds (see above)."""
+
+    function = "scrm_short_grams"
+    output_field = ArrayField(TextField())
+
+
+# The database's own check (migration contacts 0016): no customer row may carry the phone hash of a
+# person erased within the quiet period (contacts.ErasedKey), whichever code path writes it.
+ERASED_PHONE_TRIGGER_SQL = """
+CREATE OR REPLACE FUNCTION scrm_refuse_erased_phone() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NEW.phone_hash <> '' AND EXISTS (
+        SELECT 1 FROM contacts_erasedkey e
+         WHERE e.organization_id = NEW.organization_id
+           AND e.key_hash = encode(sha256(convert_to(NEW.phone_hash, 'UTF8')), 'hex')
+           -- contacts.models.ERASURE_QUIET_PERIOD: writes that began before the erasure or soon after
+           AND e.erased_at > now() - interval '24 hours'
+    ) THEN
+        RAISE EXCEPTION 'the phone of an erased person (contacts.ErasedKey) cannot be stored again';
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE TRIGGER customer_refuse_erased_phone BEFORE INSERT OR UPDATE OF phone_hash ON contacts_customer
+    FOR EACH ROW EXECUTE FUNCTION scrm_refuse_erased_phone();
+"""
+ERASED_PHONE_TRIGGER_REVERSE_SQL = """
+DROP TRIGGER IF EXISTS customer_refuse_erased_phone ON contacts_customer;
+DROP FUNCTION IF EXISTS scrm_refuse_erased_phone();
+"""

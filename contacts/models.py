@@ -25,6 +25,7 @@ from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 from contacts.crypto import decrypt_phone, mask_phone
+from contacts.lookups import ShortGrams
 
 
 class Scoped(models.Model):
@@ -271,6 +272,8 @@ class Customer(Scoped):
             models.Index(fields=["organization", "home_store"], name="customer_org_store"),
             models.Index(fields=["organization", "-created_at"], name="customer_org_created"),
             GinIndex(OpClass("name", name="gin_trgm_ops"), name="customer_name_trgm"),
+            # one- and two-character name searches (contacts.lookups.ShortGrams)
+            GinIndex(ShortGrams("name"), name="customer_name_short_grams"),
             models.Index(
                 fields=["organization", "phone_last4"], condition=~Q(phone_last4=""), name="customer_org_phone_last4"
             ),
@@ -407,6 +410,7 @@ class Follow(Scoped):
             ),
             # the customer search matches remarks with ILIKE (contacts.selectors.customer_search_q)
             GinIndex(OpClass("remark", name="gin_trgm_ops"), name="follow_remark_trgm"),
+            GinIndex(ShortGrams("remark"), name="follow_remark_short_grams"),
         ]
 
     @property
@@ -682,6 +686,28 @@ class PrivacyRecord(Scoped):
 
     class Meta:
         ordering = ["-created_at", "-id"]
+
+
+# How long after an erasure its tombstones refuse every write of the person's keys: imports, sync
+# jobs and webhook retries that began before the request have finished by then. Later, the same
+# phone or WeCom contact is a new person (they came back); a file uploaded before the erasure never
+# brings them back, whenever it runs. The trigger of migration contacts 0016 holds the same 24 hours.
+ERASURE_QUIET_PERIOD = timedelta(hours=24)
+
+
+class ErasedKey(Scoped):
+    """A tombstone: a one-way hash of one identifier (phone, unionid, platform identity) of an erased
+    person (``crypto.key_hash``; it names no one). ``customer_resolve`` — every import row, webhook and
+    identity upsert — refuses a key erased within ``ERASURE_QUIET_PERIOD`` before the work began (an
+    import: before its file was uploaded), and a trigger refuses a customer row carrying such a phone
+    hash, so an import running during the erasure cannot re-create the person."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    key_hash = models.CharField(max_length=64)
+    erased_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["organization", "key_hash"], name="erasedkey_unique")]
 
 
 class Segment(Scoped):

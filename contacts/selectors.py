@@ -11,6 +11,7 @@ from django.db.models import Prefetch, Q, QuerySet
 
 from contacts import crypto
 from contacts.access import Actor
+from contacts.lookups import SHORT_GRAM_MAX, ShortGrams
 from contacts.models import (
     Customer,
     CustomerGroup,
@@ -37,9 +38,16 @@ def customer_search_q(q: str) -> Q:
     q = q.strip()
     # One id set from index look-ups (trigram ILIKE on the name and the remarks, keyed hashes), so
     # the search never scans every customer of the brand nor probes the follows once per customer.
-    matches = Customer.objects.filter(name__ilike=q).values("pk").union(
-        Follow.objects.filter(remark__ilike=q).values("customer_id")
-    )
+    if 0 < len(q) <= SHORT_GRAM_MAX:
+        # Too short for a trigram (王芳, 王): the gram index of one- and two-character pieces finds
+        # the rows, and holding the piece is the same as containing it. No ILIKE here: the planner
+        # would take the trigram index for it, which for such a query reads every row.
+        piece = [q.lower()]
+        customers: QuerySet[Any] = Customer.objects.alias(grams=ShortGrams("name")).filter(grams__contains=piece)  # type: ignore[misc]
+        follows: QuerySet[Any] = Follow.objects.alias(grams=ShortGrams("remark")).filter(grams__contains=piece)  # type: ignore[misc]
+    else:
+        customers, follows = Customer.objects.filter(name__ilike=q), Follow.objects.filter(remark__ilike=q)
+    matches = customers.values("pk").union(follows.values("customer_id"))
     by_phone = Q()
     with contextlib.suppress(crypto.InvalidPhone):
         by_phone |= Q(phone_hash=crypto.phone_hash(q))

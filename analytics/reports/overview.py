@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import datetime as dt
 from decimal import Decimal
 from typing import Any
 
@@ -9,6 +11,9 @@ from django.utils.translation import gettext as _
 
 from analytics.reports.filters import ReportFilter
 from analytics.reports.sql import (
+    _acquisition_cells,
+    _acquisition_split,
+    _cells_where,
     _customer_where,
     _daily_where,
     _days,
@@ -22,10 +27,14 @@ from analytics.reports.view_model import Chart, Column, Report, Stat, Table
 DAILY_PAGE_SIZE = 31
 
 
-def overview(f: ReportFilter) -> Report:
-    """Customers, new, churned, (private-domain) GMV, LTV, repurchase rate, with daily trends. 2 queries."""
-    p = _params(f)
-    totals = _rows(
+# The earliest day the overview's all-time figures reach back to (customers are dated 1970–2100).
+ALL_TIME = dt.date(1970, 1, 1)
+
+
+def _totals_live(f: ReportFilter, p: dict[str, Any]) -> tuple[Any, ...]:
+    """Customers created by the end date; buyers, repeaters and their LTV sum, straight from the customers
+    (the staff filter's path: a clerk's own customers)."""
+    return _rows(
         f"""
         SELECT COUNT(*) FILTER (WHERE c.created_at < %(hi)s),
                COUNT(*) FILTER (WHERE c.order_count >= 1),
@@ -36,6 +45,49 @@ def overview(f: ReportFilter) -> Report:
         """,
         p,
     )[0]
+
+
+def _split(f: ReportFilter, p: dict[str, Any], prefix: str, end: dt.date) -> str:
+    """The acquisition cells of every customer created from ``ALL_TIME`` to ``end``, as a condition on
+    alias ``a`` whose parameters carry ``prefix`` (two splits share one statement)."""
+    part: dict[str, Any] = {}
+    _acquisition_split(dataclasses.replace(f, start=ALL_TIME, end=end), part)
+    p.update({f"{prefix}{k}": v for k, v in part.items()})
+    return _acquisition_cells("a").replace("%(", f"%({prefix}")
+
+
+def _totals_cells(f: ReportFilter, p: dict[str, Any]) -> tuple[Any, ...]:
+    """The same figures from the acquisition cells (by creation month/day × home store × channel × LTV
+    band; analytics.rollups) plus today's customers live — a few hundred cells instead of every
+    customer of the brand."""
+    everything = _split(f, p, "all_", f.today)
+    to_end = _split(f, p, "end_", min(f.end, f.today))
+    rows = _rows(
+        f"""
+        SELECT COALESCE(SUM(a.customers) FILTER (WHERE {to_end}), 0),
+               COALESCE(SUM(a.customers) FILTER (WHERE a.bucket >= 0 AND {everything}), 0),
+               COALESCE(SUM(a.repeaters) FILTER (WHERE {everything}), 0),
+               COALESCE(SUM(a.ltv) FILTER (WHERE a.bucket >= 0 AND {everything}), 0)
+          FROM analytics_acquisitionmonth a
+         -- The two splits differ only in the month the end date falls in (its days or the month).
+         WHERE {_cells_where(f, "a")} AND ({everything} OR {to_end})
+     UNION ALL
+        SELECT COUNT(*) FILTER (WHERE c.created_at < %(hi)s),
+               COUNT(*) FILTER (WHERE c.order_count >= 1),
+               COUNT(*) FILTER (WHERE c.order_count >= 2),
+               COALESCE(SUM(c.ltv) FILTER (WHERE c.order_count >= 1), 0)
+          FROM contacts_customer c
+         WHERE {_customer_where(f)} AND c.created_at >= %(all_tlo)s
+        """,
+        p,
+    )
+    return tuple(sum((r[i] for r in rows), start=0) for i in range(4))
+
+
+def overview(f: ReportFilter) -> Report:
+    """Customers, new, churned, (private-domain) GMV, LTV, repurchase rate, with daily trends. 2 queries."""
+    p = _params(f)
+    totals = _totals_cells(f, p) if f.use_cells() else _totals_live(f, p)
     daily = _rows(
         f"""
         SELECT d.day, SUM(d.new_customers), SUM(d.churned), SUM(d.orders), SUM(d.gmv - d.refunds),

@@ -15,6 +15,7 @@ from contacts.services.custom_fields import (
     customer_update,
 )
 from contacts.services.customers import (
+    CustomerErasedError,
     customer_opt_in,
     customer_opt_out,
     customer_resolve,
@@ -129,6 +130,7 @@ __all__ = [
     "CatalogueChange",
     "CataloguePending",
     "ContactsError",
+    "CustomerErasedError",
     "MergeHandler",
     "OrderFigures",
     "PersonIdentifiers",

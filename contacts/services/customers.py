@@ -14,7 +14,9 @@ from django.utils.translation import gettext as _
 
 from contacts import crypto
 from contacts.models import (
+    ERASURE_QUIET_PERIOD,
     Customer,
+    ErasedKey,
     Identity,
     Note,
     Organization,
@@ -151,8 +153,12 @@ def customer_resolve(
     phone: str = "",
     defaults: dict[str, Any] | None = None,
     source: str = "",
+    since: datetime | None = None,
 ) -> tuple[Customer, bool]:
     """Find the one customer behind an identity / unionid / phone; create, attach or merge.
+
+    A key of a person erased within ``ERASURE_QUIET_PERIOD`` before ``since`` (when the work began:
+    an import's upload; default now) raises :class:`CustomerErasedError` (contacts.ErasedKey).
 
     1. Look up every key given (identity, unionid, phone keyed hash) in the organization.
     2. None found: create the customer with ``defaults`` and the keys.
@@ -171,6 +177,7 @@ def customer_resolve(
         "phone": phone,
         "defaults": defaults or {},
         "source": source,
+        "since": since,
     }
     try:
         with transaction.atomic():
@@ -178,6 +185,23 @@ def customer_resolve(
     except IntegrityError:
         # Another process created the same person between our lookup and insert: look again.
         return _customer_resolve(**keys)
+
+
+class CustomerErasedError(ContactsError):
+    """A key given to ``customer_resolve`` belongs to an erased person (a contacts.ErasedKey)."""
+
+
+def erased_key_hashes(*, unionid: str = "", hashed: str = "", platform: str = "", account: str = "",
+                      external_id: str = "") -> list[str]:  # fmt: skip
+    """The tombstone hashes of these keys (crypto.key_hash): what an erasure writes, what resolve checks."""
+    out = []
+    if hashed:
+        out.append(crypto.key_hash("phone", hashed))
+    if unionid:
+        out.append(crypto.key_hash("unionid", unionid))
+    if platform and external_id:
+        out.append(crypto.key_hash(f"identity:{platform}:{account}", external_id))
+    return out
 
 
 def _customer_resolve(
@@ -190,6 +214,7 @@ def _customer_resolve(
     phone: str,
     defaults: dict[str, Any],
     source: str,
+    since: datetime | None,
 ) -> tuple[Customer, bool]:
     phone_digits = crypto.normalize_phone(phone) if phone else ""
     hashed = crypto.phone_hash(phone_digits) if phone_digits else ""
@@ -206,6 +231,21 @@ def _customer_resolve(
         keys |= Q(phone_hash=hashed)
     # Lock in primary-key order so two resolutions of overlapping people cannot deadlock.
     found = list(Customer.objects.select_for_update().filter(keys, organization=organization).order_by("pk"))
+    # After the lock: an erasure holding it has committed by now, and its tombstones are visible to
+    # this (READ COMMITTED) statement — so an import running during the erasure cannot re-create
+    # the person (nor attach their keys to someone else).
+    tombstones = erased_key_hashes(unionid=unionid, hashed=hashed, platform=platform, account=account,
+                                   external_id=external_id)  # fmt: skip
+    began = min(since or timezone.now(), timezone.now())
+    if (
+        tombstones
+        and ErasedKey.objects.filter(
+            organization=organization, key_hash__in=tombstones, erased_at__gt=began - ERASURE_QUIET_PERIOD
+        ).exists()
+    ):
+        raise CustomerErasedError(
+            _("这位客户已应本人要求删除个人信息：其手机号、unionid 或平台身份不会再建档或关联到任何客户")
+        )
     matched = _matched_keys(found, organization=organization, platform=platform, account=account,
                             external_id=external_id, unionid=unionid, hashed=hashed)  # fmt: skip
     created = not found

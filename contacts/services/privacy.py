@@ -28,6 +28,7 @@ from contacts.models import (
     CustomerGroupMember,
     CustomerMerge,
     CustomerTag,
+    ErasedKey,
     Follow,
     Identity,
     ImportJob,
@@ -39,6 +40,7 @@ from contacts.models import (
     TimelineEvent,
 )
 from contacts.services.audit import audit_record
+from contacts.services.customers import erased_key_hashes
 from contacts.services.erasure_text import MASK, PersonIdentifiers, customer_identifiers, scrub_columns
 from contacts.services.registry import ContactsError, erasure_handlers, personal_data_providers
 
@@ -132,6 +134,17 @@ def customer_erase(*, customer: Customer, by: Staff | None, reason: str) -> Priv
     now = timezone.now()
     counts: dict[str, int] = {}
     identifiers = customer_identifiers(customer.pk)  # read before the handlers and the blanking below
+    # Tombstones first, inside this transaction and under the customer's row lock: an import or a
+    # webhook resolving this person waits on the lock and then finds them (contacts.ErasedKey).
+    tombstones = erased_key_hashes(unionid=customer.unionid, hashed=customer.phone_hash)
+    for platform, account, external_id in Identity.objects.filter(customer=customer).values_list(
+        "platform", "account", "external_id"
+    ):
+        tombstones += erased_key_hashes(platform=platform, account=account, external_id=external_id)
+    ErasedKey.objects.bulk_create(
+        [ErasedKey(organization_id=customer.organization_id, key_hash=h, erased_at=now) for h in set(tombstones)],
+        ignore_conflicts=True,
+    )
     # Higher layers first: they may need the identities and the phone to find their rows.
     for handler in erasure_handlers():
         counts.update(handler(customer.pk))

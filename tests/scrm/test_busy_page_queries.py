@@ -38,7 +38,9 @@ def grow(world, n: int, tags: list, staff: list, start: int) -> list:
     customers = []
     now = timezone.now()
     for i in range(start, start + n):
-        c = CustomerFactory(organization=world.org, name=f"顾客{i}", home_store=world.store_a if i % 2 else world.store_b)
+        c = CustomerFactory(
+            organization=world.org, name=f"顾客{i}", home_store=world.store_a if i % 2 else world.store_b
+        )
         for t in tags[: 1 + i % len(tags)]:
             CustomerTag.objects.create(organization=world.org, customer=c, tag=t)
         c.tag_ids = sorted(t.pk for t in tags[: 1 + i % len(tags)])
@@ -92,3 +94,31 @@ def test_a_busy_page_keeps_its_query_count_as_the_brand_grows(world, brand, name
     big = grow(world, 25, brand["tags"], brand["staff"], 3)
     with django_assert_max_num_queries(PAGES[name][2]):
         request(world, brand, name, big[-1].pk)
+
+
+@pytest.mark.parametrize(
+    "name", ["customer_list", "customer_search", "api_customers", "api_customers_tag", "api_orders"]
+)
+def test_a_list_page_never_counts_the_whole_brand(world, brand, name):
+    """Each COUNT is bounded (scrm/pagination.py: at most COUNT_LIMIT rows past the page)."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    small = grow(world, 3, brand["tags"], brand["staff"], 0)
+    with CaptureQueriesContext(connection) as ctx:
+        request(world, brand, name, small[0].pk)
+    counts = [q["sql"] for q in ctx.captured_queries if "COUNT(*)" in q["sql"]]
+    assert counts and all("LIMIT 10001" in sql for sql in counts), counts
+
+
+def test_the_overview_reads_the_acquisition_cells_not_every_customer(world, brand):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    grow(world, 3, brand["tags"], brand["staff"], 0)
+    with CaptureQueriesContext(connection) as ctx:
+        request(world, brand, "reports_overview", 0)
+    customer_reads = [q["sql"] for q in ctx.captured_queries if "FROM contacts_customer c" in q["sql"]]
+    # The only customers read live are today's, beside the cells of every earlier day.
+    assert len(customer_reads) == 1 and "analytics_acquisitionmonth" in customer_reads[0]
+    assert "c.created_at >= " in customer_reads[0]

@@ -27,11 +27,27 @@ SCHEMATHESIS = {
 }  # fmt: skip
 
 
-def test_the_section_carries_the_measured_figures(tmp_path, capsys):
+ISOLATION = {
+    "routes": 158,
+    "probes": 300,
+    "leaks": 1,
+    "runs": {"organization": {"probes": 218, "leaks": 0, "server_errors": 0, "markers": 49, "seconds": 14.4},
+             "store": {"probes": 82, "leaks": 1, "server_errors": 0, "markers": 40, "seconds": 6.0}},
+}  # fmt: skip
+
+
+def write_all(tmp_path) -> None:
     (tmp_path / "load.json").write_text(json.dumps(LOAD))
     (tmp_path / "schemathesis.json").write_text(json.dumps(SCHEMATHESIS))
+    (tmp_path / "isolation.json").write_text(json.dumps(ISOLATION))
+
+
+def test_the_section_carries_the_measured_figures(tmp_path, capsys):
+    write_all(tmp_path)
     assert report_reliability.main(["--results", str(tmp_path)]) == 0
     out, err = capsys.readouterr()
+    assert "**300** probes over 158 routes, **1** leaks" in out
+    assert "a store clerk, against the other stores' rows: 82 probes, 1 leaks, 0 5xx" in out
     assert "## Reliability and security" in out and err == ""
     assert "**4321** cases tried, **0** server errors" in out
     assert "| 客户列表 /customers/ | 412.5 | 40.1 | 83 % | 0 |" in out
@@ -40,22 +56,30 @@ def test_the_section_carries_the_measured_figures(tmp_path, capsys):
 
 def test_an_absent_file_is_named_not_skipped(tmp_path, capsys):
     (tmp_path / "load.json").write_text(json.dumps(LOAD))
+    (tmp_path / "isolation.json").write_text(json.dumps(ISOLATION))
     assert report_reliability.main(["--results", str(tmp_path)]) == 1
     out, err = capsys.readouterr()
     assert "schemathesis.json is absent" in out
     assert "missing:" in err and "schemathesis.json: absent" in err
 
 
+def test_an_absent_isolation_run_is_named(tmp_path, capsys):
+    write_all(tmp_path)
+    (tmp_path / "isolation.json").write_text(json.dumps({**ISOLATION, "runs": {"organization": {}}}))
+    assert report_reliability.main(["--results", str(tmp_path)]) == 1
+    assert "isolation.json: no runs.store" in capsys.readouterr().err
+
+
 def test_a_missing_figure_is_named(tmp_path, capsys):
     (tmp_path / "load.json").write_text(json.dumps(LOAD))
+    (tmp_path / "isolation.json").write_text(json.dumps(ISOLATION))
     (tmp_path / "schemathesis.json").write_text(json.dumps({k: v for k, v in SCHEMATHESIS.items() if k != "cases"}))
     assert report_reliability.main(["--results", str(tmp_path)]) == 1
     assert "schemathesis.json: no cases" in capsys.readouterr().err
 
 
 def test_the_readme_section_is_replaced_between_its_markers(tmp_path):
-    (tmp_path / "load.json").write_text(json.dumps(LOAD))
-    (tmp_path / "schemathesis.json").write_text(json.dumps(SCHEMATHESIS))
+    write_all(tmp_path)
     readme = tmp_path / "README.md"
     readme.write_text("# SCRM\n\nintro\n\n## Benchmarks\n\nfigures\n")
     report_reliability.main(["--results", str(tmp_path), "--readme", str(readme)])

@@ -1,5 +1,9 @@
 """Every route, as a user of another organization: nothing of the demo brand is ever shown.
 
+And every route as a store clerk of the demo brand: nothing of the other stores' customers is shown.
+Both runs record what they tried (probes, leaks, 5xx) in ``bench/results/isolation.json``, which
+``python -m bench.report_reliability`` puts in the README.
+
 The demo brand is loaded into one organization; an operator of a second organization then requests every
 GET route of the site (parameterless ones as they are, ``<int:…>`` ones with the ids of the demo brand's rows of
 every scoped model). No response may carry the demo brand's store names, its organization name or its
@@ -8,9 +12,12 @@ customers' names. New routes are covered automatically.
 
 from __future__ import annotations
 
+import json
 import random
 import re
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from django.apps import apps
@@ -23,6 +30,7 @@ from tests.factories import OrganizationFactory, StaffFactory, StoreFactory, Use
 
 # Routes that are public by design (webhooks, lead forms, health, auth) or not ours (admin, static, i18n).
 SKIP_PREFIXES = ("admin/", "hooks/", "f/", "healthz", "login/", "logout/", "i18n/", "static/", "media/", "sandbox/")
+RESULTS = Path(__file__).resolve().parents[2] / "bench" / "results" / "isolation.json"
 PARAM = re.compile(r"<(?:(?P<conv>\w+):)?(?P<name>\w+)>")
 
 
@@ -67,11 +75,10 @@ def _leaks(body: str, markers: list[str]) -> list[str]:
     return [m for m in markers if m and m in body]
 
 
-@pytest.mark.django_db
-def test_no_route_shows_another_organizations_data(demo_and_outsider) -> None:  # type: ignore[no-untyped-def]
-    client, markers, ids = demo_and_outsider
+def _probe(client: Client, markers: list[str], ids: list[int]) -> tuple[int, list[str], list[str]]:
+    """Every GET route (``<int:…>`` ones with each of ``ids``): (requests made, leaks, server errors)."""
     checked = 0
-    problems = []
+    leaks, errors = [], []
     for route in _routes():
         params = PARAM.findall(route)
         if not params:
@@ -84,11 +91,88 @@ def test_no_route_shows_another_organizations_data(demo_and_outsider) -> None:  
             response = client.get("/" + path, follow=False)
             checked += 1
             if response.status_code >= 500:
-                problems.append(f"/{path}: {response.status_code}")
+                errors.append(f"/{path}: {response.status_code}")
                 continue
             body = b"".join(response.streaming_content) if response.streaming else response.content
             leaked = _leaks(body.decode("utf-8", errors="replace"), markers)
             if leaked:
-                problems.append(f"/{path}: shows {leaked[:3]}")
+                leaks.append(f"/{path}: shows {leaked[:3]}")
+    return checked, leaks, errors
+
+
+def _record(run: str, *, checked: int, leaks: list[str], errors: list[str], markers: int, seconds: float) -> None:
+    """This run's figures into bench/results/isolation.json (the other run's kept)."""
+    try:
+        data = json.loads(RESULTS.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        data = {}
+    runs = data.get("runs") if isinstance(data.get("runs"), dict) else {}
+    runs[run] = {
+        "probes": checked,
+        "leaks": len(leaks),
+        "server_errors": len(errors),
+        "markers": markers,
+        "seconds": round(seconds, 1),
+        "test": f"tests/scrm/test_route_isolation.py ({run})",
+    }
+    data = {"routes": len(_routes()), "runs": runs}
+    data["probes"] = sum(r["probes"] for r in runs.values())
+    data["leaks"] = sum(r["leaks"] for r in runs.values())
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(data, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+
+
+@pytest.mark.django_db
+def test_no_route_shows_another_organizations_data(demo_and_outsider) -> None:  # type: ignore[no-untyped-def]
+    client, markers, ids = demo_and_outsider
+    started = time.monotonic()
+    checked, leaks, errors = _probe(client, markers, ids)
+    _record(
+        "organization",
+        checked=checked,
+        leaks=leaks,
+        errors=errors,
+        markers=len(markers),
+        seconds=time.monotonic() - started,
+    )
     assert checked >= 100, checked  # every route, with every scoped model's ids
-    assert not problems, "\n".join(problems[:30])
+    assert not errors and not leaks, "\n".join((errors + leaks)[:30])
+
+
+@pytest.mark.django_db
+def test_no_route_shows_a_store_clerk_another_stores_customers(db) -> None:  # type: ignore[no-untyped-def]
+    call_command("demo_load", customers=300, seed=7, verbosity=0)
+    demo = Organization.objects.get(slug="demo")
+    store = Store.objects.filter(organization=demo).order_by("code").first()
+    assert store is not None
+    clerk = StaffFactory(
+        organization=demo, store=store, user=UserFactory(username="probe-clerk", role=Role.STORE_STAFF)
+    )
+    client = Client()
+    client.force_login(clerk.user)
+    mine = set(Customer.objects.filter(organization=demo, home_store=store).values_list("name", flat=True))
+    others = [
+        c.name
+        for c in Customer.objects.filter(organization=demo).exclude(home_store=store).order_by("pk")
+        if len(c.name) >= 3 and c.name not in mine
+    ]
+    # A name that two customers share is no proof of anything: only names held once in the brand.
+    names = Customer.objects.filter(organization=demo, name__in=others).values_list("name", flat=True)
+    once = sorted({n for n in others if list(names).count(n) == 1})
+    markers = random.Random(2).sample(once, k=min(40, len(once)))
+    ids: set[int] = set()
+    for model in apps.get_models():
+        store_path = getattr(model, "SCOPE_STORE", None)
+        org_path = getattr(model, "SCOPE_ORG", None)
+        if store_path and org_path and model._meta.app_label in {"contacts", "channels", "campaigns", "analytics"}:
+            rows = model.objects.filter(**{org_path: demo.pk}).exclude(**{store_path: store.pk})
+            ids.update(rows.order_by("pk").values_list("pk", flat=True)[:1])
+    # Every ``<int:…>`` route is asked for each id: a sample keeps the run within seconds.
+    sample = random.Random(3).sample(sorted(ids), k=min(3, len(ids)))
+    started = time.monotonic()
+    checked, leaks, errors = _probe(client, markers, sorted(sample))
+    _record(
+        "store", checked=checked, leaks=leaks, errors=errors, markers=len(markers), seconds=time.monotonic() - started
+    )
+    assert checked >= 100 and len(markers) >= 10, (checked, len(markers))
+    assert not errors and not leaks, "\n".join((errors + leaks)[:30])
