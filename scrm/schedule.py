@@ -52,3 +52,7 @@ BEAT_SCHEDULE["contacts-imports-sweep"] = {"task": "contacts.imports.sweep", "sc
 
 # contacts: lifecycle stages move with the calendar (沉睡 after the brand's idle days).
 BEAT_SCHEDULE["contacts-lifecycle-daily"] = {"task": "contacts.lifecycle.refresh_all", "schedule": 24 * 3600.0}
+
+# journeys: every minute, scheduled triggers enrol, exits/goals apply and every due step runs once
+# (claimed by its StepRun row; a doubled tick finds nothing to do).
+BEAT_SCHEDULE["journeys-tick"] = {"task": "journeys.tick", "schedule": 60.0}

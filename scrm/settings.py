@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "channels",
     "campaigns",
     "todos",
+    "journeys",
 ]
 
 MIDDLEWARE = [

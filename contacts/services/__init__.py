@@ -20,6 +20,7 @@ from contacts.services.customers import (
     customer_resolve,
     note_add,
     timeline_add,
+    timeline_add_many,
 )
 from contacts.services.erasure_text import PersonIdentifiers, customer_identifiers, scrub_columns
 from contacts.services.facts import segment_facts_rebuild
@@ -209,4 +210,5 @@ __all__ = [
     "tag_notices",
     "tag_update",
     "timeline_add",
+    "timeline_add_many",
 ]

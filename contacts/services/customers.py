@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -49,6 +51,37 @@ def timeline_add(
         actor=actor,
         occurred_at=occurred_at or timezone.now(),
     )
+
+
+def timeline_add_many(
+    *,
+    organization_id: int,
+    customer_ids: Sequence[int],
+    kind: str,
+    summary: str,
+    data: dict[str, Any] | None = None,
+    occurred_at: datetime | None = None,
+) -> int:
+    """The same touch on many customers' timelines in one INSERT (a journey step, a bulk action).
+
+    Customers of other organizations are ignored. Returns how many rows were written."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            """
+            INSERT INTO contacts_timelineevent (organization_id, customer_id, kind, summary, data, occurred_at)
+            SELECT c.organization_id, c.id, %s, %s, %s::jsonb, %s
+              FROM contacts_customer c WHERE c.organization_id = %s AND c.id = ANY(%s)
+            """,
+            [
+                kind,
+                summary[:200],
+                json.dumps(data or {}),
+                occurred_at or timezone.now(),
+                organization_id,
+                [int(i) for i in customer_ids],
+            ],
+        )
+        return int(cursor.rowcount)
 
 
 # --- OneID: resolve and merge --------------------------------------------------------------------
