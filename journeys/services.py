@@ -8,6 +8,7 @@ import secrets
 from dataclasses import dataclass, field
 from typing import Any
 
+from django.core.exceptions import ValidationError
 from django.db import connection, transaction
 from django.db.models import F, Max
 from django.utils import timezone
@@ -162,6 +163,19 @@ def _clean_step(actor: Actor, spec: StepSpec) -> dict[str, Any]:
         values["no_goto"] = spec.no_goto
     elif spec.kind in (StepKind.TASK, StepKind.BROADCAST) and not values["text"]:
         raise JourneyError(_("请填写要发送的内容"), "text")
+    elif spec.kind == StepKind.BROADCAST:
+        from campaigns.content import validate_content
+        from campaigns.models import CampaignKind
+
+        try:
+            validate_content(
+                kind=CampaignKind.BROADCAST_SINGLE,
+                text=values["text"],
+                attachments=[],
+                organization_id=actor.organization_id,
+            )
+        except ValidationError as exc:
+            raise JourneyError("；".join(exc.messages), "text") from exc
     if spec.kind in (StepKind.TAG, StepKind.UNTAG) or (
         spec.kind == StepKind.CONDITION and spec.condition == ConditionKind.HAS_TAG
     ):

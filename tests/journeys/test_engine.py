@@ -165,3 +165,49 @@ def test_condition_branches_tags_and_holdout(world):
     journeys_tick(now=T0 + dt.timedelta(days=15))
     assert not Enrollment.objects.filter(journey=journey, state__in=["waiting", "holdout"]).exists()
     assert Journey.objects.get(pk=journey.pk).status == "active"
+
+
+def test_a_broadcast_step_goes_through_the_planner_and_the_ledger(world):
+    """Quiet hours push the send, opted-out and non-consenting customers are excluded, the quota cap
+    holds when another campaign already used the day's slot."""
+    from campaigns.models import Batch, Delivery, QuotaLedger
+    from campaigns.planner import campaign_plan
+    from campaigns.quota import in_quiet_hours
+    from tests.campaigns.factories import campaign as make_campaign
+    from tests.campaigns.factories import policy
+
+    org = world.org
+    pol = policy(org, quiet_start=dt.time(21), quiet_end=dt.time(9))
+    staff = [StaffFactory(organization=org, store=world.store_a)]
+    ok = reachable_customers(org, 6, staff=staff, prefix="ok")
+    no_consent = reachable_customers(org, 2, staff=staff, consent=False, prefix="nc")
+    actor = actor_for_user(world.operator.user)
+    journey = services.journey_create(actor=actor, name="群发", trigger=TriggerKind.MANUAL)
+    services.step_add(actor=actor, journey=journey, spec=StepSpec(kind=StepKind.BROADCAST, text="会员日"))
+    services.journey_set_status(actor=actor, journey=journey, status="active", now=T0)
+    late = T0.replace(hour=22)
+    # Another broadcast already took today's slot of ok[0].
+    other = make_campaign(org, expression={})
+    campaign_plan(campaign_id=other.pk, now=late - dt.timedelta(hours=1), customer_ids=[ok[0].pk])
+    ids = [c.pk for c in ok + no_consent]
+    services.journey_enrol_manual(actor=actor, journey=journey, customer_ids=ids, now=late)
+    Customer.objects.filter(pk=ok[1].pk).update(opted_out_at=late)  # opts out before the tick: leaves
+    journeys_tick(now=late)
+    run = StepRun.objects.get(enrollment__customer=ok[2])
+    assert run.outcome == "broadcast"
+    deliveries = {d.customer_id: d for d in Delivery.objects.filter(campaign_id=int(run.ref))}
+    assert set(deliveries) == {c.pk for c in ok if c != ok[1]} | {c.pk for c in no_consent}
+    assert deliveries[no_consent[0].pk].reason == "no_consent"
+    planned = {c for c, d in deliveries.items() if d.status == "planned"}
+    assert planned == {c.pk for c in ok[2:]}
+    assert deliveries[ok[0].pk].reason == "quota"
+    for batch in Batch.objects.filter(campaign_id=int(run.ref)):
+        assert not in_quiet_hours(policy=pol, at=batch.not_before) and batch.not_before.astimezone(SH).hour == 9
+    assert QuotaLedger.objects.filter(
+        delivery_id__in=[d.pk for d in deliveries.values() if d.status == "planned"]
+    ).count() == len(planned)
+    # The customers it was planned for see it on their timeline; the excluded ones do not.
+    assert TimelineEvent.objects.filter(kind="journey", customer_id=ok[2].pk, summary__contains="群发已排期").exists()
+    assert not TimelineEvent.objects.filter(
+        kind="journey", customer_id=no_consent[0].pk, summary__contains="群发已排期"
+    ).exists()
