@@ -60,7 +60,7 @@ def test_random_journeys_run_each_step_once_and_every_send_respects_the_ledger(
     actor = actor_for_user(operator.user)
     staff = [StaffFactory(organization=org)]
     customers = []
-    for i, (consent, opted, _later) in enumerate(people):
+    for i, (consent, _opted, _later) in enumerate(people):
         customers += reachable_customers(org, 1, staff=staff, consent=consent, prefix=f"p{i}-")
     journey = services.journey_create(
         actor=actor, name="随机旅程", trigger=TriggerKind.MANUAL, entry_rule="after_exit" if reentry else "once"
