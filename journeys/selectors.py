@@ -64,10 +64,14 @@ class JourneyFigures:
 
     @property
     def lift(self) -> float | None:
-        """Percentage points the journey adds to the goal rate over the holdout."""
+        """What the journey adds to the goal rate over the holdout (a fraction: 0.05 = 5 points)."""
         if self.treated_rate is None or self.holdout_rate is None:
             return None
         return self.treated_rate - self.holdout_rate
+
+    @property
+    def lift_points(self) -> float | None:
+        return None if self.lift is None else round(self.lift * 100, 1)
 
 
 def journey_figures(actor: Actor, journey: Journey) -> JourneyFigures:

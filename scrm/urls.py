@@ -31,6 +31,7 @@ urlpatterns = [
     path("", include("campaigns.urls")),
     path("", include("analytics.urls")),
     path("", include("channels.urls")),
+    path("", include("journeys.urls")),
 ]
 
 handler400 = "scrm.errors.bad_request"
