@@ -120,7 +120,7 @@ def journey_figures(actor: Actor, journey: Journey) -> JourneyFigures:
             outcomes.setdefault(step_id, {})[outcome] = n
             reached[step_id] = reached.get(step_id, 0) + n
             converted[step_id] = converted.get(step_id, 0) + conv
-    members = list(
+    member_rows = (
         actor.scope(Todo.objects.filter(kind=TodoKind.JOURNEY_TASK, payload__journey_id=journey.pk))
         .values("assignee_id", "assignee__name")
         .annotate(
@@ -130,6 +130,7 @@ def journey_figures(actor: Actor, journey: Journey) -> JourneyFigures:
         )
         .order_by("assignee__name", "assignee_id")
     )
+    members: list[dict[str, Any]] = [dict(row) for row in member_rows]
     for row in members:
         row["rate"] = row["done"] / row["total"] if row["total"] else None
     return JourneyFigures(

@@ -376,8 +376,10 @@ def step_update(*, actor: Actor, step: JourneyStep, spec: StepSpec) -> JourneySt
     step = JourneyStep.objects.select_for_update().get(pk=step.pk, journey__organization_id=actor.organization_id)
     _editable(step.journey)
     values = _clean_step(actor, spec)
-    for key in ("days", "hours", "at_time", "condition", "no_goto", "tag", "notify_staff"):
-        setattr(step, key, JourneyStep._meta.get_field(key).get_default())
+    blank: dict[str, Any] = {"days": 0, "hours": 0, "at_time": None, "condition": "", "no_goto": None}
+    blank.update(tag=None, notify_staff=None)
+    for key, value in blank.items():
+        setattr(step, key, value)
     for key, value in values.items():
         setattr(step, key, value)
     step.save()

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable
-
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from channels.registry import ContactAdded
@@ -21,23 +20,21 @@ from todos.models import Todo
 logger = logging.getLogger(__name__)
 
 
-def _active(organization_id: int | None = None) -> Iterable[Journey]:
+def _active(organization_id: int | None = None) -> QuerySet[Journey]:
     journeys = Journey.objects.filter(status=JourneyStatus.ACTIVE)
     if organization_id is not None:
         journeys = journeys.filter(organization_id=organization_id)
     return journeys
 
 
-def on_contact_added(event: ContactAdded, *, now: dt.datetime | None = None) -> int:
+def on_contact_added(event: ContactAdded, *, now: dt.datetime | None = None) -> None:
     """A new WeCom friend enters every active journey triggered by the 活码 (渠道参数) they came by;
     a journey with no 渠道参数 takes every new friend."""
-    entered = 0
     for journey in _active(event.organization_id).filter(trigger=TriggerKind.CONTACT_WAY):
         if journey.trigger_state and journey.trigger_state != event.state:
             continue
         with transaction.atomic():
-            entered += enrol_ids(journey=journey, customer_ids=[event.customer_id], now=now or timezone.now())
-    return entered
+            enrol_ids(journey=journey, customer_ids=[event.customer_id], now=now or timezone.now())
 
 
 def on_tags_changed(customer_id: int, added: list[int], removed: list[int], source: str) -> None:
