@@ -240,8 +240,9 @@ CLAIM_SQL = """
            FOR UPDATE OF e SKIP LOCKED
     ), ins AS (
         INSERT INTO journeys_steprun (enrollment_id, step_id, visit, claimed_at, outcome, ref)
-        SELECT e.id, e.step_id, e.visit, %s, 'claimed', ''
-          FROM journeys_enrollment e JOIN due ON due.id = e.id
+        SELECT e.id, e.step_id, e.visit, %s,
+               CASE WHEN s.kind IN ('wait_days', 'wait_hours', 'wait_until') THEN 'waited' ELSE 'claimed' END, ''
+          FROM journeys_enrollment e JOIN due ON due.id = e.id JOIN journeys_journeystep s ON s.id = e.step_id
         ON CONFLICT (enrollment_id, step_id, visit) DO NOTHING
         RETURNING id, enrollment_id, step_id
     )
@@ -301,8 +302,7 @@ def _run_step(step: JourneyStep, claimed: list[Claimed], now: dt.datetime) -> di
         try:
             with transaction.atomic():
                 if step.kind in WAIT_KINDS:
-                    _set_outcome(cursor, [c.run_id for c in claimed], "waited")
-                    counts["waited"] = len(claimed)
+                    counts["waited"] = len(claimed)  # the claim wrote the outcome: nothing else to do
                 elif step.kind == StepKind.CONDITION:
                     yes = _condition_true(cursor, step, claimed)
                     _set_outcome(cursor, [c.run_id for c in claimed if c.enrollment_id in yes], "yes")

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
