@@ -17,6 +17,8 @@ from django.conf import settings
 from django.test import Client
 from django.utils import timezone
 
+from channels.app_messages import app_message_deliver
+from channels.models import AppMessage
 from channels.wecom.client import WeComClient
 from channels.wecom.services import refresh_contact
 from journeys.engine import journeys_tick
@@ -110,7 +112,12 @@ def test_new_friend_journey_from_template_to_a_sent_task(
     journeys_tick(now=start + dt.timedelta(days=3, minutes=1))  # day 3: the content task
     tasks = list(Todo.objects.filter(customer=customer).order_by("due_at"))
     assert [t.title for t in tasks] == [f"{journey.name} · 第1步", f"{journey.name} · 第3步"]
-    assert {m["touser"][0] for m in wecom_sandbox.app_messages()} <= {"guide_a"}
+    # Each task came with an app-message reminder to the member, recorded then delivered through WeCom.
+    for message in AppMessage.objects.filter(organization=world.org):
+        app_message_deliver(message_id=message.pk)
+    received = wecom_sandbox.app_messages()
+    assert len(received) == 2 and all(m["touser"] == ["guide_a"] for m in received)
+    assert all("旅程任务" in m["text"]["content"] for m in received)
 
     # The member opens the to-do list in the sidebar (390 px, inside WeCom) and sends the day-3 task.
     sidebar = _wecom_page(browser, live_server, guide.user)
