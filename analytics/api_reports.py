@@ -236,6 +236,17 @@ EXAMPLES: dict[str, dict[str, Any]] = {
             [["王敏", "静安嘉里店", "86230.00"]],
         ),
     ),
+    "churn": _example(
+        "churn",
+        "流失明细",
+        [("流失好友", 37, "int"), ("客户删除了员工", 21, "int"), ("员工删除了客户", 9, "int")],
+        _table(
+            "churn_staff",
+            "按员工",
+            [("staff", "员工", "text"), ("by_customer", "客户删除了员工", "int"), ("max_day", "单日删客最多", "int")],
+            [["王敏", 4, 2]],
+        ),
+    ),
     "predict": _example(
         "predict",
         "预测：复购与未来价值",
@@ -261,6 +272,7 @@ SUMMARIES = {
     "rfm": "RFM 分层",
     "funnel": "转化漏斗",
     "staff": "员工业绩",
+    "churn": "流失明细（按原因、员工与单日删客）",
     "predict": "预测（购买与价值模型、留出期验证、流失风险名单）",
 }
 

@@ -37,6 +37,7 @@ TABS = [
     ("rfm", gettext_lazy("RFM 分层"), OPERATOR_AND_MANAGER),
     ("funnel", gettext_lazy("转化漏斗"), OPERATOR_AND_MANAGER),
     ("staff", gettext_lazy("员工"), ALL_ROLES),
+    ("churn", gettext_lazy("流失"), ALL_ROLES),
     ("predict", gettext_lazy("预测"), OPERATOR_AND_MANAGER),
 ]
 ROLES = {name: roles for name, _label, roles in TABS}
@@ -48,6 +49,7 @@ DEFAULT_DAYS = {
     "rfm": 365,
     "funnel": 180,
     "staff": 30,
+    "churn": 30,
     "predict": 365,
 }
 

@@ -60,10 +60,12 @@ def app_message_send(
     source_key: str,
     url: str = "",
     title: str = "",
+    customer_id: int | None = None,
 ) -> AppMessage:
     """Record an app message to members and send it after commit; the same ``source_key`` sends nothing.
 
     ``url`` (absolute) makes it a text card whose button opens the page; ``title`` is the card's title.
+    A message that names a customer passes ``customer_id``, so the customer's erasure blanks it.
     """
     staff = sorted(set(staff_ids))
     if not staff:
@@ -83,6 +85,7 @@ def app_message_send(
                 "text": _cut(text, CARD_DESCRIPTION_MAX_BYTES if card else TEXT_MAX_BYTES),
                 "title": _cut(title.strip() or text.splitlines()[0], CARD_TITLE_MAX_BYTES) if card else "",
                 "url": url[:2048],
+                "customer_id": customer_id,
             },
         )
         if created:
@@ -187,3 +190,11 @@ def app_messages_sweep(*, now: Any = None) -> int:
     for pk in ids:
         enqueue(TASK, pk)
     return len(ids)
+
+
+def customer_app_messages_erase(customer_id: int) -> dict[str, int]:
+    """Erasure handler: messages about the person keep their outcome but lose their text. One UPDATE."""
+    count = AppMessage.objects.filter(customer_id=customer_id).update(
+        customer=None, text=_("（客户信息已删除）"), title="", url=""
+    )
+    return {"app_messages": count}

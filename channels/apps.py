@@ -32,6 +32,9 @@ class ChannelsConfig(AppConfig):
         register_erasure_handler(erasure.customer_transfers_erase)
         register_erasure_handler(erasure.customer_redemptions_erase)
         register_erasure_handler(erasure.customer_remark_pushes_erase)
+        from channels.app_messages import customer_app_messages_erase
+
+        register_erasure_handler(customer_app_messages_erase)
         # The sources channels write on a customer (建档（巨量引擎广告线索）), by label not code;
         # imported here, with the app registry ready.
         from channels.models import LeadSource

@@ -31,6 +31,10 @@ class AppMessage(Scoped):
         "channels.ChannelAccount", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
     )
     source_key = models.CharField(max_length=120)
+    # The customer the message is about (a churn alert names them): erasure blanks its text.
+    customer = models.ForeignKey(
+        "contacts.Customer", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
     staff_ids = ArrayField(models.BigIntegerField(), default=list)
     # The members' WeCom userids at the time of sending (those without one are in ``skipped_staff_ids``).
     touser = ArrayField(models.CharField(max_length=64), default=list)

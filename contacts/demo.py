@@ -291,3 +291,21 @@ def load(*, organization: Organization, rng: random.Random, customers: int = 300
             ]
     CustomerGroupMember.objects.bulk_create(members, batch_size=2000)
     return {"stores": stores, "staff": staff_rows, "customers": customer_list, "logins": logins}
+
+
+def load_rules(*, context: dict[str, Any]) -> None:
+    """A demo tagging rule, once orders are in: customers with three or more orders carry 复购达人."""
+    from contacts.models import Segment, Tag, TagGroup, TagRule
+    from contacts.services import tag_rule_apply
+
+    organization = context["organization"]
+    group = TagGroup.objects.create(organization=organization, name="自动标签", choice=TagChoice.MULTI, order=99)
+    tag = Tag.objects.create(organization=organization, group=group, name="复购达人")
+    segment = Segment.objects.create(
+        organization=organization,
+        name="复购三次以上",
+        description="累计有效订单 ≥ 3 笔（示例：自动打标签规则的条件）",
+        expression={"order_count": {"min": 3}},
+    )
+    rule = TagRule.objects.create(organization=organization, name="复购三次打“复购达人”", segment=segment, tag=tag)
+    tag_rule_apply(rule=rule)

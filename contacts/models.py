@@ -68,6 +68,16 @@ class Organization(models.Model):
         db_default=0.7,
         validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
     )
+    # Churn alerts (流失提醒, channels.wecom.churn_alerts): who hears when a customer deletes a member, and
+    # the 风控 alarm when one member deletes more customers than this in one Beijing day (0: off).
+    churn_alert_staff = models.BooleanField(_("客户删除员工时提醒该员工"), default=True, db_default=True)
+    churn_alert_manager = models.BooleanField(_("同时提醒门店店长"), default=False, db_default=False)
+    churn_alarm_daily_deletes = models.PositiveSmallIntegerField(
+        _("员工单日删除客户超过此数时提醒管理者"),
+        default=20,
+        db_default=20,
+        validators=[MinValueValidator(0), MaxValueValidator(10000)],
+    )
 
     SCOPE_ORG: ClassVar[str] = "id"
     SCOPE_STORE: ClassVar[str | None] = None
@@ -482,6 +492,8 @@ class CustomerTag(Scoped):
     assigned_at = models.DateTimeField(default=timezone.now)
     assigned_by = models.ForeignKey(Staff, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     source = models.CharField(max_length=10, choices=TagSource.choices, default=TagSource.STAFF)
+    # The tagging rule that gave the tag (source "rule"): only its own assignments are removed by it.
+    rule = models.ForeignKey("contacts.TagRule", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
 
     SCOPE_STORE: ClassVar[str | None] = "customer__home_store"
 
@@ -870,3 +882,7 @@ class CustomField(Scoped):
     @property
     def has_options(self) -> bool:
         return self.kind in (CustomFieldKind.CHOICE, CustomFieldKind.MULTI_CHOICE)
+
+
+# Tagging rules (自动打标签): contacts/rule_models.py.
+from contacts.rule_models import TagRule as TagRule  # noqa: E402

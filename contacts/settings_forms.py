@@ -28,6 +28,9 @@ class BrandForm(forms.ModelForm):  # type: ignore[type-arg]
             "lifecycle_churn_on_unfollow",
             "churn_high_below",
             "churn_medium_below",
+            "churn_alert_staff",
+            "churn_alert_manager",
+            "churn_alarm_daily_deletes",
         ]
         help_texts = {
             "lifecycle_repeat_orders": _("达到这么多笔有效订单即为复购客户（至少 2）"),
@@ -35,6 +38,9 @@ class BrandForm(forms.ModelForm):  # type: ignore[type-arg]
             "lifecycle_churn_on_unfollow": _("客户删除了所有导购的企业微信好友后，记为流失"),
             "churn_high_below": _("预测的活跃概率低于这个值（0–1）即为高流失风险"),
             "churn_medium_below": _("低于这个值（且不低于上一项）即为中流失风险，其余为低"),
+            "churn_alert_staff": _("客户在企业微信删除了员工时，员工会收到一条应用消息"),
+            "churn_alert_manager": _("客户删除员工时，该员工所在门店的店长也收到应用消息"),
+            "churn_alarm_daily_deletes": _("员工一个北京日内主动删除的客户超过此数，店长和运营收到风控提醒；0 为关闭"),
         }
 
 

@@ -5,7 +5,8 @@ from __future__ import annotations
 from celery import shared_task
 
 from contacts import imports, services
-from contacts.models import Organization
+from contacts.models import Organization, TagRule
+from contacts.services import tag_rules
 
 
 @shared_task(name="contacts.imports.run", ignore_result=True)
@@ -39,3 +40,24 @@ def lifecycle_refresh_org_task(organization_id: int) -> None:
 def predictions_reband_org_task(organization_id: int) -> None:
     """The brand moved its churn-risk thresholds: re-band every scored customer."""
     services.customer_churn_risk_refresh(organization_id=organization_id)
+
+
+@shared_task(name="contacts.tag_rules.apply", ignore_result=True)
+def tag_rule_apply_task(rule_id: int) -> None:
+    """A rule was created or changed: bring its tag in step for everyone."""
+    rule = TagRule.objects.filter(pk=rule_id).first()
+    if rule is not None:
+        services.tag_rule_apply(rule=rule)
+
+
+@shared_task(name="contacts.tag_rules.apply_customers", ignore_result=True)
+def tag_rules_apply_customers_task(organization_id: int, customer_ids: list[int]) -> None:
+    """Some customers' orders changed: run the brand's rules for them."""
+    services.tag_rules_apply(organization_id=organization_id, customer_ids=customer_ids)
+
+
+@shared_task(name="contacts.tag_rules.apply_all", ignore_result=True)
+def tag_rules_apply_all_task() -> None:
+    """Beat: every brand's rules for everyone (time-window conditions move with the clock)."""
+    for organization_id in tag_rules.organizations_with_rules():
+        services.tag_rules_apply(organization_id=organization_id)

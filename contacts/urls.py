@@ -1,6 +1,16 @@
 from django.urls import URLPattern, URLResolver, include, path
 
-from contacts.views import custom_fields, customers, imports, merges, organization, segments, sidebar, tags
+from contacts.views import (
+    custom_fields,
+    customers,
+    imports,
+    merges,
+    organization,
+    segments,
+    sidebar,
+    tag_rules,
+    tags,
+)
 
 app_name = "contacts"
 urlpatterns: list[URLPattern | URLResolver] = [
@@ -22,6 +32,10 @@ urlpatterns: list[URLPattern | URLResolver] = [
     path("customers/<int:pk>/merge/", merges.customer_merge, name="customer_merge"),
     path("customers/<int:pk>/merges/<int:merge_id>/undo/", merges.customer_merge_undo, name="customer_merge_undo"),
     path("tags/", tags.tag_list, name="tag_list"),
+    path("tags/rules/", tag_rules.tag_rule_list, name="tag_rule_list"),
+    path("tags/rules/<int:pk>/", tag_rules.tag_rule_edit, name="tag_rule_edit"),
+    path("tags/rules/<int:pk>/run/", tag_rules.tag_rule_run, name="tag_rule_run"),
+    path("tags/rules/<int:pk>/delete/", tag_rules.tag_rule_delete, name="tag_rule_delete"),
     path("groups/", tags.group_list, name="group_list"),
     path("groups/<int:pk>/", tags.group_detail, name="group_detail"),
     path("segments/", segments.segment_list, name="segment_list"),

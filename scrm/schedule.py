@@ -34,6 +34,8 @@ BEAT_SCHEDULE["channels-contact-way-caps"] = {"task": "channels.sync.contact_way
 # 应用消息: every minute, app messages whose task was lost or whose worker died are sent again (inside
 # WeCom's 30-minute duplicate check; older ones are marked failed instead of risking a second copy).
 BEAT_SCHEDULE["channels-app-messages-sweep"] = {"task": "channels.sync.wecom_app_messages_sweep", "schedule": 60.0}
+# 待办: every 30 minutes, members with overdue to-dos get an app message (≤ 3 per Beijing day each).
+BEAT_SCHEDULE["channels-todo-reminders"] = {"task": "channels.sync.todo_reminders", "schedule": 1800.0}
 # 获客链接: hourly, each live link's customer list (click-to-add counts per customer_channel).
 BEAT_SCHEDULE["channels-acquisition-stats"] = {"task": "channels.sync.acquisition_stats_all", "schedule": 3600.0}
 
@@ -49,6 +51,9 @@ BEAT_SCHEDULE["scrm-login-records-retention"] = {"task": "scrm.auth.login_record
 
 # contacts: re-enqueue customer imports whose message was lost or whose worker died mid-chunk.
 BEAT_SCHEDULE["contacts-imports-sweep"] = {"task": "contacts.imports.sweep", "schedule": 300.0}
+
+# contacts: tagging rules (自动打标签) for everyone every 15 minutes (and for buyers as their orders land).
+BEAT_SCHEDULE["contacts-tag-rules"] = {"task": "contacts.tag_rules.apply_all", "schedule": 900.0}
 
 # contacts: lifecycle stages move with the calendar (沉睡 after the brand's idle days).
 BEAT_SCHEDULE["contacts-lifecycle-daily"] = {"task": "contacts.lifecycle.refresh_all", "schedule": 24 * 3600.0}

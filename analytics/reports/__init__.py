@@ -3,7 +3,7 @@
 * ``filters``: the :class:`ReportFilter` (built only from an actor, which scopes it).
 * ``view_model``: what a report is made of (stats, charts, tables).
 * one module per report (``overview``, ``ltv``, ``repurchase``, ``cohorts``, ``rfm``, ``funnel``,
-  ``staff``, ``predict``), sharing the SQL helpers in ``sql``; ``exports`` writes any report as CSV or .xlsx.
+  ``staff``, ``churn``, ``predict``), sharing the SQL helpers in ``sql``; ``exports`` writes any report as CSV or .xlsx.
 
 Definitions (shown on the pages too):
 * GMV is net of refunds unless labelled otherwise; refunds count on the day the order was paid.
@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from analytics.reports import cohorts, funnel, ltv, overview, predict, repurchase, rfm, staff
+from analytics.reports import churn, cohorts, funnel, ltv, overview, predict, repurchase, rfm, staff
 from analytics.reports.filters import ReportFilter, report_filter
 from analytics.reports.sql import channel_label
 from analytics.reports.view_model import Report
@@ -27,6 +27,7 @@ __all__ = [
     "Report",
     "ReportFilter",
     "channel_label",
+    "churn",
     "cohorts",
     "funnel",
     "ltv",
@@ -46,5 +47,6 @@ REPORTS: dict[str, Callable[[ReportFilter], Report]] = {
     "rfm": rfm.rfm,
     "funnel": funnel.funnel,
     "staff": staff.staff,
+    "churn": churn.churn,
     "predict": predict.predict,
 }

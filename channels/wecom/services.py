@@ -23,6 +23,7 @@ from channels.errors import PlatformError
 from channels.models import ChannelAccount, ContactWayKind, InboxEvent, MediaPurpose
 from channels.selectors import contact_way_for_state
 from channels.wecom import acquisition, adapter, add_caps, media
+from channels.wecom.churn_alerts import churn_alert
 from channels.wecom.client import WeComClient
 from channels.wecom.lead_codes import lead_code_join
 from channels.wecom.remarks import auto_remark_queue
@@ -50,7 +51,9 @@ from scrm.celery import enqueue
 log = logging.getLogger(__name__)
 
 NOT_A_CONTACT = {84061, 40096}
-GROUP_GONE = {40050, 90500}
+# groupchat/get of a dismissed (or never-existing) chat: 40050. 90500 means "the owner has not resigned"
+# and only comes from group handovers, so it must not mark a group gone.
+GROUP_GONE = {40050}
 
 
 # -- lookups ----------------------------------------------------------------------------------------
@@ -491,7 +494,9 @@ def _process_contact(account: ChannelAccount, client: WeComClient, event: adapte
         follow = Follow.objects.filter(customer=customer, staff=staff).first()
         if follow and event.occurred_at and follow.added_at and follow.added_at > event.occurred_at:
             return "ignored: the customer was re-added after this deletion"
-        contacts.follow_end(customer=customer, staff=staff, by=event.churned_by, at=event.occurred_at)
+        ended = contacts.follow_end(customer=customer, staff=staff, by=event.churned_by, at=event.occurred_at)
+        if ended:
+            churn_alert(customer=customer, staff=staff, by=event.churned_by, at=event.occurred_at or timezone.now())
         return f"follow ended ({event.churned_by})"
     if kind == "transfer_fail":
         customer = customer_for(account, event.external_userid)

@@ -13,6 +13,7 @@ from celery import shared_task
 from channels.app_messages import app_message_deliver, app_messages_sweep
 from channels.models import AcquisitionLink, ChannelAccount, ChannelPlatform
 from channels.tasks import with_platform_retry
+from channels.todo_reminders import todo_reminders_send
 from channels.wecom.acquisition import acquisition_stats_refresh
 from channels.wecom.add_caps import caps_rollover
 from channels.wecom.behavior import wecom_accounts, wecom_behavior_sync
@@ -118,3 +119,9 @@ def app_message_task(self: Any, message_id: int) -> None:
 @shared_task(name="channels.sync.wecom_app_messages_sweep", ignore_result=True)
 def app_messages_sweep_task() -> None:
     app_messages_sweep()
+
+
+@shared_task(name="channels.sync.todo_reminders", ignore_result=True)
+def todo_reminders_task() -> None:
+    """Beat: members with overdue to-dos get an app message (at most 3 a day each)."""
+    todo_reminders_send()

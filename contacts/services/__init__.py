@@ -94,6 +94,8 @@ from contacts.services.rollups import (
 )
 from contacts.services.saved_segments import segment_delete, segment_save
 from contacts.services.staff import staff_create, staff_depart, staff_login_user, staff_return, staff_set_role
+from contacts.services.tag_rule_triggers import tag_rules_after_change
+from contacts.services.tag_rules import tag_rule_apply, tag_rule_delete, tag_rule_save, tag_rules_apply
 from contacts.services.tags import (
     customer_tag_add,
     customer_tag_ids_rebuild,
@@ -208,6 +210,11 @@ __all__ = [
     "tag_group_update",
     "tag_move",
     "tag_notices",
+    "tag_rule_apply",
+    "tag_rule_delete",
+    "tag_rule_save",
+    "tag_rules_after_change",
+    "tag_rules_apply",
     "tag_update",
     "timeline_add",
     "timeline_add_many",

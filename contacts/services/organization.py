@@ -46,9 +46,13 @@ BRAND_FIELDS = (
     "lifecycle_churn_on_unfollow",
     "churn_high_below",
     "churn_medium_below",
+    # Churn alerts (流失提醒): read when a deletion arrives, nothing to recompute.
+    "churn_alert_staff",
+    "churn_alert_manager",
+    "churn_alarm_daily_deletes",
 )
 LIFECYCLE_FIELDS = frozenset(BRAND_FIELDS[1:4])
-CHURN_FIELDS = frozenset(BRAND_FIELDS[4:])
+CHURN_FIELDS = frozenset(BRAND_FIELDS[4:6])
 
 
 class _ActorIds(TypedDict):
@@ -353,7 +357,7 @@ def api_tokens_revoke_for_user(*, user_id: int, reason: str) -> int:
 
 @transaction.atomic
 def brand_settings_update(*, organization: Organization, by: Staff | None, **changes: Any) -> Organization:
-    """Change the brand's name, lifecycle rules or churn-risk thresholds; a rule change re-derives every
+    """Change the brand's name, lifecycle rules, churn-risk thresholds or churn alerts; a rule change re-derives every
     stage, a threshold change every churn band (tasks, since a large brand has many customers)."""
     unknown = set(changes) - set(BRAND_FIELDS)
     if unknown:

@@ -89,8 +89,10 @@ def follow_upsert(
 
 
 @transaction.atomic
-def follow_end(*, customer: Customer, staff: Staff, by: str, at: datetime | None = None) -> None:
-    """The friendship ended (customer deleted staff, staff deleted customer, or transfer)."""
+def follow_end(*, customer: Customer, staff: Staff, by: str, at: datetime | None = None) -> bool:
+    """The friendship ended (customer deleted staff, staff deleted customer, or transfer).
+
+    Returns whether it was still active (a replayed deletion changes nothing and returns False)."""
     at = at or timezone.now()
     updated = Follow.objects.filter(customer=customer, staff=staff, deleted_at__isnull=True).update(
         deleted_at=at, deleted_by=by
@@ -105,6 +107,7 @@ def follow_end(*, customer: Customer, staff: Staff, by: str, at: datetime | None
             occurred_at=at,
         )
         customer_lifecycle_refresh(customer_ids=[customer.pk])
+    return bool(updated)
 
 
 @transaction.atomic

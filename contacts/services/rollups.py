@@ -30,6 +30,7 @@ from contacts.rfm import (
     RFM_SEGMENTS,
 )
 from contacts.services.lifecycle import customer_lifecycle_refresh
+from contacts.services.tag_rule_triggers import tag_rules_after_change
 
 # The columns written here (a caller holding a Customer loaded before a write reloads these).
 ORDER_FIGURE_FIELDS = (
@@ -136,6 +137,8 @@ def customer_order_figures_set(
         cursor.execute(_figures_sql("SELECT unnest(%(ids)s::bigint[]) AS id", agg), params)
         changed = int(cursor.rowcount)
     customer_lifecycle_refresh(customer_ids=ids, today=params["today"])
+    if changed:
+        tag_rules_after_change(customer_ids=ids)
     return changed
 
 

@@ -43,4 +43,10 @@ def segment_save(
 
 @transaction.atomic
 def segment_delete(*, segment: Segment) -> None:
+    """Delete a saved segment; refused while a tagging rule uses it (the message names the rules)."""
+    rules = list(segment.tag_rules.order_by("name").values_list("name", flat=True))
+    if rules:
+        raise segments.SegmentError(
+            _("自动打标签规则正在使用这个分群：%(rules)s。请先删除或修改这些规则") % {"rules": "、".join(rules)}
+        )
     segment.delete()

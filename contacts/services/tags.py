@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from django.db import connection, models, transaction
@@ -16,6 +17,7 @@ from contacts.models import (
     Tag,
     TagChoice,
     TagGroup,
+    TagRule,
     TagSource,
     TimelineKind,
 )
@@ -131,10 +133,12 @@ def customers_tag_bulk(
     customer_ids: QuerySet[Any] | list[int],
     by: Staff | None = None,
     source: str = TagSource.STAFF,
+    rule: TagRule | None = None,
 ) -> int:
     """Tag many customers in one statement (``INSERT … SELECT … ON CONFLICT DO NOTHING`` + one
     ``UPDATE`` of ``tag_ids``). ``customer_ids`` is a list or a queryset of customers / ids; rows of
-    other organizations are ignored. Returns how many customers newly got the tag."""
+    other organizations are ignored. ``rule``: the tagging rule giving the tag (its name goes on the
+    timeline, and only it may take the tag away again). Returns how many customers newly got the tag."""
     if tag.organization_id != organization.pk:
         raise ContactsError(_("标签与客户不属于同一企业"))
     if isinstance(customer_ids, QuerySet):
@@ -164,8 +168,9 @@ def customers_tag_bulk(
         WITH target AS ({target}),
         {removed_cte}
         added AS (
-            INSERT INTO contacts_customertag (organization_id, customer_id, tag_id, assigned_at, assigned_by_id, source)
-            SELECT %s, id, %s, now(), %s, %s FROM target
+            INSERT INTO contacts_customertag
+                   (organization_id, customer_id, tag_id, assigned_at, assigned_by_id, source, rule_id)
+            SELECT %s, id, %s, now(), %s, %s, %s FROM target
             ON CONFLICT (customer_id, tag_id) DO NOTHING
             RETURNING customer_id
         ),
@@ -196,18 +201,65 @@ def customers_tag_bulk(
         tag.pk,
         by.pk if by else None,
         source,
+        rule.pk if rule else None,
         tag.pk,
         organization.pk,
         TimelineKind.TAGGED,
         by.pk if by else None,
-        f"打标签：{tag.name}"[:200],
-        f'{{"tag_id": {int(tag.pk)}, "source": "{source}", "bulk": true}}',
+        (f"打标签：{tag.name}（规则：{rule.name}）" if rule else f"打标签：{tag.name}")[:200],
+        json.dumps({"tag_id": tag.pk, "source": source, "bulk": True, **({"rule_id": rule.pk} if rule else {})}),
     ]
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     _notify_tags([(cid, [tag.pk] if is_added else [], list(removed)) for cid, is_added, removed in rows], source)
     return sum(1 for _cid, is_added, _removed in rows if is_added)
+
+
+def customers_untag_by_rule(
+    *, rule: TagRule, keep_sql: str, keep_params: list[Any], customer_ids: list[int] | None = None
+) -> int:
+    """Take the rule's tag away from the customers the rule tagged (only ``customer_ids``, if given) who
+    are not in ``keep_sql`` (a statement selecting the customer ids that still match): one statement
+    deleting the assignments, updating ``tag_ids`` and writing the timeline. Tags given any other way
+    stay. Returns how many."""
+    only = "AND ct.customer_id = ANY(%s)" if customer_ids is not None else ""
+    sql = f"""
+        WITH removed AS (
+            DELETE FROM contacts_customertag ct
+             WHERE ct.organization_id = %s AND ct.tag_id = %s AND ct.rule_id = %s {only}
+               AND NOT EXISTS (SELECT 1 FROM ({keep_sql}) keep WHERE keep.id = ct.customer_id)
+         RETURNING ct.customer_id
+        ),
+        upd AS (
+            UPDATE contacts_customer c SET tag_ids = c.tag_ids - %s::int, updated_at = now()
+              FROM removed r WHERE c.id = r.customer_id
+         RETURNING c.id
+        ),
+        tl AS (
+            INSERT INTO contacts_timelineevent
+                   (organization_id, customer_id, kind, occurred_at, actor_id, summary, data)
+            SELECT %s, customer_id, %s, now(), NULL, %s, %s::jsonb FROM removed
+        )
+        SELECT customer_id FROM removed
+    """
+    params = [
+        rule.organization_id,
+        rule.tag_id,
+        rule.pk,
+        *([list(customer_ids)] if customer_ids is not None else []),
+        *keep_params,
+        rule.tag_id,
+        rule.organization_id,
+        TimelineKind.UNTAGGED,
+        f"移除标签：{rule.tag.name}（不再满足规则：{rule.name}）"[:200],
+        json.dumps({"tag_id": rule.tag_id, "source": TagSource.RULE, "rule_id": rule.pk}),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        removed = [row[0] for row in cursor.fetchall()]
+    _notify_tags([(cid, [], [rule.tag_id]) for cid in removed], TagSource.RULE)
+    return len(removed)
 
 
 def customer_tag_ids_rebuild(*, organization_id: int) -> int:

@@ -140,7 +140,11 @@ def segment_tag(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
 def segment_delete(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
     actor = request.actor_obj
     segment = get_object_or_404(actor.scope(Segment.objects.all()), pk=pk)
-    services.segment_delete(segment=segment)
+    try:
+        services.segment_delete(segment=segment)
+    except segments.SegmentError as exc:
+        messages.error(request, str(exc))
+        return redirect(reverse("contacts:segment_edit", args=[segment.pk]))
     messages.success(request, _("分群已删除"))
     return redirect(reverse("contacts:segment_list"))
 

@@ -8,7 +8,7 @@ import pytest
 from django.core.management import call_command
 from django.db.models import Count
 
-from contacts.models import Customer, Lifecycle, Organization
+from contacts.models import Customer, CustomerTag, Lifecycle, Organization
 
 
 @pytest.mark.django_db
@@ -24,3 +24,8 @@ def test_every_lifecycle_stage_has_demo_customers(db: Any) -> None:
     assert not Customer.objects.filter(
         organization=demo, lifecycle=Lifecycle.REPEAT, order_count__lt=demo.lifecycle_repeat_orders
     ).exists()
+    # The demo's tagging rule ran: exactly the customers with three or more orders carry 复购达人.
+    rule = demo.tag_rules.get()
+    tagged = set(CustomerTag.objects.filter(tag=rule.tag).values_list("customer_id", flat=True))
+    three = set(Customer.objects.filter(organization=demo, order_count__gte=3).values_list("pk", flat=True))
+    assert tagged == three and three

@@ -171,6 +171,8 @@ def test_brand_settings_change_the_lifecycle_rules(world: World, django_capture_
         "lifecycle_churn_on_unfollow": "",
         "churn_high_below": 0.3,
         "churn_medium_below": 0.7,
+        "churn_alert_staff": "on",
+        "churn_alarm_daily_deletes": 5,
     }
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
         response = world.client_for(world.operator).post("/settings/", data)
@@ -187,6 +189,7 @@ def test_brand_settings_change_the_lifecycle_rules(world: World, django_capture_
         "lifecycle_repeat_orders",
         "lifecycle_dormant_days",
         "lifecycle_churn_on_unfollow",
+        "churn_alarm_daily_deletes",
     }
     bad = world.client_for(world.operator).post("/settings/", {**data, "lifecycle_repeat_orders": 1})
     assert bad.status_code == 200

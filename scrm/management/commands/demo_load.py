@@ -41,4 +41,5 @@ class Command(BaseCommand):
                 layer.load(context=context, rng=rng)
             # Bulk-loaded follows and orders bypassed the services: derive every stage once, set-based.
             contact_services.organization_lifecycle_refresh(organization_id=org.pk)
+            contacts_demo.load_rules(context=context)
         self.stdout.write(self.style.SUCCESS(f"demo brand loaded: {len(context['customers'])} customers"))

@@ -168,3 +168,23 @@ def test_joining_through_a_group_code_applies_its_tags(relay, wecom_sandbox, wor
     customer = Customer.objects.get()
     assert tag.pk in customer.tag_ids
     assert CustomerGroup.objects.get(wecom_chat_id=chat).members.get(member_id=ext).left_at is None
+
+
+def test_only_40050_marks_a_group_gone_not_a_handover_code(relay, wecom_sandbox):
+    from channels.errors import PlatformError
+    from channels.wecom.client import WeComClient
+    from channels.wecom.services import refresh_group
+
+    chat = wecom_sandbox.create_group("guide_a", name="会员群")
+    client = WeComClient.for_account(relay.account)
+    refresh_group(relay.account, client, chat)
+    group = CustomerGroup.objects.get(wecom_chat_id=chat)
+    wecom_sandbox.inject_error("externalcontact/groupchat/get", 90500)  # "owner not resigned": not "gone"
+    with pytest.raises(PlatformError):
+        refresh_group(relay.account, client, chat)
+    group.refresh_from_db()
+    assert group.dismissed_at is None
+    wecom_sandbox.inject_error("externalcontact/groupchat/get", 40050)
+    refresh_group(relay.account, client, chat)
+    group.refresh_from_db()
+    assert group.dismissed_at is not None
