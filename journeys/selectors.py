@@ -9,6 +9,7 @@ from typing import Any
 
 from django.db import connection
 from django.db.models import Count, Q, QuerySet
+from django.utils.translation import gettext_lazy as _
 
 from contacts.access import Actor
 from journeys.models import Journey, JourneyStep
@@ -29,6 +30,22 @@ def journeys_for_actor(actor: Actor, *, status: str = "", q: str = "") -> QueryS
 
 def journey_for_actor(actor: Actor, pk: int) -> Journey | None:
     return actor.scope(Journey.objects.all()).filter(pk=pk).first()
+
+
+OUTCOME_LABELS = {
+    "waited": _("已等待"),
+    "yes": _("是"),
+    "no": _("否"),
+    "task": _("已派任务"),
+    "no_staff": _("无跟进导购"),
+    "broadcast": _("已排期群发"),
+    "tag": _("已打标签"),
+    "untag": _("已移除标签"),
+    "notify": _("已通知"),
+    "end": _("结束"),
+    "failed": _("失败"),
+    "claimed": _("执行中"),
+}
 
 
 @dataclass
@@ -117,7 +134,7 @@ def journey_figures(actor: Actor, journey: Journey) -> JourneyFigures:
         reached: dict[int, int] = {}
         converted: dict[int, int] = {}
         for step_id, outcome, n, conv in cursor.fetchall():
-            outcomes.setdefault(step_id, {})[outcome] = n
+            outcomes.setdefault(step_id, {})[str(OUTCOME_LABELS.get(outcome, outcome))] = n
             reached[step_id] = reached.get(step_id, 0) + n
             converted[step_id] = converted.get(step_id, 0) + conv
     member_rows = (

@@ -23,6 +23,7 @@ from django.core.management import call_command
 from django.db.models import Model
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
 from campaigns.models import Batch, Campaign, QuotaPolicy
 from channels.materials import material_create
@@ -50,7 +51,11 @@ from contacts.models import (
     Staff,
     Store,
 )
+from journeys import services as journey_services
+from journeys.models import Journey, JourneyStep
 from tests.e2e.conftest import screenshot
+from todos.models import Todo, TodoKind
+from todos.services import TodoSpec, todos_create
 
 pytestmark = pytest.mark.e2e
 
@@ -243,6 +248,13 @@ def _token_revoke(actor: Actor) -> tuple[dict[str, Any], bool] | None:
     return {"pk": 0}, False
 
 
+def _tag_rule(actor: Actor) -> tuple[dict[str, Any], bool] | None:
+    from contacts.rule_models import TagRule
+
+    pk = TagRule.objects.filter(organization_id=actor.organization_id).values_list("pk", flat=True).first()
+    return {"pk": pk or 0}, False
+
+
 # Route name → the URL parameters for a role (from demo objects in the role's scope where it has one).
 PARAMS: dict[str, Fill] = {
     "contacts:customer_import_status": _pk(ImportJob),
@@ -283,6 +295,15 @@ PARAMS: dict[str, Fill] = {
     "contacts:settings_store": _pk(Store),
     "contacts:settings_staff_edit": _pk(Staff),
     "contacts:settings_token_revoke": _token_revoke,
+    "contacts:tag_rule_edit": _tag_rule,
+    "contacts:tag_rule_run": _tag_rule,
+    "contacts:tag_rule_delete": _tag_rule,
+    "journeys:journey_detail": _pk(Journey),
+    "journeys:journey_status": _pk(Journey),
+    "journeys:step_add": _pk(Journey),
+    "journeys:journey_enrol": _pk(Journey),
+    "journeys:step_edit": _pk(JourneyStep),
+    "journeys:todo_done": _pk(Todo),
 }
 
 
@@ -369,6 +390,20 @@ def _world() -> Organization:
         CustomerTransfer.objects.create(
             organization=org, account=wecom, kind="on_job", handover=pair[0], takeover=pair[1], created_by=operator
         )
+    if not Journey.objects.filter(organization=org).exists():
+        journey = journey_services.journey_from_template(actor=actor, key="new_friend")
+        journey_services.journey_set_status(actor=actor, journey=journey, status="active")
+        clerk = Staff.objects.get(organization=org, user__username="staff")
+        todos_create(
+            organization_id=org.pk,
+            specs=[
+                TodoSpec(
+                    assignee_id=clerk.pk, kind=TodoKind.JOURNEY_TASK, title="新好友欢迎旅程 · 第1步",
+                    body="您好，欢迎关注！", due_at=timezone.now(), source_key="walk:1",
+                    customer_id=Customer.objects.filter(organization=org).order_by("pk").first().pk,
+                )
+            ],
+        )  # fmt: skip
     return org
 
 
