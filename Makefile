@@ -27,7 +27,7 @@ test: install
 	$(PY) -m pytest
 
 lint: test
-	$(VENV)/bin/mypy scrm contacts channels campaigns analytics todos offers
+	$(VENV)/bin/mypy scrm contacts channels campaigns analytics todos offers journeys
 
 bench: install
 	$(PY) -m bench.run_all

@@ -22,6 +22,7 @@ BENCHES: list[tuple[str, list[str]]] = [
     # 10 orders per customer by default (1M orders at the quick scale); its own scratch database.
     ("reports", ["--customers", str(QUICK_CUSTOMERS), "--repeat", "5"]),
     ("planner", ["--customers", str(QUICK_CUSTOMERS), "--repeat", "2"]),
+    ("journeys", ["--customers", str(QUICK_CUSTOMERS), "--repeat", "2"]),
     # The reports benchmark's orders (same scratch database): scoring and the nightly refit.
     ("predict", ["--customers", str(QUICK_CUSTOMERS)]),
     ("dispatch", []),

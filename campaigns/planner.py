@@ -129,7 +129,9 @@ RETRY_PGCODES = {"40P01"}
 RETRY_CONSTRAINTS = {"ledger_customer_slot_unique", "ledger_group_slot_unique"}
 
 
-def _stage_customers(cursor: Any, campaign: Campaign, require_consent: bool, seq: str) -> None:
+def _stage_customers(
+    cursor: Any, campaign: Campaign, require_consent: bool, seq: str, customer_ids: list[int] | None = None
+) -> None:
     """Stage every audience member (delivery id from the sequence, sender, exclusion reason).
 
     The audience is read straight from the segment facts (consent, opt-out and home store are there),
@@ -139,6 +141,10 @@ def _stage_customers(cursor: Any, campaign: Campaign, require_consent: bool, seq
     aud_where, aud_params = compile_where(
         organization_id=campaign.organization_id, expression=expression, store_ids=store_ids
     )
+    if customer_ids is not None:
+        # An explicit audience (a journey step's customers), still filtered by the expression.
+        aud_where = f"({aud_where}) AND c.id = ANY(%s::bigint[])"
+        aud_params = [*aud_params, customer_ids]
     excl = exclusion_sql(campaign)
     excl_case = f"WHEN c.id IN ({excl[0]}) THEN '{ExclusionReason.EXCLUDED_SEGMENT.value}'" if excl else ""
     needs_wecom = campaign.kind in (CampaignKind.BROADCAST_SINGLE, CampaignKind.MOMENT)
@@ -377,11 +383,17 @@ def exclusion_counts(campaign_id: int) -> dict[str, int]:
         return {reason: int(n) for reason, n in cursor.fetchall()}
 
 
-def campaign_plan(*, campaign_id: int, now: datetime | None = None, retries: int = 3) -> PlanResult:
-    """Plan a campaign (idempotent: a campaign already planned is left as it is)."""
+def campaign_plan(
+    *, campaign_id: int, now: datetime | None = None, retries: int = 3, customer_ids: list[int] | None = None
+) -> PlanResult:
+    """Plan a campaign (idempotent: a campaign already planned is left as it is).
+
+    ``customer_ids`` limits the audience to those customers (journeys plan their step's customers);
+    every exclusion, cap, quiet hour and opt-out applies as for any campaign.
+    """
     for attempt in range(retries):
         try:
-            return _plan(campaign_id, now or timezone.now())
+            return _plan(campaign_id, now or timezone.now(), customer_ids)
         except (OperationalError, IntegrityError) as exc:
             cause = exc.__cause__
             constraint = getattr(getattr(cause, "diag", None), "constraint_name", None)
@@ -394,7 +406,7 @@ def campaign_plan(*, campaign_id: int, now: datetime | None = None, retries: int
 
 
 @transaction.atomic
-def _plan(campaign_id: int, now: datetime) -> PlanResult:
+def _plan(campaign_id: int, now: datetime, customer_ids: list[int] | None = None) -> PlanResult:
     campaign = Campaign.objects.select_for_update(of=("self",)).select_related("segment").get(pk=campaign_id)
     if campaign.planned_at is not None:
         return PlanResult(
@@ -435,7 +447,7 @@ def _plan(campaign_id: int, now: datetime) -> PlanResult:
         if campaign.kind == CampaignKind.BROADCAST_GROUP:
             _stage_groups(cursor, campaign, seq)
         else:
-            _stage_customers(cursor, campaign, policy.require_consent, seq)
+            _stage_customers(cursor, campaign, policy.require_consent, seq, customer_ids)
         cursor.execute(f"ANALYZE {STAGE}")  # a temp table has no statistics otherwise
         lap("stage")
         for window in windows:

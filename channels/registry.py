@@ -182,3 +182,42 @@ def welcome_from_providers(*, account: ChannelAccount, contact_way: ContactWay |
         if content:
             return content
     return None
+
+
+# -- contact added ----------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ContactAdded:
+    """A customer became the friend of a member (a new or revived follow), with the 渠道参数 it came by."""
+
+    organization_id: int
+    account_id: int
+    customer_id: int
+    staff_id: int | None
+    state: str
+
+
+ContactAddedListener = Callable[[ContactAdded], None]
+_CONTACT_ADDED_LISTENERS: list[ContactAddedListener] = []
+
+
+def register_contact_added_listener(fn: ContactAddedListener) -> None:
+    """``fn(event)`` runs after commit of every new WeCom follow (higher layers: journeys)."""
+    if fn not in _CONTACT_ADDED_LISTENERS:
+        _CONTACT_ADDED_LISTENERS.append(fn)
+
+
+def contact_added_notify(events: list[ContactAdded]) -> None:
+    """Call the listeners after commit; one listener's failure is logged and does not stop the others."""
+    if not events or not _CONTACT_ADDED_LISTENERS:
+        return
+    from django.db import transaction
+
+    def run() -> None:
+        for fn in _CONTACT_ADDED_LISTENERS:
+            for event in events:
+                try:
+                    fn(event)
+                except Exception:
+                    log.exception("contact-added listener %r failed for customer %s", fn, event.customer_id)
+
+    transaction.on_commit(run)

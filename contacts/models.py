@@ -595,6 +595,7 @@ class TimelineKind(models.TextChoices):
     IMPORTED = "imported", _("导入")
     TRANSFERRED = "transferred", _("转接")
     EDITED = "edited", _("修改资料")
+    JOURNEY = "journey", _("客户旅程")
 
 
 class TimelineEvent(Scoped):

@@ -24,6 +24,8 @@ NAV = [
     (_("线索公海"), "channels:lead_pool", {Role.OPERATOR, Role.MANAGER, Role.STORE_STAFF}),
     (_("群发"), "campaigns:campaign_list", {Role.OPERATOR, Role.MANAGER}),
     (_("朋友圈"), "campaigns:moment_list", {Role.OPERATOR, Role.MANAGER}),
+    (_("客户旅程"), "journeys:journey_list", {Role.OPERATOR, Role.MANAGER}),
+    (_("待办"), "journeys:todo_list", {Role.OPERATOR, Role.MANAGER, Role.STORE_STAFF}),
     (_("素材库"), "channels:material_list", {Role.OPERATOR, Role.MANAGER}),
     (_("入群欢迎语"), "channels:group_welcome_list", {Role.OPERATOR, Role.MANAGER}),
     (_("配额策略"), "campaigns:quota_policy_list", {Role.OPERATOR}),

@@ -61,3 +61,7 @@ BEAT_SCHEDULE["contacts-tag-rules"] = {"task": "contacts.tag_rules.apply_all", "
 BEAT_SCHEDULE["contacts-lifecycle-daily"] = {"task": "contacts.lifecycle.refresh_all", "schedule": 24 * 3600.0}
 # contacts: every saved segment's brand-wide count (last_count), recounted nightly per organization.
 BEAT_SCHEDULE["contacts-segments-recount"] = {"task": "contacts.segments.recount_all", "schedule": 24 * 3600.0}
+
+# journeys: every minute, scheduled triggers enrol, exits/goals apply and every due step runs once
+# (claimed by its StepRun row; a doubled tick finds nothing to do).
+BEAT_SCHEDULE["journeys-tick"] = {"task": "journeys.tick", "schedule": 60.0}

@@ -58,6 +58,7 @@ INSTALLED_APPS = [
     "offers",
     "campaigns",
     "todos",
+    "journeys",
 ]
 
 MIDDLEWARE = [

@@ -33,6 +33,7 @@ urlpatterns = [
     path("", include("offers.urls")),
     path("", include("analytics.urls")),
     path("", include("channels.urls")),
+    path("", include("journeys.urls")),
 ]
 
 handler400 = "scrm.errors.bad_request"

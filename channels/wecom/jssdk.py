@@ -22,7 +22,7 @@ from channels.models import ChannelAccount
 from channels.wecom.client import WeComClient
 
 AUTHORIZE_URL = "https://open.weixin.qq.com/connect/oauth2/authorize"
-JS_APIS = ["getContext", "getCurExternalContact", "scanQRCode"]
+JS_APIS = ["getContext", "getCurExternalContact", "scanQRCode", "shareToExternalContact", "sendChatMessage"]
 
 
 def signature(*, ticket: str, nonce: str, timestamp: int | str, url: str) -> str:

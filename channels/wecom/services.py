@@ -161,12 +161,23 @@ def apply_contact(
                     # Gone on the platform while we missed the event: we cannot tell who deleted whom.
                     contacts.follow_end(customer=customer, staff=follow_row.staff, by=ChurnedBy.CUSTOMER)
         _sync_customer_wecom_tags(account, customer, data)
+        added: list[registry.ContactAdded] = []
         for userid in new_follows:
             follow = next(f for f in data.follows if f.userid == userid)
             _apply_contact_way_tags(account, customer, follow)
             _auto_remark(account, customer, follow)
+            added.append(
+                registry.ContactAdded(
+                    organization_id=account.organization_id,
+                    account_id=account.pk,
+                    customer_id=customer.pk,
+                    staff_id=staff_for(account, userid).pk,
+                    state=follow.state,
+                )
+            )
         # After OneID (lead code state, remark phone, unionid): a person waiting in the lead pool is added.
         lead_pool_convert(customer_id=customer.pk)
+        registry.contact_added_notify(added)
     return customer, new_follows
 
 

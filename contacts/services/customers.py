@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -57,14 +58,15 @@ def timeline_add(
 def timeline_add_bulk(
     *,
     organization_id: int,
-    customer_ids: list[int],
+    customer_ids: Sequence[int],
     kind: str,
     summary: str,
     data: dict[str, Any] | None = None,
     actor: Staff | None = None,
     occurred_at: datetime | None = None,
 ) -> int:
-    """The same touch on many customers' timelines in one ``INSERT … SELECT unnest`` (bulk issues)."""
+    """The same touch on many customers' timelines in one ``INSERT … SELECT`` (bulk coupon issues, a
+    journey step). Customers of other organizations are ignored. Returns how many rows were written."""
     if not customer_ids:
         return 0
     with connection.cursor() as cursor:
@@ -83,7 +85,7 @@ def timeline_add_bulk(
                 actor.pk if actor else None,
                 summary[:200],
                 json.dumps(data or {}),
-                customer_ids,
+                [int(i) for i in customer_ids],
                 organization_id,
             ],
         )

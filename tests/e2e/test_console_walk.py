@@ -24,6 +24,7 @@ from django.core.management import call_command
 from django.db.models import Model
 from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
+from django.utils import timezone
 
 from campaigns.models import Batch, Campaign, QuotaPolicy
 from channels.leads.pool import RuleInput, lead_pool_rule_save, lead_pool_tick
@@ -53,9 +54,13 @@ from contacts.models import (
     Staff,
     Store,
 )
+from journeys import services as journey_services
+from journeys.models import Journey, JourneyStep
 from offers import services as offer_services
 from offers.models import CouponTemplate
 from tests.e2e.conftest import screenshot
+from todos.models import Todo, TodoKind
+from todos.services import TodoSpec, todos_create
 
 pytestmark = pytest.mark.e2e
 
@@ -251,6 +256,13 @@ def _token_revoke(actor: Actor) -> tuple[dict[str, Any], bool] | None:
     return {"pk": 0}, False
 
 
+def _tag_rule(actor: Actor) -> tuple[dict[str, Any], bool] | None:
+    from contacts.rule_models import TagRule
+
+    pk = TagRule.objects.filter(organization_id=actor.organization_id).values_list("pk", flat=True).first()
+    return {"pk": pk or 0}, False
+
+
 # Route name → the URL parameters for a role (from demo objects in the role's scope where it has one).
 PARAMS: dict[str, Fill] = {
     "contacts:customer_import_status": _pk(ImportJob),
@@ -299,6 +311,15 @@ PARAMS: dict[str, Fill] = {
     "offers:template_issue": _pk(CouponTemplate),
     "offers:template_delete": _pk(CouponTemplate),
     "offers:customer_issue": _pk(Customer),
+    "contacts:tag_rule_edit": _tag_rule,
+    "contacts:tag_rule_run": _tag_rule,
+    "contacts:tag_rule_delete": _tag_rule,
+    "journeys:journey_detail": _pk(Journey),
+    "journeys:journey_status": _pk(Journey),
+    "journeys:step_add": _pk(Journey),
+    "journeys:journey_enrol": _pk(Journey),
+    "journeys:step_edit": _pk(JourneyStep),
+    "journeys:todo_done": _pk(Todo),
 }
 
 
@@ -408,6 +429,20 @@ def _world() -> Organization:
             ),
         )  # fmt: skip
         lead_pool_tick()
+    if not Journey.objects.filter(organization=org).exists():
+        journey = journey_services.journey_from_template(actor=actor, key="new_friend")
+        journey_services.journey_set_status(actor=actor, journey=journey, status="active")
+        clerk = Staff.objects.get(organization=org, user__username="staff")
+        todos_create(
+            organization_id=org.pk,
+            specs=[
+                TodoSpec(
+                    assignee_id=clerk.pk, kind=TodoKind.JOURNEY_TASK, title="新好友欢迎旅程 · 第1步",
+                    body="您好，欢迎关注！", due_at=timezone.now(), source_key="walk:1",
+                    customer_id=Customer.objects.filter(organization=org).order_by("pk").first().pk,
+                )
+            ],
+        )  # fmt: skip
     return org
 
 
