@@ -44,6 +44,7 @@ from typing import Any
 
 from django.db import IntegrityError, OperationalError, connection, transaction
 from django.utils import timezone
+from django.utils.translation import gettext as _
 
 from campaigns.models import (
     AllocationMode,
@@ -65,7 +66,7 @@ from campaigns.planner import (
     write_deliveries,
 )
 from campaigns.quota import Window, next_allowed, platform_day, policy_for, windows_for
-from campaigns.results import segment_response_rates
+from campaigns.results import PRIOR_RATE, segment_response_rates
 from contacts import services as contact_services
 from contacts.models import AuditAction, Organization, Staff
 
@@ -161,7 +162,7 @@ def allocation_run(
     """Plan the day's campaigns together, giving contested slots out by ``mode``; with ``dry_run``
     nothing is written (the console's preview). Audited; the run is stored as an :class:`AllocationRun`."""
     if mode not in AllocationMode.values:
-        raise AllocationError("分配方式只能是「按优先级」或「按预期价值」")
+        raise AllocationError(_("分配方式只能是「按优先级」或「按预期价值」"))
     now = now or timezone.now()
     for attempt in range(retries):
         try:
@@ -207,16 +208,18 @@ def _allocate(organization: Organization, day: date, mode: str, by: Staff | None
 
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [PLAN_LOCK, organization.pk])
-        # Locked and re-read after the lock: a planner that ran meanwhile has set ``planned_at``.
+        # Locked and re-read after the lock: a planner that ran meanwhile has set ``planned_at``; one
+        # that is planning a campaign right now holds its row and waits for our lock, so that campaign
+        # is left to it (skip_locked) rather than deadlocking.
         ids = [c.pk for c in day_campaigns(organization_id=organization.pk, day=day, now=now)]
         campaigns = list(
-            Campaign.objects.select_for_update(of=("self",))
+            Campaign.objects.select_for_update(of=("self",), skip_locked=True)
             .select_related("segment")
             .filter(pk__in=ids, planned_at__isnull=True, status=CampaignStatus.SCHEDULED)
             .order_by("-priority", "id")
         )
         if not campaigns:
-            raise AllocationError("这一天没有待排期的客户群发或朋友圈活动：请先提交并排期活动，或换一天")
+            raise AllocationError(_("这一天没有待排期的客户群发或朋友圈活动：请先提交并排期活动，或换一天"))
         policies = {
             c.pk: policy_for(organization_id=organization.pk, channel_account_id=c.channel_account_id)
             for c in campaigns
@@ -312,7 +315,7 @@ def _stage_all(cursor: Any, campaigns: list[Campaign], policies: dict[int, Quota
 def _meta(cursor: Any, organization_id: int, campaigns: list[Campaign], policies: dict[int, QuotaPolicy]) -> None:
     segment_ids = sorted({c.segment_id for c in campaigns if c.segment_id})
     rates = segment_response_rates(organization_id=organization_id, segment_ids=segment_ids)
-    prior = segment_response_rates(organization_id=organization_id, segment_ids=[0])[0]
+    prior = {"rate": PRIOR_RATE, "source": "prior"}  # a campaign without a saved segment
     rows = []
     for c in campaigns:
         learned = rates[c.segment_id] if c.segment_id else prior
