@@ -76,9 +76,9 @@ KINDS = (CampaignKind.BROADCAST_SINGLE, CampaignKind.MOMENT)
 CAND = "_alloc_cand"
 META = "_alloc_meta"
 HELD = "_alloc_held"
-WON = "_alloc_won"
 SLOTS = "_alloc_slots"
-ALLOC_TABLES = ", ".join((CAND, META, HELD, WON, SLOTS, f"{CAND}_raw"))
+ALLOC_TABLES = ", ".join((CAND, META, HELD, SLOTS, f"{CAND}_raw"))
+ANALYZE_ABOVE = 1_000
 # Per mode: its column of the candidates and the order in which a customer's candidates are served.
 ORDERS = {
     AllocationMode.PRIORITY: ("reason_prio", "j.priority DESC, j.campaign_id"),
@@ -345,8 +345,9 @@ def _candidates(cursor: Any) -> None:
           CROSS JOIN LATERAL (SELECT CASE WHEN {trusted} THEN {PROBABILITY_SQL} ELSE m.rate END AS p) p
         """
     )
-    cursor.execute(f"CREATE INDEX ON {CAND} (delivery_id)")
-    cursor.execute(f"ANALYZE {CAND}")
+    if cursor.rowcount > ANALYZE_ABOVE:  # a temp table has no statistics; tiny ones plan fine without
+        cursor.execute(f"CREATE INDEX ON {CAND} (delivery_id)")
+        cursor.execute(f"ANALYZE {CAND}")
     cursor.execute(
         f"""CREATE TEMP TABLE {SLOTS} (mode varchar(20), delivery_id bigint, subject_id bigint, kind varchar(20),
                                        window_start date, slot_no int) ON COMMIT DROP"""
@@ -380,12 +381,12 @@ def _simulate_window(cursor: Any, window: Window, campaign_ids: list[int]) -> No
                AND q.customer_id IN (SELECT subject_id FROM {CAND} WHERE reason = '' AND campaign_id = ANY(%s))""",
         [window.kind, window.start, campaign_ids],
     )
-    cursor.execute(f"ANALYZE {HELD}")
+    if cursor.rowcount > ANALYZE_ABOVE:
+        cursor.execute(f"ANALYZE {HELD}")
     for mode, (column, order) in ORDERS.items():
-        cursor.execute(f"DROP TABLE IF EXISTS {WON}")
+        # One statement per mode: rank, hand out the free slots, mark the losers, keep the winners' slots.
         cursor.execute(
             f"""
-            CREATE TEMP TABLE {WON} ON COMMIT DROP AS
             WITH r AS (
                 SELECT j.delivery_id, j.subject_id,
                        row_number() OVER (PARTITION BY j.subject_id ORDER BY {order}) AS rk
@@ -396,24 +397,31 @@ def _simulate_window(cursor: Any, window: Window, campaign_ids: list[int]) -> No
                 SELECT hs.subject_id, g AS slot_no, row_number() OVER (PARTITION BY hs.subject_id ORDER BY g) AS n
                   FROM hs CROSS JOIN generate_series(0, %(limit)s - 1) g
                  WHERE NOT EXISTS (SELECT 1 FROM {HELD} h WHERE h.subject_id = hs.subject_id AND h.slot_no = g)
+            ),
+            won AS MATERIALIZED (
+                SELECT r.delivery_id, r.subject_id,
+                       CASE WHEN hs.subject_id IS NULL THEN CASE WHEN r.rk <= %(limit)s THEN r.rk - 1 END
+                            ELSE f.slot_no END AS slot_no
+                  FROM r
+                  LEFT JOIN hs ON hs.subject_id = r.subject_id
+                  LEFT JOIN free f ON f.subject_id = r.subject_id AND f.n = r.rk
+            ),
+            lost AS (
+                UPDATE {CAND} j SET {column} = %(reason)s FROM won w
+                 WHERE w.delivery_id = j.delivery_id AND w.slot_no IS NULL
             )
-            SELECT r.delivery_id, r.subject_id,
-                   CASE WHEN hs.subject_id IS NULL THEN CASE WHEN r.rk <= %(limit)s THEN r.rk - 1 END
-                        ELSE f.slot_no END AS slot_no
-              FROM r
-              LEFT JOIN hs ON hs.subject_id = r.subject_id
-              LEFT JOIN free f ON f.subject_id = r.subject_id AND f.n = r.rk
+            INSERT INTO {SLOTS}
+            SELECT %(mode)s, w.delivery_id, w.subject_id, %(kind)s, %(start)s, w.slot_no
+              FROM won w WHERE w.slot_no IS NOT NULL
             """,
-            {"ids": campaign_ids, "limit": window.limit},
-        )
-        cursor.execute(
-            f"UPDATE {CAND} j SET {column} = %s FROM {WON} w WHERE w.delivery_id = j.delivery_id AND w.slot_no IS NULL",
-            [window.reason],
-        )
-        cursor.execute(
-            f"""INSERT INTO {SLOTS} SELECT %s, w.delivery_id, w.subject_id, %s, %s, w.slot_no
-                  FROM {WON} w WHERE w.slot_no IS NOT NULL""",
-            [mode.value, window.kind, window.start],
+            {
+                "ids": campaign_ids,
+                "limit": window.limit,
+                "reason": window.reason,
+                "mode": mode.value,
+                "kind": window.kind,
+                "start": window.start,
+            },
         )
 
 
