@@ -205,12 +205,13 @@ WORLD = st.fixed_dictionaries(
             min_size=1,
             max_size=5,
         ),
-        # (kind, priority, value per conversion ¥)
+        # (kind, priority, value per conversion ¥, holdout %)
         "campaigns": st.lists(
             st.tuples(
                 st.sampled_from([CampaignKind.BROADCAST_SINGLE, CampaignKind.MOMENT]),
                 st.integers(0, 3),
                 st.integers(0, 200),
+                st.sampled_from([0, 0, 50]),
             ),
             min_size=1,
             max_size=4,
@@ -283,8 +284,8 @@ def test_joint_allocation_never_breaks_a_cap_and_never_loses_to_priority_order(d
     if w["earlier"]:
         campaign_plan(campaign_id=campaign(org, kind=w["earlier"]).pk, now=send)
     made = [
-        scheduled(org, kind=kind, priority=prio, value_per_conversion=Decimal(value))
-        for kind, prio, value in w["campaigns"]
+        scheduled(org, kind=kind, priority=prio, value_per_conversion=Decimal(value), holdout_percent=holdout)
+        for kind, prio, value, holdout in w["campaigns"]
     ]
     out = allocation_run(organization=org, day=day, mode=w["mode"], by=None, now=at(8))
 
@@ -312,6 +313,10 @@ def test_joint_allocation_never_breaks_a_cap_and_never_loses_to_priority_order(d
             assert not w["brand_cap"] or n <= w["brand_cap"]
         else:
             assert n <= limits[kind]
+    # Held-out customers receive nothing and hold no slot.
+    held_out = Delivery.objects.filter(campaign__in=made, reason="holdout")
+    assert not held_out.exclude(status=DeliveryStatus.EXCLUDED).exists()
+    assert not QuotaLedger.objects.filter(delivery__in=held_out).exists()
     # The ledger holds exactly the planned deliveries' slots.
     assert not QuotaLedger.objects.filter(organization=org, delivery__status=DeliveryStatus.EXCLUDED).exists()
 
