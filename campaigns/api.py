@@ -4,6 +4,7 @@ page shows. The campaign pages' roles (operators and managers) and look-up (the 
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any, cast
 
 import django_filters
@@ -20,7 +21,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from campaigns import selectors, services
-from campaigns.models import Campaign, CampaignKind, CampaignStatus, Recurrence
+from campaigns.models import MAX_VALUE_PER_CONVERSION, Campaign, CampaignKind, CampaignStatus, Recurrence
 from campaigns.views import ACTIONS
 from channels.models import ContactWay, ContactWayKind
 from contacts.access import OPERATOR_AND_MANAGER, Actor, AuthenticatedRequest
@@ -43,6 +44,22 @@ class CampaignInput(serializers.Serializer):  # type: ignore[type-arg]
     # The same seed for the previews and the submit: the holdout (and so the count) stays the same.
     holdout_seed = serializers.IntegerField(min_value=0, max_value=2**62, required=False, allow_null=True, default=None)
     priority = serializers.IntegerField(min_value=-100, max_value=100, default=0)
+    # ¥ per conversion, for the joint allocation by expected value (campaigns.allocation).
+    value_per_conversion = serializers.DecimalField(
+        max_digits=12,
+        decimal_places=2,
+        min_value=Decimal(0),
+        max_value=MAX_VALUE_PER_CONVERSION,
+        default=Decimal(0),
+        error_messages={
+            "invalid": _l("每次转化价值须是数字（元），例如 50 或 12.5"),
+            "min_value": _l("每次转化价值不能为负数"),
+            "max_value": _l("每次转化价值不能超过 10000000 元"),
+            "max_decimal_places": _l("每次转化价值最多两位小数（精确到分）"),
+            "max_digits": _l("每次转化价值不能超过 10000000 元"),
+            "max_whole_digits": _l("每次转化价值不能超过 10000000 元"),
+        },
+    )
     due_at = BoundedDateTimeField(required=False, allow_null=True, default=None)
     recurrence = serializers.ChoiceField(choices=Recurrence.choices, required=False, default="")
     recurrence_until = BoundedDateTimeField(required=False, allow_null=True, default=None)
@@ -90,6 +107,7 @@ def _values(actor: Actor, data: dict[str, Any]) -> dict[str, Any]:
         "holdout_percent": data["holdout_percent"],
         "holdout_seed": data.get("holdout_seed"),
         "priority": data["priority"],
+        "value_per_conversion": data.get("value_per_conversion", Decimal(0)),
         "due_at": data.get("due_at"),
         "recurrence": data.get("recurrence") or "",
         "recurrence_until": data.get("recurrence_until"),
@@ -202,6 +220,7 @@ class CampaignOut(serializers.ModelSerializer):  # type: ignore[type-arg]
             "exclusion_segment_ids",
             "holdout_percent",
             "priority",
+            "value_per_conversion",
             "due_at",
             "recurrence",
             "recurrence_label",

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import secrets
 from datetime import time
+from decimal import Decimal
 from typing import ClassVar
 
 from django.contrib.postgres.fields import ArrayField
@@ -30,6 +31,7 @@ from contacts.models import Customer, CustomerGroup, Organization, Scoped, Segme
 MAX_ATTACHMENTS = 9
 MAX_CUSTOMERS_PER_CALL = 10_000
 MAX_GROUPS_PER_CALL = 2_000
+MAX_VALUE_PER_CONVERSION = Decimal(10_000_000)
 
 
 def new_holdout_seed() -> int:
@@ -255,6 +257,11 @@ class Campaign(Scoped):
     # (seeding with the id gave every preview, and the campaign itself, a different holdout).
     holdout_seed = models.BigIntegerField(default=new_holdout_seed)
     priority = models.IntegerField(_("优先级"), default=0)
+    # What one conversion (a paid order within the attribution window) is worth to the brand, in yuan:
+    # the joint quota allocation (campaigns.allocation) weighs each customer's purchase probability by it.
+    value_per_conversion = models.DecimalField(
+        _("每次转化价值（元）"), max_digits=12, decimal_places=2, default=Decimal(0)
+    )
     status = models.CharField(_("状态"), max_length=20, choices=CampaignStatus.choices, default=CampaignStatus.DRAFT)
     # When beat should act next (start the send); recurrence advances it.
     due_at = models.DateTimeField(_("发送时间"), null=True, blank=True)
@@ -298,6 +305,10 @@ class Campaign(Scoped):
             models.CheckConstraint(
                 condition=Q(contact_way__isnull=True) | Q(kind="welcome_template"),
                 name="campaign_contact_way_only_welcome",
+            ),
+            models.CheckConstraint(
+                condition=Q(value_per_conversion__gte=0, value_per_conversion__lte=MAX_VALUE_PER_CONVERSION),
+                name="campaign_value_per_conversion_range",
             ),
         ]
         indexes = [
@@ -466,3 +477,41 @@ class DispatchAttempt(models.Model):
 
     class Meta:
         ordering = ["started_at", "id"]
+
+
+class AllocationMode(models.TextChoices):
+    PRIORITY = "priority", _("按优先级")
+    EXPECTED_VALUE = "expected_value", _("按预期价值")
+
+
+class AllocationRun(Scoped):
+    """One planning run of a platform day (campaigns.allocation): the campaigns planned together, the
+    mode the operator chose, and the expected value of both allocations on the same inputs."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    day = models.DateField(_("平台日"))
+    mode = models.CharField(_("分配方式"), max_length=20, choices=AllocationMode.choices)
+    campaign_ids = ArrayField(models.BigIntegerField(), default=list, blank=True)
+    candidates = models.PositiveIntegerField(_("候选人次"), default=0)
+    contested = models.PositiveIntegerField(_("有竞争的客户"), default=0)
+    moved = models.PositiveIntegerField(_("改投的客户"), default=0)
+    planned = models.PositiveIntegerField(_("计划发送"), default=0)
+    value_priority = models.DecimalField(_("按优先级预期价值"), max_digits=16, decimal_places=2, default=Decimal(0))
+    value_joint = models.DecimalField(_("按预期价值预期价值"), max_digits=16, decimal_places=2, default=Decimal(0))
+    # Per campaign: {"<id>": {"priority": {"slots", "value"}, "expected_value": {...}, "rate_source": …}}.
+    details = models.JSONField(default=dict, blank=True)
+    created_by = models.ForeignKey(Staff, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+
+    class Meta:
+        verbose_name = _("联合排期")
+        verbose_name_plural = _("联合排期")
+        ordering = ["-created_at", "-id"]
+        indexes = [models.Index(fields=["organization", "-created_at"], name="allocationrun_org_recent")]
+
+    def __str__(self) -> str:
+        return f"allocation run #{self.pk} ({self.mode})"
+
+    @property
+    def gain(self) -> Decimal:
+        return self.value_joint - self.value_priority

@@ -129,7 +129,7 @@ RETRY_PGCODES = {"40P01"}
 RETRY_CONSTRAINTS = {"ledger_customer_slot_unique", "ledger_group_slot_unique"}
 
 
-def _stage_customers(
+def stage_customers(
     cursor: Any, campaign: Campaign, require_consent: bool, seq: str, customer_ids: list[int] | None = None
 ) -> None:
     """Stage every audience member (delivery id from the sequence, sender, exclusion reason).
@@ -319,7 +319,7 @@ def _release(cursor: Any, campaign_id: int, preempted: list[int], several_window
         )
 
 
-def _write_deliveries(cursor: Any, campaign: Campaign, not_before: datetime) -> int:
+def write_deliveries(cursor: Any, campaign: Campaign, not_before: datetime) -> int:
     """Batches per sender (≤ 10,000 customers / 2,000 groups), then every delivery row in one INSERT.
 
     Most senders have fewer recipients than one call takes, so their batch is ``seq`` 0 without any
@@ -447,7 +447,7 @@ def _plan(campaign_id: int, now: datetime, customer_ids: list[int] | None = None
         if campaign.kind == CampaignKind.BROADCAST_GROUP:
             _stage_groups(cursor, campaign, seq)
         else:
-            _stage_customers(cursor, campaign, policy.require_consent, seq, customer_ids)
+            stage_customers(cursor, campaign, policy.require_consent, seq, customer_ids)
         cursor.execute(f"ANALYZE {STAGE}")  # a temp table has no statistics otherwise
         lap("stage")
         for window in windows:
@@ -455,7 +455,7 @@ def _plan(campaign_id: int, now: datetime, customer_ids: list[int] | None = None
             preempted_all.extend(preempted)
         _release(cursor, campaign.pk, preempted_all, len(windows) > 1)
         lap("reserve")
-        batches = _write_deliveries(cursor, campaign, send_after)
+        batches = write_deliveries(cursor, campaign, send_after)
         lap("write")
         # The counts from the staged rows (the same rows as the deliveries just written, smaller).
         cursor.execute(f"SELECT reason, count(*) FROM {STAGE} GROUP BY reason")

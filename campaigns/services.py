@@ -10,6 +10,7 @@ from __future__ import annotations
 import calendar
 import logging
 from datetime import datetime, timedelta
+from decimal import Decimal
 from typing import Any
 
 from django.core.exceptions import ValidationError
@@ -19,6 +20,7 @@ from django.utils.translation import gettext as _
 
 from campaigns.content import validate_content
 from campaigns.models import (
+    MAX_VALUE_PER_CONVERSION,
     AttemptOutcome,
     Batch,
     BatchStatus,
@@ -76,6 +78,7 @@ def campaign_create(
     holdout_percent: int = 0,
     holdout_seed: int | None = None,
     priority: int = 0,
+    value_per_conversion: Decimal = Decimal(0),
     due_at: datetime | None = None,
     recurrence: str = Recurrence.NONE,
     recurrence_until: datetime | None = None,
@@ -103,6 +106,8 @@ def campaign_create(
         holdout_percent, due_at, recurrence, recurrence_until = 0, None, Recurrence.NONE, None
         if contact_way is not None:
             channel_account_id = contact_way.account_id
+    if not Decimal(0) <= value_per_conversion <= MAX_VALUE_PER_CONVERSION:
+        raise ValidationError([_("每次转化价值须在 0–10000000 元之间")])
     if not 0 <= holdout_percent <= 50:
         raise ValidationError(["对照组比例须在 0–50% 之间"])
     if kind == CampaignKind.BROADCAST_GROUP and not group_ids:
@@ -134,6 +139,7 @@ def campaign_create(
         holdout_percent=holdout_percent,
         **({"holdout_seed": holdout_seed} if holdout_seed is not None else {}),
         priority=priority,
+        value_per_conversion=value_per_conversion,
         due_at=due_at,
         recurrence=recurrence,
         recurrence_until=recurrence_until,
@@ -310,6 +316,7 @@ def _spawn_run(parent: Campaign, due_at: datetime) -> Campaign:
         group_ids=parent.group_ids,
         holdout_percent=parent.holdout_percent,
         priority=parent.priority,
+        value_per_conversion=parent.value_per_conversion,
         status=CampaignStatus.SCHEDULED,
         due_at=due_at,
         parent=parent,

@@ -4,6 +4,7 @@ the staff member's pending confirmations and the campaigns report."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date
 from typing import Any
 
 from django.contrib import messages
@@ -13,12 +14,23 @@ from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from campaigns import selectors, services
+from campaigns import allocation, selectors, services
 from campaigns.forms import POLICY_FIELDS, QuotaPolicyForm
-from campaigns.models import Batch, BatchStatus, Campaign, CampaignKind, CampaignStatus, QuotaPolicy, Recurrence
+from campaigns.models import (
+    AllocationMode,
+    AllocationRun,
+    Batch,
+    BatchStatus,
+    Campaign,
+    CampaignKind,
+    CampaignStatus,
+    QuotaPolicy,
+    Recurrence,
+)
 from campaigns.quota import default_policy
 from channels.models import ChannelAccount, ChannelPlatform, ContactWay, ContactWayKind
 from channels.selectors import picker_options
@@ -55,6 +67,7 @@ def _list(request: AuthenticatedHttpRequest, *, moments: bool) -> HttpResponse:
             "statuses": CampaignStatus.choices,
             "kinds": kinds,
             "f": {"status": status, "kind": kind, "q": q},
+            "can_plan": actor.role == Role.OPERATOR,
         },
     )
 
@@ -176,6 +189,7 @@ def campaign_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
             "interactions": selectors.moment_interactions(campaign=campaign, actor=actor),
             "results": campaign.results or {},
             "can_approve": actor.role in (Role.MANAGER, Role.OPERATOR),
+            "can_plan": actor.role == Role.OPERATOR,
             "active": campaign.status in (CampaignStatus.SCHEDULED, CampaignStatus.SENDING),
             "stuck": list(campaign.batches.filter(status=BatchStatus.NEEDS_OPERATOR).select_related("sender")[:50])
             if actor.role == Role.OPERATOR
@@ -380,3 +394,96 @@ def quota_policy_delete(request: AuthenticatedHttpRequest, pk: int) -> HttpRespo
     else:
         messages.success(request, _("已删除该账号的单独策略，该账号改用品牌默认策略"))
     return redirect("campaigns:quota_policy_list")
+
+
+# -- 联合排期: plan a platform day's campaigns together (campaigns.allocation) ---------------------------
+
+
+def _planner_page(
+    request: AuthenticatedHttpRequest, *, day: date | None, error: str = "", status: int = 200
+) -> HttpResponse:
+    actor = request.actor_obj
+    day = day or timezone.localdate()
+    campaigns = allocation.day_campaigns(organization_id=actor.organization_id, day=day)
+    preview = None
+    if campaigns and not error:
+        try:
+            preview = allocation.allocation_run(
+                organization=actor.organization,
+                day=day,
+                mode=AllocationMode.EXPECTED_VALUE,
+                by=actor.staff,
+                dry_run=True,
+            )
+        except allocation.AllocationError as exc:
+            error = str(exc)
+    rows = {r["id"]: r for r in preview.campaigns} if preview else {}
+    runs = actor.scope(AllocationRun.objects.select_related("created_by"))
+    mode_filter = request.GET.get("mode", "")
+    if mode_filter in AllocationMode.values:
+        runs = runs.filter(mode=mode_filter)
+    page = Paginator(runs.order_by("-created_at", "-id"), PAGE_SIZE).get_page(request.GET.get("page"))
+    return render(
+        request,
+        "campaigns/planner.html",
+        {
+            "day": day,
+            "campaigns": campaigns,
+            "preview": preview,
+            "items": [(c, rows.get(c.pk)) for c in campaigns],
+            "day_iso": day.isoformat(),
+            "modes": AllocationMode.choices,
+            "chosen": AllocationMode.EXPECTED_VALUE if preview and preview.gain > 0 else AllocationMode.PRIORITY,
+            "error": error,
+            "page": page,
+            "mode_filter": mode_filter,
+        },
+        status=status,
+    )
+
+
+def _day(value: str | None) -> date | None:
+    """The platform day from the form (YYYY-MM-DD); raises ValueError on anything else."""
+    if not value:
+        return None
+    return date.fromisoformat(value)
+
+
+@console_view(OPERATOR_ONLY)
+def planner(request: AuthenticatedHttpRequest) -> HttpResponse:
+    try:
+        day = _day(request.GET.get("day"))
+    except ValueError:
+        return _planner_page(request, day=None, error=_("「平台日」格式应为 YYYY-MM-DD，例如 2026-11-23"), status=400)
+    return _planner_page(request, day=day)
+
+
+@require_POST
+@console_view(OPERATOR_ONLY)
+def planner_run(request: AuthenticatedHttpRequest) -> HttpResponse:
+    actor = request.actor_obj
+    try:
+        day = _day(request.POST.get("day"))
+    except ValueError:
+        day = None
+    if day is None:
+        return _planner_page(request, day=None, error=_("「平台日」格式应为 YYYY-MM-DD，例如 2026-11-23"), status=400)
+    mode = request.POST.get("mode", "")
+    if mode not in AllocationMode.values:
+        return _planner_page(request, day=day, error=_("「分配方式」请选择「按优先级」或「按预期价值」"), status=400)
+    try:
+        out = allocation.allocation_run(organization=actor.organization, day=day, mode=mode, by=actor.staff)
+    except allocation.AllocationError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(
+            request,
+            _("已排期 %(n)s 个活动，计划发送 %(planned)s 人次；预期价值 ¥%(value)s（按优先级 ¥%(prio)s）")
+            % {
+                "n": len(out.campaigns),
+                "planned": out.planned,
+                "value": out.value_joint if mode == AllocationMode.EXPECTED_VALUE else out.value_priority,
+                "prio": out.value_priority,
+            },
+        )
+    return redirect(f"{reverse('campaigns:planner')}?day={day.isoformat()}")

@@ -794,6 +794,7 @@ class AuditAction(models.TextChoices):
     CUSTOMER_UNMERGE = "customer_unmerge", _("撤销合并")
     CAMPAIGN_APPROVE = "campaign_approve", _("审批通过活动")
     CAMPAIGN_REJECT = "campaign_reject", _("驳回活动")
+    CAMPAIGN_ALLOCATE = "campaign_allocate", _("排期分配配额")
     CHANNEL_CREDENTIALS = "channel_credentials", _("修改渠道账号凭据")
     GROUP_TRANSFER = "group_transfer", _("客户群继承")
     LOGIN_LOCKOUT = "login_lockout", _("登录被锁定")

@@ -46,6 +46,7 @@
       exclusion_segment_ids: welcome ? [] : multi("exclusion_segment_ids"),
       holdout_percent: welcome ? 0 : Number(field("holdout_percent").value || 0),
       priority: Number(field("priority").value || 0),
+      value_per_conversion: field("value_per_conversion").value || "0",
       due_at: !welcome && when === "at" ? beijingIso(field("due_at").value) : null,
       recurrence: welcome ? "" : field("recurrence").value,
       recurrence_until: welcome ? null : beijingIso(field("recurrence_until").value),
