@@ -9,6 +9,7 @@ class CampaignsConfig(AppConfig):
     def ready(self) -> None:
         # Imported here: the app registry is ready only now. channels asks us what to send with a
         # WelcomeCode; it never imports campaigns itself.
+        from campaigns import segment_conditions
         from campaigns.welcome import welcome_provider
         from channels.registry import register_welcome_provider
 
@@ -28,3 +29,5 @@ class CampaignsConfig(AppConfig):
 
         register_profile_section("campaigns/_profile_campaigns.html", profile_campaigns)
         register_campaign_names(campaign_names)
+        # Segment leaves may ask "received a broadcast within N days" (contacts never imports campaigns).
+        segment_conditions.register()

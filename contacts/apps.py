@@ -9,3 +9,8 @@ class ContactsConfig(AppConfig):
     def ready(self) -> None:
         # Imported here, once the app registry is ready: registers the trigram-friendly __ilike lookup.
         from contacts import lookups  # noqa: F401
+        from contacts.segments import register_contacts_conditions
+
+        # Segment behaviour conditions contacts itself answers (group joined / left within a window);
+        # analytics and campaigns register theirs in their own ready().
+        register_contacts_conditions()
