@@ -154,17 +154,19 @@ def segment_preview(request: AuthenticatedHttpRequest) -> HttpResponse:
         body = json.loads(request.body or b"{}")
     except ValueError:
         return JsonResponse({"detail": _("条件不是合法的 JSON，请检查后重试")}, status=400)
-    expression = body.get("expression", {}) if isinstance(body, dict) else None
-    if not isinstance(expression, dict):
+    expression = body.get("expression", {}) if isinstance(body, dict) else []
+    if expression is not None and not isinstance(expression, dict):
         return JsonResponse({"detail": _("条件必须是一个 JSON 对象")}, status=400)
     try:
         count = segments.segment_count(actor=actor, expression=expression)
         sample = segments.segment_sample(actor=actor, expression=expression, limit=SAMPLE_SIZE)
+        description = segments.describe(expression, organization_id=actor.organization_id)
     except segments.SegmentError as exc:
         return JsonResponse({"detail": str(exc)}, status=400)
     return JsonResponse(
         {
             "count": count,
+            "description": description,
             "sample": [
                 {
                     "id": c.pk,
