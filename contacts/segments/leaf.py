@@ -233,7 +233,8 @@ def validate_leaf(expression: Any) -> dict[str, Any]:
     if consent != "any":
         out["consent"] = consent
     for key, condition in registry.conditions().items():
-        if expression.get(key) not in (None, {}):
+        # {} is meaningful here ({"orders": {}}: ordered at least once); the condition decides.
+        if expression.get(key) is not None:
             out[key] = condition.validate(expression[key])
     return out
 
