@@ -176,6 +176,6 @@ class ExpressionFieldExtension(OpenApiSerializerFieldExtension):  # type: ignore
 
     def map_serializer_field(self, auto_schema: Any, direction: Any) -> Any:
         for name, schema in components().items():
-            component = ResolvedComponent(name=name, type=ResolvedComponent.SCHEMA, object=name, schema=schema)
+            component = ResolvedComponent(name=name, type=ResolvedComponent.SCHEMA, object=name, schema=schema)  # type: ignore[no-untyped-call]
             auto_schema.registry.register_on_missing(component)
         return expression_schema()
