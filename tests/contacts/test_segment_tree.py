@@ -8,6 +8,7 @@ One dataset is built once for the hypothesis test; each example only runs querie
 from __future__ import annotations
 
 import datetime as dt
+import json
 import random
 from decimal import Decimal
 from typing import Any
@@ -515,3 +516,51 @@ def test_describe_reads_the_rule_in_one_sentence() -> None:
     # The tag-only part is one query_int, served by the composite GIN.
     sql, _params = segments.count_sql(organization_id=org.pk, expression=tree_, now=NOW)
     assert sql.count("@@") == 1 and "EXISTS (SELECT 1 FROM analytics_order" in sql
+
+
+def test_the_api_saves_and_previews_a_tree_with_its_sentence(world: Any) -> None:
+    skincare = TagFactory(group__organization=world.org, name="护肤")
+    dnd = TagFactory(group__organization=world.org, name="勿扰")
+    mine = CustomerFactory(organization=world.org, home_store=world.store_a)
+    theirs = CustomerFactory(organization=world.org, home_store=world.store_b)
+    for customer in (mine, theirs):
+        services.customer_tag_add(customer=customer, tag=skincare)
+    services.customer_tag_add(customer=theirs, tag=dnd)
+    Order.objects.create(
+        organization=world.org,
+        customer=mine,
+        store=world.store_a,
+        amount=88,
+        paid_at=dt.datetime.now(SH),
+        source="api",
+        external_ref="t1",
+    )
+    tree_ = {"all": [{"tags": {"any": [skincare.pk]}}, {"not": {"tags": {"any": [dnd.pk]}}}, {"orders": {}}]}
+    client = world.client_for(world.operator)
+    preview = client.post("/api/v1/segments/preview/", {"expression": tree_}, content_type="application/json")
+    assert preview.status_code == 200, preview.content
+    body = preview.json()
+    assert body["count"] == 1 and [c["id"] for c in body["sample"]] == [mine.pk]
+    assert body["description"] == "有标签“护肤”，且不满足（有标签“勿扰”），且曾经下过单。"
+    # null is everyone, in preview and save alike.
+    everyone = client.post("/api/v1/segments/preview/", {"expression": None}, content_type="application/json")
+    assert everyone.status_code == 200 and everyone.json()["count"] == 2
+    saved = client.post(
+        "/api/v1/segments/", {"name": "护肤非勿扰", "expression": tree_}, content_type="application/json"
+    )
+    assert saved.status_code == 201 and saved.json()["last_count"] == 1
+    # The store staff member's preview counts inside their store only.
+    either = {"any": [{"tags": {"any": [skincare.pk]}}, {"orders": {}}]}
+    counts = {
+        who: world.client_for(who)
+        .post("/api/v1/segments/preview/", {"expression": either}, content_type="application/json")
+        .json()["count"]
+        for who in (world.operator, world.store_staff)
+    }
+    assert counts == {world.operator: 2, world.store_staff: 1}
+    console = world.client_for(world.manager).post(
+        "/segments/preview/", json.dumps({"expression": tree_}), content_type="application/json"
+    )
+    assert console.json()["description"] == body["description"]
+    too_deep = client.post("/api/v1/segments/preview/", {"expression": _deep(9)}, content_type="application/json")
+    assert too_deep.status_code == 400 and "最多嵌套 8 层" in too_deep.json()["detail"]
