@@ -163,7 +163,8 @@ class ExpressionField(serializers.JSONField):
     def to_internal_value(self, data: Any) -> Any:
         value = super().to_internal_value(data)
         if value is not None and not isinstance(value, dict):
-            self.fail("not_object")
+            # Not self.fail(): the message shows JSON, whose braces str.format would read as fields.
+            raise serializers.ValidationError(str(self.error_messages["not_object"]), code="not_object")
         return value
 
 

@@ -564,3 +564,10 @@ def test_the_api_saves_and_previews_a_tree_with_its_sentence(world: Any) -> None
     assert console.json()["description"] == body["description"]
     too_deep = client.post("/api/v1/segments/preview/", {"expression": _deep(9)}, content_type="application/json")
     assert too_deep.status_code == 400 and "最多嵌套 8 层" in too_deep.json()["detail"]
+
+
+def test_an_expression_that_is_not_an_object_is_a_400_naming_it(world: Any) -> None:
+    client = world.client_for(world.operator)
+    for body in ({"expression": [1]}, {"expression": "tags"}):
+        response = client.post("/api/v1/segments/preview/", body, content_type="application/json")
+        assert response.status_code == 400 and "JSON 对象" in json.dumps(response.json(), ensure_ascii=False)

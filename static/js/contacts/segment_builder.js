@@ -96,13 +96,21 @@
     const row = el("div", { class: "cond-row", "data-testid": "condition" });
     const pick = el("select", { class: "kind", "aria-label": T.conditionKind });
     Object.entries(KINDS).forEach(([k, d]) => pick.add(new Option(d.label, k, false, k === kind)));
+    if (kind === "raw") pick.add(new Option(T.kRaw, "raw", false, true));
     const body = el("div", { class: "cond-body" });
     const remove = el("button", { type: "button", class: "link danger-link", "aria-label": T.removeCondition }, "✕");
     remove.addEventListener("click", () => { row.remove(); schedule(); });
     const head = el("div", { class: "cond-head" }); head.append(pick, remove);
     row.append(head, body);
     function render(k, v) {
-      body.innerHTML = ""; const d = KINDS[k]; v = v || {};
+      body.innerHTML = ""; v = v || {};
+      if (k === "raw") {
+        // A condition this page has no editor for (e.g. one a newer app registered): kept as it is.
+        body.appendChild(el("code", { class: "raw" }, JSON.stringify(v)));
+        row.read = () => v;
+        return;
+      }
+      const d = KINDS[k];
       if (d.editor === "chips" || d.editor === "one") {
         const box = chipBox(d.items(), Array.isArray(v) ? v : v ? [v] : [], d.editor === "one");
         body.appendChild(box);
@@ -178,6 +186,7 @@
         row.read = () => {
           const o = readWindow(); if (!Object.keys(o).length) return null;
           if (box) { const p = box.read(); if (p.length) o[d.idsKey] = p; }
+          if (!box && (v.campaign_ids || []).length) o.campaign_ids = v.campaign_ids;  // set through the API
           return { [k]: o };
         };
       }
@@ -228,6 +237,7 @@
       if (key === "tags") ["any", "all", "none"].forEach((p) => { if ((v[p] || []).length) items.push({ kind: "tags_" + p, value: v[p] }); });
       else if (key === "custom") Object.entries(v).forEach(([f, c]) => items.push({ kind: "custom", value: { [f]: c } }));
       else if (KINDS[key]) items.push({ kind: key, value: v });
+      else items.push({ kind: "raw", value: { [key]: v } });
     });
     return items;
   }
