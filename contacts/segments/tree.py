@@ -78,8 +78,12 @@ def _normalize(expression: Any, path: str) -> dict[str, Any]:
         inner = _normalize(children, f"{path}.not")
         return {"not": inner}
     parts = [_normalize(child, f"{path}.{key}[{i}]") for i, child in enumerate(children)]
-    if len(parts) == 1:
-        return parts[0]
+    # {} is everyone: it drops out of an AND, and an OR containing it is everyone.
+    if key == "any" and {} in parts:
+        return {}
+    parts = [p for p in parts if p != {}]
+    if len(parts) <= 1:
+        return parts[0] if parts else {}
     return {key: parts}
 
 

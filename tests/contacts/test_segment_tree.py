@@ -482,6 +482,9 @@ def test_tree_limits_name_the_problem() -> None:
     with pytest.raises(segments.SegmentError, match="时间范围"):
         segments.validate({"broadcast": {"campaign_ids": [1]}})
     assert segments.validate(None) == {} and segments.validate({"all": [{}]}) == {}
+    # {} (everyone) drops out of an AND and makes an OR everyone.
+    assert segments.validate({"all": [{}, {"tags": {"all": [1]}}]}) == {"tags": {"all": [1]}}
+    assert segments.validate({"any": [{}, {"tags": {"all": [1]}}]}) == {}
     # A stored flat expression is a leaf; a one-child group collapses to its child.
     assert segments.validate({"all": [{"tags": {"all": ["2"]}}]}) == {"tags": {"all": [2]}}
 
