@@ -8,7 +8,7 @@ class AnalyticsConfig(AppConfig):
 
     def ready(self) -> None:
         # Imported here: models need the app registry, which is ready only now.
-        from analytics import rollups
+        from analytics import rollups, segment_conditions
         from analytics.models import BuyerFact, CustomerMonth
         from analytics.selectors import customer_orders_export
         from contacts import services as contact_services
@@ -26,3 +26,5 @@ class AnalyticsConfig(AppConfig):
         from analytics.profile import profile_orders  # imported here: it needs the app registry
 
         contact_services.register_profile_section("analytics/_profile_orders.html", profile_orders)
+        # Segment leaves may ask about orders ("ordered 母婴 in the last 30 days", "no repeat in 60 days").
+        segment_conditions.register()

@@ -9,6 +9,7 @@ class CampaignsConfig(AppConfig):
     def ready(self) -> None:
         # Imported here: the app registry is ready only now. channels asks us what to send with a
         # WelcomeCode; it never imports campaigns itself.
+        from campaigns import segment_conditions
         from campaigns.welcome import welcome_provider
         from channels.registry import register_welcome_provider
 
@@ -34,3 +35,5 @@ class CampaignsConfig(AppConfig):
         from contacts.services import register_tag_usage
 
         register_tag_usage(tag_usage)
+        # Segment leaves may ask "received a broadcast within N days" (contacts never imports campaigns).
+        segment_conditions.register()

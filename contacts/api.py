@@ -36,7 +36,7 @@ from contacts.models import (
     Tag,
     TagGroup,
 )
-from contacts.segments import SegmentError, segment_count, segment_queryset, segment_sample, validate
+from contacts.segments import SegmentError, describe, segment_count, segment_queryset, segment_sample, validate
 from contacts.serializers import (
     BulkTagInputSerializer,
     CustomerDetailSerializer,
@@ -574,7 +574,14 @@ class SegmentPreviewView(ContactsAPIView):
             **self.get_serializer_context(),
             "tags": selectors.tag_map(organization_id=self.actor.organization_id),
         }
-        return Response({"count": count, "sample": CustomerSerializer(sample, many=True, context=context).data})
+        description = describe(expression, organization_id=self.actor.organization_id)
+        return Response(
+            {
+                "count": count,
+                "description": description,
+                "sample": CustomerSerializer(sample, many=True, context=context).data,
+            }
+        )
 
 
 # --- import --------------------------------------------------------------------------------------

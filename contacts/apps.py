@@ -15,3 +15,9 @@ class ContactsConfig(AppConfig):
         # Tagging rules name a tag and a segment: a tag deletion lists them (and refuses one that would
         # make a rule tag everyone).
         register_tag_usage(tag_rule_usages)
+
+        from contacts.segments import register_contacts_conditions
+
+        # Segment behaviour conditions contacts itself answers (group joined / left within a window);
+        # analytics and campaigns register theirs in their own ready().
+        register_contacts_conditions()

@@ -269,6 +269,9 @@ class SegmentPreviewInputSerializer(serializers.Serializer):  # type: ignore[typ
 
 class SegmentPreviewSerializer(serializers.Serializer):  # type: ignore[type-arg]
     count = serializers.IntegerField()
+    description = serializers.CharField(
+        help_text="规则的中文说明（一句话），例如 有标签“护肤”或“彩妆”，且最近 30 天下过单。"
+    )
     sample = CustomerSerializer(many=True)
 
 

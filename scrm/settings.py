@@ -220,6 +220,7 @@ SPECTACULAR_SETTINGS = {
         "LedgerKindEnum": "campaigns.models.LedgerKind",
         "TimelineKindEnum": "contacts.models.TimelineKind",
         "SourceChannelEnum": "contacts.models.SourceChannel",
+        "LifecycleEnum": "contacts.models.Lifecycle",
         "LeadSourceEnum": "channels.models.LeadSource",
         "OrderSourceEnum": "analytics.models.OrderSource",
         "OrderStatusEnum": "analytics.models.OrderStatus",

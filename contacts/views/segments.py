@@ -170,19 +170,23 @@ def segment_preview(request: AuthenticatedHttpRequest) -> HttpResponse:
         return JsonResponse({"detail": _("条件不是合法的 JSON，请检查后重试")}, status=400)
     if not isinstance(body, dict):
         return JsonResponse({"detail": _("条件必须是一个 JSON 对象")}, status=400)
-    expression = body.get("expression") or {}  # null: everyone, as saving reads it
-    if not isinstance(expression, dict):
+    expression = body.get("expression")
+    if expression is None:
+        expression = {}  # null: everyone, as saving reads it
+    if not isinstance(expression, dict):  # a list, a string, 0 or "" is not a rule
         return JsonResponse({"detail": _("条件必须是一个 JSON 对象")}, status=400)
     try:
         # The same reference check as saving: an unknown or deleted id is a 400 naming it.
         expression = segments.validate(expression, organization_id=actor.organization_id)
         count = segments.segment_count(actor=actor, expression=expression)
         sample = segments.segment_sample(actor=actor, expression=expression, limit=SAMPLE_SIZE)
+        description = segments.describe(expression, organization_id=actor.organization_id)
     except segments.SegmentError as exc:
         return JsonResponse({"detail": str(exc)}, status=400)
     return JsonResponse(
         {
             "count": count,
+            "description": description,
             "sample": [
                 {
                     "id": c.pk,

@@ -73,7 +73,7 @@ def test_segment_builder_counts_live(people: People, login_page: Any) -> None:
     page.goto("/segments/new/")
     count = page.get_by_test_id("segment-count")
     page.wait_for_function("() => document.querySelector('#seg-count').textContent.trim() === '2'")
-    page.locator("#tag-conds .chip-btn", has_text="金卡").click()
+    page.get_by_test_id("condition").first.get_by_role("button", name="金卡").click()
     page.wait_for_function("() => document.querySelector('#seg-count').textContent.trim() === '1'")
     assert count.inner_text().strip() == "1"
     page.locator("input[name=name]").fill("金卡客户")
@@ -145,19 +145,26 @@ def test_segment_builder_filters_on_the_brands_custom_fields(people: People, log
     page = login_page(people.world.operator)
     page.goto("/segments/new/")
     page.wait_for_function("() => document.querySelector('#seg-count').textContent.trim() === '2'")
-    skin = page.locator('#custom-conds .custom-row[data-key="skin"]')
+    skin = page.get_by_test_id("condition").first
+    skin.get_by_label("条件类型").select_option("custom")
+    skin.get_by_label("自定义字段").select_option("skin")
     skin.get_by_role("button", name="干性").click()
     page.wait_for_function("() => document.querySelector('#seg-count').textContent.trim() === '1'")
-    page.locator('#custom-conds .custom-row[data-key="points"] input').first.fill("1000")
+    page.get_by_role("button", name="＋ 添加条件").first.click()
+    points = page.get_by_test_id("condition").nth(1)
+    points.get_by_label("条件类型").select_option("custom")
+    points.get_by_label("自定义字段").select_option("points")
+    points.locator(".cond-body input").first.fill("1000")
     page.wait_for_function("() => document.querySelector('#seg-count').textContent.trim() === '0'")
-    page.locator('#custom-conds .custom-row[data-key="points"] input').first.fill("800")
+    points.locator(".cond-body input").first.fill("800")
     page.wait_for_function("() => document.querySelector('#seg-count').textContent.trim() === '1'")
     page.locator("input[name=name]").fill("干性高积分")
     page.get_by_role("button", name="保存分群").click()
     page.get_by_text("分群已保存").wait_for()
     saved = Segment.objects.get(organization=org, name="干性高积分")
-    assert saved.expression["custom"] == {"skin": {"in": ["干性"]}, "points": {"min": 800}}
+    assert saved.expression == {"all": [{"custom": {"skin": {"in": ["干性"]}}}, {"custom": {"points": {"min": 800}}}]}
     # Reopened, the builder shows the saved conditions and the same count.
     page.goto(f"/segments/{saved.pk}/")
     page.wait_for_function("() => document.querySelector('#seg-count').textContent.trim() === '1'")
+    skin = page.get_by_test_id("condition").first
     assert "on" in (skin.get_by_role("button", name="干性").get_attribute("class") or "")

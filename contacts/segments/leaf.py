@@ -1,4 +1,7 @@
-"""Segments: a JSON expression (docs/architecture.md#segment-facts) validated and compiled to ONE SQL query.
+"""Segment leaves: one flat condition object (docs/segments.md), validated and compiled to SQL predicates.
+
+A leaf is what every saved segment was before rule trees: all its keys AND'ed. :mod:`contacts.segments.tree`
+combines leaves with all / any / not into ONE SQL statement.
 
 Counts, the campaign planner and every ``id`` list read ``contacts_segmentfact``: one narrow row per
 customer that Postgres triggers keep identical to the customer's segment columns (dates as platform
@@ -17,15 +20,11 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from django.db import connection
-from django.db.models import BooleanField, QuerySet
-from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _l
 
 from contacts.models import (
     ChurnRisk,
-    Customer,
     CustomerGroup,
     CustomField,
     CustomFieldKind,
@@ -35,6 +34,8 @@ from contacts.models import (
     Store,
     Tag,
 )
+from contacts.segments import registry
+from contacts.segments.registry import SegmentError
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 CONSENT_VALUES = ("any", "granted", "not_granted", "opted_out")
@@ -72,10 +73,6 @@ CUSTOM_OPS: dict[str, set[str]] = {
 }
 ALL_CUSTOM_OPS = {op for ops in CUSTOM_OPS.values() for op in ops}
 TAG_KEYS = {"all": _l("全部包含"), "any": _l("包含任一"), "none": _l("都不包含")}
-
-
-class SegmentError(ValueError):
-    """The expression cannot be used; the message (Chinese) names the field and says what to fix."""
 
 
 def _bad_id(label: Any, item: Any) -> str:
@@ -146,21 +143,23 @@ def _number(value: Any, label: str, *, integer: bool) -> int | float | None:
     return int(number) if number == number.to_integral_value() else float(number)
 
 
-def validate(expression: Any, *, organization_id: int | None = None) -> dict[str, Any]:
-    """Check and normalize an expression (sorted unique ids, ISO dates, empty parts dropped).
+def known_keys() -> set[str]:
+    """The keys a leaf may use: the built-in ones and the behaviour conditions registered so far."""
+    return KNOWN_KEYS | set(registry.conditions())
 
-    With ``organization_id``, also check that every referenced tag, store, staff member and group
-    exists in that organization.
-    """
+
+def validate_leaf(expression: Any) -> dict[str, Any]:
+    """Check and normalize one leaf (sorted unique ids, ISO dates, empty parts dropped)."""
     if expression is None:
         return {}
     if not isinstance(expression, dict):
         raise SegmentError(_('分群条件必须是一个 JSON 对象，例如 {"tags": {"all": [1]}}'))
-    unknown = sorted(set(expression) - KNOWN_KEYS)
+    known = known_keys()
+    unknown = sorted(set(expression) - known)
     if unknown:
         raise SegmentError(
             _("不认识的条件：%(unknown)s；可用的条件有 %(known)s")
-            % {"unknown": ", ".join(unknown), "known": ", ".join(sorted(KNOWN_KEYS))}
+            % {"unknown": ", ".join(unknown), "known": ", ".join(sorted(known | {"all", "any", "not"}))}
         )
     out: dict[str, Any] = {}
     tags = expression.get("tags")
@@ -233,8 +232,10 @@ def validate(expression: Any, *, organization_id: int | None = None) -> dict[str
         )
     if consent != "any":
         out["consent"] = consent
-    if organization_id is not None:
-        _check_references(out, organization_id)
+    for key, condition in registry.conditions().items():
+        # {} is meaningful here ({"orders": {}}: ordered at least once); the condition decides.
+        if expression.get(key) is not None:
+            out[key] = condition.validate(expression[key])
     return out
 
 
@@ -354,7 +355,12 @@ def _custom_conds(column: str, custom: dict[str, dict[str, Any]]) -> tuple[list[
     return conds, params
 
 
-def _check_references(expression: dict[str, Any], organization_id: int) -> None:
+def check_leaf_references(expression: dict[str, Any], organization_id: int) -> None:
+    """Every tag, store, staff member, group, custom field (and registered condition's ids) of a
+    normalized leaf exists in the organization; else a :class:`SegmentError` naming them."""
+    for key, condition in registry.conditions().items():
+        if key in expression and condition.check_references is not None:
+            condition.check_references(expression[key], organization_id)
     if expression.get("custom"):
         _check_custom(expression["custom"], organization_id)
     tag_ids = {i for ids in expression.get("tags", {}).values() for i in ids}
@@ -389,25 +395,24 @@ def _day_start(day: str) -> dt.datetime:
     return dt.datetime.combine(dt.date.fromisoformat(day), dt.time.min, tzinfo=SHANGHAI)
 
 
-def _where(
-    alias: str, expression: dict[str, Any], store_ids: frozenset[int] | None, *, facts: bool
+def leaf_where(
+    alias: str, expression: dict[str, Any], *, facts: bool, now: dt.datetime, tags: bool = True
 ) -> tuple[list[str], list[Any]]:
-    """Predicates for a normalized expression, with params.
+    """Predicates for a normalized leaf, with params (AND'ed by the caller).
 
     ``alias`` is a ``contacts_segmentfact`` row when ``facts`` (days are dates there), else a
-    ``contacts_customer`` row (days become Shanghai day boundaries on the timestamps).
+    ``contacts_customer`` row (days become Shanghai day boundaries on the timestamps). With
+    ``tags=False`` the tag part is left out (the tree folds it into a shared ``query_int``).
+    Behaviour conditions get ``now`` so a relative window means the same instant in every part.
     """
     conds: list[str] = []
     params: list[Any] = []
-    if expression.get("tags"):
+    if tags and expression.get("tags"):
         conds.append(f"{alias}.tag_ids @@ %s::query_int")
         params.append(tag_query(expression["tags"]))
     if expression.get("stores"):
         conds.append(f"{alias}.home_store_id = ANY(%s)")
         params.append(list(expression["stores"]))
-    if store_ids is not None:
-        conds.append(f"{alias}.home_store_id = ANY(%s)")
-        params.append(sorted(store_ids))
     if expression.get("source_channels"):
         conds.append(f"{alias}.source_channel = ANY(%s)")
         params.append(list(expression["source_channels"]))
@@ -472,54 +477,9 @@ def _where(
         conds.append(f"NOT {alias}.marketing_consent AND NOT ({opted_out})")
     elif consent == "opted_out":
         conds.append(opted_out)
+    for key, condition in registry.conditions().items():
+        if key in expression:
+            sql, extra = condition.compile(expression[key], f"{alias}.id", now)
+            conds.append(sql)
+            params += extra
     return conds, params
-
-
-def compile_where(
-    *, organization_id: int, expression: dict[str, Any], store_ids: frozenset[int] | None = None, alias: str = "c"
-) -> tuple[str, list[Any]]:
-    """The WHERE condition (with params) on ``contacts_segmentfact {alias}`` for an expression."""
-    normalized = validate(expression)
-    conds, params = _where(alias, normalized, store_ids, facts=True)
-    return " AND ".join([f"{alias}.organization_id = %s", *conds]), [organization_id, *params]
-
-
-def compile_sql(
-    *, organization_id: int, expression: dict[str, Any], store_ids: frozenset[int] | None = None
-) -> tuple[str, list[Any]]:
-    """SQL selecting ``id`` of the matching customers (for ``INSERT … SELECT`` and counts)."""
-    where, params = compile_where(organization_id=organization_id, expression=expression, store_ids=store_ids)
-    return f"SELECT c.id FROM contacts_segmentfact c WHERE {where}", params
-
-
-def count_sql(
-    *, organization_id: int, expression: dict[str, Any], store_ids: frozenset[int] | None = None
-) -> tuple[str, list[Any]]:
-    sql, params = compile_sql(organization_id=organization_id, expression=expression, store_ids=store_ids)
-    return "SELECT count(*) FROM contacts_segmentfact c WHERE " + sql.split(" WHERE ", 1)[1], params
-
-
-def segment_queryset(*, actor: Any, expression: dict[str, Any]) -> QuerySet[Customer]:
-    """The actor's customers matching the expression, as a queryset (filters stay on the base table)."""
-    normalized = validate(expression)
-    qs: QuerySet[Customer] = actor.scope(Customer.objects.all())
-    conds, params = _where(Customer._meta.db_table, normalized, None, facts=False)
-    if conds:
-        # Vetted fragments from _where with bound parameters only; no user text reaches the SQL.
-        where = RawSQL(" AND ".join(f"({c})" for c in conds), params, output_field=BooleanField())  # noqa: S611
-        qs = qs.filter(where)
-    return qs
-
-
-def segment_count(*, actor: Any, expression: dict[str, Any]) -> int:
-    """How many of the actor's customers match (one ``count(*)`` statement)."""
-    sql, params = count_sql(organization_id=actor.organization_id, expression=expression, store_ids=actor.store_ids)
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        return int(cursor.fetchone()[0])
-
-
-def segment_sample(*, actor: Any, expression: dict[str, Any], limit: int = 20) -> list[Customer]:
-    """Up to ``limit`` matching customers, newest first (with their home store)."""
-    qs = segment_queryset(actor=actor, expression=expression)
-    return list(qs.select_related("home_store").order_by("-created_at", "-id")[: max(0, min(limit, 200))])
