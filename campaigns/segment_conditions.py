@@ -13,6 +13,7 @@ from typing import Any
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _l
 
+from campaigns.models import Campaign
 from contacts.segments import SegmentError, register_segment_condition
 from contacts.segments.behaviour import (
     ID_SCHEMA,
@@ -48,14 +49,12 @@ def broadcast_compile(value: dict[str, Any], customer: str, now: dt.datetime) ->
 
 
 def broadcast_describe(value: dict[str, Any], organization_id: int | None) -> str:
-    from campaigns.models import Campaign
 
     which = names(Campaign, value["campaign_ids"], organization_id) if value.get("campaign_ids") else _("群发")
     return _("%(window)s收到过%(which)s") % {"window": window_describe(value), "which": which}
 
 
 def broadcast_references(value: dict[str, Any], organization_id: int) -> None:
-    from campaigns.models import Campaign
 
     check_ids(Campaign, value.get("campaign_ids", []), organization_id, _("群发活动"))
 

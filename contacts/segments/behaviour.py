@@ -14,6 +14,8 @@ from zoneinfo import ZoneInfo
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _l
 
+from contacts.models import CustomerGroup
+from contacts.segments.leaf import _day, _id_list  # the leaf's date (1970–2100, ISO) and id rules
 from contacts.segments.registry import SegmentError, register_segment_condition
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
@@ -46,7 +48,6 @@ def positive_int(value: Any, label: Any, *, maximum: int) -> int:
 
 def window_validate(value: dict[str, Any], label: Any, *, required: bool = True) -> dict[str, Any]:
     """The normalized window part of a behaviour condition (other keys are the caller's)."""
-    from contacts.segments.leaf import _day  # the leaf's date rules (1970–2100, ISO)
 
     out: dict[str, Any] = {}
     if value.get("within_days") not in (None, ""):
@@ -107,7 +108,6 @@ def window_describe(window: dict[str, Any]) -> str:
 
 
 def id_list_validate(value: Any, label: Any) -> list[int]:
-    from contacts.segments.leaf import _id_list
 
     return _id_list(value, str(label))
 
@@ -167,7 +167,6 @@ def _group_compile(key: str) -> Any:
 
 def _group_describe(key: str) -> Any:
     def describe(value: dict[str, Any], organization_id: int | None) -> str:
-        from contacts.models import CustomerGroup
 
         where = names(CustomerGroup, value["group_ids"], organization_id) if value.get("group_ids") else _("客户群")
         if key == "group_joined":
@@ -178,7 +177,6 @@ def _group_describe(key: str) -> Any:
 
 
 def _group_references(value: dict[str, Any], organization_id: int) -> None:
-    from contacts.models import CustomerGroup
 
     check_ids(CustomerGroup, value.get("group_ids", []), organization_id, _("客户群"))
 

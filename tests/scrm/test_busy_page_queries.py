@@ -24,7 +24,7 @@ PAGES = {
     "customer_list": ("GET", "/customers/", 27),
     "customer_search": ("GET", "/customers/?q=顾客", 27),
     "customer_profile": ("GET", "profile", 39),
-    "segment_preview": ("POST", "/segments/preview/", 26),
+    "segment_preview": ("POST", "/segments/preview/", 28),
     "reports_overview": ("GET", "/reports/", 26),
     "api_customers": ("API", "/api/v1/customers/", 7),
     "api_customers_tag": ("API", "/api/v1/customers/?tag={tag}", 7),
