@@ -21,11 +21,11 @@ vendor: $(STAMP)
 run: install
 	$(PY) -m scrm.launcher
 
-# Two pytest-xdist workers (one per core), each with its own test database (test_<name>_gwN) and Redis
-# database (the named one + N, see scrm/settings_test.py); the real-process tests (marked slow) all run
-# on one worker (tests/conftest.py). Only against a named PostgreSQL and Redis: the embedded ones are one
-# server per data folder. PYTEST_WORKERS=0 make test: serial.
-PYTEST_WORKERS ?= $(if $(and $(DATABASE_URL),$(REDIS_URL)),2,0)
+# PYTEST_WORKERS=2 make test: two pytest-xdist workers, each with its own test database
+# (test_<name>_gwN) and Redis database (the named one + N, see scrm/settings_test.py); the real-process
+# tests (marked slow) all run on one worker (tests/conftest.py). Only with a named PostgreSQL and Redis
+# (the embedded ones are one server per data folder). Serial (0) until measured on a quiet machine.
+PYTEST_WORKERS ?= 0
 
 test: install
 	$(VENV)/bin/ruff check .
