@@ -21,10 +21,16 @@ vendor: $(STAMP)
 run: install
 	$(PY) -m scrm.launcher
 
+# PYTEST_WORKERS=2 make test: two pytest-xdist workers, each with its own test database
+# (test_<name>_gwN) and Redis database (the named one + N, see scrm/settings_test.py); the real-process
+# tests (marked slow) all run on one worker (tests/conftest.py). Only with a named PostgreSQL and Redis
+# (the embedded ones are one server per data folder). Serial (0) until measured on a quiet machine.
+PYTEST_WORKERS ?= 0
+
 test: install
 	$(VENV)/bin/ruff check .
 	$(PY) manage.py makemigrations --check --dry-run
-	$(PY) -m pytest
+	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup
 
 lint: test
 	$(VENV)/bin/mypy scrm contacts channels campaigns analytics todos offers journeys

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import subprocess
 import sys
 import time
@@ -93,9 +94,14 @@ class WorkerHandle:
             time.sleep(interval)
         raise AssertionError(f"timed out; worker log tail:\n{self.log_path.read_text()[-3000:]}")
 
-    def stop(self, kill: bool = False) -> None:
+    def stop(self, kill: bool = False, cold: bool = False) -> None:
+        """Warm shutdown (SIGTERM: running tasks finish); ``cold`` = SIGQUIT, Celery's cold shutdown
+        (no waiting for the pool to wind down), for a test that is over; ``kill`` = SIGKILL."""
         if self.process.poll() is None:
-            self.process.kill() if kill else self.process.terminate()
+            if kill:
+                self.process.kill()
+            else:
+                self.process.send_signal(signal.SIGQUIT if cold else signal.SIGTERM)
             try:
                 self.process.wait(timeout=20)
             except subprocess.TimeoutExpired:
@@ -157,4 +163,13 @@ def celery_worker(transactional_db: Any, tmp_path: Path) -> Iterator[WorkerHandl
     """A real worker process for this test; data must be committed (transactional_db) for it to see."""
     handle = start_worker(tmp_path)
     yield handle
-    handle.stop()
+    handle.stop(cold=True)  # the test has seen what it waited for; a warm shutdown only costs seconds
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Under ``make test``'s two xdist workers (``--dist loadgroup``) the real-process tests (marked
+    ``slow``: Celery workers, gunicorn, the launcher, faults with timing bounds) all run on one worker,
+    one after another as in a serial run; the other worker takes the in-process tests meanwhile."""
+    for item in items:
+        if item.get_closest_marker("slow") is not None:
+            item.add_marker(pytest.mark.xdist_group("real-processes"))

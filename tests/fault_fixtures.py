@@ -37,6 +37,7 @@ class PrivateRedis:
     process: subprocess.Popen[bytes] | None = None
     restarts: int = 0
     log: list[str] = field(default_factory=list)
+    queued_at_restart: int | None = None
 
     @property
     def url(self) -> str:
@@ -81,6 +82,8 @@ class PrivateRedis:
             during()
         time.sleep(down_for)
         self.start()
+        # Counted the moment it answers, before a reconnecting worker hands back what it held.
+        self.queued_at_restart = self.queued()
         self.restarts += 1
 
     def queued(self) -> int:

@@ -33,7 +33,9 @@ def _wait_listening(port: int, proc: subprocess.Popen[bytes], timeout: float = 6
         try:
             requests.get(f"http://127.0.0.1:{port}/login/", timeout=5)
             return
-        except requests.ConnectionError:
+        except (requests.ConnectionError, requests.Timeout):
+            # The master accepts connections before its worker has imported Django: on a busy
+            # machine the first request can time out rather than be refused.
             time.sleep(0.3)
     raise AssertionError("gunicorn did not start")
 
