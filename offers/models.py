@@ -95,8 +95,13 @@ class CouponTemplate(Scoped):
         }
         if self.kind == DiscountKind.AMOUNT:
             face = gettext("满 ¥%(t)s 减 ¥%(off)s") if self.threshold else gettext("立减 ¥%(off)s")
+        elif self.threshold:
+            # English reads the percent off, not the share paid, so its text names another argument.
+            # xgettext:no-python-format
+            face = gettext("满 ¥%(t)s 享 %(rate)s 折")
         else:
-            face = gettext("满 ¥%(t)s 享 %(rate)s 折") if self.threshold else gettext("%(rate)s 折")
+            # xgettext:no-python-format
+            face = gettext("%(rate)s 折")
         return face % values
 
 
