@@ -129,7 +129,7 @@ def _errors(exc: Exception) -> Response:
 
 class ExclusionOut(serializers.Serializer):  # type: ignore[type-arg]
     reason = serializers.CharField(help_text="排除原因代码（opted_out / no_consent / excluded_segment / holdout …）")
-    label = serializers.CharField()
+    label = serializers.CharField()  # type: ignore[assignment]  # the field is named "label" in the API
     count = serializers.IntegerField()
 
 
