@@ -311,6 +311,11 @@ PARAMS: dict[str, Fill] = {
     "offers:template_issue": _pk(CouponTemplate),
     "offers:template_delete": _pk(CouponTemplate),
     "offers:customer_issue": _pk(Customer),
+    # The recount is a POST-only action: a GET rightly answers 405.
+    "contacts:segment_recount": lambda actor: (
+        {"pk": Segment.objects.filter(organization_id=actor.organization_id).values_list("pk", flat=True).first() or 0},
+        False,
+    ),
     "contacts:tag_rule_edit": _tag_rule,
     "contacts:tag_rule_run": _tag_rule,
     "contacts:tag_rule_delete": _tag_rule,
