@@ -774,8 +774,8 @@ class ImportJob(Scoped):
         return self.filename
 
 
-# Tagging rules (自动打标签): contacts/rule_models.py.
-# The audit log, API tokens and custom fields: contacts/brand_models.py.
+# The audit log, API tokens and custom fields: contacts/brand_models.py; tagging rules (自动打标签):
+# contacts/rule_models.py.
 from contacts.brand_models import ApiToken as ApiToken  # noqa: E402
 from contacts.brand_models import AuditAction as AuditAction  # noqa: E402
 from contacts.brand_models import AuditEntry as AuditEntry  # noqa: E402
