@@ -10,7 +10,7 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from contacts.models import Organization, Scoped, Staff
+from contacts.model_base import Scoped
 
 
 class AuditAction(models.TextChoices):
@@ -51,7 +51,7 @@ class AuditEntry(Scoped):
     """
 
     id = models.BigAutoField(primary_key=True)
-    organization = models.ForeignKey(Organization, on_delete=models.PROTECT, related_name="+")
+    organization = models.ForeignKey("contacts.Organization", on_delete=models.PROTECT, related_name="+")
     at = models.DateTimeField(_("时间"), default=timezone.now)
     actor_staff_id = models.BigIntegerField(_("操作人"), null=True, blank=True)
     actor_user_id = models.BigIntegerField(null=True, blank=True)
@@ -81,12 +81,14 @@ class ApiToken(Scoped):
     SHA-256 hash (``key_hash``); ``prefix`` lets people recognise it. Refused once revoked or expired
     (``scrm.auth.ApiTokenAuthentication``); a password change revokes the user's tokens."""
 
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
-    staff = models.ForeignKey(Staff, on_delete=models.CASCADE, related_name="api_tokens", verbose_name=_("员工"))
+    organization = models.ForeignKey("contacts.Organization", on_delete=models.CASCADE, related_name="+")
+    staff = models.ForeignKey(
+        "contacts.Staff", on_delete=models.CASCADE, related_name="api_tokens", verbose_name=_("员工")
+    )
     name = models.CharField(_("用途"), max_length=100)
     prefix = models.CharField(max_length=16, unique=True)
     key_hash = models.CharField(max_length=64, unique=True)
-    created_by = models.ForeignKey(Staff, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_by = models.ForeignKey("contacts.Staff", on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     created_at = models.DateTimeField(_("签发时间"), default=timezone.now)
     expires_at = models.DateTimeField(_("到期时间"))
     last_used_at = models.DateTimeField(_("最近使用"), null=True, blank=True)
@@ -123,7 +125,7 @@ class CustomField(Scoped):
     (text / ISO date / number / one option / a list of options), checked against this definition by
     ``contacts.services.custom_fields`` on every write."""
 
-    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="custom_fields")
+    organization = models.ForeignKey("contacts.Organization", on_delete=models.CASCADE, related_name="custom_fields")
     key = models.SlugField(_("字段标识"), max_length=40)
     label = models.CharField(_("字段名称"), max_length=50)
     kind = models.CharField(_("类型"), max_length=20, choices=CustomFieldKind.choices, default=CustomFieldKind.TEXT)

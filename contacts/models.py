@@ -26,14 +26,7 @@ from django.utils.translation import gettext_lazy as _
 
 from contacts.crypto import decrypt_phone, mask_phone
 from contacts.lookups import ShortGrams
-
-
-class Scoped(models.Model):
-    SCOPE_ORG: ClassVar[str] = "organization"
-    SCOPE_STORE: ClassVar[str | None] = None
-
-    class Meta:
-        abstract = True
+from contacts.model_base import Scoped as Scoped
 
 
 class ChurnRisk(models.TextChoices):
