@@ -69,6 +69,7 @@ from campaigns.quota import Window, next_allowed, platform_day, policy_for, wind
 from campaigns.results import PRIOR_RATE, segment_response_rates
 from contacts import services as contact_services
 from contacts.models import AuditAction, Organization, Staff
+from scrm.stopwatch import Laps
 
 logger = logging.getLogger(__name__)
 
@@ -197,14 +198,8 @@ def _run_once(
 
 
 def _allocate(organization: Organization, day: date, mode: str, by: Staff | None, now: datetime) -> AllocationOutcome:
-    timings: dict[str, float] = {}
-    clock = time.perf_counter()
-
-    def lap(name: str) -> None:
-        nonlocal clock
-        t = time.perf_counter()
-        timings[name] = round((t - clock) * 1000, 1)
-        clock = t
+    laps = Laps()
+    lap = laps.lap
 
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_advisory_xact_lock(%s, %s)", [PLAN_LOCK, organization.pk])
@@ -293,7 +288,7 @@ def _allocate(organization: Organization, day: date, mode: str, by: Staff | None
             "value_joint": str(outcome.value_joint),
         },
     )
-    outcome.timings_ms = timings
+    outcome.timings_ms = laps.ms
     return outcome
 
 

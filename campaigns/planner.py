@@ -44,6 +44,7 @@ from campaigns.models import (
 )
 from campaigns.quota import Window, next_allowed, platform_day, policy_for, windows_for
 from contacts.segments import compile_sql, compile_where
+from scrm.stopwatch import Laps
 
 logger = logging.getLogger(__name__)
 
@@ -426,14 +427,8 @@ def _plan(campaign_id: int, now: datetime, customer_ids: list[int] | None = None
     day = platform_day(send_after)
     preempted_all: list[int] = []
     windows = windows_for(policy=policy, kind=campaign.kind, day=day)
-    timings: dict[str, float] = {}
-    clock = time.perf_counter()
-
-    def lap(name: str) -> None:
-        nonlocal clock
-        now_ = time.perf_counter()
-        timings[name] = round((now_ - clock) * 1000, 1)
-        clock = now_
+    laps = Laps()
+    lap = laps.lap
 
     with connection.cursor() as cursor:
         cursor.execute(f"DROP TABLE IF EXISTS {TEMP_TABLES}")
@@ -473,5 +468,5 @@ def _plan(campaign_id: int, now: datetime, customer_ids: list[int] | None = None
         preempted_others=len(preempted_all),
         batches=batches,
         send_after=send_after,
-        timings_ms=timings,
+        timings_ms=laps.ms,
     )
