@@ -16,6 +16,7 @@ from datetime import timedelta
 from typing import Any
 
 from django.apps import apps
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import IntegrityError, connection, models, transaction
 from django.db.models import Exists, OuterRef, Q
 from django.utils import timezone
@@ -365,7 +366,7 @@ def customer_merge_undo(*, actor: Any, merge_id: int) -> tuple[Customer, Custome
             )
         cursor.execute(
             "INSERT INTO contacts_customer SELECT * FROM json_populate_record(NULL::contacts_customer, %s::json)",
-            [_json(restore["absorbed"])],
+            [_json(_with_defaults("contacts_customer", restore["absorbed"]))],
         )
         for key, pks in restore.get("moved", {}).items():
             table, column, pk_column = key.split(".")
@@ -378,7 +379,7 @@ def customer_merge_undo(*, actor: Any, merge_id: int) -> tuple[Customer, Custome
                 with transaction.atomic():
                     cursor.execute(
                         f"INSERT INTO {dump['table']} SELECT * FROM json_populate_record(NULL::{dump['table']}, %s::json)",  # noqa: E501
-                        [_json(dump["row"])],
+                        [_json(_with_defaults(dump["table"], dump["row"]))],
                     )
             except IntegrityError as exc:
                 raise ContactsError(
@@ -409,4 +410,17 @@ def customer_merge_undo(*, actor: Any, merge_id: int) -> tuple[Customer, Custome
 
 
 def _json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False)
+    return json.dumps(value, ensure_ascii=False, cls=DjangoJSONEncoder)
+
+
+def _with_defaults(table: str, row: dict[str, Any]) -> dict[str, Any]:
+    """A dumped row with the model's defaults for the columns added since it was dumped (a migration
+    after the merge): ``json_populate_record`` would give those NULL, which a NOT NULL JSON or array
+    column refuses and a nullable one would keep as the wrong value."""
+    model = next((m for m in apps.get_models(include_auto_created=True) if m._meta.db_table == table), None)
+    if model is None:
+        return row
+    missing: dict[str, Any] = {
+        str(f.column): f.get_default() for f in model._meta.concrete_fields if f.column not in row and f.has_default()
+    }
+    return {**missing, **row}

@@ -175,3 +175,24 @@ def test_erasure_empties_merge_records_of_the_person(world: Any, pair: tuple[Cus
     with pytest.raises(ContactsError, match="没有可恢复的数据"):
         services.customer_merge_undo(actor=actor, merge_id=merge.pk)
     assert TimelineEvent.objects.filter(customer=a).count() >= 0
+
+
+def test_undo_of_a_snapshot_older_than_a_column_restores_the_column_default(
+    world: Any, pair: tuple[Customer, Customer]
+) -> None:
+    """A migration after the merge added columns the stored rows do not have: the undo fills them with the
+    model's defaults (a NOT NULL JSON or array column would otherwise refuse the restored row)."""
+    a, b = pair
+    actor = actor_for_user(world.operator.user)
+    services.customer_merge_manual(actor=actor, survivor_id=a.pk, absorbed_id=b.pk, reason="同一人")
+    merge = CustomerMerge.objects.get(survivor=a)
+    restore = merge.restore
+    for column in ("attributes", "first_touch", "tag_ids"):  # as if added after the merge
+        restore["absorbed"].pop(column, None)
+    CustomerMerge.objects.filter(pk=merge.pk).update(restore=restore)
+
+    services.customer_merge_undo(actor=actor, merge_id=merge.pk)
+
+    back = Customer.objects.get(pk=b.pk)
+    assert back.attributes == {} and back.first_touch == {}
+    assert back.unionid == "un-b"
