@@ -5,7 +5,7 @@
 * ``outcome`` ``reached`` (the default): without ``step_ids``, entered one of the journeys (any
   journey without ``journey_ids``) within the window (``entered_at``); with ``step_ids``, one of those
   steps ran for the customer (its ``StepRun``, ``claimed_at`` in the window) — the journey funnel's
-  "reached";
+  "reached", so a wait step counts once its wait is over, not while the customer sits in it;
 * ``completed`` / ``exited``: an enrollment of the journeys walked to the end (``done``) / left early
   (``exited``) with ``exited_at`` in the window.
 

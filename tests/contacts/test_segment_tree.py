@@ -393,6 +393,31 @@ CONDITION = {
 }
 
 
+D3, D9 = (TODAY - dt.timedelta(days=3)).isoformat(), (TODAY - dt.timedelta(days=9)).isoformat()
+SWEEP: list[dict[str, Any]] = [
+    {"first_order": {"within_days": 30}},
+    {"first_order": {"from": D9, "to": D3}},
+    {"coupon_redeemed": {}},
+    {"coupon_redeemed": {"within_days": 7}},
+    {"coupon_redeemed": {"template_ids": [0]}},
+    {"coupon_redeemed": {"store_ids": [1]}},
+    {"coupon_redeemed": {"from": D9, "to": D3, "template_ids": [1], "store_ids": [0, 2]}},
+    {"coupon_valid": {}},
+    {"coupon_valid": {"template_ids": [1]}},
+    {"coupon_valid": {"expires_within_days": 3}},
+    {"coupon_valid": {"expires_within_days": 7, "template_ids": [0]}},
+    {"journey": {}},
+    {"journey": {"journey_ids": [0]}},
+    {"journey": {"within_days": 7}},
+    {"journey": {"outcome": "completed"}},
+    {"journey": {"outcome": "exited", "within_days": 3}},
+    {"journey": {"outcome": "completed", "journey_ids": [1], "from": D9}},
+    {"journey": {"step_ids": [1]}},
+    {"journey": {"journey_ids": [1], "step_ids": [2, 3], "within_days": 7}},
+    {"broadcast": {"within_days": 7, "campaign_ids": [1]}},
+]
+
+
 def journey_condition(
     window_: dict[str, Any], outcome: str, journeys: list[int] | None, steps: list[int] | None
 ) -> dict[str, Any]:
@@ -615,9 +640,9 @@ def test_random_trees_match_brute_force_for_every_role(db: Any) -> None:
     }
     seen_nonempty = []
 
-    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-    @given(expression=tree(4))
-    def check(expression: dict[str, Any]) -> None:
+    def compare(expression: dict[str, Any], *, every_form: bool = True) -> set[int]:
+        """The SQL ids (and, with ``every_form``, the count, the queryset and the sentence) for every
+        role equal the brute force; returns the matches."""
         real = remap(expression, ids)
         normalized = segments.validate(real, organization_id=org.pk)
         assert segments.depth(normalized) <= 4
@@ -632,16 +657,30 @@ def test_random_trees_match_brute_force_for_every_role(db: Any) -> None:
                 cursor.execute(sql, params)
                 got = {row[0] for row in cursor.fetchall()}
             assert got == expected, (role, real, sql)
+            if not every_form:
+                continue
             assert segments.segment_count(actor=actor, expression=real, now=NOW) == len(expected)
             queryset = segments.segment_queryset(actor=actor, expression=real, now=NOW)
             assert set(queryset.values_list("pk", flat=True)) == expected, (role, real)
             assert noise.pk not in got
+        if every_form:
+            assert segments.describe(real, organization_id=org.pk).endswith("。")
+        return matching
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+    @given(expression=tree(4))
+    def check(expression: dict[str, Any]) -> None:
+        matching = compare(expression)
         seen_nonempty.append(0 < len(matching) < len(rows))
-        assert segments.describe(real, organization_id=org.pk).endswith("。")
 
     check()
     # The trees were not all trivially everyone or nobody.
     assert sum(seen_nonempty) >= 10
+    # The newest conditions' every option, alone and negated: few random trees single one of them out.
+    # (The SQL and the queryset share one compiler; the random trees compare every form.)
+    for expression in SWEEP:
+        matching = compare(expression, every_form=False)
+        assert 0 < len(matching) < len(rows), expression
 
 
 # --- validation limits, null, the sentence ---------------------------------------------------------
@@ -763,3 +802,52 @@ def test_an_expression_that_is_not_an_object_is_a_400_naming_it(world: Any) -> N
     for body in ({"expression": [1]}, {"expression": "tags"}):
         response = client.post("/api/v1/segments/preview/", body, content_type="application/json")
         assert response.status_code == 400 and "JSON 对象" in json.dumps(response.json(), ensure_ascii=False)
+
+
+def test_first_order_reads_as_a_sentence() -> None:
+    assert segments.describe({"first_order": {"within_days": 30}}) == "最近 30 天首次下单。"
+    assert segments.describe({"first_order": {"from": "2026-01-01", "to": "2026-01-31"}}) == (
+        "2026-01-01 至 2026-01-31首次下单。"
+    )
+    with pytest.raises(segments.SegmentError, match="时间范围"):
+        segments.validate({"first_order": {}})
+
+
+def test_the_builder_offers_the_brands_campaigns_coupons_and_journeys(world: Any) -> None:
+    from django.utils import timezone
+
+    from journeys.models import Journey, JourneyStep
+    from tests.offers.helpers import template
+
+    sent = Campaign.objects.create(organization=world.org, name="三八节群发", planned_at=timezone.now())
+    Campaign.objects.create(organization=world.org, name="草稿群发")  # never sent: no deliveries to ask about
+    Campaign.objects.create(organization=world.other_org, name="对手群发", planned_at=timezone.now())
+    coupon = template(world.org, name="立减5元")
+    template(world.other_org, name="对手券")
+    journey = Journey.objects.create(organization=world.org, name="新客关怀", trigger="manual")
+    step = JourneyStep.objects.create(journey=journey, position=1, kind="wait_days", days=2)
+    Journey.objects.create(organization=world.other_org, name="对手旅程", trigger="manual")
+
+    for who in (world.operator, world.manager):
+        response = world.client_for(who).get("/segments/new/")
+        assert response.status_code == 200
+        offered = response.context["options"]["conditions"]
+        assert offered["broadcast"] == {"campaigns": [{"id": sent.pk, "name": "三八节群发"}]}
+        assert (
+            offered["coupon_redeemed"]
+            == offered["coupon_valid"]
+            == {"templates": [{"id": coupon.pk, "name": "立减5元"}]}
+        )
+        assert offered["journey"] == {
+            "journeys": [{"id": journey.pk, "name": "新客关怀"}],
+            "steps": [{"id": step.pk, "journey": journey.pk, "name": "新客关怀 · 1. 等待 N 天"}],
+        }
+        # The pickers are rendered for the page's script (no inline JS), with the labels it shows.
+        page = response.content.decode()
+        assert 'id="segment-options"' in page and "到达旅程步骤" in page and "限定群发活动" in page
+    outsider = world.client_for(world.outsider).get("/segments/new/").context["options"]["conditions"]
+    assert outsider["broadcast"]["campaigns"] == [
+        {"id": c.pk, "name": "对手群发"} for c in Campaign.objects.filter(organization=world.other_org)
+    ]
+    assert [t["name"] for t in outsider["coupon_valid"]["templates"]] == ["对手券"]
+    assert world.client_for(world.store_staff).get("/segments/new/").status_code == 403
