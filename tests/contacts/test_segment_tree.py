@@ -851,3 +851,21 @@ def test_the_builder_offers_the_brands_campaigns_coupons_and_journeys(world: Any
     ]
     assert [t["name"] for t in outsider["coupon_valid"]["templates"]] == ["对手券"]
     assert world.client_for(world.store_staff).get("/segments/new/").status_code == 403
+
+
+def test_the_published_schema_types_every_condition_with_a_valid_example() -> None:
+    import jsonschema
+
+    from contacts.segment_schema import components
+
+    leaf = components()["SegmentLeaf"]
+    assert set(leaf["properties"]) == segments.known_keys()
+    for key, condition in segments.conditions().items():
+        schema = leaf["properties"][key]
+        assert schema["description"] and "example" in schema, key
+        jsonschema.validate(schema["example"], schema)
+        segments.validate({key: schema["example"]})  # the engine reads the example as the schema does
+        with pytest.raises(jsonschema.ValidationError):
+            jsonschema.validate({**schema["example"], "no_such_part": 1}, schema)
+    for key in ("coupon_redeemed", "coupon_valid", "journey", "first_order"):
+        assert key in segments.conditions()
