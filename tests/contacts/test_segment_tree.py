@@ -860,7 +860,7 @@ def test_the_published_schema_types_every_condition_with_a_valid_example() -> No
 
     leaf = components()["SegmentLeaf"]
     assert set(leaf["properties"]) == segments.known_keys()
-    for key, condition in segments.conditions().items():
+    for key in segments.conditions():
         schema = leaf["properties"][key]
         assert schema["description"] and "example" in schema, key
         jsonschema.validate(schema["example"], schema)
