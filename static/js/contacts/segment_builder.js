@@ -69,7 +69,8 @@
     const box = el("span", { class: "chips" });
     const picked = new Set((chosen || []).map(String));
     const known = new Set(items.map((it) => String(it.id)));
-    items = items.concat(Array.from(picked).filter((id) => !known.has(id)).map((id) => ({ id: id, name: "#" + id })));
+    const missing = Array.from(picked).filter((id) => /^\d+$/.test(id) && !known.has(id));
+    items = items.concat(missing.map((id) => ({ id: id, name: "#" + id })));
     items.forEach((it) => {
       const b = el("button", { type: "button", class: "chip-btn" + (picked.has(String(it.id)) ? " on" : ""), "data-id": it.id, title: it.group || "" }, it.name);
       b.addEventListener("click", () => {
@@ -134,7 +135,7 @@
       }
       const d = KINDS[k];
       if (d.editor === "chips" || d.editor === "one") {
-        const box = chipBox(d.items(), Array.isArray(v) ? v : v ? [v] : [], d.editor === "one");
+        const box = chipBox(d.items(), Array.isArray(v) ? v : typeof v === "string" ? [v] : [], d.editor === "one");
         body.appendChild(box);
         row.read = () => { const p = box.read(); return p.length ? d.read(d.editor === "one" ? p[0] : p) : null; };
       } else if (d.editor === "dates") {
@@ -238,7 +239,7 @@
         const readWindow = windowEditor(body, v);
         const journeys = chipBox(more("journey", "journeys"), v.journey_ids || []);
         const steps = chipBox(more("journey", "steps"), v.step_ids || []);
-        const stepsBox = el("div", {}); stepsBox.append(el("div", { class: "muted small" }, T.journeySteps), steps);
+        const stepsBox = el("div", { class: "cond-sub" }); stepsBox.append(el("div", { class: "muted small" }, T.journeySteps), steps);
         const sync = () => { stepsBox.hidden = outcome.value !== "reached"; };
         outcome.addEventListener("change", () => { sync(); schedule(); }); sync();
         body.prepend(outcome);
