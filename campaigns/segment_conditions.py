@@ -13,7 +13,8 @@ from typing import Any
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy as _l
 
-from campaigns.models import Campaign
+from campaigns.models import Campaign, CampaignKind
+from contacts.access import Actor
 from contacts.segments import SegmentError, register_segment_condition
 from contacts.segments.behaviour import (
     ID_SCHEMA,
@@ -59,6 +60,17 @@ def broadcast_references(value: dict[str, Any], organization_id: int) -> None:
     check_ids(Campaign, value.get("campaign_ids", []), organization_id, _("群发活动"))
 
 
+def campaign_options(actor: Actor) -> dict[str, list[dict[str, Any]]]:
+    """The builder's campaign picker: the actor's campaigns that were sent (planned), newest first."""
+    rows = (
+        actor.scope(Campaign.objects.filter(planned_at__isnull=False))
+        .exclude(kind=CampaignKind.WELCOME_TEMPLATE)
+        .order_by("-planned_at", "-id")
+        .values_list("pk", "name")[:500]
+    )
+    return {"campaigns": [{"id": pk, "name": name} for pk, name in rows]}
+
+
 def register() -> None:
     register_segment_condition(
         "broadcast",
@@ -74,4 +86,5 @@ def register() -> None:
         label=LABEL,
         describe_fn=broadcast_describe,
         check_references=broadcast_references,
+        options_fn=campaign_options,
     )

@@ -23,3 +23,7 @@ class JourneysConfig(AppConfig):
         from channels.todo_reminders import register_todo_page
 
         register_todo_page(lambda: reverse("journeys:sidebar_todos"))
+        # Imported here: app registry; segment leaves may ask "reached a journey step".
+        from journeys import segment_conditions
+
+        segment_conditions.register()

@@ -6,6 +6,7 @@ customer's home store; redemptions by the store they happened at.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -15,7 +16,10 @@ from django.db.models import QuerySet
 
 from contacts.access import Actor
 from contacts.models import Customer
-from offers.models import CouponTemplate, IssuedCoupon, Redemption
+from offers.models import CouponStatus, CouponTemplate, IssuedCoupon, Redemption
+
+# The customer-id column the segment compiler passes (``c.id``, ``contacts_customer.id``).
+_COLUMN = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\.id")
 
 
 def templates_for(actor: Actor) -> QuerySet[CouponTemplate]:
@@ -52,28 +56,69 @@ def redemptions_for(actor: Actor) -> QuerySet[Redemption]:
 
 # -- the segment condition ("redeemed a coupon") ----------------------------------------------------
 def redeemed_exists_sql(
-    *, alias: str = "c", template_ids: list[int] | None = None, since: Any = None
+    *,
+    alias: str = "c",
+    template_ids: list[int] | None = None,
+    since: Any = None,
+    until: Any = None,
+    store_ids: list[int] | None = None,
+    customer: str | None = None,
 ) -> tuple[str, list[Any]]:
     """An SQL ``EXISTS`` fragment (with params) true for the customer row ``{alias}`` (its ``id``) who
-    redeemed a coupon (of ``template_ids`` when given, on or after ``since`` when given) and did not
-    get it back by a refund. For the segment registry: ``WHERE … AND <fragment>``; works on
-    ``contacts_segmentfact`` as on ``contacts_customer`` (both keyed by the customer id)."""
-    if not alias.isidentifier():
-        raise ValueError("alias must be an SQL identifier")
-    conds = ["ic.customer_id = " + alias + ".id", "r.reverted_at IS NULL"]
+    redeemed a coupon (of ``template_ids`` when given, at one of ``store_ids`` when given, on or after
+    ``since`` and before ``until`` when given) and did not get it back by a refund. For the segment
+    registry: ``WHERE … AND <fragment>``; works on ``contacts_segmentfact`` as on ``contacts_customer``
+    (both keyed by the customer id). ``customer`` is the customer-id SQL expression the segment
+    compiler passes (``c.id``), used instead of ``{alias}.id``."""
+    if customer is None:
+        if not alias.isidentifier():
+            raise ValueError("alias must be an SQL identifier")
+        customer = alias + ".id"
+    elif not _COLUMN.fullmatch(customer):
+        raise ValueError("customer must be a qualified SQL column")
+    conds = ["ic.customer_id = " + customer, "r.reverted_at IS NULL"]
     params: list[Any] = []
     if template_ids:
         conds.append("ic.template_id = ANY(%s)")
         params.append([int(t) for t in template_ids])
+    if store_ids:
+        conds.append("r.store_id = ANY(%s)")
+        params.append([int(s) for s in store_ids])
     if since is not None:
         conds.append("r.redeemed_at >= %s")
         params.append(since)
+    if until is not None:
+        conds.append("r.redeemed_at < %s")
+        params.append(until)
     sql = (
         "EXISTS (SELECT 1 FROM offers_redemption r JOIN offers_issuedcoupon ic ON ic.id = r.coupon_id WHERE "
         + " AND ".join(conds)
         + ")"
     )
     return sql, params
+
+
+def valid_coupon_exists_sql(
+    *,
+    customer: str,
+    now: Any,
+    template_ids: list[int] | None = None,
+    expires_before: Any = None,
+) -> tuple[str, list[Any]]:
+    """An ``EXISTS`` fragment true for a customer holding an unused coupon valid at ``now`` (of
+    ``template_ids`` when given; expiring before ``expires_before`` when given). Served by the
+    ``issuedcoupon_customer`` index."""
+    if not _COLUMN.fullmatch(customer):
+        raise ValueError("customer must be a qualified SQL column")
+    conds = [f"ic.customer_id = {customer}", "ic.status = %s", "ic.valid_from <= %s", "ic.valid_until > %s"]
+    params: list[Any] = [CouponStatus.ISSUED, now, now]
+    if template_ids:
+        conds.append("ic.template_id = ANY(%s)")
+        params.append([int(t) for t in template_ids])
+    if expires_before is not None:
+        conds.append("ic.valid_until < %s")
+        params.append(expires_before)
+    return "EXISTS (SELECT 1 FROM offers_issuedcoupon ic WHERE " + " AND ".join(conds) + ")", params
 
 
 def redeemer_ids(*, organization_id: int, template_ids: list[int] | None = None) -> QuerySet[Customer]:

@@ -181,7 +181,47 @@ def _group_references(value: dict[str, Any], organization_id: int) -> None:
     check_ids(CustomerGroup, value.get("group_ids", []), organization_id, _("客户群"))
 
 
+# --- contacts' own: the first order's date -------------------------------------------------------
+
+FIRST_ORDER_LABEL = _l("首单日期")
+
+
+def _first_order_validate(value: Any) -> dict[str, Any]:
+    if not isinstance(value, dict) or set(value) - WINDOW_KEYS:
+        raise SegmentError(
+            _('“%(field)s”必须是 {"within_days": 30} 或 {"from": "YYYY-MM-DD", "to": "YYYY-MM-DD"}')
+            % {"field": FIRST_ORDER_LABEL}
+        )
+    return window_validate(value, FIRST_ORDER_LABEL)
+
+
+def _first_order_compile(value: dict[str, Any], customer: str, now: dt.datetime) -> tuple[str, list[Any]]:
+    # The narrow fact row has no first order: one correlated look-up of the customer by primary key
+    # (the rollup keeps contacts_customer.first_order_at), the same on the fact and the customer table.
+    conds, params = window_sql("fo.first_order_at", value, now)
+    where = " AND ".join([f"fo.id = {customer}", "fo.first_order_at IS NOT NULL", *conds])
+    return f"EXISTS (SELECT 1 FROM contacts_customer fo WHERE {where})", params
+
+
+def _first_order_describe(value: dict[str, Any], organization_id: int | None) -> str:
+    return _("%(window)s首次下单") % {"window": window_describe(value)}
+
+
 def register_contacts_conditions() -> None:
+    register_segment_condition(
+        "first_order",
+        compile_fn=_first_order_compile,
+        validate_fn=_first_order_validate,
+        schema={
+            "type": "object",
+            "additionalProperties": False,
+            "properties": WINDOW_SCHEMA,
+            "description": "首单（第一笔未全额退款的订单）时间在窗口内",
+            "example": {"within_days": 30},
+        },
+        label=FIRST_ORDER_LABEL,
+        describe_fn=_first_order_describe,
+    )
     for key, (label, _column) in GROUP_EVENTS.items():
         register_segment_condition(
             key,

@@ -26,6 +26,9 @@ ValidateFn = Callable[[Any], dict[str, Any]]
 # (normalized value, organization id or None) -> a Chinese phrase, e.g. "最近 30 天下过单"
 DescribeFn = Callable[[dict[str, Any], int | None], str]
 ReferencesFn = Callable[[dict[str, Any], int], None]
+# (actor) -> {"<list name>": [{"id": …, "name": …}, …]}: what the console builder's pickers offer,
+# already scoped to the actor (the builder renders them; contacts cannot query a higher app's tables).
+OptionsFn = Callable[[Any], dict[str, list[dict[str, Any]]]]
 
 
 @dataclass(frozen=True)
@@ -37,6 +40,7 @@ class SegmentCondition:
     describe: DescribeFn
     schema: dict[str, Any]
     check_references: ReferencesFn | None = None
+    options: OptionsFn | None = None
     # Python evaluation for tests is not part of the registry: tests write their own brute force.
 
 
@@ -52,6 +56,7 @@ def register_segment_condition(
     label: Any,
     describe_fn: DescribeFn,
     check_references: ReferencesFn | None = None,
+    options_fn: OptionsFn | None = None,
 ) -> None:
     """Add (or, on a repeated ``ready()``, replace) the leaf key ``key``."""
     if key in {"all", "any", "not"}:
@@ -64,6 +69,7 @@ def register_segment_condition(
         describe=describe_fn,
         schema=schema,
         check_references=check_references,
+        options=options_fn,
     )
 
 

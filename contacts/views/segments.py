@@ -64,7 +64,21 @@ def _options(actor: Actor) -> dict[str, Any]:
             {"id": g.pk, "name": g.name or g.wecom_chat_id}
             for g in actor.scope(CustomerGroup.objects.filter(dismissed_at__isnull=True)).order_by("name")[:500]
         ],
+        "conditions": _condition_options(actor),
     }
+
+
+def _condition_options(actor: Actor) -> dict[str, Any]:
+    """The pickers of conditions higher layers registered (campaigns, coupon templates, journeys);
+    conditions sharing one options function (the two coupon conditions) query it once."""
+    found: dict[Any, dict[str, Any]] = {}
+    out: dict[str, Any] = {}
+    for key, condition in segments.conditions().items():
+        if condition.options is not None:
+            if condition.options not in found:
+                found[condition.options] = condition.options(actor)
+            out[key] = found[condition.options]
+    return out
 
 
 @console_view(OPERATOR_AND_MANAGER)

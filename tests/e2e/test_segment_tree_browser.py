@@ -124,3 +124,81 @@ def test_operator_builds_a_rule_tree_and_broadcasts_to_it(
     page.get_by_role("button", name="提交").click()
     page.wait_for_url(re.compile(r".*/campaigns/\d+/$"))
     assert Campaign.objects.get(name="美妆金卡回购").segment_id == segment.pk
+
+
+def test_operator_picks_a_coupon_a_broadcast_and_a_journey_step(world: Any, login_page: Any) -> None:
+    """The builder's pickers for conditions higher layers registered: a coupon found through the
+    search box of a long list, a sent campaign for "received a broadcast", a journey step."""
+    from campaigns.models import Delivery
+    from journeys.models import Enrollment, Journey, JourneyStep, StepRun
+    from offers import services as offer_services
+    from tests.factories import CustomerFactory
+    from tests.offers.helpers import template
+
+    for i in range(8):
+        template(world.org, name=f"满减券{i}")
+    five = template(world.org, name="立减5元")
+    buyers = [CustomerFactory(organization=world.org, home_store=world.store_a) for _ in range(3)]
+    for n, customer in enumerate(buyers[:2]):
+        code = offer_services.coupon_issue(template=five, customer=customer).code
+        offer_services.coupon_redeem(
+            organization=world.org, code=code, store=world.store_a, amount=88, external_ref=f"POS-{n}"
+        )
+    now = timezone.now()
+    sent = Campaign.objects.create(organization=world.org, name="三八节群发", planned_at=now)
+    Delivery.objects.create(
+        organization=world.org, campaign=sent, customer=buyers[0], status="delivered", delivered_at=now
+    )
+    journey = Journey.objects.create(organization=world.org, name="新客关怀", trigger="manual")
+    step = JourneyStep.objects.create(journey=journey, position=1, kind="wait_days", days=2)
+    enrollment = Enrollment.objects.create(organization=world.org, journey=journey, customer=buyers[1])
+    StepRun.objects.create(enrollment=enrollment, step=step, visit=1, claimed_at=now, outcome="waited")
+
+    page = login_page(world.operator)
+    page.goto("/segments/new/")
+    page.wait_for_function("() => document.querySelector('#seg-count').textContent.trim() === '3'")
+    root = page.get_by_test_id("rule-group").first
+    coupon = root.get_by_test_id("condition").first
+    coupon.get_by_label("条件类型").select_option("coupon_redeemed")
+    # Nine coupons: the list gets a search box; the match stays, the rest hide.
+    coupon.get_by_label("搜索").first.fill("立减")
+    assert coupon.get_by_role("button", name="满减券0").is_hidden()
+    coupon.get_by_role("button", name="立减5元").click()
+    page.wait_for_function("() => document.querySelector('#seg-count').textContent.trim() === '2'")
+    # (received 三八节群发 this week) or (reached 新客关怀's first step).
+    root.locator(":scope > .group-actions").get_by_role("button", name="＋ 添加分组").click()
+    either = root.get_by_test_id("rule-group").first
+    either.get_by_role("button", name="＋ 添加条件").click()
+    broadcast = either.get_by_test_id("condition").first
+    broadcast.get_by_label("条件类型").select_option("broadcast")
+    broadcast.locator("input.days").fill("7")
+    broadcast.get_by_role("button", name="三八节群发").click()
+    page.wait_for_function("() => document.querySelector('#seg-count').textContent.trim() === '1'")
+    either.get_by_role("button", name="＋ 添加条件").click()
+    reached = either.get_by_test_id("condition").nth(1)
+    reached.get_by_label("条件类型").select_option("journey")
+    reached.get_by_role("button", name="新客关怀 · 1. 等待 N 天", exact=True).click()
+    page.wait_for_function("() => document.querySelector('#seg-count').textContent.trim() === '2'")
+    sentence = page.get_by_test_id("segment-sentence")
+    sentence.filter(has_text="到达过旅程步骤").wait_for()
+    text = sentence.inner_text()
+    assert "曾经核销过“立减5元”" in text and "最近 7 天收到过“三八节群发”" in text
+    assert "到达过旅程步骤“新客关怀”第 1 步（等待 N 天）" in text
+    screenshot(page, "segment-pickers")
+
+    page.locator("input[name=name]").fill("用券且触达")
+    page.get_by_role("button", name="保存分群").click()
+    page.get_by_text("分群已保存").wait_for()
+    segment = Segment.objects.get(organization=world.org, name="用券且触达")
+    assert segment.last_count == 2
+    assert segment.expression == {
+        "all": [
+            {"coupon_redeemed": {"template_ids": [five.pk]}},
+            {
+                "any": [
+                    {"broadcast": {"within_days": 7, "campaign_ids": [sent.pk]}},
+                    {"journey": {"step_ids": [step.pk]}},
+                ]
+            },
+        ]
+    }

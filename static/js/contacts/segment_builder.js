@@ -8,11 +8,14 @@
   const opts = JSON.parse(document.getElementById("segment-options").textContent);
   const hidden = document.getElementById("expression");
   const MAX_GROUP_DEPTH = 4;
+  const SEARCH_FROM = 8;  // chip lists longer than this get a search box
   let initial = {};
   try { initial = JSON.parse(hidden.value || "{}") || {}; } catch (e) { initial = {}; }
 
   const allTags = [];
   opts.tag_groups.forEach((g) => g.tags.forEach((t) => allTags.push({ id: t.id, name: t.name, group: g.name })));
+  // Pickers of the conditions higher layers registered (campaigns, coupon templates, journeys).
+  const more = (key, list) => ((opts.conditions || {})[key] || {})[list] || [];
   const consentItems = [{ id: "granted", name: T.consentGranted }, { id: "not_granted", name: T.consentNot }, { id: "opted_out", name: T.consentOut }];
 
   // Condition kinds: label, the editor, how a leaf part maps to it.
@@ -36,9 +39,13 @@
     custom: { label: T.kCustom, editor: "custom" },
     orders: { label: T.kOrders, editor: "orders" },
     no_repeat: { label: T.kNoRepeat, editor: "no_repeat" },
-    broadcast: { label: T.kBroadcast, editor: "window" },
-    group_joined: { label: T.kJoined, editor: "window", items: () => opts.groups, idsKey: "group_ids" },
-    group_left: { label: T.kLeft, editor: "window", items: () => opts.groups, idsKey: "group_ids" },
+    first_order: { label: T.kFirstOrder, editor: "window" },
+    broadcast: { label: T.kBroadcast, editor: "window", items: () => more("broadcast", "campaigns"), idsKey: "campaign_ids", hint: T.anyCampaign },
+    group_joined: { label: T.kJoined, editor: "window", items: () => opts.groups, idsKey: "group_ids", hint: T.anyGroup },
+    group_left: { label: T.kLeft, editor: "window", items: () => opts.groups, idsKey: "group_ids", hint: T.anyGroup },
+    coupon_redeemed: { label: T.kCouponRedeemed, editor: "coupon_redeemed" },
+    coupon_valid: { label: T.kCouponValid, editor: "coupon_valid" },
+    journey: { label: T.kJourney, editor: "journey" },
   };
   if (!(opts.custom_fields || []).length) delete KINDS.custom;
 
@@ -56,9 +63,14 @@
     e.addEventListener("input", schedule); e.addEventListener("change", schedule);
     return e;
   }
+  // Chips to toggle; a long list gets a search box that hides the chips whose name does not match
+  // (chosen chips stay visible). A chosen id missing from the list (an old campaign) shows as #id.
   function chipBox(items, chosen, single) {
     const box = el("span", { class: "chips" });
     const picked = new Set((chosen || []).map(String));
+    const known = new Set(items.map((it) => String(it.id)));
+    const missing = Array.from(picked).filter((id) => /^\d+$/.test(id) && !known.has(id));
+    items = items.concat(missing.map((id) => ({ id: id, name: "#" + id })));
     items.forEach((it) => {
       const b = el("button", { type: "button", class: "chip-btn" + (picked.has(String(it.id)) ? " on" : ""), "data-id": it.id, title: it.group || "" }, it.name);
       b.addEventListener("click", () => {
@@ -70,7 +82,18 @@
     box.read = () => Array.from(box.querySelectorAll(".chip-btn.on")).map((b) => {
       const id = b.dataset.id; return /^\d+$/.test(id) ? Number(id) : id;
     });
-    return box;
+    if (items.length <= SEARCH_FROM) return box;
+    const wrap = el("span", { class: "chip-picker" });
+    const search = el("input", { type: "search", class: "chip-search", placeholder: T.search, "aria-label": T.search });
+    search.addEventListener("input", () => {
+      const q = search.value.trim().toLowerCase();
+      box.querySelectorAll(".chip-btn").forEach((b) => {
+        b.hidden = Boolean(q) && !b.classList.contains("on") && !b.textContent.toLowerCase().includes(q);
+      });
+    });
+    wrap.append(search, box);
+    wrap.read = box.read;
+    return wrap;
   }
   function num(v) { return v === "" ? null : Number(v); }
   function windowEditor(row, value) {
@@ -112,7 +135,7 @@
       }
       const d = KINDS[k];
       if (d.editor === "chips" || d.editor === "one") {
-        const box = chipBox(d.items(), Array.isArray(v) ? v : v ? [v] : [], d.editor === "one");
+        const box = chipBox(d.items(), Array.isArray(v) ? v : typeof v === "string" ? [v] : [], d.editor === "one");
         body.appendChild(box);
         row.read = () => { const p = box.read(); return p.length ? d.read(d.editor === "one" ? p[0] : p) : null; };
       } else if (d.editor === "dates") {
@@ -182,12 +205,51 @@
       } else if (d.editor === "window") {
         const readWindow = windowEditor(body, v);
         let box = null;
-        if (d.items) { box = chipBox(d.items(), v[d.idsKey] || []); body.append(el("div", { class: "muted small" }, T.anyGroup), box); }
+        if (d.items) { box = chipBox(d.items(), v[d.idsKey] || []); body.append(el("div", { class: "muted small" }, d.hint), box); }
         row.read = () => {
           const o = readWindow(); if (!Object.keys(o).length) return null;
           if (box) { const p = box.read(); if (p.length) o[d.idsKey] = p; }
-          if (!box && (v.campaign_ids || []).length) o.campaign_ids = v.campaign_ids;  // set through the API
           return { [k]: o };
+        };
+      } else if (d.editor === "coupon_redeemed") {
+        const readWindow = windowEditor(body, v);
+        const templates = chipBox(more("coupon_redeemed", "templates"), v.template_ids || []);
+        const stores = chipBox(opts.stores, v.store_ids || []);
+        body.append(el("div", { class: "muted small" }, T.anyCoupon), templates, el("div", { class: "muted small" }, T.redeemStores), stores);
+        row.read = () => {
+          const o = readWindow();  // no window: ever redeemed
+          const t = templates.read(); if (t.length) o.template_ids = t;
+          const s = stores.read(); if (s.length) o.store_ids = s;
+          return { coupon_redeemed: o };
+        };
+      } else if (d.editor === "coupon_valid") {
+        const days = input("number", v.expires_within_days, T.expiresWithin, "1"); days.min = "1"; days.classList.add("days");
+        const templates = chipBox(more("coupon_valid", "templates"), v.template_ids || []);
+        body.append(el("span", {}, T.expiresBefore), days, el("span", {}, T.expiresAfter),
+          el("div", { class: "muted small" }, T.anyCoupon), templates);
+        row.read = () => {
+          const o = {};
+          if (days.value) o.expires_within_days = Number(days.value);
+          const t = templates.read(); if (t.length) o.template_ids = t;
+          return { coupon_valid: o };
+        };
+      } else if (d.editor === "journey") {
+        const outcome = el("select", { class: "outcome", "aria-label": T.journeyOutcome });
+        [["reached", T.journeyReached], ["completed", T.journeyCompleted], ["exited", T.journeyExited]].forEach(([o, l]) => outcome.add(new Option(l, o, false, (v.outcome || "reached") === o)));
+        const readWindow = windowEditor(body, v);
+        const journeys = chipBox(more("journey", "journeys"), v.journey_ids || []);
+        const steps = chipBox(more("journey", "steps"), v.step_ids || []);
+        const stepsBox = el("div", { class: "cond-sub" }); stepsBox.append(el("div", { class: "muted small" }, T.journeySteps), steps);
+        const sync = () => { stepsBox.hidden = outcome.value !== "reached"; };
+        outcome.addEventListener("change", () => { sync(); schedule(); }); sync();
+        body.prepend(outcome);
+        body.append(el("div", { class: "muted small" }, T.anyJourney), journeys, stepsBox);
+        row.read = () => {
+          const o = readWindow();
+          if (outcome.value !== "reached") o.outcome = outcome.value;
+          const j = journeys.read(); if (j.length) o.journey_ids = j;
+          const s = outcome.value === "reached" ? steps.read() : []; if (s.length) o.step_ids = s;
+          return { journey: o };
         };
       }
     }
