@@ -231,7 +231,7 @@ def referral_participants_enrol_segment(
             ON CONFLICT (campaign_id, customer_id) DO NOTHING
             RETURNING id, customer_id, serving_staff_id, token
             """,
-            [campaign.organization_id, campaign.pk, *params, EnrolSource.SEGMENT, by.pk if by else None, now],
+            [campaign.organization_id, campaign.pk, EnrolSource.SEGMENT, by.pk if by else None, now, *params],
         )
         rows = cursor.fetchall()
     _poster_todos(campaign, [r for r in rows if r[2] is not None], now)
