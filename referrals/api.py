@@ -44,7 +44,7 @@ PROGRESS_EXAMPLE = {
 }
 
 
-class CampaignOut(serializers.ModelSerializer[ReferralCampaign]):
+class ReferralCampaignOut(serializers.ModelSerializer[ReferralCampaign]):
     status = serializers.CharField(help_text="draft 草稿 / running 进行中 / ended 已结束")
     status_label = serializers.CharField(source="get_status_display")
     reward = serializers.CharField(source="reward.name")
@@ -53,10 +53,22 @@ class CampaignOut(serializers.ModelSerializer[ReferralCampaign]):
 
     class Meta:
         model = ReferralCampaign
-        fields = ["id", "name", "status", "status_label", "goal", "reward", "goal2", "reward2", "store", "starts_at", "ends_at"]
+        fields = [
+            "id",
+            "name",
+            "status",
+            "status_label",
+            "goal",
+            "reward",
+            "goal2",
+            "reward2",
+            "store",
+            "starts_at",
+            "ends_at",
+        ]
 
 
-class TierOut(serializers.Serializer[Any]):
+class ReferralTierOut(serializers.Serializer[Any]):
     tier = serializers.IntegerField()
     goal = serializers.IntegerField()
     reward = serializers.CharField()
@@ -65,7 +77,7 @@ class TierOut(serializers.Serializer[Any]):
     status_label = serializers.CharField()
 
 
-class ProgressOut(serializers.Serializer[Any]):
+class ReferralProgressOut(serializers.Serializer[Any]):
     id = serializers.IntegerField()
     campaign_id = serializers.IntegerField()
     customer_id = serializers.IntegerField()
@@ -73,7 +85,7 @@ class ProgressOut(serializers.Serializer[Any]):
     valid = serializers.IntegerField(help_text="有效新好友（添加满 24 小时且未删除）")
     pending = serializers.IntegerField(help_text="待确认的新好友（添加不满 24 小时）")
     goal = serializers.IntegerField()
-    tiers = TierOut(many=True)
+    tiers = ReferralTierOut(many=True)
 
 
 def _progress(participant: ReferralParticipant) -> dict[str, Any]:
@@ -91,7 +103,7 @@ class CampaignList(generics.ListAPIView[ReferralCampaign]):
     """任务宝 campaigns you can see (brand-wide ones and those of your stores), newest first."""
 
     allowed_roles = ALL_ROLES
-    serializer_class = CampaignOut
+    serializer_class = ReferralCampaignOut
 
     def get_queryset(self) -> QuerySet[ReferralCampaign]:
         if getattr(self, "swagger_fake_view", False):
@@ -106,7 +118,7 @@ class CampaignList(generics.ListAPIView[ReferralCampaign]):
         return super().get(request, *args, **kwargs)
 
 
-class EnrolIn(serializers.Serializer[Any]):
+class ReferralEnrolIn(serializers.Serializer[Any]):
     customer_id = serializers.IntegerField(min_value=1, max_value=2**31 - 1)
 
 
@@ -115,13 +127,13 @@ class ParticipantEnrol(APIView):
     Enrolling again returns the existing participant (200)."""
 
     allowed_roles = ALL_ROLES
-    serializer_class = EnrolIn
+    serializer_class = ReferralEnrolIn
 
     @extend_schema(
-        request=EnrolIn,
+        request=ReferralEnrolIn,
         responses={
-            201: ProgressOut,
-            200: OpenApiResponse(ProgressOut, description="已在活动中：原参与者"),
+            201: ReferralProgressOut,
+            200: OpenApiResponse(ReferralProgressOut, description="已在活动中：原参与者"),
         },
         summary="邀请客户参加任务宝",
         examples=[
@@ -134,7 +146,7 @@ class ParticipantEnrol(APIView):
         campaign = selectors.campaign_for_actor(actor, pk)
         if campaign is None:
             return Response({"detail": "任务宝活动不存在，或不在你的范围内"}, status=status.HTTP_404_NOT_FOUND)
-        data_in = EnrolIn(data=request.data)
+        data_in = ReferralEnrolIn(data=request.data)
         data_in.is_valid(raise_exception=True)
         customer = actor.scope(Customer.objects.filter(pk=data_in.validated_data["customer_id"])).first()
         if customer is None:
@@ -155,7 +167,7 @@ class ParticipantProgress(APIView):
     allowed_roles = ALL_ROLES
 
     @extend_schema(
-        responses={200: ProgressOut},
+        responses={200: ReferralProgressOut},
         summary="任务宝参与者进度",
         examples=[OpenApiExample("进度", value=PROGRESS_EXAMPLE, response_only=True, status_codes=["200"])],
     )

@@ -121,7 +121,8 @@ def on_contact_removed(event: ContactRemoved) -> None:
     with connection.cursor() as cursor:
         cursor.execute(
             "UPDATE referrals_referralfriend SET status = 'churned' "
-            "WHERE friend_id = %s AND staff_id = %s AND status = 'pending' AND removed_at < added_at + interval '24 hours'",
+            "WHERE friend_id = %s AND staff_id = %s AND status = 'pending' "
+            "AND removed_at < added_at + interval '24 hours'",
             [event.customer_id, event.staff_id],
         )
 
@@ -190,7 +191,7 @@ def _claim(now: dt.datetime) -> int:
             """,
             [now],
         )
-        return cursor.rowcount
+        return int(cursor.rowcount)
 
 
 def _issue_one(reward_id: int, now: dt.datetime) -> bool:

@@ -54,9 +54,7 @@ class ReferralCampaign(Scoped):
     starts_at = models.DateTimeField(_("开始时间"))
     ends_at = models.DateTimeField(_("结束时间"))
     poster_text = models.TextField(_("海报文案"), blank=True, default="")
-    status = models.CharField(
-        _("状态"), max_length=10, choices=ReferralStatus.choices, default=ReferralStatus.DRAFT
-    )
+    status = models.CharField(_("状态"), max_length=10, choices=ReferralStatus.choices, default=ReferralStatus.DRAFT)
     created_by = models.ForeignKey(Staff, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     created_at = models.DateTimeField(default=timezone.now)
     ended_at = models.DateTimeField(null=True, blank=True)

@@ -12,27 +12,22 @@ from referrals.models import ReferralFriend, ReferralParticipant
 
 
 def customer_referrals_export(customer_id: int) -> list[dict[str, Any]]:
-    rows: list[dict[str, Any]] = []
-    for p in ReferralParticipant.objects.filter(customer_id=customer_id).select_related("campaign").order_by("id"):
-        rows.append(
-            {
-                "role": "participant",
-                "campaign": p.campaign.name,
-                "enrolled_at": p.created_at.isoformat(),
-                "source": p.source,
-                "friends_valid": p.friends.filter(status="valid").count(),
-                "rewards": [r.status for r in p.rewards.order_by("tier")],
-            }
-        )
-    for f in ReferralFriend.objects.filter(friend_id=customer_id).select_related("campaign").order_by("id"):
-        rows.append(
-            {
-                "role": "friend",
-                "campaign": f.campaign.name,
-                "added_at": f.added_at.isoformat(),
-                "status": f.status,
-            }
-        )
+    participants = ReferralParticipant.objects.filter(customer_id=customer_id).select_related("campaign")
+    rows: list[dict[str, Any]] = [
+        {
+            "role": "participant",
+            "campaign": p.campaign.name,
+            "enrolled_at": p.created_at.isoformat(),
+            "source": p.source,
+            "friends_valid": p.friends.filter(status="valid").count(),
+            "rewards": [r.status for r in p.rewards.order_by("tier")],
+        }
+        for p in participants.order_by("id")
+    ]
+    rows.extend(
+        {"role": "friend", "campaign": f.campaign.name, "added_at": f.added_at.isoformat(), "status": f.status}
+        for f in ReferralFriend.objects.filter(friend_id=customer_id).select_related("campaign").order_by("id")
+    )
     return rows
 
 

@@ -30,7 +30,9 @@ def participants_for_actor(actor: Actor, campaign: ReferralCampaign) -> QuerySet
     return actor.scope(ReferralParticipant.objects.filter(campaign=campaign))
 
 
-def leaderboard(actor: Actor, campaign: ReferralCampaign, *, store_id: int | None = None) -> QuerySet[ReferralParticipant]:
+def leaderboard(
+    actor: Actor, campaign: ReferralCampaign, *, store_id: int | None = None
+) -> QuerySet[ReferralParticipant]:
     """Participants by valid friends (then pending), with their reward state; the actor's stores only."""
     qs = participants_for_actor(actor, campaign)
     if store_id:

@@ -214,7 +214,9 @@ def referral_participants_enrol_segment(
     _enrollable(campaign, now)
     if segment.organization_id != campaign.organization_id:
         raise ReferralError(_("客户分群不存在"), "segment_id")
-    sql, params = compile_sql(organization_id=campaign.organization_id, expression=segment.expression, store_ids=store_ids)
+    sql, params = compile_sql(
+        organization_id=campaign.organization_id, expression=segment.expression, store_ids=store_ids
+    )
     with connection.cursor() as cursor:
         cursor.execute(
             f"""
@@ -222,7 +224,8 @@ def referral_participants_enrol_segment(
                    (organization_id, campaign_id, customer_id, serving_staff_id, source, token, enrolled_by_id,
                     created_at)
             SELECT %s, %s, cu.id,
-                   (SELECT f.staff_id FROM contacts_follow f JOIN contacts_staff st ON st.id = f.staff_id AND st.is_active
+                   (SELECT f.staff_id FROM contacts_follow f
+                      JOIN contacts_staff st ON st.id = f.staff_id AND st.is_active
                      WHERE f.customer_id = cu.id AND f.deleted_at IS NULL
                   ORDER BY COALESCE(f.last_interaction_at, f.added_at) DESC, f.id DESC LIMIT 1),
                    %s, replace(gen_random_uuid()::text, '-', ''), %s, %s

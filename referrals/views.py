@@ -4,6 +4,7 @@ customer profile or by segment, and the participant's poster (``/r/<signed token
 from __future__ import annotations
 
 import csv
+from collections.abc import Iterator
 from urllib.parse import urlencode
 
 from django.contrib import messages
@@ -15,7 +16,14 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from contacts.access import ALL_ROLES, OPERATOR_AND_MANAGER, OPERATOR_ONLY, Actor, AuthenticatedHttpRequest, console_view
+from contacts.access import (
+    ALL_ROLES,
+    OPERATOR_AND_MANAGER,
+    OPERATOR_ONLY,
+    Actor,
+    AuthenticatedHttpRequest,
+    console_view,
+)
 from contacts.models import Segment, Store
 from contacts.views.customers import scoped_customer
 from referrals import selectors, services
@@ -174,10 +182,19 @@ def leaderboard_csv(request: AuthenticatedHttpRequest, pk: int) -> StreamingHttp
         def write(self, value: str) -> str:
             return value
 
-    def rows():  # type: ignore[no-untyped-def]
+    def rows() -> Iterator[str]:
         writer = csv.writer(Echo())
         yield "\ufeff" + writer.writerow(
-            [_("排名"), _("客户"), _("门店"), _("服务员工"), _("有效新好友"), _("待确认"), _("24 小时内删除"), _("已发奖励")]
+            [
+                _("排名"),
+                _("客户"),
+                _("门店"),
+                _("服务员工"),
+                _("有效新好友"),
+                _("待确认"),
+                _("24 小时内删除"),
+                _("已发奖励"),
+            ]
         )
         for rank, p in enumerate(selectors.leaderboard(actor, campaign, store_id=store_id).iterator(2000), 1):
             yield writer.writerow(

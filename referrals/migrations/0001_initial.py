@@ -2,143 +2,359 @@
 
 import django.db.models.deletion
 import django.utils.timezone
-import referrals.models
 from django.db import migrations, models
+
+import referrals.models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('channels', '0012_lead_pool'),
-        ('contacts', '0023_audit_action_campaign_allocate'),
-        ('offers', '0001_coupons'),
+        ("channels", "0012_lead_pool"),
+        ("contacts", "0023_audit_action_campaign_allocate"),
+        ("offers", "0001_coupons"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='ReferralCampaign',
+            name="ReferralCampaign",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=60, verbose_name='活动名称')),
-                ('goal', models.PositiveIntegerField(verbose_name='目标人数')),
-                ('goal2', models.PositiveIntegerField(blank=True, null=True, verbose_name='第二档目标人数')),
-                ('starts_at', models.DateTimeField(verbose_name='开始时间')),
-                ('ends_at', models.DateTimeField(verbose_name='结束时间')),
-                ('poster_text', models.TextField(blank=True, default='', verbose_name='海报文案')),
-                ('status', models.CharField(choices=[('draft', '草稿'), ('running', '进行中'), ('ended', '已结束')], default='draft', max_length=10, verbose_name='状态')),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('ended_at', models.DateTimeField(blank=True, null=True)),
-                ('account', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='channels.channelaccount', verbose_name='企业微信账号')),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='contacts.staff')),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='contacts.organization')),
-                ('reward', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='offers.coupontemplate', verbose_name='奖励')),
-                ('reward2', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='+', to='offers.coupontemplate', verbose_name='第二档奖励')),
-                ('staff', models.ManyToManyField(related_name='+', to='contacts.staff', verbose_name='接待员工')),
-                ('store', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='contacts.store', verbose_name='门店')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=60, verbose_name="活动名称")),
+                ("goal", models.PositiveIntegerField(verbose_name="目标人数")),
+                ("goal2", models.PositiveIntegerField(blank=True, null=True, verbose_name="第二档目标人数")),
+                ("starts_at", models.DateTimeField(verbose_name="开始时间")),
+                ("ends_at", models.DateTimeField(verbose_name="结束时间")),
+                ("poster_text", models.TextField(blank=True, default="", verbose_name="海报文案")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("draft", "草稿"), ("running", "进行中"), ("ended", "已结束")],
+                        default="draft",
+                        max_length=10,
+                        verbose_name="状态",
+                    ),
+                ),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("ended_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "account",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="channels.channelaccount",
+                        verbose_name="企业微信账号",
+                    ),
+                ),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="contacts.staff",
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="contacts.organization"
+                    ),
+                ),
+                (
+                    "reward",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="offers.coupontemplate",
+                        verbose_name="奖励",
+                    ),
+                ),
+                (
+                    "reward2",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="+",
+                        to="offers.coupontemplate",
+                        verbose_name="第二档奖励",
+                    ),
+                ),
+                ("staff", models.ManyToManyField(related_name="+", to="contacts.staff", verbose_name="接待员工")),
+                (
+                    "store",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="contacts.store",
+                        verbose_name="门店",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '任务宝活动',
-                'verbose_name_plural': '任务宝活动',
-                'ordering': ['-created_at', '-id'],
+                "verbose_name": "任务宝活动",
+                "verbose_name_plural": "任务宝活动",
+                "ordering": ["-created_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='ReferralParticipant',
+            name="ReferralParticipant",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('source', models.CharField(choices=[('staff', '员工邀请'), ('segment', '客户分群'), ('api', 'API')], default='staff', max_length=10, verbose_name='参与方式')),
-                ('token', models.CharField(default=referrals.models.new_token, max_length=32, unique=True)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now, verbose_name='参与时间')),
-                ('erased_at', models.DateTimeField(blank=True, null=True)),
-                ('campaign', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='participants', to='referrals.referralcampaign')),
-                ('contact_way', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='referral_participant', to='channels.contactway')),
-                ('customer', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='contacts.customer', verbose_name='客户')),
-                ('enrolled_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='contacts.staff')),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='contacts.organization')),
-                ('serving_staff', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='contacts.staff', verbose_name='服务员工')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "source",
+                    models.CharField(
+                        choices=[("staff", "员工邀请"), ("segment", "客户分群"), ("api", "API")],
+                        default="staff",
+                        max_length=10,
+                        verbose_name="参与方式",
+                    ),
+                ),
+                ("token", models.CharField(default=referrals.models.new_token, max_length=32, unique=True)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now, verbose_name="参与时间")),
+                ("erased_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "campaign",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="participants",
+                        to="referrals.referralcampaign",
+                    ),
+                ),
+                (
+                    "contact_way",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="referral_participant",
+                        to="channels.contactway",
+                    ),
+                ),
+                (
+                    "customer",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="contacts.customer",
+                        verbose_name="客户",
+                    ),
+                ),
+                (
+                    "enrolled_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="contacts.staff",
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="contacts.organization"
+                    ),
+                ),
+                (
+                    "serving_staff",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="contacts.staff",
+                        verbose_name="服务员工",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '任务宝参与者',
-                'verbose_name_plural': '任务宝参与者',
+                "verbose_name": "任务宝参与者",
+                "verbose_name_plural": "任务宝参与者",
             },
         ),
         migrations.CreateModel(
-            name='ReferralFriend',
+            name="ReferralFriend",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('added_at', models.DateTimeField(verbose_name='添加时间')),
-                ('removed_at', models.DateTimeField(blank=True, null=True, verbose_name='删除时间')),
-                ('status', models.CharField(choices=[('pending', '待确认（24 小时内）'), ('valid', '有效'), ('churned', '24 小时内删除')], default='pending', max_length=10, verbose_name='状态')),
-                ('confirmed_at', models.DateTimeField(blank=True, null=True)),
-                ('campaign', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='friends', to='referrals.referralcampaign')),
-                ('friend', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='contacts.customer', verbose_name='新好友')),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='contacts.organization')),
-                ('staff', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='contacts.staff', verbose_name='添加员工')),
-                ('store', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='contacts.store', verbose_name='门店')),
-                ('participant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='friends', to='referrals.referralparticipant')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("added_at", models.DateTimeField(verbose_name="添加时间")),
+                ("removed_at", models.DateTimeField(blank=True, null=True, verbose_name="删除时间")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("pending", "待确认（24 小时内）"), ("valid", "有效"), ("churned", "24 小时内删除")],
+                        default="pending",
+                        max_length=10,
+                        verbose_name="状态",
+                    ),
+                ),
+                ("confirmed_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "campaign",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="friends",
+                        to="referrals.referralcampaign",
+                    ),
+                ),
+                (
+                    "friend",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="contacts.customer",
+                        verbose_name="新好友",
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="contacts.organization"
+                    ),
+                ),
+                (
+                    "staff",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="contacts.staff",
+                        verbose_name="添加员工",
+                    ),
+                ),
+                (
+                    "store",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="contacts.store",
+                        verbose_name="门店",
+                    ),
+                ),
+                (
+                    "participant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="friends",
+                        to="referrals.referralparticipant",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '任务宝新好友',
-                'verbose_name_plural': '任务宝新好友',
+                "verbose_name": "任务宝新好友",
+                "verbose_name_plural": "任务宝新好友",
             },
         ),
         migrations.CreateModel(
-            name='ReferralReward',
+            name="ReferralReward",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('tier', models.PositiveSmallIntegerField(verbose_name='档位')),
-                ('token', models.CharField(default=referrals.models.new_token, max_length=32, unique=True)),
-                ('status', models.CharField(choices=[('pending', '发放中'), ('issued', '已发放'), ('failed', '发放失败')], default='pending', max_length=10, verbose_name='状态')),
-                ('error', models.CharField(blank=True, default='', max_length=300)),
-                ('attempts', models.PositiveSmallIntegerField(default=0)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('issued_at', models.DateTimeField(blank=True, null=True)),
-                ('coupon', models.OneToOneField(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='offers.issuedcoupon')),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='contacts.organization')),
-                ('participant', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='rewards', to='referrals.referralparticipant')),
-                ('template', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='+', to='offers.coupontemplate')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("tier", models.PositiveSmallIntegerField(verbose_name="档位")),
+                ("token", models.CharField(default=referrals.models.new_token, max_length=32, unique=True)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("pending", "发放中"), ("issued", "已发放"), ("failed", "发放失败")],
+                        default="pending",
+                        max_length=10,
+                        verbose_name="状态",
+                    ),
+                ),
+                ("error", models.CharField(blank=True, default="", max_length=300)),
+                ("attempts", models.PositiveSmallIntegerField(default=0)),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("issued_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "coupon",
+                    models.OneToOneField(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="offers.issuedcoupon",
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="contacts.organization"
+                    ),
+                ),
+                (
+                    "participant",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="rewards",
+                        to="referrals.referralparticipant",
+                    ),
+                ),
+                (
+                    "template",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="+", to="offers.coupontemplate"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '任务宝奖励',
-                'verbose_name_plural': '任务宝奖励',
+                "verbose_name": "任务宝奖励",
+                "verbose_name_plural": "任务宝奖励",
             },
         ),
         migrations.AddConstraint(
-            model_name='referralcampaign',
-            constraint=models.CheckConstraint(condition=models.Q(('goal__gte', 1)), name='referralcampaign_goal_positive'),
+            model_name="referralcampaign",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("goal__gte", 1)), name="referralcampaign_goal_positive"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='referralcampaign',
-            constraint=models.CheckConstraint(condition=models.Q(('ends_at__gt', models.F('starts_at'))), name='referralcampaign_window'),
+            model_name="referralcampaign",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("ends_at__gt", models.F("starts_at"))), name="referralcampaign_window"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='referralcampaign',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('goal2__isnull', True), ('reward2__isnull', True)), models.Q(('goal2__isnull', False), ('reward2__isnull', False), ('goal2__gt', models.F('goal'))), _connector='OR'), name='referralcampaign_tier2_consistent'),
+            model_name="referralcampaign",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("goal2__isnull", True), ("reward2__isnull", True)),
+                    models.Q(("goal2__isnull", False), ("reward2__isnull", False), ("goal2__gt", models.F("goal"))),
+                    _connector="OR",
+                ),
+                name="referralcampaign_tier2_consistent",
+            ),
         ),
         migrations.AddConstraint(
-            model_name='referralparticipant',
-            constraint=models.UniqueConstraint(fields=('campaign', 'customer'), name='referralparticipant_once_per_campaign'),
+            model_name="referralparticipant",
+            constraint=models.UniqueConstraint(
+                fields=("campaign", "customer"), name="referralparticipant_once_per_campaign"
+            ),
         ),
         migrations.AddIndex(
-            model_name='referralfriend',
-            index=models.Index(fields=['status', 'added_at'], name='referralfriend_pending'),
+            model_name="referralfriend",
+            index=models.Index(fields=["status", "added_at"], name="referralfriend_pending"),
         ),
         migrations.AddIndex(
-            model_name='referralfriend',
-            index=models.Index(fields=['participant', 'status'], name='referralfriend_progress'),
+            model_name="referralfriend",
+            index=models.Index(fields=["participant", "status"], name="referralfriend_progress"),
         ),
         migrations.AddConstraint(
-            model_name='referralfriend',
-            constraint=models.UniqueConstraint(fields=('campaign', 'friend'), name='referralfriend_once_per_campaign'),
+            model_name="referralfriend",
+            constraint=models.UniqueConstraint(fields=("campaign", "friend"), name="referralfriend_once_per_campaign"),
         ),
         migrations.AddConstraint(
-            model_name='referralfriend',
-            constraint=models.UniqueConstraint(fields=('friend',), name='referralfriend_once_per_friend'),
+            model_name="referralfriend",
+            constraint=models.UniqueConstraint(fields=("friend",), name="referralfriend_once_per_friend"),
         ),
         migrations.AddConstraint(
-            model_name='referralreward',
-            constraint=models.UniqueConstraint(fields=('participant', 'tier'), name='referralreward_once_per_tier'),
+            model_name="referralreward",
+            constraint=models.UniqueConstraint(fields=("participant", "tier"), name="referralreward_once_per_tier"),
         ),
     ]

@@ -23,7 +23,9 @@ class Setup:
     reward: Any
 
 
-def make_campaign(setup: Setup, world: Any, *, goal: int = 2, store: Any = None, start: bool = True, **extra: Any) -> ReferralCampaign:
+def make_campaign(
+    setup: Setup, world: Any, *, goal: int = 2, store: Any = None, start: bool = True, **extra: Any
+) -> ReferralCampaign:
     now = timezone.now()
     campaign = referral_campaign_save(
         organization_id=world.org.pk,

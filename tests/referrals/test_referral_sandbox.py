@@ -119,7 +119,9 @@ def test_adds_through_the_participants_code_count_once_and_issue_the_reward_once
     assert not ContactWay.objects.filter(pk__in=[way1.pk, way2.pk], is_active=True).exists()
 
 
-def test_a_churn_the_listener_missed_is_caught_by_the_tick(setup, world, wecom_sandbox, django_capture_on_commit_callbacks):
+def test_a_churn_the_listener_missed_is_caught_by_the_tick(
+    setup, world, wecom_sandbox, django_capture_on_commit_callbacks
+):
     relay = Relay(wecom_sandbox, setup.account)
     campaign = make_campaign(setup, world, goal=1)
     p, _ = referral_participant_enrol(

@@ -87,13 +87,21 @@ def test_scope_another_brand_and_another_store_cannot_see_or_enrol(setup, world)
     outsider = world.client_for(world.outsider)
     assert outsider.get(f"/referrals/{shop_a.pk}/").status_code == 404
     assert outsider.get("/api/v1/referrals/campaigns/").json()["results"] == []
-    assert outsider.post(f"/api/v1/referrals/campaigns/{shop_a.pk}/participants/", {"customer_id": customer_a.pk}).status_code == 404
+    assert (
+        outsider.post(
+            f"/api/v1/referrals/campaigns/{shop_a.pk}/participants/", {"customer_id": customer_a.pk}
+        ).status_code
+        == 404
+    )
     # a clerk of store B: store A's campaign is invisible; store A's customer cannot be enrolled
     clerk_b = StaffFactory(
         organization=world.org, store=world.store_b, user=UserFactory(username="clerkb", role=Role.STORE_STAFF)
     )
     c = world.client_for(clerk_b)
-    assert c.post(f"/api/v1/referrals/campaigns/{shop_a.pk}/participants/", {"customer_id": customer_b.pk}).status_code == 404
+    assert (
+        c.post(f"/api/v1/referrals/campaigns/{shop_a.pk}/participants/", {"customer_id": customer_b.pk}).status_code
+        == 404
+    )
     assert c.post(f"/customers/{customer_b.pk}/referrals/enrol/", {"campaign_id": shop_a.pk}).status_code == 404
     brand = make_campaign(setup, world, name="全品牌任务宝")
     refused = c.post(f"/api/v1/referrals/campaigns/{brand.pk}/participants/", {"customer_id": customer_a.pk})
