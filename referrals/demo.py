@@ -40,7 +40,7 @@ def load(*, context: dict[str, Any], rng: random.Random) -> None:
     account = ChannelAccount.objects.filter(organization=org, platform="wecom").first()
     staff = [s for s in context["staff"] if s.wecom_userid]
     customers = list(context["customers"])
-    if account is None or not staff or len(customers) < 60:
+    if account is None or not staff or len(customers) < 20:
         return
     now = timezone.now()
     flagship = context["stores"][0]
@@ -53,7 +53,7 @@ def load(*, context: dict[str, Any], rng: random.Random) -> None:
         status=ReferralStatus.RUNNING,
     )  # fmt: skip
     campaign.staff.set(receivers)
-    picked = rng.sample(customers, 60)
+    picked = rng.sample(customers, min(60, len(customers)))
     participants, pool = picked[:12], picked[12:]
     for i, customer in enumerate(participants):
         participant = ReferralParticipant.objects.create(
