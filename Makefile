@@ -33,7 +33,7 @@ test: install
 	$(PY) -m pytest -n $(PYTEST_WORKERS) --dist loadgroup
 
 lint: test
-	$(VENV)/bin/mypy scrm contacts channels campaigns analytics todos offers journeys
+	$(VENV)/bin/mypy scrm contacts channels campaigns analytics todos offers journeys referrals
 
 bench: install
 	$(PY) -m bench.run_all

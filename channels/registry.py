@@ -27,6 +27,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import TYPE_CHECKING, Any, Protocol
 
 from django import forms
@@ -219,5 +220,45 @@ def contact_added_notify(events: list[ContactAdded]) -> None:
                     fn(event)
                 except Exception:
                     log.exception("contact-added listener %r failed for customer %s", fn, event.customer_id)
+
+    transaction.on_commit(run)
+
+
+# -- contact removed --------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class ContactRemoved:
+    """A WeCom follow ended (the customer deleted the member, or the member deleted the customer)."""
+
+    organization_id: int
+    account_id: int
+    customer_id: int
+    staff_id: int
+    by: str  # contacts.models.ChurnedBy
+    at: datetime
+
+
+ContactRemovedListener = Callable[[ContactRemoved], None]
+_CONTACT_REMOVED_LISTENERS: list[ContactRemovedListener] = []
+
+
+def register_contact_removed_listener(fn: ContactRemovedListener) -> None:
+    """``fn(event)`` runs after commit of every ended WeCom follow (higher layers: referrals)."""
+    if fn not in _CONTACT_REMOVED_LISTENERS:
+        _CONTACT_REMOVED_LISTENERS.append(fn)
+
+
+def contact_removed_notify(events: list[ContactRemoved]) -> None:
+    """Call the listeners after commit; one listener's failure is logged and does not stop the others."""
+    if not events or not _CONTACT_REMOVED_LISTENERS:
+        return
+    from django.db import transaction
+
+    def run() -> None:
+        for fn in _CONTACT_REMOVED_LISTENERS:
+            for event in events:
+                try:
+                    fn(event)
+                except Exception:
+                    log.exception("contact-removed listener %r failed for customer %s", fn, event.customer_id)
 
     transaction.on_commit(run)

@@ -30,6 +30,7 @@ NAV = [
     (_("入群欢迎语"), "channels:group_welcome_list", {Role.OPERATOR, Role.MANAGER}),
     (_("配额策略"), "campaigns:quota_policy_list", {Role.OPERATOR}),
     (_("优惠券"), "offers:template_list", {Role.OPERATOR, Role.MANAGER}),
+    (_("任务宝"), "referrals:campaign_list", {Role.OPERATOR, Role.MANAGER}),
     (_("券核销"), "offers:redeem", {Role.OPERATOR, Role.MANAGER, Role.STORE_STAFF}),
     (_("数据"), "analytics:overview", {Role.OPERATOR, Role.MANAGER, Role.STORE_STAFF}),
     (_("导购工作台"), "contacts:sidebar", {Role.STORE_STAFF, Role.MANAGER}),

@@ -65,3 +65,7 @@ BEAT_SCHEDULE["contacts-segments-recount"] = {"task": "contacts.segments.recount
 # journeys: every minute, scheduled triggers enrol, exits/goals apply and every due step runs once
 # (claimed by its StepRun row; a doubled tick finds nothing to do).
 BEAT_SCHEDULE["journeys-tick"] = {"task": "journeys.tick", "schedule": 60.0}
+
+# referrals: every 5 minutes, friends past 24 hours are confirmed, rewards claimed (one row per tier) and
+# issued once, and campaigns past their end retire their 活码.
+BEAT_SCHEDULE["referrals-tick"] = {"task": "referrals.tick", "schedule": 300.0}

@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "campaigns",
     "todos",
     "journeys",
+    "referrals",
 ]
 
 MIDDLEWARE = [

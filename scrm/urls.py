@@ -34,6 +34,7 @@ urlpatterns = [
     path("", include("analytics.urls")),
     path("", include("channels.urls")),
     path("", include("journeys.urls")),
+    path("", include("referrals.urls")),
 ]
 
 handler400 = "scrm.errors.bad_request"

@@ -522,7 +522,20 @@ def _process_contact(account: ChannelAccount, client: WeComClient, event: adapte
             return "ignored: the customer was re-added after this deletion"
         ended = contacts.follow_end(customer=customer, staff=staff, by=event.churned_by, at=event.occurred_at)
         if ended:
-            churn_alert(customer=customer, staff=staff, by=event.churned_by, at=event.occurred_at or timezone.now())
+            at = event.occurred_at or timezone.now()
+            churn_alert(customer=customer, staff=staff, by=event.churned_by, at=at)
+            registry.contact_removed_notify(
+                [
+                    registry.ContactRemoved(
+                        organization_id=account.organization_id,
+                        account_id=account.pk,
+                        customer_id=customer.pk,
+                        staff_id=staff.pk,
+                        by=event.churned_by,
+                        at=at,
+                    )
+                ]
+            )
         return f"follow ended ({event.churned_by})"
     if kind == "transfer_fail":
         customer = customer_for(account, event.external_userid)

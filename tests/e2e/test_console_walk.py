@@ -58,6 +58,7 @@ from journeys import services as journey_services
 from journeys.models import Journey, JourneyStep
 from offers import services as offer_services
 from offers.models import CouponTemplate
+from referrals.models import ReferralCampaign
 from tests.e2e.conftest import screenshot
 from todos.models import Todo, TodoKind
 from todos.services import TodoSpec, todos_create
@@ -92,6 +93,10 @@ SKIP_NAMES = {
     # The customer's coupon page and its QR: public, behind a signed token (tests/e2e/test_coupons_browser.py).
     "offers:customer_coupon",
     "offers:customer_coupon_qr",
+    # The participant's referral poster: public, behind a signed token (tests/referrals/test_views.py);
+    # its CSV export is a download, not a page.
+    "referrals:poster",
+    "referrals:leaderboard_csv",
 }
 SKIP_PREFIXES = ("admin/", "api/", "sandbox/", "hooks")
 # Latin words allowed in the Chinese UI: brand and platform names and standard abbreviations.
@@ -325,6 +330,12 @@ PARAMS: dict[str, Fill] = {
     "journeys:journey_enrol": _pk(Journey),
     "journeys:step_edit": _pk(JourneyStep),
     "journeys:todo_done": _pk(Todo),
+    "referrals:campaign_detail": _pk(ReferralCampaign),
+    "referrals:campaign_edit": _pk(ReferralCampaign),
+    # POST-only actions: a GET rightly answers 405.
+    "referrals:campaign_status": _pk(ReferralCampaign),
+    "referrals:campaign_enrol_segment": _pk(ReferralCampaign),
+    "referrals:customer_enrol": _pk(Customer),
 }
 
 

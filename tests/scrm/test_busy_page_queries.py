@@ -23,7 +23,7 @@ from tests.factories import CustomerFactory, FollowFactory, StaffFactory, TagFac
 PAGES = {
     "customer_list": ("GET", "/customers/", 27),
     "customer_search": ("GET", "/customers/?q=顾客", 27),
-    "customer_profile": ("GET", "profile", 39),
+    "customer_profile": ("GET", "profile", 41),
     "segment_preview": ("POST", "/segments/preview/", 28),
     "reports_overview": ("GET", "/reports/", 26),
     "api_customers": ("API", "/api/v1/customers/", 7),
