@@ -11,6 +11,9 @@ Limits the database holds (docs/architecture.md#invariants):
 3. Redemption: ``UPDATE offers_issuedcoupon SET status = 'redeemed' WHERE status = 'issued'``; of two
    devices redeeming one code the second finds no row to change; ``redemption_active_once`` (one
    un-reverted redemption per coupon) stands behind it.
+4. Stacking on one order (``external_ref``): the exclusion constraint ``redemption_stacking_per_order``
+   lets two un-reverted redemptions share an order only when both coupons are stackable; of two devices
+   putting two coupons on one order at once, the second waits for the first and is then refused.
 
 Locks are always taken in the same order (holding rows by customer id, then the template row), so
 concurrent issues never deadlock.
@@ -530,16 +533,25 @@ def coupon_redeem(
         raise CouponError(_("该外部单号的订单已全额退款，不能再用券"), field="external_ref")
     if coupon.campaign_id and not order.campaign_id:
         order_services.order_attribute_campaign(order_ids=[order.pk], campaign_id=coupon.campaign_id)
-    redemption = Redemption.objects.create(
-        organization=organization,
-        coupon=coupon,
-        order=order,
-        store=store,
-        staff=staff,
-        external_ref=external_ref,
-        amount=amount,
-        redeemed_at=now,
-    )
+    try:
+        with transaction.atomic():
+            redemption = Redemption.objects.create(
+                organization=organization,
+                coupon=coupon,
+                order=order,
+                store=store,
+                staff=staff,
+                external_ref=external_ref,
+                amount=amount,
+                redeemed_at=now,
+                stackable=template.stackable,
+            )
+    except IntegrityError as exc:
+        if getattr(getattr(exc.__cause__, "diag", None), "constraint_name", "") != "redemption_stacking_per_order":
+            raise
+        # redemption_stacking_per_order: another device put a coupon on this order at the same time
+        # (the check above saw nothing yet); the database refused the second of the two.
+        raise CouponError(_("该订单已使用其他优惠券，此券不可叠加使用"), field="code") from exc
     contact_services.timeline_add(
         customer=coupon.customer,
         kind=TimelineKind.REDEEMED,
