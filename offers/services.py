@@ -67,6 +67,10 @@ class CouponError(ValueError):
         self.field = field
 
 
+class CouponStockError(CouponError):
+    """The template's stock cannot cover the issue (the conditional UPDATE changed no row)."""
+
+
 # -- templates --------------------------------------------------------------------------------------
 TEMPLATE_FIELDS = (
     "name",
@@ -228,6 +232,7 @@ def _issue(
     segment: Segment | None = None,
     campaign_id: int | None = None,
     token: str | None = None,
+    issue_job_id: int | None = None,
 ) -> IssueResult:
     """Issue one coupon of ``template`` to each customer id ``targets_sql`` selects (column ``id``)."""
     now = timezone.now()
@@ -265,7 +270,7 @@ def _issue(
         )
         if cursor.fetchone() is None:
             left = CouponTemplate.objects.filter(pk=template.pk).values_list("stock", "issued").first() or (0, 0)
-            raise CouponError(
+            raise CouponStockError(
                 _("库存不足：本次要发 %(n)s 张，只剩 %(left)s 张；请增加总库存或缩小发放范围")
                 % {"n": n, "left": max(0, left[0] - left[1])},
                 field="template",
@@ -278,10 +283,11 @@ def _issue(
                         """
                         INSERT INTO offers_issuedcoupon
                                (organization_id, template_id, customer_id, code, token, seq, status, source,
-                                issued_by_id, group_id, segment_id, campaign_id, issued_at, valid_from, valid_until)
+                                issued_by_id, group_id, segment_id, campaign_id, issued_at, valid_from, valid_until,
+                                issue_job_id)
                         SELECT %s, %s, h.customer_id, offers_new_code(),
                                COALESCE(%s, replace(gen_random_uuid()::text, '-', '')), h.seq, 'issued', %s,
-                               %s, %s, %s, %s, %s, %s, %s
+                               %s, %s, %s, %s, %s, %s, %s, %s
                           FROM unnest(%s::bigint[], %s::int[]) AS h(customer_id, seq)
                         RETURNING id, customer_id
                         """,
@@ -297,6 +303,7 @@ def _issue(
                             now,
                             valid_from,
                             valid_until,
+                            issue_job_id,
                             [row[0] for row in held],
                             [row[1] for row in held],
                         ],

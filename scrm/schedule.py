@@ -65,3 +65,6 @@ BEAT_SCHEDULE["contacts-segments-recount"] = {"task": "contacts.segments.recount
 # journeys: every minute, scheduled triggers enrol, exits/goals apply and every due step runs once
 # (claimed by its StepRun row; a doubled tick finds nothing to do).
 BEAT_SCHEDULE["journeys-tick"] = {"task": "journeys.tick", "schedule": 60.0}
+
+# offers: re-enqueue segment coupon issues (分群发券) whose message was lost or whose worker died mid-batch.
+BEAT_SCHEDULE["offers-issue-jobs-sweep"] = {"task": "offers.issue_jobs.sweep", "schedule": 120.0}
