@@ -18,6 +18,7 @@ import random
 import uuid
 from datetime import timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from django.utils import timezone
@@ -82,6 +83,10 @@ def load(*, context: dict[str, Any], rng: random.Random) -> None:
     load_lead_pool(context=context, rng=rng)
 
 
+def _at(moment: dt.datetime) -> dt.datetime:
+    return moment
+
+
 def load_lead_pool(*, context: dict[str, Any], rng: random.Random) -> dict[str, int]:
     """公海: a rule per store (its members in rotation, the last one a backup; the first store also takes
     imported customers), the leads and Meituan buyers above put into the pool, three working days of
@@ -92,6 +97,8 @@ def load_lead_pool(*, context: dict[str, Any], rng: random.Random) -> dict[str, 
     if operator is None or operator.user is None:
         return {"rules": 0, "assigned": 0, "converted": 0}
     actor = actor_for_user(operator.user)
+    if actor is None:
+        return {"rules": 0, "assigned": 0, "converted": 0}
     staff_by_store: dict[int, list[Any]] = {}
     for member in context.get("staff", []):
         if member.store_id and member.wecom_userid:
@@ -131,7 +138,7 @@ def load_lead_pool(*, context: dict[str, Any], rng: random.Random) -> dict[str, 
             continue
         added_at = assignment.assigned_at + timedelta(minutes=rng.randint(8, 60 * 20))
         follow_upsert(customer=assignment.entry.customer, staff=assignment.staff, added_at=added_at)
-        if lead_pool_convert(customer_id=assignment.entry.customer_id, clock=lambda at=added_at: at):
+        if lead_pool_convert(customer_id=assignment.entry.customer_id, clock=partial(_at, added_at)):
             converted += 1
     return {"rules": len(rules), "assigned": assigned, "converted": converted}
 
