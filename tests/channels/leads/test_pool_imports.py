@@ -92,6 +92,13 @@ def test_the_import_checkbox_sends_them_to_the_pool_without_a_rule(world):
     assert _pooled() == set()
 
 
+def test_the_import_api_takes_the_same_choice(world):
+    upload = SimpleUploadedFile("people.csv", (HEADER + ROWS).encode(), content_type="text/csv")
+    response = world.client_for(world.operator).post("/api/v1/imports/", {"file": upload, "to_lead_pool": "true"})
+    assert response.status_code == 202 and response.json()["to_lead_pool"] is True
+    assert _pooled() == {"新客A", "老好友", "B店新客"}  # no follow here: the friend is not one yet
+
+
 def test_a_listener_that_fails_does_not_fail_the_import(world, monkeypatch):
     from contacts.services import registry
 
