@@ -20,7 +20,11 @@ class ChannelsConfig(AppConfig):
         from channels.video import tasks as _video_tasks  # noqa: F401
         from channels.wecom import plugin as wecom_plugin
         from channels.wecom import tasks as _wecom_tasks  # noqa: F401
-        from contacts.services import register_erasure_handler, register_personal_data_provider
+        from contacts.services import (
+            register_erasure_handler,
+            register_import_listener,
+            register_personal_data_provider,
+        )
 
         for plugin in (wecom_plugin, video_plugin, douyin_plugin, meituan_plugin):
             plugin.ready()
@@ -34,9 +38,11 @@ class ChannelsConfig(AppConfig):
         register_erasure_handler(erasure.customer_remark_pushes_erase)
         # imported here, like erasure above: their models need the app registry
         from channels.app_messages import customer_app_messages_erase
-        from channels.leads.pool import customer_pool_erase
+        from channels.leads.pool import customer_pool_erase, lead_pool_enter_imported
 
         register_erasure_handler(customer_pool_erase)
+        # Imported customers enter the lead pool (contacts emits, channels.leads acts).
+        register_import_listener(lead_pool_enter_imported)
         register_erasure_handler(customer_app_messages_erase)
         # The sources channels write on a customer (建档（巨量引擎广告线索）), by label not code;
         # imported here, with the app registry ready.

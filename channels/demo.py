@@ -1,6 +1,8 @@
 """The demo brand's channels (``manage.py demo_load`` calls :func:`load`): WeCom (``channels/wecom/demo.py``),
 then the lead sources (:func:`load_lead_sources`).
 
+Then the lead pool (:func:`load_lead_pool`).
+
 The lead sources: connects the demo brand to the sandbox's Ocean Engine, Douyin, 视频号/微信小店 and Meituan fakes
 (well-known sandbox credentials from ``channels/sandbox/*``, API base ``SCRM_SANDBOX_URL``), creates
 two H5 lead forms, and fills a month of history through the real services: ad leads (most with a
@@ -10,23 +12,35 @@ that became orders. Seeded by ``rng``: the same seed gives the same demo.
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import random
 import uuid
 from datetime import timedelta
 from decimal import Decimal
+from functools import partial
 from typing import Any
 
 from django.utils import timezone
 
 from channels.forms.services import form_submit
 from channels.leads.events import LeadEvent
+from channels.leads.pool import (
+    BEIJING,
+    RuleInput,
+    lead_pool_assign_rule,
+    lead_pool_convert,
+    lead_pool_fill,
+    lead_pool_rule_save,
+)
 from channels.leads.services import lead_ingest
 from channels.meituan.adapter import ConsumedVoucher
 from channels.meituan.services import redemption_finish
 from channels.models import (
+    AssignmentStatus,
     ChannelAccount,
     ChannelPlatform,
+    LeadAssignment,
     LeadForm,
     LeadSource,
     MeituanRedemption,
@@ -42,6 +56,8 @@ from channels.sandbox.douyin import (
 from channels.sandbox.meituan import DEMO_SHOPS, MeituanFake, demo_token
 from channels.sandbox.video import DEMO_APPID, DEMO_SECRET
 from channels.wecom import demo as wecom_demo
+from contacts.access import actor_for_user
+from contacts.services import follow_upsert
 
 SANDBOX_URL = os.environ.get("SCRM_SANDBOX_URL", "http://127.0.0.1:8001").rstrip("/")
 DEMO_SHOP_AES_KEY = "abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG"
@@ -64,6 +80,67 @@ def _phone(rng: random.Random) -> str:
 def load(*, context: dict[str, Any], rng: random.Random) -> None:
     wecom_demo.load(context=context, rng=rng)
     load_lead_sources(context=context, rng=rng)
+    load_lead_pool(context=context, rng=rng)
+
+
+def _at(moment: dt.datetime) -> dt.datetime:
+    return moment
+
+
+def load_lead_pool(*, context: dict[str, Any], rng: random.Random) -> dict[str, int]:
+    """公海: a rule per store (its members in rotation, the last one a backup; the first store also takes
+    imported customers), the leads and Meituan buyers above put into the pool, three working days of
+    assignments on an injected clock, and about half of them added on WeCom (converted, with their
+    time-to-add) — so 渠道 › 线索公海 shows waiting, assigned and converted people and the figures."""
+    org = context["organization"]
+    operator = (context.get("logins") or {}).get("operator")
+    if operator is None or operator.user is None:
+        return {"rules": 0, "assigned": 0, "converted": 0}
+    actor = actor_for_user(operator.user)
+    if actor is None:
+        return {"rules": 0, "assigned": 0, "converted": 0}
+    staff_by_store: dict[int, list[Any]] = {}
+    for member in context.get("staff", []):
+        if member.store_id and member.wecom_userid:
+            staff_by_store.setdefault(member.store_id, []).append(member)
+    rules = []
+    for i, store in enumerate(context["stores"]):
+        members = staff_by_store.get(store.pk, [])
+        if not members:
+            continue
+        rotation, backups = (members[:-1], members[-1:]) if len(members) > 2 else (members, [])
+        data = RuleInput(
+            store_id=store.pk,
+            is_active=True,
+            daily_cap=3,
+            work_start=dt.time(9),
+            work_end=dt.time(21),
+            work_days=[1, 2, 3, 4, 5, 6, 7],
+            return_days=3,
+            member_ids=[m.pk for m in rotation],
+            backup_ids=[m.pk for m in backups],
+            import_enters_pool=i == 0,
+        )
+        rules.append(lead_pool_rule_save(actor=actor, data=data))
+    now = timezone.now()
+    lead_pool_fill(now=now - timedelta(days=3, hours=2))
+    assigned = 0
+    for days_ago in (3, 2, 1):
+        # 10:00 Beijing time on each of the last three days (inside the rules' hours).
+        day = (now - timedelta(days=days_ago)).astimezone(BEIJING)
+        moment = day.replace(hour=10, minute=rng.randint(0, 30), second=0, microsecond=0)
+        assigned += sum(lead_pool_assign_rule(rule_id=r.pk, now=moment) for r in rules)
+    converted = 0
+    for assignment in LeadAssignment.objects.filter(organization=org, status=AssignmentStatus.OPEN).select_related(
+        "entry__customer", "staff"
+    ):
+        if rng.random() < 0.5:
+            continue
+        added_at = assignment.assigned_at + timedelta(minutes=rng.randint(8, 60 * 20))
+        follow_upsert(customer=assignment.entry.customer, staff=assignment.staff, added_at=added_at)
+        if lead_pool_convert(customer_id=assignment.entry.customer_id, clock=partial(_at, added_at)):
+            converted += 1
+    return {"rules": len(rules), "assigned": assigned, "converted": converted}
 
 
 def load_lead_sources(*, context: dict[str, Any], rng: random.Random) -> dict[str, Any]:

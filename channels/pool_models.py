@@ -26,6 +26,7 @@ class PoolSource(models.TextChoices):
     VIDEO_LIVE = "video_live", _("视频号直播留资")
     FORM = "form", _("H5 表单")
     MEITUAN = "meituan", _("美团核销")
+    IMPORT = "import", _("导入")
 
 
 class PoolStatus(models.TextChoices):
@@ -57,6 +58,8 @@ class LeadPoolRule(Scoped):
     return_days = models.PositiveSmallIntegerField(
         _("未添加退回天数"), default=3, validators=[MinValueValidator(1), MaxValueValidator(60)]
     )
+    # Customers imported (contacts import) with a phone who are not WeCom friends enter the pool.
+    import_enters_pool = models.BooleanField(_("导入的客户进入公海"), default=False)
     # Round-robin position: the member who got the last lead.
     last_staff = models.ForeignKey(Staff, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     updated_at = models.DateTimeField(auto_now=True)

@@ -600,7 +600,11 @@ class ImportCreateView(ContactsAPIView):
         data.is_valid(raise_exception=True)
         upload = data.validated_data["file"]
         job = imports.import_start(
-            organization=self.actor.organization, by=self.actor.staff, filename=upload.name, content=upload.read()
+            organization=self.actor.organization,
+            by=self.actor.staff,
+            filename=upload.name,
+            content=upload.read(),
+            to_lead_pool=data.validated_data["to_lead_pool"],
         )
         job.refresh_from_db()
         return Response(ImportJobSerializer(job).data, status=status.HTTP_202_ACCEPTED)

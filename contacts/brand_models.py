@@ -38,6 +38,7 @@ class AuditAction(models.TextChoices):
     GROUP_TRANSFER = "group_transfer", _("客户群继承")
     LOGIN_LOCKOUT = "login_lockout", _("登录被锁定")
     LEAD_PHONE_COPY = "lead_phone_copy", _("复制线索手机号")
+    COUPON_SEGMENT_ISSUE = "coupon_segment_issue", _("分群发券")
 
 
 class AuditEntry(Scoped):

@@ -76,6 +76,11 @@ class SegmentForm(forms.Form):
 
 class ImportForm(forms.Form):
     file = forms.FileField(label=_("文件（CSV 或 Excel .xlsx）"))
+    to_lead_pool = forms.BooleanField(
+        label=_("导入后进入线索公海"),
+        required=False,
+        help_text=_("有手机号、还不是企业微信好友的客户进入线索公海，按分配规则派给员工添加"),
+    )
 
     def clean_file(self) -> Any:
         upload = self.cleaned_data["file"]

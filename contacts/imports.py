@@ -328,10 +328,11 @@ def import_run(*, job_id: int, max_rows: int | None = None) -> bool:
         errors=list(job.errors or []),
     )
     stop = len(rows) if max_rows is None else min(len(rows), progress.processed + max_rows)
+    imported: list[int] = []
     for row in rows[progress.processed : stop]:
         try:
             prepared = _prepare(row, lookups)
-            _customer, created = _import_row(
+            customer, created = _import_row(
                 organization=job.organization, prepared=prepared, by=job.created_by, since=job.created_at
             )
         except (ValueError, services.ContactsError) as exc:
@@ -340,6 +341,7 @@ def import_run(*, job_id: int, max_rows: int | None = None) -> bool:
             logger.exception("import job %s: line %s failed", job_id, row.line)
             progress.errors.append({"line": row.line, "reason": _("系统错误，该行未导入；请稍后重试或联系管理员")})
         else:
+            imported.append(customer.pk)
             if created:
                 progress.created += 1
             else:
@@ -348,6 +350,10 @@ def import_run(*, job_id: int, max_rows: int | None = None) -> bool:
         if progress.processed % PROGRESS_EVERY == 0:
             _save_progress(job_id, len(rows), progress)
     _save_progress(job_id, len(rows), progress)
+    # The chunk's customers to the higher layers (the lead pool); set-based on their side.
+    services.customers_imported(
+        organization_id=job.organization_id, customer_ids=imported, to_lead_pool=job.to_lead_pool
+    )
     remaining = progress.processed < len(rows)
     services.import_job_release(job_id=job_id, finished=not remaining)
     return remaining
@@ -363,9 +369,14 @@ def import_jobs_stalled() -> list[int]:
     return sorted(set(pending.values_list("pk", flat=True)) | set(running.values_list("pk", flat=True)))
 
 
-def import_start(*, organization: Organization, by: Staff | None, filename: str, content: bytes) -> ImportJob:
-    """Store the upload as a job; run it now when small, else enqueue ``contacts.imports.run``."""
-    job = services.import_job_create(organization=organization, by=by, filename=filename, content=content)
+def import_start(
+    *, organization: Organization, by: Staff | None, filename: str, content: bytes, to_lead_pool: bool = False
+) -> ImportJob:
+    """Store the upload as a job; run it now when small, else enqueue ``contacts.imports.run``.
+    ``to_lead_pool``: 导入后进入线索公海 (the listeners of ``register_import_listener`` act on it)."""
+    job = services.import_job_create(
+        organization=organization, by=by, filename=filename, content=content, to_lead_pool=to_lead_pool
+    )
     inline = len(content) < 64 * 1024 and content.count(b"\n") <= INLINE_MAX_ROWS
     if inline:
         import_run(job_id=job.pk)

@@ -752,6 +752,9 @@ class ImportJob(Scoped):
     rejected_count = models.PositiveIntegerField(default=0)
     errors = models.JSONField(default=list, blank=True)
     message = models.CharField(max_length=300, blank=True, default="")
+    # 导入后进入线索公海: the imported people with a phone who are not WeCom friends enter the lead pool
+    # (registered listeners, see ``register_import_listener``) even where the pool rule does not say so.
+    to_lead_pool = models.BooleanField(_("导入后进入线索公海"), default=False)
     created_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     # Touched while a worker makes progress; a running job whose heartbeat stopped is taken over.

@@ -292,6 +292,7 @@ class ImportJobSerializer(serializers.ModelSerializer):  # type: ignore[type-arg
             "created_count",
             "updated_count",
             "rejected_count",
+            "to_lead_pool",
             "errors",
             "message",
             "created_at",
@@ -302,6 +303,11 @@ class ImportJobSerializer(serializers.ModelSerializer):  # type: ignore[type-arg
 
 class ImportInputSerializer(serializers.Serializer):  # type: ignore[type-arg]
     file = serializers.FileField()
+    to_lead_pool = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="导入后进入线索公海：有手机号、还不是企业微信好友的客户进入线索公海",
+    )
 
     def validate_file(self, upload: Any) -> Any:
         refusal = upload_refusal(upload.size)

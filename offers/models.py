@@ -11,8 +11,10 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import ClassVar
 
+from django.contrib.postgres.constraints import ExclusionConstraint
+from django.contrib.postgres.fields import ArrayField, BigIntegerRangeField, RangeOperators
 from django.db import models
-from django.db.models import F, Q
+from django.db.models import BigIntegerField, Case, F, Func, Q, Value, When
 from django.utils import timezone
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
@@ -158,6 +160,10 @@ class IssuedCoupon(Scoped):
     valid_from = models.DateTimeField()
     valid_until = models.DateTimeField()
     redeemed_at = models.DateTimeField(null=True, blank=True)
+    # The segment job that issued it (a rerun of the job skips customers it already reached).
+    issue_job = models.ForeignKey(
+        "offers.CouponIssueJob", on_delete=models.SET_NULL, null=True, blank=True, related_name="+"
+    )
 
     SCOPE_STORE: ClassVar[str | None] = "customer__home_store"
 
@@ -192,6 +198,14 @@ class IssuedCoupon(Scoped):
         return str(self.get_status_display())
 
 
+def _stack_span() -> Func:
+    """``int8range(coupon, coupon + 1)`` for a stackable redemption, ``int8range(NULL, NULL)`` (everything)
+    for a non-stackable one: the third column of ``redemption_stacking_per_order``."""
+    lower = Case(When(stackable=True, then=F("coupon_id")), default=Value(None), output_field=BigIntegerField())
+    upper = Case(When(stackable=True, then=F("coupon_id") + 1), default=Value(None), output_field=BigIntegerField())
+    return Func(lower, upper, function="int8range", output_field=BigIntegerRangeField())
+
+
 class Redemption(Scoped):
     """A coupon used on an order; ``reverted_at`` is set when a refund gave the coupon back."""
 
@@ -205,6 +219,8 @@ class Redemption(Scoped):
     amount = models.DecimalField(_("订单金额"), max_digits=12, decimal_places=2)
     redeemed_at = models.DateTimeField(default=timezone.now)
     reverted_at = models.DateTimeField(null=True, blank=True)
+    # The template's 可叠加 at redemption time, copied here so the stacking rule is a constraint.
+    stackable = models.BooleanField(default=False)
 
     SCOPE_STORE: ClassVar[str | None] = "store"
 
@@ -216,5 +232,74 @@ class Redemption(Scoped):
             models.UniqueConstraint(
                 fields=["coupon"], condition=Q(reverted_at__isnull=True), name="redemption_active_once"
             ),
+            # Stacking on one order (external_ref): a stackable redemption covers [coupon, coupon + 1),
+            # a non-stackable one the whole line, so two un-reverted redemptions of one order may share
+            # it only when both are stackable. The database refuses the second of two devices at once.
+            ExclusionConstraint(
+                name="redemption_stacking_per_order",
+                expressions=[
+                    (F("organization"), RangeOperators.EQUAL),
+                    (F("external_ref"), RangeOperators.EQUAL),
+                    (_stack_span(), RangeOperators.OVERLAPS),
+                ],
+                condition=Q(reverted_at__isnull=True),
+            ),
         ]
         indexes = [models.Index(fields=["order"], name="redemption_order")]
+
+
+class IssueJobStatus(models.TextChoices):
+    PENDING = "pending", _("排队中")
+    RUNNING = "running", _("发放中")
+    DONE = "done", _("已完成")
+    STOCK_OUT = "stock_out", _("库存已发完")
+    FAILED = "failed", _("失败")
+
+
+FINISHED_ISSUE_JOB = (IssueJobStatus.DONE, IssueJobStatus.STOCK_OUT, IssueJobStatus.FAILED)
+
+
+class CouponIssueJob(Scoped):
+    """Issuing a template to a saved segment in the background: batches of customers in id order, each
+    batch one transaction that issues and moves ``cursor`` (the last customer id done) together, so a
+    worker that dies mid-batch leaves the job where its last committed batch left it."""
+
+    organization = models.ForeignKey(Organization, on_delete=models.CASCADE, related_name="+")
+    template = models.ForeignKey(CouponTemplate, on_delete=models.CASCADE, related_name="issue_jobs")
+    segment = models.ForeignKey(Segment, on_delete=models.SET_NULL, null=True, related_name="+")
+    # The issuer's stores when the job was started (None = every store).
+    store_ids = ArrayField(models.BigIntegerField(), null=True, blank=True)
+    status = models.CharField(_("状态"), max_length=10, choices=IssueJobStatus.choices, default=IssueJobStatus.PENDING)
+    total = models.PositiveIntegerField(default=0)
+    processed = models.PositiveIntegerField(default=0)
+    issued = models.PositiveIntegerField(default=0)
+    cursor = models.BigIntegerField(default=0)
+    message = models.CharField(max_length=300, blank=True, default="")
+    created_by = models.ForeignKey(Staff, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
+    created_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    # Touched by every batch; a running job whose heartbeat stopped is taken over by the sweep.
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("分群发券任务")
+        verbose_name_plural = _("分群发券任务")
+        ordering = ["-created_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=Q(processed__lte=F("total")) | Q(total=0), name="issuejob_within_total"),
+        ]
+
+    @property
+    def finished(self) -> bool:
+        return self.status in FINISHED_ISSUE_JOB
+
+    @property
+    def percent(self) -> int:
+        if self.finished:
+            return 100
+        return int(self.processed * 100 / self.total) if self.total else 0
+
+    @property
+    def at_limit(self) -> int:
+        return max(0, self.processed - self.issued)

@@ -11,6 +11,9 @@ Limits the database holds (docs/architecture.md#invariants):
 3. Redemption: ``UPDATE offers_issuedcoupon SET status = 'redeemed' WHERE status = 'issued'``; of two
    devices redeeming one code the second finds no row to change; ``redemption_active_once`` (one
    un-reverted redemption per coupon) stands behind it.
+4. Stacking on one order (``external_ref``): the exclusion constraint ``redemption_stacking_per_order``
+   lets two un-reverted redemptions share an order only when both coupons are stackable; of two devices
+   putting two coupons on one order at once, the second waits for the first and is then refused.
 
 Locks are always taken in the same order (holding rows by customer id, then the template row), so
 concurrent issues never deadlock.
@@ -62,6 +65,10 @@ class CouponError(ValueError):
     def __init__(self, message: str, *, field: str = "non_field_errors") -> None:
         super().__init__(message)
         self.field = field
+
+
+class CouponStockError(CouponError):
+    """The template's stock cannot cover the issue (the conditional UPDATE changed no row)."""
 
 
 # -- templates --------------------------------------------------------------------------------------
@@ -225,6 +232,7 @@ def _issue(
     segment: Segment | None = None,
     campaign_id: int | None = None,
     token: str | None = None,
+    issue_job_id: int | None = None,
 ) -> IssueResult:
     """Issue one coupon of ``template`` to each customer id ``targets_sql`` selects (column ``id``)."""
     now = timezone.now()
@@ -262,7 +270,7 @@ def _issue(
         )
         if cursor.fetchone() is None:
             left = CouponTemplate.objects.filter(pk=template.pk).values_list("stock", "issued").first() or (0, 0)
-            raise CouponError(
+            raise CouponStockError(
                 _("库存不足：本次要发 %(n)s 张，只剩 %(left)s 张；请增加总库存或缩小发放范围")
                 % {"n": n, "left": max(0, left[0] - left[1])},
                 field="template",
@@ -275,10 +283,11 @@ def _issue(
                         """
                         INSERT INTO offers_issuedcoupon
                                (organization_id, template_id, customer_id, code, token, seq, status, source,
-                                issued_by_id, group_id, segment_id, campaign_id, issued_at, valid_from, valid_until)
+                                issued_by_id, group_id, segment_id, campaign_id, issued_at, valid_from, valid_until,
+                                issue_job_id)
                         SELECT %s, %s, h.customer_id, offers_new_code(),
                                COALESCE(%s, replace(gen_random_uuid()::text, '-', '')), h.seq, 'issued', %s,
-                               %s, %s, %s, %s, %s, %s, %s
+                               %s, %s, %s, %s, %s, %s, %s, %s
                           FROM unnest(%s::bigint[], %s::int[]) AS h(customer_id, seq)
                         RETURNING id, customer_id
                         """,
@@ -294,6 +303,7 @@ def _issue(
                             now,
                             valid_from,
                             valid_until,
+                            issue_job_id,
                             [row[0] for row in held],
                             [row[1] for row in held],
                         ],
@@ -530,16 +540,25 @@ def coupon_redeem(
         raise CouponError(_("该外部单号的订单已全额退款，不能再用券"), field="external_ref")
     if coupon.campaign_id and not order.campaign_id:
         order_services.order_attribute_campaign(order_ids=[order.pk], campaign_id=coupon.campaign_id)
-    redemption = Redemption.objects.create(
-        organization=organization,
-        coupon=coupon,
-        order=order,
-        store=store,
-        staff=staff,
-        external_ref=external_ref,
-        amount=amount,
-        redeemed_at=now,
-    )
+    try:
+        with transaction.atomic():
+            redemption = Redemption.objects.create(
+                organization=organization,
+                coupon=coupon,
+                order=order,
+                store=store,
+                staff=staff,
+                external_ref=external_ref,
+                amount=amount,
+                redeemed_at=now,
+                stackable=template.stackable,
+            )
+    except IntegrityError as exc:
+        if getattr(getattr(exc.__cause__, "diag", None), "constraint_name", "") != "redemption_stacking_per_order":
+            raise
+        # redemption_stacking_per_order: another device put a coupon on this order at the same time
+        # (the check above saw nothing yet); the database refused the second of the two.
+        raise CouponError(_("该订单已使用其他优惠券，此券不可叠加使用"), field="code") from exc
     contact_services.timeline_add(
         customer=coupon.customer,
         kind=TimelineKind.REDEEMED,

@@ -10,6 +10,7 @@ urlpatterns = [
     path("coupons/<int:pk>/edit/", views.template_edit, name="template_edit"),
     path("coupons/<int:pk>/delete/", views.template_delete, name="template_delete"),
     path("coupons/<int:pk>/issue/", views.template_issue, name="template_issue"),
+    path("coupons/<int:pk>/jobs/<int:job_pk>/", views.issue_job_status, name="issue_job_status"),
     path("coupons/redeem/", views.redeem, name="redeem"),
     path("customers/<int:pk>/coupons/issue/", views.customer_issue, name="customer_issue"),
     path("reports/coupons/", views.report, name="report"),

@@ -30,9 +30,9 @@ from contacts.access import (
 )
 from contacts.models import CustomerGroup, Segment, Store
 from contacts.views.customers import scoped_customer
-from offers import selectors, services
+from offers import issue_jobs, selectors, services
 from offers.forms import CouponTemplateForm
-from offers.models import CouponStatus, CouponTemplate
+from offers.models import CouponIssueJob, CouponStatus, CouponTemplate
 
 PAGE_SIZE = 20
 
@@ -137,8 +137,24 @@ def template_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
         "query": query,
         "groups": actor.scope(CustomerGroup.objects.filter(dismissed_at__isnull=True)).order_by("name")[:200],
         "segments": actor.scope(Segment.objects.all()).order_by("name")[:200],
+        "jobs": _jobs_for(actor, template)[:5],
     }
     return render(request, "offers/template_detail.html", context)
+
+
+def _jobs_for(actor: Actor, template: CouponTemplate) -> Any:
+    return actor.scope(CouponIssueJob.objects.filter(template=template)).select_related("segment", "created_by")
+
+
+@console_view(OPERATOR_AND_MANAGER)
+def issue_job_status(request: AuthenticatedHttpRequest, pk: int, job_pk: int) -> HttpResponse:
+    """One segment issue job's progress (the fragment the template page polls with htmx)."""
+    actor = request.actor_obj
+    template = _template_or_404(actor, pk)
+    job = _jobs_for(actor, template).filter(pk=job_pk).first()
+    if job is None:
+        raise Http404(_("发放任务不存在，或不属于你的企业"))
+    return render(request, "offers/_issue_job.html", {"job": job, "template": template})
 
 
 @require_POST
@@ -163,9 +179,15 @@ def template_issue(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
             segment = actor.scope(Segment.objects.all()).filter(pk=target_id).first()
             if segment is None:
                 raise services.CouponError(_("请选择要发放的客户分群"), field="segment_id")
-            result = services.coupon_issue_segment(
+            job = issue_jobs.coupon_issue_job_start(
                 template=template, segment=segment, store_ids=actor.store_ids, by=actor.staff
             )
+            messages.success(
+                request,
+                _("已开始向分群“%(segment)s”发券（共 %(total)s 位客户），进度见下方")
+                % {"segment": segment.name, "total": job.total},
+            )
+            return redirect(back)
         else:
             raise services.CouponError(_("请选择发放对象：客户群或客户分群"), field="target")
     except services.CouponError as exc:

@@ -69,3 +69,5 @@ BEAT_SCHEDULE["journeys-tick"] = {"task": "journeys.tick", "schedule": 60.0}
 # referrals: every 5 minutes, friends past 24 hours are confirmed, rewards claimed (one row per tier) and
 # issued once, and campaigns past their end retire their 活码.
 BEAT_SCHEDULE["referrals-tick"] = {"task": "referrals.tick", "schedule": 300.0}
+# offers: re-enqueue segment coupon issues (分群发券) whose message was lost or whose worker died mid-batch.
+BEAT_SCHEDULE["offers-issue-jobs-sweep"] = {"task": "offers.issue_jobs.sweep", "schedule": 120.0}

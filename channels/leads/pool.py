@@ -186,6 +186,40 @@ def lead_pool_fill(*, now: dt.datetime) -> int:
         return int(cursor.rowcount)
 
 
+# The rule that governs a customer: their home store's active rule, else the brand's default one.
+_IMPORT_SQL = """
+INSERT INTO channels_leadpoolentry
+    (organization_id, customer_id, lead_id, redemption_id, source, store_id, status, entered_at, returns, created_at)
+SELECT c.organization_id, c.id, NULL, NULL, 'import', c.home_store_id, 'waiting', %(now)s, 0, %(now)s
+FROM contacts_customer c
+WHERE c.id = ANY(%(ids)s) AND c.organization_id = %(org)s AND c.phone_hash <> '' AND c.erased_at IS NULL
+  AND NOT EXISTS (SELECT 1 FROM contacts_follow f WHERE f.customer_id = c.id AND f.deleted_at IS NULL)
+  AND NOT EXISTS (SELECT 1 FROM channels_leadpoolentry e WHERE e.customer_id = c.id)
+  AND (%(forced)s OR COALESCE(
+        (SELECT r.import_enters_pool FROM channels_leadpoolrule r
+          WHERE r.organization_id = c.organization_id AND r.store_id = c.home_store_id AND r.is_active),
+        (SELECT r.import_enters_pool FROM channels_leadpoolrule r
+          WHERE r.organization_id = c.organization_id AND r.store_id IS NULL AND r.is_active),
+        false))
+ORDER BY c.id
+ON CONFLICT DO NOTHING
+"""
+
+
+def lead_pool_enter_imported(
+    *, organization_id: int, customer_ids: list[int], to_lead_pool: bool, clock: Clock = timezone.now
+) -> int:
+    """Import listener (``contacts.services.register_import_listener``): imported customers with a
+    phone who are not WeCom friends and were never in the pool enter it (source 导入) — when the
+    import asked for it (导入后进入线索公海) or the rule of their store (else the brand default) says so.
+    One INSERT; the next tick assigns them."""
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _IMPORT_SQL, {"now": clock(), "ids": list(customer_ids), "org": organization_id, "forced": to_lead_pool}
+        )
+        return int(cursor.rowcount)
+
+
 _RETURN_SQL = """
 WITH due AS (
     UPDATE channels_leadassignment a SET status = 'returned', closed_at = %(now)s
@@ -524,6 +558,7 @@ class RuleInput:
     return_days: int
     member_ids: list[int]
     backup_ids: list[int]
+    import_enters_pool: bool = False
 
 
 @transaction.atomic
@@ -563,6 +598,7 @@ def lead_pool_rule_save(*, actor: Actor, data: RuleInput, rule_id: int | None = 
     rule.work_start, rule.work_end = data.work_start, data.work_end
     rule.work_days = sorted(set(data.work_days))
     rule.return_days = data.return_days
+    rule.import_enters_pool = data.import_enters_pool
     rule.save()
     LeadPoolMember.objects.filter(rule=rule).delete()
     LeadPoolMember.objects.bulk_create(

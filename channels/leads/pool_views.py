@@ -141,6 +141,9 @@ class RuleForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
     )
     return_days = forms.IntegerField(label=gettext_lazy("几天未添加退回公海"), min_value=1, max_value=60, initial=3)
+    import_enters_pool = forms.BooleanField(
+        label=gettext_lazy("导入的客户进入公海（有手机号、还不是好友）"), required=False, initial=False
+    )
 
     def __init__(self, *args: Any, actor: Actor, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -171,6 +174,7 @@ class RuleForm(forms.Form):
             return_days=data["return_days"],
             member_ids=[s.pk for s in data["members"]],
             backup_ids=[s.pk for s in data.get("backups") or []],
+            import_enters_pool=bool(data.get("import_enters_pool")),
         )
 
 
@@ -186,6 +190,7 @@ def _initial(rule: LeadPoolRule) -> dict[str, Any]:
         "work_end": rule.work_end,
         "work_days": rule.work_days or [1, 2, 3, 4, 5, 6, 7],
         "return_days": rule.return_days,
+        "import_enters_pool": rule.import_enters_pool,
     }
 
 

@@ -17,8 +17,12 @@ from contacts.models import Customer, ImportJob, ImportStatus, Lifecycle, Organi
 STALE_RUNNING = timedelta(minutes=10)
 
 
-def import_job_create(*, organization: Organization, by: Staff | None, filename: str, content: bytes) -> ImportJob:
-    return ImportJob.objects.create(organization=organization, created_by=by, filename=filename[:200], content=content)
+def import_job_create(
+    *, organization: Organization, by: Staff | None, filename: str, content: bytes, to_lead_pool: bool = False
+) -> ImportJob:
+    return ImportJob.objects.create(
+        organization=organization, created_by=by, filename=filename[:200], content=content, to_lead_pool=to_lead_pool
+    )
 
 
 def import_job_claim(*, job_id: int) -> bool:

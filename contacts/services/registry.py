@@ -123,6 +123,29 @@ def _notify_tag_deleted(organization_id: int, wecom_tag_id: str, source: str) ->
     transaction.on_commit(run)
 
 
+ImportListener = Callable[..., object]
+_import_listeners: list[ImportListener] = []
+
+
+def register_import_listener(fn: ImportListener) -> None:
+    """``fn(*, organization_id, customer_ids, to_lead_pool)``: customers an import created or updated
+    (a chunk at a time, after the chunk's rows are committed). Higher layers register here (channels puts
+    those with a phone who are not WeCom friends into the lead pool); contacts never imports them."""
+    if fn not in _import_listeners:
+        _import_listeners.append(fn)
+
+
+def customers_imported(*, organization_id: int, customer_ids: list[int], to_lead_pool: bool) -> None:
+    """Tell the listeners about a chunk of imported customers; a broken listener does not fail the import."""
+    if not customer_ids:
+        return
+    for fn in _import_listeners:
+        try:
+            fn(organization_id=organization_id, customer_ids=customer_ids, to_lead_pool=to_lead_pool)
+        except Exception:
+            logger.exception("import listener %r failed for organization %s", fn, organization_id)
+
+
 def register_personal_data_provider(section: str, fn: PersonalDataProvider) -> None:
     """``fn(customer_id)`` → the rows of ``section`` (e.g. ``"orders"``) in a personal-data export."""
     _personal_data_providers[section] = fn

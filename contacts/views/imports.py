@@ -58,7 +58,11 @@ def import_page(request: AuthenticatedHttpRequest) -> HttpResponse:
         upload = form.cleaned_data["file"]
         try:
             started = import_start(
-                organization=actor.organization, by=actor.staff, filename=upload.name, content=upload.read()
+                organization=actor.organization,
+                by=actor.staff,
+                filename=upload.name,
+                content=upload.read(),
+                to_lead_pool=bool(form.cleaned_data.get("to_lead_pool")),
             )
         except ValueError as exc:  # an unreadable file; the message says what to fix
             error = str(exc)

@@ -8,7 +8,7 @@ from django.utils import timezone
 
 from contacts.access import Actor
 from contacts.models import Customer
-from offers import selectors
+from offers import selectors, services
 from offers.models import CouponStatus, CouponTemplate, IssuedCoupon
 
 register = template.Library()
@@ -29,3 +29,9 @@ def customer_open_coupons(actor: Actor, customer: Customer) -> list[IssuedCoupon
             status=CouponStatus.ISSUED, valid_until__gt=timezone.now(), valid_from__lte=timezone.now()
         )[:10]
     )
+
+
+@register.filter
+def coupon_signed(coupon: IssuedCoupon) -> str:
+    """The signed token of the customer's coupon page (``offers:customer_coupon``) and its QR."""
+    return services.coupon_link_token(coupon.token)

@@ -268,6 +268,16 @@ def _tag_rule(actor: Actor) -> tuple[dict[str, Any], bool] | None:
     return {"pk": pk or 0}, False
 
 
+def _issue_job(actor: Actor) -> tuple[dict[str, Any], bool] | None:
+    from offers.models import CouponIssueJob
+
+    found = _first(actor, CouponIssueJob)
+    if found is not None:
+        return {"pk": found[0].template_id, "job_pk": found[0].pk}, found[1]  # type: ignore[attr-defined]
+    template = _first(actor, CouponTemplate)
+    return None if template is None else ({"pk": template[0].pk, "job_pk": 0}, False)
+
+
 # Route name → the URL parameters for a role (from demo objects in the role's scope where it has one).
 PARAMS: dict[str, Fill] = {
     "contacts:customer_import_status": _pk(ImportJob),
@@ -316,6 +326,7 @@ PARAMS: dict[str, Fill] = {
     "offers:template_issue": _pk(CouponTemplate),
     "offers:template_delete": _pk(CouponTemplate),
     "offers:customer_issue": _pk(Customer),
+    "offers:issue_job_status": _issue_job,
     # The recount is a POST-only action: a GET rightly answers 405.
     "contacts:segment_recount": lambda actor: (
         {"pk": Segment.objects.filter(organization_id=actor.organization_id).values_list("pk", flat=True).first() or 0},

@@ -3,7 +3,8 @@
 What must hold (and is held by the database, not by a Python check):
 * the last coupon in stock goes to exactly one of several customers issued at once;
 * one customer issued at once from several devices gets no more than the per-customer limit;
-* one code redeemed at once from several devices (different orders) is redeemed exactly once.
+* one code redeemed at once from several devices (different orders) is redeemed exactly once;
+* two coupons put on one order at once from two devices: both only when both are stackable.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ def test_concurrent_issue_and_redemption_succeed_exactly_as_often_as_the_rules_a
     _several_devices(world)
     _second_device_waits_then_is_refused(world)
     _pos_retry_racing_itself(world)
+    _two_coupons_on_one_order(world)
 
 
 def _last_coupon_in_stock(world: Any) -> None:
@@ -158,3 +160,27 @@ def _pos_retry_racing_itself(world: Any) -> None:
     assert errors == [] and sorted(created for _r, created in results) == [False, True]
     assert Redemption.objects.filter(coupon=coupon).count() == 1
     assert Order.objects.filter(customer=c).count() == 1
+
+
+def _two_coupons_on_one_order(world: Any) -> None:
+    """Without the exclusion constraint both devices pass the Python check (neither sees the other's
+    uncommitted redemption) and the order carries two non-stackable coupons."""
+    c = CustomerFactory(organization=world.org, home_store=world.store_a)
+    cases = [
+        ("不叠加A", False, "不叠加B", False, 1),
+        ("可叠加A", True, "不叠加C", False, 1),
+        ("可叠加B", True, "可叠加C", True, 2),
+    ]
+    for i, (name_a, stack_a, name_b, stack_b, expected) in enumerate(cases):
+        a = services.coupon_issue(template=template(world.org, name=name_a, stackable=stack_a), customer=c)
+        b = services.coupon_issue(template=template(world.org, name=name_b, stackable=stack_b), customer=c)
+        ref = f"ORDER-STACK-{i}"
+        results, errors = race([lambda code=code, ref=ref: _redeem(world, code, ref) for code in (a.code, b.code)])
+        assert len(results) == expected, (name_a, name_b, errors)
+        assert len(errors) == 2 - expected
+        assert all(isinstance(e, services.CouponError) and "不可叠加" in str(e) for e in errors)
+        assert Redemption.objects.filter(external_ref=ref, reverted_at__isnull=True).count() == expected
+        assert Order.objects.filter(external_ref=ref).count() == 1
+        # The refused coupon is still the customer's to use.
+        statuses = sorted(IssuedCoupon.objects.filter(pk__in=[a.pk, b.pk]).values_list("status", flat=True))
+        assert statuses.count(CouponStatus.REDEEMED) == expected

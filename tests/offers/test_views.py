@@ -64,6 +64,10 @@ def test_staff_issue_from_the_profile_and_the_sidebar_lists_the_coupon(world):
     assert coupon.code in sidebar and f"/coupons/redeem/?code={coupon.code}" in sidebar
     profile = world.client_for(world.operator).get(f"/customers/{c.pk}/").content.decode()
     assert 'data-testid="profile-coupons"' in profile and coupon.code in profile and "未使用" in profile
+    # The profile links the customer's own coupon page and shows its QR (an unused coupon only).
+    signed = services.coupon_link_token(coupon.token)
+    assert f'href="/c/{signed}/"' in profile and f'src="/c/{signed}/qr.svg"' in profile
+    assert Client().get(f"/c/{signed}/qr.svg").status_code == 200
     # Another store's customer is a 404 for the clerk; nothing issued.
     other = CustomerFactory(organization=world.org, home_store=world.store_b)
     assert clerk.post(f"/customers/{other.pk}/coupons/issue/", {"template_id": t.pk}).status_code == 404
