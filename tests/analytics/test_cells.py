@@ -21,8 +21,10 @@ from tests.analytics.test_reports import END, START, TODAY, data, f_for  # noqa:
 from tests.factories import CustomerFactory
 
 CELL_TABLES = {
-    "analytics_acquisitionmonth": ["month", "store_id", "channel", "bucket"],
-    "analytics_acquisitionstaffmonth": ["month", "staff_id", "store_id", "channel"],
+    # The day is part of the key: the month grain (day NULL) and the day grain are different cells
+    # (without it the snapshot kept whichever row of the two came last, in heap order).
+    "analytics_acquisitionmonth": ["month", "day", "store_id", "channel", "bucket"],
+    "analytics_acquisitionstaffmonth": ["month", "day", "staff_id", "store_id", "channel"],
     "analytics_repurchaseday": ["first_day", "cohort_month", "store_id", "channel"],
     "analytics_cohortmonth": ["cohort_month", "month", "store_id", "channel"],
     "analytics_rfmcell": ["segment", "store_id", "channel"],
