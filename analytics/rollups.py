@@ -3,7 +3,9 @@
 All set-based SQL. Calendar days and months are Asia/Shanghai (platform time).
 
 * Orders → :class:`~analytics.models.DailyRollup` by additive upserts (``daily_add``): exact and safe
-  under concurrency (the increment happens inside the row lock of the upsert).
+  under concurrency (the increment happens inside the row lock of the upsert). The same upsert adds
+  to :class:`~analytics.models.DailyStoreRollup` (no staff column); where DailyRollup's customer
+  figures are recomputed for some days, those days' store cells are re-summed from it.
 * Customers' first/second order and monthly activity (:class:`BuyerFact`, :class:`CustomerMonth`)
   and the order figures on ``contacts.Customer`` (written through
   ``contacts.services.customer_order_figures_set``) are *recomputed* for the affected customers —
@@ -65,34 +67,81 @@ class Delta:
 def daily_add(
     *, organization_id: int, day: dt.date, store_id: int | None, channel: str, staff_id: int | None, delta: Delta
 ) -> None:
-    """Add ``delta`` to one day × store × channel × staff cell (creating it)."""
+    """Add ``delta`` to one day × store × channel × staff cell and to its day × store × channel cell
+    (creating them): one statement."""
+    sums = ", ".join(f"{c} = t.{c} + EXCLUDED.{c}" for c in _DAILY_SUMS[2:])
     with connection.cursor() as cursor:
         cursor.execute(
-            """
-            INSERT INTO analytics_dailyrollup AS t
-                   (organization_id, day, store_id, channel, staff_id, new_customers, churned,
-                    orders, gmv, refunds, private_orders, private_gmv, private_refunds)
-            VALUES (%s, %s, %s, %s, %s, 0, 0, %s, %s, %s, %s, %s, %s)
-            ON CONFLICT ON CONSTRAINT dailyrollup_cell_unique DO UPDATE SET
-                   orders = t.orders + EXCLUDED.orders, gmv = t.gmv + EXCLUDED.gmv,
-                   refunds = t.refunds + EXCLUDED.refunds, private_orders = t.private_orders + EXCLUDED.private_orders,
-                   private_gmv = t.private_gmv + EXCLUDED.private_gmv,
-                   private_refunds = t.private_refunds + EXCLUDED.private_refunds
+            f"""
+            WITH staff_cell AS (
+                INSERT INTO analytics_dailyrollup AS t
+                       (organization_id, day, store_id, channel, staff_id, {", ".join(_DAILY_SUMS)})
+                VALUES (%(org)s, %(day)s, %(store)s, %(channel)s, %(staff)s, 0, 0, {_DELTA_VALUES})
+                ON CONFLICT ON CONSTRAINT dailyrollup_cell_unique DO UPDATE SET {sums}
+            )
+            INSERT INTO analytics_dailystorerollup AS t
+                   (organization_id, day, store_id, channel, {", ".join(_DAILY_SUMS)})
+            VALUES (%(org)s, %(day)s, %(store)s, %(channel)s, 0, 0, {_DELTA_VALUES})
+            ON CONFLICT ON CONSTRAINT dailystorerollup_cell_unique DO UPDATE SET {sums}
             """,
-            [
-                organization_id,
-                day,
-                store_id,
-                channel,
-                staff_id,
-                delta.orders,
-                delta.gmv,
-                delta.refunds,
-                delta.private_orders,
-                delta.private_gmv,
-                delta.private_refunds,
-            ],
+            {
+                "org": organization_id,
+                "day": day,
+                "store": store_id,
+                "channel": channel,
+                "staff": staff_id,
+                **{f"d_{c}": getattr(delta, c) for c in _DAILY_SUMS[2:]},
+            },
         )
+
+
+# The summed columns of DailyRollup and DailyStoreRollup; the first two are contacts-driven.
+_DAILY_SUMS = [
+    "new_customers",
+    "churned",
+    "orders",
+    "gmv",
+    "refunds",
+    "private_orders",
+    "private_gmv",
+    "private_refunds",
+]
+_DELTA_VALUES = ", ".join(f"%(d_{c})s" for c in _DAILY_SUMS[2:])
+
+
+def _store_cells_sql(day_cond: str) -> list[str]:
+    """Statements making the new customers and churned follows of %(org)s's DailyStoreRollup cells whose
+    day matches ``day_cond`` (on alias ``{t}``) equal their DailyRollup cells' sums over staff, after
+    those were recomputed. The order columns are left to the additive upserts, as in DailyRollup, so
+    a concurrent order is never lost."""
+    return [
+        f"""UPDATE analytics_dailystorerollup s SET new_customers = 0, churned = 0
+             WHERE s.organization_id = %(org)s AND {day_cond.format(t="s")}
+               AND (s.new_customers <> 0 OR s.churned <> 0)""",
+        f"""
+        INSERT INTO analytics_dailystorerollup AS t (organization_id, day, store_id, channel, {", ".join(_DAILY_SUMS)})
+        SELECT d.organization_id, d.day, d.store_id, d.channel, SUM(d.new_customers), SUM(d.churned), 0, 0, 0, 0, 0, 0
+          FROM analytics_dailyrollup d
+         WHERE d.organization_id = %(org)s AND {day_cond.format(t="d")}
+      GROUP BY 1, 2, 3, 4
+        HAVING SUM(d.new_customers) <> 0 OR SUM(d.churned) <> 0
+            ON CONFLICT ON CONSTRAINT dailystorerollup_cell_unique DO UPDATE
+           SET new_customers = EXCLUDED.new_customers, churned = EXCLUDED.churned
+        """,
+    ]
+
+
+# Every DailyStoreRollup cell of %(org)s from its DailyRollup cells (the rebuild; migration 0005 does
+# the same for every organization).
+STORE_CELLS_REBUILD = [
+    "DELETE FROM analytics_dailystorerollup WHERE organization_id = %(org)s",
+    f"""
+    INSERT INTO analytics_dailystorerollup (organization_id, day, store_id, channel, {", ".join(_DAILY_SUMS)})
+    SELECT organization_id, day, store_id, channel, {", ".join(f"SUM({c})" for c in _DAILY_SUMS)}
+      FROM analytics_dailyrollup WHERE organization_id = %(org)s
+  GROUP BY 1, 2, 3, 4
+    """,
+]
 
 
 _BF_COLS = [
@@ -510,6 +559,8 @@ def daily_customer_metrics_refresh(*, organization_id: int, start: dt.date, end:
             "c.created_at >= %(lo)s AND c.created_at < %(hi)s", "f.deleted_at >= %(lo)s AND f.deleted_at < %(hi)s"
         ):
             cursor.execute(sql, params)
+        for sql in _store_cells_sql("{t}.day BETWEEN %(start)s AND %(end)s"):
+            cursor.execute(sql, params)
     acquisition_months_refresh(organization_id=organization_id, start=start, end=end)
 
 
@@ -539,6 +590,8 @@ def organization_rebuild(*, organization_id: int) -> dict[str, int]:
         )
         cells = cursor.rowcount
         for sql in _customer_metrics_sql("TRUE", "TRUE"):
+            cursor.execute(sql, params)
+        for sql in STORE_CELLS_REBUILD:
             cursor.execute(sql, params)
         for sql in _buyer_rebuild_sql():
             cursor.execute(sql, params)

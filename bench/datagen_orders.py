@@ -74,7 +74,7 @@ def generate(*, customers: int, orders: int, force: bool = False) -> tuple[datag
         _exec(
             cursor,
             "truncate",
-            "TRUNCATE analytics_order, analytics_dailyrollup, analytics_buyerfact, "
+            "TRUNCATE analytics_order, analytics_dailyrollup, analytics_dailystorerollup, analytics_buyerfact, "
             "analytics_customermonth RESTART IDENTITY CASCADE",  # coupon redemptions and attributions name orders
         )
         # Secondary indexes are built once after the load: maintaining five b-trees row by row over

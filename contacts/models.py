@@ -325,7 +325,12 @@ class SegmentFact(models.Model):
     class Meta:
         indexes = [
             GinIndex("organization_id", OpClass("tag_ids", name="gin__int_ops"), name="segmentfact_org_tags_gin"),
-            models.Index(fields=["organization_id", "home_store_id"], name="segmentfact_org_store"),
+            # Covering: a count with a store filter (the segment preview of a store, a manager's scope)
+            # is an index-only scan checking the tags in the index, never the table (at 1M customers
+            # 80 ms instead of 390 ms for the largest store, docs/benchmarks.md#load).
+            models.Index(
+                fields=["organization_id", "home_store_id"], include=["tag_ids"], name="segmentfact_org_store_tags"
+            ),
         ]
 
     def __str__(self) -> str:

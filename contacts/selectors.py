@@ -11,7 +11,7 @@ from django.db.models import Prefetch, Q, QuerySet
 
 from contacts import crypto
 from contacts.access import Actor
-from contacts.lookups import SHORT_GRAM_MAX, ShortGrams
+from contacts.lookups import SHORT_GRAM_MAX, PkInArray, ShortGrams
 from contacts.models import (
     Customer,
     CustomerGroup,
@@ -58,7 +58,7 @@ def customer_search_q(q: str) -> Q:
         by_phone |= Q(phone_mask=masked)
     if by_phone:
         matches = matches.union(Customer.objects.filter(by_phone).values("pk"))
-    return Q(pk__in=matches)
+    return Q(PkInArray(matches))
 
 
 def customer_filter(

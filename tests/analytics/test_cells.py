@@ -21,8 +21,10 @@ from tests.analytics.test_reports import END, START, TODAY, data, f_for  # noqa:
 from tests.factories import CustomerFactory
 
 CELL_TABLES = {
-    "analytics_acquisitionmonth": ["month", "store_id", "channel", "bucket"],
-    "analytics_acquisitionstaffmonth": ["month", "staff_id", "store_id", "channel"],
+    # The day is part of the key: the month grain (day NULL) and the day grain are different cells
+    # (without it the snapshot kept whichever row of the two came last, in heap order).
+    "analytics_acquisitionmonth": ["month", "day", "store_id", "channel", "bucket"],
+    "analytics_acquisitionstaffmonth": ["month", "day", "staff_id", "store_id", "channel"],
     "analytics_repurchaseday": ["first_day", "cohort_month", "store_id", "channel"],
     "analytics_cohortmonth": ["cohort_month", "month", "store_id", "channel"],
     "analytics_rfmcell": ["segment", "store_id", "channel"],
@@ -177,3 +179,57 @@ def test_a_rebuild_repairs_drifted_rows(data):  # noqa: F811
     assert snapshot(org, {**CELL_TABLES, **BUYER_TABLES}) != good
     rollups.organization_rebuild(organization_id=org)
     assert snapshot(org, {**CELL_TABLES, **BUYER_TABLES}) == good
+
+
+SUMS = ["new_customers", "churned", "orders", "gmv", "refunds", "private_orders", "private_gmv", "private_refunds"]
+
+
+def store_cells(org_id: int) -> dict[tuple, tuple]:
+    """DailyStoreRollup of an organization, and the same figures summed from DailyRollup over staff;
+    all-zero cells left out."""
+    cols = ", ".join(f"SUM({c})" for c in SUMS)
+    out = {}
+    with connection.cursor() as cursor:
+        for table in ("analytics_dailystorerollup", "analytics_dailyrollup"):
+            cursor.execute(
+                f"SELECT day, store_id, channel, {cols} FROM {table} WHERE organization_id = %s GROUP BY 1, 2, 3",
+                [org_id],
+            )
+            out[table] = {tuple(r[:3]): tuple(r[3:]) for r in cursor.fetchall() if any(r[3:])}
+    return out
+
+
+def test_the_store_cells_equal_the_staff_cells_summed_incrementally_and_after_a_rebuild(
+    data,  # noqa: F811
+    django_capture_on_commit_callbacks,
+):
+    """Orders, refunds, merges and the customer-metrics refresh keep DailyStoreRollup equal to
+    DailyRollup summed over staff; a rebuild writes the same cells."""
+    world = data
+    churn(world, django_capture_on_commit_callbacks)
+    rollups.daily_customer_metrics_refresh(organization_id=world.org.pk, start=dt.date(2026, 1, 1), end=TODAY)
+    incremental = store_cells(world.org.pk)
+    assert incremental["analytics_dailystorerollup"] == incremental["analytics_dailyrollup"]
+    stored = incremental["analytics_dailystorerollup"]
+    assert any(v[0] for v in stored.values()) and any(v[1] for v in stored.values())  # new, churned
+    assert any(v[4] for v in stored.values())  # refunds
+    rollups.organization_rebuild(organization_id=world.org.pk)
+    assert store_cells(world.org.pk)["analytics_dailystorerollup"] == stored
+    # The other organization's cells are its own.
+    assert store_cells(world.other_org.pk)["analytics_dailystorerollup"]
+    assert not set(store_cells(world.other_org.pk)["analytics_dailystorerollup"]) & set(stored)
+
+
+def test_a_customer_metrics_refresh_repairs_the_store_cells_of_its_days(data):  # noqa: F811
+    world = data
+    org = world.org.pk
+    good = store_cells(org)["analytics_dailystorerollup"]
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE analytics_dailystorerollup SET new_customers = new_customers + 3, churned = churned + 1"
+            " WHERE organization_id = %s",
+            [org],
+        )
+    assert store_cells(org)["analytics_dailystorerollup"] != good
+    rollups.daily_customer_metrics_refresh(organization_id=org, start=dt.date(2025, 12, 1), end=TODAY)
+    assert store_cells(org)["analytics_dailystorerollup"] == good

@@ -104,6 +104,54 @@ def test_overview_matches_raw_orders(data, django_assert_num_queries):
     )
 
 
+def test_the_overview_trend_equals_raw_orders_and_customers_per_day(data):
+    """The daily trend (read from DailyStoreRollup) against a brute-force count per Beijing day over
+    orders, customers and follows, and against the staff cells (DailyRollup) it replaced; a staff
+    filter still reads the staff cells and counts only that clerk's orders."""
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    world = data
+    orders, _by_cust, customers, _ltv = truth(world)
+    f = f_for(world)
+    with CaptureQueriesContext(connection) as ctx:
+        rep = reports.overview.overview(f)
+    assert any("FROM analytics_dailystorerollup d" in q["sql"] for q in ctx.captured_queries)
+    assert not any("analytics_dailyrollup" in q["sql"] for q in ctx.captured_queries)
+    days = reports.sql._days(f)
+    new, churned = rep.charts[0].series[0]["data"], rep.charts[0].series[1]["data"]
+    gmv, private = rep.charts[1].series[0]["data"], rep.charts[1].series[1]["data"]
+    ended = Follow.objects.filter(organization=world.org, deleted_at__isnull=False).exclude(deleted_by="transfer")
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT day, SUM(new_customers), SUM(churned), SUM(gmv - refunds) FROM analytics_dailyrollup"
+            " WHERE organization_id = %s GROUP BY day",
+            [world.org.pk],
+        )
+        staff_cells = {r[0]: r[1:] for r in cursor.fetchall()}
+    for i, day in enumerate(days):
+        paid = [o for o in orders if local(o.paid_at) == day]
+        assert new[i] == sum(1 for c in customers.values() if local(c.created_at) == day), day
+        assert churned[i] == sum(1 for fw in ended if local(fw.deleted_at) == day), day
+        assert Decimal(str(gmv[i])) == sum((o.amount - o.refunded_amount for o in paid), Decimal(0)), day
+        assert Decimal(str(private[i])) == sum(
+            (o.amount - o.refunded_amount for o in paid if o.is_private), Decimal(0)
+        ), day
+        old = staff_cells.get(day, (0, 0, Decimal(0)))
+        assert (new[i], churned[i], Decimal(str(gmv[i]))) == (old[0], old[1], old[2]), day
+    assert sum(new) and sum(churned) and sum(gmv)
+
+    clerk = world.store_staff
+    with CaptureQueriesContext(connection) as ctx:
+        mine = reports.overview.overview(f_for(world, staff_id=clerk.pk))
+    assert any("FROM analytics_dailyrollup d" in q["sql"] for q in ctx.captured_queries)
+    expected = sum(
+        (o.amount - o.refunded_amount for o in orders if o.staff_id == clerk.pk and START <= local(o.paid_at) <= END),
+        Decimal(0),
+    )
+    assert mine.extra["gmv"] == expected and 0 < expected < rep.extra["gmv"]
+
+
 def test_ltv_matches_raw_orders(data, django_assert_num_queries):
     world = data
     _orders, by_cust, customers, ltv = truth(world)
