@@ -102,18 +102,17 @@ def _scheduled(journey: Journey, now: dt.datetime) -> int:
         return enrol(journey=journey, customer_sql=sql, params=params, now=now)
     if journey.trigger == TriggerKind.DAYS_SINCE_ADDED:
         # A friend enters when their first live follow turns N days old after the journey went live
-        # (friends older than that on activation do not all enter at once).
+        # (friends older than that on activation do not all enter at once), once per friendship.
+        cutoff = now - dt.timedelta(days=journey.trigger_days)
         since = (journey.activated_at or now) - dt.timedelta(days=journey.trigger_days)
         sql = (
-            "SELECT f.customer_id FROM contacts_follow f WHERE f.organization_id = %s AND f.deleted_at IS NULL"
-            " GROUP BY f.customer_id HAVING min(f.added_at) > %s AND min(f.added_at) <= %s"
+            "SELECT a.customer_id FROM (SELECT f.customer_id, min(f.added_at) AS added FROM contacts_follow f"
+            " WHERE f.organization_id = %s AND f.deleted_at IS NULL GROUP BY f.customer_id) a"
+            " WHERE a.added > %s AND a.added <= %s"
+            " AND NOT EXISTS (SELECT 1 FROM journeys_enrollment e2 WHERE e2.journey_id = %s"
+            " AND e2.customer_id = a.customer_id AND e2.entered_at >= a.added)"
         )
-        return enrol(
-            journey=journey,
-            customer_sql=sql,
-            params=[org, since, now - dt.timedelta(days=journey.trigger_days)],
-            now=now,
-        )
+        return enrol(journey=journey, customer_sql=sql, params=[org, since, cutoff, journey.pk], now=now)
     if journey.trigger == TriggerKind.GROUP_JOINED:
         # Every join of a customer group recorded since the journey went live, once per join (a later
         # join can enter again by the entry rule).

@@ -11,7 +11,7 @@ import pytest
 from campaigns.models import Campaign, CampaignKind, Delivery
 from contacts import services as contacts
 from contacts.access import actor_for_user
-from contacts.models import CustomField, CustomFieldKind, Customer, Follow, Lifecycle, Segment, TimelineEvent
+from contacts.models import Customer, CustomField, CustomFieldKind, Follow, Lifecycle, Segment, TimelineEvent
 from journeys import services
 from journeys.engine import arrival_due, journeys_tick
 from journeys.models import ConditionKind, Enrollment, JourneyStep, StepKind, StepRun, TriggerKind, Weekday
@@ -63,7 +63,9 @@ def test_days_since_added_enters_friends_as_they_turn_n_days_old_after_activatio
     Follow.objects.filter(customer=old).update(added_at=T0 - dt.timedelta(days=100))
     Follow.objects.filter(customer=young).update(added_at=T0 - dt.timedelta(days=29, hours=12))
     Follow.objects.filter(customer=recent).update(added_at=T0 - dt.timedelta(days=2))
-    journey = _journey(world, TriggerKind.DAYS_SINCE_ADDED, [StepSpec(kind=StepKind.END)], trigger_days=30)
+    journey = _journey(
+        world, TriggerKind.DAYS_SINCE_ADDED, [StepSpec(kind=StepKind.END)], trigger_days=30, entry_rule="after_exit"
+    )
     journeys_tick(now=T0)
     assert _entered(journey) == set()  # the 100-day friend is not enrolled on activation
     journeys_tick(now=T0 + dt.timedelta(days=1))
@@ -71,6 +73,8 @@ def test_days_since_added_enters_friends_as_they_turn_n_days_old_after_activatio
     journeys_tick(now=T0 + dt.timedelta(days=28, hours=1))
     journeys_tick(now=T0 + dt.timedelta(days=28, hours=2))
     assert _entered(journey) == {young.pk, recent.pk}
+    # Both went through (END) and may enter again after exit, but not for the same friendship.
+    journeys_tick(now=T0 + dt.timedelta(days=40))
     assert Enrollment.objects.filter(journey=journey).count() == 2
 
 
@@ -105,7 +109,7 @@ def test_joining_a_group_enrols_once_per_join(world):
 
 def test_birthday_fires_on_the_beijing_month_day_with_29_february_on_the_28th(world):
     field = CustomField.objects.create(organization=world.org, key="birthday", label="生日", kind=CustomFieldKind.DATE)
-    spring, leap, other, blank = _customers(world, 4)
+    spring, leap, other, _no_birthday = _customers(world, 4)
     for customer, value in ((spring, "1990-03-05"), (leap, "1992-02-29"), (other, "1990-07-01")):
         Customer.objects.filter(pk=customer.pk).update(attributes={"birthday": value})
     journey = _journey(

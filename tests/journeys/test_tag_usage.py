@@ -52,7 +52,9 @@ def test_active_journey_refuses_paused_and_draft_are_rewritten_on_confirm(world,
         ],
     )
     draft = _journey(world, "草稿", status=JourneyStatus.DRAFT, trigger=TriggerKind.TAG_REMOVED, trigger_tag_id=new.pk)
-    archived = _journey(world, "旧旅程", status=JourneyStatus.PAUSED, steps=[StepSpec(kind=StepKind.TAG, tag_id=new.pk)])
+    archived = _journey(
+        world, "旧旅程", status=JourneyStatus.PAUSED, steps=[StepSpec(kind=StepKind.TAG, tag_id=new.pk)]
+    )
     services.journey_set_status(actor=actor_for_user(world.operator.user), journey=archived, status="archived")
     _journey(world, "不相关", status=JourneyStatus.ACTIVE, steps=[StepSpec(kind=StepKind.TAG, tag_id=gold.pk)])
 
@@ -65,7 +67,7 @@ def test_active_journey_refuses_paused_and_draft_are_rewritten_on_confirm(world,
     listed = next(u for u in usages if u.name == "新客欢迎")
     assert listed.url == f"/journeys/{running.pk}/" and listed.status == "运行中" and "触发条件" in listed.blocked
 
-    with pytest.raises(contacts.TagInUse, match="新客欢迎.*暂停"):
+    with pytest.raises(contacts.TagInUse, match=r"新客欢迎.*暂停"):
         contacts.tag_delete(tag=new, by=world.operator, confirmed=True)
     assert Tag.objects.filter(pk=new.pk).exists()
     paused_steps = list(paused.steps.order_by("position").values_list("tag_id", flat=True))
@@ -133,7 +135,9 @@ def test_console_lists_the_journey_and_refuses_then_deletes_after_pause(world, t
 
 def test_api_lists_the_journey_refuses_while_active_and_deletes_with_confirm_once_paused(world, tags):
     gold = tags["金卡"]
-    journey = _journey(world, "打金卡", status=JourneyStatus.ACTIVE, steps=[StepSpec(kind=StepKind.TAG, tag_id=gold.pk)])
+    journey = _journey(
+        world, "打金卡", status=JourneyStatus.ACTIVE, steps=[StepSpec(kind=StepKind.TAG, tag_id=gold.pk)]
+    )
     client = world.client_for(world.operator)
     usages = client.get(f"/api/v1/tags/{gold.pk}/usages/").json()
     assert [(u["kind"], u["name"], bool(u["blocked"])) for u in usages] == [("journey", "打金卡", True)]
