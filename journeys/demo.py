@@ -64,11 +64,11 @@ def load(*, context: dict[str, Any], rng: random.Random) -> None:
     today = timezone.localdate()
     picked = rng.sample(customers, k=min(len(customers) // 3, 300))
     for i, customer in enumerate(picked):
-        day = today + dt.timedelta(days=i % 30) if i < len(picked) // 4 else today - dt.timedelta(days=rng.randint(1, 330))
-        year = rng.randint(1975, 2002)
-        birthday = dt.date(year, day.month, min(day.day, 28))
+        ahead = i % 30 if i < len(picked) // 4 else -rng.randint(1, 330)
+        anniversary = today + dt.timedelta(days=ahead)
+        birthday_date = dt.date(rng.randint(1975, 2002), anniversary.month, min(anniversary.day, 28))
         Customer.objects.filter(pk=customer.pk).update(
-            attributes={**(customer.attributes or {}), field.key: birthday.isoformat()}
+            attributes={**(customer.attributes or {}), field.key: birthday_date.isoformat()}
         )
 
     new_friend = services.journey_from_template(actor=actor, key="new_friend")
@@ -83,10 +83,10 @@ def load(*, context: dict[str, Any], rng: random.Random) -> None:
     rng.shuffle(pool)
     size = max(1, min(25, len(pool) // 12))
     cohorts = [pool[i * size : (i + 1) * size] for i in range(11)]
-    for day in range(0, 11):
-        moment = start + dt.timedelta(days=day, hours=2)
-        if day < len(cohorts) and cohorts[day]:
-            enrol_ids(journey=Journey.objects.get(pk=new_friend.pk), customer_ids=cohorts[day], now=moment)
+    for n, cohort in enumerate(cohorts):
+        moment = start + dt.timedelta(days=n, hours=2)
+        if cohort:
+            enrol_ids(journey=Journey.objects.get(pk=new_friend.pk), customer_ids=cohort, now=moment)
         journeys_tick(now=moment)
     journeys_tick(now=now)
     # Members sent about two thirds of the new-friend tasks (through the service: the timeline says so).
