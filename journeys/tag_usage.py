@@ -52,8 +52,9 @@ def tag_usage(query: TagUsageQuery) -> list[TagUsage]:
         positions = steps_by_journey.get(journey.pk, [])
         names_tag = by_trigger or bool(positions)
         segments = set(via_steps.get(journey.pk, set()))
-        if journey.trigger == TriggerKind.SEGMENT_ENTERED and journey.trigger_segment_id in query.segment_effects:
-            segments.add(journey.trigger_segment_id)
+        trigger_segment = journey.trigger_segment_id
+        if journey.trigger == TriggerKind.SEGMENT_ENTERED and trigger_segment is not None:
+            segments.add(trigger_segment)
         effects = sorted({code for s in segments for code in query.segment_effects.get(s, ())})
         blocked = ""
         if names_tag and journey.status == JourneyStatus.ACTIVE:
