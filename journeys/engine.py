@@ -27,8 +27,10 @@ from django.utils import timezone
 
 from channels.app_messages import AppMessageError, app_message_send
 from contacts import services as contacts
-from contacts.models import Organization, Tag, TagSource, TimelineKind
+from contacts.models import Customer, Organization, Tag, TagSource, TimelineKind
+from contacts.segments import compile_sql
 from journeys.models import WAIT_KINDS, ConditionKind, EnrollmentState, Journey, JourneyStep, StepKind
+from offers.services import CouponError, coupon_issue, coupon_link
 from todos.models import TodoKind
 from todos.services import TodoSpec, todos_close, todos_create
 
@@ -56,6 +58,14 @@ def arrival_due(step: JourneyStep, now: dt.datetime) -> dt.datetime:
         at = dt.datetime.combine(local.date(), step.at_time, tzinfo=SHANGHAI)
         if at <= local:
             at += dt.timedelta(days=1)
+        return at
+    if step.kind == StepKind.WAIT_WEEKDAY and step.weekday is not None:
+        # The next such weekday at HH:MM Beijing time (00:00 without a time), strictly after now.
+        local = now.astimezone(SHANGHAI)
+        ahead = (step.weekday - local.weekday()) % 7
+        at = dt.datetime.combine(local.date() + dt.timedelta(days=ahead), step.at_time or dt.time(0), tzinfo=SHANGHAI)
+        if at <= local:
+            at += dt.timedelta(days=7)
         return at
     return now
 
@@ -241,7 +251,8 @@ CLAIM_SQL = """
     ), ins AS (
         INSERT INTO journeys_steprun (enrollment_id, step_id, visit, claimed_at, outcome, ref)
         SELECT e.id, e.step_id, e.visit, %s,
-               CASE WHEN s.kind IN ('wait_days', 'wait_hours', 'wait_until') THEN 'waited' ELSE 'claimed' END, ''
+               CASE WHEN s.kind IN ('wait_days', 'wait_hours', 'wait_until', 'wait_weekday') THEN 'waited'
+                    ELSE 'claimed' END, ''
           FROM journeys_enrollment e JOIN due ON due.id = e.id JOIN journeys_journeystep s ON s.id = e.step_id
         ON CONFLICT (enrollment_id, step_id, visit) DO NOTHING
         RETURNING id, enrollment_id, step_id
@@ -275,7 +286,7 @@ def journeys_tick(*, now: dt.datetime | None = None, batch: int = 20_000, max_ro
             steps = {
                 s.pk: s
                 for s in JourneyStep.objects.filter(pk__in=by_step).select_related(
-                    "journey", "journey__created_by", "tag", "notify_staff"
+                    "journey", "journey__created_by", "tag", "notify_staff", "segment", "coupon_template"
                 )
             }
             for step_id, claimed in by_step.items():
@@ -312,8 +323,12 @@ def _run_step(step: JourneyStep, claimed: list[Claimed], now: dt.datetime) -> di
                     counts = {"yes": len(go_on), "no": len(branch_no)}
                 elif step.kind == StepKind.TASK:
                     counts = _task(cursor, step, claimed, now)
-                elif step.kind == StepKind.BROADCAST:
+                elif step.kind in (StepKind.BROADCAST, StepKind.MOMENT):
                     counts = _broadcast(cursor, step, claimed, now)
+                elif step.kind == StepKind.COUPON:
+                    counts = _coupon(cursor, step, claimed, now)
+                elif step.kind == StepKind.LIFECYCLE:
+                    counts = _lifecycle(cursor, step, claimed, now)
                 elif step.kind in (StepKind.TAG, StepKind.UNTAG):
                     counts = _tag(cursor, step, claimed, now)
                 elif step.kind == StepKind.NOTIFY:
@@ -367,6 +382,14 @@ def _condition_true(cursor: Any, step: JourneyStep, claimed: list[Claimed]) -> s
         where, params = "c.tag_ids @> ARRAY[%s]::int[]", [step.tag_id or 0]
     elif step.condition == ConditionKind.ORDERED_SINCE_ENTRY:
         where, params = "c.last_order_at >= e.entered_at", []
+    elif step.condition == ConditionKind.IN_SEGMENT:
+        if step.segment is None:  # the segment was deleted: nobody is in it
+            return set()
+        # The saved segment compiled once to a member check for the whole batch (set-based).
+        member_sql, params = compile_sql(
+            organization_id=step.journey.organization_id, expression=step.segment.expression
+        )
+        where = f"c.id IN ({member_sql})"
     else:
         where, params = "c.opted_out_at IS NOT NULL", []
     cursor.execute(
@@ -410,6 +433,7 @@ def _task(cursor: Any, step: JourneyStep, claimed: list[Claimed], now: dt.dateti
     with_staff = [c for c in claimed if c.customer_id in staff]
     without = [c.run_id for c in claimed if c.customer_id not in staff]
     title = f"{journey.name} · 第{step.position}步"
+    links = _coupon_links(cursor, step, with_staff) if COUPON_LINK in step.text and with_staff else {}
     todos_create(
         organization_id=journey.organization_id,
         specs=[
@@ -417,7 +441,9 @@ def _task(cursor: Any, step: JourneyStep, claimed: list[Claimed], now: dt.dateti
                 assignee_id=staff[c.customer_id],
                 kind=TodoKind.JOURNEY_TASK,
                 title=title,
-                body=step.text,
+                body=step.text.replace(COUPON_LINK, links.get(c.enrollment_id, "")).strip()
+                if COUPON_LINK in step.text
+                else step.text,
                 due_at=now + TASK_DUE,
                 source_key=task_key(c.run_id),
                 customer_id=c.customer_id,
@@ -451,17 +477,22 @@ def _task(cursor: Any, step: JourneyStep, claimed: list[Claimed], now: dt.dateti
 
 def _broadcast(cursor: Any, step: JourneyStep, claimed: list[Claimed], now: dt.datetime) -> dict[str, int]:
     """One campaign for the step's customers of this round, planned by the campaigns planner (quota
-    ledger, caps, quiet hours, consent and opt-outs as for any broadcast) and sent by the dispatcher."""
+    ledger, caps, quiet hours, consent and opt-outs as for any broadcast) and sent by the dispatcher.
+
+    A 朋友圈 step is the same with a Moments campaign: the planner picks each customer's serving member
+    as a sender and reserves their quota; WeCom shows the post to those senders' customers (a Moments
+    post cannot be limited to a list of customers, only to senders and tags)."""
     from campaigns.models import CampaignKind, CampaignStatus
     from campaigns.planner import campaign_plan
     from campaigns.services import campaign_create, campaign_start
 
     journey = step.journey
+    moment = step.kind == StepKind.MOMENT
     first_run = min(c.run_id for c in claimed)
     campaign = campaign_create(
         organization=Organization.objects.get(pk=journey.organization_id),
         name=f"旅程·{journey.name}·第{step.position}步·{first_run}",
-        kind=CampaignKind.BROADCAST_SINGLE,
+        kind=CampaignKind.MOMENT if moment else CampaignKind.BROADCAST_SINGLE,
         text=step.text,
         created_by=journey.created_by,
     )
@@ -471,13 +502,77 @@ def _broadcast(cursor: Any, step: JourneyStep, claimed: list[Claimed], now: dt.d
     campaign.save(update_fields=["status", "due_at", "stats", "updated_at"])
     result = campaign_plan(campaign_id=campaign.pk, now=now, customer_ids=[c.customer_id for c in claimed])
     campaign_start(campaign=campaign, now=now)
-    _set_outcome(cursor, [c.run_id for c in claimed], "broadcast", str(campaign.pk))
+    outcome = "moment" if moment else "broadcast"
+    _set_outcome(cursor, [c.run_id for c in claimed], outcome, str(campaign.pk))
     cursor.execute(
         "SELECT customer_id FROM campaigns_delivery WHERE campaign_id = %s AND status = 'planned'", [campaign.pk]
     )
     planned = [row[0] for row in cursor.fetchall()]
-    _timeline(step, planned, f"旅程群发已排期：{journey.name} 第{step.position}步", now)
-    return {"broadcast": result.planned, "broadcast_excluded": len(claimed) - result.planned}
+    summary = "旅程朋友圈已排期" if moment else "旅程群发已排期"
+    _timeline(step, planned, f"{summary}：{journey.name} 第{step.position}步", now)
+    return {outcome: result.planned, f"{outcome}_excluded": len(claimed) - result.planned}
+
+
+def _coupon(cursor: Any, step: JourneyStep, claimed: list[Claimed], now: dt.datetime) -> dict[str, int]:
+    """A coupon of the step's template to each claimed customer, through ``offers.coupon_issue``.
+
+    Idempotent per step run: the StepRun claim and the coupons commit in one transaction, and the
+    coupon's id is the run's ``ref`` (a later task's ``{coupon_link}`` reads it). offers issues to one
+    customer at a time through its public service, so this is one call per claimed customer."""
+    template = step.coupon_template
+    if template is None:
+        _set_outcome(cursor, [c.run_id for c in claimed], "failed", "coupon template deleted")
+        return {"failed": len(claimed)}
+    customers = Customer.objects.in_bulk([c.customer_id for c in claimed])
+    issued = limit = 0
+    for c in claimed:
+        customer = customers.get(c.customer_id)
+        if customer is None:
+            continue
+        try:
+            coupon = coupon_issue(template=template, customer=customer, by=step.journey.created_by)
+        except CouponError as exc:
+            if exc.field != "customer_id":
+                raise  # the template cannot issue at all (inactive, expired, out of stock): the step fails
+            _set_outcome(cursor, [c.run_id], "coupon_limit")
+            limit += 1
+            continue
+        _set_outcome(cursor, [c.run_id], "coupon", str(coupon.pk))
+        issued += 1
+    return {"coupon": issued, "coupon_limit": limit}
+
+
+def _lifecycle(cursor: Any, step: JourneyStep, claimed: list[Claimed], now: dt.datetime) -> dict[str, int]:
+    """Move the claimed customers to the step's lifecycle stage (one UPDATE through contacts, which
+    writes the timeline entry for those whose stage changed)."""
+    moved = contacts.customers_lifecycle_move(
+        organization_id=step.journey.organization_id,
+        customer_ids=[c.customer_id for c in claimed],
+        lifecycle=step.lifecycle,
+        reason=f"旅程：{step.journey.name} 第{step.position}步",
+        occurred_at=now,
+    )
+    _set_outcome(cursor, [c.run_id for c in claimed], "lifecycle", step.lifecycle)
+    return {"lifecycle": len(moved), "lifecycle_unchanged": len(claimed) - len(moved)}
+
+
+COUPON_LINK = "{coupon_link}"
+
+
+def _coupon_links(cursor: Any, step: JourneyStep, claimed: list[Claimed]) -> dict[int, str]:
+    """Each enrollment's latest coupon from an earlier coupon step of this journey, as the customer's link."""
+    cursor.execute(
+        """
+        SELECT DISTINCT ON (r.enrollment_id) r.enrollment_id, ic.token
+          FROM journeys_steprun r
+          JOIN journeys_journeystep s ON s.id = r.step_id AND s.kind = 'coupon'
+          JOIN offers_issuedcoupon ic ON ic.id = NULLIF(r.ref, '')::bigint
+         WHERE r.enrollment_id = ANY(%s) AND r.outcome = 'coupon'
+      ORDER BY r.enrollment_id, r.id DESC
+        """,
+        [[c.enrollment_id for c in claimed]],
+    )
+    return {enrollment_id: coupon_link(token) for enrollment_id, token in cursor.fetchall()}
 
 
 def _tag(cursor: Any, step: JourneyStep, claimed: list[Claimed], now: dt.datetime) -> dict[str, int]:

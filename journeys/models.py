@@ -18,7 +18,8 @@ from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from contacts.models import Customer, Organization, Scoped, Segment, Staff, Tag
+from contacts.models import Customer, CustomField, Lifecycle, Organization, Scoped, Segment, Staff, Tag
+from offers.models import CouponTemplate
 
 
 class JourneyStatus(models.TextChoices):
@@ -31,6 +32,11 @@ class JourneyStatus(models.TextChoices):
 class TriggerKind(models.TextChoices):
     CONTACT_WAY = "contact_way", _("通过渠道活码添加")
     TAG_ADDED = "tag_added", _("被打上标签")
+    TAG_REMOVED = "tag_removed", _("标签被移除")
+    GROUP_JOINED = "group_joined", _("加入客户群")
+    DAYS_SINCE_ADDED = "days_since_added", _("添加好友满 N 天")
+    DATE_FIELD = "date_field", _("生日/自定义日期")
+    LIFECYCLE_ENTERED = "lifecycle_entered", _("进入生命周期阶段")
     FIRST_ORDER = "first_order", _("首次下单")
     DAYS_SINCE_ORDER = "days_since_order", _("距最近下单满 N 天")
     SEGMENT_ENTERED = "segment_entered", _("进入分群")
@@ -56,6 +62,14 @@ class Journey(Scoped):
     trigger_days = models.PositiveSmallIntegerField(_("天数"), default=0)
     trigger_segment = models.ForeignKey(
         Segment, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("分群")
+    )
+    # 生日/自定义日期: the brand's DATE custom field whose anniversary (Beijing month-day) enrols,
+    # ``trigger_days`` days before it (0: on the day).
+    trigger_field = models.ForeignKey(
+        CustomField, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("日期字段")
+    )
+    trigger_lifecycle = models.CharField(
+        _("生命周期阶段"), max_length=20, choices=Lifecycle.choices, blank=True, default=""
     )
     entry_rule = models.CharField(_("进入规则"), max_length=15, choices=EntryRule.choices, default=EntryRule.ONCE)
     entry_days = models.PositiveSmallIntegerField(_("再次进入间隔（天）"), default=30)
@@ -85,21 +99,36 @@ class StepKind(models.TextChoices):
     WAIT_DAYS = "wait_days", _("等待 N 天")
     WAIT_HOURS = "wait_hours", _("等待 N 小时")
     WAIT_UNTIL = "wait_until", _("等到某个时刻（北京时间）")
+    WAIT_WEEKDAY = "wait_weekday", _("等到星期几（北京时间）")
     CONDITION = "condition", _("条件分支")
     TASK = "task", _("1对1任务（员工发送）")
     BROADCAST = "broadcast", _("企业群发")
+    MOMENT = "moment", _("朋友圈")
+    COUPON = "coupon", _("发优惠券")
+    LIFECYCLE = "lifecycle", _("变更生命周期阶段")
     TAG = "tag", _("打标签")
     UNTAG = "untag", _("移除标签")
     NOTIFY = "notify", _("通知员工")
     END = "end", _("结束")
 
 
-WAIT_KINDS = {StepKind.WAIT_DAYS, StepKind.WAIT_HOURS, StepKind.WAIT_UNTIL}
+WAIT_KINDS = {StepKind.WAIT_DAYS, StepKind.WAIT_HOURS, StepKind.WAIT_UNTIL, StepKind.WAIT_WEEKDAY}
+
+
+class Weekday(models.IntegerChoices):
+    MONDAY = 0, _("星期一")
+    TUESDAY = 1, _("星期二")
+    WEDNESDAY = 2, _("星期三")
+    THURSDAY = 3, _("星期四")
+    FRIDAY = 4, _("星期五")
+    SATURDAY = 5, _("星期六")
+    SUNDAY = 6, _("星期日")
 
 
 class ConditionKind(models.TextChoices):
     HAS_TAG = "has_tag", _("有某个标签")
     ORDERED_SINCE_ENTRY = "ordered", _("进入旅程后下过单")
+    IN_SEGMENT = "in_segment", _("在分群中")
     OPTED_OUT = "opted_out", _("已退订")
 
 
@@ -112,6 +141,7 @@ class JourneyStep(Scoped):
     days = models.PositiveSmallIntegerField(_("天数"), default=0)
     hours = models.PositiveSmallIntegerField(_("小时数"), default=0)
     at_time = models.TimeField(_("时刻（北京时间）"), null=True, blank=True)
+    weekday = models.PositiveSmallIntegerField(_("星期几"), choices=Weekday.choices, null=True, blank=True)
     condition = models.CharField(_("条件"), max_length=15, choices=ConditionKind.choices, blank=True, default="")
     # A condition's "no" branch: the position to jump to (None: leave the journey). "Yes" goes on.
     no_goto = models.PositiveSmallIntegerField(_("否则跳到第几步"), null=True, blank=True)
@@ -120,6 +150,13 @@ class JourneyStep(Scoped):
     notify_staff = models.ForeignKey(
         Staff, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("通知员工")
     )
+    segment = models.ForeignKey(
+        Segment, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("分群")
+    )
+    coupon_template = models.ForeignKey(
+        CouponTemplate, on_delete=models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("优惠券")
+    )
+    lifecycle = models.CharField(_("生命周期阶段"), max_length=20, choices=Lifecycle.choices, blank=True, default="")
 
     class Meta:
         verbose_name = _("旅程步骤")

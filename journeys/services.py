@@ -10,14 +10,14 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import connection, transaction
-from django.db.models import F, Max
+from django.db.models import F, Max, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from contacts.access import Actor
-from contacts.models import Customer, Segment, Staff, Tag
+from contacts.models import Customer, CustomField, CustomFieldKind, Lifecycle, Segment, Staff, Tag
 from contacts.services import ContactsError
-from journeys.engine import _close_tasks, enrol, enrol_ids
+from journeys.engine import COUPON_LINK, _close_tasks, enrol, enrol_ids
 from journeys.models import (
     ConditionKind,
     EntryRule,
@@ -26,9 +26,13 @@ from journeys.models import (
     JourneyStep,
     StepKind,
     TriggerKind,
+    Weekday,
 )
+from offers.models import CouponTemplate
 
 MAX_STEPS = 50
+# Triggers that read ``trigger_days``.
+DAY_TRIGGERS = (TriggerKind.DAYS_SINCE_ORDER, TriggerKind.DAYS_SINCE_ADDED, TriggerKind.DATE_FIELD)
 MAX_MANUAL_IDS = 10_000
 
 
@@ -51,6 +55,10 @@ class StepSpec:
     tag_id: int | None = None
     text: str = ""
     notify_staff_id: int | None = None
+    weekday: int | None = None
+    segment_id: int | None = None
+    coupon_template_id: int | None = None
+    lifecycle: str = ""
 
 
 @dataclass(frozen=True)
@@ -62,6 +70,7 @@ class Template:
     steps: list[StepSpec] = field(default_factory=list)
     trigger_days: int = 0
     entry_rule: str = EntryRule.ONCE
+    entry_days: int = 30
     exit_on_order: bool = False
     goal_days: int = 14
 
@@ -72,9 +81,10 @@ def templates() -> list[Template]:
         Template(
             key="new_friend",
             name=_("新好友欢迎旅程"),
-            description=_("添加好友当天导购发欢迎语，第 3 天发内容，第 7 天邀请进门店群"),
+            description=_("添加好友当天发新人券、导购发欢迎语，第 3 天发内容，第 7 天邀请进门店群"),
             trigger=TriggerKind.CONTACT_WAY,
             steps=[
+                StepSpec(kind=StepKind.COUPON),
                 StepSpec(kind=StepKind.TASK, text=_("您好，欢迎关注！我是您的专属顾问，有任何问题随时找我。")),
                 StepSpec(kind=StepKind.WAIT_DAYS, days=3),
                 StepSpec(kind=StepKind.TASK, text=_("给您分享本周的新品和搭配指南，看看有没有喜欢的～")),
@@ -116,15 +126,37 @@ def templates() -> list[Template]:
         Template(
             key="birthday",
             name=_("生日祝福"),
-            description=_("给有生日的客户打上“生日月”标签即进入：当天上午 10 点导购发送祝福"),
-            trigger=TriggerKind.TAG_ADDED,
+            description=_("客户资料“生日”当天进入：上午 10 点导购发送祝福"),
+            trigger=TriggerKind.DATE_FIELD,
             entry_rule=EntryRule.ONCE_PER_DAYS,
+            entry_days=300,
             steps=[
                 StepSpec(kind=StepKind.WAIT_UNTIL, at_time=dt.time(10, 0)),
                 StepSpec(kind=StepKind.TASK, text=_("生日快乐！送您一份生日专属礼遇，到店即可领取。")),
             ],
         ),
     ]
+
+
+def birthday_field_id(organization_id: int) -> int | None:
+    """The brand's 生日 date field (by label, else key ``birthday``, else its first date field)."""
+    fields = list(
+        CustomField.objects.filter(organization_id=organization_id, kind=CustomFieldKind.DATE).order_by("order", "pk")
+    )
+    for match in (lambda f: f.label == "生日", lambda f: f.key == "birthday", lambda f: True):
+        for candidate in fields:
+            if match(candidate):
+                return candidate.pk
+    return None
+
+
+def _template_coupon(organization_id: int) -> CouponTemplate | None:
+    """The coupon a template's 发优惠券 step issues: the brand's newest active one that can still issue."""
+    now = timezone.now()
+    for coupon in CouponTemplate.objects.filter(organization_id=organization_id, is_active=True).order_by("-pk"):
+        if coupon.issued < coupon.stock and (coupon.valid_to is None or coupon.valid_to > now):
+            return coupon
+    return None
 
 
 def template_by_key(key: str) -> Template:
@@ -156,20 +188,41 @@ def _clean_step(actor: Actor, spec: StepSpec) -> dict[str, Any]:
         if spec.at_time is None:
             raise JourneyError(_("请填写等到的时刻（北京时间，如 10:00）"), "at_time")
         values["at_time"] = spec.at_time
+    elif spec.kind == StepKind.WAIT_WEEKDAY:
+        if spec.weekday not in Weekday.values:
+            raise JourneyError(_("请选择星期几"), "weekday")
+        values["weekday"] = spec.weekday
+        values["at_time"] = spec.at_time or dt.time(10, 0)
     elif spec.kind == StepKind.CONDITION:
         if spec.condition not in ConditionKind.values:
             raise JourneyError(_("请选择条件"), "condition")
         values["condition"] = spec.condition
         values["no_goto"] = spec.no_goto
-    elif spec.kind in (StepKind.TASK, StepKind.BROADCAST) and not values["text"]:
+        if spec.condition == ConditionKind.IN_SEGMENT:
+            segment = actor.scope(Segment.objects.all()).filter(pk=spec.segment_id or 0).first()
+            if segment is None:
+                raise JourneyError(_("请选择一个分群（在你的范围内）"), "segment")
+            values["segment"] = segment
+    elif spec.kind == StepKind.COUPON:
+        coupon = CouponTemplate.objects.filter(
+            organization_id=actor.organization_id, is_active=True, pk=spec.coupon_template_id or 0
+        ).first()
+        if coupon is None:
+            raise JourneyError(_("请选择一张本品牌已启用的优惠券"), "coupon_template")
+        values["coupon_template"] = coupon
+    elif spec.kind == StepKind.LIFECYCLE:
+        if spec.lifecycle not in Lifecycle.values:
+            raise JourneyError(_("请选择生命周期阶段"), "lifecycle")
+        values["lifecycle"] = spec.lifecycle
+    elif spec.kind in (StepKind.TASK, StepKind.BROADCAST, StepKind.MOMENT) and not values["text"]:
         raise JourneyError(_("请填写要发送的内容"), "text")
-    elif spec.kind == StepKind.BROADCAST:
+    if spec.kind in (StepKind.BROADCAST, StepKind.MOMENT):
         from campaigns.content import validate_content
         from campaigns.models import CampaignKind
 
         try:
             validate_content(
-                kind=CampaignKind.BROADCAST_SINGLE,
+                kind=CampaignKind.MOMENT if spec.kind == StepKind.MOMENT else CampaignKind.BROADCAST_SINGLE,
                 text=values["text"],
                 attachments=[],
                 organization_id=actor.organization_id,
@@ -189,6 +242,28 @@ def _clean_step(actor: Actor, spec: StepSpec) -> dict[str, Any]:
             raise JourneyError(_("请选择要通知的员工（在职、在你的范围内）"), "notify_staff")
         values["notify_staff"] = staff
     return values
+
+
+def _check_complete(journey: Journey) -> None:
+    """Before activation: what a deleted tag, segment, field or coupon left empty is filled in again."""
+    if journey.trigger in (TriggerKind.TAG_ADDED, TriggerKind.TAG_REMOVED) and journey.trigger_tag_id is None:
+        raise JourneyError(_("触发标签已被删除：请重新选择触发旅程的标签"), "trigger_tag")
+    if journey.trigger == TriggerKind.SEGMENT_ENTERED and journey.trigger_segment_id is None:
+        raise JourneyError(_("请选择触发旅程的分群"), "trigger_segment")
+    if journey.trigger == TriggerKind.DATE_FIELD and journey.trigger_field_id is None:
+        raise JourneyError(_("请选择一个日期类型的自定义字段（如“生日”）"), "trigger_field")
+    needs_tag = Q(kind__in=[StepKind.TAG, StepKind.UNTAG]) | Q(kind=StepKind.CONDITION, condition=ConditionKind.HAS_TAG)
+    missing = [
+        *journey.steps.filter(needs_tag, tag__isnull=True).values_list("position", flat=True),
+        *journey.steps.filter(
+            kind=StepKind.CONDITION, condition=ConditionKind.IN_SEGMENT, segment__isnull=True
+        ).values_list("position", flat=True),
+        *journey.steps.filter(kind=StepKind.COUPON, coupon_template__isnull=True).values_list("position", flat=True),
+    ]
+    if missing:
+        raise JourneyError(
+            _("第 %(n)s 步用到的标签、分群或优惠券已被删除：请先编辑这一步") % {"n": min(missing)}, "tag"
+        )
 
 
 def _check_gotos(journey: Journey, *, complete: bool = True) -> None:
@@ -214,6 +289,8 @@ def journey_create(
     trigger_tag_id: int | None = None,
     trigger_days: int = 0,
     trigger_segment_id: int | None = None,
+    trigger_field_id: int | None = None,
+    trigger_lifecycle: str = "",
     entry_rule: str = EntryRule.ONCE,
     entry_days: int = 30,
     exit_on_order: bool = False,
@@ -232,6 +309,8 @@ def journey_create(
         trigger_tag_id=trigger_tag_id,
         trigger_days=trigger_days,
         trigger_segment_id=trigger_segment_id,
+        trigger_field_id=trigger_field_id,
+        trigger_lifecycle=trigger_lifecycle,
         entry_rule=entry_rule,
         entry_days=entry_days,
         exit_on_order=exit_on_order,
@@ -264,6 +343,8 @@ def _apply_settings(
     trigger_tag_id: int | None = None,
     trigger_days: int = 0,
     trigger_segment_id: int | None = None,
+    trigger_field_id: int | None = None,
+    trigger_lifecycle: str = "",
     entry_rule: str = EntryRule.ONCE,
     entry_days: int = 30,
     exit_on_order: bool = False,
@@ -285,7 +366,9 @@ def _apply_settings(
         raise JourneyError(_("再次进入间隔须在 1–3650 天之间"), "entry_days")
     journey.trigger_tag = None
     journey.trigger_segment = None
-    if trigger == TriggerKind.TAG_ADDED:
+    journey.trigger_field = None
+    journey.trigger_lifecycle = ""
+    if trigger in (TriggerKind.TAG_ADDED, TriggerKind.TAG_REMOVED):
         tag = Tag.objects.filter(organization_id=actor.organization_id, pk=trigger_tag_id or 0).first()
         if tag is None:
             raise JourneyError(_("请选择触发旅程的标签"), "trigger_tag")
@@ -297,10 +380,25 @@ def _apply_settings(
         journey.trigger_segment = segment
     if trigger == TriggerKind.DAYS_SINCE_ORDER and not 1 <= trigger_days <= 3650:
         raise JourneyError(_("距最近下单天数须在 1–3650 之间"), "trigger_days")
+    if trigger == TriggerKind.DAYS_SINCE_ADDED and not 1 <= trigger_days <= 3650:
+        raise JourneyError(_("添加好友天数须在 1–3650 之间"), "trigger_days")
+    if trigger == TriggerKind.DATE_FIELD:
+        date_field = CustomField.objects.filter(
+            organization_id=actor.organization_id, kind=CustomFieldKind.DATE, pk=trigger_field_id or 0
+        ).first()
+        if date_field is None:
+            raise JourneyError(_("请选择一个日期类型的自定义字段（如“生日”）"), "trigger_field")
+        if not 0 <= trigger_days <= 60:
+            raise JourneyError(_("提前天数须在 0–60 之间（0 表示当天）"), "trigger_days")
+        journey.trigger_field = date_field
+    if trigger == TriggerKind.LIFECYCLE_ENTERED:
+        if trigger_lifecycle not in Lifecycle.values:
+            raise JourneyError(_("请选择生命周期阶段"), "trigger_lifecycle")
+        journey.trigger_lifecycle = trigger_lifecycle
     journey.name = name.strip()[:100]
     journey.trigger = trigger
     journey.trigger_state = (trigger_state or "").strip()[:64] if trigger == TriggerKind.CONTACT_WAY else ""
-    journey.trigger_days = trigger_days if trigger == TriggerKind.DAYS_SINCE_ORDER else 0
+    journey.trigger_days = trigger_days if trigger in DAY_TRIGGERS else 0
     journey.entry_rule = entry_rule
     journey.entry_days = entry_days
     journey.exit_on_order = exit_on_order
@@ -313,12 +411,18 @@ def _apply_settings(
 def journey_from_template(*, actor: Actor, key: str, name: str = "", trigger_state: str = "") -> Journey:
     """A draft journey with the template's trigger, rules and steps (a notify step goes to the creator)."""
     template = template_by_key(key)
-    tag_id = None
+    tag_id = field_id = None
     if template.trigger == TriggerKind.TAG_ADDED:
         tag = Tag.objects.filter(organization_id=actor.organization_id).order_by("pk").first()
         if tag is None:
             raise JourneyError(_("这个模板由打标签触发：请先在“标签”里建一个标签"), "template")
         tag_id = tag.pk
+    if template.trigger == TriggerKind.DATE_FIELD:
+        field_id = birthday_field_id(actor.organization_id)
+        if field_id is None:
+            raise JourneyError(_("这个模板由“生日”触发：请先在“自定义字段”里建一个日期类型的“生日”字段"), "template")
+    coupon = _template_coupon(actor.organization_id)
+    link_next = False
     journey = journey_create(
         actor=actor,
         name=name or template.name,
@@ -326,7 +430,9 @@ def journey_from_template(*, actor: Actor, key: str, name: str = "", trigger_sta
         trigger_state=trigger_state,
         trigger_tag_id=tag_id,
         trigger_days=template.trigger_days,
+        trigger_field_id=field_id,
         entry_rule=template.entry_rule,
+        entry_days=template.entry_days,
         exit_on_order=template.exit_on_order,
         goal_days=template.goal_days,
         template=template.key,
@@ -334,6 +440,15 @@ def journey_from_template(*, actor: Actor, key: str, name: str = "", trigger_sta
     for spec in template.steps:
         if spec.kind == StepKind.NOTIFY:
             spec = StepSpec(kind=spec.kind, text=spec.text, notify_staff_id=actor.staff.pk)
+        if spec.kind == StepKind.COUPON:
+            if coupon is None:
+                continue  # no coupon the brand can issue yet: the operator adds the step later
+            spec = StepSpec(kind=spec.kind, coupon_template_id=coupon.pk)
+            link_next = True
+        elif spec.kind == StepKind.TASK and link_next:
+            # The welcome task carries the coupon the step before issued (the engine fills the link in).
+            spec = StepSpec(kind=spec.kind, text=f"{spec.text}\n{_('送您一张新人礼券，点开即可领取：')}{COUPON_LINK}")
+            link_next = False
         step_add(actor=actor, journey=journey, spec=spec)
     _check_gotos(journey)
     return journey
@@ -377,7 +492,7 @@ def step_update(*, actor: Actor, step: JourneyStep, spec: StepSpec) -> JourneySt
     _editable(step.journey)
     values = _clean_step(actor, spec)
     blank: dict[str, Any] = {"days": 0, "hours": 0, "at_time": None, "condition": "", "no_goto": None}
-    blank.update(tag=None, notify_staff=None)
+    blank.update(tag=None, notify_staff=None, weekday=None, segment=None, coupon_template=None, lifecycle="")
     for key, value in blank.items():
         setattr(step, key, value)
     for key, value in values.items():
@@ -436,6 +551,7 @@ def journey_set_status(*, actor: Actor, journey: Journey, status: str, now: dt.d
     if status == JourneyStatus.ACTIVE:
         if not journey.steps.exists():
             raise JourneyError(_("旅程至少要有一个步骤才能启用"))
+        _check_complete(journey)
         _check_gotos(journey)
         if journey.activated_at is None:
             journey.activated_at = now

@@ -25,7 +25,7 @@ from contacts.access import (
     AuthenticatedHttpRequest,
     console_view,
 )
-from contacts.models import Identity, Platform, Segment, Staff, Tag
+from contacts.models import CustomField, CustomFieldKind, Identity, Lifecycle, Platform, Segment, Staff, Tag
 from journeys import selectors, services
 from journeys.models import (
     ConditionKind,
@@ -35,8 +35,10 @@ from journeys.models import (
     JourneyStep,
     StepKind,
     TriggerKind,
+    Weekday,
 )
 from journeys.services import JourneyError, StepSpec
+from offers.models import CouponTemplate
 from todos import selectors as todo_selectors
 from todos.models import Todo, TodoKind, TodoStatus
 from todos.services import TodoError, todo_complete
@@ -167,6 +169,14 @@ def _detail(
             "segments": actor.scope(Segment.objects.all()).order_by("name"),
             "staff": actor.scope(Staff.objects.filter(is_active=True)).order_by("name"),
             "statuses": JourneyStatus,
+            "weekdays": Weekday.choices,
+            "lifecycles": Lifecycle.choices,
+            "date_fields": CustomField.objects.filter(
+                organization_id=actor.organization_id, kind=CustomFieldKind.DATE
+            ).order_by("order", "pk"),
+            "coupons": CouponTemplate.objects.filter(organization_id=actor.organization_id, is_active=True).order_by(
+                "-pk"
+            ),
         },
         status=status,
     )
@@ -190,6 +200,8 @@ def journey_detail(request: AuthenticatedHttpRequest, pk: int) -> HttpResponse:
                 trigger_segment_id=_int(
                     request.POST.get("trigger_segment"), "trigger_segment", _("分群"), default=None
                 ),
+                trigger_field_id=_int(request.POST.get("trigger_field"), "trigger_field", _("日期字段"), default=None),
+                trigger_lifecycle=request.POST.get("trigger_lifecycle", ""),
                 entry_rule=request.POST.get("entry_rule", ""),
                 entry_days=_int(request.POST.get("entry_days"), "entry_days", _("再次进入间隔")) or 30,
                 exit_on_order=bool(request.POST.get("exit_on_order")),
@@ -229,6 +241,10 @@ def _step_spec(post: Any) -> StepSpec:
         tag_id=_int(post.get("tag"), "tag", _("标签"), default=None),
         text=post.get("text", ""),
         notify_staff_id=_int(post.get("notify_staff"), "notify_staff", _("通知员工"), default=None),
+        weekday=_int(post.get("weekday"), "weekday", _("星期几"), default=None),
+        segment_id=_int(post.get("segment"), "segment", _("分群"), default=None),
+        coupon_template_id=_int(post.get("coupon_template"), "coupon_template", _("优惠券"), default=None),
+        lifecycle=post.get("lifecycle", ""),
     )
 
 

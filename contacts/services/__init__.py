@@ -35,7 +35,11 @@ from contacts.services.imports import (
     import_job_progress_save,
     import_job_release,
 )
-from contacts.services.lifecycle import customer_lifecycle_refresh, organization_lifecycle_refresh
+from contacts.services.lifecycle import (
+    customer_lifecycle_refresh,
+    customers_lifecycle_move,
+    organization_lifecycle_refresh,
+)
 from contacts.services.merges import (
     UNDO_DAYS,
     _customer_foreign_keys,
@@ -174,6 +178,7 @@ __all__ = [
     "customer_tag_remove",
     "customer_update",
     "customers_imported",
+    "customers_lifecycle_move",
     "customers_tag_bulk",
     "follow_end",
     "follow_upsert",

@@ -28,6 +28,8 @@ from typing import Any
 from django.db import connection
 from django.utils import timezone
 
+from contacts.models import Lifecycle, TimelineKind
+
 _SQL = """
     WITH ids AS ({ids}),
     fw AS (
@@ -83,3 +85,42 @@ def organization_lifecycle_refresh(*, organization_id: int, today: dt.date | Non
     return _run(
         "SELECT c0.id FROM contacts_customer c0 WHERE c0.organization_id = %(org)s", {"org": organization_id}, today
     )
+
+
+def customers_lifecycle_move(
+    *,
+    organization_id: int,
+    customer_ids: Sequence[int],
+    lifecycle: str,
+    reason: str,
+    occurred_at: dt.datetime | None = None,
+) -> list[int]:
+    """Put ``customer_ids`` (of the organization) at stage ``lifecycle`` by hand or by a journey step,
+    in one UPDATE, with a timeline entry (``reason``) for each whose stage changed; returns their ids.
+
+    The derived rules above still run on the next order, follow change or nightly refresh: a stage
+    they decide (流失, 沉睡, 复购, 成交, 潜客 with a follow) replaces the one set here."""
+    # cycle: contacts.services.customers → merges → rollups → this module
+    from contacts.services.customers import timeline_add_bulk
+
+    if lifecycle not in Lifecycle.values:
+        raise ValueError(f"unknown lifecycle stage {lifecycle!r}")
+    ids = sorted({int(i) for i in customer_ids})
+    if not ids:
+        return []
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "UPDATE contacts_customer SET lifecycle = %s WHERE organization_id = %s AND id = ANY(%s)"
+            " AND lifecycle IS DISTINCT FROM %s AND erased_at IS NULL RETURNING id",
+            [lifecycle, organization_id, ids, lifecycle],
+        )
+        moved = sorted(row[0] for row in cursor.fetchall())
+    timeline_add_bulk(
+        organization_id=organization_id,
+        customer_ids=moved,
+        kind=TimelineKind.EDITED,
+        summary=f"生命周期阶段改为“{Lifecycle(lifecycle).label}”：{reason}",
+        data={"lifecycle": lifecycle},
+        occurred_at=occurred_at,
+    )
+    return moved

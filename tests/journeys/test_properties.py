@@ -1,5 +1,6 @@
-"""Hypothesis over random small journeys: every step runs once per visit, and every broadcast a journey
-makes goes through the campaigns planner — quota ledger, caps, quiet hours, consent and opt-outs."""
+"""Hypothesis over random small journeys: every step runs once per visit, and every broadcast or Moments
+post a journey makes goes through the campaigns planner — quota ledger, caps, quiet hours, consent and
+opt-outs."""
 
 from __future__ import annotations
 
@@ -31,7 +32,14 @@ step_st = st.one_of(
     st.builds(lambda d: StepSpec(kind=StepKind.WAIT_DAYS, days=d), st.integers(1, 3)),
     st.builds(lambda h: StepSpec(kind=StepKind.WAIT_HOURS, hours=h), st.sampled_from([1, 5, 13])),
     st.builds(lambda h: StepSpec(kind=StepKind.WAIT_UNTIL, at_time=dt.time(h)), st.sampled_from([8, 12, 22])),
+    st.builds(
+        lambda d, h: StepSpec(kind=StepKind.WAIT_WEEKDAY, weekday=d, at_time=dt.time(h)),
+        st.integers(0, 6),
+        st.sampled_from([8, 22]),
+    ),
     st.just(StepSpec(kind=StepKind.BROADCAST, text="会员日专享")),
+    st.just(StepSpec(kind=StepKind.MOMENT, text="新品上市")),
+    st.just(StepSpec(kind=StepKind.LIFECYCLE, lifecycle="prospect")),
     st.just(StepSpec(kind=StepKind.TASK, text="您好")),
     st.just(StepSpec(kind=StepKind.CONDITION, condition=ConditionKind.OPTED_OUT)),
 )
@@ -99,18 +107,24 @@ def test_random_journeys_run_each_step_once_and_every_send_respects_the_ledger(
     for d in planned:
         assert opted[d.customer_id] is None or opted[d.customer_id] > d.campaign.planned_at
         assert d.customer.marketing_consent or not pol.require_consent
-        assert d.campaign.kind == CampaignKind.BROADCAST_SINGLE
+        assert d.campaign.kind in (CampaignKind.BROADCAST_SINGLE, CampaignKind.MOMENT)
     for b in Batch.objects.filter(campaign__organization=org):
         assert not in_quiet_hours(policy=pol, at=b.not_before)
     for todo in Todo.objects.filter(organization=org):
         made_at = todo.due_at - TASK_DUE  # the tick's clock when the task was made
         assert opted[todo.customer_id] is None or opted[todo.customer_id] > made_at
     # No customer exceeds the policy's cap in any window; each planned delivery holds its slot.
+    # Broadcasts count against the customer cap; Moments against their own per-day cap (campaigns.quota).
+    broadcasts = [d for d in planned if d.campaign.kind == CampaignKind.BROADCAST_SINGLE]
     windows = Counter(
-        (d.customer_id, _mode_window(pol.customer_mode, platform_day(d.campaign.send_after))[0]) for d in planned
+        (d.customer_id, _mode_window(pol.customer_mode, platform_day(d.campaign.send_after))[0]) for d in broadcasts
     )
     for (_c, start), n in windows.items():
         assert n <= _mode_window(pol.customer_mode, start)[1]
+    moments = Counter(
+        (d.customer_id, platform_day(d.campaign.send_after)) for d in planned if d.campaign.kind == CampaignKind.MOMENT
+    )
+    assert all(n <= pol.moments_per_day for n in moments.values())
     held = set(QuotaLedger.objects.filter(organization=org).values_list("delivery_id", flat=True))
     assert {d.pk for d in planned} <= held
     # Nobody is still "waiting" at a step that was due long ago.

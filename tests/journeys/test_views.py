@@ -95,3 +95,39 @@ def test_todo_lists_order_by_due_mark_overdue_paginate_and_complete(world):
     refused = clerk.post(f"/todos/{theirs.pk}/done/", HTTP_ACCEPT="application/json")
     assert refused.status_code == 400 and Todo.objects.get(pk=theirs.pk).status == TodoStatus.OPEN
     assert world.client_for(world.manager).get(f"/todos/?assignee={world.store_staff.pk}").status_code == 200
+
+
+def test_the_builder_sets_the_new_triggers_and_steps_and_the_birthday_template_uses_the_field(world):
+    from contacts.models import CustomField, CustomFieldKind
+    from tests.offers.helpers import template as coupon_template
+
+    client = world.client_for(world.operator)
+    refused = client.post("/journeys/new/", {"template": "birthday"})
+    assert refused.status_code == 400 and "生日" in refused.content.decode()
+    field = CustomField.objects.create(organization=world.org, key="birthday", label="生日", kind=CustomFieldKind.DATE)
+    coupon = coupon_template(world.org)
+    assert client.post("/journeys/new/", {"template": "birthday"}).status_code == 302
+    birthday = Journey.objects.get(organization=world.org, template="birthday")
+    assert birthday.trigger == "date_field" and birthday.trigger_field == field and birthday.entry_days == 300
+    assert client.post("/journeys/new/", {"template": "new_friend"}).status_code == 302
+    friend = Journey.objects.get(organization=world.org, template="new_friend")
+    kinds = list(friend.steps.order_by("position").values_list("kind", flat=True))
+    assert kinds == ["coupon", "task", "wait_days", "task", "wait_days", "task"]
+    assert friend.steps.get(position=1).coupon_template == coupon
+    assert "{coupon_link}" in friend.steps.get(position=2).text
+
+    settings = {"name": "生日前三天", "trigger": "date_field", "trigger_field": field.pk, "trigger_days": "3"}
+    assert client.post(f"/journeys/{friend.pk}/", {**settings, "entry_rule": "once"}).status_code == 302
+    friend.refresh_from_db()
+    assert (friend.trigger, friend.trigger_days, friend.trigger_field_id) == ("date_field", 3, field.pk)
+    bad = client.post(f"/journeys/{friend.pk}/", {**settings, "trigger": "lifecycle_entered", "entry_rule": "once"})
+    assert bad.status_code == 400 and 'data-field="trigger_lifecycle"' in bad.content.decode()
+    steps = f"/journeys/{friend.pk}/steps/"
+    assert client.post(steps, {"kind": "wait_weekday", "weekday": "2", "at_time": "09:30"}).status_code == 302
+    assert client.post(steps, {"kind": "lifecycle", "lifecycle": "repeat"}).status_code == 302
+    assert client.post(steps, {"kind": "moment", "text": "新品上市"}).status_code == 302
+    last = list(friend.steps.order_by("-position")[:3])
+    assert [s.kind for s in last] == ["moment", "lifecycle", "wait_weekday"]
+    assert last[2].weekday == 2 and last[2].at_time.strftime("%H:%M") == "09:30"
+    page = client.get(f"/journeys/{friend.pk}/").content.decode()
+    assert "北京时间星期三 09:30" in page and "复购客户" in page and coupon.name in page

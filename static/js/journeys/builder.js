@@ -18,7 +18,7 @@
   var trigger = document.querySelector("[data-trigger-select]");
   function syncTrigger() {
     document.querySelectorAll("[data-trigger]").forEach(function (label) {
-      label.hidden = label.dataset.trigger !== trigger.value;
+      label.hidden = label.dataset.trigger.split(" ").indexOf(trigger.value) < 0;
     });
   }
   if (trigger) {
