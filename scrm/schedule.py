@@ -65,3 +65,5 @@ BEAT_SCHEDULE["contacts-segments-recount"] = {"task": "contacts.segments.recount
 # journeys: every minute, scheduled triggers enrol, exits/goals apply and every due step runs once
 # (claimed by its StepRun row; a doubled tick finds nothing to do).
 BEAT_SCHEDULE["journeys-tick"] = {"task": "journeys.tick", "schedule": 60.0}
+# journeys: group SOP (群SOP) every minute: due (step, group, Beijing day) claimed once by their run rows.
+BEAT_SCHEDULE["journeys-group-sop-tick"] = {"task": "journeys.group_sop_tick", "schedule": 60.0}

@@ -55,6 +55,7 @@ from contacts.models import (
     Store,
 )
 from journeys import services as journey_services
+from journeys.group_models import GroupSop
 from journeys.models import Journey, JourneyStep
 from offers import services as offer_services
 from offers.models import CouponTemplate
@@ -325,6 +326,8 @@ PARAMS: dict[str, Fill] = {
     "journeys:journey_enrol": _pk(Journey),
     "journeys:step_edit": _pk(JourneyStep),
     "journeys:todo_done": _pk(Todo),
+    "journeys:group_sop_detail": _pk(GroupSop),
+    "journeys:group_sop_status": _pk(GroupSop),
 }
 
 

@@ -21,6 +21,7 @@ from journeys.group_sop import GroupSopError, GroupStepSpec, group_sop_create, g
 from tests.campaigns.conftest import enqueued, sandbox_brand  # noqa: F401  (enqueued: a fixture)
 from tests.campaigns.factories import policy
 from tests.factories import CustomerGroupFactory, StaffFactory
+from tests.sandbox_fixtures import wecom_sandbox  # noqa: F401  (pytest fixture)
 from todos.models import Todo, TodoKind
 from todos.services import todo_complete
 

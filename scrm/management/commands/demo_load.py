@@ -14,11 +14,12 @@ from channels import demo as channels_demo
 from contacts import demo as contacts_demo
 from contacts import services as contact_services
 from contacts.models import Organization
+from journeys import group_demo as group_sop_demo
 
 DEMO_SLUG = "demo"
 # Each higher layer adds its part of the demo in ``<app>/demo.py`` with ``load(context=…, rng=…)``,
 # in layer order: what a layer loads may use what the layers below it loaded.
-LAYERS = [analytics_demo, channels_demo, campaigns_demo]
+LAYERS = [analytics_demo, channels_demo, campaigns_demo, group_sop_demo]
 
 
 class Command(BaseCommand):
