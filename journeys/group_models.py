@@ -60,7 +60,9 @@ class GroupSop(Scoped):
     delivery = models.CharField(
         _("发送方式"), max_length=10, choices=GroupSopDelivery.choices, default=GroupSopDelivery.BROADCAST
     )
-    target = models.CharField(_("目标客户群"), max_length=10, choices=GroupSopTarget.choices, default=GroupSopTarget.OWNER)
+    target = models.CharField(
+        _("目标客户群"), max_length=10, choices=GroupSopTarget.choices, default=GroupSopTarget.OWNER
+    )
     # The staff, store or group ids the target names (one kind, by ``target``).
     target_ids = ArrayField(models.BigIntegerField(), default=list, blank=True)
     created_by = models.ForeignKey(Staff, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")

@@ -147,6 +147,7 @@ def _check_targets(*, actor: Actor, target: str, target_ids: list[int], store_id
     ids = sorted({int(i) for i in target_ids})
     if not ids:
         raise GroupSopError(_("请至少选择一个目标（群主、门店或客户群）"), "target_ids")
+    found: Any
     if target == GroupSopTarget.OWNER:
         found = actor.scope(Staff.objects.filter(pk__in=ids)).values_list("pk", flat=True)
     elif target == GroupSopTarget.STORE:
@@ -204,7 +205,9 @@ def _check_steps(*, organization_id: int, steps: list[GroupStepSpec], delivery: 
                 schedule=spec.schedule,
                 at_time=spec.at_time,
                 weekdays=weekdays if spec.schedule == GroupSopSchedule.WEEKLY else (),
-                days=spec.days if spec.schedule in (GroupSopSchedule.AFTER_GROUP_CREATED, GroupSopSchedule.AFTER_SOP_STARTED) else 0,
+                days=spec.days
+                if spec.schedule in (GroupSopSchedule.AFTER_GROUP_CREATED, GroupSopSchedule.AFTER_SOP_STARTED)
+                else 0,
                 text=spec.text.strip(),
                 attachments=tuple(attachments),
             )
@@ -464,10 +467,10 @@ def _todos(step: GroupSopStep, claimed: list[_Claimed], now: dt.datetime, day: d
     """A to-do per group for its (active) owner, with the text to paste."""
     sop = step.sop
     groups = {
-        g.pk: g
-        for g in CustomerGroup.objects.filter(pk__in=[c.group_id for c in claimed]).select_related("owner")
+        g.pk: g for g in CustomerGroup.objects.filter(pk__in=[c.group_id for c in claimed]).select_related("owner")
     }
-    with_owner = [c for c in claimed if c.owner_id and groups[c.group_id].owner and groups[c.group_id].owner.is_active]
+    active_owner = {pk for pk, g in groups.items() if g.owner is not None and g.owner.is_active}
+    with_owner = [c for c in claimed if c.owner_id and c.group_id in active_owner]
     without = [c.run_id for c in claimed if c not in with_owner]
     links = [a["link"] for a in step.attachments or [] if a.get("msgtype") == "link"]
     body = "\n".join([step.text, *(f"{link['title']} {link['url']}" for link in links)]).strip()

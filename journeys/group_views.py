@@ -132,10 +132,13 @@ def _time(value: Any, position: int) -> dt.time:
 
 def _steps(post: Any) -> list[GroupStepSpec]:
     """The builder's step rows in order; a row marked for removal or left empty is dropped."""
-    specs = []
+    specs: list[GroupStepSpec] = []
     rows = sorted({int(k.split("-")[1]) for k in post if k.startswith("step-") and k.split("-")[1].isdigit()})
     for row in rows:
-        get = lambda name, row=row: post.get(f"step-{row}-{name}", "")  # noqa: E731
+
+        def get(name: str, row: int = row) -> str:
+            return str(post.get(f"step-{row}-{name}", ""))
+
         if post.get(f"step-{row}-delete") or not (get("schedule") and (get("text").strip() or get("image"))):
             continue
         attachments: list[dict[str, Any]] = []
@@ -166,9 +169,11 @@ def _detail(
     for f in figures.steps:
         s = f.step
         image = next((a["image"]["material_id"] for a in s.attachments if a.get("msgtype") == "image"), None)
-        link = next((a["link"] for a in s.attachments if a.get("msgtype") == "link"), {})
+        link: dict[str, Any] = next((a["link"] for a in s.attachments if a.get("msgtype") == "link"), {})
         rows.append({"n": s.position, "step": s, "fig": f, "image": image, "link": link})
-    blank = [{"n": len(rows) + i + 1, "step": None, "fig": None, "image": None, "link": {}} for i in range(BLANK_ROWS)]
+    blank: list[dict[str, Any]] = [
+        {"n": len(rows) + i + 1, "step": None, "fig": None, "image": None, "link": {}} for i in range(BLANK_ROWS)
+    ]
     return render(
         request,
         "journeys/group_sop_detail.html",

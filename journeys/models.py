@@ -198,4 +198,5 @@ class StepRun(models.Model):
         ]
         indexes = [models.Index(fields=["step", "outcome"], name="steprun_step_outcome")]
 
+
 from journeys.group_models import GroupSop, GroupSopRun, GroupSopStep  # noqa: E402, F401  (群SOP: its own module)

@@ -7,87 +7,196 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('contacts', '0023_audit_action_campaign_allocate'),
-        ('journeys', '0001_initial'),
+        ("contacts", "0023_audit_action_campaign_allocate"),
+        ("journeys", "0001_initial"),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='GroupSop',
+            name="GroupSop",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=100, verbose_name='SOP 名称')),
-                ('status', models.CharField(choices=[('draft', '草稿'), ('active', '运行中'), ('paused', '已暂停'), ('archived', '已归档')], default='draft', max_length=10, verbose_name='状态')),
-                ('template', models.CharField(blank=True, default='', max_length=30, verbose_name='模板')),
-                ('delivery', models.CharField(choices=[('broadcast', '企业群发（群主确认后发出）'), ('todo', '群主待办（复制后手动发送）')], default='broadcast', max_length=10, verbose_name='发送方式')),
-                ('target', models.CharField(choices=[('owner', '按群主'), ('store', '按门店'), ('groups', '指定客户群')], default='owner', max_length=10, verbose_name='目标客户群')),
-                ('target_ids', django.contrib.postgres.fields.ArrayField(base_field=models.BigIntegerField(), blank=True, default=list, size=None)),
-                ('created_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('activated_at', models.DateTimeField(blank=True, null=True)),
-                ('resumed_at', models.DateTimeField(blank=True, null=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('created_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='contacts.staff')),
-                ('organization', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='contacts.organization')),
-                ('store', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='contacts.store', verbose_name='所属门店')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=100, verbose_name="SOP 名称")),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[("draft", "草稿"), ("active", "运行中"), ("paused", "已暂停"), ("archived", "已归档")],
+                        default="draft",
+                        max_length=10,
+                        verbose_name="状态",
+                    ),
+                ),
+                ("template", models.CharField(blank=True, default="", max_length=30, verbose_name="模板")),
+                (
+                    "delivery",
+                    models.CharField(
+                        choices=[("broadcast", "企业群发（群主确认后发出）"), ("todo", "群主待办（复制后手动发送）")],
+                        default="broadcast",
+                        max_length=10,
+                        verbose_name="发送方式",
+                    ),
+                ),
+                (
+                    "target",
+                    models.CharField(
+                        choices=[("owner", "按群主"), ("store", "按门店"), ("groups", "指定客户群")],
+                        default="owner",
+                        max_length=10,
+                        verbose_name="目标客户群",
+                    ),
+                ),
+                (
+                    "target_ids",
+                    django.contrib.postgres.fields.ArrayField(
+                        base_field=models.BigIntegerField(), blank=True, default=list, size=None
+                    ),
+                ),
+                ("created_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("activated_at", models.DateTimeField(blank=True, null=True)),
+                ("resumed_at", models.DateTimeField(blank=True, null=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "created_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="contacts.staff",
+                    ),
+                ),
+                (
+                    "organization",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="contacts.organization"
+                    ),
+                ),
+                (
+                    "store",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="+",
+                        to="contacts.store",
+                        verbose_name="所属门店",
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '群SOP',
-                'verbose_name_plural': '群SOP',
+                "verbose_name": "群SOP",
+                "verbose_name_plural": "群SOP",
             },
         ),
         migrations.CreateModel(
-            name='GroupSopStep',
+            name="GroupSopStep",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('position', models.PositiveSmallIntegerField(verbose_name='序号')),
-                ('schedule', models.CharField(choices=[('daily', '每天'), ('weekly', '每周'), ('after_group', '建群后第 N 天'), ('after_start', '启用后第 N 天')], max_length=12, verbose_name='发送时间')),
-                ('at_time', models.TimeField(verbose_name='时刻（北京时间）')),
-                ('weekdays', django.contrib.postgres.fields.ArrayField(base_field=models.PositiveSmallIntegerField(), blank=True, default=list, size=None, verbose_name='星期')),
-                ('days', models.PositiveSmallIntegerField(default=0, verbose_name='第 N 天')),
-                ('text', models.TextField(blank=True, default='', verbose_name='内容')),
-                ('attachments', models.JSONField(blank=True, default=list, verbose_name='附件')),
-                ('sop', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='steps', to='journeys.groupsop')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("position", models.PositiveSmallIntegerField(verbose_name="序号")),
+                (
+                    "schedule",
+                    models.CharField(
+                        choices=[
+                            ("daily", "每天"),
+                            ("weekly", "每周"),
+                            ("after_group", "建群后第 N 天"),
+                            ("after_start", "启用后第 N 天"),
+                        ],
+                        max_length=12,
+                        verbose_name="发送时间",
+                    ),
+                ),
+                ("at_time", models.TimeField(verbose_name="时刻（北京时间）")),
+                (
+                    "weekdays",
+                    django.contrib.postgres.fields.ArrayField(
+                        base_field=models.PositiveSmallIntegerField(),
+                        blank=True,
+                        default=list,
+                        size=None,
+                        verbose_name="星期",
+                    ),
+                ),
+                ("days", models.PositiveSmallIntegerField(default=0, verbose_name="第 N 天")),
+                ("text", models.TextField(blank=True, default="", verbose_name="内容")),
+                ("attachments", models.JSONField(blank=True, default=list, verbose_name="附件")),
+                (
+                    "sop",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="steps", to="journeys.groupsop"
+                    ),
+                ),
             ],
             options={
-                'verbose_name': '群SOP步骤',
-                'ordering': ['sop', 'position'],
+                "verbose_name": "群SOP步骤",
+                "ordering": ["sop", "position"],
             },
         ),
         migrations.CreateModel(
-            name='GroupSopRun',
+            name="GroupSopRun",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('occurrence', models.DateField()),
-                ('claimed_at', models.DateTimeField()),
-                ('outcome', models.CharField(blank=True, default='', max_length=20)),
-                ('campaign_id', models.BigIntegerField(blank=True, null=True)),
-                ('todo_key', models.CharField(blank=True, default='', max_length=120)),
-                ('group', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='+', to='contacts.customergroup')),
-                ('owner', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='contacts.staff')),
-                ('sop', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='runs', to='journeys.groupsop')),
-                ('step', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='runs', to='journeys.groupsopstep')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("occurrence", models.DateField()),
+                ("claimed_at", models.DateTimeField()),
+                ("outcome", models.CharField(blank=True, default="", max_length=20)),
+                ("campaign_id", models.BigIntegerField(blank=True, null=True)),
+                ("todo_key", models.CharField(blank=True, default="", max_length=120)),
+                (
+                    "group",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="+", to="contacts.customergroup"
+                    ),
+                ),
+                (
+                    "owner",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to="contacts.staff",
+                    ),
+                ),
+                (
+                    "sop",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="runs", to="journeys.groupsop"
+                    ),
+                ),
+                (
+                    "step",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE, related_name="runs", to="journeys.groupsopstep"
+                    ),
+                ),
             ],
         ),
         migrations.AddIndex(
-            model_name='groupsop',
-            index=models.Index(fields=['organization', 'status'], name='groupsop_org_status'),
+            model_name="groupsop",
+            index=models.Index(fields=["organization", "status"], name="groupsop_org_status"),
         ),
         migrations.AddConstraint(
-            model_name='groupsopstep',
-            constraint=models.UniqueConstraint(fields=('sop', 'position'), name='groupsopstep_position_unique'),
+            model_name="groupsopstep",
+            constraint=models.UniqueConstraint(fields=("sop", "position"), name="groupsopstep_position_unique"),
         ),
         migrations.AddConstraint(
-            model_name='groupsopstep',
-            constraint=models.CheckConstraint(condition=models.Q(models.Q(('schedule', 'weekly'), _negated=True), models.Q(('weekdays', []), _negated=True), _connector='OR'), name='groupsopstep_weekly_has_days'),
+            model_name="groupsopstep",
+            constraint=models.CheckConstraint(
+                condition=models.Q(
+                    models.Q(("schedule", "weekly"), _negated=True),
+                    models.Q(("weekdays", []), _negated=True),
+                    _connector="OR",
+                ),
+                name="groupsopstep_weekly_has_days",
+            ),
         ),
         migrations.AddIndex(
-            model_name='groupsoprun',
-            index=models.Index(fields=['step', 'occurrence'], name='groupsoprun_step_day'),
+            model_name="groupsoprun",
+            index=models.Index(fields=["step", "occurrence"], name="groupsoprun_step_day"),
         ),
         migrations.AddConstraint(
-            model_name='groupsoprun',
-            constraint=models.UniqueConstraint(fields=('step', 'group', 'occurrence'), name='groupsoprun_once'),
+            model_name="groupsoprun",
+            constraint=models.UniqueConstraint(fields=("step", "group", "occurrence"), name="groupsoprun_once"),
         ),
     ]

@@ -51,7 +51,8 @@ def _run_days(start, days, *, every_minutes=30, doubled=True):
     return total
 
 
-def test_a_week_of_daily_and_weekly_broadcasts_delivers_each_occurrence_once(world, enqueued):
+@pytest.mark.usefixtures("enqueued")
+def test_a_week_of_daily_and_weekly_broadcasts_delivers_each_occurrence_once(world):
     policy(world.org, group_mode=CapMode.MONTHLY)  # room for 1 + 2 posts a day this week
     staff, groups = _groups(world)
     actor = actor_for_user(world.operator.user)
@@ -86,8 +87,9 @@ def test_a_week_of_daily_and_weekly_broadcasts_delivers_each_occurrence_once(wor
     assert set(Batch.objects.values_list("sender_id", flat=True)) == {staff[0].pk, staff[1].pk}
 
 
-def test_the_group_quota_ledger_refuses_a_second_post_the_same_day(world, enqueued):
-    staff, groups = _groups(world, n_per_owner=50, owners=1)
+@pytest.mark.usefixtures("enqueued")
+def test_the_group_quota_ledger_refuses_a_second_post_the_same_day(world):
+    staff, _ = _groups(world, n_per_owner=50, owners=1)
     actor = actor_for_user(world.operator.user)
     sop = group_sop_create(
         actor=actor,
@@ -106,8 +108,9 @@ def test_the_group_quota_ledger_refuses_a_second_post_the_same_day(world, enqueu
     assert Counter(Delivery.objects.values_list("status", "reason")) == {("planned", ""): 50, ("excluded", "quota"): 50}
 
 
-def test_quiet_hours_defer_a_group_broadcast_to_their_end(world, enqueued):
-    staff, _groups_ = _groups(world, n_per_owner=20, owners=1)
+@pytest.mark.usefixtures("enqueued")
+def test_quiet_hours_defer_a_group_broadcast_to_their_end(world):
+    staff, _ = _groups(world, n_per_owner=20, owners=1)
     actor = actor_for_user(world.operator.user)
     sop = group_sop_create(
         actor=actor,
@@ -128,7 +131,7 @@ def test_quiet_hours_defer_a_group_broadcast_to_their_end(world, enqueued):
 
 
 def test_paused_sops_deliver_nothing_and_a_resume_skips_what_fell_due_meanwhile(world):
-    staff, groups = _groups(world, n_per_owner=100, owners=3)
+    _staff, groups = _groups(world, n_per_owner=100, owners=3)
     orphans = CustomerGroupFactory.create_batch(5, organization=world.org, owner=None, store=world.store_a)
     actor = actor_for_user(world.operator.user)
     sop = group_sop_create(
@@ -202,13 +205,15 @@ def test_a_weekly_step_needs_a_weekday(world):
     assert exc.value.field == "weekdays"
 
 
-def test_the_group_broadcast_reaches_the_sandbox_from_the_owner(world, wecom_sandbox, enqueued):
-    brand = sandbox_brand(wecom_sandbox, world.org, n_customers=2, n_staff=2)
+@pytest.mark.usefixtures("enqueued")
+def test_the_group_broadcast_reaches_the_sandbox_from_the_owner(world, request):
+    sandbox = request.getfixturevalue("wecom_sandbox")
+    brand = sandbox_brand(sandbox, world.org, n_customers=2, n_staff=2)
     owner, other = brand.staff
     policy(world.org, quiet_start=dt.time(0), quiet_end=dt.time(0))  # tests run at any hour
-    chats = [wecom_sandbox.create_group(owner.wecom_userid, name=f"群{i}") for i in range(3)]
+    chats = [sandbox.create_group(owner.wecom_userid, name=f"群{i}") for i in range(3)]
     groups = [CustomerGroupFactory(organization=world.org, owner=owner, wecom_chat_id=c) for c in chats]
-    other_chat = wecom_sandbox.create_group(other.wecom_userid, name="别人的群")
+    other_chat = sandbox.create_group(other.wecom_userid, name="别人的群")
     CustomerGroupFactory(organization=world.org, owner=other, wecom_chat_id=other_chat)
     actor = actor_for_user(world.operator.user)
     sop = group_sop_create(
@@ -232,14 +237,14 @@ def test_the_group_broadcast_reaches_the_sandbox_from_the_owner(world, wecom_san
     assert group_sop_tick(now=now).claimed == 0
     batch = Batch.objects.get()
     assert dispatcher.batch_dispatch(batch_id=batch.pk) == "created"
-    sends = wecom_sandbox.group_sends()
+    sends = sandbox.group_sends()
     assert len(sends) == 1
     msg = next(iter(sends.values()))
     assert msg.chat_type == "group"
     assert list(msg.tasks) == [owner.wecom_userid]
     assert sorted(msg.tasks[owner.wecom_userid]["recipients"]) == sorted(chats)
 
-    wecom_sandbox.confirm(owner.wecom_userid, msg.msgid)  # the owner taps 发送 in WeCom
+    sandbox.confirm(owner.wecom_userid, msg.msgid)  # the owner taps 发送 in WeCom
     assert dispatcher.batch_track(batch_id=batch.pk) == "synced"
     figures = group_sop_figures(sop).steps[0]
     assert (figures.targeted, figures.delivered, figures.confirmed) == (3, 3, 3)

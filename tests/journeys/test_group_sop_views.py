@@ -91,7 +91,12 @@ def test_an_operator_builds_from_a_template_then_edits_targets_and_steps(world):
     assert bad.status_code == 400 and 'data-field="at_time"' in bad.content.decode()
     assert GroupSopStep.objects.filter(sop=sop).count() == 3
 
-    for status, expected in (("active", "active"), ("paused", "paused"), ("active", "active"), ("archived", "archived")):
+    for status, expected in (
+        ("active", "active"),
+        ("paused", "paused"),
+        ("active", "active"),
+        ("archived", "archived"),
+    ):
         assert client.post(f"/group-sops/{sop.pk}/status/", {"status": status}).status_code == 302
         sop.refresh_from_db()
         assert sop.status == expected
