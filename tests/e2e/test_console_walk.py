@@ -122,6 +122,7 @@ ALLOWED_WORDS = {
     "UnionID",
     "Excel",
     "Ctrl",
+    "SOP",  # 群SOP: how Chinese SCRM products (and WeCom operators) name scheduled group posts
     "English",  # the language menu names English in English, as every site does
     # The platforms' own names for the credentials an operator copies from their consoles (WeCom's
     # Chinese admin shows exactly these words).

@@ -248,3 +248,51 @@ def test_the_group_broadcast_reaches_the_sandbox_from_the_owner(world, request):
     assert dispatcher.batch_track(batch_id=batch.pk) == "synced"
     figures = group_sop_figures(sop).steps[0]
     assert (figures.targeted, figures.delivered, figures.confirmed) == (3, 3, 3)
+
+
+class _Killed(BaseException):
+    """Stands for the worker dying mid-tick (not an Exception: nothing in the tick catches it)."""
+
+
+@pytest.mark.usefixtures("enqueued")
+def test_a_tick_that_dies_before_commit_leaves_nothing_and_the_next_one_delivers_once(world, monkeypatch):
+    from journeys import group_sop
+
+    staff, _ = _groups(world, n_per_owner=30, owners=1)
+    actor = actor_for_user(world.operator.user)
+    sop = group_sop_create(
+        actor=actor,
+        name="早安",
+        target="owner",
+        target_ids=[staff[0].pk],
+        steps=[GroupStepSpec(schedule=GroupSopSchedule.DAILY, at_time=dt.time(10, 0), text="早安")],
+    )
+    group_sop_set_status(actor=actor, sop=sop, status="active", now=MONDAY)
+    real_start = group_sop.campaign_start
+
+    def dies(**kw):
+        real_start(**kw)
+        raise _Killed
+
+    monkeypatch.setattr(group_sop, "campaign_start", dies)
+    with pytest.raises(_Killed):
+        group_sop_tick(now=MONDAY + dt.timedelta(hours=10, minutes=1))
+    ours = Campaign.objects.filter(stats__group_sop_id=sop.pk)
+    assert not GroupSopRun.objects.exists() and not ours.exists()
+    assert not QuotaLedger.objects.filter(kind="wecom_group").exists()
+    monkeypatch.setattr(group_sop, "campaign_start", real_start)
+    assert group_sop_tick(now=MONDAY + dt.timedelta(hours=10, minutes=2)).outcomes == {
+        "broadcast": 30,
+        "broadcast_excluded": 0,
+    }
+    assert group_sop_tick(now=MONDAY + dt.timedelta(hours=10, minutes=3)).claimed == 0
+    assert ours.count() == 1 and Delivery.objects.filter(campaign__in=ours, status="planned").count() == 30
+
+
+def test_the_beat_task_runs_the_tick(world, monkeypatch):
+    from journeys import tasks
+
+    seen = []
+    monkeypatch.setattr(tasks.group_sop, "group_sop_tick", lambda: seen.append(1) or group_sop_tick(now=MONDAY))
+    tasks.group_sop_tick.apply()
+    assert seen == [1]
