@@ -46,7 +46,7 @@ from journeys.group_models import (
     GroupSopTarget,
 )
 from todos.models import TodoKind
-from todos.services import TodoSpec, todos_create
+from todos.services import TodoSpec, todos_close, todos_create
 
 logger = logging.getLogger(__name__)
 
@@ -340,6 +340,11 @@ def group_sop_set_status(*, actor: Actor, sop: GroupSop, status: str, now: dt.da
         sop.resumed_at = now
         fields.append("resumed_at")
     sop.save(update_fields=fields)
+    if status == GroupSopStatus.ARCHIVED:
+        # An archived SOP's posts no longer apply: its owners' open to-dos are cancelled (broadcasts
+        # already planned belong to campaigns and are cancelled there).
+        keys = list(GroupSopRun.objects.filter(sop=sop, outcome="todo").values_list("todo_key", flat=True))
+        todos_close(organization_id=sop.organization_id, source_keys=keys)
     return sop
 
 

@@ -170,6 +170,10 @@ def test_paused_sops_deliver_nothing_and_a_resume_skips_what_fell_due_meanwhile(
     figures = group_sop_figures(sop)
     assert figures.steps[0].targeted == 410 and figures.steps[0].todos == 400 and figures.steps[0].todos_done == 1
 
+    # Archiving cancels the owners' open to-dos; the done one stays done.
+    group_sop_set_status(actor=actor, sop=sop, status="archived", now=MONDAY + dt.timedelta(days=5))
+    assert Counter(todos.values_list("status", flat=True)) == {"cancelled": 399, "done": 1}
+
 
 def test_n_days_after_the_group_was_created(world):
     owner = StaffFactory(organization=world.org, store=world.store_a)
