@@ -234,3 +234,6 @@ class StepRun(models.Model):
             models.UniqueConstraint(fields=["enrollment", "step", "visit"], name="steprun_once_per_visit"),
         ]
         indexes = [models.Index(fields=["step", "outcome"], name="steprun_step_outcome")]
+
+
+from journeys.group_models import GroupSop, GroupSopRun, GroupSopStep  # noqa: E402, F401  (群SOP: its own module)

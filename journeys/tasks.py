@@ -6,6 +6,7 @@ import logging
 
 from celery import shared_task
 
+from journeys import group_sop
 from journeys.engine import journeys_tick
 
 logger = logging.getLogger(__name__)
@@ -23,3 +24,11 @@ def tick() -> None:
             result.runs,
             result.rounds,
         )
+
+
+@shared_task(name="journeys.group_sop_tick", ignore_result=True)
+def group_sop_tick() -> None:
+    """Beat: deliver every group SOP step due today by now, once per (step, group, Beijing day)."""
+    result = group_sop.group_sop_tick()
+    if result.claimed:
+        logger.info("group sop tick: %s group posts claimed: %s", result.claimed, result.outcomes)

@@ -16,3 +16,13 @@ urlpatterns = [
     path("todos/<int:pk>/done/", views.todo_done, name="todo_done"),
     path("sidebar/todos/", views.sidebar_todos, name="sidebar_todos"),
 ]
+
+# 群SOP (group SOP): its own views module.
+from journeys import group_views  # noqa: E402
+
+urlpatterns += [
+    path("group-sops/", group_views.group_sop_list, name="group_sop_list"),
+    path("group-sops/new/", group_views.group_sop_create, name="group_sop_create"),
+    path("group-sops/<int:pk>/", group_views.group_sop_detail, name="group_sop_detail"),
+    path("group-sops/<int:pk>/status/", group_views.group_sop_status, name="group_sop_status"),
+]

@@ -25,6 +25,7 @@ NAV = [
     (_("群发"), "campaigns:campaign_list", {Role.OPERATOR, Role.MANAGER}),
     (_("朋友圈"), "campaigns:moment_list", {Role.OPERATOR, Role.MANAGER}),
     (_("客户旅程"), "journeys:journey_list", {Role.OPERATOR, Role.MANAGER}),
+    (_("群SOP"), "journeys:group_sop_list", {Role.OPERATOR, Role.MANAGER}),
     (_("待办"), "journeys:todo_list", {Role.OPERATOR, Role.MANAGER, Role.STORE_STAFF}),
     (_("素材库"), "channels:material_list", {Role.OPERATOR, Role.MANAGER}),
     (_("入群欢迎语"), "channels:group_welcome_list", {Role.OPERATOR, Role.MANAGER}),

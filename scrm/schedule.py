@@ -71,3 +71,5 @@ BEAT_SCHEDULE["journeys-tick"] = {"task": "journeys.tick", "schedule": 60.0}
 BEAT_SCHEDULE["referrals-tick"] = {"task": "referrals.tick", "schedule": 300.0}
 # offers: re-enqueue segment coupon issues (分群发券) whose message was lost or whose worker died mid-batch.
 BEAT_SCHEDULE["offers-issue-jobs-sweep"] = {"task": "offers.issue_jobs.sweep", "schedule": 120.0}
+# journeys: group SOP (群SOP) every minute: due (step, group, Beijing day) claimed once by their run rows.
+BEAT_SCHEDULE["journeys-group-sop-tick"] = {"task": "journeys.group_sop_tick", "schedule": 60.0}

@@ -55,6 +55,7 @@ from contacts.models import (
     Store,
 )
 from journeys import services as journey_services
+from journeys.group_models import GroupSop
 from journeys.models import Journey, JourneyStep
 from offers import services as offer_services
 from offers.models import CouponTemplate
@@ -126,6 +127,7 @@ ALLOWED_WORDS = {
     "UnionID",
     "Excel",
     "Ctrl",
+    "SOP",  # 群SOP: how Chinese SCRM products (and WeCom operators) name scheduled group posts
     "English",  # the language menu names English in English, as every site does
     # The platforms' own names for the credentials an operator copies from their consoles (WeCom's
     # Chinese admin shows exactly these words).
@@ -347,6 +349,8 @@ PARAMS: dict[str, Fill] = {
     "referrals:campaign_status": _pk(ReferralCampaign),
     "referrals:campaign_enrol_segment": _pk(ReferralCampaign),
     "referrals:customer_enrol": _pk(Customer),
+    "journeys:group_sop_detail": _pk(GroupSop),
+    "journeys:group_sop_status": _pk(GroupSop),
 }
 
 

@@ -15,12 +15,13 @@ from contacts import demo as contacts_demo
 from contacts import services as contact_services
 from contacts.models import Organization
 from journeys import demo as journeys_demo
+from journeys import group_demo as group_sop_demo
 from referrals import demo as referrals_demo
 
 DEMO_SLUG = "demo"
 # Each higher layer adds its part of the demo in ``<app>/demo.py`` with ``load(context=…, rng=…)``,
 # in layer order: what a layer loads may use what the layers below it loaded.
-LAYERS = [analytics_demo, channels_demo, campaigns_demo, journeys_demo, referrals_demo]
+LAYERS = [analytics_demo, channels_demo, campaigns_demo, journeys_demo, group_sop_demo, referrals_demo]
 
 
 class Command(BaseCommand):
