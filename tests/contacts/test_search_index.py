@@ -76,10 +76,12 @@ def test_short_queries_match_anywhere_in_the_name_or_remark(world):
 
 def test_the_search_still_finds_by_name_remark_and_phone(people: People):  # noqa: F811
     org = people.world.org
+
     def found(q):
         return set(
             Customer.objects.filter(organization=org).filter(customer_search_q(q)).values_list("name", flat=True)
         )
+
     assert found("小丽") == {"王小丽"}
     assert found("vip") == {"王小丽"}  # a follower's remark, any case
     assert found("13900001111") == {"李大明"}
