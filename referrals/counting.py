@@ -212,7 +212,7 @@ def _issue_one(reward_id: int, now: dt.datetime) -> bool:
                 coupon = coupon_issue(
                     template=reward.template,
                     customer=participant.customer,
-                    source=CouponSource.STAFF,
+                    source=CouponSource.REFERRAL,
                     token=reward.token,
                 )
         except CouponError as exc:

@@ -7,7 +7,7 @@ import datetime as dt
 import pytest
 from django.utils import timezone
 
-from offers.models import CouponTemplate, IssuedCoupon
+from offers.models import CouponSource, CouponTemplate, IssuedCoupon
 from referrals.counting import friend_refusal, referrals_tick
 from referrals.models import FriendStatus, ReferralReward, RewardStatus
 from referrals.services import referral_participant_enrol
@@ -48,6 +48,8 @@ def test_both_tiers_are_issued_once_and_a_refused_issue_is_retried(setup, world)
     failed = ReferralReward.objects.get(status=RewardStatus.FAILED)
     assert failed.tier == 2 and "库存不足" in failed.error and failed.coupon is None
     assert IssuedCoupon.objects.count() == 3
+    # The report and the profile show 任务宝奖励, not 员工发放.
+    assert set(IssuedCoupon.objects.values_list("source", flat=True)) == {CouponSource.REFERRAL}
     CouponTemplate.objects.filter(pk=second.pk).update(stock=5)
     assert referrals_tick().issued == 1
     assert referrals_tick().issued == 0
