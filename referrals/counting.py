@@ -239,7 +239,7 @@ def _issue_one(reward_id: int, now: dt.datetime) -> bool:
             specs=[
                 TodoSpec(
                     assignee_id=staff_id,
-                    kind=TodoKind.FOLLOW_UP,
+                    kind=TodoKind.REFERRAL_REWARD,
                     title=_("任务宝奖励待发送：%(name)s") % {"name": campaign.name},
                     body=text,
                     due_at=now + REWARD_TODO_DUE,
