@@ -30,6 +30,7 @@ from contacts import services as contacts
 from contacts.models import Customer, Organization, Tag, TagSource, TimelineKind
 from contacts.segments import compile_sql
 from journeys.models import WAIT_KINDS, ConditionKind, EnrollmentState, Journey, JourneyStep, StepKind
+from offers.models import CouponSource
 from offers.services import CouponError, coupon_issue, coupon_link
 from todos.models import TodoKind
 from todos.services import TodoSpec, todos_close, todos_create
@@ -530,7 +531,13 @@ def _coupon(cursor: Any, step: JourneyStep, claimed: list[Claimed], now: dt.date
         if customer is None:
             continue
         try:
-            coupon = coupon_issue(template=template, customer=customer, by=step.journey.created_by)
+            coupon = coupon_issue(
+                template=template,
+                customer=customer,
+                by=step.journey.created_by,
+                source=CouponSource.JOURNEY,
+                journey_id=step.journey_id,
+            )
         except CouponError as exc:
             if exc.field != "customer_id":
                 raise  # the template cannot issue at all (inactive, expired, out of stock): the step fails

@@ -319,7 +319,7 @@ def _todo_rows(todos: list[Todo]) -> list[dict[str, Any]]:
             "todo": t,
             "overdue": t.status == TodoStatus.OPEN and t.due_at < now,
             "external_userid": external.get(t.customer_id or 0, ""),
-            "sendable": t.kind == TodoKind.JOURNEY_TASK and t.status == TodoStatus.OPEN and bool(t.body),
+            "sendable": t.is_sendable,
         }
         for t in todos
     ]

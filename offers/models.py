@@ -131,6 +131,8 @@ class CouponSource(models.TextChoices):
     SEGMENT = "segment", _("分群发放")
     WELCOME = "welcome", _("新好友欢迎语")
     API = "api", _("API")
+    REFERRAL = "referral", _("任务宝奖励")
+    JOURNEY = "journey", _("客户旅程")
 
 
 class CouponStatus(models.TextChoices):
@@ -156,6 +158,8 @@ class IssuedCoupon(Scoped):
     segment = models.ForeignKey(Segment, on_delete=models.SET_NULL, null=True, blank=True, related_name="+")
     # Written for campaigns (a higher layer), hence no foreign key.
     campaign_id = models.BigIntegerField(null=True, blank=True)
+    # The journey whose 发优惠券 step issued it (journeys is a higher layer, hence no foreign key).
+    journey_id = models.BigIntegerField(null=True, blank=True)
     issued_at = models.DateTimeField(default=timezone.now)
     valid_from = models.DateTimeField()
     valid_until = models.DateTimeField()

@@ -231,6 +231,7 @@ def _issue(
     group: CustomerGroup | None = None,
     segment: Segment | None = None,
     campaign_id: int | None = None,
+    journey_id: int | None = None,
     token: str | None = None,
     issue_job_id: int | None = None,
 ) -> IssueResult:
@@ -283,11 +284,11 @@ def _issue(
                         """
                         INSERT INTO offers_issuedcoupon
                                (organization_id, template_id, customer_id, code, token, seq, status, source,
-                                issued_by_id, group_id, segment_id, campaign_id, issued_at, valid_from, valid_until,
-                                issue_job_id)
+                                issued_by_id, group_id, segment_id, campaign_id, journey_id, issued_at, valid_from,
+                                valid_until, issue_job_id)
                         SELECT %s, %s, h.customer_id, offers_new_code(),
                                COALESCE(%s, replace(gen_random_uuid()::text, '-', '')), h.seq, 'issued', %s,
-                               %s, %s, %s, %s, %s, %s, %s, %s
+                               %s, %s, %s, %s, %s, %s, %s, %s, %s
                           FROM unnest(%s::bigint[], %s::int[]) AS h(customer_id, seq)
                         RETURNING id, customer_id
                         """,
@@ -300,6 +301,7 @@ def _issue(
                             group.pk if group else None,
                             segment.pk if segment else None,
                             campaign_id,
+                            journey_id,
                             now,
                             valid_from,
                             valid_until,
@@ -334,9 +336,14 @@ def coupon_issue(
     by: Staff | None = None,
     source: str = CouponSource.STAFF,
     campaign_id: int | None = None,
+    journey_id: int | None = None,
     token: str | None = None,
 ) -> IssuedCoupon:
-    """Issue one coupon to one customer (staff from the sidebar, the API, the welcome message)."""
+    """Issue one coupon to one customer (staff from the sidebar, the API, the welcome message, a referral
+    reward, a journey step). ``source`` is a ``CouponSource`` value: the report and the profile show its
+    label, so a caller names itself rather than passing as staff."""
+    if source not in CouponSource.values:
+        raise ValueError(f"unknown coupon source {source!r}")
     if customer.organization_id != template.organization_id:
         raise CouponError(_("客户不属于该企业"), field="customer_id")
     if customer.erased_at is not None:
@@ -348,6 +355,7 @@ def coupon_issue(
         source=source,
         issued_by=by,
         campaign_id=campaign_id,
+        journey_id=journey_id,
         token=token,
     )
     if not result.issued:

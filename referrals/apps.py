@@ -17,3 +17,5 @@ class ReferralsConfig(AppConfig):
         contact_services.register_personal_data_provider("referrals", privacy.customer_referrals_export)
         contact_services.register_erasure_handler(privacy.customer_referrals_erase)
         contact_services.register_profile_section("referrals/_profile_referrals.html", profile.profile_referrals)
+        # Store staff enrol the customer they are chatting with from the sidebar too (same card, same queries).
+        contact_services.register_sidebar_section("referrals/_profile_referrals.html", profile.profile_referrals)

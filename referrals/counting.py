@@ -212,7 +212,7 @@ def _issue_one(reward_id: int, now: dt.datetime) -> bool:
                 coupon = coupon_issue(
                     template=reward.template,
                     customer=participant.customer,
-                    source=CouponSource.STAFF,
+                    source=CouponSource.REFERRAL,
                     token=reward.token,
                 )
         except CouponError as exc:
@@ -239,7 +239,7 @@ def _issue_one(reward_id: int, now: dt.datetime) -> bool:
             specs=[
                 TodoSpec(
                     assignee_id=staff_id,
-                    kind=TodoKind.FOLLOW_UP,
+                    kind=TodoKind.REFERRAL_REWARD,
                     title=_("任务宝奖励待发送：%(name)s") % {"name": campaign.name},
                     body=text,
                     due_at=now + REWARD_TODO_DUE,

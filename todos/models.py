@@ -27,6 +27,12 @@ class TodoKind(models.TextChoices):
     FOLLOW_UP = "follow_up", _("客户跟进")
     CHURN_FOLLOW_UP = "churn_follow_up", _("流失挽回")
     BROADCAST_CONFIRM = "broadcast_confirm", _("群发确认")
+    REFERRAL_REWARD = "referral_reward", _("任务宝奖励")
+
+
+# Kinds whose body is the text to send the customer as it stands: the to-do lists offer 发送 (the
+# JS-SDK hands it to WeCom, then the to-do is completed) instead of leaving the member to copy it.
+SENDABLE_KINDS = frozenset({TodoKind.JOURNEY_TASK, TodoKind.REFERRAL_REWARD})
 
 
 class TodoStatus(models.TextChoices):
@@ -81,3 +87,8 @@ class Todo(Scoped):
 
     def __str__(self) -> str:
         return self.title
+
+    @property
+    def is_sendable(self) -> bool:
+        """An open to-do with a text to send, of a kind that is sent as it stands (``SENDABLE_KINDS``)."""
+        return self.kind in SENDABLE_KINDS and self.status == TodoStatus.OPEN and bool(self.body)

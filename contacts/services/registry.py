@@ -27,6 +27,8 @@ _profile_extensions: list[str] = []
 # function (actor, customer, query parameters) → its context, or None to leave the section out.
 ProfileSection = Callable[[Any, Any, Any], dict[str, Any] | None]
 _profile_sections: list[tuple[str, ProfileSection]] = []
+# The same for the staff sidebar's customer view (390 px): a section compact enough for it.
+_sidebar_sections: list[tuple[str, ProfileSection]] = []
 PersonalDataProvider = Callable[[int], list[dict[str, Any]]]
 ErasureHandler = Callable[[int], dict[str, int]]
 _personal_data_providers: dict[str, PersonalDataProvider] = {}
@@ -196,6 +198,19 @@ def register_profile_section(template_name: str, fn: ProfileSection) -> None:
 
 def profile_sections() -> list[tuple[str, ProfileSection]]:
     return list(_profile_sections)
+
+
+def register_sidebar_section(template_name: str, fn: ProfileSection) -> None:
+    """A section of the sidebar's customer view that a higher layer renders (once per template).
+
+    The sidebar shows profile extensions but not the profile's sections (too wide, too many queries);
+    a layer whose action store staff need in the chat (e.g. 任务宝 enrolment) registers here too."""
+    if all(name != template_name for name, _fn in _sidebar_sections):
+        _sidebar_sections.append((template_name, fn))
+
+
+def sidebar_sections() -> list[tuple[str, ProfileSection]]:
+    return list(_sidebar_sections)
 
 
 def register_merge_handler(model: type[models.Model], fn: MergeHandler) -> None:

@@ -50,4 +50,11 @@ def sidebar(request: AuthenticatedHttpRequest) -> HttpResponse:
         context["results"] = [{"customer": c, "phone": display_phone(actor, c)} for c in results]
     if customer is not None:
         context.update(profile_context(actor, customer, timeline_page="1", timeline_size=5, sections=False))
+        # Higher layers' sidebar sections (任务宝 enrolment): their context keys are their own.
+        context["sidebar_sections"] = []
+        for template_name, provider in services.sidebar_sections():
+            section = provider(actor, customer, request.GET)
+            if section is not None:
+                context["sidebar_sections"].append(template_name)
+                context.update(section)
     return render(request, "sidebar/sidebar.html", context, status=status)

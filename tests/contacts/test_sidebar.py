@@ -75,6 +75,7 @@ def test_sidebar_query_count_is_pinned(people: People, django_assert_num_queries
     client = people.world.client_for(people.world.store_staff)
     client.get("/sidebar/?external_userid=wm_alice")
     # session, user, staff, groups, customer (by identity), tag groups, tags, follows (WeCom remarks),
-    # custom fields, timeline count, notes, timeline page, coupon templates to issue, open coupons (offers)
-    with django_assert_num_queries(14):  # type: ignore[operator]
+    # custom fields, timeline count, notes, timeline page, coupon templates to issue, open coupons (offers),
+    # the customer's 任务宝 participations and the running campaigns to enrol them in (referrals)
+    with django_assert_num_queries(16):  # type: ignore[operator]
         assert client.get("/sidebar/?external_userid=wm_alice").status_code == 200

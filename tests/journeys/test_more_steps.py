@@ -17,7 +17,7 @@ from journeys.engine import arrival_due, journeys_tick
 from journeys.models import ConditionKind, Enrollment, JourneyStep, StepKind, StepRun, TriggerKind, Weekday
 from journeys.services import JourneyError, StepSpec
 from journeys.triggers import anniversary_month_days, on_tags_changed
-from offers.models import IssuedCoupon
+from offers.models import CouponSource, IssuedCoupon
 from tests.campaigns.factories import reachable_customers
 from tests.factories import StaffFactory, TagFactory
 from tests.offers.helpers import template as coupon_template
@@ -237,6 +237,10 @@ def test_coupon_step_issues_once_per_run_and_the_next_task_carries_the_link(worl
     journeys_tick(now=T0)  # a doubled tick issues nothing again
     assert first.outcomes["coupon"] == 4
     assert IssuedCoupon.objects.filter(template=coupon).count() == 4
+    # The coupon names its source (客户旅程) and the journey that issued it.
+    assert set(IssuedCoupon.objects.filter(template=coupon).values_list("source", "journey_id")) == {
+        (CouponSource.JOURNEY, journey.pk)
+    }
     refs = dict(StepRun.objects.filter(step__kind="coupon").values_list("enrollment__customer_id", "ref"))
     issued = dict(IssuedCoupon.objects.filter(template=coupon).values_list("customer_id", "pk"))
     assert {cid: int(ref) for cid, ref in refs.items()} == issued

@@ -70,6 +70,17 @@ def test_issuing_gives_a_short_unambiguous_code_a_window_and_a_timeline_entry(wo
     assert "新人立减5元" in event.summary and event.actor == world.store_staff
 
 
+def test_issuing_records_the_callers_source_and_refuses_an_unknown_one(world):
+    t = template(world.org, per_customer_limit=3)
+    c = customer(world)
+    coupon = services.coupon_issue(template=t, customer=c, source="journey", journey_id=42)
+    coupon.refresh_from_db()
+    assert (coupon.source, coupon.get_source_display(), coupon.journey_id) == ("journey", "客户旅程", 42)
+    with pytest.raises(ValueError, match="unknown coupon source"):
+        services.coupon_issue(template=t, customer=c, source="friends")
+    assert IssuedCoupon.objects.filter(customer=c).count() == 1
+
+
 def test_the_per_customer_limit_holds(world):
     t = template(world.org, per_customer_limit=2)
     c = customer(world)

@@ -119,7 +119,7 @@ def test_the_redeem_page_redeems_for_the_clerks_store_and_shows_errors_by_field(
 def test_the_report_page_shows_figures_and_the_redeemed_orders(world):
     t = template(world.org)
     c = CustomerFactory(organization=world.org, home_store=world.store_a)
-    coupon = services.coupon_issue(template=t, customer=c, campaign_id=None)
+    coupon = services.coupon_issue(template=t, customer=c, campaign_id=None, source="referral")
     services.coupon_redeem(
         organization=world.org, code=coupon.code, store=world.store_a, amount=Decimal("99"), external_ref="R-1",
         staff=world.store_staff,
@@ -127,6 +127,7 @@ def test_the_report_page_shows_figures_and_the_redeemed_orders(world):
     for staff in (world.operator, world.manager, world.store_staff):
         body = world.client_for(staff).get("/reports/coupons/").content.decode()
         assert "R-1" in body and "100%" in body and "¥99.00" in body, staff
+        assert "任务宝奖励" in body, staff  # the redeemed coupon's source, by its label
     assert "R-1" not in world.client_for(world.outsider).get("/reports/coupons/").content.decode()
     assert "R-1" in world.client_for(world.operator).get(f"/reports/coupons/?template={t.pk}").content.decode()
 

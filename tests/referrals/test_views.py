@@ -8,7 +8,7 @@ import pytest
 from django.test import Client
 from django.utils import timezone
 
-from contacts.models import Role, Segment
+from contacts.models import Identity, Platform, Role, Segment
 from contacts.services.privacy import customer_erase, customer_personal_data
 from referrals.models import FriendStatus, ReferralCampaign, ReferralFriend, ReferralParticipant
 from referrals.services import (
@@ -207,6 +207,28 @@ def test_the_profile_enrols_the_customer_and_shows_the_poster_link(setup, world,
     assert participant.contact_way is not None and participant.contact_way.config_id
     page = client.get(f"/customers/{customer.pk}/").content.decode()
     assert "/r/" in page and 'data-testid="referral-joined"' in page
+
+
+def test_the_sidebar_enrols_the_customer_in_the_chat_and_comes_back_to_them(setup, world, wecom_sandbox):
+    campaign = make_campaign(setup, world, name="侧边栏任务宝")
+    customer = CustomerFactory(organization=world.org, home_store=world.store_a, name="聊天中的客户")
+    Identity.objects.create(organization=world.org, customer=customer, platform=Platform.WECOM, external_id="wm_chat")
+    client = world.client_for(world.store_staff)
+    back = "/sidebar/?external_userid=wm_chat"
+    page = client.get(back).content.decode()
+    assert 'data-testid="referral-enrol-form"' in page and "侧边栏任务宝" in page
+    assert f'name="next" value="{back}"' in page
+    response = client.post(f"/customers/{customer.pk}/referrals/enrol/", {"campaign_id": campaign.pk, "next": back})
+    assert response.status_code == 302 and response["Location"] == back
+    participant = ReferralParticipant.objects.get(customer=customer)
+    assert participant.campaign == campaign and participant.contact_way is not None
+    page = client.get(back).content.decode()
+    assert 'data-testid="referral-joined"' in page and "/r/" in page and 'data-testid="referral-enrol-form"' not in page
+    # Another store's clerk does not see the customer, let alone the form.
+    other = CustomerFactory(organization=world.org, home_store=world.store_b)
+    Identity.objects.create(organization=world.org, customer=other, platform=Platform.WECOM, external_id="wm_b")
+    refused = client.get("/sidebar/?external_userid=wm_b")
+    assert refused.status_code == 404 and "referral-enrol-form" not in refused.content.decode()
 
 
 def test_export_and_erasure_cover_participants_and_friends(setup, world, wecom_sandbox):

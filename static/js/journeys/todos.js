@@ -1,6 +1,7 @@
-// To-do lists (sidebar and console): "发送" hands a journey task's text to WeCom through the JS-SDK
-// (shareToExternalContact with the customer's external_userid, else sendChatMessage into the current
-// chat), then marks the to-do done; outside WeCom it copies the text for the member to paste.
+// To-do lists (sidebar and console): "发送" hands a sendable to-do's text (a journey task, a referral
+// reward) to WeCom through the JS-SDK (shareToExternalContact with the customer's external_userid, else
+// sendChatMessage into the current chat), then marks the to-do done; outside WeCom it copies the text
+// for the member to paste.
 (function () {
   "use strict";
   var script = document.currentScript;
