@@ -64,7 +64,9 @@ def _purchase_days(rng: random.Random, start: dt.datetime, now: dt.datetime) -> 
         if len(days) > 1 and rng.random() < stop:
             break
         while True:  # the next order, fewer of them outside the seasons
-            day += dt.timedelta(days=rng.expovariate(per_day) if per_day > 0 else 10**5)
+            # A gamma draw can be tiny (a rate of one order in millennia): past ten years the customer has
+            # stopped anyway, and a larger step would overflow the date.
+            day += dt.timedelta(days=min(rng.expovariate(per_day), 3650.0) if per_day > 0 else 3650.0)
             if day >= now or rng.random() < _season(day.date()) / 3.0:
                 break
         day = day.replace(hour=rng.randint(9, 21), minute=rng.randint(0, 59))
